@@ -1,0 +1,190 @@
+"""The `portal` command. Each command is one unit of work: it commits once
+at the end, and the app context's teardown rolls back whatever it did not."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, FlaskGroup
+from sqlalchemy import func, inspect, select
+
+from portal import config
+from portal.crypto import KeyringError, init_keys
+from portal.crypto.keyring import KEK_FILE
+from portal.crypto.models import KekVersion
+from portal.extensions import database, session, vault
+from portal.migrations import current_heads, upgrade
+
+keys = AppGroup("keys", help="Show and rotate the key-encryption keys.")
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+@click.command("init")
+def init_command() -> None:
+    """Create instance config and keys if missing; migrate to head."""
+    app, db = current_app, database()
+    instance = Path(app.instance_path)
+    if not app.config.get("SECRET_KEY") and (path := config.write_instance_config(instance)):
+        app.config.from_pyfile(path)
+        click.echo(f"created {path} with a new secret key")
+    upgrade(db.engine)
+    key_dir: Path = app.config["KEY_DIR"]
+    has_keys = key_dir.is_dir() and any(KEK_FILE.match(p.name) for p in key_dir.iterdir())
+    known = session().scalars(select(KekVersion.version)).all()
+    if known and not has_keys:
+        _fail(f"the database uses key-encryption key versions {known} but {key_dir} holds none: "
+              "restore the key files; refusing to create new ones")
+    for path in init_keys(key_dir):
+        click.echo(f"created {path} (mode 0600)")
+    try:
+        vault().register_versions(session())
+    except KeyringError as exc:
+        _fail(str(exc))
+    session().commit()
+    click.echo(f"database at head: {db.engine.url.render_as_string(hide_password=True)}")
+
+
+@click.command("demo")
+@click.option("--subjects", default=60, show_default=True, type=click.IntRange(20, 5_000_000),
+              help="How many persons and firms to create.")
+@click.option("--seed", default=2014, show_default=True, type=int, help="The same seed gives the same data.")
+@click.pass_context
+def demo_command(ctx: click.Context, subjects: int, seed: int) -> None:
+    """Initialise, then load deterministic demo data into an empty database."""
+    from portal.demo import DemoRefused, load_demo
+
+    ctx.invoke(init_command)
+    try:
+        creds = load_demo(session(), vault(), subjects=subjects, seed=seed, progress=click.echo)
+    except DemoRefused as exc:
+        _fail(str(exc))
+    session().commit()
+    path = _write_credentials(creds)
+    click.echo(f"wrote {path}")
+    click.echo(_format_credentials(creds))
+
+
+def _write_credentials(creds: dict) -> Path:
+    path = Path(current_app.instance_path) / "demo-credentials.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(creds, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def _format_credentials(creds: dict) -> str:
+    lines = ["Demo logins (also in instance/demo-credentials.json):"]
+    for login in creds["logins"]:
+        extra = f"  TOTP secret {login['totp_secret']}" if login.get("totp_secret") else ""
+        subject = f"  subject {login['subject_identifier']}" if login.get("subject_identifier") else ""
+        lines.append(f"  {login['role']:<20} {login['login']:<32} {login['password']}{extra}{subject}")
+    lines.append("Demo institutions and API keys:")
+    for inst in creds["institutions"]:
+        for key in inst["api_keys"]:
+            lines.append(f"  {inst['code']:<20} {'+'.join(key['scopes']):<14} {key['token']}")
+    return "\n".join(lines)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option("--demo", is_flag=True, help="Initialise and load demo data first if the database is empty.")
+@click.pass_context
+def serve_command(ctx: click.Context, host: str, port: int, threads: int, demo: bool) -> None:
+    """Serve the portal with waitress (a production WSGI server)."""
+    import waitress
+
+    app = current_app._get_current_object()
+    if demo:
+        if _subject_count() == 0:
+            ctx.invoke(demo_command)
+        else:
+            path = Path(app.instance_path) / "demo-credentials.json"
+            if path.exists():
+                click.echo(_format_credentials(json.loads(path.read_text(encoding="utf-8"))))
+    _preflight(app)
+    click.echo(f"Portal running on http://{host}:{port}/  (Ctrl+C to stop)")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="portal")
+
+
+def _subject_count() -> int:
+    if not inspect(database().engine).has_table("subjects"):
+        return 0
+    from portal.records.models import Subject
+
+    return session().scalar(select(func.count()).select_from(Subject))
+
+
+def _preflight(app: Flask) -> None:
+    """Refuse to serve with a missing secret, an old schema or bad keys."""
+    if not app.config.get("SECRET_KEY"):
+        _fail("no SECRET_KEY: run `portal init` (or set PORTAL_SECRET_KEY)")
+    heads = {s.revision for s in _script_heads()}
+    if current_heads(database().engine) != heads:
+        _fail("the database is not migrated to the current schema: run `portal init`")
+    try:
+        vault().register_versions(session())
+    except KeyringError as exc:
+        _fail(str(exc))
+    session().commit()
+
+
+def _script_heads():
+    from alembic.script import ScriptDirectory
+
+    from portal.migrations import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config(database().engine))
+    return [script.get_revision(h) for h in script.get_heads()]
+
+
+@keys.command("status")
+def keys_status() -> None:
+    """Key versions and how many data keys each wraps."""
+    try:
+        status = vault().status(session())
+    except KeyringError as exc:
+        _fail(str(exc))
+    click.echo(f"current key-encryption key: v{status['current']}")
+    for v in status["versions"]:
+        file = "key file present" if v["key_file"] else "KEY FILE MISSING"
+        note = "" if v["data_keys"] or v["version"] == status["current"] else " (no longer needed)"
+        click.echo(f"  v{v['version']}: {v['data_keys']} data keys, {file}{note}")
+    click.echo(f"destroyed data keys (shredded): {status['destroyed']}")
+
+
+@keys.command("rotate")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 100_000))
+def keys_rotate(batch_size: int) -> None:
+    """Re-wrap every data key under a new key-encryption key (resumes an
+    interrupted rotation instead of starting another)."""
+    s = session()
+    try:
+        report = vault().rotate(s, commit=s.commit, batch_size=batch_size)
+    except KeyringError as exc:
+        _fail(str(exc))
+    verb = "created" if report.created else "resumed rotation to"
+    click.echo(f"{verb} key-encryption key v{report.version}; re-wrapped {report.rewrapped} data keys")
+    retired = [v["version"] for v in vault().status(s)["versions"] if v["version"] != report.version and not v["data_keys"]]
+    if retired:
+        click.echo("no data key needs " + ", ".join(f"v{v}" for v in retired)
+                   + " any more: move those key files to offline storage")
+
+
+def register(app: Flask) -> None:
+    for command in (init_command, demo_command, serve_command, keys):
+        app.cli.add_command(command)
+
+
+def main() -> None:
+    from portal import create_app
+
+    cli = FlaskGroup(create_app=create_app, help="The credit-subject rights portal.")
+    cli.main(args=sys.argv[1:], prog_name="portal")

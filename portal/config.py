@@ -1,0 +1,52 @@
+"""Settings, in rising precedence: defaults here, `instance/config.py`,
+`PORTAL_*` environment variables, then the mapping given to create_app()."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+DEFAULTS: dict[str, Any] = {
+    "SECRET_KEY": None,
+    "DATABASE_URL": None,        # default: SQLite in the instance folder
+    "KEY_DIR": None,             # default: <instance>/keys
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "MAX_CONTENT_LENGTH": 60 * 1024 * 1024,
+}
+
+
+def instance_path() -> str:
+    """PORTAL_INSTANCE_PATH, or `instance/` beside the current directory."""
+    return str(Path(os.environ.get("PORTAL_INSTANCE_PATH") or Path.cwd() / "instance").resolve())
+
+
+def load(app: Flask, overrides: dict[str, Any] | None) -> None:
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("PORTAL")
+    if overrides:
+        app.config.from_mapping(overrides)
+    instance = Path(app.instance_path)
+    if not app.config["DATABASE_URL"]:
+        app.config["DATABASE_URL"] = f"sqlite:///{instance / 'portal.sqlite3'}"
+    app.config["KEY_DIR"] = Path(app.config["KEY_DIR"] or instance / "keys")
+
+
+def write_instance_config(instance: Path) -> Path | None:
+    """Create `instance/config.py` with a generated secret key, once."""
+    path = instance / "config.py"
+    if path.exists():
+        return None
+    instance.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(
+            "# Local settings of this installation; never commit this file.\n"
+            f"SECRET_KEY = {secrets.token_urlsafe(48)!r}\n"
+            "# DATABASE_URL = 'postgresql+psycopg://user@host/dbname'\n"
+        )
+    return path

@@ -1,0 +1,62 @@
+"""Institutions that furnish and query records, and their API keys. An
+institution's name is public; its contact person is personal data."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, ForeignKey, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import Base, new_id, str_enum, utcnow
+
+
+class InstitutionKind(StrEnum):
+    BANK = "bank"
+    LENDER = "lender"
+    COURT = "court"
+    TAX_BUREAU = "tax_bureau"
+    REGULATOR = "regulator"
+    UTILITY = "utility"
+    EMPLOYER = "employer"
+
+
+class ApiScope(StrEnum):
+    FURNISH = "furnish"
+    QUERY = "query"
+
+
+class Institution(Base):
+    __tablename__ = "institutions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[InstitutionKind] = mapped_column(str_enum(InstitutionKind))
+    allowed_purposes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    data_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_keys.id"), unique=True)
+    contact_name_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    contact_email_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    api_keys: Mapped[list[ApiKey]] = relationship(back_populates="institution")
+
+
+class ApiKey(Base):
+    """`key_id` is the public half of the bearer token; only a SHA-256 of the
+    secret half is kept (it is 256 random bits, so no slow hash is needed)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    institution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("institutions.id"), index=True)
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+    institution: Mapped[Institution] = relationship(back_populates="api_keys")

@@ -1,0 +1,82 @@
+"""Subject identifiers: the resident identity number (GB 11643-1999) and the
+unified social credit code (GB 32100-2015). Errors say what is wrong."""
+from __future__ import annotations
+
+from datetime import date
+
+ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+ID_CHECK = "10X98765432"  # ISO 7064 MOD 11-2: (sum mod 11) -> check character
+# First two digits: the province-level division (GB/T 2260).
+PROVINCES = {
+    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
+    "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
+    "65", "71", "81", "82",
+}
+
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # no I, O, S, V, Z
+USCC_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
+# Registration authority (first character) and the organisation types it
+# may issue (second character), GB 32100-2015 table 1.
+USCC_AUTHORITIES = {
+    "1": "139", "5": "1239", "9": "123", "Y": "1",
+    "2": "19", "3": "12345", "4": "19", "6": "129", "7": "129", "8": "19", "A": "19",
+    "N": "12349",
+}
+
+
+class InvalidIdentifier(ValueError):
+    """`str(exc)` is a message for the person who typed the identifier."""
+
+
+def normalise(value: str) -> str:
+    return "".join(value.split()).upper()
+
+
+def resident_id_check(first17: str) -> str:
+    return ID_CHECK[sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS)) % 11]
+
+
+def validate_resident_id(value: str, today: date | None = None) -> str:
+    """Return the normalised 18-character resident identity number or raise."""
+    v = normalise(value)
+    if len(v) != 18:
+        raise InvalidIdentifier(f"A resident identity number has 18 characters; this one has {len(v)}.")
+    if not v[:17].isdigit() or not (v[17].isdigit() or v[17] == "X"):
+        raise InvalidIdentifier("A resident identity number is 17 digits followed by a digit or X.")
+    if v[:2] not in PROVINCES:
+        raise InvalidIdentifier(f"The region code {v[:6]} does not start with a valid province code.")
+    try:
+        born = date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
+    except ValueError:
+        raise InvalidIdentifier(f"The birth date {v[6:14]} in the identity number is not a real date.") from None
+    if born.year < 1900 or born > (today or date.today()):
+        raise InvalidIdentifier(f"The birth date {born.isoformat()} in the identity number is out of range.")
+    expected = resident_id_check(v[:17])
+    if v[17] != expected:
+        raise InvalidIdentifier(f"The check character should be {expected}, not {v[17]}: the number is mistyped.")
+    return v
+
+
+def uscc_check(first17: str) -> str:
+    total = sum(USCC_ALPHABET.index(c) * w for c, w in zip(first17, USCC_WEIGHTS))
+    return USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def validate_uscc(value: str) -> str:
+    """Return the normalised 18-character unified social credit code or raise."""
+    v = normalise(value)
+    if len(v) != 18:
+        raise InvalidIdentifier(f"A unified social credit code has 18 characters; this one has {len(v)}.")
+    bad = sorted({c for c in v if c not in USCC_ALPHABET})
+    if bad:
+        raise InvalidIdentifier(
+            f"A unified social credit code uses digits and capital letters except I, O, S, V and Z; found {''.join(bad)}."
+        )
+    if v[0] not in USCC_AUTHORITIES or v[1] not in USCC_AUTHORITIES[v[0]]:
+        raise InvalidIdentifier(f"{v[:2]} is not a valid registration authority and organisation type.")
+    if not v[2:8].isdigit() or v[2:4] not in PROVINCES | {"10"}:
+        raise InvalidIdentifier(f"The region code {v[2:8]} in the credit code is not valid.")
+    expected = uscc_check(v[:17])
+    if v[17] != expected:
+        raise InvalidIdentifier(f"The check character should be {expected}, not {v[17]}: the code is mistyped.")
+    return v

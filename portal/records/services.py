@@ -1,0 +1,151 @@
+"""Rules for subjects and credit records. Services flush, never commit."""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.crypto import Cipher, Vault
+from portal.crypto.models import DataKey
+from portal.db import new_id, utcnow
+from portal.institutions.models import Institution
+from portal.records.identifiers import validate_resident_id, validate_uscc
+from portal.records.models import Category, CreditRecord, RecordStatus, RecordVersion, Subject, SubjectKind
+
+EXPIRY_YEARS = 5
+IDENTIFIER_INDEX = "subject.identifier"
+REFERENCE_INDEX = "record.reference"
+
+
+class SubjectExists(ValueError):
+    pass
+
+
+def validate_identifier(kind: SubjectKind, identifier: str) -> str:
+    return validate_resident_id(identifier) if kind is SubjectKind.PERSON else validate_uscc(identifier)
+
+
+def expiry_date(is_negative: bool, ended_on: date | None) -> date | None:
+    """Negative information leaves the file five years after the behaviour
+    ended (Regulation art. 16); 29 February ends on 28 February."""
+    if not is_negative or ended_on is None:
+        return None
+    try:
+        return ended_on.replace(year=ended_on.year + EXPIRY_YEARS)
+    except ValueError:
+        return ended_on.replace(year=ended_on.year + EXPIRY_YEARS, day=28)
+
+
+# -- subjects -------------------------------------------------------------
+def build_subject(vault: Vault, kind: SubjectKind, identifier: str, name: str) -> tuple[DataKey, Subject, Cipher]:
+    """A new subject and its data key, not yet in a session (the demo loader
+    inserts these in bulk)."""
+    identifier = validate_identifier(kind, identifier)
+    if not name.strip():
+        raise ValueError("A subject needs a name.")
+    key, cipher = vault.new_key()
+    subject = Subject(id=new_id(), kind=kind, data_key_id=key.id, created_at=utcnow(),
+                      identifier_bidx=vault.blind_index(IDENTIFIER_INDEX, identifier))
+    cipher.seal_field(subject, "identifier", identifier)
+    cipher.seal_field(subject, "name", name.strip())
+    return key, subject, cipher
+
+
+def create_subject(session: Session, vault: Vault, kind: SubjectKind, identifier: str, name: str) -> Subject:
+    if find_subject(session, vault, kind, identifier) is not None:
+        raise SubjectExists("A subject with this identifier is already on file.")
+    key, subject, cipher = build_subject(vault, kind, identifier, name)
+    vault.add_key(session, key, cipher)
+    session.add(subject)
+    session.flush()
+    return subject
+
+
+def find_subject(session: Session, vault: Vault, kind: SubjectKind, identifier: str) -> Subject | None:
+    identifier = validate_identifier(kind, identifier)
+    return session.scalar(select(Subject).where(
+        Subject.identifier_bidx == vault.blind_index(IDENTIFIER_INDEX, identifier), Subject.kind == kind))
+
+
+@dataclass(frozen=True)
+class SubjectView:
+    id: uuid.UUID
+    kind: SubjectKind
+    identifier: str
+    name: str
+
+
+def view_subject(session: Session, vault: Vault, subject: Subject) -> SubjectView:
+    cipher = vault.cipher(session, subject.data_key_id)
+    return SubjectView(subject.id, subject.kind, cipher.open_field(subject, "identifier"),
+                       cipher.open_field(subject, "name"))
+
+
+def shred_subject(session: Session, vault: Vault, subject: Subject) -> None:
+    """Crypto-shredding: destroy the data key; every sealed value of the
+    subject (names, identifiers, records) becomes unreadable, and the blind
+    index no longer matches their identifier."""
+    vault.shred(session, subject.data_key_id)
+    subject.identifier_bidx = None
+    subject.shredded_at = utcnow()
+    session.flush()
+
+
+# -- records --------------------------------------------------------------
+@dataclass
+class RecordInput:
+    category: Category
+    reference: str
+    status: RecordStatus
+    is_negative: bool
+    ended_on: date | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # amounts, dates, case numbers
+
+    def payload(self) -> str:
+        return json.dumps({"reference": self.reference, **self.details}, ensure_ascii=False, sort_keys=True)
+
+
+def build_version(cipher: Cipher, record_id: uuid.UUID, version: int, data: RecordInput) -> RecordVersion:
+    row = RecordVersion(id=new_id(), record_id=record_id, version=version, status=data.status,
+                        is_negative=data.is_negative, ended_on=data.ended_on,
+                        expires_on=expiry_date(data.is_negative, data.ended_on), furnished_at=utcnow())
+    cipher.seal_field(row, "payload", data.payload())
+    return row
+
+
+def build_record(vault: Vault, cipher: Cipher, subject_id: uuid.UUID, furnisher_id: uuid.UUID,
+                 data: RecordInput) -> tuple[CreditRecord, RecordVersion]:
+    record = CreditRecord(id=new_id(), subject_id=subject_id, furnisher_id=furnisher_id, category=data.category,
+                          reference_bidx=vault.blind_index(REFERENCE_INDEX, data.reference), current_version=1,
+                          created_at=utcnow())
+    return record, build_version(cipher, record.id, 1, data)
+
+
+def furnish(session: Session, vault: Vault, furnisher: Institution, subject: Subject,
+            data: RecordInput) -> RecordVersion:
+    """A new record, or a new version when the furnisher's reference is
+    already on file for this subject; older versions stay in the history."""
+    cipher = vault.cipher(session, subject.data_key_id)
+    record = session.scalar(select(CreditRecord).where(
+        CreditRecord.furnisher_id == furnisher.id,
+        CreditRecord.reference_bidx == vault.blind_index(REFERENCE_INDEX, data.reference)))
+    if record is None:
+        record, version = build_record(vault, cipher, subject.id, furnisher.id, data)
+        session.add_all([record, version])
+    else:
+        if record.subject_id != subject.id or record.category != data.category:
+            raise ValueError("This reference is already used for another subject or category.")
+        record.current_version += 1
+        version = build_version(cipher, record.id, record.current_version, data)
+        session.add(version)
+    session.flush()
+    return version
+
+
+def open_payload(cipher: Cipher, version: RecordVersion) -> dict[str, Any]:
+    return json.loads(cipher.open_field(version, "payload"))
