@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup, FlaskGroup
-from sqlalchemy import func, inspect, select
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from portal import config
 from portal.crypto import KeyringError, init_keys
@@ -17,6 +18,7 @@ from portal.crypto.keyring import KEK_FILE
 from portal.crypto.models import KekVersion
 from portal.extensions import database, session, vault
 from portal.migrations import current_heads, upgrade
+from portal.records.models import Subject
 
 keys = AppGroup("keys", help="Show and rotate the key-encryption keys.")
 
@@ -26,6 +28,7 @@ def _fail(message: str) -> None:
 
 
 @click.command("init")
+@with_appcontext
 def init_command() -> None:
     """Create instance config and keys if missing; migrate to head."""
     app, db = current_app, database()
@@ -51,15 +54,20 @@ def init_command() -> None:
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--subjects", default=60, show_default=True, type=click.IntRange(20, 5_000_000),
               help="How many persons and firms to create.")
 @click.option("--seed", default=2014, show_default=True, type=int, help="The same seed gives the same data.")
 @click.pass_context
 def demo_command(ctx: click.Context, subjects: int, seed: int) -> None:
     """Initialise, then load deterministic demo data into an empty database."""
+    ctx.invoke(init_command)
+    _load_demo(subjects, seed)
+
+
+def _load_demo(subjects: int, seed: int) -> None:
     from portal.demo import DemoRefused, load_demo
 
-    ctx.invoke(init_command)
     try:
         creds = load_demo(session(), vault(), subjects=subjects, seed=seed, progress=click.echo)
     except DemoRefused as exc:
@@ -92,34 +100,32 @@ def _format_credentials(creds: dict) -> str:
 
 
 @click.command("serve")
+@with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
 @click.option("--demo", is_flag=True, help="Initialise and load demo data first if the database is empty.")
+@click.option("--check", is_flag=True, help="Only check that the portal can start (schema, secret, keys), then exit.")
 @click.pass_context
-def serve_command(ctx: click.Context, host: str, port: int, threads: int, demo: bool) -> None:
+def serve_command(ctx: click.Context, host: str, port: int, threads: int, demo: bool, check: bool) -> None:
     """Serve the portal with waitress (a production WSGI server)."""
     import waitress
 
     app = current_app._get_current_object()
     if demo:
-        if _subject_count() == 0:
-            ctx.invoke(demo_command)
+        ctx.invoke(init_command)
+        if session().scalar(select(func.count()).select_from(Subject)) == 0:
+            _load_demo(subjects=60, seed=2014)
         else:
             path = Path(app.instance_path) / "demo-credentials.json"
             if path.exists():
                 click.echo(_format_credentials(json.loads(path.read_text(encoding="utf-8"))))
     _preflight(app)
+    if check:
+        click.echo("ready to serve: schema at head, secret key set, key files match the database")
+        return
     click.echo(f"Portal running on http://{host}:{port}/  (Ctrl+C to stop)")
     waitress.serve(app, host=host, port=port, threads=threads, ident="portal")
-
-
-def _subject_count() -> int:
-    if not inspect(database().engine).has_table("subjects"):
-        return 0
-    from portal.records.models import Subject
-
-    return session().scalar(select(func.count()).select_from(Subject))
 
 
 def _preflight(app: Flask) -> None:
@@ -127,7 +133,11 @@ def _preflight(app: Flask) -> None:
     if not app.config.get("SECRET_KEY"):
         _fail("no SECRET_KEY: run `portal init` (or set PORTAL_SECRET_KEY)")
     heads = {s.revision for s in _script_heads()}
-    if current_heads(database().engine) != heads:
+    try:
+        current = current_heads(database().engine)
+    except OperationalError as exc:
+        _fail(f"cannot open the database ({exc.orig}): run `portal init` or check PORTAL_DATABASE_URL")
+    if current != heads:
         _fail("the database is not migrated to the current schema: run `portal init`")
     try:
         vault().register_versions(session())

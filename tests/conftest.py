@@ -78,11 +78,10 @@ def make_app(database_url, instance):
 
     yield make
     for app in apps:
-        app.extensions["portal.db"].session.remove()
-    if apps:
-        wipe(apps[0].extensions["portal.db"].engine)
-    for app in apps:
-        app.extensions["portal.db"].engine.dispose()
+        app.extensions["portal.db"].dispose()
+    engine = make_engine(database_url)
+    wipe(engine)
+    engine.dispose()
 
 
 @pytest.fixture

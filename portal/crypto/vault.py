@@ -132,9 +132,20 @@ class Vault:
 
     # -- key-encryption keys ---------------------------------------------
     def register_versions(self, session: Session) -> None:
-        """Check every known KEK file against the database, and record the
-        check value of versions the database has not seen yet."""
+        """Check the key files against the database before any use: each
+        known version's file must be the same key, the newest version must be
+        present (or new data keys would be wrapped by a retired one), and
+        every version that still wraps data keys must be present. Versions
+        the database has not seen get their check value recorded."""
         known = {v.version: v for v in session.scalars(select(KekVersion))}
+        if known and max(known) > self.keyring.current_version:
+            raise KeyringError(f"the database uses key-encryption key v{max(known)} but "
+                               f"{self.keyring.key_dir / f'kek-v{max(known)}.key'} is missing: restore it")
+        in_use = session.scalars(select(DataKey.kek_version).where(DataKey.wrapped.is_not(None)).distinct())
+        missing = sorted(set(in_use) - set(self.keyring.keks))
+        if missing:
+            raise KeyringError(f"data keys are wrapped by key-encryption key v{missing[0]} but "
+                               f"{self.keyring.key_dir / f'kek-v{missing[0]}.key'} is missing: restore it")
         for version in sorted(self.keyring.keks):
             if version in known:
                 self.keyring.verify_check_value(version, known[version].check_value)

@@ -2,6 +2,7 @@
 unified social credit code (GB 32100-2015). Errors say what is wrong."""
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 
 ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
@@ -18,9 +19,8 @@ USCC_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
 # Registration authority (first character) and the organisation types it
 # may issue (second character), GB 32100-2015 table 1.
 USCC_AUTHORITIES = {
-    "1": "139", "5": "1239", "9": "123", "Y": "1",
-    "2": "19", "3": "12345", "4": "19", "6": "129", "7": "129", "8": "19", "A": "19",
-    "N": "12349",
+    "1": "1239", "2": "19", "3": "123459", "4": "19", "5": "1239", "6": "129", "7": "129",
+    "8": "19", "9": "123", "A": "19", "N": "1239", "Y": "1",
 }
 
 
@@ -29,7 +29,13 @@ class InvalidIdentifier(ValueError):
 
 
 def normalise(value: str) -> str:
-    return "".join(value.split()).upper()
+    """Full-width characters (common from Chinese input methods) become
+    ASCII; spaces go; letters are upper-cased."""
+    return "".join(unicodedata.normalize("NFKC", value).split()).upper()
+
+
+def _ascii_digits(s: str) -> bool:
+    return s.isascii() and s.isdigit()
 
 
 def resident_id_check(first17: str) -> str:
@@ -41,7 +47,7 @@ def validate_resident_id(value: str, today: date | None = None) -> str:
     v = normalise(value)
     if len(v) != 18:
         raise InvalidIdentifier(f"A resident identity number has 18 characters; this one has {len(v)}.")
-    if not v[:17].isdigit() or not (v[17].isdigit() or v[17] == "X"):
+    if not _ascii_digits(v[:17]) or not (_ascii_digits(v[17]) or v[17] == "X"):
         raise InvalidIdentifier("A resident identity number is 17 digits followed by a digit or X.")
     if v[:2] not in PROVINCES:
         raise InvalidIdentifier(f"The region code {v[:6]} does not start with a valid province code.")
@@ -74,7 +80,7 @@ def validate_uscc(value: str) -> str:
         )
     if v[0] not in USCC_AUTHORITIES or v[1] not in USCC_AUTHORITIES[v[0]]:
         raise InvalidIdentifier(f"{v[:2]} is not a valid registration authority and organisation type.")
-    if not v[2:8].isdigit() or v[2:4] not in PROVINCES | {"10"}:
+    if not _ascii_digits(v[2:8]) or v[2:4] not in PROVINCES | {"10"}:
         raise InvalidIdentifier(f"The region code {v[2:8]} in the credit code is not valid.")
     expected = uscc_check(v[:17])
     if v[17] != expected:

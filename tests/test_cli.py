@@ -1,0 +1,93 @@
+"""The `portal` command as an operator uses it."""
+import json
+import stat
+
+from sqlalchemy import func, select
+
+from portal.crypto.models import KekVersion
+from portal.extensions import session
+from portal.records.models import Subject
+
+
+def mode(path):
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_init_creates_config_and_keys_then_is_idempotent(make_app, instance):
+    app = make_app(keys=False, SECRET_KEY=None)
+    result = app.test_cli_runner().invoke(args=["init"])
+    assert result.exit_code == 0, result.output
+    assert "SECRET_KEY" in (instance / "config.py").read_text()
+    for name in ("config.py", "keys/kek-v1.key", "keys/index.key"):
+        assert mode(instance / name) == 0o600, name
+    assert mode(instance / "keys") == 0o700
+    before = {p.name: p.read_bytes() for p in (instance / "keys").iterdir()}
+    config_before = (instance / "config.py").read_text()
+
+    again = app.test_cli_runner().invoke(args=["init"])
+    assert again.exit_code == 0, again.output
+    assert "created" not in again.output
+    assert {p.name: p.read_bytes() for p in (instance / "keys").iterdir()} == before
+    assert (instance / "config.py").read_text() == config_before
+    with app.app_context():
+        assert session().scalars(select(KekVersion.version)).all() == [1]
+
+
+def test_demo_loads_once_and_writes_credentials(app, runner, instance):
+    result = runner.invoke(args=["demo", "--subjects", "30", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    creds = json.loads((instance / "demo-credentials.json").read_text(encoding="utf-8"))
+    assert mode(instance / "demo-credentials.json") == 0o600
+    roles = {login["role"] for login in creds["logins"]}
+    assert roles == {"person", "firm_representative", "firm_agent", "officer", "supervisor", "administrator"}
+    for login in creds["logins"]:
+        assert login["login"] in result.output and login["password"] in result.output
+        needs_totp = login["role"] not in ("person", "firm_agent")
+        assert bool(login["totp_secret"]) == needs_totp, login["role"]
+    assert all(inst["api_keys"] for inst in creds["institutions"])
+    with app.app_context():
+        assert session().scalar(select(func.count()).select_from(Subject)) == 30
+
+    again = runner.invoke(args=["demo", "--subjects", "30"])
+    assert again.exit_code != 0
+    assert "already holds 30 subjects" in again.output
+    with app.app_context():
+        assert session().scalar(select(func.count()).select_from(Subject)) == 30
+
+
+def test_bad_arguments_are_refused_clearly(runner):
+    result = runner.invoke(args=["demo", "--subjects", "-5"])
+    assert result.exit_code == 2
+    assert "--subjects" in result.output
+    result = runner.invoke(args=["serve", "--port", "99999"])
+    assert result.exit_code == 2
+    assert "--port" in result.output
+
+
+def test_keys_status_counts_data_keys(app, runner):
+    assert runner.invoke(args=["demo", "--subjects", "20"]).exit_code == 0
+    result = runner.invoke(args=["keys", "status"])
+    assert result.exit_code == 0, result.output
+    # 20 subjects + 10 institutions + 7 demo users, each with its own data key
+    assert "v1: 37 data keys, key file present" in result.output
+
+
+def test_serve_refuses_an_unmigrated_database(make_app, tmp_path):
+    app = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    result = app.test_cli_runner().invoke(args=["serve", "--check"])
+    assert result.exit_code != 0
+    assert "portal init" in result.output
+
+
+def test_serve_on_a_fresh_folder_says_to_run_init(make_app):
+    app = make_app(keys=False, DATABASE_URL=None)
+    result = app.test_cli_runner().invoke(args=["serve", "--check"])
+    assert result.exit_code != 0
+    assert "run `portal init`" in result.output
+
+
+def test_serve_check_passes_on_an_initialised_portal(app, runner):
+    assert runner.invoke(args=["init"]).exit_code == 0
+    result = runner.invoke(args=["serve", "--check"])
+    assert result.exit_code == 0, result.output
+    assert "ready to serve" in result.output

@@ -1,0 +1,101 @@
+"""Demo data: realistic, deterministic for a seed, and stored encrypted."""
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from portal.accounts.models import User
+from portal.demo import load_demo
+from portal.extensions import session, vault
+from portal.records.identifiers import validate_resident_id, validate_uscc
+from portal.records.models import Category, CreditRecord, RecordVersion, Subject, SubjectKind
+from portal.records.services import open_payload, view_subject
+
+TODAY = date(2026, 11, 26)
+
+
+def snapshot(today=TODAY, seed=11, subjects=40):
+    """Load the demo and read everything back through the vault."""
+    s, v = session(), vault()
+    load_demo(s, v, subjects=subjects, seed=seed, today=today)
+    people = {}
+    for subject in s.scalars(select(Subject)):
+        view = view_subject(s, v, subject)
+        cipher = v.cipher(s, subject.data_key_id)
+        records = sorted(
+            (r.category.value, rv.status.value, rv.is_negative, rv.ended_on, rv.expires_on,
+             tuple(sorted(open_payload(cipher, rv).items())))
+            for r in subject.records for rv in r.versions)
+        people[view.identifier] = (view.kind, view.name, records)
+    return people
+
+
+def test_same_seed_same_data_other_seed_other_data(make_app, tmp_path):
+    results = []
+    for n, seed in enumerate([11, 11, 12]):
+        app = make_app(DATABASE_URL=f"sqlite:///{tmp_path / f'demo{n}.sqlite3'}")
+        assert app.test_cli_runner().invoke(args=["init"]).exit_code == 0
+        with app.app_context():
+            results.append(snapshot(seed=seed))
+    assert results[0] == results[1]
+    assert results[0].keys() != results[2].keys()
+
+
+def test_demo_is_realistic(ctx):
+    people = snapshot(subjects=60)
+    kinds = [kind for kind, _, _ in people.values()]
+    assert kinds.count(SubjectKind.FIRM) == 12 and kinds.count(SubjectKind.PERSON) == 48
+    for identifier, (kind, name, records) in people.items():
+        (validate_uscc if kind is SubjectKind.FIRM else validate_resident_id)(identifier)
+        assert name and all("\u4e00" <= ch <= "\u9fff" for ch in name)
+        assert records, "every subject has at least one record"
+    records = [r for _, _, rs in people.values() for r in rs]
+    assert {r[0] for r in records} == {c.value for c in Category}
+    negative = [r for r in records if r[2]]
+    assert negative and len(negative) < len(records)
+    for category, status, is_negative, ended_on, expires_on, _ in records:
+        if is_negative and ended_on:
+            assert expires_on == ended_on.replace(year=ended_on.year + 5) or (ended_on.month, ended_on.day) == (2, 29)
+        else:
+            assert expires_on is None
+    near = [r for r in negative if r[4] and TODAY < r[4] <= TODAY + timedelta(days=70)]
+    assert near, "some negative records are close to expiry"
+
+
+def test_demo_logins_are_linked(ctx):
+    creds = load_demo(session(), vault(), subjects=20, seed=5, today=TODAY)
+    by_role = {login["role"]: login for login in creds["logins"]}
+    assert by_role["firm_agent"]["subject_identifier"] == by_role["firm_representative"]["subject_identifier"]
+    users = session().scalars(select(User)).all()
+    assert len(users) == len(creds["logins"])
+    assert all(u.password_hash.startswith("$argon2id$") for u in users)
+
+
+@pytest.fixture
+def sqlite_demo(make_app, tmp_path):
+    """A demo database in its own SQLite file, whatever the test database."""
+    path = tmp_path / "plain.sqlite3"
+    app = make_app(DATABASE_URL=f"sqlite:///{path}")
+    result = app.test_cli_runner().invoke(args=["demo", "--subjects", "40"])
+    assert result.exit_code == 0, result.output
+    return app, path
+
+
+def test_sqlite_file_holds_no_plaintext_personal_data(sqlite_demo):
+    app, path = sqlite_demo
+    with app.app_context():
+        s, v = session(), vault()
+        secrets = set()
+        for subject in s.scalars(select(Subject)):
+            view = view_subject(s, v, subject)
+            secrets |= {view.name, view.identifier, view.identifier[:14]}
+        for user in s.scalars(select(User)):
+            secrets.add(v.cipher(s, user.data_key_id).open_field(user, "email"))
+        for rv in s.scalars(select(RecordVersion).join(CreditRecord)):
+            payload = open_payload(v.cipher(s, rv.record.subject.data_key_id), rv)
+            secrets |= {payload["reference"], *(str(x) for k, x in payload.items() if k in ("case_number", "account"))}
+    app.extensions["portal.db"].dispose()
+    raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+    assert len(secrets) > 100
+    leaked = [x for x in secrets if x.encode() in raw]
+    assert leaked == []

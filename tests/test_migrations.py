@@ -1,0 +1,12 @@
+"""The migrations at head describe exactly the models."""
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from portal.db import all_models
+from portal.extensions import database
+
+
+def test_migrations_at_head_match_the_models(ctx):
+    with database().engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), all_models())
+    assert diff == []
