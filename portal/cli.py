@@ -3,6 +3,7 @@ at the end, and the app context's teardown rolls back whatever it did not."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -36,6 +37,7 @@ def init_command() -> None:
     if not app.config.get("SECRET_KEY") and (path := config.write_instance_config(instance)):
         app.config.from_pyfile(path)
         click.echo(f"created {path} with a new secret key")
+    _create_sqlite_file(db)
     upgrade(db.engine)
     key_dir: Path = app.config["KEY_DIR"]
     has_keys = key_dir.is_dir() and any(KEK_FILE.match(p.name) for p in key_dir.iterdir())
@@ -51,6 +53,17 @@ def init_command() -> None:
         _fail(str(exc))
     session().commit()
     click.echo(f"database at head: {db.engine.url.render_as_string(hide_password=True)}")
+
+
+def _create_sqlite_file(db) -> None:
+    """A new SQLite database is readable by its owner only (SQLite gives its
+    journal files the same mode)."""
+    url = db.engine.url
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        path = Path(url.database)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
 @click.command("demo")

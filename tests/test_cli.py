@@ -14,11 +14,12 @@ def mode(path):
 
 
 def test_init_creates_config_and_keys_then_is_idempotent(make_app, instance):
-    app = make_app(keys=False, SECRET_KEY=None)
+    app = make_app(keys=False, SECRET_KEY=None, DATABASE_URL=f"sqlite:///{instance / 'db.sqlite3'}")
     result = app.test_cli_runner().invoke(args=["init"])
     assert result.exit_code == 0, result.output
     assert "SECRET_KEY" in (instance / "config.py").read_text()
-    for name in ("config.py", "keys/kek-v1.key", "keys/index.key"):
+    app.extensions["portal.db"].dispose()
+    for name in ("config.py", "keys/kek-v1.key", "keys/index.key", "db.sqlite3"):
         assert mode(instance / name) == 0o600, name
     assert mode(instance / "keys") == 0o700
     before = {p.name: p.read_bytes() for p in (instance / "keys").iterdir()}
