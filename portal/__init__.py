@@ -1,10 +1,11 @@
 """Credit-subject rights portal."""
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, g, redirect, request, url_for
 
 from portal import config
 from portal.db import Database
@@ -23,30 +24,79 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                 template_folder=_asset_dir("templates"), static_folder=_asset_dir("static"))
     config.load(app, test_config)
     register_db(app)
+    register_extensions(app)
+    register_auth(app)
     register_security_headers(app)
     register_blueprints(app)
+    register_errors(app)
     register_cli(app)
     return app
 
 
 def register_db(app: Flask) -> None:
     """One transaction per request: commit once when the response is good,
-    roll back on an error status or an exception."""
+    roll back on an error status or an exception. E-mails queued by the
+    request go out only after the commit."""
     db = Database(app.config["DATABASE_URL"])
     app.extensions["portal.db"] = db
 
     @app.after_request
     def _commit(response: Response) -> Response:
+        from portal.notifications.services import PENDING, Mailer, deliver
+
         session = db.session()
-        if response.status_code < 400:
-            session.commit()
-        else:
+        if response.status_code >= 400:
             session.rollback()
+            return response
+        session.commit()
+        pending = session.info.pop(PENDING, None)
+        if pending:
+            from portal.extensions import vault
+
+            deliver(session, vault(), Mailer(app.config), pending)
         return response
 
     @app.teardown_appcontext
     def _remove(_exc: BaseException | None) -> None:
         db.session.remove()  # rolls back whatever was not committed
+
+
+def register_extensions(app: Flask) -> None:
+    from portal import i18n
+    from portal.extensions import babel, csrf, limiter
+
+    babel.init_app(app, locale_selector=i18n.select_locale, default_locale=i18n.DEFAULT,
+                   default_translation_directories=str(_HERE / "translations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    i18n.register(app)
+
+
+def register_auth(app: Flask) -> None:
+    from flask_login import current_user
+
+    from portal.accounts import sessions
+    from portal.extensions import login_manager, session
+
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = None  # the sign-in page says why on its own
+    idle = timedelta(minutes=app.config["IDLE_TIMEOUT_MINUTES"])
+    absolute = timedelta(hours=app.config["ABSOLUTE_TIMEOUT_HOURS"])
+
+    @login_manager.user_loader
+    def _load(token: str):
+        return sessions.load(session(), token, idle, absolute)
+
+    @app.before_request
+    def _require_second_factor():
+        """Roles that must use a second factor can do nothing else until
+        they have set one up."""
+        if (current_user.is_authenticated and current_user.role.needs_second_factor
+                and not current_user.user.has_second_factor
+                and request.endpoint not in {"accounts.two_factor_setup", "accounts.logout", "site.language", "static"}):
+            return redirect(url_for("accounts.two_factor_setup"))
+        return None
 
 
 def register_security_headers(app: Flask) -> None:
@@ -59,13 +109,35 @@ def register_security_headers(app: Flask) -> None:
         h.setdefault("X-Content-Type-Options", "nosniff")
         h.setdefault("Referrer-Policy", "no-referrer")
         h.setdefault("X-Frame-Options", "DENY")
+        if request.endpoint != "static":
+            # Pages may hold personal data: never keep them in a cache.
+            h["Cache-Control"] = "no-store"
         return response
 
 
 def register_blueprints(app: Flask) -> None:
+    from portal.accounts.routes import bp as accounts
+    from portal.notifications.routes import bp as notifications
+    from portal.records.routes import bp as records
     from portal.site.routes import bp as site
 
-    app.register_blueprint(site)
+    for bp in (site, accounts, records, notifications):
+        app.register_blueprint(bp)
+
+
+def register_errors(app: Flask) -> None:
+    from flask import render_template
+    from flask_wtf.csrf import CSRFError
+
+    def page(code: int):
+        def handler(error):
+            g.error = error
+            return render_template("errors.html", code=code, error=error), code
+        return handler
+
+    for code in (400, 403, 404, 405, 413, 429, 500):
+        app.register_error_handler(code, page(code))
+    app.register_error_handler(CSRFError, page(400))
 
 
 def register_cli(app: Flask) -> None:

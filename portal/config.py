@@ -16,6 +16,19 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "MAX_CONTENT_LENGTH": 60 * 1024 * 1024,
+    "IDLE_TIMEOUT_MINUTES": 30,
+    "ABSOLUTE_TIMEOUT_HOURS": 12,
+    "REAUTH_MINUTES": 5,
+    "WTF_CSRF_TIME_LIMIT": None,   # the token lives as long as the session
+    "RATELIMIT_STORAGE_URI": "memory://",  # redis://127.0.0.1:6379 with several workers
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "MAIL_SERVER": None,           # e-mail is sent when set; always kept in the outbox
+    "MAIL_PORT": 25,
+    "MAIL_USE_TLS": False,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_FROM": "portal@localhost",
+    "DEMO_MODE": False,            # shows the local outbox page to the operator
 }
 
 

@@ -97,9 +97,11 @@ class Database:
 
 def all_models() -> MetaData:
     """Import every area's models so Base.metadata is complete."""
+    from portal.access import models as _access  # noqa: F401
     from portal.accounts import models as _accounts  # noqa: F401
     from portal.crypto import models as _crypto  # noqa: F401
     from portal.institutions import models as _institutions  # noqa: F401
+    from portal.notifications import models as _notifications  # noqa: F401
     from portal.records import models as _records  # noqa: F401
 
     return Base.metadata

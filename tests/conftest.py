@@ -91,7 +91,8 @@ def app(make_app):
 
 @pytest.fixture
 def ctx(app):
-    """An app context: `session()` and `vault()` work inside it."""
+    """An app context: `session()` and `vault()` work inside it. Not for tests
+    that also make requests with a client (see `world`)."""
     with app.app_context():
         vault().register_versions(session())
         yield app
@@ -115,3 +116,98 @@ def runner(app):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+# -- a small cast of subjects and users --------------------------------------
+from dataclasses import dataclass  # noqa: E402
+from datetime import date, timedelta  # noqa: E402
+
+PERSON_A, PERSON_B = "11010519491231002X", "110105198001010016"
+FIRM_F, FIRM_G = "91350100M000100Y43", "91110000600037341L"
+
+
+@dataclass
+class World:
+    """Two persons, two firms, each firm with a representative and an agent;
+    records for person A and firm F. Users have no password (tests sign them
+    in with `sign_in`); their ids and the subjects' ids are kept."""
+
+    person_a: object
+    person_b: object
+    firm_f: object
+    firm_g: object
+    user_a: object
+    user_b: object
+    rep_f: object
+    agent_f: object
+    rep_g: object
+    agent_g: object
+    bank: object
+
+
+@pytest.fixture
+def world(app) -> World:
+    """Built in an app context of its own and popped: a test client reuses a
+    pushed app context (and its `g` and session) for every request, which
+    would leak the signed-in user between requests. Tests that use a client
+    open `with app.app_context():` only around direct service calls."""
+    with app.app_context():
+        vault().register_versions(session())
+        return _build_world()
+
+
+def _build_world() -> World:
+    from portal.accounts.models import FirmDelegation, Role
+    from portal.accounts.services import create_user
+    from portal.institutions.models import InstitutionKind
+    from portal.institutions.services import NewInstitution, create_institution
+    from portal.records.models import Category, RecordStatus, SubjectKind
+    from portal.records.services import RecordInput, create_subject, furnish
+
+    s, v = session(), vault()
+    bank = create_institution(s, v, NewInstitution("test-bank", "测试银行", "Test Bank", InstitutionKind.BANK,
+                                                   ["loan_approval"], "王五", "ops@bank.example"))
+    a = create_subject(s, v, SubjectKind.PERSON, PERSON_A, "张三")
+    b = create_subject(s, v, SubjectKind.PERSON, PERSON_B, "李四")
+    f = create_subject(s, v, SubjectKind.FIRM, FIRM_F, "福州示例科技有限公司")
+    g = create_subject(s, v, SubjectKind.FIRM, FIRM_G, "北京示例贸易有限公司")
+    for subject, ref, negative in ((a, "A-LOAN-1", False), (a, "A-CARD-1", True), (f, "F-LOAN-1", True),
+                                   (b, "B-LOAN-1", False), (g, "G-LOAN-1", False)):
+        furnish(s, v, bank, subject, RecordInput(
+            Category.LOAN, ref, RecordStatus.SETTLED if negative else RecordStatus.ACTIVE, negative,
+            date(2023, 3, 1) if negative else None, {"currency": "CNY", "principal": "50000.00", "balance": "0.00"}))
+
+    def user(role, email, subject=None):
+        return create_user(s, v, role=role, email=email, display_name=email.split("@")[0],
+                           subject_id=subject.id if subject else None)
+
+    users = dict(user_a=user(Role.PERSON, "a@test.example", a), user_b=user(Role.PERSON, "b@test.example", b),
+                 rep_f=user(Role.FIRM_REPRESENTATIVE, "rep.f@test.example", f),
+                 agent_f=user(Role.FIRM_AGENT, "agent.f@test.example"),
+                 rep_g=user(Role.FIRM_REPRESENTATIVE, "rep.g@test.example", g),
+                 agent_g=user(Role.FIRM_AGENT, "agent.g@test.example"))
+    for firm, rep, agent in ((f, users["rep_f"], users["agent_f"]), (g, users["rep_g"], users["agent_g"])):
+        s.add(FirmDelegation(firm_id=firm.id, agent_id=agent.id, granted_by_id=rep.id,
+                             scopes=["view_report", "file_disputes"], valid_until=date.today() + timedelta(days=30)))
+    from portal.accounts import two_factor
+    for rep in (users["rep_f"], users["rep_g"]):  # representatives must have a second factor
+        two_factor.enable(s, v, rep, two_factor.new_secret())
+    s.commit()
+    return World(a, b, f, g, bank=bank, **users)
+
+
+@pytest.fixture
+def sign_in(app):
+    """Sign a client in as a user, through a real server-side session."""
+    from portal.accounts import sessions
+
+    def do(client, user):
+        with app.app_context():
+            principal = sessions.start(session(), session().get(type(user), user.id))
+            session().commit()
+        with client.session_transaction() as cookie:
+            cookie["_user_id"] = principal.token
+            cookie["_fresh"] = True
+        return client
+
+    return do

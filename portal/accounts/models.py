@@ -1,5 +1,5 @@
-"""Logins and their roles. Sign-in arrives with the accounts issue; the
-schema is here so subjects, firms and staff can be linked from the start."""
+"""Logins, their roles, sign-in sessions, activation codes and firm
+delegations."""
 from __future__ import annotations
 
 import uuid
@@ -48,6 +48,58 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    locale: Mapped[str | None] = mapped_column(String(8))
+    # Lockout after repeated failures; the TOTP step last accepted, so a
+    # code cannot be replayed.
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None]
+    password_changed_at: Mapped[datetime | None]
+
+    @property
+    def has_second_factor(self) -> bool:
+        return self.totp_secret_ct is not None
+
+
+class AuthSession(Base):
+    """A signed-in browser. The cookie carries a random token; only its hash
+    is kept. Revoking the row signs that browser out."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reauthenticated_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class RecoveryCode(Base):
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    used_at: Mapped[datetime | None]
+
+
+class ActivationCode(Base):
+    """A one-time code sent to the contact on file of a subject, proving that
+    whoever registers controls the subject's contact, not just knows its
+    identifier."""
+
+    __tablename__ = "activation_codes"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id"), index=True)
+    role: Mapped[Role] = mapped_column(str_enum(Role))
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    used_at: Mapped[datetime | None]
 
 
 class DelegationScope(StrEnum):
@@ -66,3 +118,26 @@ class FirmDelegation(Base):
     valid_until: Mapped[date]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+
+    def is_live(self, today: date) -> bool:
+        return self.revoked_at is None and today <= self.valid_until
+
+
+class Invitation(Base):
+    """A representative's invitation of an agent, by e-mail (sealed under the
+    firm's data key). The link carries a random token; only its hash is kept."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    firm_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id"), index=True)
+    invited_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    email_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    valid_until: Mapped[date]
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    delegation_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("firm_delegations.id"))

@@ -1,22 +1,31 @@
-"""Users. Services flush, never commit."""
+"""Users and passwords. Services flush, never commit."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import Role, User
 from portal.crypto import Vault
-from portal.db import new_id
+from portal.db import new_id, utcnow
 
 EMAIL_INDEX = "user.email"
-MAX_PASSWORD = 128
-_hasher = PasswordHasher()  # argon2id with the library's current defaults
+MIN_PASSWORD, MAX_PASSWORD = 10, 128
+MAX_FAILURES, LOCKOUT = 5, timedelta(minutes=15)
+_hasher = PasswordHasher()  # argon2id with the library's current parameters
+# Verified against when the e-mail is unknown, so both paths take as long.
+_DUMMY_HASH = _hasher.hash("not a password of anyone")
 
 
 class AccountExists(ValueError):
+    pass
+
+
+class WeakPassword(ValueError):
     pass
 
 
@@ -24,9 +33,25 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def check_password_policy(password: str, *avoid: str) -> None:
+    """NIST SP 800-63B style: length, not trivially guessable; no
+    composition rules. Messages are shown to the user."""
+    from flask_babel import gettext as _
+
+    if len(password) < MIN_PASSWORD:
+        raise WeakPassword(_("Use at least %(n)d characters.", n=MIN_PASSWORD))
+    if len(password) > MAX_PASSWORD:
+        raise WeakPassword(_("Use at most %(n)d characters.", n=MAX_PASSWORD))
+    if len(set(password)) < 4:
+        raise WeakPassword(_("Use more than a few different characters."))
+    lowered = password.lower()
+    if any(a and a.lower() in lowered for a in avoid):
+        raise WeakPassword(_("Do not use your e-mail address or identifier in the password."))
+
+
 def hash_password(password: str) -> str:
     if len(password) > MAX_PASSWORD:
-        raise ValueError(f"A password has at most {MAX_PASSWORD} characters.")
+        raise WeakPassword(f"A password has at most {MAX_PASSWORD} characters.")
     return _hasher.hash(password)
 
 
@@ -44,11 +69,80 @@ def create_user(session: Session, vault: Vault, *, role: Role, email: str, displ
         raise AccountExists("An account with this e-mail address already exists.")
     cipher = vault.create_key(session)
     user = User(id=new_id(), role=role, data_key_id=cipher.key_id, subject_id=subject_id,
-                email_bidx=vault.blind_index(EMAIL_INDEX, email),
-                password_hash=hash_password(password) if password else None)
+                email_bidx=vault.blind_index(EMAIL_INDEX, email), failed_logins=0,
+                password_hash=hash_password(password) if password else None,
+                password_changed_at=utcnow() if password else None)
     cipher.seal_field(user, "email", email)
     cipher.seal_field(user, "display_name", display_name)
     cipher.seal_field(user, "totp_secret", totp_secret)
     session.add(user)
     session.flush()
     return user
+
+
+def authenticate(session: Session, vault: Vault, email: str, password: str) -> User | None:
+    """The user, or None: for an unknown e-mail, a wrong password or a locked
+    account alike, so the answer reveals nothing. Five failures lock the
+    account for fifteen minutes."""
+    user = find_user(session, vault, email) if len(password) <= MAX_PASSWORD else None
+    if user is None or user.password_hash is None or not user.is_active:
+        _verify(_DUMMY_HASH, password)
+        return None
+    now = utcnow()
+    if user.locked_until and user.locked_until > now:
+        _verify(_DUMMY_HASH, password)
+        return None
+    if not _verify(user.password_hash, password):
+        register_failure(session, user)
+        return None
+    user.failed_logins, user.locked_until = 0, None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    session.flush()
+    return user
+
+
+def register_failure(session: Session, user: User) -> bool:
+    """Count a failed password or second-factor attempt; True when it has
+    just locked the account."""
+    user.failed_logins += 1
+    locked = user.failed_logins >= MAX_FAILURES
+    if locked:
+        user.locked_until, user.failed_logins = utcnow() + LOCKOUT, 0
+    session.flush()
+    return locked
+
+
+def _verify(hash_: str, password: str) -> bool:
+    try:
+        return _hasher.verify(hash_, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def verify_password(user: User, password: str) -> bool:
+    return user.password_hash is not None and len(password) <= MAX_PASSWORD and _verify(user.password_hash, password)
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    user.password_hash = hash_password(password)
+    user.password_changed_at = utcnow()
+    session.flush()
+
+
+def change_email(session: Session, vault: Vault, user: User, email: str) -> None:
+    email = normalise_email(email)
+    other = find_user(session, vault, email)
+    if other is not None and other.id != user.id:
+        raise AccountExists("An account with this e-mail address already exists.")
+    user.email_bidx = vault.blind_index(EMAIL_INDEX, email)
+    vault.cipher(session, user.data_key_id).seal_field(user, "email", email)
+    session.flush()
+
+
+def user_email(session: Session, vault: Vault, user: User) -> str:
+    return vault.cipher(session, user.data_key_id).open_field(user, "email")
+
+
+def display_name(session: Session, vault: Vault, user: User) -> str:
+    return vault.cipher(session, user.data_key_id).open_field(user, "display_name")

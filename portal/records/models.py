@@ -50,6 +50,8 @@ class Subject(Base):
     identifier_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
     identifier_ct: Mapped[bytes] = mapped_column(LargeBinary)
     name_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    # The e-mail on file, as furnished: where activation codes go.
+    contact_email_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     shredded_at: Mapped[datetime | None]
 

@@ -1,17 +1,39 @@
-"""Public pages that belong to no area: the home page and a health check."""
+"""Public pages that belong to no area: home, language, health."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from urllib.parse import urlsplit
+
+from flask import Blueprint, redirect, render_template, request
 from sqlalchemy import text
 
 from portal.extensions import session
+from portal.i18n import COOKIE, LOCALES
 
 bp = Blueprint("site", __name__)
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only a path on this site: no scheme, no host, no `//` or `\\` tricks."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith(("//", "/\\")) or "\\" in target:
+        return default
+    return target
 
 
 @bp.get("/")
 def index():
     return render_template("site/index.html")
+
+
+@bp.get("/language/<code>")
+def language(code: str):
+    response = redirect(safe_next(request.args.get("next")))
+    if code in LOCALES:
+        response.set_cookie(COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+                            secure=request.is_secure)
+    return response
 
 
 @bp.get("/healthz")

@@ -1,0 +1,102 @@
+"""Registering proves control of a subject, not knowledge of its
+identifier: a one-time code goes to the contact on file. Every failure looks
+the same from outside, so the form reveals nothing about who is on file."""
+from __future__ import annotations
+
+import hmac
+import secrets
+import unicodedata
+from datetime import timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from portal.access.events import record_event
+from portal.access.models import EventKind
+from portal.accounts.models import ActivationCode, Role, User
+from portal.accounts.services import check_password_policy, create_user
+from portal.crypto import Vault
+from portal.db import utcnow
+from portal.notifications.services import notify
+from portal.records.models import Subject, SubjectKind
+from portal.records.services import find_subject, view_subject
+
+CODE_TTL = timedelta(days=7)
+MAX_ATTEMPTS = 5
+CODE_INDEX = "activation.code"
+ROLE_FOR = {SubjectKind.PERSON: Role.PERSON, SubjectKind.FIRM: Role.FIRM_REPRESENTATIVE}
+
+
+class ActivationFailed(ValueError):
+    """Wrong, expired, used up, or no such subject: one message for all."""
+
+
+def _same_name(a: str, b: str) -> bool:
+    def norm(s: str) -> str:
+        return "".join(unicodedata.normalize("NFKC", s).split()).casefold()
+    return hmac.compare_digest(norm(a).encode(), norm(b).encode())
+
+
+def _code_hash(vault: Vault, subject: Subject, code: str) -> bytes:
+    # Keyed, so the 10^8 possible codes cannot be tried offline against a
+    # copy of the database.
+    return vault.blind_index(CODE_INDEX, f"{subject.id}:{code}")
+
+
+def request_code(session: Session, vault: Vault, kind: SubjectKind, identifier: str, name: str) -> None:
+    """Send a code to the subject's contact on file if identifier and name
+    match; if an account exists already, tell the contact instead. Raises
+    InvalidIdentifier for a malformed identifier only."""
+    subject = find_subject(session, vault, kind, identifier)
+    if subject is None or subject.contact_email_ct is None:
+        return
+    cipher = vault.cipher(session, subject.data_key_id)
+    if not _same_name(view_subject(session, vault, subject).name, name):
+        return
+    contact, role = cipher.open_field(subject, "contact_email"), ROLE_FOR[kind]
+    exists = session.scalar(select(User.id).where(User.subject_id == subject.id, User.role == role))
+    if exists:
+        notify(session, vault, key_id=subject.data_key_id, email=contact,
+               title=_("Someone asked to register your credit file"),
+               body=_("An account for this credit file already exists. If you did not ask to register, "
+                      "you can ignore this message; nothing has changed."))
+        return
+    session.execute(update(ActivationCode).where(ActivationCode.subject_id == subject.id,
+                                                 ActivationCode.used_at.is_(None)).values(used_at=utcnow()))
+    code = f"{secrets.randbelow(10**8):08d}"
+    session.add(ActivationCode(subject_id=subject.id, role=role, code_hash=_code_hash(vault, subject, code),
+                               expires_at=utcnow() + CODE_TTL, attempts=0))
+    notify(session, vault, key_id=subject.data_key_id, email=contact,
+           title=_("Your activation code"),
+           body=_("Your activation code is %(code)s. It is valid for 7 days. Enter it on the activation page "
+                  "together with your identifier. If you did not ask for it, ignore this message.", code=code))
+
+
+def activate(session: Session, vault: Vault, kind: SubjectKind, identifier: str, code: str, *,
+             email: str, password: str, display_name: str) -> User:
+    check_password_policy(password, email, identifier)
+    subject = find_subject(session, vault, kind, identifier)
+    now = utcnow()
+    live = subject and session.scalar(select(ActivationCode).where(
+        ActivationCode.subject_id == subject.id, ActivationCode.used_at.is_(None),
+        ActivationCode.expires_at > now).order_by(ActivationCode.created_at.desc()))
+    if not live:
+        raise ActivationFailed
+    code = "".join(code.split())
+    if not hmac.compare_digest(live.code_hash, _code_hash(vault, subject, code)):
+        live.attempts += 1
+        if live.attempts >= MAX_ATTEMPTS:
+            live.used_at = now  # used up: a new code must be requested
+        session.flush()
+        raise ActivationFailed
+    live.used_at = now
+    user = create_user(session, vault, role=live.role, email=email, display_name=display_name,
+                       password=password, subject_id=subject.id)
+    record_event(session, vault, subject, EventKind.REGISTRATION, actor_user_id=user.id,
+                 detail={"role": live.role.value})
+    notify(session, vault, key_id=user.data_key_id, user=user, email=email,
+           title=_("Welcome to the credit subject portal"),
+           body=_("Your account is ready. You can now see your credit report, who accessed it, and ask "
+                  "for corrections."))
+    return user

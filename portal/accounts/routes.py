@@ -1,0 +1,352 @@
+"""Registration, sign-in, second factor, account security, firm agents.
+Routes parse and render; the rules are in the services."""
+from __future__ import annotations
+
+import functools
+import time
+import uuid
+from datetime import date, timedelta
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session as cookie, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from markupsafe import Markup
+
+from portal.accounts import delegation, registration, sessions, two_factor
+from portal.accounts.authz import load_subject, represents
+from portal.accounts.forms import (AcceptInvitationForm, ActivateForm, CodeForm, ConfirmForm, EmailForm, InviteForm,
+                                   LoginForm, PasswordForm, ReauthForm, RegisterForm, TotpSetupForm)
+from portal.accounts.models import User
+from portal.accounts.services import (AccountExists, WeakPassword, authenticate, change_email, check_password_policy,
+                                      display_name, register_failure, set_password, user_email, verify_password)
+from portal.db import utcnow
+from portal.extensions import limiter, session, vault
+from portal.notifications.services import notify
+from portal.records.identifiers import InvalidIdentifier
+from portal.records.models import SubjectKind
+from portal.site.routes import safe_next
+
+bp = Blueprint("accounts", __name__)
+PENDING = "pending_2fa"
+PENDING_SECONDS = 300
+
+
+# -- helpers ---------------------------------------------------------------
+def _sign_in(user: User, next_url: str | None):
+    cookie.clear()  # a new session at every sign-in
+    login_user(sessions.start(session(), user))
+    return redirect(safe_next(next_url, url_for("records.dashboard")))
+
+
+def fresh_required(view):
+    """Sensitive changes need the password again within a few minutes."""
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        window = timedelta(minutes=current_app.config["REAUTH_MINUTES"])
+        if not current_user.is_fresh_within(window):
+            return redirect(url_for("accounts.reauthenticate", next=request.path))
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def _tell(user: User, title: str, body: str) -> None:
+    """A security notice to the user's inbox and e-mail."""
+    notify(session(), vault(), key_id=user.data_key_id, user=user, email=user_email(session(), vault(), user),
+           title=title, body=body)
+
+
+# -- registration -------------------------------------------------------------
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+def register():
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            registration.request_code(session(), vault(), SubjectKind(form.kind.data), form.identifier.data,
+                                      form.name.data)
+        except InvalidIdentifier as exc:
+            form.identifier.errors.append(str(exc))
+        else:
+            return redirect(url_for("accounts.code_sent"))
+    return render_template("accounts/register.html", form=form)
+
+
+@bp.get("/register/sent")
+def code_sent():
+    return render_template("accounts/code_sent.html")
+
+
+@bp.route("/register/activate", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def activate():
+    form = ActivateForm()
+    if form.validate_on_submit():
+        try:
+            registration.activate(session(), vault(), SubjectKind(form.kind.data), form.identifier.data,
+                                  form.code.data, email=form.email.data, password=form.password.data,
+                                  display_name=form.display_name.data)
+        except InvalidIdentifier as exc:
+            form.identifier.errors.append(str(exc))
+        except WeakPassword as exc:
+            form.password.errors.append(str(exc))
+        except registration.ActivationFailed:
+            form.code.errors.append(_("The code is wrong, used up or expired. Check it, or ask for a new one."))
+        except AccountExists:
+            form.email.errors.append(_("This e-mail address is already used by an account."))
+        else:
+            flash(_("Your account is ready. Please sign in."), "success")
+            return redirect(url_for("accounts.login"))
+    return render_template("accounts/activate.html", form=form)
+
+
+# -- sign in and out --------------------------------------------------------
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute; 60 per hour", methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("records.dashboard"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = authenticate(session(), vault(), form.email.data, form.password.data)
+        if user is None:
+            form.form_errors.append(_("The e-mail address or password is wrong, or the account is locked "
+                                      "for a few minutes after repeated failures."))
+        elif user.has_second_factor:
+            cookie.clear()
+            cookie[PENDING] = {"user": str(user.id), "at": int(time.time())}
+            return redirect(url_for("accounts.second_factor", next=request.args.get("next")))
+        else:
+            return _sign_in(user, request.args.get("next"))
+    return render_template("accounts/login.html", form=form)
+
+
+@bp.route("/login/two-step", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])
+def second_factor():
+    pending = cookie.get(PENDING)
+    if not pending or time.time() - pending["at"] > PENDING_SECONDS:
+        cookie.pop(PENDING, None)
+        flash(_("Please sign in again."), "error")
+        return redirect(url_for("accounts.login"))
+    user = session().get(User, uuid.UUID(pending["user"]))
+    if user is None or (user.locked_until and user.locked_until > utcnow()):
+        cookie.pop(PENDING, None)
+        flash(_("The e-mail address or password is wrong, or the account is locked for a few minutes after "
+                "repeated failures."), "error")
+        return redirect(url_for("accounts.login"))
+    form = CodeForm()
+    if form.validate_on_submit() and user is not None:
+        code = form.code.data.strip()
+        if two_factor.verify(session(), vault(), user, code):
+            return _sign_in(user, request.args.get("next"))
+        if two_factor.use_recovery_code(session(), user, code):
+            left = two_factor.recovery_codes_left(session(), user)
+            _tell(user, _("A recovery code was used"),
+                  _("You signed in with a recovery code. %(n)d codes are left.", n=left))
+            flash(_("You signed in with a recovery code; %(n)d are left.", n=left), "warning")
+            return _sign_in(user, request.args.get("next"))
+        register_failure(session(), user)
+        form.code.errors.append(_("This code is not valid. Codes change every 30 seconds."))
+    return render_template("accounts/second_factor.html", form=form)
+
+
+@bp.post("/logout")
+def logout():
+    if current_user.is_authenticated:
+        sessions.revoke(session(), current_user.auth)
+    logout_user()
+    cookie.clear()
+    flash(_("You are signed out."), "success")
+    return redirect(url_for("site.index"))
+
+
+@bp.post("/logout/everywhere")
+@login_required
+def logout_everywhere():
+    sessions.revoke_all(session(), current_user.user)
+    logout_user()
+    cookie.clear()
+    flash(_("You are signed out on every device."), "success")
+    return redirect(url_for("accounts.login"))
+
+
+# -- account security ---------------------------------------------------------
+@bp.get("/account")
+@login_required
+def account():
+    user = current_user.user
+    return render_template("accounts/account.html", user=user, email=user_email(session(), vault(), user),
+                           name=display_name(session(), vault(), user),
+                           sessions=sessions.active_sessions(session(), user), current=current_user.auth,
+                           codes_left=two_factor.recovery_codes_left(session(), user), form=ConfirmForm())
+
+
+@bp.route("/account/confirm", methods=["GET", "POST"])
+@login_required
+@limiter.limit("10 per minute", methods=["POST"])
+def reauthenticate():
+    form = ReauthForm()
+    if form.validate_on_submit():
+        if verify_password(current_user.user, form.password.data):
+            sessions.mark_reauthenticated(session(), current_user.auth)
+            return redirect(safe_next(request.args.get("next"), url_for("accounts.account")))
+        register_failure(session(), current_user.user)
+        form.password.errors.append(_("The password is wrong."))
+    return render_template("accounts/reauthenticate.html", form=form)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+@fresh_required
+def change_password():
+    form = PasswordForm()
+    user = current_user.user
+    if form.validate_on_submit():
+        try:
+            check_password_policy(form.password.data, user_email(session(), vault(), user))
+        except WeakPassword as exc:
+            form.password.errors.append(str(exc))
+        else:
+            set_password(session(), user, form.password.data)
+            sessions.revoke_all(session(), user, keep=current_user.auth)
+            _tell(user, _("Your password was changed"),
+                  _("The password of your account was changed and other devices were signed out. "
+                    "If this was not you, contact us at once."))
+            flash(_("Password changed. Other devices were signed out."), "success")
+            return redirect(url_for("accounts.account"))
+    return render_template("accounts/form_page.html", form=form, title=_("Change password"))
+
+
+@bp.route("/account/email", methods=["GET", "POST"])
+@login_required
+@fresh_required
+def change_email_address():
+    form = EmailForm()
+    user = current_user.user
+    if form.validate_on_submit():
+        old = user_email(session(), vault(), user)
+        try:
+            change_email(session(), vault(), user, form.email.data)
+        except AccountExists:
+            form.email.errors.append(_("This e-mail address is already used by an account."))
+        else:
+            notify(session(), vault(), key_id=user.data_key_id, email=old, title=_("Your e-mail address was changed"),
+                   body=_("The sign-in address of your account is no longer this one. If this was not you, "
+                          "contact us at once."))
+            _tell(user, _("Your e-mail address was changed"), _("This is now the sign-in address of your account."))
+            flash(_("E-mail address changed."), "success")
+            return redirect(url_for("accounts.account"))
+    return render_template("accounts/form_page.html", form=form, title=_("Change e-mail address"))
+
+
+@bp.route("/account/two-step", methods=["GET", "POST"])
+@login_required
+@fresh_required
+def two_factor_setup():
+    user = current_user.user
+    form = TotpSetupForm()
+    secret = cookie.get("totp_setup")
+    if request.method == "GET" or not secret:
+        secret = cookie["totp_setup"] = two_factor.new_secret()
+    if form.validate_on_submit():
+        if two_factor.verify_setup(secret, form.code.data):
+            codes = two_factor.enable(session(), vault(), user, secret)
+            cookie.pop("totp_setup", None)
+            _tell(user, _("Two-step sign-in is on"),
+                  _("Your account now asks for a code from your authenticator app at sign-in."))
+            return render_template("accounts/recovery_codes.html", codes=codes)
+        form.code.errors.append(_("This code is not valid. Check the time on your phone and try again."))
+    uri = two_factor.provisioning_uri(secret, user_email(session(), vault(), user))
+    return render_template("accounts/two_factor_setup.html", form=form, secret=secret,
+                           qr=Markup(two_factor.qr_svg(uri)), required=user.role.needs_second_factor)
+
+
+@bp.post("/account/two-step/off")
+@login_required
+@fresh_required
+def two_factor_off():
+    user = current_user.user
+    if user.role.needs_second_factor:
+        abort(403)
+    if ConfirmForm().validate_on_submit():
+        two_factor.disable(session(), vault(), user)
+        _tell(user, _("Two-step sign-in is off"), _("Your account no longer asks for a code at sign-in."))
+        flash(_("Two-step sign-in is off."), "success")
+    return redirect(url_for("accounts.account"))
+
+
+@bp.post("/account/recovery-codes")
+@login_required
+@fresh_required
+def recovery_codes():
+    user = current_user.user
+    if not user.has_second_factor or not ConfirmForm().validate_on_submit():
+        return redirect(url_for("accounts.account"))
+    codes = two_factor.new_recovery_codes(session(), user)
+    _tell(user, _("New recovery codes"), _("New recovery codes were made; the old ones no longer work."))
+    return render_template("accounts/recovery_codes.html", codes=codes)
+
+
+# -- firm agents ----------------------------------------------------------------
+@bp.route("/firms/<uuid:firm_id>/agents", methods=["GET", "POST"])
+@login_required
+def agents(firm_id: uuid.UUID):
+    if not represents(current_user.user, firm_id):
+        abort(404)
+    firm = load_subject(session(), current_user.user, firm_id).subject
+    form = InviteForm()
+    if request.method == "GET":
+        form.valid_until.data = date.today() + timedelta(days=365)
+    if form.validate_on_submit():
+        delegation.invite(session(), vault(), current_user.user, firm, email=form.email.data,
+                          scopes=form.scopes.data, valid_until=form.valid_until.data,
+                          link=lambda token: url_for("accounts.accept_invitation", token=token, _external=True))
+        flash(_("Invitation sent."), "success")
+        return redirect(url_for("accounts.agents", firm_id=firm_id))
+    agent_list, pending = delegation.firm_agents(session(), vault(), firm)
+    return render_template("accounts/agents.html", form=form, agents=agent_list, pending=pending, firm_id=firm_id,
+                           confirm=ConfirmForm())
+
+
+@bp.post("/firms/<uuid:firm_id>/agents/<uuid:delegation_id>/revoke")
+@login_required
+def revoke_agent(firm_id: uuid.UUID, delegation_id: uuid.UUID):
+    if not represents(current_user.user, firm_id) or not ConfirmForm().validate_on_submit():
+        abort(404)
+    firm = load_subject(session(), current_user.user, firm_id).subject
+    if delegation.revoke(session(), vault(), current_user.user, firm, delegation_id):
+        flash(_("The agent's access was revoked."), "success")
+    return redirect(url_for("accounts.agents", firm_id=firm_id))
+
+
+@bp.post("/firms/<uuid:firm_id>/invitations/<uuid:invitation_id>/cancel")
+@login_required
+def cancel_invitation(firm_id: uuid.UUID, invitation_id: uuid.UUID):
+    if not represents(current_user.user, firm_id) or not ConfirmForm().validate_on_submit():
+        abort(404)
+    firm = load_subject(session(), current_user.user, firm_id).subject
+    if delegation.cancel_invitation(session(), firm, invitation_id):
+        flash(_("The invitation was cancelled."), "success")
+    return redirect(url_for("accounts.agents", firm_id=firm_id))
+
+
+@bp.route("/invitations/<token>", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def accept_invitation(token: str):
+    try:
+        inv = delegation.open_invitation(session(), token)
+    except delegation.InvitationInvalid:
+        return render_template("accounts/invitation_invalid.html"), 404
+    email = delegation.invitation_email(session(), vault(), inv)
+    form = AcceptInvitationForm()
+    if form.validate_on_submit():
+        try:
+            delegation.accept(session(), vault(), inv, display=form.display_name.data, password=form.password.data)
+        except WeakPassword as exc:
+            form.password.errors.append(str(exc))
+        except AccountExists as exc:
+            form.form_errors.append(str(exc))
+        else:
+            flash(_("You can now act for the firm. Please sign in."), "success")
+            return redirect(url_for("accounts.login"))
+    return render_template("accounts/accept_invitation.html", form=form, email=email)

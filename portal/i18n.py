@@ -1,0 +1,52 @@
+"""Languages: Simplified Chinese (the default) and English. The choice is a
+cookie set by a link on every page, then the user's saved preference, then
+the browser's Accept-Language."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask import Flask, request
+from flask_babel import format_currency, format_date, format_datetime, get_locale
+from flask_login import current_user
+
+LOCALES = {"zh_CN": "中文", "en": "English"}
+DEFAULT = "zh_CN"
+COOKIE = "lang"
+
+
+def select_locale() -> str:
+    chosen = request.cookies.get(COOKIE)
+    if chosen in LOCALES:
+        return chosen
+    user = getattr(current_user, "user", None)
+    if user is not None and user.locale in LOCALES:
+        return user.locale
+    best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
+    return "en" if best == "en" else DEFAULT
+
+
+def html_lang() -> str:
+    return "zh-Hans" if str(get_locale()).startswith("zh") else "en"
+
+
+def money(amount: str | Decimal | None, currency: str = "CNY") -> str:
+    if amount in (None, ""):
+        return "—"
+    return format_currency(Decimal(str(amount)), currency)
+
+
+def day(value: date | str | None) -> str:
+    if not value:
+        return "—"
+    return format_date(date.fromisoformat(value) if isinstance(value, str) else value, "medium")
+
+
+def moment(value: datetime | None) -> str:
+    return format_datetime(value, "medium") if value else "—"
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.globals.update(LOCALES=LOCALES, html_lang=html_lang, current_locale=lambda: str(get_locale()))
+    app.jinja_env.filters.update(money=money, day=day, moment=moment)

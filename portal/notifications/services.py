@@ -1,0 +1,127 @@
+"""Notifications: kept in the outbox (the in-app inbox reads it) and
+e-mailed after the transaction commits, when SMTP is configured. An e-mail
+that fails stays queued for `portal outbox deliver`."""
+from __future__ import annotations
+
+import logging
+import smtplib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal.accounts.models import User
+from portal.crypto import Vault
+from portal.db import new_id, utcnow
+from portal.notifications.models import Message
+
+log = logging.getLogger(__name__)
+PENDING = "portal.outbox"
+
+
+def notify(session: Session, vault: Vault, *, key_id: uuid.UUID, title: str, body: str,
+           user: User | None = None, email: str | None = None) -> Message:
+    """Queue a message for a user's inbox and/or an e-mail address. It is
+    sealed under `key_id`, the data key of whom it concerns."""
+    message = Message(id=new_id(), data_key_id=key_id, user_id=user.id if user else None, created_at=utcnow())
+    cipher = vault.cipher(session, key_id)
+    cipher.seal_field(message, "email", email)
+    cipher.seal_field(message, "title", title)
+    cipher.seal_field(message, "body", body)
+    session.add(message)
+    session.flush()
+    if email:
+        session.info.setdefault(PENDING, []).append(message.id)
+    return message
+
+
+@dataclass(frozen=True)
+class MessageView:
+    id: uuid.UUID
+    created_at: datetime
+    title: str
+    body: str
+    email: str | None
+    read: bool
+    emailed: bool
+
+
+def _view(session: Session, vault: Vault, m: Message) -> MessageView:
+    c = vault.cipher(session, m.data_key_id)
+    return MessageView(m.id, m.created_at, c.open_field(m, "title"), c.open_field(m, "body"),
+                       c.open_field(m, "email"), m.read_at is not None, m.emailed_at is not None)
+
+
+def inbox(session: Session, vault: Vault, user: User, offset: int = 0, limit: int = 20) -> tuple[list[MessageView], int]:
+    where = Message.user_id == user.id
+    total = session.scalar(select(func.count()).select_from(Message).where(where))
+    rows = session.scalars(select(Message).where(where).order_by(Message.created_at.desc()).offset(offset).limit(limit))
+    return [_view(session, vault, m) for m in rows], total
+
+
+def unread_count(session: Session, user: User) -> int:
+    return session.scalar(select(func.count()).select_from(Message).where(
+        Message.user_id == user.id, Message.read_at.is_(None)))
+
+
+def mark_read(session: Session, user: User) -> None:
+    for m in session.scalars(select(Message).where(Message.user_id == user.id, Message.read_at.is_(None))):
+        m.read_at = utcnow()
+    session.flush()
+
+
+def outbox(session: Session, vault: Vault, limit: int = 50) -> list[MessageView]:
+    """Every e-mail, newest first: the operator's view in demo mode."""
+    rows = session.scalars(select(Message).where(Message.email_ct.is_not(None))
+                           .order_by(Message.created_at.desc()).limit(limit))
+    return [_view(session, vault, m) for m in rows]
+
+
+class Mailer:
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.server = config.get("MAIL_SERVER")
+        self.port = int(config.get("MAIL_PORT") or 25)
+        self.starttls = bool(config.get("MAIL_USE_TLS"))
+        self.username, self.password = config.get("MAIL_USERNAME"), config.get("MAIL_PASSWORD")
+        self.sender = config.get("MAIL_FROM") or "portal@localhost"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.server)
+
+    def send(self, to: str, title: str, body: str) -> None:
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = self.sender, to, title
+        msg.set_content(body)
+        with smtplib.SMTP(self.server, self.port, timeout=10) as smtp:
+            if self.starttls:
+                smtp.starttls()
+            if self.username:
+                smtp.login(self.username, self.password or "")
+            smtp.send_message(msg)
+
+
+def deliver(session: Session, vault: Vault, mailer: Mailer, ids: list[uuid.UUID] | None = None) -> int:
+    """E-mail queued messages (these ids, or all not yet sent); each one sent
+    is marked and committed at once, so a failure never re-sends the rest."""
+    if not mailer.enabled:
+        return 0
+    stmt = select(Message).where(Message.email_ct.is_not(None), Message.emailed_at.is_(None))
+    if ids is not None:
+        stmt = stmt.where(Message.id.in_(ids))
+    sent = 0
+    for m in session.scalars(stmt.order_by(Message.created_at)).all():
+        view = _view(session, vault, m)
+        try:
+            mailer.send(view.email, view.title, view.body)
+        except (OSError, smtplib.SMTPException) as exc:
+            log.warning("e-mail %s not delivered, left queued: %s", m.id, exc)
+            continue
+        m.emailed_at = utcnow()
+        session.commit()
+        sent += 1
+    return sent
