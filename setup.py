@@ -13,5 +13,5 @@ for top in ASSETS:
 setup(
     packages=packages,
     package_dir=package_dir,
-    package_data={"portal.migrations": ["script.py.mako"], **{p: ["*"] for p in packages if p.split(".")[1:2] and p.split(".")[1] in ASSETS}},
+    package_data={"portal": ["translations/*/LC_MESSAGES/*.mo"], "portal.migrations": ["script.py.mako"], **{p: ["*"] for p in packages if p.split(".")[1:2] and p.split(".")[1] in ASSETS}},
 )

@@ -34,9 +34,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def register_db(app: Flask) -> None:
-    """One transaction per request: commit once when the response is good,
-    roll back on an error status or an exception. E-mails queued by the
-    request go out only after the commit."""
+    """One transaction per request, committed once at the end; an exception
+    (a 5xx) rolls it back. A 4xx commits: refused attempts are recorded, so
+    services check before they write. E-mails go out after the commit."""
     db = Database(app.config["DATABASE_URL"])
     app.extensions["portal.db"] = db
 
@@ -45,7 +45,7 @@ def register_db(app: Flask) -> None:
         from portal.notifications.services import PENDING, Mailer, deliver
 
         session = db.session()
-        if response.status_code >= 400:
+        if response.status_code >= 500:
             session.rollback()
             return response
         session.commit()

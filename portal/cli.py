@@ -15,8 +15,8 @@ from sqlalchemy.exc import OperationalError
 
 from portal import config
 from portal.crypto import KeyringError, init_keys
-from portal.crypto.keyring import KEK_FILE
-from portal.crypto.models import KekVersion
+from portal.crypto.keyring import INDEX_FILE, KEK_FILE
+from portal.crypto.models import KekVersion, KeyCheck
 from portal.extensions import database, session, vault
 from portal.migrations import current_heads, upgrade
 from portal.records.models import Subject
@@ -34,16 +34,20 @@ def init_command() -> None:
     """Create instance config and keys if missing; migrate to head."""
     app, db = current_app, database()
     instance = Path(app.instance_path)
-    if not app.config.get("SECRET_KEY") and (path := config.write_instance_config(instance)):
+    if not app.config.get("SECRET_KEY"):
+        path = config.write_secret_key(instance)
         app.config.from_pyfile(path)
-        click.echo(f"created {path} with a new secret key")
+        click.echo(f"wrote a new secret key to {path}")
     _create_sqlite_file(db)
     upgrade(db.engine)
     key_dir: Path = app.config["KEY_DIR"]
-    has_keys = key_dir.is_dir() and any(KEK_FILE.match(p.name) for p in key_dir.iterdir())
+    has_keks = key_dir.is_dir() and any(KEK_FILE.match(p.name) for p in key_dir.iterdir())
     known = session().scalars(select(KekVersion.version)).all()
-    if known and not has_keys:
+    if known and not has_keks:
         _fail(f"the database uses key-encryption key versions {known} but {key_dir} holds none: "
+              "restore the key files; refusing to create new ones")
+    if session().get(KeyCheck, "index") is not None and not (key_dir / INDEX_FILE).exists():
+        _fail(f"the database's blind indexes were made with {key_dir / INDEX_FILE}, which is missing: "
               "restore the key files; refusing to create new ones")
     for path in init_keys(key_dir):
         click.echo(f"created {path} (mode 0600)")
@@ -61,9 +65,10 @@ def _create_sqlite_file(db) -> None:
     url = db.engine.url
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         path = Path(url.database)
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        for p in path.parent.glob(path.name + "*"):  # the database and its journal files
+            p.chmod(0o600)
 
 
 @click.command("demo")
@@ -94,8 +99,10 @@ def _load_demo(subjects: int, seed: int) -> None:
 def _write_credentials(creds: dict) -> Path:
     path = Path(current_app.instance_path) / "demo-credentials.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.write_text(json.dumps(creds, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    os.fchmod(fd, 0o600)  # also when the file was there already
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps(creds, ensure_ascii=False, indent=2) + "\n")
     return path
 
 
@@ -105,6 +112,9 @@ def _format_credentials(creds: dict) -> str:
         extra = f"  TOTP secret {login['totp_secret']}" if login.get("totp_secret") else ""
         subject = f"  subject {login['subject_identifier']}" if login.get("subject_identifier") else ""
         lines.append(f"  {login['role']:<20} {login['login']:<32} {login['password']}{extra}{subject}")
+    if reg := creds.get("registration_example"):
+        lines.append(f"To try registering: a person with no account yet, {reg['name']}, identifier {reg['identifier']};"
+                     " the activation code appears at /demo/outbox")
     lines.append("Demo institutions and API keys:")
     for inst in creds["institutions"]:
         for key in inst["api_keys"]:
@@ -126,6 +136,7 @@ def serve_command(ctx: click.Context, host: str, port: int, threads: int, demo: 
 
     app = current_app._get_current_object()
     if demo:
+        app.config["DEMO_MODE"] = True
         ctx.invoke(init_command)
         if session().scalar(select(func.count()).select_from(Subject)) == 0:
             _load_demo(subjects=60, seed=2014)
@@ -145,6 +156,9 @@ def _preflight(app: Flask) -> None:
     """Refuse to serve with a missing secret, an old schema or bad keys."""
     if not app.config.get("SECRET_KEY"):
         _fail("no SECRET_KEY: run `portal init` (or set PORTAL_SECRET_KEY)")
+    url = database().engine.url
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        _fail(f"there is no database at {url.database}: run `portal init`")
     heads = {s.revision for s in _script_heads()}
     try:
         current = current_heads(database().engine)

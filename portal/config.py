@@ -49,17 +49,16 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
     app.config["KEY_DIR"] = Path(app.config["KEY_DIR"] or instance / "keys")
 
 
-def write_instance_config(instance: Path) -> Path | None:
-    """Create `instance/config.py` with a generated secret key, once."""
+def write_secret_key(instance: Path) -> Path:
+    """Give `instance/config.py` a generated secret key: create the file
+    (owner-only), or add the key to one that lacks it."""
     path = instance / "config.py"
-    if path.exists():
-        return None
     instance.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(
-            "# Local settings of this installation; never commit this file.\n"
-            f"SECRET_KEY = {secrets.token_urlsafe(48)!r}\n"
-            "# DATABASE_URL = 'postgresql+psycopg://user@host/dbname'\n"
-        )
+    new = not path.exists()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a") as f:
+        if new:
+            f.write("# Local settings of this installation; never commit this file.\n"
+                    "# DATABASE_URL = 'postgresql+psycopg://user@host/dbname'\n")
+        f.write(f"SECRET_KEY = {secrets.token_urlsafe(48)!r}\n")
     return path

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from portal.access.purposes import Purpose
 from portal.accounts.models import DelegationScope, FirmDelegation, Role
 from portal.accounts.services import create_user
-from portal.crypto import Cipher, Vault
+from portal.crypto import Vault
+from portal.crypto.models import DataKey
 from portal.institutions.models import ApiScope, Institution, InstitutionKind
 from portal.institutions.services import NewInstitution, build_institution, issue_api_key
 from portal.records.identifiers import resident_id_check, uscc_check
@@ -133,31 +134,54 @@ def _org_code_check(first8: str) -> str:
 
 
 def _money(rng: random.Random, low: int, high: int) -> str:
-    return str(Decimal(rng.randint(low, high) * 100) / 100)
+    """An amount with cents, from `low` to `high` yuan."""
+    return str(Decimal(rng.randint(low * 100, high * 100)) / 100)
+
+
+class _Dates:
+    """Start and end dates that make sense together: an end follows its
+    start and is not in the future; a near-expiry end is about five years
+    ago, and its start before that."""
+
+    def __init__(self, rng: random.Random, today: date) -> None:
+        self.rng, self.today = rng, today
+
+    def ago(self, lo: int, hi: int) -> date:
+        return self.today - timedelta(days=self.rng.randint(lo, hi))
+
+    def near_expiry_end(self) -> date:
+        five_years = self.today.replace(year=self.today.year - 5) if (self.today.month, self.today.day) != (2, 29) \
+            else self.today.replace(year=self.today.year - 5, day=28)
+        return five_years + timedelta(days=self.rng.randint(5, 60))
+
+    def span(self, lo: int, hi: int, near_expiry: bool) -> tuple[date, date]:
+        """(start, end) with start `lo`..`hi` days ago, or ending near expiry."""
+        if near_expiry:
+            end = self.near_expiry_end()
+            return end - timedelta(days=self.rng.randint(30, 900)), end
+        start = self.ago(lo, hi)
+        return start, start + timedelta(days=self.rng.randint(1, max(1, (self.today - start).days)))
 
 
 def make_record(rng: random.Random, today: date, category: Category, serial: int,
                 near_expiry: bool = False) -> RecordInput:
     """One plausible record. `near_expiry` makes a negative one whose five
     years run out within about two months."""
-    def ago(lo: int, hi: int) -> date:
-        return today - timedelta(days=rng.randint(lo, hi))
-
-    ended = (today - timedelta(days=5 * 365 - rng.randint(5, 60))) if near_expiry else None
+    d = _Dates(rng, today)
     ref = f"{category.value[:3].upper()}-{serial:08d}"
     c = Category
     if category in (c.LOAN, c.CREDIT_CARD):
-        opened = ago(200, 3600)
         amount = rng.choice([5_000, 20_000, 50_000, 200_000, 800_000, 2_000_000])
+        roll = 0.0 if near_expiry else rng.random()
+        opened, ended = d.span(200, 3600, near_expiry)
         details: dict[str, Any] = {"currency": "CNY", "opened_on": opened.isoformat()}
         if category is c.LOAN:
             details |= {"loan_type": rng.choice(["mortgage", "consumer", "business", "auto"]),
-                        "principal": _money(rng, amount, amount), "maturity_on": (opened + timedelta(days=365 * rng.randint(1, 20))).isoformat()}
+                        "principal": _money(rng, amount, amount),
+                        "maturity_on": (opened + timedelta(days=365 * rng.randint(1, 20))).isoformat()}
         else:
             details |= {"credit_limit": _money(rng, amount // 10, amount // 10)}
-        roll = rng.random()
-        if near_expiry or roll < 0.12:  # was overdue, paid later: negative until five years after
-            ended = ended or ago(100, 1700)
+        if roll < 0.12:  # was overdue, paid later: negative until five years after
             details |= {"balance": "0.00", "worst_overdue_months": rng.randint(1, 6)}
             return RecordInput(category, ref, RecordStatus.SETTLED, True, ended, details)
         if roll < 0.22:
@@ -165,50 +189,60 @@ def make_record(rng: random.Random, today: date, category: Category, serial: int
                         "overdue_months": rng.randint(1, 9)}
             return RecordInput(category, ref, RecordStatus.OVERDUE, True, None, details)
         if roll < 0.25:
-            details |= {"balance": _money(rng, amount // 2, amount), "written_off_on": ago(30, 900).isoformat()}
+            details |= {"balance": _money(rng, amount // 2, amount), "written_off_on": ended.isoformat()}
             return RecordInput(category, ref, RecordStatus.WRITTEN_OFF, True, None, details)
         if roll < 0.45:
-            details |= {"balance": "0.00", "closed_on": ago(30, 1500).isoformat()}
+            details |= {"balance": "0.00", "closed_on": ended.isoformat()}
             return RecordInput(category, ref, RecordStatus.CLOSED, False, None, details)
         details |= {"balance": _money(rng, amount // 10, amount), "overdue_amount": "0.00"}
         return RecordInput(category, ref, RecordStatus.ACTIVE, False, None, details)
     if category is c.GUARANTEE:
+        signed, called = d.span(100, 2500, near_expiry)
         details = {"currency": "CNY", "guaranteed_amount": _money(rng, 10_000, 3_000_000),
                    "guaranteed_party": f"{rng.choice(FIRM_WORDS)}{rng.choice(FIRM_TRADES)}有限公司",
-                   "signed_on": ago(100, 2500).isoformat()}
+                   "signed_on": signed.isoformat()}
         if near_expiry or rng.random() < 0.15:  # the guarantor had to pay
-            return RecordInput(category, ref, RecordStatus.SETTLED, True, ended or ago(60, 1500),
+            return RecordInput(category, ref, RecordStatus.SETTLED, True, called,
                                details | {"called_amount": _money(rng, 5_000, 500_000)})
         return RecordInput(category, ref, RecordStatus.ACTIVE, False, None, details)
     if category is c.TAX_ARREARS:
-        details = {"currency": "CNY", "tax_type": rng.choice(["增值税 VAT", "企业所得税 corporate income tax", "个人所得税 individual income tax"]),
-                   "amount": _money(rng, 2_000, 900_000), "assessed_on": ago(100, 1500).isoformat()}
+        assessed, paid_on = d.span(100, 1500, near_expiry)
+        details = {"currency": "CNY", "tax_type": rng.choice(["增值税 VAT", "企业所得税 corporate income tax",
+                                                             "个人所得税 individual income tax"]),
+                   "amount": _money(rng, 2_000, 900_000), "assessed_on": assessed.isoformat()}
         paid = near_expiry or rng.random() < 0.5
         return RecordInput(category, ref, RecordStatus.SETTLED if paid else RecordStatus.OVERDUE, True,
-                           (ended or ago(10, 1200)) if paid else None, details)
+                           paid_on if paid else None, details)
     if category in (c.COURT_JUDGMENT, c.DISHONEST_DEBTOR):
-        year = (today - timedelta(days=rng.randint(100, 1700))).year
-        details = {"case_number": f"({year})明01{'执' if category is c.DISHONEST_DEBTOR else '民初'}{rng.randint(100, 9999)}号",
-                   "amount": _money(rng, 5_000, 2_000_000), "currency": "CNY",
-                   "decided_on": ago(100, 1700).isoformat()}
+        decided, done_on = d.span(100, 1700, near_expiry)
+        kind = "执" if category is c.DISHONEST_DEBTOR else "民初"
+        details = {"case_number": f"({decided.year})明01{kind}{rng.randint(100, 9999)}号",
+                   "amount": _money(rng, 5_000, 2_000_000), "currency": "CNY", "decided_on": decided.isoformat()}
         done = near_expiry or rng.random() < 0.4
         return RecordInput(category, ref, RecordStatus.LIFTED if done else RecordStatus.IN_FORCE, True,
-                           (ended or ago(10, 900)) if done else None, details)
+                           done_on if done else None, details)
     if category is c.ADMINISTRATIVE_PENALTY:
-        decided = ago(200, 1500)
+        minimum = rng.choice([90, 365, 1095])  # days the penalty must stay public
+        if near_expiry:
+            lifted = d.near_expiry_end()
+            decided = lifted - timedelta(days=minimum + rng.randint(0, 300))
+        else:
+            decided = d.ago(minimum + 30, minimum + 1500)
+            lifted = decided + timedelta(days=minimum + rng.randint(0, (today - decided).days - minimum))
         details = {"decision_number": f"明市监罚字〔{decided.year}〕{rng.randint(1, 999)}号",
                    "penalty": rng.choice(["罚款 fine", "警告 warning", "没收违法所得 confiscation"]),
                    "amount": _money(rng, 1_000, 200_000), "currency": "CNY", "decided_on": decided.isoformat(),
-                   "minimum_publicity_until": (decided + timedelta(days=rng.choice([90, 365, 1095]))).isoformat()}
+                   "minimum_publicity_until": (decided + timedelta(days=minimum)).isoformat()}
         done = near_expiry or rng.random() < 0.3
         return RecordInput(category, ref, RecordStatus.LIFTED if done else RecordStatus.IN_FORCE, True,
-                           (ended or ago(10, 400)) if done else None, details)
+                           lifted if done else None, details)
     # utility arrears
+    since, paid_on = d.span(60, 1200, near_expiry)
     details = {"account": f"UA{rng.randint(10**7, 10**8 - 1)}", "amount": _money(rng, 50, 8_000),
-               "currency": "CNY", "since": ago(60, 1200).isoformat()}
+               "currency": "CNY", "since": since.isoformat()}
     paid = near_expiry or rng.random() < 0.6
     return RecordInput(category, ref, RecordStatus.SETTLED if paid else RecordStatus.OVERDUE, True,
-                       (ended or ago(5, 600)) if paid else None, details)
+                       paid_on if paid else None, details)
 
 
 def load_demo(session: Session, vault: Vault, *, subjects: int = 60, seed: int = 2014,
@@ -216,8 +250,10 @@ def load_demo(session: Session, vault: Vault, *, subjects: int = 60, seed: int =
     """Load the demo into an empty database and return the credentials
     (written by the caller to instance/demo-credentials.json)."""
     existing = session.scalar(select(func.count()).select_from(Subject))
-    if existing:
-        raise DemoRefused(f"the database already holds {existing} subjects: demo data loads only into an "
+    keys = session.scalar(select(func.count()).select_from(DataKey))
+    if existing or keys:
+        what = f"{existing} subjects" if existing else f"{keys} encrypted records (users or institutions)"
+        raise DemoRefused(f"the database already holds {what}: demo data loads only into an "
                           "empty database (point PORTAL_DATABASE_URL at a new one)")
     rng, today = random.Random(seed), today or date.today()
     people = _People(rng, today)
@@ -233,7 +269,7 @@ def load_demo(session: Session, vault: Vault, *, subjects: int = 60, seed: int =
     _bulk(session, insts)
 
     firms = max(1, subjects // 5)
-    showcase: dict[SubjectKind, tuple[Subject, str, str]] = {}
+    showcase: dict[SubjectKind | str, tuple[Subject, str, str]] = {}
     seen: set[str] = set()
     serial = 0
     for start in range(0, subjects, BATCH):
@@ -245,9 +281,13 @@ def load_demo(session: Session, vault: Vault, *, subjects: int = 60, seed: int =
                 if identifier not in seen:
                     seen.add(identifier)
                     break
-            key, subject, cipher = build_subject(vault, kind, identifier, name)
+            key, subject, cipher = build_subject(vault, kind, identifier, name,
+                                                 contact_email=f"subject{i + 1}@mail.example")
             keys.append(key)
             subs.append(subject)
+            if kind is SubjectKind.PERSON and kind in showcase and "register" not in showcase:
+                # A person with no account yet, to try registering with.
+                showcase["register"] = (subject, identifier, name)
             if kind not in showcase:
                 showcase[kind] = (subject, identifier, name)
                 categories, near = SHOWCASE[kind], {4}
@@ -266,7 +306,10 @@ def load_demo(session: Session, vault: Vault, *, subjects: int = 60, seed: int =
             _bulk(session, rows)
         progress(f"  subjects {min(start + BATCH, subjects)}/{subjects}, records {serial}")
 
-    creds = {"seed": seed, "subjects": subjects, "logins": [], "institutions": []}
+    _, reg_id, reg_name = showcase["register"]
+    creds = {"seed": seed, "subjects": subjects, "logins": [], "institutions": [],
+             "registration_example": {"kind": "person", "identifier": reg_id, "name": reg_name,
+                                      "contact_on_file": f"subject{firms + 2}@mail.example"}}
     _demo_logins(session, vault, rng, today, showcase, creds)
     for data in DEMO_INSTITUTIONS:
         inst = institutions[data.code]

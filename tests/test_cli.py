@@ -1,5 +1,6 @@
 """The `portal` command as an operator uses it."""
 import json
+import runpy
 import stat
 
 from sqlalchemy import func, select
@@ -92,3 +93,36 @@ def test_serve_check_passes_on_an_initialised_portal(app, runner):
     result = runner.invoke(args=["serve", "--check"])
     assert result.exit_code == 0, result.output
     assert "ready to serve" in result.output
+
+
+def test_demo_refuses_a_database_with_users_or_institutions(app, runner):
+    from portal.accounts.models import Role
+    from portal.accounts.services import create_user
+    from portal.extensions import vault
+
+    with app.app_context():
+        vault().register_versions(session())
+        create_user(session(), vault(), role=Role.ADMINISTRATOR, email="real@admin.example", display_name="x")
+        session().commit()
+    result = runner.invoke(args=["demo", "--subjects", "20"])
+    assert result.exit_code != 0
+    assert "already holds" in result.output and "users or institutions" in result.output
+
+
+def test_credentials_file_is_made_private_even_if_it_existed(app, runner, instance):
+    instance.mkdir(parents=True, exist_ok=True)
+    (instance / "demo-credentials.json").write_text("old")
+    (instance / "demo-credentials.json").chmod(0o644)
+    assert runner.invoke(args=["demo", "--subjects", "20"]).exit_code == 0
+    assert mode(instance / "demo-credentials.json") == 0o600
+
+
+def test_init_adds_a_secret_key_to_a_config_without_one(make_app, instance):
+    instance.mkdir(parents=True, exist_ok=True)
+    (instance / "config.py").write_text("MAIL_SERVER = 'localhost'\n")
+    app = make_app(SECRET_KEY=None)
+    assert not app.config["SECRET_KEY"]
+    assert app.test_cli_runner().invoke(args=["init"]).exit_code == 0
+    text = (instance / "config.py").read_text()
+    assert "MAIL_SERVER = 'localhost'" in text and "SECRET_KEY = " in text
+    assert len(runpy.run_path(str(instance / "config.py"))["SECRET_KEY"]) >= 40

@@ -9,7 +9,7 @@ from portal.demo import load_demo
 from portal.extensions import session, vault
 from portal.records.identifiers import validate_resident_id, validate_uscc
 from portal.records.models import Category, CreditRecord, RecordVersion, Subject, SubjectKind
-from portal.records.services import open_payload, view_subject
+from portal.records.services import expiry_date, open_payload, view_subject
 
 TODAY = date(2026, 11, 26)
 
@@ -54,8 +54,9 @@ def test_demo_is_realistic(ctx):
     negative = [r for r in records if r[2]]
     assert negative and len(negative) < len(records)
     for category, status, is_negative, ended_on, expires_on, _ in records:
+        assert expires_on == expiry_date(is_negative, ended_on)
         if is_negative and ended_on:
-            assert expires_on == ended_on.replace(year=ended_on.year + 5) or (ended_on.month, ended_on.day) == (2, 29)
+            assert expires_on is not None and (expires_on - ended_on).days in (1826, 1827)  # five years
         else:
             assert expires_on is None
     near = [r for r in negative if r[4] and TODAY < r[4] <= TODAY + timedelta(days=70)]
@@ -99,3 +100,38 @@ def test_sqlite_file_holds_no_plaintext_personal_data(sqlite_demo):
     assert len(secrets) > 100
     leaked = [x for x in secrets if x.encode() in raw]
     assert leaked == []
+
+
+@pytest.mark.parametrize("category", list(Category))
+def test_demo_dates_hang_together(category):
+    """Ends follow starts and are not in the future; case numbers carry the
+    decision year; penalties stay public for their minimum period; the
+    near-expiry records expire within about two months."""
+    import random
+
+    from portal.demo import make_record
+
+    rng = random.Random(7)
+    for i in range(1500):
+        near = i % 5 == 0
+        record = make_record(rng, TODAY, category, i, near_expiry=near)
+        dates = {k: date.fromisoformat(v) for k, v in record.details.items()
+                 if k.endswith(("_on", "since", "_until")) and k != "maturity_on"}
+        start = next(dates[k] for k in ("opened_on", "signed_on", "assessed_on", "decided_on", "since") if k in dates)
+        assert all(v <= TODAY for k, v in dates.items() if k != "minimum_publicity_until")
+        if record.ended_on:
+            assert start <= record.ended_on <= TODAY
+        if "case_number" in record.details:
+            assert f"({dates['decided_on'].year})" in record.details["case_number"]
+        if category is Category.ADMINISTRATIVE_PENALTY and record.ended_on:
+            assert record.ended_on >= dates["minimum_publicity_until"]
+        if near:
+            expires = expiry_date(record.is_negative, record.ended_on)
+            assert expires and 0 < (expires - TODAY).days <= 70
+
+
+def test_expiry_is_five_years_after_the_behaviour_ended():
+    assert expiry_date(True, date(2021, 3, 14)) == date(2026, 3, 14)
+    assert expiry_date(True, date(2024, 2, 29)) == date(2029, 2, 28)
+    assert expiry_date(True, None) is None          # still going on: no expiry yet
+    assert expiry_date(False, date(2021, 3, 14)) is None  # positive information does not expire

@@ -1,4 +1,5 @@
 """`pip install .` gives a wheel that works outside the repository."""
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -11,13 +12,22 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_wheel_holds_every_package_template_and_static_file(tmp_path):
+    # Build from a copy of the tracked files: building in the work tree
+    # would leave build/ and *.egg-info behind.
+    source = tmp_path / "source"
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    for name in filter(None, tracked.decode().split("\0")):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(tmp_path), str(ROOT)], check=True, cwd=tmp_path)
+                    "-w", str(tmp_path), str(source)], check=True, cwd=tmp_path)
     (wheel,) = tmp_path.glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    expected = {f"portal/{p.relative_to(ROOT / 'portal')}" for p in (ROOT / "portal").rglob("*.py")}
-    expected |= {f"portal/{p.relative_to(ROOT)}" for top in ("templates", "static")
-                 for p in (ROOT / top).rglob("*") if p.is_file()}
+    expected = {f"portal/{p.relative_to(source / 'portal')}" for pattern in ("*.py", "*.mo")
+                for p in (source / "portal").rglob(pattern)}
+    expected |= {f"portal/{p.relative_to(source)}" for top in ("templates", "static")
+                 for p in (source / top).rglob("*") if p.is_file()}
     expected.add("portal/migrations/script.py.mako")
     assert expected - names == set()
 

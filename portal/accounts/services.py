@@ -67,10 +67,11 @@ def create_user(session: Session, vault: Vault, *, role: Role, email: str, displ
         raise ValueError("An e-mail address needs an @.")
     if find_user(session, vault, email) is not None:
         raise AccountExists("An account with this e-mail address already exists.")
+    password_hash = hash_password(password) if password else None  # may refuse: before anything is written
     cipher = vault.create_key(session)
     user = User(id=new_id(), role=role, data_key_id=cipher.key_id, subject_id=subject_id,
                 email_bidx=vault.blind_index(EMAIL_INDEX, email), failed_logins=0,
-                password_hash=hash_password(password) if password else None,
+                password_hash=password_hash,
                 password_changed_at=utcnow() if password else None)
     cipher.seal_field(user, "email", email)
     cipher.seal_field(user, "display_name", display_name)

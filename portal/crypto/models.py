@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import LargeBinary
+from sqlalchemy import LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, new_id, utcnow
@@ -30,5 +30,16 @@ class KekVersion(Base):
     __tablename__ = "kek_versions"
 
     version: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    check_value: Mapped[bytes] = mapped_column(LargeBinary(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class KeyCheck(Base):
+    """A check value per named key outside the KEK sequence (the blind-index
+    key), so a replaced key file is refused instead of silently used."""
+
+    __tablename__ = "key_checks"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
     check_value: Mapped[bytes] = mapped_column(LargeBinary(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

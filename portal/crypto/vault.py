@@ -4,6 +4,7 @@ ciphertext lives, `table.column.row-id.key-version`, so a ciphertext copied
 to another row or column fails to open."""
 from __future__ import annotations
 
+import hmac
 import secrets
 import struct
 import uuid
@@ -16,25 +17,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.crypto.blind_index import BlindIndex
+from portal.crypto.errors import CryptoError, DecryptionFailed, KeyDestroyed
 from portal.crypto.keyring import NONCE_BYTES, Keyring, KeyringError
-from portal.crypto.models import DataKey, KekVersion
+from portal.crypto.models import DataKey, KekVersion, KeyCheck
 from portal.db import new_id, utcnow
 
 FORMAT = 1
 _HEADER = struct.Struct(">BI")  # format, data-key version
 _CACHE = "portal.ciphers"
-
-
-class CryptoError(Exception):
-    pass
-
-
-class DecryptionFailed(CryptoError):
-    pass
-
-
-class KeyDestroyed(CryptoError):
-    """The data key was shredded: what it protected is gone for good."""
 
 
 class Cipher:
@@ -71,6 +61,8 @@ class Cipher:
 
     # Fields of mapped objects: ``<column>_ct`` on ``obj`` with ``obj.id``.
     def seal_field(self, obj: Any, column: str, value: str | None) -> None:
+        if obj.id is None:  # the row id is bound into the ciphertext
+            raise ValueError(f"{obj.__tablename__}.{column}: give the row its id before sealing")
         blob = None if value is None else self.seal(obj.__tablename__, column, obj.id, value.encode())
         setattr(obj, f"{column}_ct", blob)
 
@@ -116,8 +108,10 @@ class Vault:
         row = session.get(DataKey, key_id)
         if row is None:
             raise KeyringError(f"data key {key_id} does not exist")
-        if row.wrapped is None:
+        if row.destroyed_at is not None:
             raise KeyDestroyed(f"data key {key_id} was destroyed on {row.destroyed_at:%Y-%m-%d}")
+        if row.wrapped is None or row.kek_version is None:
+            raise KeyringError(f"data key {key_id} is damaged: its wrapped form is missing")
         cache[key_id] = Cipher(row.id, row.version, self.keyring.unwrap(row.id, row.kek_version, row.wrapped))
         return cache[key_id]
 
@@ -137,6 +131,12 @@ class Vault:
         present (or new data keys would be wrapped by a retired one), and
         every version that still wraps data keys must be present. Versions
         the database has not seen get their check value recorded."""
+        index = session.get(KeyCheck, "index")
+        if index is None:
+            session.add(KeyCheck(name="index", check_value=self.keyring.index_check_value()))
+        elif not hmac.compare_digest(index.check_value, self.keyring.index_check_value()):
+            raise KeyringError(f"{self.keyring.key_dir / 'index.key'} is not the key this database was set up "
+                               "with: restore the original, or every look-up by identifier or e-mail fails")
         known = {v.version: v for v in session.scalars(select(KekVersion))}
         if known and max(known) > self.keyring.current_version:
             raise KeyringError(f"the database uses key-encryption key v{max(known)} but "

@@ -5,13 +5,15 @@ from __future__ import annotations
 import unicodedata
 from datetime import date
 
+from flask_babel import gettext as _
+
 ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 ID_CHECK = "10X98765432"  # ISO 7064 MOD 11-2: (sum mod 11) -> check character
 # First two digits: the province-level division (GB/T 2260).
 PROVINCES = {
     "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
     "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
-    "65", "71", "81", "82",
+    "65", "71", "81", "82", "83",  # 81-83: residence permits of HK, Macao, Taiwan residents
 }
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # no I, O, S, V, Z
@@ -46,20 +48,21 @@ def validate_resident_id(value: str, today: date | None = None) -> str:
     """Return the normalised 18-character resident identity number or raise."""
     v = normalise(value)
     if len(v) != 18:
-        raise InvalidIdentifier(f"A resident identity number has 18 characters; this one has {len(v)}.")
+        raise InvalidIdentifier(_("A resident identity number has 18 characters; this one has %(n)d.", n=len(v)))
     if not _ascii_digits(v[:17]) or not (_ascii_digits(v[17]) or v[17] == "X"):
-        raise InvalidIdentifier("A resident identity number is 17 digits followed by a digit or X.")
+        raise InvalidIdentifier(_("A resident identity number is 17 digits followed by a digit or X."))
     if v[:2] not in PROVINCES:
-        raise InvalidIdentifier(f"The region code {v[:6]} does not start with a valid province code.")
+        raise InvalidIdentifier(_("The region code %(code)s does not start with a valid province code.", code=v[:6]))
     try:
         born = date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
     except ValueError:
-        raise InvalidIdentifier(f"The birth date {v[6:14]} in the identity number is not a real date.") from None
+        raise InvalidIdentifier(_("The birth date %(date)s in the identity number is not a real date.", date=v[6:14])) from None
     if born.year < 1900 or born > (today or date.today()):
-        raise InvalidIdentifier(f"The birth date {born.isoformat()} in the identity number is out of range.")
+        raise InvalidIdentifier(_("The birth date %(date)s in the identity number is out of range.", date=born.isoformat()))
     expected = resident_id_check(v[:17])
     if v[17] != expected:
-        raise InvalidIdentifier(f"The check character should be {expected}, not {v[17]}: the number is mistyped.")
+        raise InvalidIdentifier(_("The check character should be %(expected)s, not %(found)s: the number is mistyped.",
+                                 expected=expected, found=v[17]))
     return v
 
 
@@ -72,17 +75,17 @@ def validate_uscc(value: str) -> str:
     """Return the normalised 18-character unified social credit code or raise."""
     v = normalise(value)
     if len(v) != 18:
-        raise InvalidIdentifier(f"A unified social credit code has 18 characters; this one has {len(v)}.")
+        raise InvalidIdentifier(_("A unified social credit code has 18 characters; this one has %(n)d.", n=len(v)))
     bad = sorted({c for c in v if c not in USCC_ALPHABET})
     if bad:
-        raise InvalidIdentifier(
-            f"A unified social credit code uses digits and capital letters except I, O, S, V and Z; found {''.join(bad)}."
-        )
+        raise InvalidIdentifier(_("A unified social credit code uses digits and capital letters except I, O, S, V "
+                                  "and Z; found %(bad)s.", bad="".join(bad)))
     if v[0] not in USCC_AUTHORITIES or v[1] not in USCC_AUTHORITIES[v[0]]:
-        raise InvalidIdentifier(f"{v[:2]} is not a valid registration authority and organisation type.")
+        raise InvalidIdentifier(_("%(prefix)s is not a valid registration authority and organisation type.", prefix=v[:2]))
     if not _ascii_digits(v[2:8]) or v[2:4] not in PROVINCES | {"10"}:
-        raise InvalidIdentifier(f"The region code {v[2:8]} in the credit code is not valid.")
+        raise InvalidIdentifier(_("The region code %(code)s in the credit code is not valid.", code=v[2:8]))
     expected = uscc_check(v[:17])
     if v[17] != expected:
-        raise InvalidIdentifier(f"The check character should be {expected}, not {v[17]}: the code is mistyped.")
+        raise InvalidIdentifier(_("The check character should be %(expected)s, not %(found)s: the code is mistyped.",
+                                 expected=expected, found=v[17]))
     return v

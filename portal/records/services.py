@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
@@ -18,7 +19,7 @@ from portal.records.identifiers import validate_resident_id, validate_uscc
 from portal.records.models import Category, CreditRecord, RecordStatus, RecordVersion, Subject, SubjectKind
 
 EXPIRY_YEARS = 5
-IDENTIFIER_INDEX = "subject.identifier"
+IDENTIFIER_INDEX = "subject.identifier.{kind}"  # per kind: some numbers are valid as both
 REFERENCE_INDEX = "record.reference"
 
 
@@ -42,7 +43,8 @@ def expiry_date(is_negative: bool, ended_on: date | None) -> date | None:
 
 
 # -- subjects -------------------------------------------------------------
-def build_subject(vault: Vault, kind: SubjectKind, identifier: str, name: str) -> tuple[DataKey, Subject, Cipher]:
+def build_subject(vault: Vault, kind: SubjectKind, identifier: str, name: str,
+                  contact_email: str | None = None) -> tuple[DataKey, Subject, Cipher]:
     """A new subject and its data key, not yet in a session (the demo loader
     inserts these in bulk)."""
     identifier = validate_identifier(kind, identifier)
@@ -50,16 +52,18 @@ def build_subject(vault: Vault, kind: SubjectKind, identifier: str, name: str) -
         raise ValueError("A subject needs a name.")
     key, cipher = vault.new_key()
     subject = Subject(id=new_id(), kind=kind, data_key_id=key.id, created_at=utcnow(),
-                      identifier_bidx=vault.blind_index(IDENTIFIER_INDEX, identifier))
+                      identifier_bidx=identifier_index(vault, kind, identifier))
     cipher.seal_field(subject, "identifier", identifier)
     cipher.seal_field(subject, "name", name.strip())
+    cipher.seal_field(subject, "contact_email", contact_email)
     return key, subject, cipher
 
 
-def create_subject(session: Session, vault: Vault, kind: SubjectKind, identifier: str, name: str) -> Subject:
+def create_subject(session: Session, vault: Vault, kind: SubjectKind, identifier: str, name: str,
+                   contact_email: str | None = None) -> Subject:
     if find_subject(session, vault, kind, identifier) is not None:
         raise SubjectExists("A subject with this identifier is already on file.")
-    key, subject, cipher = build_subject(vault, kind, identifier, name)
+    key, subject, cipher = build_subject(vault, kind, identifier, name, contact_email)
     vault.add_key(session, key, cipher)
     session.add(subject)
     session.flush()
@@ -68,8 +72,11 @@ def create_subject(session: Session, vault: Vault, kind: SubjectKind, identifier
 
 def find_subject(session: Session, vault: Vault, kind: SubjectKind, identifier: str) -> Subject | None:
     identifier = validate_identifier(kind, identifier)
-    return session.scalar(select(Subject).where(
-        Subject.identifier_bidx == vault.blind_index(IDENTIFIER_INDEX, identifier), Subject.kind == kind))
+    return session.scalar(select(Subject).where(Subject.identifier_bidx == identifier_index(vault, kind, identifier)))
+
+
+def identifier_index(vault: Vault, kind: SubjectKind, normalised: str) -> bytes:
+    return vault.blind_index(IDENTIFIER_INDEX.format(kind=kind.value), normalised)
 
 
 @dataclass(frozen=True)
@@ -88,9 +95,15 @@ def view_subject(session: Session, vault: Vault, subject: Subject) -> SubjectVie
 
 def shred_subject(session: Session, vault: Vault, subject: Subject) -> None:
     """Crypto-shredding: destroy the data key; every sealed value of the
-    subject (names, identifiers, records) becomes unreadable, and the blind
-    index no longer matches their identifier."""
+    subject (names, identifiers, records, access events) becomes unreadable,
+    and the blind index no longer matches their identifier. A person's own
+    login holds their name and e-mail under its own key: shredded too."""
+    from portal.accounts.models import Role, User
+
     vault.shred(session, subject.data_key_id)
+    for user in session.scalars(select(User).where(User.subject_id == subject.id, User.role == Role.PERSON)):
+        vault.shred(session, user.data_key_id)
+        user.is_active, user.email_bidx = False, vault.blind_index("user.email.shredded", str(user.id))
     subject.identifier_bidx = None
     subject.shredded_at = utcnow()
     session.flush()
@@ -106,8 +119,20 @@ class RecordInput:
     ended_on: date | None = None
     details: dict[str, Any] = field(default_factory=dict)  # amounts, dates, case numbers
 
+    def __post_init__(self) -> None:
+        self.reference = normalise_reference(self.reference)
+
     def payload(self) -> str:
         return json.dumps({"reference": self.reference, **self.details}, ensure_ascii=False, sort_keys=True)
+
+
+def normalise_reference(reference: str) -> str:
+    """A furnisher's reference as compared: full-width folded, no spaces,
+    upper case, so "ln-1 " and "LN-1" are one record."""
+    value = "".join(unicodedata.normalize("NFKC", reference).split()).upper()
+    if not value:
+        raise ValueError("A record needs the furnisher's reference.")
+    return value
 
 
 def build_version(cipher: Cipher, record_id: uuid.UUID, version: int, data: RecordInput) -> RecordVersion:

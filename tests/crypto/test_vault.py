@@ -21,7 +21,7 @@ from portal.institutions.services import NewInstitution, create_institution
 from portal.records.identifiers import InvalidIdentifier, resident_id_check
 from portal.records.models import Category, RecordStatus, RecordVersion, Subject, SubjectKind
 from portal.records.services import (
-    IDENTIFIER_INDEX, RecordInput, SubjectExists, create_subject, find_subject, furnish, open_payload, shred_subject,
+    RecordInput, SubjectExists, create_subject, find_subject, furnish, identifier_index, open_payload, shred_subject,
     view_subject,
 )
 
@@ -196,12 +196,12 @@ def test_blind_index_is_keyed_and_separated_by_purpose(db, the_vault):
     index key gives, and different for each purpose."""
     subject = create_subject(db, the_vault, PERSON, ID, NAME)
     stored = raw_get(db, "subjects", "identifier_bidx", subject.id)
-    assert stored == the_vault.blind_index(IDENTIFIER_INDEX, ID)
+    assert stored == identifier_index(the_vault, PERSON, ID)
     assert ID.encode() not in stored
     assert stored not in (hashlib.sha256(ID.encode()).digest(), hashlib.sha256(ID.lower().encode()).digest())
-    assert stored != BlindIndex(secrets.token_bytes(32))(IDENTIFIER_INDEX, ID)
+    assert stored != BlindIndex(secrets.token_bytes(32))("subject.identifier.person", ID)
     assert the_vault.blind_index("a", ID) != the_vault.blind_index("b", ID)
-    assert the_vault.blind_index(IDENTIFIER_INDEX, ID) != the_vault.blind_index("user.email", ID)
+    assert identifier_index(the_vault, PERSON, ID) != the_vault.blind_index("user.email", ID)
 
 
 def test_same_person_cannot_be_registered_twice_with_unicode_digits(db, the_vault):
@@ -417,3 +417,106 @@ def test_data_keys_under_a_missing_kek_version_are_refused(db, the_vault, make_a
     with fresh_app(make_app):
         with pytest.raises(KeyringError, match="wrapped by key-encryption key v1 but .*kek-v1.key is missing"):
             vault().register_versions(session())
+
+
+# -- findings of the foundation review -------------------------------------------
+def test_replaced_index_key_is_refused_and_init_will_not_recreate_a_lost_one(db, the_vault, runner, make_app,
+                                                                             key_dir):
+    """A new index.key would make every look-up by identifier miss silently
+    (and let the same person be registered twice): refused loudly."""
+    create_subject(db, the_vault, PERSON, ID, NAME)
+    db.commit()
+    index = key_dir / "index.key"
+    original = index.read_bytes()
+    index.write_bytes(base64.b64encode(secrets.token_bytes(32)))
+    with fresh_app(make_app) as app:
+        with pytest.raises(KeyringError, match="index.key is not the key this database was set up with"):
+            vault().register_versions(session())
+        assert app.test_cli_runner().invoke(args=["serve", "--check"]).exit_code != 0
+    index.unlink()
+    result = runner.invoke(args=["init"])
+    assert result.exit_code != 0 and "refusing to create new ones" in result.output
+    assert not index.exists()
+    index.write_bytes(original)
+    index.chmod(0o600)
+    with fresh_app(make_app):
+        vault().register_versions(session())
+        assert find_subject(session(), vault(), PERSON, ID) is not None
+
+
+def test_a_running_server_follows_a_rotation_made_by_another_process(db, the_vault, make_app, key_dir):
+    """After `keys rotate` elsewhere, a running process wraps new data keys
+    under the new version and still reads the re-wrapped ones."""
+    subject = add_person(db, the_vault, 1)
+    db.commit()
+    with fresh_app(make_app) as app:  # "another process"
+        assert app.test_cli_runner().invoke(args=["keys", "rotate"]).exit_code == 0
+    db.expire_all()
+    db.info.pop("portal.ciphers", None)
+    assert view_subject(db, the_vault, subject).name == "测试1"  # re-wrapped under v2, read by the old process
+    newer = add_person(db, the_vault, 2)
+    db.commit()
+    assert kek_counts(db) == {2: 2}, "the old process wrapped a new key under the retired v1"
+    assert newer.data_key_id
+
+
+def test_sealing_a_row_without_its_id_is_refused(db, the_vault):
+    """The row id is part of the associated data: sealing before the id is
+    set would make a value that can never be read again."""
+    cipher = the_vault.create_key(db)
+    with pytest.raises(ValueError, match="give the row its id"):
+        cipher.seal_field(Subject(), "name", NAME)
+
+
+def test_shredding_a_person_also_shreds_their_login(db, the_vault, make_app):
+    from portal.accounts.models import Role, User
+    from portal.accounts.services import create_user, find_user
+
+    subject = create_subject(db, the_vault, PERSON, ID, NAME)
+    user = create_user(db, the_vault, role=Role.PERSON, email="zhang@example.com", display_name=NAME,
+                       subject_id=subject.id)
+    shred_subject(db, the_vault, subject)
+    db.commit()
+    with fresh_app(make_app):
+        row = session().get(User, user.id)
+        assert not row.is_active
+        with pytest.raises(KeyDestroyed):
+            vault().cipher(session(), row.data_key_id)
+        assert find_user(session(), vault(), "zhang@example.com") is None
+
+
+def test_damaged_data_key_rows_raise_keyring_errors(db, the_vault, make_app):
+    a, b = add_person(db, the_vault, 1), add_person(db, the_vault, 2)
+    db.execute(text("UPDATE data_keys SET wrapped = NULL WHERE id = :id").bindparams(bindparam("id", type_=Uuid())),
+               {"id": a.data_key_id})
+    raw_set(db, "data_keys", "wrapped", b.data_key_id, b"short")
+    db.commit()
+    with fresh_app(make_app):
+        for subject, fragment in ((a, "its wrapped form is missing"), (b, "its wrapped form has 5 bytes")):
+            with pytest.raises(KeyringError, match=fragment):
+                read_back(subject.id)
+
+
+def test_kek_file_names_are_strict(key_dir, make_app):
+    make_app()  # creates the keys
+    (key_dir / "kek-v01.key").write_bytes((key_dir / "kek-v1.key").read_bytes())
+    (key_dir / "kek-v01.key").chmod(0o600)
+    with fresh_app(make_app):
+        assert sorted(vault().keyring.keks) == [1]
+
+
+def test_the_same_number_can_be_a_person_and_a_firm(db, the_vault):
+    """Some 18-character numbers are valid both as identity numbers and as
+    credit codes: the two kinds are indexed apart."""
+    both = "411302199001030584"
+    person = create_subject(db, the_vault, SubjectKind.PERSON, both, "王五")
+    firm = create_subject(db, the_vault, SubjectKind.FIRM, both, "南阳示例有限公司")
+    assert find_subject(db, the_vault, SubjectKind.PERSON, both).id == person.id
+    assert find_subject(db, the_vault, SubjectKind.FIRM, both).id == firm.id
+
+
+def test_a_reference_typed_differently_is_the_same_record(db, the_vault):
+    subject, bank = create_subject(db, the_vault, PERSON, ID, NAME), add_bank(db, the_vault)
+    first = furnish(db, the_vault, bank, subject, loan("ln-1 "))
+    second = furnish(db, the_vault, bank, subject, loan("ＬＮ-1", status=RecordStatus.SETTLED))
+    assert (first.record_id, first.version, second.version) == (second.record_id, 1, 2)

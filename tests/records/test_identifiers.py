@@ -162,12 +162,16 @@ def test_exactly_one_check_character_is_accepted(body_of, check_of, alphabet, va
     (random_uscc_body, uscc_check, USCC_ALPHABET, validate_uscc),
 ], ids=["resident_id", "uscc"])
 def test_any_single_character_typo_is_refused(body_of, check_of, alphabet, validate):
-    """Both check schemes detect every single substituted character."""
+    """Both check schemes detect every single substituted character, in
+    any of the 18 positions, by the check character itself (not only by the
+    structural checks that may fire first)."""
     rng = random.Random(32100)
     for _ in range(100):
         valid = body_of(rng)
         valid += check_of(valid)
-        pos = rng.randrange(17)
-        for typo in set(alphabet) - {valid[pos]}:
-            with pytest.raises(InvalidIdentifier):
-                validate(valid[:pos] + typo + valid[pos + 1:])
+        for pos in (rng.randrange(17), 17):
+            for typo in set(alphabet) - {valid[pos]}:
+                mutated = valid[:pos] + typo + valid[pos + 1:]
+                assert check_of(mutated[:17]) != mutated[17], mutated
+                with pytest.raises(InvalidIdentifier):
+                    validate(mutated)

@@ -16,6 +16,12 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('key_checks',
+    sa.Column('name', sa.String(length=32), nullable=False),
+    sa.Column('check_value', sa.LargeBinary(length=64), nullable=False),
+    sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_key_checks'))
+    )
     op.create_table('activation_codes',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('subject_id', sa.Uuid(), nullable=False),
@@ -131,6 +137,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table('key_checks')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('password_changed_at')
         batch_op.drop_column('totp_last_step')
