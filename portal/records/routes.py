@@ -1,13 +1,85 @@
-"""The subject's own credit file: dashboard, report, exports."""
+"""The subject's own credit file: dashboard, report, exports. Routes parse
+and render; report.py builds the views and records each access."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
-from flask_login import login_required
+import json
+import re
+import uuid
+from datetime import date
+
+from flask import Blueprint, Response, abort, render_template, request
+from flask_login import current_user, login_required
+
+from portal.accounts.authz import SubjectAccess, accessible, load_subject
+from portal.accounts.models import DelegationScope
+from portal.extensions import session, vault
+from portal.records import report
+from portal.records.pdf import build_pdf
 
 bp = Blueprint("records", __name__)
+PAGE = re.compile(r"[1-9][0-9]{0,5}")
+
+
+def _load(subject_id: uuid.UUID) -> SubjectAccess:
+    return load_subject(session(), current_user.user, subject_id)
+
+
+def _page() -> int:
+    """`?page=N`; anything that is not a page number is a page not found."""
+    raw = request.args.get("page", "1")
+    if not PAGE.fullmatch(raw):
+        abort(404)
+    return int(raw)
+
+
+def _download(body: bytes, mimetype: str, extension: str) -> Response:
+    # The date only: no personal data in a file name that outlives the page.
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="credit-report-{date.today():%Y-%m-%d}.{extension}"')
+    return response
+
+
+def _show_dashboard(access: SubjectAccess) -> str:
+    view = report.dashboard(session(), vault(), current_user.user, access)
+    return render_template("records/dashboard.html", view=view)
 
 
 @bp.get("/me")
 @login_required
 def dashboard():
-    return render_template("records/dashboard.html")
+    accesses = [a for a in accessible(session(), current_user.user) if DelegationScope.VIEW_REPORT in a.scopes]
+    if len(accesses) == 1:
+        return _show_dashboard(accesses[0])
+    return render_template("records/choose.html", choices=report.choices(session(), vault(), accesses))
+
+
+@bp.get("/subjects/<uuid:subject_id>")
+@login_required
+def subject_dashboard(subject_id: uuid.UUID):
+    return _show_dashboard(_load(subject_id))
+
+
+@bp.get("/subjects/<uuid:subject_id>/report")
+@login_required
+def report_page(subject_id: uuid.UUID):
+    access = _load(subject_id)
+    try:
+        view = report.report_page(session(), vault(), current_user.user, access, _page())
+    except report.PageNotFound:
+        abort(404)
+    return render_template("records/report.html", report=view)
+
+
+@bp.get("/subjects/<uuid:subject_id>/export.json")
+@login_required
+def export_json(subject_id: uuid.UUID):
+    data = report.export_data(session(), vault(), current_user.user, _load(subject_id))
+    return _download(json.dumps(data, ensure_ascii=False, indent=2).encode(), "application/json", "json")
+
+
+@bp.get("/subjects/<uuid:subject_id>/report.pdf")
+@login_required
+def export_pdf(subject_id: uuid.UUID):
+    printable = report.printable_report(session(), vault(), current_user.user, _load(subject_id))
+    return _download(build_pdf(printable), "application/pdf", "pdf")
