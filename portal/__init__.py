@@ -23,6 +23,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=config.instance_path(), instance_relative_config=True,
                 template_folder=_asset_dir("templates"), static_folder=_asset_dir("static"))
     config.load(app, test_config)
+    if app.config["PROXY_COUNT"]:
+        # Behind a reverse proxy: trust its X-Forwarded-* headers, so rate
+        # limits and the local-only demo outbox see the real client.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     register_db(app)
     register_extensions(app)
     register_auth(app)
@@ -42,18 +49,15 @@ def register_db(app: Flask) -> None:
 
     @app.after_request
     def _commit(response: Response) -> Response:
-        from portal.notifications.services import PENDING, Mailer, deliver
+        from portal.notifications.services import PENDING, deliver_soon
 
         session = db.session()
         if response.status_code >= 500:
             session.rollback()
             return response
         session.commit()
-        pending = session.info.pop(PENDING, None)
-        if pending:
-            from portal.extensions import vault
-
-            deliver(session, vault(), Mailer(app.config), pending)
+        if pending := session.info.pop(PENDING, None):
+            deliver_soon(app, pending)
         return response
 
     @app.teardown_appcontext
@@ -94,7 +98,8 @@ def register_auth(app: Flask) -> None:
         they have set one up."""
         if (current_user.is_authenticated and current_user.role.needs_second_factor
                 and not current_user.user.has_second_factor
-                and request.endpoint not in {"accounts.two_factor_setup", "accounts.logout", "site.language", "static"}):
+                and request.endpoint not in {"accounts.two_factor_setup", "accounts.reauthenticate", "accounts.logout",
+                                             "site.language", "static"}):
             return redirect(url_for("accounts.two_factor_setup"))
         return None
 

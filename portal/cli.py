@@ -22,6 +22,7 @@ from portal.migrations import current_heads, upgrade
 from portal.records.models import Subject
 
 keys = AppGroup("keys", help="Show and rotate the key-encryption keys.")
+outbox = AppGroup("outbox", help="The e-mail outbox.")
 
 
 def _fail(message: str) -> None:
@@ -215,8 +216,20 @@ def keys_rotate(batch_size: int) -> None:
                    + " any more: move those key files to offline storage")
 
 
+@outbox.command("deliver")
+def outbox_deliver() -> None:
+    """E-mail every queued message that has not been sent yet."""
+    from portal.notifications.services import Mailer, deliver
+
+    mailer = Mailer(current_app.config)
+    if not mailer.enabled:
+        _fail("no mail server configured (set PORTAL_MAIL_SERVER)")
+    sent = deliver(session(), vault(), mailer)
+    click.echo(f"sent {sent} e-mails")
+
+
 def register(app: Flask) -> None:
-    for command in (init_command, demo_command, serve_command, keys):
+    for command in (init_command, demo_command, serve_command, keys, outbox):
         app.cli.add_command(command)
 
 

@@ -20,6 +20,7 @@ class EventKind(StrEnum):
     DELEGATION_GRANTED = "delegation_granted"
     DELEGATION_REVOKED = "delegation_revoked"
     INVITATION_SENT = "invitation_sent"
+    INVITATION_CANCELLED = "invitation_cancelled"
 
 
 class Outcome(StrEnum):

@@ -109,12 +109,13 @@ def revoke(session: Session, vault: Vault, rep: User, firm: Subject, delegation_
     return True
 
 
-def cancel_invitation(session: Session, firm: Subject, invitation_id: uuid.UUID) -> bool:
+def cancel_invitation(session: Session, vault: Vault, rep: User, firm: Subject, invitation_id: uuid.UUID) -> bool:
     inv = session.get(Invitation, invitation_id)
     if inv is None or inv.firm_id != firm.id or inv.accepted_at or inv.revoked_at:
         return False
     inv.revoked_at = utcnow()
-    session.flush()
+    record_event(session, vault, firm, EventKind.INVITATION_CANCELLED, actor_user_id=rep.id,
+                 detail={"invitation": str(inv.id)})
     return True
 
 

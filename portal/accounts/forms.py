@@ -2,19 +2,21 @@
 language."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, EmailField, PasswordField, RadioField, SelectMultipleField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.accounts.models import DelegationScope
 from portal.accounts.services import MAX_PASSWORD
+from portal.records.services import add_years
 
-KIND_CHOICES = [("person", _l("A person (resident identity number)")),
-                ("firm", _l("A firm, as its legal representative (unified social credit code)"))]
+KIND_CHOICES = [SelectChoice("person", _l("A person (resident identity number)")),
+                SelectChoice("firm", _l("A firm, as its legal representative (unified social credit code)"))]
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -105,8 +107,8 @@ class InviteForm(FlaskForm):
     email = EmailField(_l("The agent's e-mail address"),
                        validators=[_required(), Email(message=_l("Enter a valid e-mail address.")), Length(max=254)])
     scopes = MultiCheckboxField(_l("What the agent may do"),
-                                choices=[(DelegationScope.VIEW_REPORT.value, _l("View the firm's credit report")),
-                                         (DelegationScope.FILE_DISPUTES.value, _l("File disputes for the firm"))],
+                                choices=[SelectChoice(DelegationScope.VIEW_REPORT.value, _l("View the firm's credit report")),
+                                         SelectChoice(DelegationScope.FILE_DISPUTES.value, _l("File disputes for the firm"))],
                                 default=[DelegationScope.VIEW_REPORT.value])
     valid_until = DateField(_l("Valid until"), validators=[_required()])
     submit = SubmitField(_l("Send invitation"))
@@ -119,7 +121,7 @@ class InviteForm(FlaskForm):
         today = date.today()
         if field.data <= today:
             raise ValidationError(_l("Choose a date after today."))
-        if field.data > today + timedelta(days=3 * 366):
+        if field.data > add_years(today, 3):
             raise ValidationError(_l("A delegation lasts at most three years."))
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from portal.access.events import record_event
 from portal.access.models import EventKind
 from portal.accounts.models import ActivationCode, Role, User
-from portal.accounts.services import check_password_policy, create_user
+from portal.accounts.services import AccountExists, check_password_policy, create_user, find_user
 from portal.crypto import Vault
 from portal.db import utcnow
 from portal.notifications.services import notify
@@ -90,6 +90,8 @@ def activate(session: Session, vault: Vault, kind: SubjectKind, identifier: str,
             live.used_at = now  # used up: a new code must be requested
         session.flush()
         raise ActivationFailed
+    if find_user(session, vault, email) is not None:  # the code stays valid for another address
+        raise AccountExists(_("This e-mail address is already used by an account."))
     live.used_at = now
     user = create_user(session, vault, role=live.role, email=email, display_name=display_name,
                        password=password, subject_id=subject.id)

@@ -38,14 +38,22 @@ def _sign_in(user: User, next_url: str | None):
     return redirect(safe_next(next_url, url_for("records.dashboard")))
 
 
+def _is_fresh() -> bool:
+    return current_user.is_fresh_within(timedelta(minutes=current_app.config["REAUTH_MINUTES"]))
+
+
+def _confirm_first():
+    # After the password, come back to a page that can be shown: a form
+    # posted from the account page returns there to be submitted again.
+    back = request.path if request.method == "GET" else url_for("accounts.account")
+    return redirect(url_for("accounts.reauthenticate", next=back))
+
+
 def fresh_required(view):
     """Sensitive changes need the password again within a few minutes."""
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
-        window = timedelta(minutes=current_app.config["REAUTH_MINUTES"])
-        if not current_user.is_fresh_within(window):
-            return redirect(url_for("accounts.reauthenticate", next=request.path))
-        return view(*args, **kwargs)
+        return view(*args, **kwargs) if _is_fresh() else _confirm_first()
     return wrapped
 
 
@@ -139,7 +147,7 @@ def second_factor():
         code = form.code.data.strip()
         if two_factor.verify(session(), vault(), user, code):
             return _sign_in(user, request.args.get("next"))
-        if two_factor.use_recovery_code(session(), user, code):
+        if two_factor.use_recovery_code(session(), vault(), user, code):
             left = two_factor.recovery_codes_left(session(), user)
             _tell(user, _("A recovery code was used"),
                   _("You signed in with a recovery code. %(n)d codes are left.", n=left))
@@ -241,16 +249,18 @@ def change_email_address():
 
 @bp.route("/account/two-step", methods=["GET", "POST"])
 @login_required
-@fresh_required
 def two_factor_setup():
     user = current_user.user
+    if user.has_second_factor and not _is_fresh():  # replacing a second factor needs the password again
+        return _confirm_first()
     form = TotpSetupForm()
     secret = cookie.get("totp_setup")
     if request.method == "GET" or not secret:
         secret = cookie["totp_setup"] = two_factor.new_secret()
     if form.validate_on_submit():
-        if two_factor.verify_setup(secret, form.code.data):
-            codes = two_factor.enable(session(), vault(), user, secret)
+        step = two_factor.setup_step(secret, form.code.data)
+        if step is not None:
+            codes = two_factor.enable(session(), vault(), user, secret, step)
             cookie.pop("totp_setup", None)
             _tell(user, _("Two-step sign-in is on"),
                   _("Your account now asks for a code from your authenticator app at sign-in."))
@@ -282,7 +292,7 @@ def recovery_codes():
     user = current_user.user
     if not user.has_second_factor or not ConfirmForm().validate_on_submit():
         return redirect(url_for("accounts.account"))
-    codes = two_factor.new_recovery_codes(session(), user)
+    codes = two_factor.new_recovery_codes(session(), vault(), user)
     _tell(user, _("New recovery codes"), _("New recovery codes were made; the old ones no longer work."))
     return render_template("accounts/recovery_codes.html", codes=codes)
 
@@ -325,7 +335,7 @@ def cancel_invitation(firm_id: uuid.UUID, invitation_id: uuid.UUID):
     if not represents(current_user.user, firm_id) or not ConfirmForm().validate_on_submit():
         abort(404)
     firm = load_subject(session(), current_user.user, firm_id).subject
-    if delegation.cancel_invitation(session(), firm, invitation_id):
+    if delegation.cancel_invitation(session(), vault(), current_user.user, firm, invitation_id):
         flash(_("The invitation was cancelled."), "success")
     return redirect(url_for("accounts.agents", firm_id=firm_id))
 

@@ -96,7 +96,8 @@ def authenticate(session: Session, vault: Vault, email: str, password: str) -> U
     if not _verify(user.password_hash, password):
         register_failure(session, user)
         return None
-    user.failed_logins, user.locked_until = 0, None
+    # Failures are forgiven only when the whole sign-in succeeds
+    # (sessions.start), not before a second factor is checked.
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     session.flush()

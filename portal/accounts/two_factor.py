@@ -1,7 +1,6 @@
 """TOTP second factor (RFC 6238, pyotp) and single-use recovery codes."""
 from __future__ import annotations
 
-import hashlib
 import hmac
 import io
 import secrets
@@ -48,8 +47,9 @@ def _matching_step(secret: str, code: str) -> int | None:
     return None
 
 
-def verify_setup(secret: str, code: str) -> bool:
-    return _matching_step(secret, code) is not None
+def setup_step(secret: str, code: str) -> int | None:
+    """The time step of a code for a secret being set up, or None."""
+    return _matching_step(secret, code)
 
 
 def verify(session: Session, vault: Vault, user: User, code: str) -> bool:
@@ -63,10 +63,11 @@ def verify(session: Session, vault: Vault, user: User, code: str) -> bool:
     return True
 
 
-def enable(session: Session, vault: Vault, user: User, secret: str) -> list[str]:
+def enable(session: Session, vault: Vault, user: User, secret: str, step: int | None = None) -> list[str]:
+    """Turn TOTP on; the code that proved the set-up counts as used."""
     vault.cipher(session, user.data_key_id).seal_field(user, "totp_secret", secret)
-    user.totp_last_step = None
-    return new_recovery_codes(session, user)
+    user.totp_last_step = step
+    return new_recovery_codes(session, vault, user)
 
 
 def disable(session: Session, vault: Vault, user: User) -> None:
@@ -75,22 +76,23 @@ def disable(session: Session, vault: Vault, user: User) -> None:
     session.flush()
 
 
-def _code_hash(user: User, code: str) -> bytes:
-    return hashlib.sha256(f"{user.id}:{code.strip().lower().replace('-', '')}".encode()).digest()
+def _code_hash(vault: Vault, user: User, code: str) -> bytes:
+    # Keyed: 48-bit codes could be tried offline against a plain hash.
+    return vault.blind_index("recovery-code", f"{user.id}:{code.strip().lower().replace('-', '')}")
 
 
-def new_recovery_codes(session: Session, user: User) -> list[str]:
+def new_recovery_codes(session: Session, vault: Vault, user: User) -> list[str]:
     """Ten fresh codes (the old ones stop working); shown once."""
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     codes = ["-".join([secrets.token_hex(3), secrets.token_hex(3)]) for _ in range(RECOVERY_CODES)]
-    session.add_all(RecoveryCode(user_id=user.id, code_hash=_code_hash(user, c)) for c in codes)
+    session.add_all(RecoveryCode(user_id=user.id, code_hash=_code_hash(vault, user, c)) for c in codes)
     session.flush()
     return codes
 
 
-def use_recovery_code(session: Session, user: User, code: str) -> bool:
+def use_recovery_code(session: Session, vault: Vault, user: User, code: str) -> bool:
     row = session.scalar(select(RecoveryCode).where(
-        RecoveryCode.user_id == user.id, RecoveryCode.code_hash == _code_hash(user, code),
+        RecoveryCode.user_id == user.id, RecoveryCode.code_hash == _code_hash(vault, user, code),
         RecoveryCode.used_at.is_(None)))
     if row is None:
         return False

@@ -1,11 +1,14 @@
 """Notifications: kept in the outbox (the in-app inbox reads it) and
-e-mailed after the transaction commits, when SMTP is configured. An e-mail
-that fails stays queued for `portal outbox deliver`."""
+e-mailed after the transaction commits, when SMTP is configured, by a
+background worker: the response never waits for the mail server, so its
+timing reveals nothing (say, whether a registration matched a subject). An
+e-mail that fails stays queued for `portal outbox deliver`."""
 from __future__ import annotations
 
 import logging
 import smtplib
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -103,6 +106,29 @@ class Mailer:
             if self.username:
                 smtp.login(self.username, self.password or "")
             smtp.send_message(msg)
+
+
+_courier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="portal-mail")
+
+
+def deliver_soon(app: Any, ids: list[uuid.UUID]) -> Future | None:
+    """Hand committed messages to the background worker."""
+    if not Mailer(app.config).enabled:
+        return None
+
+    def run() -> int:
+        from portal.extensions import session, vault
+
+        with app.app_context():
+            return deliver(session(), vault(), Mailer(app.config), ids)
+
+    return _courier.submit(run)
+
+
+def settle(timeout: float = 60) -> None:
+    """Wait until every message handed to the worker so far has been tried
+    (the worker is first in, first out): for shutdown, and for tests."""
+    _courier.submit(lambda: None).result(timeout)
 
 
 def deliver(session: Session, vault: Vault, mailer: Mailer, ids: list[uuid.UUID] | None = None) -> int:

@@ -57,6 +57,7 @@ EVENT_NAMES = {
     EventKind.DELEGATION_GRANTED: _l("Agent authorised"),
     EventKind.DELEGATION_REVOKED: _l("Agent's access revoked"),
     EventKind.INVITATION_SENT: _l("Agent invited"),
+    EventKind.INVITATION_CANCELLED: _l("Agent invitation cancelled"),
 }
 CHANNEL_ACTORS = {"web": _l("You, on the portal"), "api": _l("An institution"), "staff": _l("Portal staff")}
 KIND_NAMES = {SubjectKind.PERSON: _l("Person"), SubjectKind.FIRM: _l("Firm")}

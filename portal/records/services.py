@@ -36,10 +36,15 @@ def expiry_date(is_negative: bool, ended_on: date | None) -> date | None:
     ended (Regulation art. 16); 29 February ends on 28 February."""
     if not is_negative or ended_on is None:
         return None
+    return add_years(ended_on, EXPIRY_YEARS)
+
+
+def add_years(day: date, years: int) -> date:
+    """The same day `years` later; 29 February becomes 28 February."""
     try:
-        return ended_on.replace(year=ended_on.year + EXPIRY_YEARS)
+        return day.replace(year=day.year + years)
     except ValueError:
-        return ended_on.replace(year=ended_on.year + EXPIRY_YEARS, day=28)
+        return day.replace(year=day.year + years, day=28)
 
 
 # -- subjects -------------------------------------------------------------

@@ -1,0 +1,243 @@
+"""Notifications: kept in the in-app inbox, e-mailed through a real SMTP
+server (aiosmtpd) after the request commits, and left queued when the
+server is down, to be delivered later."""
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from email import message_from_bytes, policy
+from urllib.parse import urlsplit
+
+from aiosmtpd.controller import Controller
+from sqlalchemy import create_engine, func, select, text
+
+from portal.accounts.models import ActivationCode
+from portal.extensions import session, vault
+from portal.notifications import services as notifications
+from portal.notifications.models import Message
+from portal.notifications.services import Mailer, deliver, notify
+from portal.records.identifiers import resident_id_check
+from portal.records.models import SubjectKind
+from portal.records.services import create_subject
+
+TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+CODE_RE = re.compile(r"activation code is (\d{8})")
+PERSON, PERSON_NAME, CONTACT = "11010519491231002X", "张三", "zhang.san@contact.example"
+NOT_ON_FILE = "11010519900101123" + resident_id_check("11010519900101123")
+PASSWORD = "a long and quiet river 42"
+
+
+# -- a real SMTP server ------------------------------------------------------------
+class Collector:
+    """Keeps every e-mail received, and what the database had committed at
+    that moment (read through a connection of its own)."""
+
+    def __init__(self, database_url: str | None = None, gate: threading.Event | None = None):
+        self.mails, self.committed_codes, self.gate_open_at_delivery = [], [], []
+        self.engine = create_engine(database_url) if database_url else None
+        self.gate = gate
+
+    async def handle_DATA(self, server, smtp_session, envelope):
+        if self.gate is not None:  # hold the message until the test opens the gate (or 10 s pass)
+            await asyncio.get_running_loop().run_in_executor(None, self.gate.wait, 10)
+            self.gate_open_at_delivery.append(self.gate.is_set())
+        if self.engine is not None:
+            with self.engine.connect() as conn:
+                self.committed_codes.append(conn.execute(text("SELECT count(*) FROM activation_codes")).scalar())
+        self.mails.append(SimpleMail(envelope.mail_from, list(envelope.rcpt_tos),
+                                     message_from_bytes(envelope.content, policy=policy.default)))
+        return "250 Message accepted for delivery"
+
+
+class SimpleMail:
+    def __init__(self, sender, recipients, message):
+        self.sender, self.recipients, self.message = sender, recipients, message
+        self.subject = str(message["Subject"])
+        self.body = message.get_body(("plain",)).get_content()
+
+
+def wait_for(condition, seconds: float = 10.0):
+    """Mail goes out from a background worker: wait until it has arrived
+    (a bound on waiting, not a measure of speed)."""
+    deadline = time.monotonic() + seconds
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError("the e-mail did not arrive")
+        time.sleep(0.02)
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def smtp_server(port: int, handler: Collector):
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler
+    finally:
+        controller.stop()
+        if handler.engine is not None:
+            handler.engine.dispose()
+
+
+# -- helpers -------------------------------------------------------------------
+@contextmanager
+def db(app):
+    with app.app_context():
+        vault().register_versions(session())
+        yield session(), vault()
+        session().commit()
+
+
+def token(client, url):
+    response = client.get(url)
+    assert response.status_code == 200, url
+    return TOKEN_RE.search(response.get_data(as_text=True)).group(1)
+
+
+def post_form(client, url, data):
+    return client.post(url, data={**data, "csrf_token": token(client, url)})
+
+
+def register(client, identifier=PERSON, name=PERSON_NAME):
+    return post_form(client, "/register", {"kind": "person", "identifier": identifier, "name": name})
+
+
+def english(app):
+    client = app.test_client()
+    client.set_cookie("lang", "en")
+    return client
+
+
+def queued(app):
+    with app.app_context():
+        return [(m.email, m.title, m.emailed) for m in notifications.outbox(session(), vault())]
+
+
+def on_file(app):
+    with db(app) as (s, v):
+        create_subject(s, v, SubjectKind.PERSON, PERSON, PERSON_NAME, contact_email=CONTACT)
+
+
+# -- e-mail -------------------------------------------------------------------------
+def test_registration_emails_the_code_to_the_contact_after_the_request_commits(make_app, database_url):
+    port = free_port()
+    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_FROM="portal@credit.example")
+    on_file(app)
+    with smtp_server(port, Collector(database_url)) as smtp:
+        browser = english(app)
+        response = register(browser)
+        assert response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/register/sent"
+
+        wait_for(lambda: smtp.mails)
+        assert len(smtp.mails) == 1
+        mail = smtp.mails[0]
+        assert mail.recipients == [CONTACT]
+        assert mail.sender == "portal@credit.example" and str(mail.message["From"]) == "portal@credit.example"
+        assert mail.subject == "Your activation code"
+        code = CODE_RE.search(mail.body).group(1)
+        # When the e-mail went out, the code it carries was already committed.
+        assert smtp.committed_codes == [1]
+        assert queued(app) == [(CONTACT, "Your activation code", True)]
+
+        # The code in the e-mail is the one that works.
+        response = post_form(browser, "/register/activate", {
+            "kind": "person", "identifier": PERSON, "code": code, "display_name": "Zhang San",
+            "email": "zs@mail.example", "password": PASSWORD, "confirm": PASSWORD})
+        assert response.status_code == 302
+        wait_for(lambda: len(smtp.mails) == 2)
+        assert [m.recipients for m in smtp.mails][-1] == ["zs@mail.example"]  # the welcome
+        assert smtp.mails[-1].subject == "Welcome to the credit subject portal"
+
+
+def test_nothing_is_emailed_for_a_failed_registration(make_app, database_url):
+    port = free_port()
+    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    on_file(app)
+    with smtp_server(port, Collector()) as smtp:
+        browser = english(app)
+        assert register(browser, name="王五").status_code == 302
+        assert register(browser, identifier=NOT_ON_FILE).status_code == 302
+        assert smtp.mails == []
+
+
+def test_when_the_mail_server_is_down_the_request_succeeds_and_the_mail_waits(make_app):
+    port = free_port()  # nothing listens here yet
+    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    on_file(app)
+    browser = english(app)
+    response = register(browser)
+    assert response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/register/sent"
+    notifications.settle()  # the worker has tried, and failed
+    assert queued(app) == [(CONTACT, "Your activation code", False)]
+    with app.app_context():
+        assert session().scalar(select(func.count()).select_from(ActivationCode)) == 1  # the request committed
+        assert session().scalar(select(Message.emailed_at)) is None
+
+    with smtp_server(port, Collector()) as smtp:
+        with app.app_context():
+            assert deliver(session(), vault(), Mailer(app.config)) == 1
+        assert len(smtp.mails) == 1 and smtp.mails[0].recipients == [CONTACT]
+        assert CODE_RE.search(smtp.mails[0].body)
+        assert queued(app) == [(CONTACT, "Your activation code", True)]
+        with app.app_context():
+            assert deliver(session(), vault(), Mailer(app.config)) == 0  # never sent twice
+        assert len(smtp.mails) == 1
+
+
+def test_without_a_mail_server_messages_are_only_kept(app):
+    assert app.config["MAIL_SERVER"] is None
+    on_file(app)
+    assert register(english(app)).status_code == 302
+    assert queued(app) == [(CONTACT, "Your activation code", False)]
+    with app.app_context():
+        assert deliver(session(), vault(), Mailer(app.config)) == 0
+
+
+def test_the_reply_to_a_registration_never_waits_for_the_mail_server(make_app):
+    """A slow mail server must not tell an attacker which identifier and
+    name are on file: the reply comes while the mail server still holds the
+    message (behind a gate the test opens only after the reply)."""
+    port = free_port()
+    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    on_file(app)
+    gate = threading.Event()
+    with smtp_server(port, Collector(gate=gate)) as handler:
+        browser = english(app)
+        csrf = token(browser, "/register")
+        response = browser.post("/register", data={"kind": "person", "identifier": PERSON, "name": PERSON_NAME,
+                                                   "csrf_token": csrf})
+        assert response.status_code == 302
+        gate.set()
+        wait_for(lambda: handler.mails)
+    assert handler.gate_open_at_delivery == [True], "the reply waited for the mail server"
+
+
+# -- the in-app inbox --------------------------------------------------------------------
+def test_messages_page_shows_the_users_own_messages_and_marks_them_read(app, world, sign_in):
+    with db(app) as (s, v):
+        from portal.accounts.models import User
+        a = s.get(User, world.user_a.id)
+        notify(s, v, key_id=a.data_key_id, user=a, title="Your dispute was received",
+               body="We answer within 20 days. <b>bold?</b>")
+    a_browser = sign_in(app.test_client(), world.user_a)
+    a_browser.set_cookie("lang", "en")
+    assert re.search(r'class="badge">1<', a_browser.get("/me").get_data(as_text=True))  # unread
+    html = a_browser.get("/messages").get_data(as_text=True)
+    assert "Your dispute was received" in html
+    assert "&lt;b&gt;bold?&lt;/b&gt;" in html and "<b>bold?</b>" not in html
+    assert not re.search(r'class="badge">1<', a_browser.get("/me").get_data(as_text=True))  # now read
+
+    b_browser = sign_in(app.test_client(), world.user_b)
+    assert "Your dispute was received" not in b_browser.get("/messages").get_data(as_text=True)
+    anonymous = app.test_client().get("/messages")
+    assert anonymous.status_code == 302 and urlsplit(anonymous.headers["Location"]).path == "/login"
