@@ -4,13 +4,11 @@ event of the firm; an agent sees only the firms it acts for."""
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from datetime import date, timedelta
 from types import SimpleNamespace
-from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from werkzeug.exceptions import NotFound
 
 from portal.access.models import AccessEvent, EventKind
@@ -19,49 +17,18 @@ from portal.accounts.models import DelegationScope, FirmDelegation, Invitation, 
 from portal.accounts.services import find_user
 from portal.db import utcnow
 from portal.extensions import session, vault
-from portal.notifications import services as notifications
 
-TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-LINK_RE = re.compile(r"https?://[^/\s]+/invitations/([A-Za-z0-9_\-]+)")
+from .helpers import count, db, english_client, invitation_token, login, post_form, token, user_for, where
+
 AGENT_EMAIL, AGENT_PASSWORD = "new.agent@test.example", "an agent passphrase 99"
 INVALID = "Invitation not valid"
 
 
 # -- helpers -------------------------------------------------------------------
-@contextmanager
-def db(app):
-    with app.app_context():
-        vault().register_versions(session())
-        yield session(), vault()
-        session().commit()
-
-
-def token(client, url):
-    response = client.get(url)
-    assert response.status_code == 200, (url, response.status_code)
-    return TOKEN_RE.search(response.get_data(as_text=True)).group(1)
-
-
-def post_form(client, url, data, page=None):
-    return client.post(url, data={**data, "csrf_token": token(client, page or url)})
-
-
-def where(response):
-    return urlsplit(response.headers.get("Location", "")).path
-
-
 def invite(client, firm_id, email=AGENT_EMAIL, scopes=("view_report",), until=None):
     until = until or date.today() + timedelta(days=90)
     return post_form(client, f"/firms/{firm_id}/agents",
                      {"email": email, "scopes": list(scopes), "valid_until": until.isoformat()})
-
-
-def invitation_token(app, email=AGENT_EMAIL):
-    with app.app_context():
-        for m in notifications.outbox(session(), vault()):
-            if m.email == email and LINK_RE.search(m.body):
-                return LINK_RE.search(m.body).group(1)
-    raise AssertionError(f"no invitation e-mail to {email}")
 
 
 def accept(client, tok, name="New Agent", password=AGENT_PASSWORD):
@@ -83,11 +50,6 @@ def events(app, subject_id, kind):
             select(AccessEvent).where(AccessEvent.subject_id == subject_id, AccessEvent.kind == kind))]
 
 
-def count(app, model, *where_):
-    with app.app_context():
-        return session().scalar(select(func.count()).select_from(model).where(*where_))
-
-
 def delegation_of(app, agent_id, firm_id):
     with app.app_context():
         return session().scalar(select(FirmDelegation.id).where(FirmDelegation.agent_id == agent_id,
@@ -96,16 +58,12 @@ def delegation_of(app, agent_id, firm_id):
 
 @pytest.fixture
 def rep(app, world, sign_in):
-    client = app.test_client()
-    client.set_cookie("lang", "en")
-    return sign_in(client, world.rep_f)
+    return sign_in(english_client(app), world.rep_f)
 
 
 @pytest.fixture
 def stranger(app):
-    client = app.test_client()
-    client.set_cookie("lang", "en")
-    return client
+    return english_client(app)
 
 
 # -- invite, accept, act --------------------------------------------------------------
@@ -117,15 +75,14 @@ def test_invited_agent_acts_for_that_firm_only(app, world, rep, stranger):
     page = rep.get(f"/firms/{F}/agents").get_data(as_text=True)
     assert "Invitation sent." in page and AGENT_EMAIL in page
 
-    tok = invitation_token(app)
+    tok = invitation_token(app, AGENT_EMAIL)
     page = stranger.get(f"/invitations/{tok}")
     assert page.status_code == 200 and f"You will sign in as {AGENT_EMAIL}" in page.get_data(as_text=True)
     response = accept(stranger, tok)
     assert response.status_code == 302 and where(response) == "/login"
 
-    with app.app_context():
-        agent = find_user(session(), vault(), AGENT_EMAIL)
-        agent_id, role = agent.id, agent.role
+    agent = user_for(app, AGENT_EMAIL)
+    agent_id, role = agent.id, agent.role
     assert role is Role.FIRM_AGENT
     assert firms_of(app, agent_id) == {F: {DelegationScope.VIEW_REPORT.value}}
     with app.app_context():
@@ -137,8 +94,7 @@ def test_invited_agent_acts_for_that_firm_only(app, world, rep, stranger):
             load_subject(session(), agent, F, DelegationScope.FILE_DISPUTES)
 
     # The agent signs in with the password chosen, and has no business on the agents page.
-    response = stranger.post("/login", data={"email": AGENT_EMAIL, "password": AGENT_PASSWORD,
-                                             "csrf_token": token(stranger, "/login")})
+    response = login(stranger, AGENT_EMAIL, AGENT_PASSWORD)
     assert response.status_code == 302 and where(response) == "/me"
     assert stranger.get(f"/firms/{F}/agents").status_code == 404
 
@@ -222,19 +178,18 @@ def _assert_invalid(client, tok):
 
 def test_expired_invitation_link_is_not_valid(app, world, rep, stranger):
     invite(rep, world.firm_f.id)
-    tok = invitation_token(app)
+    tok = invitation_token(app, AGENT_EMAIL)
     with db(app) as (s, _):
         s.execute(update(Invitation).values(expires_at=utcnow() - timedelta(seconds=1)))
     _assert_invalid(stranger, tok)
-    assert find_user_in(app, AGENT_EMAIL) is None
+    assert user_for(app, AGENT_EMAIL) is None
 
 
 def test_used_invitation_link_is_not_valid(app, world, rep, stranger):
     invite(rep, world.firm_f.id)
-    tok = invitation_token(app)
+    tok = invitation_token(app, AGENT_EMAIL)
     assert accept(stranger, tok).status_code == 302
-    late = app.test_client()
-    late.set_cookie("lang", "en")
+    late = english_client(app)
     _assert_invalid(late, tok)
     assert count(app, FirmDelegation, FirmDelegation.firm_id == world.firm_f.id) == 2  # world's agent + one
 
@@ -242,7 +197,7 @@ def test_used_invitation_link_is_not_valid(app, world, rep, stranger):
 def test_cancelled_invitation_link_is_not_valid(app, world, rep, stranger):
     F = world.firm_f.id
     invite(rep, F)
-    tok = invitation_token(app)
+    tok = invitation_token(app, AGENT_EMAIL)
     with app.app_context():
         invitation_id = session().scalar(select(Invitation.id))
     response = post_form(rep, f"/firms/{F}/invitations/{invitation_id}/cancel", {}, page=f"/firms/{F}/agents")
@@ -253,12 +208,6 @@ def test_cancelled_invitation_link_is_not_valid(app, world, rep, stranger):
 
 def test_made_up_invitation_link_is_not_valid(app, world, stranger):
     _assert_invalid(stranger, "made-up-token")
-
-
-def find_user_in(app, email):
-    with app.app_context():
-        user = find_user(session(), vault(), email)
-        return None if user is None else user.id
 
 
 def test_invitation_to_a_person_account_is_refused_with_a_message(app, world, rep, stranger):
@@ -277,11 +226,11 @@ def test_invitation_to_a_person_account_is_refused_with_a_message(app, world, re
 
 def test_new_agent_password_must_follow_the_rules(app, world, rep, stranger):
     invite(rep, world.firm_f.id)
-    tok = invitation_token(app)
+    tok = invitation_token(app, AGENT_EMAIL)
     response = accept(stranger, tok, password="new.agent@test.example1")
     assert response.status_code == 200
     assert "Do not use your e-mail address" in response.get_data(as_text=True)
-    assert find_user_in(app, AGENT_EMAIL) is None
+    assert user_for(app, AGENT_EMAIL) is None
     assert accept(stranger, tok).status_code == 302  # the link still works
 
 

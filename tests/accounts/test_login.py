@@ -3,60 +3,23 @@ limits, a new session at every sign-in, safe `next` redirects."""
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from datetime import timedelta
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
 
-from portal.accounts.models import AuthSession, Role, User
-from portal.accounts.services import create_user
+from portal.accounts.models import AuthSession, User
 from portal.db import utcnow
-from portal.extensions import session, vault
+from portal.extensions import session
 
-EMAIL, PASSWORD = "login@test.example", "a sturdy passphrase 42"
+from .helpers import PASSWORD, TOKEN_RE, db, login, new_user, signed_in, token, where
+
+EMAIL = "login@test.example"
 GENERIC = "The e-mail address or password is wrong, or the account is locked for a few minutes after repeated failures."
-TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 # -- helpers -------------------------------------------------------------------
-@contextmanager
-def db(app):
-    with app.app_context():
-        vault().register_versions(session())
-        yield session(), vault()
-        session().commit()
-
-
-def token(client, url):
-    response = client.get(url)
-    assert response.status_code == 200, url
-    return TOKEN_RE.search(response.get_data(as_text=True)).group(1)
-
-
-def login(client, email, password, next_=None):
-    url = "/login" if next_ is None else "/login?" + urlencode({"next": next_})
-    return client.post(url, data={"email": email, "password": password, "csrf_token": token(client, "/login")})
-
-
-def new_user(app, email=EMAIL, password=PASSWORD, role=Role.PERSON):
-    with db(app) as (s, v):
-        return create_user(s, v, role=role, email=email, display_name="Login Tester", password=password).id
-
-
-def signed_in(client) -> bool:
-    response = client.get("/me")
-    if response.status_code == 200:
-        return True
-    assert response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/login"
-    return False
-
-
-def where(response):
-    return urlsplit(response.headers["Location"])
-
-
 def page_without_noise(response, *typed):
     """The page as a user sees it, minus the CSRF token and what they typed."""
     html = TOKEN_RE.sub('name="csrf_token" value=""', response.get_data(as_text=True))
@@ -70,15 +33,9 @@ def error_summary(response):
     return m and m.group(0)
 
 
-@pytest.fixture
-def browser(client):
-    client.set_cookie("lang", "en")
-    return client
-
-
 # -- the generic error -----------------------------------------------------------
 def test_generic_error_is_identical_for_unknown_email_and_wrong_password(app, browser):
-    new_user(app)
+    new_user(app, EMAIL)
     unknown = login(browser, "nobody@test.example", PASSWORD)
     wrong = login(browser, EMAIL, "not the password at all")
     assert unknown.status_code == wrong.status_code == 200
@@ -88,9 +45,9 @@ def test_generic_error_is_identical_for_unknown_email_and_wrong_password(app, br
 
 
 def test_right_password_signs_in_and_email_case_does_not_matter(app, browser):
-    user_id = new_user(app)
+    user_id = new_user(app, EMAIL)
     response = login(browser, "  Login@TEST.example ", PASSWORD)
-    assert response.status_code == 302 and where(response).path == "/me"
+    assert response.status_code == 302 and where(response) == "/me"
     assert signed_in(browser)
     with app.app_context():
         user = session().get(User, user_id)
@@ -102,15 +59,15 @@ def test_right_password_signs_in_and_email_case_does_not_matter(app, browser):
 def test_long_passwords_work(app, browser, length):
     password = ("correct horse battery staple " * 5)[:length]
     assert len(password) == length
-    new_user(app, password=password)
+    new_user(app, EMAIL, password=password)
     response = login(browser, EMAIL, password)
-    assert response.status_code == 302 and where(response).path == "/me"
+    assert response.status_code == 302 and where(response) == "/me"
     assert signed_in(browser)
 
 
 def test_129_characters_are_refused_cleanly(app, browser):
     password = ("correct horse battery staple " * 5)[:128]
-    new_user(app, password=password)
+    new_user(app, EMAIL, password=password)
     response = login(browser, EMAIL, password + "x")
     assert response.status_code == 200
     assert error_summary(response) is not None
@@ -122,7 +79,7 @@ def test_129_characters_are_refused_cleanly(app, browser):
 
 # -- lockout -------------------------------------------------------------------------
 def test_five_failures_lock_the_account_even_for_the_right_password(app, browser):
-    user_id = new_user(app)
+    user_id = new_user(app, EMAIL)
     first = login(browser, EMAIL, "wrong password number 0")
     for n in range(1, 5):
         response = login(browser, EMAIL, f"wrong password number {n}")
@@ -142,7 +99,7 @@ def test_five_failures_lock_the_account_even_for_the_right_password(app, browser
 
 
 def test_four_failures_do_not_lock(app, browser):
-    new_user(app)
+    new_user(app, EMAIL)
     for n in range(4):
         login(browser, EMAIL, f"wrong password number {n}")
     assert login(browser, EMAIL, PASSWORD).status_code == 302
@@ -163,7 +120,7 @@ def test_rate_limit_answers_429(app, browser):
 
 # -- sessions at sign-in and out ----------------------------------------------------
 def test_sign_in_starts_a_new_session(app, browser):
-    new_user(app)
+    new_user(app, EMAIL)
     token(browser, "/login")
     with browser.session_transaction() as cookie:
         cookie["planted"] = "by an attacker"
@@ -185,7 +142,7 @@ def test_sign_in_starts_a_new_session(app, browser):
 
 
 def test_an_old_session_cookie_is_dead_after_sign_out(app, browser):
-    new_user(app)
+    new_user(app, EMAIL)
     login(browser, EMAIL, PASSWORD)
     assert signed_in(browser)
     stolen = browser.get_cookie("session").value
@@ -204,10 +161,10 @@ def test_an_old_session_cookie_is_dead_after_sign_out(app, browser):
 
 
 def test_signed_in_user_visiting_login_goes_to_the_dashboard(app, browser):
-    new_user(app)
+    new_user(app, EMAIL)
     login(browser, EMAIL, PASSWORD)
     response = browser.get("/login")
-    assert response.status_code == 302 and where(response).path == "/me"
+    assert response.status_code == 302 and where(response) == "/me"
 
 
 # -- safe next --------------------------------------------------------------------------
@@ -221,7 +178,7 @@ def test_signed_in_user_visiting_login_goes_to_the_dashboard(app, browser):
     ("/account", "/account"),
 ])
 def test_next_only_leads_to_this_site(app, browser, next_, lands):
-    new_user(app)
+    new_user(app, EMAIL)
     response = login(browser, EMAIL, PASSWORD, next_=next_)
     assert response.status_code == 302
     location = response.headers["Location"]

@@ -10,7 +10,6 @@ import threading
 import time
 from contextlib import contextmanager
 from email import message_from_bytes, policy
-from urllib.parse import urlsplit
 
 from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, func, select, text
@@ -20,14 +19,10 @@ from portal.extensions import session, vault
 from portal.notifications import services as notifications
 from portal.notifications.models import Message
 from portal.notifications.services import Mailer, deliver, notify
-from portal.records.identifiers import resident_id_check
-from portal.records.models import SubjectKind
-from portal.records.services import create_subject
 
-TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-CODE_RE = re.compile(r"activation code is (\d{8})")
-PERSON, PERSON_NAME, CONTACT = "11010519491231002X", "张三", "zhang.san@contact.example"
-NOT_ON_FILE = "11010519900101123" + resident_id_check("11010519900101123")
+from .helpers import (CODE_RE, NOT_ON_FILE, PERSON, PERSON_CONTACT, PERSON_NAME, db, english_client,
+                      outbox, person_on_file, post_form, register, token, where)
+
 PASSWORD = "a long and quiet river 42"
 
 
@@ -90,64 +85,30 @@ def smtp_server(port: int, handler: Collector):
 
 
 # -- helpers -------------------------------------------------------------------
-@contextmanager
-def db(app):
-    with app.app_context():
-        vault().register_versions(session())
-        yield session(), vault()
-        session().commit()
-
-
-def token(client, url):
-    response = client.get(url)
-    assert response.status_code == 200, url
-    return TOKEN_RE.search(response.get_data(as_text=True)).group(1)
-
-
-def post_form(client, url, data):
-    return client.post(url, data={**data, "csrf_token": token(client, url)})
-
-
-def register(client, identifier=PERSON, name=PERSON_NAME):
-    return post_form(client, "/register", {"kind": "person", "identifier": identifier, "name": name})
-
-
-def english(app):
-    client = app.test_client()
-    client.set_cookie("lang", "en")
-    return client
-
-
 def queued(app):
-    with app.app_context():
-        return [(m.email, m.title, m.emailed) for m in notifications.outbox(session(), vault())]
-
-
-def on_file(app):
-    with db(app) as (s, v):
-        create_subject(s, v, SubjectKind.PERSON, PERSON, PERSON_NAME, contact_email=CONTACT)
+    return [(m.email, m.title, m.emailed) for m in outbox(app)]
 
 
 # -- e-mail -------------------------------------------------------------------------
 def test_registration_emails_the_code_to_the_contact_after_the_request_commits(make_app, database_url):
     port = free_port()
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_FROM="portal@credit.example")
-    on_file(app)
+    person_on_file(app)
     with smtp_server(port, Collector(database_url)) as smtp:
-        browser = english(app)
+        browser = english_client(app)
         response = register(browser)
-        assert response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/register/sent"
+        assert response.status_code == 302 and where(response) == "/register/sent"
 
         wait_for(lambda: smtp.mails)
         assert len(smtp.mails) == 1
         mail = smtp.mails[0]
-        assert mail.recipients == [CONTACT]
+        assert mail.recipients == [PERSON_CONTACT]
         assert mail.sender == "portal@credit.example" and str(mail.message["From"]) == "portal@credit.example"
         assert mail.subject == "Your activation code"
         code = CODE_RE.search(mail.body).group(1)
         # When the e-mail went out, the code it carries was already committed.
         assert smtp.committed_codes == [1]
-        assert queued(app) == [(CONTACT, "Your activation code", True)]
+        assert queued(app) == [(PERSON_CONTACT, "Your activation code", True)]
 
         # The code in the e-mail is the one that works.
         response = post_form(browser, "/register/activate", {
@@ -162,9 +123,9 @@ def test_registration_emails_the_code_to_the_contact_after_the_request_commits(m
 def test_nothing_is_emailed_for_a_failed_registration(make_app, database_url):
     port = free_port()
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
-    on_file(app)
+    person_on_file(app)
     with smtp_server(port, Collector()) as smtp:
-        browser = english(app)
+        browser = english_client(app)
         assert register(browser, name="王五").status_code == 302
         assert register(browser, identifier=NOT_ON_FILE).status_code == 302
         assert smtp.mails == []
@@ -173,12 +134,12 @@ def test_nothing_is_emailed_for_a_failed_registration(make_app, database_url):
 def test_when_the_mail_server_is_down_the_request_succeeds_and_the_mail_waits(make_app):
     port = free_port()  # nothing listens here yet
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
-    on_file(app)
-    browser = english(app)
+    person_on_file(app)
+    browser = english_client(app)
     response = register(browser)
-    assert response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/register/sent"
+    assert response.status_code == 302 and where(response) == "/register/sent"
     notifications.settle()  # the worker has tried, and failed
-    assert queued(app) == [(CONTACT, "Your activation code", False)]
+    assert queued(app) == [(PERSON_CONTACT, "Your activation code", False)]
     with app.app_context():
         assert session().scalar(select(func.count()).select_from(ActivationCode)) == 1  # the request committed
         assert session().scalar(select(Message.emailed_at)) is None
@@ -186,9 +147,9 @@ def test_when_the_mail_server_is_down_the_request_succeeds_and_the_mail_waits(ma
     with smtp_server(port, Collector()) as smtp:
         with app.app_context():
             assert deliver(session(), vault(), Mailer(app.config)) == 1
-        assert len(smtp.mails) == 1 and smtp.mails[0].recipients == [CONTACT]
+        assert len(smtp.mails) == 1 and smtp.mails[0].recipients == [PERSON_CONTACT]
         assert CODE_RE.search(smtp.mails[0].body)
-        assert queued(app) == [(CONTACT, "Your activation code", True)]
+        assert queued(app) == [(PERSON_CONTACT, "Your activation code", True)]
         with app.app_context():
             assert deliver(session(), vault(), Mailer(app.config)) == 0  # never sent twice
         assert len(smtp.mails) == 1
@@ -196,9 +157,9 @@ def test_when_the_mail_server_is_down_the_request_succeeds_and_the_mail_waits(ma
 
 def test_without_a_mail_server_messages_are_only_kept(app):
     assert app.config["MAIL_SERVER"] is None
-    on_file(app)
-    assert register(english(app)).status_code == 302
-    assert queued(app) == [(CONTACT, "Your activation code", False)]
+    person_on_file(app)
+    assert register(english_client(app)).status_code == 302
+    assert queued(app) == [(PERSON_CONTACT, "Your activation code", False)]
     with app.app_context():
         assert deliver(session(), vault(), Mailer(app.config)) == 0
 
@@ -209,10 +170,10 @@ def test_the_reply_to_a_registration_never_waits_for_the_mail_server(make_app):
     message (behind a gate the test opens only after the reply)."""
     port = free_port()
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
-    on_file(app)
+    person_on_file(app)
     gate = threading.Event()
     with smtp_server(port, Collector(gate=gate)) as handler:
-        browser = english(app)
+        browser = english_client(app)
         csrf = token(browser, "/register")
         response = browser.post("/register", data={"kind": "person", "identifier": PERSON, "name": PERSON_NAME,
                                                    "csrf_token": csrf})
@@ -240,4 +201,4 @@ def test_messages_page_shows_the_users_own_messages_and_marks_them_read(app, wor
     b_browser = sign_in(app.test_client(), world.user_b)
     assert "Your dispute was received" not in b_browser.get("/messages").get_data(as_text=True)
     anonymous = app.test_client().get("/messages")
-    assert anonymous.status_code == 302 and urlsplit(anonymous.headers["Location"]).path == "/login"
+    assert anonymous.status_code == 302 and where(anonymous) == "/login"

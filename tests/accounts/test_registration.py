@@ -4,60 +4,30 @@ allows five attempts, and a failure never tells who is on file."""
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from datetime import timedelta
 from types import SimpleNamespace
-from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from portal.access.models import AccessEvent, EventKind
 from portal.accounts.models import ActivationCode, Role, User
-from portal.accounts.services import find_user
 from portal.db import utcnow
-from portal.extensions import session, vault
-from portal.notifications import services as notifications
-from portal.records.identifiers import resident_id_check
+from portal.extensions import session
 from portal.records.models import SubjectKind
 from portal.records.services import create_subject
 
-PERSON, PERSON_NAME, PERSON_CONTACT = "11010519491231002X", "张三", "zhang.san@contact.example"
+from .helpers import (CODE_RE, NOT_ON_FILE, PERSON, PERSON_CONTACT, PERSON_NAME, count, db, english_client, login,
+                      outbox, post_form, register, token, user_for, where)
+
 FIRM, FIRM_NAME, FIRM_CONTACT = "91350100M000100Y43", "福州示例科技有限公司", "legal@firm.example"
 NO_CONTACT = "110105198001010016"
-_base = "11010519900101123"
-NOT_ON_FILE = _base + resident_id_check(_base)  # well formed, no such subject
 
 GOOD_PASSWORD = "a long and quiet river 42"
-CODE_RE = re.compile(r"activation code is (\d{8})")
-TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 GENERIC_CODE_ERROR = "The code is wrong, used up or expired."
 
 
 # -- helpers -------------------------------------------------------------------
-@contextmanager
-def db(app):
-    with app.app_context():
-        vault().register_versions(session())
-        yield session(), vault()
-        session().commit()
-
-
-def token(client, url):
-    response = client.get(url)
-    assert response.status_code == 200, url
-    return TOKEN_RE.search(response.get_data(as_text=True)).group(1)
-
-
-def post_form(client, url, data):
-    """As a browser does: load the page, then post the form with its token."""
-    return client.post(url, data={**data, "csrf_token": token(client, url)})
-
-
-def register(client, identifier, name, kind="person"):
-    return post_form(client, "/register", {"kind": kind, "identifier": identifier, "name": name})
-
-
 def activate(client, identifier, code, email="zs@mail.example", password=GOOD_PASSWORD, confirm=None,
              kind="person", display_name="Zhang San"):
     return post_form(client, "/register/activate", {
@@ -65,38 +35,14 @@ def activate(client, identifier, code, email="zs@mail.example", password=GOOD_PA
         "password": password, "confirm": password if confirm is None else confirm})
 
 
-def login(client, email, password):
-    return post_form(client, "/login", {"email": email, "password": password})
-
-
-def mails(app, to=None):
-    with app.app_context():
-        return [m for m in notifications.outbox(session(), vault()) if to is None or m.email == to]
-
-
 def the_code(app, to):
-    codes = [CODE_RE.search(m.body).group(1) for m in mails(app, to) if CODE_RE.search(m.body)]
+    codes = [CODE_RE.search(m.body).group(1) for m in outbox(app, to) if CODE_RE.search(m.body)]
     assert codes, f"no activation code was sent to {to}"
     return codes[0]  # the newest
 
 
 def other(code):
     return f"{(int(code) + 1) % 10**8:08d}"
-
-
-def count(app, model, *where):
-    with app.app_context():
-        return session().scalar(select(func.count()).select_from(model).where(*where))
-
-
-def user_for(app, email):
-    with app.app_context():
-        user = find_user(session(), vault(), email)
-        return None if user is None else SimpleNamespace(id=user.id, role=user.role, subject_id=user.subject_id)
-
-
-def path(response):
-    return urlsplit(response.headers["Location"]).path
 
 
 @pytest.fixture
@@ -108,37 +54,30 @@ def on_file(app):
         return SimpleNamespace(person=person.id, firm=firm.id)
 
 
-@pytest.fixture
-def browser(client):
-    client.set_cookie("lang", "en")
-    return client
-
-
 # -- the happy path ------------------------------------------------------------
 def test_person_registers_with_code_from_contact_on_file_and_signs_in(app, browser, on_file):
     response = register(browser, PERSON, PERSON_NAME)
-    assert response.status_code == 302 and path(response) == "/register/sent"
+    assert response.status_code == 302 and where(response) == "/register/sent"
     assert "Check your e-mail" in browser.get("/register/sent").get_data(as_text=True)
 
-    sent = mails(app)
+    sent = outbox(app)
     assert [m.email for m in sent] == [PERSON_CONTACT]  # to the contact on file, nobody else
     code = the_code(app, PERSON_CONTACT)
 
     response = activate(browser, PERSON, code, email="zs@mail.example")
-    assert response.status_code == 302 and path(response) == "/login"
+    assert response.status_code == 302 and where(response) == "/login"
     user = user_for(app, "zs@mail.example")
     assert user.role is Role.PERSON and user.subject_id == on_file.person
     assert count(app, AccessEvent, AccessEvent.subject_id == on_file.person,
                  AccessEvent.kind == EventKind.REGISTRATION) == 1
 
     response = login(browser, "zs@mail.example", GOOD_PASSWORD)
-    assert response.status_code == 302 and path(response) == "/me"
+    assert response.status_code == 302 and where(response) == "/me"
     assert browser.get("/me").status_code == 200
     assert "Welcome to the credit subject portal" in browser.get("/messages").get_data(as_text=True)
 
     # The code is single use: a second activation with it fails.
-    other_browser = app.test_client()
-    other_browser.set_cookie("lang", "en")
+    other_browser = english_client(app)
     response = activate(other_browser, PERSON, code, email="someone.else@mail.example")
     assert response.status_code == 200 and GENERIC_CODE_ERROR in response.get_data(as_text=True)
     assert user_for(app, "someone.else@mail.example") is None
@@ -154,7 +93,7 @@ def test_firm_representative_registers_and_must_set_up_two_step_sign_in(app, bro
 
     assert login(browser, "legal.rep@mail.example", GOOD_PASSWORD).status_code == 302
     response = browser.get("/me")
-    assert response.status_code == 302 and path(response) == "/account/two-step"
+    assert response.status_code == 302 and where(response) == "/account/two-step"
 
 
 def test_code_is_valid_for_seven_days(app, browser, on_file):
@@ -171,18 +110,16 @@ def test_code_is_valid_for_seven_days(app, browser, on_file):
     (NO_CONTACT, "李四"),          # on file, name right, but no contact to send to
 ], ids=["unknown-identifier", "wrong-name", "no-contact"])
 def test_failure_looks_exactly_like_success(app, on_file, identifier, name):
-    ok_browser, probe = app.test_client(), app.test_client()
-    for c in (ok_browser, probe):
-        c.set_cookie("lang", "en")
+    ok_browser, probe = english_client(app), english_client(app)
     ok = register(ok_browser, PERSON, PERSON_NAME)
-    assert len(mails(app)) == 1
+    assert len(outbox(app)) == 1
 
     failed = register(probe, identifier, name)
     assert (failed.status_code, failed.headers["Location"]) == (ok.status_code, ok.headers["Location"])
     assert failed.get_data() == ok.get_data()
     assert probe.get("/register/sent").get_data() == ok_browser.get("/register/sent").get_data()
     # ... and nothing went out or was stored for the failed attempt.
-    assert len(mails(app)) == 1
+    assert len(outbox(app)) == 1
     assert count(app, ActivationCode) == 1
 
 
@@ -198,7 +135,7 @@ def test_malformed_identifier_gets_a_field_error_saying_what_is_wrong(app, brows
     error = re.search(r'<p class="error" id="identifier-error">(.*?)</p>', html, re.S)
     assert error and says in error.group(1)
     assert 'aria-invalid="true"' in html
-    assert mails(app) == []
+    assert outbox(app) == []
 
 
 def test_asking_for_codes_is_rate_limited(app, browser, on_file):
@@ -207,7 +144,7 @@ def test_asking_for_codes_is_rate_limited(app, browser, on_file):
     statuses = [browser.post("/register", data=data).status_code for _ in range(11)]
     assert statuses == [302] * 10 + [429]
     assert browser.post("/register", data={**data, "identifier": PERSON}).status_code == 429
-    assert mails(app) == []
+    assert outbox(app) == []
 
 
 # -- attempts, expiry, replacement ------------------------------------------------
@@ -265,13 +202,12 @@ def test_code_for_one_subject_does_not_open_another(app, browser, on_file):
 def test_registering_again_when_an_account_exists_sends_a_notice_not_a_code(app, browser, on_file):
     register(browser, PERSON, PERSON_NAME)
     assert activate(browser, PERSON, the_code(app, PERSON_CONTACT)).status_code == 302
-    before = len(mails(app, PERSON_CONTACT))
+    before = len(outbox(app, PERSON_CONTACT))
 
-    again = app.test_client()
-    again.set_cookie("lang", "en")
+    again = english_client(app)
     response = register(again, PERSON, PERSON_NAME)
-    assert response.status_code == 302 and path(response) == "/register/sent"
-    sent = mails(app, PERSON_CONTACT)
+    assert response.status_code == 302 and where(response) == "/register/sent"
+    sent = outbox(app, PERSON_CONTACT)
     assert len(sent) == before + 1
     notice = sent[0]
     assert notice.title == "Someone asked to register your credit file"

@@ -3,8 +3,6 @@ password change signs out the other devices, re-authentication before
 sensitive changes."""
 from __future__ import annotations
 
-import re
-from contextlib import contextmanager
 from datetime import timedelta
 from urllib.parse import urlencode, urlsplit, parse_qs
 
@@ -16,48 +14,14 @@ from portal.accounts.models import AuthSession, Role, User
 from portal.accounts.services import create_user, verify_password
 from portal.db import utcnow
 from portal.extensions import session, vault
-from portal.notifications import services as notifications
 
-EMAIL, PASSWORD, NEW_PASSWORD = "sess@test.example", "a sturdy passphrase 42", "another fine passphrase 7"
-TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+from .helpers import NEW_PASSWORD, PASSWORD, db, english_client, login, outbox, post_form, signed_in, token, where
+
+EMAIL = "sess@test.example"
 SENSITIVE = ["/account/password", "/account/email", "/account/two-step"]
 
 
 # -- helpers -------------------------------------------------------------------
-@contextmanager
-def db(app):
-    with app.app_context():
-        vault().register_versions(session())
-        yield session(), vault()
-        session().commit()
-
-
-def token(client, url):
-    response = client.get(url)
-    assert response.status_code == 200, (url, response.status_code, response.headers.get("Location"))
-    return TOKEN_RE.search(response.get_data(as_text=True)).group(1)
-
-
-def post_form(client, url, data, page=None):
-    return client.post(url, data={**data, "csrf_token": token(client, page or url)})
-
-
-def login(client, email=EMAIL, password=PASSWORD):
-    return client.post("/login", data={"email": email, "password": password, "csrf_token": token(client, "/login")})
-
-
-def where(response):
-    return urlsplit(response.headers.get("Location", "")).path
-
-
-def signed_in(client) -> bool:
-    response = client.get("/me")
-    if response.status_code == 200:
-        return True
-    assert response.status_code == 302 and where(response) == "/login"
-    return False
-
-
 def session_token(client) -> str:
     with client.session_transaction() as cookie:
         return cookie["_user_id"]
@@ -80,12 +44,6 @@ def auth_row(app, client):
 def user(app):
     with db(app) as (s, v):
         return create_user(s, v, role=Role.PERSON, email=EMAIL, display_name="Sess", password=PASSWORD)
-
-
-@pytest.fixture
-def browser(client):
-    client.set_cookie("lang", "en")
-    return client
 
 
 # -- timeouts ----------------------------------------------------------------------
@@ -151,8 +109,7 @@ def test_signing_out_ends_only_this_session(app, user, sign_in):
 
 
 def test_changing_the_password_signs_out_other_sessions_but_keeps_this_one(app, user, sign_in):
-    phone, laptop = app.test_client(), app.test_client()
-    laptop.set_cookie("lang", "en")
+    phone, laptop = app.test_client(), english_client(app)
     sign_in(phone, user)
     sign_in(laptop, user)
 
@@ -162,8 +119,7 @@ def test_changing_the_password_signs_out_other_sessions_but_keeps_this_one(app, 
     assert not signed_in(phone)
     assert "Your password was changed" in laptop.get("/messages").get_data(as_text=True)
 
-    fresh = app.test_client()
-    fresh.set_cookie("lang", "en")
+    fresh = english_client(app)
     assert login(fresh, EMAIL, PASSWORD).status_code == 200  # the old password no longer works
     assert login(fresh, EMAIL, NEW_PASSWORD).status_code == 302
 
@@ -242,7 +198,7 @@ def test_changing_email_after_confirming_moves_the_sign_in(app, browser, user, s
     fresh = app.test_client()
     assert login(fresh, EMAIL, PASSWORD).status_code == 200
     assert login(fresh, "moved@test.example", PASSWORD).status_code == 302
-    with app.app_context():  # the old address is told, in case it was not the owner
-        sent = {(m.email, m.title) for m in notifications.outbox(session(), vault())}
+    # The old address is told, in case it was not the owner.
+    sent = {(m.email, m.title) for m in outbox(app)}
     assert (EMAIL, "Your e-mail address was changed") in sent
     assert ("moved@test.example", "Your e-mail address was changed") in sent

@@ -5,10 +5,9 @@ from __future__ import annotations
 import html as htmllib
 import re
 import time
-from contextlib import contextmanager
 from datetime import timedelta
 from types import SimpleNamespace
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import pyotp
 import pytest
@@ -16,42 +15,16 @@ from sqlalchemy import update
 
 from portal.accounts import two_factor
 from portal.accounts.models import AuthSession, Role, User
-from portal.accounts.services import create_user
 from portal.db import utcnow
-from portal.extensions import session, vault
-from portal.records.models import SubjectKind
-from portal.records.services import create_subject
+from portal.extensions import session
 
-PASSWORD = "a sturdy passphrase 42"
-TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+from .helpers import PASSWORD, TOKEN_RE, db, login, new_user, post_form, signed_in, token, where
+
 BAD_CODE = "This code is not valid. Codes change every 30 seconds."
 GENERIC = "The e-mail address or password is wrong, or the account is locked"
 
 
 # -- helpers -------------------------------------------------------------------
-@contextmanager
-def db(app):
-    with app.app_context():
-        vault().register_versions(session())
-        yield session(), vault()
-        session().commit()
-
-
-def token(client, url):
-    response = client.get(url)
-    assert response.status_code == 200, (url, response.status_code, response.headers.get("Location"))
-    return TOKEN_RE.search(response.get_data(as_text=True)).group(1)
-
-
-def post_form(client, url, data, page=None):
-    return client.post(url, data={**data, "csrf_token": token(client, page or url)})
-
-
-def login(client, email, password=PASSWORD, next_=None):
-    url = "/login" + ("?" + urlencode({"next": next_}) if next_ else "")
-    return client.post(url, data={"email": email, "password": password, "csrf_token": token(client, "/login")})
-
-
 def enter_code(client, code, url="/login/two-step"):
     return post_form(client, url, {"code": code})
 
@@ -77,25 +50,6 @@ def submit_setup(client, setup, code):
     return client.post("/account/two-step", data={"code": code, "csrf_token": setup.csrf})
 
 
-def where(response):
-    return urlsplit(response.headers.get("Location", "")).path
-
-
-def signed_in(client) -> bool:
-    response = client.get("/me")
-    return response.status_code == 200
-
-
-def new_user(app, email, role=Role.PERSON, secret=None, firm=False):
-    with db(app) as (s, v):
-        subject_id = None
-        if firm:
-            subject_id = create_subject(s, v, SubjectKind.FIRM, "91350100M000100Y43", "福州示例科技有限公司").id
-        user = create_user(s, v, role=role, email=email, display_name=email.split("@")[0], password=PASSWORD,
-                           totp_secret=secret, subject_id=subject_id)
-        return user.id
-
-
 def user_row(app, user_id):
     with app.app_context():
         u = session().get(User, user_id)
@@ -112,10 +66,15 @@ def code_at(secret, seconds_from_now=0):
     return pyotp.TOTP(secret).at(int(time.time()) + seconds_from_now)
 
 
-@pytest.fixture
-def browser(client):
-    client.set_cookie("lang", "en")
-    return client
+def totp_person_signed_in_earlier(app, browser, sign_in):
+    """Sign in a person with a second factor, 30 minutes ago; return the id."""
+    secret = pyotp.random_base32()
+    user_id = new_user(app, "totp@test.example", secret=secret)
+    with app.app_context():
+        user = session().get(User, user_id)
+    sign_in(browser, user)
+    age_sessions(app, user_id, created_at=timedelta(minutes=30))
+    return user_id
 
 
 # -- forced set-up ------------------------------------------------------------------
@@ -311,12 +270,7 @@ def test_wrong_codes_keep_counting_when_the_password_is_entered_again(app, brows
 
 # -- turning it off ------------------------------------------------------------------------
 def test_a_person_may_turn_it_off_after_confirming_the_password(app, browser, sign_in):
-    secret = pyotp.random_base32()
-    user_id = new_user(app, "totp@test.example", secret=secret)
-    with app.app_context():
-        user = session().get(User, user_id)
-    sign_in(browser, user)
-    age_sessions(app, user_id, created_at=timedelta(minutes=30))
+    user_id = totp_person_signed_in_earlier(app, browser, sign_in)
 
     response = post_form(browser, "/account/two-step/off", {}, page="/account")
     assert response.status_code == 302 and where(response) == "/account/confirm"
@@ -335,12 +289,7 @@ def test_a_person_may_turn_it_off_after_confirming_the_password(app, browser, si
 
 
 def test_confirming_the_password_to_turn_it_off_does_not_end_on_an_error_page(app, browser, sign_in):
-    secret = pyotp.random_base32()
-    user_id = new_user(app, "totp@test.example", secret=secret)
-    with app.app_context():
-        user = session().get(User, user_id)
-    sign_in(browser, user)
-    age_sessions(app, user_id, created_at=timedelta(minutes=30))
+    totp_person_signed_in_earlier(app, browser, sign_in)
     response = post_form(browser, "/account/two-step/off", {}, page="/account")
     assert where(response) == "/account/confirm"
     confirm_url = urlsplit(response.headers["Location"])

@@ -4,67 +4,26 @@ from this machine."""
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from datetime import date, timedelta
-from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from portal.accounts.models import ActivationCode, AuthSession, Role, User
-from portal.accounts.services import create_user, verify_password
-from portal.extensions import session, vault
-from portal.notifications import services as notifications
+from portal.accounts.models import ActivationCode, AuthSession, User
+from portal.accounts.services import verify_password
+from portal.extensions import session
 from portal.notifications.models import Message
-from portal.records.models import SubjectKind
-from portal.records.services import create_subject
 
-TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-LINK_RE = re.compile(r"https?://[^/\s]+/invitations/([A-Za-z0-9_\-]+)")
-EMAIL, PASSWORD, NEW_PASSWORD = "web@test.example", "a sturdy passphrase 42", "another fine passphrase 7"
-PERSON, PERSON_NAME, CONTACT = "11010519491231002X", "张三", "zhang.san@contact.example"
+from .helpers import (NEW_PASSWORD, PASSWORD, PERSON, PERSON_CONTACT, PERSON_NAME, count, english_client,
+                      invitation_token, login, new_user, person_on_file, post_form, register, signed_in, token,
+                      where)
+
+EMAIL = "web@test.example"
 XSS = "<script>alert(1)</script>"
 XSS_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
 
 # -- helpers -------------------------------------------------------------------
-@contextmanager
-def db(app):
-    with app.app_context():
-        vault().register_versions(session())
-        yield session(), vault()
-        session().commit()
-
-
-def token(client, url):
-    response = client.get(url)
-    assert response.status_code == 200, (url, response.status_code, response.headers.get("Location"))
-    return TOKEN_RE.search(response.get_data(as_text=True)).group(1)
-
-
-def post_form(client, url, data, page=None):
-    return client.post(url, data={**data, "csrf_token": token(client, page or url)})
-
-
-def where(response):
-    return urlsplit(response.headers.get("Location", "")).path
-
-
-def signed_in(client) -> bool:
-    return client.get("/me").status_code == 200
-
-
-def count(app, model, *where_):
-    with app.app_context():
-        return session().scalar(select(func.count()).select_from(model).where(*where_))
-
-
-def browser_for(app):
-    client = app.test_client()
-    client.set_cookie("lang", "en")
-    return client
-
-
 def assert_strict_headers(response, url):
     assert response.headers.get("Cache-Control") == "no-store", url
     csp = response.headers.get("Content-Security-Policy", "")
@@ -82,13 +41,13 @@ def assert_strict_headers(response, url):
 
 # -- headers ---------------------------------------------------------------------
 def test_signed_in_pages_are_never_cached_and_have_a_strict_csp(app, world, sign_in):
-    person = sign_in(browser_for(app), world.user_a)
+    person = sign_in(english_client(app), world.user_a)
     for url in ("/me", "/account", "/messages", "/account/password", "/account/email", "/account/two-step",
                 "/account/confirm"):
         response = person.get(url)
         assert response.status_code == 200, url
         assert_strict_headers(response, url)
-    rep = sign_in(browser_for(app), world.rep_f)
+    rep = sign_in(english_client(app), world.rep_f)
     for url in (f"/firms/{world.firm_f.id}/agents", "/account/two-step"):
         response = rep.get(url)
         assert response.status_code == 200, url
@@ -110,9 +69,8 @@ def test_public_form_pages_are_not_cached_either(client):
 @pytest.fixture
 def csrf_app(make_app):
     app = make_app(WTF_CSRF_ENABLED=True)
-    with db(app) as (s, v):
-        create_user(s, v, role=Role.PERSON, email=EMAIL, display_name="Web", password=PASSWORD)
-        create_subject(s, v, SubjectKind.PERSON, PERSON, PERSON_NAME, contact_email=CONTACT)
+    new_user(app, EMAIL)
+    person_on_file(app)
     return app
 
 
@@ -126,12 +84,8 @@ def forged_post(client, url, data, tok):
     return client.post(url, data=data if tok is None else {**data, "csrf_token": tok})
 
 
-def login(client, email=EMAIL, password=PASSWORD):
-    return post_form(client, "/login", {"email": email, "password": password})
-
-
 def test_forged_login_is_refused(csrf_app):
-    victim = browser_for(csrf_app)
+    victim = english_client(csrf_app)
     victim.get("/login")
     for name, tok in forged_tokens(csrf_app).items():
         response = forged_post(victim, "/login", {"email": EMAIL, "password": PASSWORD}, tok)
@@ -140,11 +94,11 @@ def test_forged_login_is_refused(csrf_app):
     assert count(csrf_app, AuthSession) == 0
     with csrf_app.app_context():
         assert session().scalar(select(User)).last_login_at is None
-    assert login(victim).status_code == 302 and signed_in(victim)
+    assert login(victim, EMAIL).status_code == 302 and signed_in(victim)
 
 
 def test_forged_registration_is_refused(csrf_app):
-    victim = browser_for(csrf_app)
+    victim = english_client(csrf_app)
     victim.get("/register")
     data = {"kind": "person", "identifier": PERSON, "name": PERSON_NAME}
     for name, tok in forged_tokens(csrf_app).items():
@@ -156,8 +110,8 @@ def test_forged_registration_is_refused(csrf_app):
 
 
 def test_forged_logout_is_refused(csrf_app):
-    victim = browser_for(csrf_app)
-    login(victim)
+    victim = english_client(csrf_app)
+    login(victim, EMAIL)
     for name, tok in forged_tokens(csrf_app).items():
         assert forged_post(victim, "/logout", {}, tok).status_code == 400, name
         assert signed_in(victim), name
@@ -166,9 +120,9 @@ def test_forged_logout_is_refused(csrf_app):
 
 
 def test_forged_password_change_is_refused(csrf_app):
-    victim, other_device = browser_for(csrf_app), browser_for(csrf_app)
-    login(victim)
-    login(other_device)
+    victim, other_device = english_client(csrf_app), english_client(csrf_app)
+    login(victim, EMAIL)
+    login(other_device, EMAIL)
     victim.get("/account/password")
     data = {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
     for name, tok in forged_tokens(csrf_app).items():
@@ -184,7 +138,7 @@ def test_forged_password_change_is_refused(csrf_app):
 
 
 def test_the_csrf_error_page_says_what_to_do(csrf_app):
-    response = browser_for(csrf_app).post("/login", data={"email": EMAIL, "password": PASSWORD})
+    response = english_client(csrf_app).post("/login", data={"email": EMAIL, "password": PASSWORD})
     assert response.status_code == 400
     assert "The form may have expired" in response.get_data(as_text=True)
     assert response.headers["Cache-Control"] == "no-store"
@@ -192,7 +146,7 @@ def test_the_csrf_error_page_says_what_to_do(csrf_app):
 
 # -- escaping -----------------------------------------------------------------------
 def test_text_typed_into_the_register_form_comes_back_escaped(app):
-    browser = browser_for(app)
+    browser = english_client(app)
     response = post_form(browser, "/register", {"kind": "person", "identifier": "1101" + XSS, "name": XSS})
     assert response.status_code == 200  # re-rendered with a field error
     html = response.get_data(as_text=True)
@@ -201,9 +155,9 @@ def test_text_typed_into_the_register_form_comes_back_escaped(app):
 
 
 def test_text_typed_into_the_login_form_comes_back_escaped(app):
-    browser = browser_for(app)
+    browser = english_client(app)
     typed = '"><script>alert(1)</script>@x.example'
-    response = post_form(browser, "/login", {"email": typed, "password": "whatever it is"})
+    response = login(browser, typed, "whatever it is")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "<script>alert(1)</script>" not in html and '"><script>' not in html
@@ -211,32 +165,28 @@ def test_text_typed_into_the_login_form_comes_back_escaped(app):
 
 
 def test_a_name_chosen_by_an_agent_is_shown_escaped_to_the_representative(app, world, sign_in):
-    rep = sign_in(browser_for(app), world.rep_f)
+    rep = sign_in(english_client(app), world.rep_f)
     post_form(rep, f"/firms/{world.firm_f.id}/agents",
               {"email": "xss.agent@test.example", "scopes": ["view_report"],
                "valid_until": (date.today() + timedelta(days=30)).isoformat()})
-    with app.app_context():
-        tok = next(LINK_RE.search(m.body).group(1) for m in notifications.outbox(session(), vault())
-                   if m.email == "xss.agent@test.example")
-    agent = browser_for(app)
+    tok = invitation_token(app, "xss.agent@test.example")
+    agent = english_client(app)
     assert post_form(agent, f"/invitations/{tok}", {"display_name": XSS, "password": PASSWORD,
                                                     "confirm": PASSWORD}).status_code == 302
     for page in (rep.get(f"/firms/{world.firm_f.id}/agents"), rep.get("/messages")):
         html = page.get_data(as_text=True)
         assert XSS not in html and XSS_ESCAPED in html
 
-    assert post_form(agent, "/login", {"email": "xss.agent@test.example", "password": PASSWORD}).status_code == 302
+    assert login(agent, "xss.agent@test.example", PASSWORD).status_code == 302
     html = agent.get("/account").get_data(as_text=True)
     assert XSS not in html and XSS_ESCAPED in html
 
 
 # -- the demo outbox ------------------------------------------------------------------
 def _register(app):
-    with db(app) as (s, v):
-        create_subject(s, v, SubjectKind.PERSON, PERSON, PERSON_NAME, contact_email=CONTACT)
-    browser = browser_for(app)
-    assert post_form(browser, "/register", {"kind": "person", "identifier": PERSON,
-                                            "name": PERSON_NAME}).status_code == 302
+    person_on_file(app)
+    browser = english_client(app)
+    assert register(browser).status_code == 302
     return browser
 
 
@@ -245,7 +195,7 @@ def test_demo_outbox_is_not_there_outside_demo_mode(app):
     browser = _register(app)
     response = browser.get("/demo/outbox")
     assert response.status_code == 404
-    assert CONTACT not in response.get_data(as_text=True)
+    assert PERSON_CONTACT not in response.get_data(as_text=True)
 
 
 def test_demo_outbox_shows_the_mail_to_the_operator_on_this_machine_only(make_app):
@@ -254,11 +204,11 @@ def test_demo_outbox_shows_the_mail_to_the_operator_on_this_machine_only(make_ap
     response = browser.get("/demo/outbox")  # the test client comes from 127.0.0.1
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert CONTACT in html and re.search(r"activation code is \d{8}", html)
+    assert PERSON_CONTACT in html and re.search(r"activation code is \d{8}", html)
     assert response.headers["Cache-Control"] == "no-store"
     assert browser.get("/demo/outbox", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
 
     for remote in ("10.0.0.7", "192.168.1.20", "2001:db8::1"):
         response = browser.get("/demo/outbox", environ_base={"REMOTE_ADDR": remote})
         assert response.status_code == 404, remote
-        assert CONTACT not in response.get_data(as_text=True)
+        assert PERSON_CONTACT not in response.get_data(as_text=True)
