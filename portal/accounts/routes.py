@@ -298,12 +298,17 @@ def recovery_codes():
 
 
 # -- firm agents ----------------------------------------------------------------
+def _represented_firm(firm_id: uuid.UUID):
+    """The firm the signed-in representative acts for; 404 for anyone else."""
+    if not represents(current_user.user, firm_id):
+        abort(404)
+    return load_subject(session(), current_user.user, firm_id).subject
+
+
 @bp.route("/firms/<uuid:firm_id>/agents", methods=["GET", "POST"])
 @login_required
 def agents(firm_id: uuid.UUID):
-    if not represents(current_user.user, firm_id):
-        abort(404)
-    firm = load_subject(session(), current_user.user, firm_id).subject
+    firm = _represented_firm(firm_id)
     form = InviteForm()
     if request.method == "GET":
         form.valid_until.data = date.today() + timedelta(days=365)
@@ -321,10 +326,8 @@ def agents(firm_id: uuid.UUID):
 @bp.post("/firms/<uuid:firm_id>/agents/<uuid:delegation_id>/revoke")
 @login_required
 def revoke_agent(firm_id: uuid.UUID, delegation_id: uuid.UUID):
-    if not represents(current_user.user, firm_id) or not ConfirmForm().validate_on_submit():
-        abort(404)
-    firm = load_subject(session(), current_user.user, firm_id).subject
-    if delegation.revoke(session(), vault(), current_user.user, firm, delegation_id):
+    firm = _represented_firm(firm_id)
+    if ConfirmForm().validate_on_submit() and delegation.revoke(session(), vault(), current_user.user, firm, delegation_id):
         flash(_("The agent's access was revoked."), "success")
     return redirect(url_for("accounts.agents", firm_id=firm_id))
 
@@ -332,10 +335,8 @@ def revoke_agent(firm_id: uuid.UUID, delegation_id: uuid.UUID):
 @bp.post("/firms/<uuid:firm_id>/invitations/<uuid:invitation_id>/cancel")
 @login_required
 def cancel_invitation(firm_id: uuid.UUID, invitation_id: uuid.UUID):
-    if not represents(current_user.user, firm_id) or not ConfirmForm().validate_on_submit():
-        abort(404)
-    firm = load_subject(session(), current_user.user, firm_id).subject
-    if delegation.cancel_invitation(session(), vault(), current_user.user, firm, invitation_id):
+    firm = _represented_firm(firm_id)
+    if ConfirmForm().validate_on_submit() and delegation.cancel_invitation(session(), vault(), current_user.user, firm, invitation_id):
         flash(_("The invitation was cancelled."), "success")
     return redirect(url_for("accounts.agents", firm_id=firm_id))
 
