@@ -91,13 +91,14 @@ def test_a_person_registers_signs_in_reads_and_downloads_the_report(page, on_fil
 
     code = re.search(r"\b(\d{8})\b", last_email(page, "zhang@mail.example")).group(1)
     page.goto("/register/activate")
+    both_languages(page, "activate")
     page.get_by_label(re.compile("居民身份证|identity number")).fill(PERSON_ID)
     page.get_by_label(re.compile("激活码|Activation code")).fill(code)
     page.get_by_label(re.compile("^(您的姓名|Your name)$")).fill(PERSON_NAME)
     page.get_by_label(re.compile("电子邮件|E-mail")).fill("zhangsan@example.com")
     page.get_by_label(re.compile("^(密码|Password)$")).fill(PASSWORD)
     page.get_by_label(re.compile("再次输入|Repeat")).fill(PASSWORD)
-    both_languages(page, "activate, filled")
+    accessible(page, "activate, filled in")
     page.get_by_role("button").filter(has_text=re.compile("创建|Create")).click()
     assert page.url.endswith("/login")
 
@@ -155,3 +156,12 @@ def test_a_firm_representative_turns_on_totp_and_invites_an_agent_who_sees_the_r
     page.get_by_role("link", name=re.compile("信用报告|credit report", re.I)).first.click()
     assert page.get_by_text("FIRM-LOAN-1").first.is_visible()
     assert page.get_by_text("LOAN-1", exact=True).count() == 0  # the person's records are not the firm's
+
+
+def test_the_accessibility_scan_does_catch_violations(page):
+    """The scan above is not a formality: an image without a text
+    alternative and an unlabelled input are reported."""
+    page.set_content('<html lang="en"><head><title>t</title></head><body><main>'
+                     '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw="><input type="text"></main></body></html>')
+    with pytest.raises(AssertionError, match="image-alt"):
+        accessible(page, "a page with known faults")
