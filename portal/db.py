@@ -104,6 +104,7 @@ def all_models() -> MetaData:
     from portal.institutions import models as _institutions  # noqa: F401
     from portal.notifications import models as _notifications  # noqa: F401
     from portal.records import models as _records  # noqa: F401
+    from portal.transparency import models as _transparency  # noqa: F401
 
     return Base.metadata
 

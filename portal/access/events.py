@@ -1,11 +1,21 @@
 """Writing and reading access events. Callers write the event in the same
-transaction as the action it records."""
+transaction as the action it records.
+
+Each event is also a leaf of the transparency log, appended in that same
+transaction: d = SHA-256(salt || canonical JSON of the event). The random
+salt is sealed with the event's detail under the subject's data key, so the
+public leaf reveals nothing, and once the subject is shredded the leaf can
+no longer be tied to anything while the log stays intact."""
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import json
+import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -15,20 +25,60 @@ from portal.access.models import AccessEvent, EventKind, Outcome
 from portal.crypto import Vault
 from portal.db import new_id, utcnow
 from portal.records.models import Subject
+from portal.transparency import log, merkle
+from portal.transparency.checkpoints import latest_checkpoint
+from portal.transparency.notes import NoteError, Signer, verify_note
+
+SALT_KEY = "_salt"
+SALT_BYTES = 32
+BUNDLE_FORMAT = "portal-event-proof/1"
 
 
 def record_event(session: Session, vault: Vault, subject: Subject, kind: EventKind, *,
                  channel: str = "web", outcome: Outcome = Outcome.SERVED, actor_user_id: uuid.UUID | None = None,
                  institution_id: uuid.UUID | None = None, purpose: str | None = None,
                  detail: dict[str, Any] | None = None) -> AccessEvent:
+    # Round-trip the detail through JSON: the leaf commits to exactly what
+    # reading it back gives.
+    detail = json.loads(json.dumps(detail or {}, ensure_ascii=False))
+    if SALT_KEY in detail:
+        raise ValueError(f"{SALT_KEY!r} is reserved in an event's detail")
     event = AccessEvent(id=new_id(), subject_id=subject.id, occurred_at=utcnow(), kind=kind, outcome=outcome,
                         channel=channel, actor_user_id=actor_user_id, institution_id=institution_id,
                         purpose=purpose)
-    vault.cipher(session, subject.data_key_id).seal_field(
-        event, "detail", json.dumps(detail or {}, ensure_ascii=False, sort_keys=True))
+    cipher = vault.cipher(session, subject.data_key_id)  # fails (shredded subject) before anything is logged
+    salt = secrets.token_bytes(SALT_BYTES)
+    cipher.seal_field(event, "detail", json.dumps({**detail, SALT_KEY: base64.b64encode(salt).decode()},
+                                                  ensure_ascii=False, sort_keys=True))
+    event.log_index = log.append(session, leaf_data(salt, event_document(event, detail)))
     session.add(event)
     session.flush()
     return event
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _opt(value: uuid.UUID | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def event_document(event: AccessEvent, detail: dict[str, Any]) -> dict[str, Any]:
+    """The event as the log commits to it (detail without the salt)."""
+    return {"id": str(event.id), "subject_id": str(event.subject_id), "occurred_at": _iso(event.occurred_at),
+            "kind": EventKind(event.kind).value, "outcome": Outcome(event.outcome).value, "purpose": event.purpose,
+            "channel": event.channel, "actor_user_id": _opt(event.actor_user_id),
+            "institution_id": _opt(event.institution_id), "detail": detail}
+
+
+def canonical_json(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def leaf_data(salt: bytes, document: dict[str, Any]) -> bytes:
+    """d, the leaf's data: SHA-256(salt || canonical JSON)."""
+    return hashlib.sha256(salt + canonical_json(document)).digest()
 
 
 @dataclass(frozen=True)
@@ -43,9 +93,94 @@ class EventView:
     detail: dict[str, Any]
 
 
+def _open_detail(cipher: Any, event: AccessEvent) -> tuple[dict[str, Any], str | None]:
+    detail = json.loads(cipher.open_field(event, "detail"))
+    return detail, detail.pop(SALT_KEY, None)
+
+
 def recent_events(session: Session, vault: Vault, subject: Subject, limit: int = 10) -> list[EventView]:
     cipher = vault.cipher(session, subject.data_key_id)
     rows = session.scalars(select(AccessEvent).where(AccessEvent.subject_id == subject.id)
                            .order_by(AccessEvent.occurred_at.desc()).limit(limit))
     return [EventView(e.id, e.occurred_at, e.kind, e.outcome, e.channel, e.purpose, e.institution_id,
-                      json.loads(cipher.open_field(e, "detail"))) for e in rows]
+                      _open_detail(cipher, e)[0]) for e in rows]
+
+
+# -- proofs for the subject ----------------------------------------------------------
+def proof_bundle(session: Session, vault: Vault, event: AccessEvent, signer: Signer | None = None) -> dict[str, Any]:
+    """Everything needed to check, offline or in a browser, that an event is
+    in the signed log: the event as the exact canonical JSON text that was
+    hashed (so no verifier has to re-serialise it), its salt, its leaf index,
+    the inclusion proof against the latest checkpoint, that checkpoint and
+    the log's verifier key. The caller has checked that the user may see
+    this event. Raises LookupError for an event not in the log."""
+    subject = session.get(Subject, event.subject_id)
+    detail, salt = _open_detail(vault.cipher(session, subject.data_key_id), event)
+    if event.log_index is None or salt is None:
+        raise LookupError("this event was recorded before the transparency log")
+    if signer is None:  # the app's key (needs an app context)
+        from portal.access.log_routes import log_signer
+
+        signer = log_signer()
+    checkpoint = latest_checkpoint(session, signer)
+    # Checked here too, for browsers that cannot check Ed25519 themselves: a
+    # stored note altered in the database is refused, never passed on.
+    verify_note(checkpoint.note, signer.vkey)
+    proof = log.inclusion_proof(session, event.log_index, checkpoint.size)
+    return {"format": BUNDLE_FORMAT, "event": canonical_json(event_document(event, detail)).decode(),
+            "salt": salt, "leaf_index": event.log_index, "tree_size": checkpoint.size,
+            "proof": [base64.b64encode(p).decode() for p in proof],
+            "checkpoint": checkpoint.note, "key": signer.vkey, "checkpoint_verified_by_server": True}
+
+
+class BundleError(ValueError):
+    """A proof bundle is malformed or does not verify."""
+
+
+_KINDS = {dict: "an object", int: "an integer", str: "a string", list: "a list"}
+
+
+def _field(bundle: dict[str, Any], name: str, kind: type) -> Any:
+    value = bundle.get(name)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise BundleError(f"the bundle's {name!r} is missing or not {_KINDS[kind]}")
+    return value
+
+
+def _b64(text: Any, what: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        raise BundleError(f"{what} is not base64") from None
+
+
+def verify_bundle(bundle: Any, vkey: str | None = None) -> dict[str, Any]:
+    """Check a proof bundle offline against the log's verifier key (the
+    bundle's own when none is given: pass the published one to be sure).
+    Returns the event; raises BundleError saying what is wrong."""
+    if not isinstance(bundle, dict):
+        raise BundleError("a proof bundle is a JSON object")
+    if bundle.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"not a proof bundle of format {BUNDLE_FORMAT!r}")
+    try:
+        event = _field(bundle, "event", str).encode()  # hashed as the exact text given
+        document = json.loads(event)
+    except ValueError:  # not UTF-8 (a lone surrogate) or not JSON
+        document = None
+    if not isinstance(document, dict):
+        raise BundleError("the bundle's 'event' is not the JSON text of an object")
+    salt = _b64(_field(bundle, "salt", str), "the salt")
+    index, size = _field(bundle, "leaf_index", int), _field(bundle, "tree_size", int)
+    proof = [_b64(p, f"proof element {i}") for i, p in enumerate(_field(bundle, "proof", list))]
+    note = _field(bundle, "checkpoint", str)
+    try:
+        _origin, signed_size, root = verify_note(note, vkey or _field(bundle, "key", str))
+    except NoteError as exc:
+        raise BundleError(f"the checkpoint: {exc}") from None
+    if signed_size != size:
+        raise BundleError(f"the proof is for size {size} but the checkpoint is for size {signed_size}")
+    try:
+        merkle.verify_inclusion(index, size, merkle.leaf_hash(hashlib.sha256(salt + event).digest()), proof, root)
+    except merkle.ProofError as exc:
+        raise BundleError(f"the event is not proved to be in the log: {exc}") from None
+    return document

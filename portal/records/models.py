@@ -54,6 +54,8 @@ class Subject(Base):
     contact_email_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     shredded_at: Mapped[datetime | None]
+    # While set, institution queries are refused (court enforcement excepted).
+    locked_at: Mapped[datetime | None]
 
     records: Mapped[list[CreditRecord]] = relationship(back_populates="subject")
 

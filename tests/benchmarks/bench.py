@@ -1,7 +1,7 @@
 """Benchmarks, printed as ratios measured side by side in one run (a timing
 alone means little on a shared machine). Not a test: run it by hand.
 
-    python tests/benchmarks/bench.py [--rounds N]
+    python tests/benchmarks/bench.py [--rounds N] [--leaves N]
 """
 from __future__ import annotations
 
@@ -94,17 +94,167 @@ def bench_vault(rounds: int, tmp: str) -> None:
           f"{cold / med[names[3]]:.0f}x raw decrypt")
 
 
+# -- the transparency log ---------------------------------------------------------
+def bench_log(leaves: int, rounds: int, tmp: str) -> None:
+    import hashlib
+    import random
+    import sqlite3
+    from pathlib import Path
+
+    from sqlalchemy import event, select
+
+    from portal.transparency import log, merkle
+    from portal.transparency.checkpoints import latest_checkpoint, verify_log
+    from portal.transparency.models import LogNode
+    from portal.transparency.notes import Signer, create_key_file
+
+    create_key_file(Path(tmp) / "logkey")
+    signer = Signer.load(Path(tmp) / "logkey")
+    all_models()
+
+    # 1. Appends through the service, one transaction each (as every access
+    # event is), against a raw sqlite3 INSERT + COMMIT of one 32-byte row.
+    n = 2000
+    appends, raw_inserts, batched = [], [], []
+    for r in range(rounds):
+        engine = make_engine(f"sqlite:///{tmp}/appends-{r}.sqlite3")
+        Base.metadata.create_all(engine)
+        with Session(engine) as session:
+            start = time.perf_counter()
+            for i in range(n):
+                log.append(session, i.to_bytes(8, "big"))
+                session.commit()
+            appends.append(n / (time.perf_counter() - start))
+            start = time.perf_counter()
+            for i in range(n):
+                log.append(session, i.to_bytes(8, "big"))
+                if i % 1000 == 999:
+                    session.commit()
+            batched.append(n / (time.perf_counter() - start))
+        engine.dispose()
+        raw = sqlite3.connect(f"{tmp}/raw-{r}.sqlite3", isolation_level=None)
+        raw.execute("PRAGMA journal_mode=WAL")
+        raw.execute("CREATE TABLE t (i INTEGER PRIMARY KEY, h BLOB NOT NULL)")
+        start = time.perf_counter()
+        for i in range(n):
+            raw.execute("BEGIN")
+            raw.execute("INSERT INTO t VALUES (?, ?)", (i, hashlib.sha256(i.to_bytes(8, "big")).digest()))
+            raw.execute("COMMIT")
+        raw_inserts.append(n / (time.perf_counter() - start))
+        raw.close()
+    a, b, c = statistics.median(appends), statistics.median(raw_inserts), statistics.median(batched)
+    print(f"appends on SQLite (file, WAL), {rounds} rounds x {n}, median")
+    print(f"  {'log.append, one transaction each':<50} {a:10.0f} /s")
+    print(f"  {'raw sqlite3 INSERT + COMMIT of one row':<50} {b:10.0f} /s")
+    print(f"  {'log.append, 1000 per transaction':<50} {c:10.0f} /s")
+    print(f"  ratio raw/append (one transaction each): {b / a:.2f}x")
+
+    # 2. Build a log of `leaves` leaves in SQLite with bulk inserts.
+    start = time.perf_counter()
+    hashes = [merkle.leaf_hash(i.to_bytes(8, "big")) for i in range(leaves)]
+    levels = merkle.build_levels(b"".join(hashes))
+    path = f"{tmp}/log-{leaves}.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("PRAGMA synchronous=OFF")
+    raw.execute("BEGIN")
+    stamp = "2026-01-01 00:00:00.000000"
+    raw.executemany('INSERT INTO log_leaves ("index", leaf_hash, appended_at) VALUES (?, ?, ?)',
+                    ((i, h, stamp) for i, h in enumerate(hashes)))
+    for level, blob in enumerate(levels):
+        raw.executemany('INSERT INTO log_nodes (level, "index", hash) VALUES (?, ?, ?)',
+                        ((level, i, blob[32 * i:32 * i + 32]) for i in range(len(blob) // 32)))
+    raw.execute("INSERT INTO log_head (id, size) VALUES (1, ?)", (leaves,))
+    raw.execute("COMMIT")
+    raw.close()
+    engine = make_engine(f"sqlite:///{path}")
+    with Session(engine) as session:
+        latest_checkpoint(session, signer)
+        session.commit()
+    nodes = sum(len(b) // 32 for b in levels)
+    print(f"built a log of {leaves:,} leaves ({nodes:,} stored subtrees) with bulk inserts in "
+          f"{time.perf_counter() - start:.1f} s")
+
+    # 3. Full verification: raw SHA-256 over the leaf hashes, the in-memory
+    # recomputation audit verify does, and the whole `verify_log`.
+    def raw_sha() -> None:
+        sha = hashlib.sha256
+        for h in hashes:
+            sha(h).digest()
+
+    def recompute() -> None:
+        merkle.MemoryTree(merkle.build_levels(b"".join(hashes))).root(leaves)
+
+    def full() -> None:
+        with Session(engine) as session:
+            report = verify_log(session, signer.vkey)
+            assert report.size == leaves and report.checkpoints == 1
+
+    timed = {name: [] for name in ("raw", "recompute", "full")}
+    for _ in range(max(1, min(rounds, 3))):
+        for name, fn in (("raw", raw_sha), ("recompute", recompute), ("full", full)):
+            start = time.perf_counter()
+            fn()
+            timed[name].append(time.perf_counter() - start)
+    med = {name: statistics.median(v) for name, v in timed.items()}
+    print(f"verifying {leaves:,} leaves, {len(timed['raw'])} rounds, median")
+    print(f"  {'raw hashlib.sha256 over each 32-byte leaf hash':<50} {med['raw']:8.2f} s")
+    print(f"  {'recompute every subtree and the root (in memory)':<50} {med['recompute']:8.2f} s")
+    print(f"  {'portal audit verify (read, recompute, compare)':<50} {med['full']:8.2f} s")
+    print(f"  ratio recompute/raw: {med['recompute'] / med['raw']:.2f}x, full verify/raw: "
+          f"{med['full'] / med['raw']:.1f}x")
+
+    # 4. One inclusion proof at `leaves` leaves: SQL statements and time,
+    # against reading one stored hash by primary key.
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    rng = random.Random(7)
+    with Session(engine) as session:
+        root = log.root(session, leaves)
+        statements.clear()
+        proof = log.inclusion_proof(session, rng.randrange(leaves), leaves)
+        per_proof = len(statements)
+        merkle.verify_inclusion(0, leaves, hashes[0], log.inclusion_proof(session, 0, leaves), root)
+        indices = [rng.randrange(leaves) for _ in range(200)]
+        def one_read(i: int):
+            return select(LogNode.hash).where(LogNode.level == 0, LogNode.index == i)
+
+        proof_us, read_us = [], []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            for i in indices:
+                log.inclusion_proof(session, i, leaves)
+            proof_us.append((time.perf_counter() - start) / len(indices) * 1e6)
+            start = time.perf_counter()
+            for i in indices:
+                session.execute(one_read(i)).scalar_one()
+            read_us.append((time.perf_counter() - start) / len(indices) * 1e6)
+    engine.dispose()
+    p, r1 = statistics.median(proof_us), statistics.median(read_us)
+    print(f"one inclusion proof at {leaves:,} leaves: {len(proof)} hashes from {per_proof} SQL statement(s)")
+    print(f"  {'inclusion proof (one query, then hashing)':<50} {p:8.1f} us")
+    print(f"  {'one stored hash by primary key':<50} {r1:8.1f} us")
+    print(f"  ratio proof/one read: {p / r1:.1f}x")
+
+
 def main() -> None:
     import tempfile
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=7, help="rounds per case (median is reported)")
+    parser.add_argument("--leaves", type=int, default=1_000_000, help="size of the log to verify and prove from")
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if args.leaves < 2:
+        parser.error("--leaves must be at least 2")
     with tempfile.TemporaryDirectory() as tmp:
         print("== vault: sealing and opening a credit record ==")
         bench_vault(args.rounds, tmp)
+        print("== transparency log ==")
+        bench_log(args.leaves, args.rounds, tmp)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,82 @@
+"""`portal audit`: check the transparency log, and proof bundles offline."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from portal.access.events import BundleError, verify_bundle
+from portal.access.log_routes import log_signer
+from portal.crypto import KeyringError
+from portal.extensions import session
+from portal.transparency.checkpoints import AuditFailure, verify_log
+from portal.transparency.models import Checkpoint
+from portal.transparency.notes import KEY_FILE, NoteError, create_key_file, verify_note
+
+audit = AppGroup("audit", help="Verify the transparency log and proof bundles.")
+
+
+def init_log_key() -> None:
+    """For `portal init`: create the log signing key if missing, but never
+    replace the key the stored checkpoints were signed with."""
+    key_dir: Path = current_app.config["KEY_DIR"]
+    last = session().scalars(select(Checkpoint).order_by(Checkpoint.size.desc()).limit(1)).first()
+    if last is not None and not (key_dir / KEY_FILE).exists():
+        raise click.ClickException(f"the log's checkpoints were signed with {key_dir / KEY_FILE}, which is missing: "
+                                   "restore it; refusing to create a new one")
+    if path := create_key_file(key_dir):
+        click.echo(f"created {path} (mode 0600)")
+    try:
+        signer = log_signer()
+        if last is not None:
+            verify_note(last.note, signer.vkey)
+    except (KeyringError, NoteError) as exc:
+        raise click.ClickException(f"{key_dir / KEY_FILE} is not the key the log's checkpoints were signed with "
+                                   f"(or LOG_ORIGIN changed): {exc}") from None
+
+
+@audit.command("verify")
+@click.option("--key", "vkey", help="Check checkpoints against this verifier key (default: the instance's key file).")
+def verify_command(vkey: str | None) -> None:
+    """Recompute the tree from the stored leaves; compare it with the stored
+    subtrees; check every checkpoint's signature and that each is consistent
+    with the next. Exits 1 naming the first bad leaf index or checkpoint."""
+    try:
+        vkey = vkey or log_signer().vkey
+        report = verify_log(session(), vkey)
+    except (KeyringError, NoteError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except AuditFailure as exc:
+        click.echo(f"log verification FAILED: {exc}", err=True)
+        raise SystemExit(1) from None
+    click.echo(f"log verified: {report.size} leaves, {report.checkpoints} signed checkpoints consistent; "
+               f"root {report.root.hex()}")
+
+
+@audit.command("verify-proof", with_appcontext=False)
+@click.argument("file", type=click.File("rb"))
+@click.option("--key", "vkey", help="The log's verifier key, as published at /transparency/key "
+                                    "(default: the key named in the bundle, which proves less).")
+def verify_proof_command(file, vkey: str | None) -> None:
+    """Check a downloaded proof bundle offline: the checkpoint's signature,
+    and that the event is in the log it signs."""
+    try:
+        bundle = json.loads(file.read())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        click.echo(f"proof NOT verified: the file is not JSON ({exc})", err=True)
+        raise SystemExit(1) from None
+    try:
+        event = verify_bundle(bundle, vkey)
+    except BundleError as exc:
+        click.echo(f"proof NOT verified: {exc}", err=True)
+        raise SystemExit(1) from None
+    click.echo(f"proof verified: event {event.get('id')} ({event.get('kind')}, {event.get('occurred_at')}) is leaf "
+               f"{bundle['leaf_index']} of the log at size {bundle['tree_size']}, signed by "
+               f"{(vkey or bundle['key']).split('+')[0]}")
+    if not vkey:
+        click.echo("note: checked against the key inside the bundle; pass --key with the key published at "
+                   "/transparency/key to be sure it is the log's")

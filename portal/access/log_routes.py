@@ -1,0 +1,104 @@
+"""Public transparency endpoints: anyone may fetch the signed checkpoint, the
+verifier key and proofs, so subjects (or anyone for them) can check that the
+log only ever grew and that their events are in it. Bad parameters get a
+400 problem+json (RFC 9457), never a 500."""
+from __future__ import annotations
+
+import base64
+import re
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from portal.crypto import KeyringError
+from portal.extensions import session
+from portal.transparency import log
+from portal.transparency.checkpoints import latest_checkpoint
+from portal.transparency.notes import DEFAULT_ORIGIN, Signer
+
+bp = Blueprint("transparency", __name__, url_prefix="/transparency")
+
+_NUMBER = re.compile(r"[0-9]{1,18}")  # no signs, spaces or exponents; always below 2**62
+
+
+def log_signer() -> Signer:
+    """The app's log signing key, read from its file on first use."""
+    ext = current_app.extensions
+    if "portal.log_signer" not in ext:
+        ext["portal.log_signer"] = Signer.load(current_app.config["KEY_DIR"],
+                                               current_app.config.get("LOG_ORIGIN") or DEFAULT_ORIGIN)
+    return ext["portal.log_signer"]
+
+
+class BadParameter(Exception):
+    def __init__(self, name: str, detail: str) -> None:
+        super().__init__(detail)
+        self.name, self.detail = name, detail
+
+
+def problem(status: int, title: str, detail: str, **extra: object) -> Response:
+    response = jsonify({"type": "about:blank", "title": title, "status": status, "detail": detail, **extra})
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+@bp.errorhandler(BadParameter)
+def _bad_parameter(exc: BadParameter) -> Response:
+    return problem(400, "Bad Request", exc.detail, parameter=exc.name)
+
+
+@bp.errorhandler(KeyringError)
+def _no_key(exc: KeyringError) -> Response:
+    current_app.logger.error("transparency log: %s", exc)
+    return problem(503, "Service Unavailable", "the log cannot sign checkpoints at the moment")
+
+
+def _number(name: str) -> int:
+    values = request.args.getlist(name)
+    if len(values) != 1:
+        raise BadParameter(name, f"give the parameter {name!r} exactly once")
+    if not _NUMBER.fullmatch(values[0]):
+        raise BadParameter(name, f"{name!r} must be a non-negative decimal integer")
+    return int(values[0])
+
+
+def _text(body: str) -> Response:
+    return Response(body, mimetype="text/plain")
+
+
+def _proof(proof: list[bytes], **about: int) -> Response:
+    return jsonify({**about, "proof": [base64.b64encode(p).decode() for p in proof]})
+
+
+@bp.get("/checkpoint")
+def checkpoint():
+    """The latest signed checkpoint: the C2SP signed note itself."""
+    return _text(latest_checkpoint(session(), log_signer()).note)
+
+
+@bp.get("/key")
+def key():
+    """The verifier key, in the signed-note vkey format."""
+    return _text(log_signer().vkey + "\n")
+
+
+@bp.get("/proof/inclusion")
+def inclusion():
+    index, size = _number("index"), _number("size")
+    current = log.size(session())
+    if not 1 <= size <= current:
+        raise BadParameter("size", f"size must be between 1 and the log's size, {current}")
+    if index >= size:
+        raise BadParameter("index", f"index must be below size ({size})")
+    return _proof(log.inclusion_proof(session(), index, size), index=index, size=size)
+
+
+@bp.get("/proof/consistency")
+def consistency():
+    first, second = _number("first"), _number("second")
+    current = log.size(session())
+    if not 1 <= second <= current:
+        raise BadParameter("second", f"second must be between 1 and the log's size, {current}")
+    if not 1 <= first <= second:
+        raise BadParameter("first", f"first must be between 1 and second ({second})")
+    return _proof(log.consistency_proof(session(), first, second), first=first, second=second)

@@ -1,0 +1,54 @@
+"""Storage of the log: leaf hashes in order, the hashes of complete
+subtrees by (level, index) so roots and proofs take O(log n) reads, one
+head row that sequences appends, and the signed checkpoints."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.db import Base, utcnow
+
+
+class LogHead(Base):
+    """A single row (id 1). Appending updates it first, which takes its row
+    lock (PostgreSQL) or the write lock (SQLite): appends are sequenced, so
+    two writers never produce a fork or a gap."""
+
+    __tablename__ = "log_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(default=0)
+
+
+class LogLeaf(Base):
+    __tablename__ = "log_leaves"
+
+    index: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    # SHA-256(0x00 || d), d = SHA-256(salt || canonical JSON of the event).
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    appended_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LogNode(Base):
+    """The hash of the complete subtree of 2**level leaves starting at leaf
+    index * 2**level (level 0: the leaf hashes themselves)."""
+
+    __tablename__ = "log_nodes"
+
+    level: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class Checkpoint(Base):
+    """A signed note (C2SP signed-note format) over a tree size and root."""
+
+    __tablename__ = "checkpoints"
+
+    size: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    key_name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

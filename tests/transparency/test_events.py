@@ -1,0 +1,205 @@
+"""Access events as log leaves: written in the action's transaction, salted
+and committed to by a hash, and provable to the subject offline."""
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.access.events import (SALT_KEY, canonical_json, event_document, leaf_data, proof_bundle, recent_events,
+                                  record_event)
+from portal.access.log_routes import log_signer
+from portal.access.models import AccessEvent, EventKind
+from portal.extensions import session, vault
+from portal.records.models import Subject
+from portal.transparency import log, merkle
+from portal.transparency.models import LogLeaf
+from portal.transparency.notes import verify_note
+
+
+def record(subject_id, **detail):
+    s = session()
+    return record_event(s, vault(), s.get(Subject, subject_id), EventKind.SELF_QUERY, detail=detail or {"what": "x"})
+
+
+def test_an_event_and_its_leaf_share_a_transaction(log_app, world):
+    with log_app.app_context():
+        s = session()
+        before = log.size(s)
+        event = record(world.person_a.id)
+        assert event.log_index == before
+        assert s.get(LogLeaf, event.log_index) is not None
+        s.rollback()
+        assert log.size(s) == before
+        assert s.scalar(select(func.count()).select_from(LogLeaf).where(LogLeaf.index >= before)) == 0
+        assert s.get(AccessEvent, event.id) is None
+        kept = record(world.person_a.id)
+        assert kept.log_index == before  # the rolled-back index is reused: no gap
+        s.commit()
+
+
+def test_the_leaf_commits_to_the_event_with_a_sealed_salt(log_app, world):
+    with log_app.app_context():
+        s = session()
+        event = record(world.person_a.id, what="report", page=2, name="张三")
+        s.commit()
+        event_id, index = event.id, event.log_index
+    with log_app.app_context():  # read back from the database, as a verifier would
+        s = session()
+        event = s.get(AccessEvent, event_id)
+        sealed = json.loads(vault().cipher(s, s.get(Subject, event.subject_id).data_key_id).open_field(event, "detail"))
+        salt = base64.b64decode(sealed.pop(SALT_KEY))
+        assert len(salt) == 32
+        document = event_document(event, sealed)
+        assert document == {
+            "id": str(event_id), "subject_id": str(world.person_a.id), "occurred_at": document["occurred_at"],
+            "kind": "self_query", "outcome": "served", "purpose": None, "channel": "web", "actor_user_id": None,
+            "institution_id": None, "detail": {"what": "report", "page": 2, "name": "张三"}}
+        assert document["occurred_at"].endswith("Z") and "T" in document["occurred_at"]
+        assert canonical_json(document) == json.dumps(document, sort_keys=True, separators=(",", ":"),
+                                                      ensure_ascii=False).encode()
+        d = hashlib.sha256(salt + canonical_json(document)).digest()
+        assert s.get(LogLeaf, index).leaf_hash == merkle.leaf_hash(d) == merkle.leaf_hash(leaf_data(salt, document))
+        # The salt is never shown with the event.
+        views = recent_events(s, vault(), s.get(Subject, world.person_a.id))
+        assert [v.detail for v in views if v.id == event_id] == [{"what": "report", "page": 2, "name": "张三"}]
+        assert all(SALT_KEY not in v.detail for v in views)
+
+
+def test_two_events_with_the_same_content_get_different_leaves(log_app, world):
+    with log_app.app_context():
+        a, b = record(world.person_a.id), record(world.person_a.id)
+        leaves = [session().get(LogLeaf, e.log_index).leaf_hash for e in (a, b)]
+        assert leaves[0] != leaves[1]
+
+
+def test_the_salt_key_is_reserved(log_app, world):
+    with log_app.app_context():
+        with pytest.raises(ValueError, match="reserved"):
+            record(world.person_a.id, _salt="mine")
+
+
+# -- proof bundles -------------------------------------------------------------------
+@pytest.fixture
+def bundle(log_app, world, tmp_path):
+    """A proof bundle for one of person A's events, with others around it,
+    written to a file, and a function that runs `portal audit verify-proof`."""
+    with log_app.app_context():
+        s = session()
+        for _ in range(5):
+            record(world.person_b.id)
+        event = record(world.person_a.id, what="dashboard")
+        for _ in range(6):
+            record(world.person_b.id)
+        s.commit()
+        made = proof_bundle(s, vault(), event)
+        s.commit()
+    path = tmp_path / "bundle.json"
+
+    def verify(content, *args):
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content if isinstance(content, str) else json.dumps(content))
+        return log_app.test_cli_runner().invoke(args=["audit", "verify-proof", str(path), *args])
+
+    return made, verify
+
+
+def test_a_bundle_verifies_offline(bundle, log_app):
+    made, verify = bundle
+    assert made["tree_size"] == made["leaf_index"] + 7
+    assert json.loads(made["event"])["detail"] == {"what": "dashboard"}
+    result = verify(made)
+    assert result.exit_code == 0, result.output
+    assert f"proof verified: event {json.loads(made['event'])['id']} (self_query" in result.output
+    assert "pass --key" in result.output
+    with log_app.app_context():
+        vkey = log_signer().vkey
+    result = verify(made, "--key", vkey)
+    assert result.exit_code == 0, result.output
+    assert "pass --key" not in result.output
+
+
+def altered(made, change):
+    b = copy.deepcopy(made)
+    change(b)
+    return b
+
+
+def flip(text):
+    raw = bytearray(base64.b64decode(text))
+    raw[0] ^= 1
+    return base64.b64encode(raw).decode()
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda b: b.update(event=b["event"].replace("dashboard", "report")), "not proved to be in the log"),
+    (lambda b: b.update(event=b["event"].replace('"self_query"', '"export"')), "not proved"),
+    (lambda b: b.update(event=json.dumps(json.loads(b["event"]))), "not proved"),   # the same, re-serialised
+    (lambda b: b.update(event="[]"), "not the JSON text of an object"),
+    (lambda b: b.update(event="\ud800"), "not the JSON text of an object"),
+    (lambda b: b.update(salt=flip(b["salt"])), "not proved"),
+    (lambda b: b.update(leaf_index=b["leaf_index"] + 1), "not proved"),
+    (lambda b: b["proof"].__setitem__(0, flip(b["proof"][0])), "not proved"),
+    (lambda b: b["proof"].pop(), "not proved"),
+    (lambda b: b.update(tree_size=b["tree_size"] - 1), "is for size"),
+    (lambda b: b.update(checkpoint=b["checkpoint"].replace("\n", "\n1", 1)), "the checkpoint"),
+    (lambda b: b.pop("salt"), "'salt' is missing"),
+    (lambda b: b.update(leaf_index="3"), "'leaf_index' is missing or not an integer"),
+    (lambda b: b.update(proof=["not base64!"]), "proof element 0 is not base64"),
+    (lambda b: b.update(format="something else"), "not a proof bundle"),
+])
+def test_an_altered_bundle_fails(bundle, change, message):
+    made, verify = bundle
+    result = verify(altered(made, change))
+    assert result.exit_code == 1, result.output
+    assert "proof NOT verified" in result.output and message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_bundle_checked_against_another_key_fails(bundle, tmp_path):
+    from portal.transparency.notes import Signer, create_key_file
+
+    create_key_file(tmp_path / "other")
+    made, verify = bundle
+    result = verify(made, "--key", Signer.load(tmp_path / "other").vkey)
+    assert result.exit_code == 1 and "not signed by" in result.output
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", "", b"\xff\xfe{}", "null"])
+def test_a_file_that_is_no_bundle_gets_a_clear_error(bundle, content):
+    _made, verify = bundle
+    result = verify(content)
+    assert result.exit_code == 1
+    assert "proof NOT verified" in result.output and "Traceback" not in result.output
+
+
+def test_the_bundle_is_what_a_browser_checks(bundle, log_app):
+    """static/js/verify.js hashes salt || UTF-8 of the event text, and takes
+    the size and root from the checkpoint."""
+    made, _verify = bundle
+    d = hashlib.sha256(base64.b64decode(made["salt"]) + made["event"].encode()).digest()
+    with log_app.app_context():
+        _origin, size, root = verify_note(made["checkpoint"], log_signer().vkey)
+        assert session().get(LogLeaf, made["leaf_index"]).leaf_hash == merkle.leaf_hash(d)
+    merkle.verify_inclusion(made["leaf_index"], size, merkle.leaf_hash(d),
+                            [base64.b64decode(p) for p in made["proof"]], root)
+
+
+def test_no_bundle_for_an_event_from_before_the_log(log_app, world):
+    with log_app.app_context():
+        s = session()
+        subject = s.get(Subject, world.person_a.id)
+        old = AccessEvent(id=uuid.uuid4(), subject_id=subject.id, kind=EventKind.SELF_QUERY, outcome="served",
+                          channel="web")
+        vault().cipher(s, subject.data_key_id).seal_field(old, "detail", "{}")
+        s.add(old)
+        s.flush()
+        with pytest.raises(LookupError, match="before the transparency log"):
+            proof_bundle(s, vault(), old)
