@@ -1,0 +1,92 @@
+"""The institution API at /api/v1: bearer tokens, JSON in, JSON or RFC 9457
+problem+json out. Routes parse and answer; schemas.py validates and
+services.py holds the rules. No cookies, so no CSRF; rate limited per key."""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask_limiter.util import get_remote_address
+
+from portal.access.consents import ConsentError
+from portal.api import openapi, problems, schemas, services
+from portal.api.auth import key_id_of_request, require
+from portal.api.problems import ApiProblem, invalid
+from portal.api.validation import read_json
+from portal.extensions import csrf, limiter, session, vault
+from portal.institutions.models import ApiScope
+from portal.records.identifiers import InvalidIdentifier
+
+bp = Blueprint("api", __name__, url_prefix=problems.PREFIX)
+csrf.exempt(bp)
+problems.register(bp)
+
+
+def _rate_key() -> str:
+    # Claimed, not yet verified, key id: garbage tokens share their
+    # sender's address instead.
+    key_id = key_id_of_request()
+    return f"api-key:{key_id}" if key_id else f"api-addr:{get_remote_address()}"
+
+
+limiter.limit(lambda: current_app.config.get("API_RATE_LIMIT", "120 per minute"), key_func=_rate_key)(bp)
+
+
+@bp.post("/records")
+@require(ApiScope.FURNISH)
+def furnish_record():
+    data = schemas.parse_furnish(read_json(), date.today())
+    try:
+        done = services.furnish_record(session(), vault(), g.institution, g.api_key, data)
+    except services.Conflict as exc:
+        raise ApiProblem(409, "Conflict", str(exc), type_="reference-conflict",
+                         errors=[{"pointer": "/record/reference", "detail": str(exc)}]) from None
+    v = done.version
+    return jsonify(record_id=str(v.record_id), version=v.version,
+                   expires_on=v.expires_on.isoformat() if v.expires_on else None), 201
+
+
+@bp.get("/reports/<identifier>")
+@require(ApiScope.QUERY)
+def report(identifier: str):
+    params = schemas.parse_parameters(request.args, schemas.REPORT_PARAMETERS)
+    try:
+        subject = services.find_by_identifier(session(), vault(), identifier, params["kind"])
+    except InvalidIdentifier as exc:
+        raise invalid([{"parameter": "identifier", "detail": str(exc)}], status=400) from None
+    except services.Ambiguous as exc:
+        raise invalid([{"parameter": "kind", "detail": str(exc)}], status=400) from None
+    if subject is None:
+        raise ApiProblem(404, "Not Found", "No subject with this identifier is on file.", type_="unknown-subject")
+    consent = uuid.UUID(params["consent"]) if params["consent"] else None
+    result = services.query_report(session(), vault(), g.institution, g.api_key, subject, params["purpose"],
+                                   consent, date.today())
+    if not result.basis.allowed:
+        # A 4xx commits: the refused attempt stays recorded for the subject.
+        raise ApiProblem(403, "Query refused", result.basis.message, type_="query-refused",
+                         reason=result.basis.reason.value, event_id=str(result.event.id))
+    # The report's bytes verbatim inside the canonical JSON of the wrapper
+    # ("report" sorts before "sha256"), so what is kept is what was sent.
+    body = b'{"report":' + result.body + b',"sha256":"' + result.sha256.encode() + b'"}'
+    response = Response(body, 200, mimetype="application/json")
+    response.headers["Disclosure-SHA256"] = result.sha256
+    return response
+
+
+@bp.post("/authorisations")
+@require(ApiScope.QUERY)
+def register_authorisation():
+    data = schemas.parse_authorisation(read_json())
+    try:
+        consent = services.register_authorisation(session(), vault(), g.institution, data)
+    except ConsentError as exc:
+        raise invalid([{"pointer": f"/{exc.field}", "detail": str(exc)}]) from None
+    if consent is None:
+        raise ApiProblem(404, "Not Found", "No subject with this identifier is on file.", type_="unknown-subject")
+    return jsonify(consent_id=str(consent.id), valid_until=consent.valid_until.isoformat()), 201
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return jsonify(openapi.document(current_app))
