@@ -121,12 +121,15 @@ def register_security_headers(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from portal.access.log_routes import bp as transparency
+    from portal.access.routes import bp as access
     from portal.accounts.routes import bp as accounts
+    from portal.api.routes import bp as api  # the institution API: problem+json errors, no CSRF
     from portal.notifications.routes import bp as notifications
     from portal.records.routes import bp as records
     from portal.site.routes import bp as site
 
-    for bp in (site, accounts, records, notifications):
+    for bp in (site, accounts, records, access, notifications, transparency, api):
         app.register_blueprint(bp)
 
 

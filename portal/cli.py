@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from portal import config
+from portal.access.audit_cli import audit, init_log_key
 from portal.crypto import KeyringError, init_keys
 from portal.crypto.keyring import INDEX_FILE, KEK_FILE
 from portal.crypto.models import KekVersion, KeyCheck
@@ -52,6 +53,7 @@ def init_command() -> None:
               "restore the key files; refusing to create new ones")
     for path in init_keys(key_dir):
         click.echo(f"created {path} (mode 0600)")
+    init_log_key()
     try:
         vault().register_versions(session())
     except KeyringError as exc:
@@ -229,8 +231,10 @@ def outbox_deliver() -> None:
 
 
 def register(app: Flask) -> None:
-    for command in (init_command, demo_command, serve_command, keys, outbox):
+    for command in (init_command, demo_command, serve_command, keys, outbox, audit):
         app.cli.add_command(command)
+    from portal.api.cli import apikeys
+    app.cli.add_command(apikeys)
 
 
 def main() -> None:

@@ -318,8 +318,59 @@ def load_demo(session: Session, vault: Vault, *, subjects: int = 60, seed: int =
         tokens = [{"scopes": [s.value for s in scopes], "token": issue_api_key(session, inst, scopes)}] if scopes else []
         creds["institutions"].append({"code": data.code, "name": data.name, "name_en": data.name_en,
                                       "kind": data.kind.value, "api_keys": tokens})
+    _demo_consents(session, vault, today, showcase, institutions)
+    _demo_queries(session, vault, today, showcase, institutions)
     session.flush()
     return creds
+
+
+def _demo_consents(session: Session, vault: Vault, today: date,
+                   showcase: dict[SubjectKind | str, tuple[Subject, str, str]],
+                   institutions: dict[str, Institution]) -> None:
+    """Authorities the demo logins can see: a bank's live loan-approval
+    grant and an employer's expired one for the person; a live grant and a
+    registered written authorisation for the firm."""
+    import hashlib
+
+    from portal.access import consents
+    from portal.accounts.models import User
+
+    def owner(subject: Subject) -> User:
+        return session.scalar(select(User).where(User.subject_id == subject.id))
+
+    person, firm = showcase[SubjectKind.PERSON][0], showcase[SubjectKind.FIRM][0]
+    bank, employer = institutions["hengtong-bank"], institutions["yunfan-hr"]
+    consents.grant(session, vault, person, bank, Purpose.LOAN_APPROVAL, today + timedelta(days=90), owner(person),
+                   today=today)
+    # Granted four months ago for a month: expired now (and shown as such).
+    consents.grant(session, vault, person, employer, Purpose.EMPLOYMENT_SCREENING, today - timedelta(days=90),
+                   owner(person), today=today - timedelta(days=120))
+    consents.grant(session, vault, firm, institutions["jinqiao-bank"], Purpose.LOAN_APPROVAL,
+                   today + timedelta(days=180), owner(firm), today=today)
+    consents.register_written(session, vault, bank, firm, Purpose.GUARANTEE_REVIEW, today + timedelta(days=60),
+                              hashlib.sha256(b"demo: signed guarantee review authorisation").digest(),
+                              "Guarantee review for a working-capital loan, signed by the legal representative",
+                              today=today)
+
+
+def _demo_queries(session: Session, vault: Vault, today: date,
+                  showcase: dict[SubjectKind | str, tuple[Subject, str, str]],
+                  institutions: dict[str, Institution]) -> None:
+    """Institution queries through the API's own service, so "who accessed
+    my data" has something to show: one served under the bank's grant, one
+    refused because the employer's grant expired, one refused for want of
+    any authority, and one served for the firm."""
+    from portal.api.services import query_report
+    from portal.institutions.models import ApiKey
+
+    person, firm = showcase[SubjectKind.PERSON][0], showcase[SubjectKind.FIRM][0]
+    for code, subject, purpose in (("hengtong-bank", person, Purpose.LOAN_APPROVAL),
+                                   ("yunfan-hr", person, Purpose.EMPLOYMENT_SCREENING),
+                                   ("xiaoyu-microcredit", person, Purpose.LOAN_APPROVAL),
+                                   ("jinqiao-bank", firm, Purpose.LOAN_APPROVAL)):
+        inst = institutions[code]
+        key = session.scalar(select(ApiKey).where(ApiKey.institution_id == inst.id))
+        query_report(session, vault, inst, key, subject, purpose, None, today)
 
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 from flask_babel import format_currency, format_date, format_datetime, get_locale
 from flask_login import current_user
 
@@ -16,6 +16,8 @@ COOKIE = "lang"
 
 
 def select_locale() -> str:
+    if not has_request_context():  # a command, a background job: the default language
+        return DEFAULT
     chosen = request.cookies.get(COOKIE)
     if chosen in LOCALES:
         return chosen
@@ -28,6 +30,11 @@ def select_locale() -> str:
 
 def html_lang() -> str:
     return "zh-Hans" if str(get_locale()).startswith("zh") else "en"
+
+
+def local_name(institution) -> str:
+    """An institution's name in the page's language."""
+    return institution.name if str(get_locale()).startswith("zh") else institution.name_en
 
 
 def money(amount: str | Decimal | None, currency: str = "CNY") -> str:
@@ -49,4 +56,4 @@ def moment(value: datetime | None) -> str:
 def register(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.globals.update(LOCALES=LOCALES, html_lang=html_lang, current_locale=lambda: str(get_locale()))
-    app.jinja_env.filters.update(money=money, day=day, moment=moment)
+    app.jinja_env.filters.update(money=money, day=day, moment=moment, local_name=local_name)

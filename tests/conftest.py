@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from portal import create_app
 from portal.crypto import init_keys
+from portal.transparency.notes import create_key_file as create_log_key
 from portal.db import all_models, make_engine
 from portal.extensions import session, vault
 from portal.migrations import upgrade
@@ -72,6 +73,7 @@ def make_app(database_url, instance):
     def make(keys: bool = True, **config):
         if keys:
             init_keys(instance / "keys")
+            create_log_key(instance / "keys")
         app = create_app({"TESTING": True, "SECRET_KEY": "test-secret", "DATABASE_URL": database_url, **config})
         apps.append(app)
         return app

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from portal.access.purposes import Purpose
+from portal.records.services import add_years
+
+PURPOSE_NAMES = {
+    Purpose.LOAN_APPROVAL: _l("Loan approval"),
+    Purpose.CREDIT_CARD_APPROVAL: _l("Credit card approval"),
+    Purpose.GUARANTEE_REVIEW: _l("Guarantee review"),
+    Purpose.POST_LOAN_MANAGEMENT: _l("Post-loan management (existing contract)"),
+    Purpose.EMPLOYMENT_SCREENING: _l("Employment screening"),
+    Purpose.COURT_ENFORCEMENT: _l("Court enforcement (legal basis)"),
+    Purpose.SELF_QUERY: _l("Self-query"),
+}
+GRANTABLE = [Purpose.LOAN_APPROVAL, Purpose.CREDIT_CARD_APPROVAL, Purpose.GUARANTEE_REVIEW,
+             Purpose.EMPLOYMENT_SCREENING]
+
+
+class AccessFilterForm(FlaskForm):
+    """GET filters of the access log (no CSRF: it changes nothing)."""
+
+    class Meta:
+        csrf = False
+
+    institution = SelectField(_l("Institution"), validators=[Optional()])
+    purpose = SelectField(_l("Purpose"), validators=[Optional()])
+    outcome = SelectField(_l("Outcome"), validators=[Optional()],
+                          choices=[SelectChoice("", _l("Any")), SelectChoice("served", _l("Served")),
+                                   SelectChoice("refused", _l("Refused"))])
+    since = DateField(_l("From"), validators=[Optional()])
+    until = DateField(_l("Until"), validators=[Optional()])
+    submit = SubmitField(_l("Filter"))
+
+    def validate_until(self, field):
+        if field.data and self.since.data and field.data < self.since.data:
+            raise ValidationError(_l("The end date is before the start date."))
+
+
+class GrantForm(FlaskForm):
+    institution = SelectField(_l("Institution"), validators=[DataRequired(message=_l("Choose an institution."))])
+    purpose = SelectField(_l("Purpose"), choices=[SelectChoice(p.value, PURPOSE_NAMES[p]) for p in GRANTABLE],
+                          validators=[DataRequired()])
+    valid_until = DateField(_l("Valid until"), validators=[DataRequired(message=_l("Choose a date."))])
+    submit = SubmitField(_l("Grant authority"))
+
+    def validate_valid_until(self, field):
+        today = date.today()
+        if field.data < today:
+            raise ValidationError(_l("Choose today or a later date."))
+        if field.data > add_years(today, 1):
+            raise ValidationError(_l("An authority lasts at most one year; grant it again later if needed."))
+
+
+class ComplaintForm(FlaskForm):
+    statement = TextAreaField(_l("What happened? Why was this access not authorised?"),
+                              validators=[DataRequired(message=_l("This field is required.")), Length(max=2000)])
+    submit = SubmitField(_l("Send the complaint"))
+
+
+class ConfirmForm(FlaskForm):
+    submit = SubmitField(_l("Confirm"))
+
+
+def default_valid_until() -> date:
+    return date.today() + timedelta(days=90)

@@ -1,0 +1,175 @@
+"""The subject's side of access: who accessed my data (with proofs), the
+consents I gave, the query lock, and complaints. Routes parse and render;
+the rules are in the services."""
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from portal.access import complaints, consents, disclosures, lock, views
+from portal.access.events import proof_bundle, record_event
+from portal.access.forms import (GRANTABLE, PURPOSE_NAMES, AccessFilterForm, ComplaintForm, ConfirmForm,
+                                 GrantForm, default_valid_until)
+from portal.access.models import EventKind, Outcome
+from portal.accounts.authz import SubjectAccess, load_subject
+from portal.extensions import session, vault
+from portal.i18n import local_name
+from portal.institutions.models import Institution
+from portal.records.report import EVENT_NAMES
+from portal.records.services import view_subject
+
+bp = Blueprint("access", __name__)
+
+
+def _own(subject_id: uuid.UUID) -> SubjectAccess:
+    """Consents and the lock belong to the subject (or its representative),
+    not to agents."""
+    access = load_subject(session(), current_user.user, subject_id)
+    if not access.is_own:
+        abort(404)
+    return access
+
+
+def _event(access: SubjectAccess, event_id: uuid.UUID):
+    event = views.event_of(session(), access.subject, event_id)
+    if event is None:
+        abort(404)
+    return event
+
+
+def _page() -> int:
+    raw = request.args.get("page", "1")
+    if not raw.isascii() or not raw.isdigit() or not 0 < len(raw) < 7 or int(raw) < 1:
+        abort(404)
+    return int(raw)
+
+
+# -- who accessed my data --------------------------------------------------------
+@bp.get("/subjects/<uuid:subject_id>/access")
+@login_required
+def access_log(subject_id: uuid.UUID):
+    access = load_subject(session(), current_user.user, subject_id)
+    form = AccessFilterForm(request.args)
+    seen = views.access_page(session(), vault(), access.subject, views.Filters(), 1)
+    form.institution.choices = [("", _("Any"))] + [(str(i.id), local_name(i))
+                                                   for i in seen.institutions]
+    form.purpose.choices = [("", _("Any"))] + [(p, str(PURPOSE_NAMES.get(p, p))) for p in seen.purposes]
+    filters = views.Filters()
+    if request.args and form.validate():
+        filters = views.Filters(uuid.UUID(form.institution.data) if form.institution.data else None,
+                                form.purpose.data or None,
+                                Outcome(form.outcome.data) if form.outcome.data else None,
+                                form.since.data, form.until.data)
+    try:
+        page = views.access_page(session(), vault(), access.subject, filters, _page())
+    except LookupError:
+        abort(404)
+    record_event(session(), vault(), access.subject, EventKind.SELF_QUERY, actor_user_id=current_user.id,
+                 detail={"what": "access log", "page": page.page,
+                         **({"via_delegation": str(access.delegation.id)} if access.delegation else {})})
+    return render_template("access/log.html", access=access, page=page, form=form, EVENT_NAMES=EVENT_NAMES,
+                           PURPOSE_NAMES=PURPOSE_NAMES, args={k: v for k, v in request.args.items() if k != "page"},
+                           name=view_subject(session(), vault(), access.subject).name)
+
+
+@bp.get("/subjects/<uuid:subject_id>/access/<uuid:event_id>/proof.json")
+@login_required
+def proof(subject_id: uuid.UUID, event_id: uuid.UUID):
+    access = load_subject(session(), current_user.user, subject_id)
+    bundle = proof_bundle(session(), vault(), _event(access, event_id))
+    response = jsonify(bundle)
+    if request.args.get("download"):
+        response.headers["Content-Disposition"] = f'attachment; filename="access-proof-{bundle["leaf_index"]}.json"'
+    return response
+
+
+@bp.get("/subjects/<uuid:subject_id>/access/<uuid:event_id>/disclosure")
+@login_required
+def disclosure(subject_id: uuid.UUID, event_id: uuid.UUID):
+    access = load_subject(session(), current_user.user, subject_id)
+    event = _event(access, event_id)
+    shown = disclosures.disclosure_for_event(session(), vault(), access.subject, event.id)
+    if shown is None:
+        abort(404)
+    return render_template("access/disclosure.html", access=access, event=event, shown=shown)
+
+
+@bp.route("/subjects/<uuid:subject_id>/access/<uuid:event_id>/complaint", methods=["GET", "POST"])
+@login_required
+def complaint(subject_id: uuid.UUID, event_id: uuid.UUID):
+    access = _own(subject_id)
+    event = _event(access, event_id)
+    if complaints.complained(session(), event):
+        flash(_("A complaint about this access was already sent."), "success")
+        return redirect(url_for("access.access_log", subject_id=subject_id))
+    form = ComplaintForm()
+    if form.validate_on_submit():
+        try:
+            complaints.file_complaint(session(), vault(), access.subject, event, current_user.user,
+                                      form.statement.data)
+        except ValueError as exc:
+            form.statement.errors.append(str(exc))
+        else:
+            flash(_("Your complaint was sent to the compliance officers. You will hear from them."), "success")
+            return redirect(url_for("access.access_log", subject_id=subject_id))
+    return render_template("access/complaint.html", form=form, event=event, access=access,
+                           EVENT_NAMES=EVENT_NAMES)
+
+
+# -- consents and the lock -------------------------------------------------------
+@bp.route("/subjects/<uuid:subject_id>/consents", methods=["GET", "POST"])
+@login_required
+def consent_list(subject_id: uuid.UUID):
+    access = _own(subject_id)
+    grantable = {p.value for p in GRANTABLE}
+    institutions = [i for i in session().scalars(select(Institution).order_by(Institution.code))
+                    if grantable & set(i.allowed_purposes)]
+    form = GrantForm()
+    form.institution.choices = [("", _("Choose…"))] + [(str(i.id), local_name(i))
+                                                      for i in institutions]
+    if request.method == "GET":
+        form.valid_until.data = default_valid_until()
+    if form.validate_on_submit():
+        institution = session().get(Institution, uuid.UUID(form.institution.data))
+        try:
+            consents.grant(session(), vault(), access.subject, institution, form.purpose.data,
+                           form.valid_until.data, current_user.user)
+        except ValueError as exc:
+            form.purpose.errors.append(str(exc))
+        else:
+            flash(_("Authority granted."), "success")
+            return redirect(url_for("access.consent_list", subject_id=subject_id))
+    return render_template("access/consents.html", access=access, form=form, confirm=ConfirmForm(),
+                           grants=consents.list_for_subject(session(), vault(), access.subject),
+                           PURPOSE_NAMES=PURPOSE_NAMES)
+
+
+@bp.post("/subjects/<uuid:subject_id>/consents/<uuid:consent_id>/revoke")
+@login_required
+def consent_revoke(subject_id: uuid.UUID, consent_id: uuid.UUID):
+    access = _own(subject_id)
+    if ConfirmForm().validate_on_submit():
+        if consents.revoke(session(), vault(), access.subject, consent_id, current_user.user):
+            flash(_("Authority revoked. It no longer allows any query."), "success")
+        else:
+            abort(404)
+    return redirect(url_for("access.consent_list", subject_id=subject_id))
+
+
+@bp.post("/subjects/<uuid:subject_id>/lock")
+@login_required
+def toggle_lock(subject_id: uuid.UUID):
+    access = _own(subject_id)
+    if ConfirmForm().validate_on_submit():
+        if access.subject.locked_at is None:
+            lock.set_lock(session(), vault(), access.subject, current_user.user)
+            flash(_("Your file is locked: institutions' queries are refused (court enforcement excepted)."),
+                  "success")
+        else:
+            lock.release_lock(session(), vault(), access.subject, current_user.user)
+            flash(_("Your file is unlocked."), "success")
+    return redirect(url_for("access.consent_list", subject_id=subject_id))

@@ -1,0 +1,106 @@
+"""What the subject sees of who accessed their file: access events with
+filters and pages, each with the institution, purpose, legal basis,
+channel, outcome and what was disclosed. Staff appear by role only."""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal.access.models import AccessEvent, Complaint, Disclosure, EventKind, Outcome
+from portal.accounts.models import User
+from portal.crypto import Vault
+from portal.institutions.models import Institution
+from portal.records.models import Subject
+
+PAGE_SIZE = 25  # every event is kept and shown: at least the last two years
+
+@dataclass(frozen=True)
+class Filters:
+    institution_id: uuid.UUID | None = None
+    purpose: str | None = None
+    outcome: Outcome | None = None
+    since: date | None = None
+    until: date | None = None
+
+
+@dataclass(frozen=True)
+class AccessRow:
+    id: uuid.UUID
+    occurred_at: datetime
+    kind: EventKind
+    outcome: Outcome
+    channel: str
+    purpose: str | None
+    institution: Institution | None
+    actor_role: str | None
+    detail: dict[str, Any]
+    log_index: int | None
+    disclosed: bool
+    complained: bool
+
+
+@dataclass
+class AccessPage:
+    rows: list[AccessRow]
+    page: int
+    pages: int
+    total: int
+    institutions: list[Institution] = field(default_factory=list)
+    purposes: list[str] = field(default_factory=list)
+
+
+def _conditions(subject: Subject, filters: Filters) -> list:
+    where = [AccessEvent.subject_id == subject.id]
+    if filters.institution_id:
+        where.append(AccessEvent.institution_id == filters.institution_id)
+    if filters.purpose:
+        where.append(AccessEvent.purpose == filters.purpose)
+    if filters.outcome:
+        where.append(AccessEvent.outcome == filters.outcome)
+    if filters.since:
+        where.append(AccessEvent.occurred_at >= datetime.combine(filters.since, time.min, UTC))
+    if filters.until:
+        where.append(AccessEvent.occurred_at < datetime.combine(filters.until + timedelta(days=1), time.min, UTC))
+    return where
+
+
+def access_page(session: Session, vault: Vault, subject: Subject, filters: Filters, page: int) -> AccessPage:
+    where = _conditions(subject, filters)
+    total = session.scalar(select(func.count()).select_from(AccessEvent).where(*where))
+    pages = max(1, -(-total // PAGE_SIZE))
+    if page > pages:
+        raise LookupError(page)
+    events = session.scalars(select(AccessEvent).where(*where).order_by(AccessEvent.occurred_at.desc(),
+                                                                        AccessEvent.id)
+                             .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+    ids = [e.id for e in events]
+    disclosed = set(session.scalars(select(Disclosure.event_id).where(Disclosure.event_id.in_(ids))))
+    complained = set(session.scalars(select(Complaint.event_id).where(Complaint.event_id.in_(ids))))
+    seen_institutions = session.scalars(select(Institution).where(Institution.id.in_(
+        select(AccessEvent.institution_id).where(AccessEvent.subject_id == subject.id).distinct()))).all()
+    by_id = {i.id: i for i in seen_institutions}
+    actors = {u.id: u.role.value for u in session.scalars(select(User).where(
+        User.id.in_({e.actor_user_id for e in events if e.actor_user_id})))}
+    cipher = vault.cipher(session, subject.data_key_id)
+    rows = []
+    for e in events:
+        detail = json.loads(cipher.open_field(e, "detail"))
+        detail.pop("_salt", None)
+        rows.append(AccessRow(e.id, e.occurred_at, e.kind, e.outcome, e.channel, e.purpose,
+                              by_id.get(e.institution_id), actors.get(e.actor_user_id), detail, e.log_index,
+                              e.id in disclosed, e.id in complained))
+    purposes = sorted(filter(None, session.scalars(select(AccessEvent.purpose).where(
+        AccessEvent.subject_id == subject.id).distinct())))
+    return AccessPage(rows, page, pages, total, sorted(seen_institutions, key=lambda i: i.code), purposes)
+
+
+def event_of(session: Session, subject: Subject, event_id: uuid.UUID) -> AccessEvent | None:
+    """An event of this subject, or None (the caller answers 404)."""
+    event = session.get(AccessEvent, event_id)
+    return event if event is not None and event.subject_id == subject.id else None

@@ -1,0 +1,202 @@
+"""The subject's side of access: who accessed my data (filters, pages,
+what was disclosed, proofs), authorities and the lock, complaints."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.access import consents, lock
+from portal.access.events import record_event
+from portal.access.models import AccessEvent, Complaint, Consent, EventKind, Outcome
+from portal.accounts.models import Role, User
+from portal.accounts.services import create_user
+from portal.extensions import session, vault
+from portal.notifications import services as notifications
+from portal.notifications.models import Message
+from portal.records.models import Subject
+
+TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def english(client):
+    client.set_cookie("lang", "en")
+    return client
+
+
+def post(client, url, data=None, page=None):
+    token = TOKEN.search(client.get(page or url).get_data(as_text=True)).group(1)
+    return client.post(url, data={**(data or {}), "csrf_token": token})
+
+
+def queries(app, world, n=3, outcome=Outcome.SERVED):
+    """Institution queries about person A, as the API records them."""
+    with app.app_context():
+        s, v = session(), vault()
+        a = s.get(Subject, world.person_a.id)
+        for i in range(n):
+            record_event(s, v, a, EventKind.INSTITUTION_QUERY, channel="api", outcome=outcome,
+                         institution_id=world.bank.id, purpose="loan_approval",
+                         detail={"basis": "consent", "n": i})
+        s.commit()
+
+
+def test_the_log_lists_institution_queries_with_purpose_and_outcome(app, world, sign_in):
+    queries(app, world, 2)
+    queries(app, world, 1, Outcome.REFUSED)
+    client = english(sign_in(app.test_client(), world.user_a))
+    html = client.get(f"/subjects/{world.person_a.id}/access").get_data(as_text=True)
+    assert html.count("Test Bank") >= 3
+    assert "Loan approval" in html and "Refused" in html and "Served" in html
+    assert "I did not authorise this" in html
+    assert 'data-proof-url="' in html and "verify.js" in html
+
+
+def test_filters_narrow_the_list_and_bad_filters_are_errors_not_crashes(app, world, sign_in):
+    queries(app, world, 2)
+    queries(app, world, 1, Outcome.REFUSED)
+    client = english(sign_in(app.test_client(), world.user_a))
+    url = f"/subjects/{world.person_a.id}/access"
+    refused = client.get(url, query_string={"outcome": "refused"}).get_data(as_text=True)
+    assert refused.count('class="outcome-refused"') == 1 and 'class="outcome-served"' not in refused
+    future = client.get(url, query_string={"since": (date.today() + timedelta(days=1)).isoformat()})
+    assert "No access matches." in future.get_data(as_text=True)
+    for bad in ({"outcome": "maybe"}, {"since": "yesterday"}, {"institution": "not-a-uuid"},
+                {"since": "2026-05-02", "until": "2026-05-01"}):
+        response = client.get(url, query_string=bad)
+        assert response.status_code == 200, bad
+        assert 'class="error"' in response.get_data(as_text=True), bad
+    assert client.get(url, query_string={"page": "0"}).status_code == 404
+    assert client.get(url, query_string={"page": "99"}).status_code == 404
+
+
+def test_viewing_the_log_is_itself_recorded(app, world, sign_in):
+    client = sign_in(app.test_client(), world.user_a)
+    client.get(f"/subjects/{world.person_a.id}/access")
+    with app.app_context():
+        kinds = session().scalars(select(AccessEvent.kind).where(AccessEvent.subject_id == world.person_a.id)).all()
+    assert EventKind.SELF_QUERY in kinds
+
+
+def test_proof_bundle_is_served_to_the_subject_only(app, world, sign_in):
+    queries(app, world, 1)
+    with app.app_context():
+        event_id = session().scalar(select(AccessEvent.id).where(AccessEvent.subject_id == world.person_a.id))
+    own = sign_in(app.test_client(), world.user_a).get(f"/subjects/{world.person_a.id}/access/{event_id}/proof.json")
+    assert own.status_code == 200
+    bundle = own.get_json()
+    assert {"event", "salt", "leaf_index", "proof", "checkpoint"} <= set(bundle)
+    assert json.loads(bundle["event"])["id"] == str(event_id)
+    other = sign_in(app.test_client(), world.user_b)
+    assert other.get(f"/subjects/{world.person_a.id}/access/{event_id}/proof.json").status_code == 404
+    assert other.get(f"/subjects/{world.person_b.id}/access/{event_id}/proof.json").status_code == 404
+
+
+def test_a_complaint_reaches_the_officers_once(app, world, sign_in):
+    queries(app, world, 1)
+    with app.app_context():
+        officer = create_user(session(), vault(), role=Role.OFFICER, email="officer@test.example",
+                              display_name="Officer")
+        event_id = session().scalar(select(AccessEvent.id).where(AccessEvent.kind == EventKind.INSTITUTION_QUERY))
+        session().commit()
+        officer_id = officer.id
+    client = english(sign_in(app.test_client(), world.user_a))
+    url = f"/subjects/{world.person_a.id}/access/{event_id}/complaint"
+    empty = post(client, url, {"statement": "   "})
+    assert empty.status_code == 200 and "This field is required" in empty.get_data(as_text=True)
+    done = post(client, url, {"statement": "I never applied for a loan at <b>this bank</b>."})
+    assert done.status_code == 302
+    with app.app_context():
+        assert session().scalar(select(func.count()).select_from(Complaint)) == 1
+        assert session().scalar(select(func.count()).select_from(Message).where(Message.user_id == officer_id)) == 1
+    again = client.get(url)
+    assert again.status_code == 302  # one complaint per access
+    agent = sign_in(app.test_client(), world.agent_g)
+    assert agent.get(url).status_code == 404
+
+
+def test_grant_see_and_revoke_an_authority(app, world, sign_in):
+    client = english(sign_in(app.test_client(), world.user_a))
+    url = f"/subjects/{world.person_a.id}/consents"
+    assert "You have not authorised anyone yet." in client.get(url).get_data(as_text=True)
+    until = (date.today() + timedelta(days=30)).isoformat()
+    response = post(client, url, {"institution": str(world.bank.id), "purpose": "loan_approval",
+                                   "valid_until": until})
+    assert response.status_code == 302
+    html = client.get(url).get_data(as_text=True)
+    assert "Test Bank" in html and "In force" in html
+    with app.app_context():
+        consent = session().scalar(select(Consent))
+    assert post(client, f"{url}/{consent.id}/revoke", page=url).status_code == 302
+    assert "Revoked" in client.get(url).get_data(as_text=True)
+    with app.app_context():
+        kinds = set(session().scalars(select(AccessEvent.kind).where(AccessEvent.subject_id == world.person_a.id)))
+    assert {EventKind.CONSENT_GRANTED, EventKind.CONSENT_REVOKED} <= kinds
+
+
+@pytest.mark.parametrize("until, message", [
+    (date.today() - timedelta(days=1), "today or a later date"),
+    (date.today() + timedelta(days=400), "at most one year"),
+])
+def test_bad_grants_are_refused_with_a_message(app, world, sign_in, until, message):
+    client = english(sign_in(app.test_client(), world.user_a))
+    url = f"/subjects/{world.person_a.id}/consents"
+    response = post(client, url, {"institution": str(world.bank.id), "purpose": "loan_approval",
+                                  "valid_until": until.isoformat()})
+    assert response.status_code == 200 and message in response.get_data(as_text=True)
+    with app.app_context():
+        assert session().scalar(select(func.count()).select_from(Consent)) == 0
+
+
+def test_lock_and_unlock_take_effect_at_once(app, world, sign_in):
+    client = english(sign_in(app.test_client(), world.user_a))
+    url = f"/subjects/{world.person_a.id}/consents"
+    assert post(client, f"/subjects/{world.person_a.id}/lock", page=url).status_code == 302
+    with app.app_context():
+        assert session().get(Subject, world.person_a.id).locked_at is not None
+    assert "Your file is locked since" in client.get(url).get_data(as_text=True)
+    post(client, f"/subjects/{world.person_a.id}/lock", page=url)
+    with app.app_context():
+        assert session().get(Subject, world.person_a.id).locked_at is None
+        kinds = set(session().scalars(select(AccessEvent.kind).where(AccessEvent.subject_id == world.person_a.id)))
+    assert {EventKind.LOCK_SET, EventKind.LOCK_RELEASED} <= kinds
+
+
+def test_agents_see_the_log_but_cannot_change_authorities_or_the_lock(app, world, sign_in):
+    agent = sign_in(app.test_client(), world.agent_f)
+    assert agent.get(f"/subjects/{world.firm_f.id}/access").status_code == 200
+    assert agent.get(f"/subjects/{world.firm_f.id}/consents").status_code == 404
+    token = TOKEN.search(agent.get("/account").get_data(as_text=True)).group(1)
+    assert agent.post(f"/subjects/{world.firm_f.id}/lock", data={"csrf_token": token}).status_code == 404
+
+
+def test_an_institution_query_is_told_to_the_subject_served_or_refused(app, world):
+    """Through the real API: the subject hears of each query at once."""
+    from portal.access import consents as grants
+    from portal.institutions.models import ApiScope, Institution
+    from portal.institutions.services import issue_api_key
+
+    with app.app_context():
+        s, v = session(), vault()
+        bank = s.get(Institution, world.bank.id)
+        token = issue_api_key(s, bank, [ApiScope.QUERY])
+        s.commit()
+    api = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    refused = api.get("/api/v1/reports/11010519491231002X?purpose=loan_approval", headers=headers)
+    assert refused.status_code == 403
+    with app.app_context():
+        s, v = session(), vault()
+        grants.grant(s, v, s.get(Subject, world.person_a.id), s.get(Institution, world.bank.id), "loan_approval",
+                     date.today() + timedelta(days=10), s.get(User, world.user_a.id))
+        s.commit()
+    served = api.get("/api/v1/reports/11010519491231002X?purpose=loan_approval", headers=headers)
+    assert served.status_code == 200
+    with app.app_context():
+        titles = [m.title for m in notifications.inbox(session(), vault(), session().get(User, world.user_a.id))[0]]
+    assert titles == ["测试银行 已获取您的信用报告", "测试银行 查询您的信用报告被拒绝"]  # newest first, in Chinese
+    with app.app_context():  # person B hears nothing
+        assert notifications.inbox(session(), vault(), session().get(User, world.user_b.id))[0] == []

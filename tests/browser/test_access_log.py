@@ -1,0 +1,107 @@
+"""The proof checks of "who accessed my data", run where the subject runs
+them: in the browser. The JavaScript verifiers must accept exactly what the
+RFC 9162 known-answer vectors accept; the page must say "verified" for a
+true log and what failed for a rewritten event."""
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+from sqlalchemy import select, text
+
+from portal.access.events import record_event
+from portal.access.models import AccessEvent, EventKind, Outcome
+from portal.extensions import session, vault
+from portal.records.models import Subject
+
+from .test_journeys import PASSWORD, accessible, on_file, sign_in  # noqa: F401  (fixture)
+
+VECTORS = Path(__file__).resolve().parents[1] / "transparency" / "vectors"
+
+
+def load(kind: str) -> list[dict]:
+    return [json.loads(p.read_text()) | {"name": str(p.relative_to(VECTORS))}
+            for p in sorted((VECTORS / kind).rglob("*.json"))]
+
+
+def test_the_browser_verifiers_agree_with_every_known_answer(page, live_server):
+    page.goto("/")
+    page.add_script_tag(url="/static/js/verify.js")
+    verdicts = page.evaluate("""async ({inclusion, consistency}) => {
+      const L = window.PortalLog, b = (s) => s ? L.b64(s) : new Uint8Array();
+      const out = {};
+      for (const v of inclusion)
+        out[v.name] = await L.verifyInclusion(v.leafIdx, v.treeSize, b(v.leafHash), (v.proof || []).map(b), b(v.root));
+      for (const v of consistency)
+        out[v.name] = await L.verifyConsistency(v.size1, v.size2, b(v.root1), b(v.root2), (v.proof || []).map(b));
+      return out;
+    }""", {"inclusion": load("inclusion"), "consistency": load("consistency")})
+    expected = {v["name"]: not v["wantErr"] for v in load("inclusion") + load("consistency")}
+    assert len(verdicts) == len(expected) > 150
+    wrong = {name: verdicts[name] for name in expected if verdicts[name] != expected[name]}
+    assert wrong == {}
+
+
+def add_queries(live_app, n=3):
+    from portal.records.services import find_subject
+    from portal.records.models import SubjectKind
+    from portal.institutions.models import Institution
+
+    with live_app.app_context():
+        s, v = session(), vault()
+        person = find_subject(s, v, SubjectKind.PERSON, "11010519491231002X")
+        bank = s.scalar(select(Institution))
+        for i in range(n):
+            record_event(s, v, person, EventKind.INSTITUTION_QUERY, channel="api",
+                         outcome=Outcome.SERVED if i % 2 == 0 else Outcome.REFUSED, institution_id=bank.id,
+                         purpose="loan_approval", detail={"basis": "consent"})
+        s.commit()
+        return person.id
+
+
+def a_person_with_an_account(live_app):
+    from portal.accounts.models import Role
+    from portal.accounts.services import create_user
+    from portal.records.models import SubjectKind
+    from portal.records.services import find_subject
+
+    with live_app.app_context():
+        s, v = session(), vault()
+        person = find_subject(s, v, SubjectKind.PERSON, "11010519491231002X")
+        create_user(s, v, role=Role.PERSON, email="zhang@example.com", display_name="张三", password=PASSWORD,
+                    subject_id=person.id)
+        s.commit()
+
+
+def test_the_page_verifies_each_entry_and_remembers_the_log(page, live_app, on_file):
+    a_person_with_an_account(live_app)
+    subject_id = add_queries(live_app)
+    sign_in(page, "zhang@example.com")
+    page.goto(f"/subjects/{subject_id}/access")
+    status = page.locator("#log-status")
+    status.filter(has_text="本页每条记录均已核验").wait_for()
+    assert page.locator(".verify.ok").count() == page.locator(".verify").count() >= 3
+    assert page.locator(".verify.bad").count() == 0
+    accessible(page, "who accessed my data")
+
+    add_queries(live_app, 2)  # the log grows; the browser remembers what it saw
+    page.reload()
+    status.filter(has_text="只有新增").wait_for()
+    assert "警告" not in status.inner_text()
+
+
+def test_a_rewritten_event_is_shown_as_not_verified(page, live_app, on_file):
+    a_person_with_an_account(live_app)
+    subject_id = add_queries(live_app, 1)
+    with live_app.app_context():  # someone with database access changes the recorded purpose
+        event_id = session().scalar(select(AccessEvent.id).where(AccessEvent.kind == EventKind.INSTITUTION_QUERY))
+        session().execute(text("UPDATE access_events SET purpose = 'post_loan_management' WHERE id = :id"),
+                          {"id": event_id.hex if live_app.extensions["portal.db"].engine.dialect.name == "sqlite"
+                           else event_id})
+        session().commit()
+    sign_in(page, "zhang@example.com")
+    page.goto(f"/subjects/{subject_id}/access")
+    page.locator("#log-status").filter(has_text="部分记录未能通过核验").wait_for()
+    tampered = page.locator(".verify.bad")
+    assert tampered.count() == 1 and "该记录不在日志中" in tampered.inner_text()
