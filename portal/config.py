@@ -29,6 +29,8 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_PASSWORD": None,
     "MAIL_FROM": "portal@localhost",
     "DEMO_MODE": False,            # shows the local outbox page to the operator
+    "LOG_ORIGIN": "credit-subject-portal.example/log",  # the log's name in every checkpoint
+    "API_RATE_LIMIT": "120 per minute",  # per institution API key
     "PROXY_COUNT": 0,              # reverse proxies in front (X-Forwarded-For is trusted that deep)
     "SESSION_COOKIE_SECURE": False,  # set True when served over HTTPS (production)
 }
