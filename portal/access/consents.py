@@ -50,6 +50,12 @@ class ConsentError(ValueError):
 
 
 # -- granting, revoking, registering ------------------------------------------------
+def check_request(institution: Institution, purpose: str, valid_until: date, today: date) -> Purpose:
+    """The checks that do not depend on the subject: run them before looking
+    the subject up, so the answer never tells whether someone is on file."""
+    return _check(institution, purpose, valid_until, today)
+
+
 def _check(institution: Institution, purpose: str, valid_until: date, today: date) -> Purpose:
     try:
         chosen = Purpose(purpose)

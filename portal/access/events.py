@@ -184,3 +184,37 @@ def verify_bundle(bundle: Any, vkey: str | None = None) -> dict[str, Any]:
     except merkle.ProofError as exc:
         raise BundleError(f"the event is not proved to be in the log: {exc}") from None
     return document
+
+
+# -- the audit of events against the log ---------------------------------------------
+def audit_events(session: Session, vault: Vault, leaves: bytes) -> int:
+    """Every leaf belongs to exactly one event and every event to one leaf,
+    and each event of a subject not shredded still hashes to its leaf: an
+    event rewritten, deleted or moved in the database is named. `leaves` is
+    the concatenated leaf hashes (checked against the tree before). Returns
+    how many events were recomputed (shredded subjects cannot be)."""
+    from portal.transparency.checkpoints import AuditFailure
+
+    size, seen, checked = len(leaves) // 32, set(), 0
+    ciphers: dict[uuid.UUID, Any] = {}
+    for event in session.scalars(select(AccessEvent).order_by(AccessEvent.log_index)):
+        index = event.log_index
+        if index is None or not 0 <= index < size:
+            raise AuditFailure(f"event {event.id}: it points at leaf {index}, which the log does not have", index)
+        if index in seen:
+            raise AuditFailure(f"leaf {index}: more than one event claims it", index)
+        seen.add(index)
+        subject = session.get(Subject, event.subject_id)
+        if subject.shredded_at is not None:
+            continue
+        if subject.id not in ciphers:
+            ciphers[subject.id] = vault.cipher(session, subject.data_key_id)
+        detail, salt = _open_detail(ciphers[subject.id], event)
+        if salt is None or merkle.leaf_hash(leaf_data(base64.b64decode(salt), event_document(event, detail))) \
+                != leaves[index * 32:(index + 1) * 32]:
+            raise AuditFailure(f"leaf {index}: event {event.id} no longer hashes to it (the event was changed)", index)
+        checked += 1
+    if len(seen) != size:
+        missing = next(i for i in range(size) if i not in seen)
+        raise AuditFailure(f"leaf {missing}: no event has it (the event was deleted)", missing)
+    return checked

@@ -10,7 +10,7 @@ import re
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from portal.crypto import KeyringError
-from portal.extensions import session
+from portal.extensions import limiter, session
 from portal.transparency import log
 from portal.transparency.checkpoints import latest_checkpoint
 from portal.transparency.notes import DEFAULT_ORIGIN, Signer
@@ -71,6 +71,7 @@ def _proof(proof: list[bytes], **about: int) -> Response:
 
 
 @bp.get("/checkpoint")
+@limiter.limit("60 per minute")  # it may sign and store a checkpoint: not for flooding
 def checkpoint():
     """The latest signed checkpoint: the C2SP signed note itself."""
     return _text(latest_checkpoint(session(), log_signer()).note)

@@ -80,7 +80,10 @@ def access_log(subject_id: uuid.UUID):
 @login_required
 def proof(subject_id: uuid.UUID, event_id: uuid.UUID):
     access = load_subject(session(), current_user.user, subject_id)
-    bundle = proof_bundle(session(), vault(), _event(access, event_id))
+    try:
+        bundle = proof_bundle(session(), vault(), _event(access, event_id))
+    except LookupError:  # recorded before the log existed
+        abort(404)
     response = jsonify(bundle)
     if request.args.get("download"):
         response.headers["Content-Disposition"] = f'attachment; filename="access-proof-{bundle["leaf_index"]}.json"'
@@ -145,6 +148,7 @@ def consent_list(subject_id: uuid.UUID):
             return redirect(url_for("access.consent_list", subject_id=subject_id))
     return render_template("access/consents.html", access=access, form=form, confirm=ConfirmForm(),
                            grants=consents.list_for_subject(session(), vault(), access.subject),
+                           contracts=consents.existing_contracts(session(), access.subject),
                            PURPOSE_NAMES=PURPOSE_NAMES)
 
 
@@ -164,8 +168,10 @@ def consent_revoke(subject_id: uuid.UUID, consent_id: uuid.UUID):
 @login_required
 def toggle_lock(subject_id: uuid.UUID):
     access = _own(subject_id)
-    if ConfirmForm().validate_on_submit():
-        if access.subject.locked_at is None:
+    wanted = request.form.get("state")
+    if ConfirmForm().validate_on_submit() and wanted in ("locked", "unlocked"):
+        # The form says which state it wants, so sending it twice changes nothing more.
+        if wanted == "locked":
             lock.set_lock(session(), vault(), access.subject, current_user.user)
             flash(_("Your file is locked: institutions' queries are refused (court enforcement excepted)."),
                   "success")

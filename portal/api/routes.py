@@ -24,10 +24,12 @@ problems.register(bp)
 
 
 def _rate_key() -> str:
-    # Claimed, not yet verified, key id: garbage tokens share their
-    # sender's address instead.
+    # The claimed key id is not verified yet, and key ids are not secret
+    # (they appear in the subject's access log): count per key *and*
+    # sender, so requests from elsewhere cannot use up an institution's
+    # allowance.
     key_id = key_id_of_request()
-    return f"api-key:{key_id}" if key_id else f"api-addr:{get_remote_address()}"
+    return f"api-key:{key_id}:{get_remote_address()}" if key_id else f"api-addr:{get_remote_address()}"
 
 
 limiter.limit(lambda: current_app.config.get("API_RATE_LIMIT", "120 per minute"), key_func=_rate_key)(bp)

@@ -15,6 +15,7 @@ from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from portal.access.notify import tell_subject_of_query
+from portal.transparency import log
 from portal.access import consents, disclosures
 from portal.access.consents import Basis
 from portal.access.events import record_event
@@ -96,7 +97,9 @@ def furnish_record(session: Session, vault: Vault, institution: Institution, key
 # -- written authorisations ---------------------------------------------------------------
 def register_authorisation(session: Session, vault: Vault, institution: Institution,
                            data: AuthorisationRequest) -> Consent | None:
-    """None when the subject is not on file. ConsentError names the field."""
+    """None when the subject is not on file. ConsentError names the field;
+    it is raised the same whether or not the subject is on file."""
+    consents.check_request(institution, data.purpose.value, data.valid_until, date.today())
     subject = find_subject(session, vault, data.subject.kind, data.subject.identifier)
     if subject is None:
         return None
@@ -117,6 +120,10 @@ def query_report(session: Session, vault: Vault, institution: Institution, key: 
                  purpose: Purpose, consent_id: uuid.UUID | None, today: date) -> QueryResult:
     """Decide, record the attempt (served or refused: exactly one event),
     and when served build the report and keep what was sent."""
+    # Take the log's append lock before deciding: a revocation or a lock
+    # committed before this query is then seen by it (its own event needs
+    # the same lock), so nothing is served on a basis already withdrawn.
+    log.lock_head(session)
     basis = consents.legal_basis(session, subject, institution, purpose, consent_id, today)
     event = record_event(session, vault, subject, EventKind.INSTITUTION_QUERY, channel="api",
                          outcome=Outcome.SERVED if basis.allowed else Outcome.REFUSED,

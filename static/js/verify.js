@@ -69,16 +69,20 @@
     const split = note.indexOf("\n\n");
     const body = note.slice(0, split + 1), lines = body.split("\n");
     const sigLine = note.slice(split + 2).split("\n").find((l) => l.startsWith("\u2014 " + name + " "));
-    if (!sigLine || lines.length < 4) throw new Error(msg("badCheckpoint"));
+    if (!sigLine || lines.length < 4 || lines[0] !== name) throw new Error(msg("badCheckpoint"));
     const sig = b64(sigLine.split(" ")[2]);
     const id = (await sha(cat(enc.encode(name), Uint8Array.of(0x0a), keyBytes))).slice(0, 4);
     if (!same(id, sig.slice(0, 4)) || hexId !== [...id].map((x) => x.toString(16).padStart(2, "0")).join(""))
       throw new Error(msg("badKey"));
-    let signed = null;
+    let key = null;
     try {
-      const key = await crypto.subtle.importKey("raw", keyBytes.slice(1), { name: "Ed25519" }, false, ["verify"]);
-      signed = await crypto.subtle.verify({ name: "Ed25519" }, key, sig.slice(4), enc.encode(body));
-    } catch (e) { signed = null; }  // no Ed25519 in this browser: rely on the server's check
+      key = await crypto.subtle.importKey("raw", keyBytes.slice(1), { name: "Ed25519" }, false, ["verify"]);
+    } catch (e) {
+      // Only a browser without Ed25519 may rely on the server's check; a key
+      // that does not import is a failure.
+      if (e.name !== "NotSupportedError") throw new Error(msg("badKey"));
+    }
+    const signed = key ? await crypto.subtle.verify({ name: "Ed25519" }, key, sig.slice(4), enc.encode(body)) : null;
     if (signed === false) throw new Error(msg("badSignature"));
     return { size: Number(lines[1]), root: b64(lines[2]), rootB64: lines[2], signedHere: signed === true };
   }
@@ -91,6 +95,12 @@
     const ok = await verifyInclusion(bundle.leaf_index, cp.size, await leafHash(d),
                                      bundle.proof.map(b64), cp.root);
     if (!ok) throw new Error(msg("notIncluded"));
+    // What the page shows must be the event whose bytes were verified.
+    const ev = JSON.parse(bundle.event), row = el.dataset;
+    const same_ = ev.id === row.id && ev.kind === row.kind && ev.outcome === row.outcome &&
+      (ev.purpose || "") === row.purpose && (ev.institution_id || "") === row.institution &&
+      ev.occurred_at === row.at;
+    if (!same_) throw new Error(msg("mismatch"));
     return cp;
   }
 

@@ -151,18 +151,40 @@ def test_bad_grants_are_refused_with_a_message(app, world, sign_in, until, messa
         assert session().scalar(select(func.count()).select_from(Consent)) == 0
 
 
+def query_as_bank(app, world):
+    """The bank asks for A's report through the API, under a live grant."""
+    from portal.access import consents as grants
+    from portal.institutions.models import ApiScope, Institution
+    from portal.institutions.services import issue_api_key
+
+    with app.app_context():
+        s, v = session(), vault()
+        bank = s.get(Institution, world.bank.id)
+        if not s.scalar(select(Consent.id)):
+            grants.grant(s, v, s.get(Subject, world.person_a.id), bank, "loan_approval",
+                         date.today() + timedelta(days=10), s.get(User, world.user_a.id))
+        token = issue_api_key(s, bank, [ApiScope.QUERY])
+        s.commit()
+    return app.test_client().get("/api/v1/reports/11010519491231002X?purpose=loan_approval",
+                                 headers={"Authorization": f"Bearer {token}"})
+
+
 def test_lock_and_unlock_take_effect_at_once(app, world, sign_in):
     client = english(sign_in(app.test_client(), world.user_a))
     url = f"/subjects/{world.person_a.id}/consents"
-    assert post(client, f"/subjects/{world.person_a.id}/lock", page=url).status_code == 302
+    assert post(client, f"/subjects/{world.person_a.id}/lock", {"state": "locked"}, page=url).status_code == 302
+    post(client, f"/subjects/{world.person_a.id}/lock", {"state": "locked"}, page=url)  # sent twice: still locked
     with app.app_context():
         assert session().get(Subject, world.person_a.id).locked_at is not None
     assert "Your file is locked since" in client.get(url).get_data(as_text=True)
-    post(client, f"/subjects/{world.person_a.id}/lock", page=url)
+    bank = query_as_bank(app, world)
+    assert bank.status_code == 403 and bank.get_json(force=True)["reason"] == "file_locked"
+    post(client, f"/subjects/{world.person_a.id}/lock", {"state": "unlocked"}, page=url)
     with app.app_context():
         assert session().get(Subject, world.person_a.id).locked_at is None
         kinds = set(session().scalars(select(AccessEvent.kind).where(AccessEvent.subject_id == world.person_a.id)))
     assert {EventKind.LOCK_SET, EventKind.LOCK_RELEASED} <= kinds
+    assert query_as_bank(app, world).status_code == 200  # unlocked: served again
 
 
 def test_agents_see_the_log_but_cannot_change_authorities_or_the_lock(app, world, sign_in):

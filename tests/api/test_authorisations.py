@@ -85,3 +85,18 @@ def test_a_subject_not_on_file_is_404_and_a_furnish_key_is_403(app, api):
     assert counts(app) == before
     with db(app) as (s, _v):
         assert s.scalar(select(Consent)) is None
+
+
+@pytest.mark.parametrize("bad", [{"valid_until": (date.today() - timedelta(days=1)).isoformat()},
+                                 {"purpose": "post_loan_management"}])
+def test_a_bad_registration_does_not_tell_whether_the_subject_is_on_file(app, api, bad):
+    """The same problem for a subject on file and one who is not: the
+    endpoint is no way to probe who has a credit file."""
+    from portal.records.identifiers import resident_id_check
+
+    nobody = "11010519900101123" + resident_id_check("11010519900101123")
+    on_file = register(app, api.tokens["bank_query"], body(**bad))
+    not_on_file = register(app, api.tokens["bank_query"], body(subject={"kind": "person", "identifier": nobody},
+                                                                **bad))
+    assert on_file.status_code == not_on_file.status_code == 422
+    assert on_file.get_json(force=True)["errors"] == not_on_file.get_json(force=True)["errors"]

@@ -105,3 +105,17 @@ def test_a_rewritten_event_is_shown_as_not_verified(page, live_app, on_file):
     page.locator("#log-status").filter(has_text="部分记录未能通过核验").wait_for()
     tampered = page.locator(".verify.bad")
     assert tampered.count() == 1 and "该记录不在日志中" in tampered.inner_text()
+
+
+def test_a_line_that_differs_from_its_logged_event_is_flagged(page, live_app, on_file):
+    """The page cannot show one thing and prove another: the script compares
+    each line with the event whose bytes it verified."""
+    a_person_with_an_account(live_app)
+    subject_id = add_queries(live_app, 1)
+    sign_in(page, "zhang@example.com")
+    # A server that lies about the outcome in the page, but serves the true proof:
+    page.route(f"**/subjects/{subject_id}/access", lambda route: route.fulfill(
+        response=route.fetch(), body=route.fetch().text().replace('data-outcome="served"', 'data-outcome="refused"')))
+    page.goto(f"/subjects/{subject_id}/access")
+    page.locator("#log-status").filter(has_text="部分记录未能通过核验").wait_for()
+    assert "显示的内容与日志中的事件不一致" in page.locator(".verify.bad").first.inner_text()

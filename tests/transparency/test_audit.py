@@ -22,7 +22,7 @@ def audited(log_app, database_url):
     engine = make_engine(database_url)
 
     def verify(*args):
-        return log_app.test_cli_runner().invoke(args=["audit", "verify", *args])
+        return log_app.test_cli_runner().invoke(args=["audit", "verify", "--log-only", *args])
 
     yield verify, engine
     engine.dispose()

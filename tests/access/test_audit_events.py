@@ -1,0 +1,50 @@
+"""`portal audit verify` ties every event to its leaf: an event changed,
+deleted or moved in the database is named, not only a damaged tree."""
+import pytest
+from sqlalchemy import text
+
+from portal.access.events import record_event
+from portal.access.models import EventKind, Outcome
+from portal.extensions import session, vault
+from portal.records.models import Subject
+
+
+@pytest.fixture
+def logged(app, world):
+    with app.app_context():
+        s, v = session(), vault()
+        a = s.get(Subject, world.person_a.id)
+        for outcome in (Outcome.SERVED, Outcome.REFUSED, Outcome.SERVED):
+            record_event(s, v, a, EventKind.INSTITUTION_QUERY, channel="api", outcome=outcome,
+                         institution_id=world.bank.id, purpose="loan_approval", detail={})
+        s.commit()
+    return app
+
+
+def tamper(app, sql):
+    with app.app_context():
+        session().execute(text(sql))
+        session().commit()
+
+
+def audit(app):
+    return app.test_cli_runner().invoke(args=["audit", "verify"])
+
+
+def test_an_intact_log_and_its_events_verify(logged):
+    result = audit(logged)
+    assert result.exit_code == 0, result.output
+    assert "3 events recomputed" in result.output
+
+
+@pytest.mark.parametrize("sql, fragment", [
+    ("UPDATE access_events SET outcome = 'served' WHERE outcome = 'refused'", "no longer hashes to it"),
+    ("UPDATE access_events SET purpose = 'court_enforcement' WHERE log_index = 0", "leaf 0: event"),
+    ("DELETE FROM access_events WHERE log_index = 1", "leaf 1: no event has it"),
+    ("UPDATE access_events SET log_index = 99 WHERE log_index = 2", "points at leaf 99"),
+])
+def test_a_rewritten_deleted_or_moved_event_is_named(logged, sql, fragment):
+    tamper(logged, sql)
+    result = audit(logged)
+    assert result.exit_code == 1
+    assert fragment in result.output
