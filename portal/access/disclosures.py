@@ -22,13 +22,6 @@ from portal.db import new_id, utcnow
 from portal.records.models import Subject
 
 
-def canonical_json(value: Any) -> bytes:
-    """Sorted keys, no insignificant white space, UTF-8: the same value gives
-    the same bytes, so a hash over them can be checked by the recipient."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"),
-                      allow_nan=False).encode()
-
-
 def store(session: Session, vault: Vault, subject: Subject, event: AccessEvent, body: bytes) -> Disclosure:
     """Keep `body`, the exact bytes sent, for the query `event`."""
     if event.subject_id != subject.id or event.institution_id is None:

@@ -72,8 +72,11 @@ def event_document(event: AccessEvent, detail: dict[str, Any]) -> dict[str, Any]
             "institution_id": _opt(event.institution_id), "detail": detail}
 
 
-def canonical_json(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no insignificant white space, UTF-8: the same value gives
+    the same bytes, so a hash over them can be checked by anyone (log leaves,
+    disclosure snapshots)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
 def leaf_data(salt: bytes, document: dict[str, Any]) -> bytes:

@@ -18,7 +18,7 @@ from portal.access.notify import tell_subject_of_query
 from portal.transparency import log
 from portal.access import consents, disclosures
 from portal.access.consents import Basis
-from portal.access.events import record_event
+from portal.access.events import canonical_json, record_event
 from portal.access.models import AccessEvent, Consent, EventKind, Outcome
 from portal.access.purposes import Purpose
 from portal.api.schemas import AuthorisationRequest, FurnishRequest
@@ -133,7 +133,7 @@ def query_report(session: Session, vault: Vault, institution: Institution, key: 
     if not basis.allowed:
         return QueryResult(basis, event)
     report = institution_report(session, vault, subject, institution, purpose, basis, event, today)
-    body = disclosures.canonical_json(report)
+    body = canonical_json(report)
     disclosures.store(session, vault, subject, event, body)
     return QueryResult(basis, event, body, hashlib.sha256(body).hexdigest())
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.crypto.blind_index import BlindIndex
-from portal.crypto.errors import CryptoError, DecryptionFailed, KeyDestroyed
+from portal.crypto.errors import DecryptionFailed, KeyDestroyed
 from portal.crypto.keyring import NONCE_BYTES, Keyring, KeyringError
 from portal.crypto.models import DataKey, KekVersion, KeyCheck
 from portal.db import new_id, utcnow

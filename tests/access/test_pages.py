@@ -9,7 +9,6 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from portal.access import consents, lock
 from portal.access.events import record_event
 from portal.access.models import AccessEvent, Complaint, Consent, EventKind, Outcome
 from portal.accounts.models import Role, User

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from portal.access import consents, disclosures, lock
 from portal.access.consents import ConsentError, Reason, legal_basis
-from portal.access.events import record_event, recent_events
+from portal.access.events import canonical_json, record_event, recent_events
 from portal.access.models import AccessEvent, Consent, Disclosure, EventKind
 from portal.access.purposes import Purpose
 from portal.accounts.models import User
@@ -130,7 +130,7 @@ def test_disclosures_are_read_back_only_for_their_subject_and_unaltered(app, api
     s, v, a, _user, bank, _lender, _court = cast
     b = s.get(Subject, api.world.person_b.id)
     event = record_event(s, v, a, EventKind.INSTITUTION_QUERY, channel="api", institution_id=bank.id)
-    body = disclosures.canonical_json({"b": [1, "二"], "a": None})
+    body = canonical_json({"b": [1, "二"], "a": None})
     assert body == '{"a":null,"b":[1,"二"]}'.encode()
     row = disclosures.store(s, v, a, event, body)
     shown = disclosures.disclosure_for_event(s, v, a, event.id)

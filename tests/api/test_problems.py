@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal.access import disclosures
+from portal.access.events import canonical_json
 
 from .conftest import bearer, counts, grant, is_problem
 
@@ -53,4 +53,4 @@ def test_an_error_midway_is_a_500_problem_and_nothing_is_kept(make_app, api, mon
 
 def test_canonical_json_refuses_what_json_cannot_say():
     with pytest.raises(ValueError):
-        disclosures.canonical_json({"x": float("nan")})
+        canonical_json({"x": float("nan")})

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.access import consents, disclosures, lock
-from portal.access.events import recent_events
+from portal.access.events import canonical_json, recent_events
 from portal.access.models import AccessEvent, Disclosure, EventKind, Outcome
 from portal.accounts.models import User
 from portal.records.models import Subject
@@ -72,7 +72,7 @@ def test_a_live_consent_serves_the_report_and_keeps_exactly_what_was_sent(app, a
     # The snapshot is byte for byte the report member of the body, hashed.
     assert body == b'{"report":' + snapshot + b',"sha256":"' + sha.encode() + b'"}'
     assert hashlib.sha256(snapshot).hexdigest() == sha == row.snapshot_hash.hex() == shown.hash
-    assert disclosures.canonical_json(sent["report"]) == snapshot and shown.report == sent["report"]
+    assert canonical_json(sent["report"]) == snapshot and shown.report == sent["report"]
     assert row.institution_id == api.world.bank.id and row.subject_id == api.world.person_a.id
 
     report = sent["report"]

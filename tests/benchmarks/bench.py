@@ -9,7 +9,6 @@ import argparse
 import secrets
 import statistics
 import time
-from datetime import date
 from typing import Callable
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from portal.crypto import Keyring, Vault, init_keys
 from portal.db import Base, all_models, make_engine
-from portal.records.models import Category, RecordStatus, RecordVersion
+from portal.records.models import Category, RecordStatus
 from portal.records.services import RecordInput, build_version, open_payload
 
 

@@ -4,7 +4,6 @@ RFC 9162 known-answer vectors accept; the page must say "verified" for a
 true log and what failed for a rewritten event."""
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 
@@ -13,7 +12,6 @@ from sqlalchemy import select, text
 from portal.access.events import record_event
 from portal.access.models import AccessEvent, EventKind, Outcome
 from portal.extensions import session, vault
-from portal.records.models import Subject
 
 from .test_journeys import PASSWORD, accessible, on_file, sign_in  # noqa: F401  (fixture)
 
