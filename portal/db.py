@@ -101,6 +101,7 @@ def all_models() -> MetaData:
     from portal.access import models as _access  # noqa: F401
     from portal.accounts import models as _accounts  # noqa: F401
     from portal.crypto import models as _crypto  # noqa: F401
+    from portal.disputes import models as _disputes  # noqa: F401
     from portal.institutions import models as _institutions  # noqa: F401
     from portal.notifications import models as _notifications  # noqa: F401
     from portal.records import models as _records  # noqa: F401

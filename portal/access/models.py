@@ -29,6 +29,8 @@ class EventKind(StrEnum):
     DELEGATION_REVOKED = "delegation_revoked"
     INVITATION_SENT = "invitation_sent"
     INVITATION_CANCELLED = "invitation_cancelled"
+    DISPUTE_FILED = "dispute_filed"        # a dispute (objection) was filed
+    DISPUTE_STEP = "dispute_step"          # a step of a dispute: status change, extension, evidence
 
 
 class Outcome(StrEnum):

@@ -58,6 +58,16 @@ EVENT_NAMES = {
     EventKind.DELEGATION_REVOKED: _l("Agent's access revoked"),
     EventKind.INVITATION_SENT: _l("Agent invited"),
     EventKind.INVITATION_CANCELLED: _l("Agent invitation cancelled"),
+    EventKind.INSTITUTION_QUERY: _l("Report requested by an institution"),
+    EventKind.RECORD_FURNISHED: _l("Record furnished or updated"),
+    EventKind.CONSENT_GRANTED: _l("Authority granted"),
+    EventKind.CONSENT_REVOKED: _l("Authority revoked"),
+    EventKind.AUTHORISATION_REGISTERED: _l("Written authorisation registered"),
+    EventKind.LOCK_SET: _l("File locked"),
+    EventKind.LOCK_RELEASED: _l("File unlocked"),
+    EventKind.COMPLAINT_FILED: _l("Complaint filed"),
+    EventKind.DISPUTE_FILED: _l("Dispute filed"),
+    EventKind.DISPUTE_STEP: _l("Dispute updated"),
 }
 CHANNEL_ACTORS = {"web": _l("You, on the portal"), "api": _l("An institution"), "staff": _l("Portal staff")}
 KIND_NAMES = {SubjectKind.PERSON: _l("Person"), SubjectKind.FIRM: _l("Firm")}

@@ -221,3 +221,9 @@ def test_an_institution_query_is_told_to_the_subject_served_or_refused(app, worl
     assert titles == ["测试银行 已获取您的信用报告", "测试银行 查询您的信用报告被拒绝"]  # newest first, in Chinese
     with app.app_context():  # person B hears nothing
         assert notifications.inbox(session(), vault(), session().get(User, world.user_b.id))[0] == []
+
+
+def test_every_kind_of_event_has_a_name_people_can_read():
+    from portal.records.report import EVENT_NAMES
+
+    assert set(EVENT_NAMES) == set(EventKind)

@@ -1,0 +1,121 @@
+"""Evidence files: PDF, PNG or JPEG recognised by their content (never by
+the name or the type the browser claims), at most 10 MB each and 5 per
+dispute, sealed under the subject's data key with associated data naming
+the row (`evidence.content.<id>`), stored under a name the server chose."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from sqlalchemy.orm import Session
+
+from portal.crypto import Cipher
+from portal.crypto.errors import DecryptionFailed
+from portal.db import new_id, utcnow
+from portal.disputes.models import Dispute, Evidence
+
+MAX_BYTES = 10 * 1024 * 1024
+MAX_FILES = 5
+
+# (magic bytes, media type, extension of the stored name)
+_SIGNATURES = (
+    (b"%PDF-", "application/pdf", "pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
+    (b"\xff\xd8\xff", "image/jpeg", "jpg"),
+)
+EXTENSIONS = {media: ext for _magic, media, ext in _SIGNATURES}
+
+
+class EvidenceRejected(ValueError):
+    """A file that cannot be accepted; the message says why, for the user."""
+
+
+class EvidenceCorrupt(ValueError):
+    """A stored file no longer matches what was received."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file as received. `filename` and `claimed_type` are only used in
+    messages: the content decides."""
+    filename: str
+    data: bytes
+    claimed_type: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    upload: Upload
+    media_type: str
+    sha256: bytes
+
+
+def sniff(data: bytes) -> str | None:
+    for magic, media_type, _ext in _SIGNATURES:
+        if data.startswith(magic):
+            return media_type
+    return None
+
+
+def _label(upload: Upload) -> str:
+    name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return f"“{name[:80]}”" if name else "A file"
+
+
+def check_file(upload: Upload) -> CheckedFile:
+    data = upload.data
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise EvidenceRejected(f"{_label(upload)} could not be read.")
+    data = bytes(data)
+    if not data:
+        raise EvidenceRejected(f"{_label(upload)} is empty.")
+    if len(data) > MAX_BYTES:
+        raise EvidenceRejected(f"{_label(upload)} is larger than 10 MB ({len(data):,} bytes); "
+                               "send a smaller copy or split it.")
+    media_type = sniff(data)
+    if media_type is None:
+        raise EvidenceRejected(f"{_label(upload)} is not a PDF, PNG or JPEG file (judged by its content, "
+                               "whatever its name). Only those kinds are accepted.")
+    return CheckedFile(Upload(upload.filename, data, upload.claimed_type), media_type, hashlib.sha256(data).digest())
+
+
+def check_files(uploads: Iterable[Upload], already: int = 0) -> list[CheckedFile]:
+    """Check every file before anything is written; raises on the first bad
+    one, or when the dispute would hold more than five files."""
+    uploads = list(uploads)
+    if already + len(uploads) > MAX_FILES:
+        left = max(0, MAX_FILES - already)
+        raise EvidenceRejected(f"A dispute holds at most {MAX_FILES} files; "
+                               + (f"you may add {left} more." if already else f"{len(uploads)} were sent."))
+    return [check_file(u) for u in uploads]
+
+
+def store(session: Session, cipher: Cipher, dispute: Dispute, checked: Sequence[CheckedFile],
+          uploaded_by: uuid.UUID | None) -> list[Evidence]:
+    """Seal and add files already checked (see `check_files`)."""
+    rows = []
+    for item in checked:
+        row_id = new_id()
+        row = Evidence(id=row_id, dispute_id=dispute.id, stored_name=f"{row_id.hex}.{EXTENSIONS[item.media_type]}",
+                       media_type=item.media_type, size=len(item.upload.data), sha256=item.sha256,
+                       content_ct=cipher.seal("evidence", "content", row_id, item.upload.data),
+                       uploaded_by_user_id=uploaded_by, created_at=utcnow())
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    return rows
+
+
+def read(cipher: Cipher, evidence: Evidence) -> tuple[bytes, str, str]:
+    """(content, media type, stored name), after checking the SHA-256. The
+    caller has checked that the actor may see this dispute's evidence."""
+    try:
+        data = cipher.open("evidence", "content", evidence.id, evidence.content_ct)
+    except DecryptionFailed as exc:
+        raise EvidenceCorrupt(f"evidence {evidence.stored_name} cannot be opened: {exc}") from None
+    if not hmac.compare_digest(hashlib.sha256(data).digest(), evidence.sha256) or len(data) != evidence.size:
+        raise EvidenceCorrupt(f"evidence {evidence.stored_name} does not match its checksum")
+    return data, evidence.media_type, evidence.stored_name

@@ -1,0 +1,191 @@
+"""The lifecycle of a dispute.
+
+submitted → acknowledged → under_review → (waiting_for_furnisher |
+waiting_for_subject) → under_review … → resolved (with an outcome); withdrawn
+by the subject from any open state; nothing after resolved or withdrawn.
+
+Every step is a timeline entry (DisputeStep) and an access event of the
+subject (DISPUTE_STEP), written in the caller's transaction. Two officers
+acting on one case at once cannot overwrite each other: `lock_version` is the
+mapper's version counter, so the second flush raises StaleDispute. Services
+flush, never commit."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from portal.access.events import record_event
+from portal.access.models import EventKind
+from portal.accounts.models import Role, User
+from portal.crypto import Vault
+from portal.db import new_id, utcnow
+from portal.disputes.deadlines import Clock, DeadlineError
+from portal.disputes.models import Dispute, DisputeOutcome, DisputeStatus, DisputeStep, Regime, StepKind
+from portal.records.models import Subject
+
+S = DisputeStatus
+TRANSITIONS: dict[DisputeStatus, frozenset[DisputeStatus]] = {
+    S.SUBMITTED: frozenset({S.ACKNOWLEDGED, S.WITHDRAWN}),
+    S.ACKNOWLEDGED: frozenset({S.UNDER_REVIEW, S.WITHDRAWN}),
+    S.UNDER_REVIEW: frozenset({S.WAITING_FOR_FURNISHER, S.WAITING_FOR_SUBJECT, S.RESOLVED, S.WITHDRAWN}),
+    S.WAITING_FOR_FURNISHER: frozenset({S.UNDER_REVIEW, S.WITHDRAWN}),
+    S.WAITING_FOR_SUBJECT: frozenset({S.UNDER_REVIEW, S.WITHDRAWN}),
+    S.RESOLVED: frozenset(),
+    S.WITHDRAWN: frozenset(),
+}
+# Steps that need a note the subject can read.
+NOTE_REQUIRED = frozenset({S.RESOLVED, S.WAITING_FOR_SUBJECT})
+MAX_NOTE = 2000
+
+
+class DisputeError(ValueError):
+    """A step that is not allowed; the message says why."""
+
+
+class IllegalTransition(DisputeError):
+    pass
+
+
+class StaleDispute(DisputeError):
+    """Someone else changed the dispute first: reload and try again."""
+
+    def __init__(self, dispute_id: uuid.UUID) -> None:
+        super().__init__("This case was changed by someone else in the meantime; reload it and try again.")
+        self.dispute_id = dispute_id
+
+
+def allowed(current: DisputeStatus | str, to: DisputeStatus | str) -> bool:
+    return DisputeStatus(to) in TRANSITIONS[DisputeStatus(current)]
+
+
+def _day(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def clock_of(dispute: Dispute) -> Clock:
+    return Clock(dispute.due_on, None if dispute.paused_since is None else _day(dispute.paused_since),
+                 dispute.paused_days or 0, dispute.extended_days or 0)
+
+
+def days_left(dispute: Dispute, today: date | None = None) -> int:
+    return clock_of(dispute).days_left(today or utcnow().date())
+
+
+def _check_version(dispute: Dispute, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != dispute.lock_version:
+        raise StaleDispute(dispute.id)
+
+
+def _flush_dispute(session: Session, dispute: Dispute) -> None:
+    dispute_id = dispute.id  # a failed flush expires the object
+    try:
+        session.flush()
+    except StaleDataError:
+        raise StaleDispute(dispute_id) from None
+
+
+def _clean_note(note: str | None) -> str | None:
+    note = (note or "").strip() or None
+    if note is not None and len(note) > MAX_NOTE:
+        raise DisputeError(f"A note is at most {MAX_NOTE} characters.")
+    return note
+
+
+def write_step(session: Session, vault: Vault, dispute: Dispute, step: StepKind, actor: User | None,
+               note: str | None, detail: dict[str, Any] | None = None,
+               kind: EventKind = EventKind.DISPUTE_STEP, now: datetime | None = None) -> DisputeStep:
+    """A timeline entry and its access event, in the caller's transaction."""
+    subject = session.get(Subject, dispute.subject_id)
+    cipher = vault.cipher(session, subject.data_key_id)
+    staff = actor is not None and Role(actor.role).is_staff
+    event = record_event(session, vault, subject, kind, channel="staff" if staff else "web",
+                         actor_user_id=actor.id if actor else None,
+                         detail={"dispute_id": str(dispute.id), "step": StepKind(step).value, **(detail or {})})
+    row = DisputeStep(id=new_id(), dispute_id=dispute.id, at=now or utcnow(), step=step,
+                      actor_user_id=actor.id if actor else None, event_id=event.id)
+    cipher.seal_field(row, "note", note)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def advance(session: Session, vault: Vault, dispute: Dispute, to: DisputeStatus | str, actor: User,
+            note: str | None = None, outcome: DisputeOutcome | str | None = None,
+            expected_version: int | None = None, now: datetime | None = None) -> DisputeStep:
+    """Move a dispute to `to`. Officers move cases along; only the subject's
+    side withdraws. Resolving needs an outcome and a reason; asking the
+    subject for something needs a note saying what. Entering
+    waiting_for_subject pauses the deadline, leaving it resumes it (the days
+    waited are added)."""
+    try:
+        to = DisputeStatus(to)
+    except ValueError:
+        raise IllegalTransition(f"{to!r} is not a status of a dispute.") from None
+    current = DisputeStatus(dispute.status)
+    _check_version(dispute, expected_version)
+    if not current.is_open:
+        raise IllegalTransition(f"This dispute is {current.value.replace('_', ' ')}; nothing can follow.")
+    if to not in TRANSITIONS[current]:
+        raise IllegalTransition(f"A dispute cannot go from {current.value.replace('_', ' ')} "
+                                f"to {to.value.replace('_', ' ')}.")
+    staff = Role(actor.role).is_staff
+    if to is S.WITHDRAWN and staff:
+        raise DisputeError("Only the subject (or whoever acts for them) can withdraw a dispute.")
+    if to is not S.WITHDRAWN and not staff:
+        raise DisputeError("Only an officer can move a dispute along.")
+    note = _clean_note(note)
+    if to in NOTE_REQUIRED and note is None:
+        raise DisputeError("A decision needs a reason." if to is S.RESOLVED
+                           else "Say what the subject is asked for.")
+    if to is S.RESOLVED:
+        if outcome is None:
+            raise DisputeError("Resolving a dispute needs an outcome.")
+        try:
+            outcome = DisputeOutcome(outcome)
+        except ValueError:
+            raise DisputeError(f"{outcome!r} is not an outcome of a dispute.") from None
+    elif outcome is not None:
+        raise DisputeError("Only a resolution has an outcome.")
+
+    now = now or utcnow()
+    clock = clock_of(dispute)
+    if current is S.WAITING_FOR_SUBJECT:
+        clock = clock.resume(_day(now))
+    if to is S.WAITING_FOR_SUBJECT:
+        clock = clock.pause(_day(now))
+    dispute.status = to
+    dispute.outcome = outcome
+    dispute.due_on, dispute.paused_days = clock.due_on, clock.paused_days
+    dispute.paused_since = now if clock.paused else None
+    _flush_dispute(session, dispute)
+    detail: dict[str, Any] = {"from": current.value, "to": to.value, "due_on": dispute.due_on.isoformat()}
+    if outcome is not None:
+        detail["outcome"] = outcome.value
+    return write_step(session, vault, dispute, StepKind(to.value), actor, note, detail, now=now)
+
+
+def extend(session: Session, vault: Vault, dispute: Dispute, actor: User, days: int, reason: str,
+           expected_version: int | None = None, now: datetime | None = None) -> DisputeStep:
+    """An officer extends the deadline; the reason is a step the subject sees."""
+    _check_version(dispute, expected_version)
+    if not dispute.is_open:
+        raise IllegalTransition("A closed dispute has no deadline to extend.")
+    if not Role(actor.role).is_staff:
+        raise DisputeError("Only an officer can extend a deadline.")
+    reason = _clean_note(reason)
+    try:
+        clock = clock_of(dispute).extend(days, reason or "")
+    except DeadlineError as exc:
+        raise DisputeError(str(exc)) from None
+    dispute.due_on, dispute.extended_days = clock.due_on, clock.extended_days
+    _flush_dispute(session, dispute)
+    return write_step(session, vault, dispute, StepKind.EXTENDED, actor, reason,
+                      {"days": days, "due_on": dispute.due_on.isoformat()}, now=now)
+
+
+__all__ = ["DisputeError", "IllegalTransition", "Regime", "StaleDispute", "TRANSITIONS", "advance", "allowed",
+           "clock_of", "days_left", "extend", "write_step"]

@@ -1,0 +1,67 @@
+"""Fixtures for the disputes core: the world's records, an officer, and
+small valid files of each accepted kind."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.access.models import AccessEvent
+from portal.accounts.models import Role, User
+from portal.records.models import CreditRecord, Subject
+
+PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 32
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 32
+EXE = b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 64
+
+
+@dataclass
+class Cast:
+    a: Subject
+    b: Subject
+    user_a: User
+    user_b: User
+    officer: User
+    officer2: User
+    loan_a: CreditRecord
+    card_a: CreditRecord
+    loan_b: CreditRecord
+
+
+@pytest.fixture
+def db(world, ctx):
+    """The world is built (in an app context of its own, which removes the
+    scoped session when popped) before this test's session is taken."""
+    from portal.extensions import session
+    return session()
+
+
+@pytest.fixture
+def the_vault(db):
+    from portal.extensions import vault
+    return vault()
+
+
+@pytest.fixture
+def cast(world, db, the_vault) -> Cast:
+    from portal.accounts.services import create_user
+
+    a, b = db.get(Subject, world.person_a.id), db.get(Subject, world.person_b.id)
+    recs_a = db.scalars(select(CreditRecord).where(CreditRecord.subject_id == a.id)).all()
+    (loan_b,) = db.scalars(select(CreditRecord).where(CreditRecord.subject_id == b.id)).all()
+    assert len(recs_a) == 2
+    officer = create_user(db, the_vault, role=Role.OFFICER, email="officer@test.example", display_name="officer")
+    officer2 = create_user(db, the_vault, role=Role.OFFICER, email="officer2@test.example", display_name="officer2")
+    db.commit()
+    return Cast(a, b, db.get(User, world.user_a.id), db.get(User, world.user_b.id), officer, officer2,
+                recs_a[0], recs_a[1], loan_b)
+
+
+def count(db, model, *where) -> int:
+    return db.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def events_of(db, subject) -> int:
+    return count(db, AccessEvent, AccessEvent.subject_id == subject.id)
