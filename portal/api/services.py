@@ -15,6 +15,7 @@ from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from portal.access.notify import tell_subject_of_query
+from portal.disputes.services import disputed_records
 from portal.transparency import log
 from portal.access import consents, disclosures
 from portal.access.consents import Basis
@@ -156,16 +157,18 @@ def institution_report(session: Session, vault: Vault, subject: Subject, institu
         .order_by(_CATEGORY_ORDER, CreditRecord.created_at.desc(), CreditRecord.id)).all()
     cipher = vault.cipher(session, subject.data_key_id)
     who = view_subject(session, vault, subject)
+    disputed = disputed_records(session, [r.id for r, _, _ in rows])
     return {
         "query": {"id": str(event.id), "at": event.occurred_at.isoformat(), "institution": institution.code,
                   "purpose": purpose.value, "basis": basis.reason.value,
                   "consent": str(basis.consent_id) if basis.consent_id else None},
         "subject": {"kind": who.kind.value, "identifier": who.identifier, "name": who.name},
-        "records": [_record(cipher, r, v, f) for r, v, f in rows],
+        "records": [_record(cipher, r, v, f, r.id in disputed) for r, v, f in rows],
     }
 
 
-def _record(cipher, record: CreditRecord, version: RecordVersion, furnisher: Institution) -> dict[str, Any]:
+def _record(cipher, record: CreditRecord, version: RecordVersion, furnisher: Institution,
+            disputed: bool) -> dict[str, Any]:
     payload = open_payload(cipher, version)
     reference = payload.pop("reference", "")
     return {
@@ -174,9 +177,9 @@ def _record(cipher, record: CreditRecord, version: RecordVersion, furnisher: Ins
         "version": version.version, "status": version.status.value, "negative": version.is_negative,
         "ended_on": _iso(version.ended_on), "expires_on": _iso(version.expires_on),
         "furnished_at": version.furnished_at.isoformat(), "reference": reference, "details": payload,
-        # Dispute markers and the subject's statements: disputes come later;
-        # the fields are part of the contract already.
-        "disputed": False, "statements": [],
+        # "Under dispute" from the moment a dispute is filed; the subject's
+        # statements come with the disputes' decisions.
+        "disputed": disputed, "statements": [],
     }
 
 

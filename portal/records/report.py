@@ -23,6 +23,7 @@ from portal.accounts.authz import SubjectAccess, represents
 from portal.accounts.models import User
 from portal.crypto import Cipher, Vault
 from portal.db import utcnow
+from portal.disputes.services import disputed_records
 from portal.institutions.models import Institution
 from portal.records.models import Category, CreditRecord, RecordStatus, RecordVersion, SubjectKind
 from portal.records.services import SubjectView, open_payload, view_subject
@@ -188,7 +189,7 @@ class RecordView:
     category: Category
     furnisher: Furnisher
     versions: list[VersionView]  # newest first
-    disputed: bool = False  # the dispute marker's hook; disputes come later
+    disputed: bool = False  # an open dispute covers it: "under dispute" wherever it is shown
 
     @property
     def current(self) -> VersionView:
@@ -374,8 +375,10 @@ def _record_views(session: Session, vault: Vault, access: SubjectAccess, offset:
     records = session.scalars(query).all()
     cipher = vault.cipher(session, access.subject.data_key_id)
     furnishers = _furnishers(session, {r.furnisher_id for r in records})
+    disputed = disputed_records(session, [r.id for r in records])
     return [RecordView(r.id, r.category, furnishers.get(r.furnisher_id, UNKNOWN_FURNISHER),
-                       [_version_view(cipher, v) for v in sorted(r.versions, key=lambda v: -v.version)])
+                       [_version_view(cipher, v) for v in sorted(r.versions, key=lambda v: -v.version)],
+                       disputed=r.id in disputed)
             for r in records]
 
 
