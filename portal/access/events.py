@@ -96,7 +96,7 @@ class EventView:
     detail: dict[str, Any]
 
 
-def _open_detail(cipher: Any, event: AccessEvent) -> tuple[dict[str, Any], str | None]:
+def open_detail(cipher: Any, event: AccessEvent) -> tuple[dict[str, Any], str | None]:
     detail = json.loads(cipher.open_field(event, "detail"))
     return detail, detail.pop(SALT_KEY, None)
 
@@ -106,7 +106,7 @@ def recent_events(session: Session, vault: Vault, subject: Subject, limit: int =
     rows = session.scalars(select(AccessEvent).where(AccessEvent.subject_id == subject.id)
                            .order_by(AccessEvent.occurred_at.desc()).limit(limit))
     return [EventView(e.id, e.occurred_at, e.kind, e.outcome, e.channel, e.purpose, e.institution_id,
-                      _open_detail(cipher, e)[0]) for e in rows]
+                      open_detail(cipher, e)[0]) for e in rows]
 
 
 # -- proofs for the subject ----------------------------------------------------------
@@ -118,7 +118,7 @@ def proof_bundle(session: Session, vault: Vault, event: AccessEvent, signer: Sig
     the log's verifier key. The caller has checked that the user may see
     this event. Raises LookupError for an event not in the log."""
     subject = session.get(Subject, event.subject_id)
-    detail, salt = _open_detail(vault.cipher(session, subject.data_key_id), event)
+    detail, salt = open_detail(vault.cipher(session, subject.data_key_id), event)
     if event.log_index is None or salt is None:
         raise LookupError("this event was recorded before the transparency log")
     if signer is None:  # the app's key (needs an app context)
@@ -212,7 +212,7 @@ def audit_events(session: Session, vault: Vault, leaves: bytes) -> int:
             continue
         if subject.id not in ciphers:
             ciphers[subject.id] = vault.cipher(session, subject.data_key_id)
-        detail, salt = _open_detail(ciphers[subject.id], event)
+        detail, salt = open_detail(ciphers[subject.id], event)
         if salt is None or merkle.leaf_hash(leaf_data(base64.b64decode(salt), event_document(event, detail))) \
                 != leaves[index * 32:(index + 1) * 32]:
             raise AuditFailure(f"leaf {index}: event {event.id} no longer hashes to it (the event was changed)", index)

@@ -54,10 +54,9 @@ def _page() -> int:
 def access_log(subject_id: uuid.UUID):
     access = load_subject(session(), current_user.user, subject_id)
     form = AccessFilterForm(request.args)
-    seen = views.access_page(session(), vault(), access.subject, views.Filters(), 1)
-    form.institution.choices = [("", _("Any"))] + [(str(i.id), local_name(i))
-                                                   for i in seen.institutions]
-    form.purpose.choices = [("", _("Any"))] + [(p, str(PURPOSE_NAMES.get(p, p))) for p in seen.purposes]
+    institutions, purposes = views.filter_choices(session(), access.subject)
+    form.institution.choices = [("", _("Any"))] + [(str(i.id), local_name(i)) for i in institutions]
+    form.purpose.choices = [("", _("Any"))] + [(p, str(PURPOSE_NAMES.get(p, p))) for p in purposes]
     filters = views.Filters()
     if request.args and form.validate():
         filters = views.Filters(uuid.UUID(form.institution.data) if form.institution.data else None,

@@ -3,15 +3,15 @@ filters and pages, each with the institution, purpose, legal basis,
 channel, outcome and what was disclosed. Staff appear by role only."""
 from __future__ import annotations
 
-import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal.access.events import open_detail
 from portal.access.models import AccessEvent, Complaint, Disclosure, EventKind, Outcome
 from portal.accounts.models import User
 from portal.crypto import Vault
@@ -51,8 +51,6 @@ class AccessPage:
     page: int
     pages: int
     total: int
-    institutions: list[Institution] = field(default_factory=list)
-    purposes: list[str] = field(default_factory=list)
 
 
 def _conditions(subject: Subject, filters: Filters) -> list:
@@ -82,22 +80,29 @@ def access_page(session: Session, vault: Vault, subject: Subject, filters: Filte
     ids = [e.id for e in events]
     disclosed = set(session.scalars(select(Disclosure.event_id).where(Disclosure.event_id.in_(ids))))
     complained = set(session.scalars(select(Complaint.event_id).where(Complaint.event_id.in_(ids))))
-    seen_institutions = session.scalars(select(Institution).where(Institution.id.in_(
-        select(AccessEvent.institution_id).where(AccessEvent.subject_id == subject.id).distinct()))).all()
-    by_id = {i.id: i for i in seen_institutions}
+    by_id = {i.id: i for i in session.scalars(select(Institution).where(
+        Institution.id.in_({e.institution_id for e in events if e.institution_id})))}
     actors = {u.id: u.role.value for u in session.scalars(select(User).where(
         User.id.in_({e.actor_user_id for e in events if e.actor_user_id})))}
     cipher = vault.cipher(session, subject.data_key_id)
     rows = []
     for e in events:
-        detail = json.loads(cipher.open_field(e, "detail"))
-        detail.pop("_salt", None)
+        detail, _salt = open_detail(cipher, e)
         rows.append(AccessRow(e.id, e.occurred_at, e.kind, e.outcome, e.channel, e.purpose,
                               by_id.get(e.institution_id), actors.get(e.actor_user_id), detail, e.log_index,
                               e.id in disclosed, e.id in complained))
+    return AccessPage(rows, page, pages, total)
+
+
+def filter_choices(session: Session, subject: Subject) -> tuple[list[Institution], list[str]]:
+    """The institutions and purposes that occur in the subject's events:
+    what the filters offer (no event is decrypted for this)."""
+    institutions = session.scalars(select(Institution).where(Institution.id.in_(
+        select(AccessEvent.institution_id).where(AccessEvent.subject_id == subject.id).distinct()))
+        .order_by(Institution.code)).all()
     purposes = sorted(filter(None, session.scalars(select(AccessEvent.purpose).where(
         AccessEvent.subject_id == subject.id).distinct())))
-    return AccessPage(rows, page, pages, total, sorted(seen_institutions, key=lambda i: i.code), purposes)
+    return list(institutions), purposes
 
 
 def event_of(session: Session, subject: Subject, event_id: uuid.UUID) -> AccessEvent | None:
