@@ -108,6 +108,7 @@ def test_registration_emails_the_code_to_the_contact_after_the_request_commits(m
         code = CODE_RE.search(mail.body).group(1)
         # When the e-mail went out, the code it carries was already committed.
         assert smtp.committed_codes == [1]
+        notifications.settle()  # the worker marks the message sent just after the SMTP reply
         assert queued(app) == [(PERSON_CONTACT, "Your activation code", True)]
 
         # The code in the e-mail is the one that works.
