@@ -125,11 +125,14 @@ def register_blueprints(app: Flask) -> None:
     from portal.access.routes import bp as access
     from portal.accounts.routes import bp as accounts
     from portal.api.routes import bp as api  # the institution API: problem+json errors, no CSRF
+    from portal.disputes.officer_routes import bp as officer
+    from portal.disputes.repair_routes import bp as repair
+    from portal.disputes.routes import bp as disputes
     from portal.notifications.routes import bp as notifications
     from portal.records.routes import bp as records
     from portal.site.routes import bp as site
 
-    for bp in (site, accounts, records, access, notifications, transparency, api):
+    for bp in (site, accounts, records, access, disputes, repair, officer, notifications, transparency, api):
         app.register_blueprint(bp)
 
 

@@ -151,6 +151,9 @@ def serve_command(ctx: click.Context, host: str, port: int, threads: int, demo: 
     if check:
         click.echo("ready to serve: schema at head, secret key set, key files match the database")
         return
+    from portal.disputes import sweeper
+
+    sweeper.start(app)  # dispute deadlines, checked hourly while serving
     click.echo(f"Portal running on http://{host}:{port}/  (Ctrl+C to stop)")
     waitress.serve(app, host=host, port=port, threads=threads, ident="portal")
 
@@ -234,7 +237,9 @@ def register(app: Flask) -> None:
     for command in (init_command, demo_command, serve_command, keys, outbox, audit):
         app.cli.add_command(command)
     from portal.api.cli import apikeys
+    from portal.disputes.cli import disputes
     app.cli.add_command(apikeys)
+    app.cli.add_command(disputes)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask
 
@@ -33,6 +34,15 @@ DEFAULTS: dict[str, Any] = {
     "API_RATE_LIMIT": "120 per minute",  # per institution API key
     "PROXY_COUNT": 0,              # reverse proxies in front (X-Forwarded-For is trusted that deep)
     "SESSION_COOKIE_SECURE": False,  # set True when served over HTTPS (production)
+    "DISPUTE_REGIME": "cn_20_days",  # or fcra_30_days, gdpr_one_month: the deadline of new disputes
+    "UNVERIFIABLE_POLICY": "mark",   # or delete: a record nobody could verify is marked, or removed
+    "SWEEP_MINUTES": 60,             # `portal serve` runs the dispute deadline sweep this often (0: never)
+    "TIMEZONE": "Asia/Shanghai",     # where dispute deadlines count their calendar days
+}
+# Settings with a fixed set of values, checked at start-up.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "DISPUTE_REGIME": ("cn_20_days", "fcra_30_days", "gdpr_one_month"),
+    "UNVERIFIABLE_POLICY": ("mark", "delete"),
 }
 
 
@@ -51,6 +61,14 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
     if not app.config["DATABASE_URL"]:
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'portal.sqlite3'}"
     app.config["KEY_DIR"] = Path(app.config["KEY_DIR"] or instance / "keys")
+    for name, allowed in CHOICES.items():
+        if app.config[name] not in allowed:
+            raise ValueError(f"setting {name} is {app.config[name]!r}; choose one of: {', '.join(allowed)}")
+    try:
+        ZoneInfo(app.config["TIMEZONE"])
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValueError(f"setting TIMEZONE is {app.config['TIMEZONE']!r}, which is not an IANA time zone "
+                         "(for example Asia/Shanghai)") from None
 
 
 def write_secret_key(instance: Path) -> Path:

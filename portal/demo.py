@@ -24,7 +24,7 @@ from portal.institutions.models import ApiScope, Institution, InstitutionKind
 from portal.institutions.services import NewInstitution, build_institution, issue_api_key
 from portal.records.identifiers import resident_id_check, uscc_check
 from portal.records.models import Category, RecordStatus, Subject, SubjectKind
-from portal.records.services import RecordInput, build_record, build_subject
+from portal.records.services import RecordInput, build_record, build_subject, view_subject
 
 BATCH = 2000
 
@@ -320,6 +320,7 @@ def load_demo(session: Session, vault: Vault, *, subjects: int = 60, seed: int =
                                       "kind": data.kind.value, "api_keys": tokens})
     _demo_consents(session, vault, today, showcase, institutions)
     _demo_queries(session, vault, today, showcase, institutions)
+    _demo_disputes(session, vault, rng, today, showcase)
     session.flush()
     return creds
 
@@ -373,6 +374,68 @@ def _demo_queries(session: Session, vault: Vault, today: date,
         query_report(session, vault, inst, key, subject, purpose, None, today)
 
 
+
+
+def _demo_disputes(session: Session, vault: Vault, rng: random.Random, today: date,
+                   showcase: dict[SubjectKind | str, tuple[Subject, str, str]]) -> None:
+    """Cases for the officers' queue: the showcase person's dispute waiting
+    for the furnisher (answer it with the furnisher's demo key), three new
+    ones filed 25, 12 and 2 days ago (the first overdue), and one decided
+    "verified as accurate", with its letter."""
+    from portal.accounts.models import User
+    from portal.disputes import decisions
+    from portal.disputes.evidence import Upload
+    from portal.disputes.lifecycle import advance
+    from portal.disputes.models import DisputeReason, DisputeStatus
+    from portal.disputes.services import file_dispute
+    from portal.records.models import CreditRecord
+
+    S = DisputeStatus
+    officer = session.scalar(select(User).where(User.role == Role.OFFICER).order_by(User.created_at))
+    person = showcase[SubjectKind.PERSON][0]
+    scan = Upload("statement.pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n", "application/pdf")
+
+    def records_of(subject: Subject) -> list[CreditRecord]:
+        return list(session.scalars(select(CreditRecord).where(CreditRecord.subject_id == subject.id)
+                                    .order_by(CreditRecord.created_at, CreditRecord.id)))
+
+    def file(subject: Subject, reason: DisputeReason, statement: str, days_ago: int, files=()):
+        by = session.scalar(select(User).where(User.subject_id == subject.id))
+        if by is None:  # a subject who registered (without a password: not a demo login)
+            who = view_subject(session, vault, subject)
+            by = create_user(session, vault, role=Role.PERSON, subject_id=subject.id, display_name=who.name,
+                             email=vault.cipher(session, subject.data_key_id).open_field(subject, "contact_email"))
+        filed = today - timedelta(days=days_ago)
+        dispute = file_dispute(session, vault, subject, by, [records_of(subject)[0].id], reason, statement,
+                               files, today=filed)
+        # As if filed `days_ago`: the filing and its files.
+        dispute.filed_at = dispute.filed_at - timedelta(days=days_ago)
+        for row in (*dispute.steps, *dispute.evidence):
+            if hasattr(row, "at"):
+                row.at = dispute.filed_at
+            else:
+                row.created_at = dispute.filed_at
+        return dispute
+
+    def walk(dispute, *steps):
+        dispute.assigned_officer_id = officer.id
+        for to in steps:
+            advance(session, vault, dispute, to, officer, "已请数据提供机构核查" if to is S.WAITING_FOR_FURNISHER else None)
+
+    mine = file(person, DisputeReason.WRONG_AMOUNT, "余额有误：该笔贷款已于上月部分提前还款。", 3, [scan])
+    walk(mine, S.ACKNOWLEDGED, S.UNDER_REVIEW, S.WAITING_FOR_FURNISHER)
+    others = list(session.scalars(select(Subject).where(Subject.kind == SubjectKind.PERSON,
+                                                        Subject.id != person.id,
+                                                        Subject.id.in_(select(CreditRecord.subject_id)))
+                                  .order_by(Subject.created_at, Subject.id).limit(4)))
+    for subject, days, reason in zip(others, (25, 12, 2), (DisputeReason.NOT_MINE, DisputeReason.PAID_OR_SETTLED,
+                                                           DisputeReason.OUTDATED)):
+        file(subject, reason, rng.choice(["这笔记录不是我的。", "该欠款已结清，请更新。", "该记录已超过保存期限。"]), days)
+    if len(others) == 4:
+        decided = file(others[3], DisputeReason.WRONG_DATES, "结清日期有误。", 15)
+        walk(decided, S.ACKNOWLEDGED, S.UNDER_REVIEW)
+        decisions.decide(session, vault, decided, officer, "verified_accurate",
+                         "数据提供机构提交了还款流水，记录日期与流水一致。")
 
 
 def _demo_logins(session: Session, vault: Vault, rng: random.Random, today: date,

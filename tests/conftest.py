@@ -213,3 +213,21 @@ def sign_in(app):
         return client
 
     return do
+
+
+@pytest.fixture
+def pdf_text(tmp_path):
+    """The text of a PDF as poppler's pdftotext reads it (real glyphs, not
+    boxes); the file is kept in tmp_path under `name`. Skips where
+    poppler-utils is missing; never in CI."""
+    import shutil
+    import subprocess
+
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext not installed (apt-get install poppler-utils)")
+
+    def read(data: bytes, name: str = "file.pdf") -> str:
+        path = tmp_path / name
+        path.write_bytes(data)
+        return subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
+    return read

@@ -70,8 +70,9 @@ def test_keys_status_counts_data_keys(app, runner):
     assert runner.invoke(args=["demo", "--subjects", "20"]).exit_code == 0
     result = runner.invoke(args=["keys", "status"])
     assert result.exit_code == 0, result.output
-    # 20 subjects + 10 institutions + 7 demo users, each with its own data key
-    assert "v1: 37 data keys, key file present" in result.output
+    # 20 subjects + 10 institutions + 7 demo logins + the 4 persons of the demo
+    # cases, each with its own data key
+    assert "v1: 41 data keys, key file present" in result.output
 
 
 def test_serve_refuses_an_unmigrated_database(make_app, tmp_path):

@@ -2,9 +2,9 @@
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from portal.accounts.models import User
+from portal.accounts.models import Role, User
 from portal.demo import load_demo
 from portal.extensions import session, vault
 from portal.records.identifiers import validate_resident_id, validate_uscc
@@ -68,8 +68,11 @@ def test_demo_logins_are_linked(ctx):
     by_role = {login["role"]: login for login in creds["logins"]}
     assert by_role["firm_agent"]["subject_identifier"] == by_role["firm_representative"]["subject_identifier"]
     users = session().scalars(select(User)).all()
-    assert len(users) == len(creds["logins"])
-    assert all(u.password_hash.startswith("$argon2id$") for u in users)
+    logins = [u for u in users if u.password_hash is not None]
+    assert len(logins) == len(creds["logins"])
+    assert all(u.password_hash.startswith("$argon2id$") for u in logins)
+    # The others are the persons of the demo cases, on file with their own account but no demo login.
+    assert {u.role for u in users if u.password_hash is None} <= {Role.PERSON}
 
 
 @pytest.fixture
@@ -135,3 +138,16 @@ def test_expiry_is_five_years_after_the_behaviour_ended():
     assert expiry_date(True, date(2024, 2, 29)) == date(2029, 2, 28)
     assert expiry_date(True, None) is None          # still going on: no expiry yet
     assert expiry_date(False, date(2021, 3, 14)) is None  # positive information does not expire
+
+
+def test_demo_has_cases_for_the_officers(ctx):
+    from portal.disputes.lifecycle import days_left
+    from portal.disputes.models import Dispute, DisputeStatus, OutcomeLetter
+
+    load_demo(session(), vault(), subjects=20, seed=5, today=TODAY)
+    cases = session().scalars(select(Dispute)).all()
+    by_status = sorted(d.status.value for d in cases)
+    assert by_status == ["resolved", "submitted", "submitted", "submitted", "waiting_for_furnisher"]
+    new = sorted(days_left(d, TODAY) for d in cases if d.status is DisputeStatus.SUBMITTED)
+    assert new[0] < 0 < new[1], "one new case is overdue, the others are not"
+    assert session().scalar(select(func.count()).select_from(OutcomeLetter)) == 1

@@ -176,7 +176,8 @@ def existing_contracts(session: Session, subject: Subject) -> list[Furnisher]:
     furnishers = (select(CreditRecord.furnisher_id)
                   .join(RecordVersion, (RecordVersion.record_id == CreditRecord.id)
                         & (RecordVersion.version == CreditRecord.current_version))
-                  .where(CreditRecord.subject_id == subject.id, RecordVersion.status.in_(OPEN_STATUSES)))
+                  .where(CreditRecord.subject_id == subject.id, RecordVersion.status.in_(OPEN_STATUSES),
+                         CreditRecord.deleted_at.is_(None)))
     rows = session.scalars(select(Institution).where(Institution.id.in_(furnishers)).order_by(Institution.code))
     return [Furnisher(i.code, i.name, i.name_en) for i in rows
             if Purpose.POST_LOAN_MANAGEMENT.value in i.allowed_purposes]
@@ -309,6 +310,6 @@ def _open_records(session: Session, subject: Subject, institution: Institution) 
         .join(RecordVersion, (RecordVersion.record_id == CreditRecord.id)
               & (RecordVersion.version == CreditRecord.current_version))
         .where(CreditRecord.subject_id == subject.id, CreditRecord.furnisher_id == institution.id,
-               RecordVersion.status.in_(OPEN_STATUSES))
+               RecordVersion.status.in_(OPEN_STATUSES), CreditRecord.deleted_at.is_(None))
         .order_by(CreditRecord.id))
     return tuple(rows)

@@ -4,9 +4,9 @@ from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, SubmitField, TextAreaField
+from wtforms import DateField, SelectField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Optional, ValidationError
 
 from portal.access.purposes import Purpose
 from portal.records.services import add_years
@@ -57,12 +57,6 @@ class GrantForm(FlaskForm):
             raise ValidationError(_l("Choose today or a later date."))
         if field.data > add_years(today, 1):
             raise ValidationError(_l("An authority lasts at most one year; grant it again later if needed."))
-
-
-class ComplaintForm(FlaskForm):
-    statement = TextAreaField(_l("What happened? Why was this access not authorised?"),
-                              validators=[DataRequired(message=_l("This field is required.")), Length(max=2000)])
-    submit = SubmitField(_l("Send the complaint"))
 
 
 class ConfirmForm(FlaskForm):

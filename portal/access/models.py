@@ -31,6 +31,11 @@ class EventKind(StrEnum):
     INVITATION_CANCELLED = "invitation_cancelled"
     DISPUTE_FILED = "dispute_filed"        # a dispute (objection) was filed
     DISPUTE_STEP = "dispute_step"          # a step of a dispute: status change, extension, evidence
+    CASE_VIEWED = "case_viewed"            # an officer opened a case about the subject
+    IDENTITY_REVEALED = "identity_revealed"  # an officer unmasked the name and identifier, with a reason
+    EVIDENCE_SENT = "evidence_sent"        # a furnisher fetched a dispute's evidence through the API
+    DISPUTE_FORWARDED = "dispute_forwarded"  # an officer sent the dispute to a furnisher for an answer
+    CORRECTION_NOTICE = "correction_notice"  # a recipient of a changed record was sent a notice
 
 
 class Outcome(StrEnum):

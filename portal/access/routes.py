@@ -1,5 +1,6 @@
 """The subject's side of access: who accessed my data (with proofs), the
-consents I gave, the query lock, and complaints. Routes parse and render;
+consents I gave, the query lock. "I did not authorise this" files a
+dispute of the access event (portal.disputes). Routes parse and render;
 the rules are in the services."""
 from __future__ import annotations
 
@@ -10,16 +11,19 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from portal.access import complaints, consents, disclosures, lock, views
+from portal.access import consents, disclosures, lock, views
 from portal.access.events import proof_bundle, record_event
-from portal.access.forms import (GRANTABLE, PURPOSE_NAMES, AccessFilterForm, ComplaintForm, ConfirmForm,
-                                 GrantForm, default_valid_until)
+from portal.access.forms import (GRANTABLE, PURPOSE_NAMES, AccessFilterForm, ConfirmForm, GrantForm,
+                                 default_valid_until)
 from portal.access.models import EventKind, Outcome
 from portal.accounts.authz import SubjectAccess, load_subject
+from portal.accounts.models import DelegationScope
+from portal.disputes.models import DisputeReason
 from portal.extensions import session, vault
 from portal.i18n import local_name
 from portal.institutions.models import Institution
-from portal.records.report import EVENT_NAMES
+from portal.paging import page_number
+from portal.records.report import EVENT_NAMES, STAFF_ROLES
 from portal.records.services import view_subject
 
 bp = Blueprint("access", __name__)
@@ -41,12 +45,6 @@ def _event(access: SubjectAccess, event_id: uuid.UUID):
     return event
 
 
-def _page() -> int:
-    raw = request.args.get("page", "1")
-    if not raw.isascii() or not raw.isdigit() or not 0 < len(raw) < 7 or int(raw) < 1:
-        abort(404)
-    return int(raw)
-
 
 # -- who accessed my data --------------------------------------------------------
 @bp.get("/subjects/<uuid:subject_id>/access")
@@ -64,14 +62,14 @@ def access_log(subject_id: uuid.UUID):
                                 Outcome(form.outcome.data) if form.outcome.data else None,
                                 form.since.data, form.until.data)
     try:
-        page = views.access_page(session(), vault(), access.subject, filters, _page())
+        page = views.access_page(session(), vault(), access.subject, filters, page_number())
     except LookupError:
         abort(404)
     record_event(session(), vault(), access.subject, EventKind.SELF_QUERY, actor_user_id=current_user.id,
                  detail={"what": "access log", "page": page.page,
                          **({"via_delegation": str(access.delegation.id)} if access.delegation else {})})
     return render_template("access/log.html", access=access, page=page, form=form, EVENT_NAMES=EVENT_NAMES,
-                           PURPOSE_NAMES=PURPOSE_NAMES, args={k: v for k, v in request.args.items() if k != "page"},
+                           STAFF_ROLES=STAFF_ROLES, PURPOSE_NAMES=PURPOSE_NAMES, args={k: v for k, v in request.args.items() if k != "page"},
                            name=view_subject(session(), vault(), access.subject).name)
 
 
@@ -103,23 +101,13 @@ def disclosure(subject_id: uuid.UUID, event_id: uuid.UUID):
 @bp.route("/subjects/<uuid:subject_id>/access/<uuid:event_id>/complaint", methods=["GET", "POST"])
 @login_required
 def complaint(subject_id: uuid.UUID, event_id: uuid.UUID):
-    access = _own(subject_id)
+    """The former "I did not authorise this" address: such a complaint is
+    now a dispute of the access event, filed on the disputes' page."""
+    access = load_subject(session(), current_user.user, subject_id, DelegationScope.FILE_DISPUTES)
     event = _event(access, event_id)
-    if complaints.complained(session(), event):
-        flash(_("A complaint about this access was already sent."), "success")
-        return redirect(url_for("access.access_log", subject_id=subject_id))
-    form = ComplaintForm()
-    if form.validate_on_submit():
-        try:
-            complaints.file_complaint(session(), vault(), access.subject, event, current_user.user,
-                                      form.statement.data)
-        except ValueError as exc:
-            form.statement.errors.append(str(exc))
-        else:
-            flash(_("Your complaint was sent to the compliance officers. You will hear from them."), "success")
-            return redirect(url_for("access.access_log", subject_id=subject_id))
-    return render_template("access/complaint.html", form=form, event=event, access=access,
-                           EVENT_NAMES=EVENT_NAMES)
+    return redirect(url_for("disputes.new", subject_id=subject_id, event=event.id,
+                            reason=DisputeReason.UNAUTHORISED_ACCESS.value),
+                    code=303 if request.method == "POST" else 302)
 
 
 # -- consents and the lock -------------------------------------------------------

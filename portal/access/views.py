@@ -42,7 +42,8 @@ class AccessRow:
     detail: dict[str, Any]
     log_index: int | None
     disclosed: bool
-    complained: bool
+    complained: bool  # a complaint from before complaints became disputes
+    dispute_id: uuid.UUID | None = None  # the latest dispute of this access
 
 
 @dataclass
@@ -80,6 +81,10 @@ def access_page(session: Session, vault: Vault, subject: Subject, filters: Filte
     ids = [e.id for e in events]
     disclosed = set(session.scalars(select(Disclosure.event_id).where(Disclosure.event_id.in_(ids))))
     complained = set(session.scalars(select(Complaint.event_id).where(Complaint.event_id.in_(ids))))
+    from portal.disputes.models import Dispute  # disputes build on access, not the reverse
+
+    disputed = dict(session.execute(select(Dispute.access_event_id, Dispute.id)
+                                    .where(Dispute.access_event_id.in_(ids)).order_by(Dispute.filed_at)).all())
     by_id = {i.id: i for i in session.scalars(select(Institution).where(
         Institution.id.in_({e.institution_id for e in events if e.institution_id})))}
     actors = {u.id: u.role.value for u in session.scalars(select(User).where(
@@ -90,7 +95,7 @@ def access_page(session: Session, vault: Vault, subject: Subject, filters: Filte
         detail, _salt = open_detail(cipher, e)
         rows.append(AccessRow(e.id, e.occurred_at, e.kind, e.outcome, e.channel, e.purpose,
                               by_id.get(e.institution_id), actors.get(e.actor_user_id), detail, e.log_index,
-                              e.id in disclosed, e.id in complained))
+                              e.id in disclosed, e.id in complained, disputed.get(e.id)))
     return AccessPage(rows, page, pages, total)
 
 

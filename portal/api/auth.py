@@ -58,21 +58,23 @@ def authenticate() -> ApiKey:
     return key
 
 
-def require(scope: ApiScope) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """A view for holders of a key with `scope`; `g.api_key` and
-    `g.institution` are set for it, and the key's last use is recorded."""
+def require(*scopes: ApiScope) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A view for holders of a key with any one of `scopes`; `g.api_key`
+    and `g.institution` are set for it, and the key's last use is
+    recorded."""
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             key = authenticate()
             key.last_used_at = utcnow()
-            if scope.value not in key.scopes:
-                raise ApiProblem(403, "Forbidden", f"This API key lacks the {scope.value} scope.",
+            if not any(scope.value in key.scopes for scope in scopes):
+                names = " or ".join(scope.value for scope in scopes)
+                raise ApiProblem(403, "Forbidden", f"This API key lacks the {names} scope.",
                                  type_="insufficient-scope",
                                  headers={"WWW-Authenticate": f'{REALM}, error="insufficient_scope", '
-                                                              f'scope="{scope.value}"'})
+                                                              f'scope="{" ".join(s.value for s in scopes)}"'})
             g.api_key, g.institution = key, session().get(Institution, key.institution_id)
             return view(*args, **kwargs)
-        wrapped.required_scope = scope  # read by the OpenAPI document
+        wrapped.required_scopes = scopes  # read by the OpenAPI document
         return wrapped
     return decorator

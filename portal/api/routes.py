@@ -14,9 +14,12 @@ from portal.api import openapi, problems, schemas, services
 from portal.api.auth import key_id_of_request, require
 from portal.api.problems import ApiProblem, invalid
 from portal.api.validation import read_json
+from portal.disputes import notices, responses
 from portal.extensions import csrf, limiter, session, vault
 from portal.institutions.models import ApiScope
+from portal.localtime import today as local_today
 from portal.records.identifiers import InvalidIdentifier
+from portal.records.services import RecordDeleted
 
 bp = Blueprint("api", __name__, url_prefix=problems.PREFIX)
 csrf.exempt(bp)
@@ -35,6 +38,11 @@ def _rate_key() -> str:
 limiter.limit(lambda: current_app.config.get("API_RATE_LIMIT", "120 per minute"), key_func=_rate_key)(bp)
 
 
+def _no_dispute() -> ApiProblem:
+    # The same answer for a dispute that does not exist and one of others' records.
+    return ApiProblem(404, "Not Found", "No dispute of your records has this id.", type_="unknown-dispute")
+
+
 @bp.post("/records")
 @require(ApiScope.FURNISH)
 def furnish_record():
@@ -44,6 +52,11 @@ def furnish_record():
     except services.Conflict as exc:
         raise ApiProblem(409, "Conflict", str(exc), type_="reference-conflict",
                          errors=[{"pointer": "/record/reference", "detail": str(exc)}]) from None
+    except RecordDeleted as exc:
+        detail = ("This record was deleted after a dispute. Furnish it again only if you certify that it is "
+                  "accurate, with \"certify_accurate\": true; the subject is told.")
+        raise ApiProblem(409, "Record deleted", detail, type_="record-deleted", record_id=str(exc.record_id),
+                         errors=[{"pointer": "/certify_accurate", "detail": detail}]) from None
     v = done.version
     return jsonify(record_id=str(v.record_id), version=v.version,
                    expires_on=v.expires_on.isoformat() if v.expires_on else None), 201
@@ -87,6 +100,63 @@ def register_authorisation():
     if consent is None:
         raise ApiProblem(404, "Not Found", "No subject with this identifier is on file.", type_="unknown-subject")
     return jsonify(consent_id=str(consent.id), valid_until=consent.valid_until.isoformat()), 201
+
+
+@bp.get("/disputes")
+@require(ApiScope.FURNISH)
+def disputes():
+    params = schemas.parse_parameters(request.args, schemas.DISPUTE_PARAMETERS)
+    return jsonify(services.dispute_page(session(), vault(), g.institution, params, local_today()))
+
+
+@bp.get("/disputes/<uuid:dispute_id>/evidence/<uuid:evidence_id>")
+@require(ApiScope.FURNISH)
+def dispute_evidence(dispute_id: uuid.UUID, evidence_id: uuid.UUID):
+    try:
+        file = responses.evidence_for(session(), vault(), g.institution, g.api_key, dispute_id, evidence_id)
+    except responses.NotFound:
+        raise ApiProblem(404, "Not Found", "No evidence of a dispute of your records has this id.",
+                         type_="unknown-evidence") from None
+    response = Response(file.content, 200, mimetype=file.media_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{file.name}"'
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.post("/disputes/<uuid:dispute_id>/responses")
+@require(ApiScope.FURNISH)
+def answer_dispute(dispute_id: uuid.UUID):
+    data = schemas.parse_answer(read_json(), date.today())
+    try:
+        done = responses.answer(session(), vault(), g.institution, g.api_key, dispute_id, data)
+    except responses.NotFound:
+        raise _no_dispute() from None
+    except responses.AnswerRefused as exc:
+        raise invalid(exc.errors) from None
+    except responses.AlreadyAnswered as exc:
+        raise ApiProblem(409, "Conflict", str(exc), type_="already-answered") from None
+    except responses.Closed as exc:
+        raise ApiProblem(409, "Conflict", str(exc), type_="dispute-closed") from None
+    except responses.Conflict as exc:
+        raise ApiProblem(409, "Conflict", str(exc), type_="dispute-conflict") from None
+    return jsonify(services.answered(done)), 201
+
+
+@bp.get("/notices")
+@require(ApiScope.FURNISH, ApiScope.QUERY)
+def correction_notices():
+    params = schemas.parse_parameters(request.args, schemas.NOTICE_PARAMETERS)
+    return jsonify(services.notice_page(session(), vault(), g.institution, params))
+
+
+@bp.post("/notices/<uuid:notice_id>/ack")
+@require(ApiScope.FURNISH, ApiScope.QUERY)
+def acknowledge_notice(notice_id: uuid.UUID):
+    notice = notices.acknowledge(session(), g.institution, notice_id)
+    if notice is None:
+        raise ApiProblem(404, "Not Found", "No notice of yours has this id.", type_="unknown-notice")
+    return jsonify(id=str(notice.id), acknowledged_at=notice.acknowledged_at.isoformat())
 
 
 @bp.get("/openapi.json")

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from typing import Any
 
 from portal.access.purposes import Purpose
 from portal.api.problems import invalid
-from portal.api.validation import (Amount, Arr, Bool, Choice, Day, Described, Errors, Int, Invalid,
+from portal.api.validation import (Amount, Arr, Bool, Choice, Day, Described, Errors, Int, IntParam, Invalid,
                                    Nullable, Obj, Prop, Scalar, Str, Type, json_type, pointer, validate)
+from portal.disputes.models import Answer, DisputeReason, DisputeStatus
+from portal.disputes.responses import MAX_REVIEWED, AnswerInput, Listing
 from portal.records.identifiers import InvalidIdentifier
 from portal.records.models import Category, RecordStatus, SubjectKind
 from portal.records.report import CURRENCY_KEY, KNOWN_FIELDS
@@ -80,6 +84,17 @@ IDENTIFIER = Str(1, 64, description="Resident identity number (person, GB 11643)
                                     "(firm, GB 32100), with its check character.", example="11010519491231002X")
 SUBJECT_KIND = Choice(SubjectKind)
 
+RECORD = Obj({
+    "category": Prop(Choice(Category)),
+    "reference": Prop(Str(1, 64, description="Your own account or case reference. The same reference "
+                                             "again makes a new version of the record.")),
+    "status": Prop(Choice(RecordStatus)),
+    "negative": Prop(Bool("Negative information: it leaves the file five years after ended_on.")),
+    "ended_on": Prop(Nullable(Day("When the behaviour ended; null while it goes on. Not in the future.")),
+                     required=False),
+    "details": Prop(Details(), required=False, default=dict),
+})
+
 FURNISH = Obj({
     "subject": Prop(Obj({
         "kind": Prop(SUBJECT_KIND),
@@ -89,16 +104,10 @@ FURNISH = Obj({
                                            "Where the subject's activation code goes; used for a new subject.")),
                               required=False),
     })),
-    "record": Prop(Obj({
-        "category": Prop(Choice(Category)),
-        "reference": Prop(Str(1, 64, description="Your own account or case reference. The same reference "
-                                                 "again makes a new version of the record.")),
-        "status": Prop(Choice(RecordStatus)),
-        "negative": Prop(Bool("Negative information: it leaves the file five years after ended_on.")),
-        "ended_on": Prop(Nullable(Day("When the behaviour ended; null while it goes on. Not in the future.")),
-                         required=False),
-        "details": Prop(Details(), required=False, default=dict),
-    })),
+    "record": Prop(RECORD),
+    "certify_accurate": Prop(Bool("Needed (true) to furnish again a record that a dispute decision deleted: "
+                                  "you certify that it is accurate. The subject is told."),
+                             required=False, default=False),
 }, "A new record, or a new version of one of your records, about a subject by identifier.")
 
 FURNISHED = Obj({
@@ -150,13 +159,128 @@ REPORT = Obj({
         "details": Prop(Described({"type": "object",
                                    "additionalProperties": {"type": ["string", "number", "boolean", "null"]}})),
         "disputed": Prop(Bool("The subject disputes this record.")),
+        "unverifiable": Prop(Bool("A dispute found that this record could not be verified.")),
         "statements": Prop(Arr(Str(1, 2000), description="The subject's statements about this record.")),
-    }), max_items=100_000, description="Current versions only; earlier versions are never disclosed.")),
+    }), max_items=100_000, description="Current versions only; earlier versions are never disclosed, nor are "
+                                       "records deleted by a dispute decision or whose publicity has ended.")),
 }, "The report as disclosed. Its canonical JSON (sorted keys, no white space, UTF-8) is what was hashed "
    "and kept.")
 REPORT_SENT = Obj({"report": Prop(REPORT), "sha256": Prop(SHA256_HEX)},
                   "Canonical JSON; sha256 is the SHA-256 of the report member's bytes, as also sent in the "
                   "Disclosure-SHA256 header.")
+
+# -- disputes of your records, your answers, correction notices ------------------------
+PAGE_PARAMETERS = {
+    "limit": Prop(IntParam(1, 100, "How many to return."), required=False, default=50),
+    "offset": Prop(IntParam(0, 1_000_000, "How many to skip."), required=False, default=0),
+}
+DISPUTE_PARAMETERS = {
+    "status": Prop(Choice(Listing, "open (the default), closed (resolved or withdrawn) or all."), required=False,
+                   default=Listing.OPEN),
+    **PAGE_PARAMETERS,
+}
+
+
+class Acknowledged(StrEnum):
+    FALSE = "false"
+    TRUE = "true"
+    ALL = "all"
+
+
+NOTICE_PARAMETERS = {
+    "acknowledged": Prop(Choice(Acknowledged, "false (the default): still to acknowledge; true: acknowledged; "
+                                              "all: both, unacknowledged first."),
+                         required=False, default=Acknowledged.FALSE),
+    **PAGE_PARAMETERS,
+}
+
+
+def _page(name: str, item: Type, description: str) -> Obj:
+    return Obj({
+        name: Prop(Arr(item, max_items=100)),
+        "total": Prop(Int(0, 10**9, "How many there are in all, with these parameters.")),
+        "limit": Prop(Int(1, 100)),
+        "offset": Prop(Int(0, 10**9)),
+        "next_offset": Prop(Nullable(Int(0, 10**9, "The offset of the next page; null on the last page."))),
+    }, description)
+
+
+DISPUTES = _page("disputes", Obj({
+    "id": Prop(UUID),
+    "reason": Prop(Choice(DisputeReason)),
+    "status": Prop(Choice(DisputeStatus)),
+    "filed_at": Prop(TIMESTAMP),
+    "due_on": Prop(Day("The deadline, extensions and pauses included.")),
+    "days_left": Prop(Nullable(Int(-100_000, 100_000, "Days until due_on (negative when overdue); null once "
+                                                      "closed."))),
+    "forwarded": Prop(Bool(description="Whether an officer has sent the case to you for an answer; the "
+                                       "statement and the evidence come with it, while the case is open.")),
+    "statement": Prop(Nullable(Str(1, 2000, description="The subject's statement, as filed; null until the "
+                                                         "case is sent to you, and once it is closed."))),
+    "items": Prop(Arr(Obj({
+        "record_id": Prop(UUID),
+        "reference": Prop(Str(1, 64)),
+        "version": Prop(Int(1, 1_000_000, "The record's current version.")),
+        "answered": Prop(Bool()),
+        "answer": Prop(Nullable(Choice(Answer))),
+    }), description="Your records in the dispute, and only yours.")),
+    "evidence": Prop(Arr(Obj({
+        "id": Prop(UUID),
+        "href": Prop(Str(1, 200, description="Where to fetch the file (GET, furnish scope).")),
+        "media_type": Prop(Str(1, 32)),
+        "size": Prop(Int(1, 10 * 1024 * 1024)),
+        "sha256": Prop(SHA256_HEX),
+    }), max_items=5)),
+}), "Disputes of your records, soonest deadline first.")
+
+
+class _AnswerRequest(Obj):
+    """An answer: `correction` goes with `corrected`, and only with it."""
+
+    def schema(self) -> dict[str, Any]:
+        return {**super().schema(),
+                "if": {"properties": {"answer": {"const": Answer.CORRECTED.value}}, "required": ["answer"]},
+                "then": {"required": ["correction"]},
+                "else": {"not": {"required": ["correction"]}}}
+
+
+ANSWER = _AnswerRequest({
+    "record_id": Prop(UUID),
+    "answer": Prop(Choice(Answer)),
+    "reviewed": Prop(Str(1, MAX_REVIEWED, description="What you reviewed to reach the answer (documents, "
+                                                      "systems, dates); kept for the case.")),
+    "correction": Prop(RECORD, required=False),
+}, "Your answer for one of your records in an open dispute. With corrected, `correction` is the record "
+   "as it should read (same reference and category): it becomes the record's next version.")
+
+ANSWERED = Obj({
+    "id": Prop(UUID),
+    "dispute_id": Prop(UUID),
+    "record_id": Prop(UUID),
+    "answer": Prop(Choice(Answer)),
+    "corrected_version": Prop(Nullable(Int(1, 1_000_000, "The version the correction made."))),
+    "dispute_status": Prop(Choice(DisputeStatus, "The dispute's status after your answer.")),
+})
+
+NOTICE_BODY = Described({
+    "type": "object",
+    "properties": {"dispute_id": {"type": "string"}, "record_id": {"type": "string"},
+                   "reference": {"type": "string"}, "outcome": {"type": "string"},
+                   "decided_at": {"type": "string"}, "record": {"type": ["object", "null"]}},
+    "required": ["dispute_id", "record_id", "outcome"],
+}, "What the decision changed, and the record as it may now be disclosed (null once it is no longer disclosed).")
+
+NOTICES = _page("notices", Obj({
+    "id": Prop(UUID),
+    "dispute_id": Prop(UUID),
+    "record_id": Prop(UUID),
+    "created_at": Prop(TIMESTAMP),
+    "acknowledged_at": Prop(Nullable(TIMESTAMP)),
+    "body": Prop(NOTICE_BODY),
+}), "Correction notices for records you received, unacknowledged first.")
+
+ACKNOWLEDGED = Obj({"id": Prop(UUID), "acknowledged_at": Prop(TIMESTAMP)},
+                   "The time of the first acknowledgement, however often it is sent.")
 
 PROBLEM = Obj({
     "type": Prop(Str(1, 200)),
@@ -169,6 +293,7 @@ PROBLEM = Obj({
         "required": ["detail"]})), required=False),
     "reason": Prop(Str(1, 64, description="Why a query was refused."), required=False),
     "event_id": Prop(UUID, required=False),
+    "record_id": Prop(UUID, required=False),
 }, "RFC 9457 problem details.")
 
 
@@ -185,6 +310,7 @@ class SubjectRef:
 class FurnishRequest:
     subject: SubjectRef
     record: RecordInput
+    certify_accurate: bool = False
 
 
 @dataclass(frozen=True)
@@ -204,19 +330,40 @@ def _identifier(kind: SubjectKind, value: str, at: str, errors: Errors) -> str:
         return value
 
 
+def _record(r: dict[str, Any], at: str, today: date, errors: Errors) -> RecordInput | None:
+    if r["ended_on"] is not None and r["ended_on"] > today:
+        errors.append({"pointer": f"{at}/ended_on", "detail": "is in the future"})
+    try:
+        return RecordInput(r["category"], r["reference"], r["status"], r["negative"], r["ended_on"], r["details"])
+    except ValueError as exc:
+        errors.append({"pointer": f"{at}/reference", "detail": str(exc)})
+        return None
+
+
 def parse_furnish(body: Any, today: date) -> FurnishRequest:
     data = validate(FURNISH, body)
-    s, r, errors = data["subject"], data["record"], []
+    s, errors = data["subject"], []
     identifier = _identifier(s["kind"], s["identifier"], "/subject/identifier", errors)
-    if r["ended_on"] is not None and r["ended_on"] > today:
-        errors.append({"pointer": "/record/ended_on", "detail": "is in the future"})
-    try:
-        record = RecordInput(r["category"], r["reference"], r["status"], r["negative"], r["ended_on"], r["details"])
-    except ValueError as exc:
-        errors.append({"pointer": "/record/reference", "detail": str(exc)})
+    record = _record(data["record"], "/record", today, errors)
     if errors:
         raise invalid(errors)
-    return FurnishRequest(SubjectRef(s["kind"], identifier, s["name"].strip(), s["contact_email"]), record)
+    return FurnishRequest(SubjectRef(s["kind"], identifier, s["name"].strip(), s["contact_email"]), record,
+                          data["certify_accurate"])
+
+
+def parse_answer(body: Any, today: date) -> AnswerInput:
+    data = validate(ANSWER, body)
+    errors: Errors = []
+    corrected, correction = data["answer"] is Answer.CORRECTED, None
+    if corrected and data["correction"] is None:
+        errors.append({"pointer": "/correction", "detail": "is required when the answer is corrected"})
+    elif not corrected and data["correction"] is not None:
+        errors.append({"pointer": "/correction", "detail": "is allowed only when the answer is corrected"})
+    elif corrected:
+        correction = _record(data["correction"], "/correction", today, errors)
+    if errors:
+        raise invalid(errors)
+    return AnswerInput(uuid.UUID(data["record_id"]), data["answer"], data["reviewed"].strip(), correction)
 
 
 def parse_authorisation(body: Any) -> AuthorisationRequest:
@@ -241,7 +388,7 @@ def parse_parameters(args: Any, params: dict[str, Prop]) -> dict[str, Any]:
         if not values:
             if prop.required:
                 errors.append({"parameter": name, "detail": "is required"})
-            out[name] = None
+            out[name] = prop.default() if callable(prop.default) else prop.default
         elif len(values) > 1:
             errors.append({"parameter": name, "detail": "is given more than once"})
         else:

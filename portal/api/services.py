@@ -1,5 +1,8 @@
 """What the institution API does, behind its thin routes: furnishing a
-record, answering a report query, registering a written authorisation.
+record, answering a report query, registering a written authorisation, and
+the furnisher's side of disputes and correction notices (whose rules live
+in portal.disputes.responses and portal.disputes.notices; here they are
+shaped for the API).
 Each checks everything before it writes (a refused request commits, so
 nothing may be half-written) and records its access event in the same
 transaction. Services flush, never commit."""
@@ -8,13 +11,17 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from portal.access.notify import tell_subject_of_query
+from portal.api.problems import PREFIX
+from portal.disputes import notices, responses
+from portal.disputes.decisions import statements_for, tell_subject
 from portal.disputes.services import disputed_records
 from portal.transparency import log
 from portal.access import consents, disclosures
@@ -24,11 +31,13 @@ from portal.access.models import AccessEvent, Consent, EventKind, Outcome
 from portal.access.purposes import Purpose
 from portal.api.schemas import AuthorisationRequest, FurnishRequest
 from portal.crypto import Vault
+from portal.disputes.models import Answer, DisputeStatus
+from portal.i18n import local_name
 from portal.institutions.models import ApiKey, Institution
 from portal.records.identifiers import InvalidIdentifier
 from portal.records.models import Category, CreditRecord, RecordVersion, Subject, SubjectKind
-from portal.records.services import (REFERENCE_INDEX, create_subject, find_subject, furnish, open_payload,
-                                     view_subject)
+from portal.records.services import (REFERENCE_INDEX, RecordDeleted, create_subject, current_version,
+                                     find_subject, furnish, open_payload, view_subject)
 
 
 class Conflict(ValueError):
@@ -75,7 +84,10 @@ def furnish_record(session: Session, vault: Vault, institution: Institution, key
     """A new record or a new version, about a subject found by identifier.
     A subject not on file is created with the name given: furnishing is how
     subjects arrive. A reference of this furnisher already used for another
-    subject or category is a Conflict, found before anything is written."""
+    subject or category is a Conflict, and a record a dispute decision
+    deleted is RecordDeleted unless the furnisher certifies its accuracy:
+    both found before anything is written. A record furnished again on
+    such a certification is told to the subject."""
     ref = data.subject
     subject = find_subject(session, vault, ref.kind, ref.identifier)
     existing = session.scalar(select(CreditRecord).where(
@@ -84,15 +96,32 @@ def furnish_record(session: Session, vault: Vault, institution: Institution, key
     if existing is not None and (subject is None or existing.subject_id != subject.id
                                  or existing.category != data.record.category):
         raise Conflict("This reference is already used for another subject or category.")
+    recertified = existing is not None and existing.deleted_at is not None
+    if recertified and not data.certify_accurate:
+        raise RecordDeleted(existing.id)
     created = subject is None
     if created:
         subject = create_subject(session, vault, ref.kind, ref.identifier, ref.name or "", ref.contact_email)
-    version = furnish(session, vault, institution, subject, data.record)
+    version = furnish(session, vault, institution, subject, data.record, certified=data.certify_accurate)
     record_event(session, vault, subject, EventKind.RECORD_FURNISHED, channel="api", institution_id=institution.id,
                  detail={"record": str(version.record_id), "version": version.version,
                          "category": data.record.category.value, "key_id": key.key_id,
-                         **({"subject_created": True} if created else {})})
+                         **({"subject_created": True} if created else {}),
+                         **({"recertified": True} if recertified else {})})
+    if recertified:
+        _tell_of_recertification(session, vault, subject, institution)
     return Furnished(version, created)
+
+
+def _tell_of_recertification(session: Session, vault: Vault, subject: Subject, institution: Institution) -> None:
+    def compose() -> tuple[str, str]:
+        name = local_name(institution)
+        return (_("%(institution)s furnished a deleted record again", institution=name),
+                _("%(institution)s furnished again a record that had been deleted after a dispute, and certified "
+                  "that it is accurate. See it in your credit report; if it is wrong, you can dispute it again.",
+                  institution=name))
+
+    tell_subject(session, vault, subject, compose)
 
 
 # -- written authorisations ---------------------------------------------------------------
@@ -146,29 +175,41 @@ def institution_report(session: Session, vault: Vault, subject: Subject, institu
                        purpose: Purpose, basis: Basis, event: AccessEvent, today: date) -> dict[str, Any]:
     """The report as an institution may see it: the current version of each
     record only (corrections replace, earlier versions are never disclosed
-    again), and no negative information past its expiry."""
+    again), no negative information past its expiry, nothing a dispute
+    decision deleted or whose publicity has ended; unverifiable records
+    marked so, and the subject's statements beside their records."""
     rows = session.execute(
         select(CreditRecord, RecordVersion, Institution)
         .join(RecordVersion, (RecordVersion.record_id == CreditRecord.id)
               & (RecordVersion.version == CreditRecord.current_version))
         .join(Institution, Institution.id == CreditRecord.furnisher_id)
         .where(CreditRecord.subject_id == subject.id,
+               CreditRecord.deleted_at.is_(None), CreditRecord.publicity_ended_at.is_(None),
                (RecordVersion.expires_on.is_(None)) | (RecordVersion.expires_on > today))
         .order_by(_CATEGORY_ORDER, CreditRecord.created_at.desc(), CreditRecord.id)).all()
     cipher = vault.cipher(session, subject.data_key_id)
     who = view_subject(session, vault, subject)
-    disputed = disputed_records(session, [r.id for r, _, _ in rows])
+    ids = [r.id for r, _, _ in rows]
+    disputed = disputed_records(session, ids)
+    statements = statements_for(session, vault, subject, ids)
     return {
         "query": {"id": str(event.id), "at": event.occurred_at.isoformat(), "institution": institution.code,
                   "purpose": purpose.value, "basis": basis.reason.value,
                   "consent": str(basis.consent_id) if basis.consent_id else None},
         "subject": {"kind": who.kind.value, "identifier": who.identifier, "name": who.name},
-        "records": [_record(cipher, r, v, f, r.id in disputed) for r, v, f in rows],
+        "records": [_record(cipher, r, v, f, r.id in disputed, statements.get(r.id, [])) for r, v, f in rows],
     }
 
 
+def record_document(session: Session, vault: Vault, subject: Subject, record: CreditRecord) -> dict[str, Any]:
+    """One record as a report sends it now (a correction notice carries it)."""
+    return _record(vault.cipher(session, subject.data_key_id), record, current_version(session, record),
+                   session.get(Institution, record.furnisher_id), bool(disputed_records(session, [record.id])),
+                   statements_for(session, vault, subject, [record.id]).get(record.id, []))
+
+
 def _record(cipher, record: CreditRecord, version: RecordVersion, furnisher: Institution,
-            disputed: bool) -> dict[str, Any]:
+            disputed: bool, statements: list[str]) -> dict[str, Any]:
     payload = open_payload(cipher, version)
     reference = payload.pop("reference", "")
     return {
@@ -177,10 +218,64 @@ def _record(cipher, record: CreditRecord, version: RecordVersion, furnisher: Ins
         "version": version.version, "status": version.status.value, "negative": version.is_negative,
         "ended_on": _iso(version.ended_on), "expires_on": _iso(version.expires_on),
         "furnished_at": version.furnished_at.isoformat(), "reference": reference, "details": payload,
-        # "Under dispute" from the moment a dispute is filed; the subject's
-        # statements come with the disputes' decisions.
-        "disputed": disputed, "statements": [],
+        # "Under dispute" from the moment a dispute is filed; "unverifiable"
+        # once a dispute found it could not be verified.
+        "disputed": disputed, "unverifiable": record.unverifiable_since is not None, "statements": statements,
     }
+
+
+# -- disputes of the institution's records, and correction notices --------------------------
+def _next(offset: int, shown: int, total: int) -> int | None:
+    return offset + shown if shown and offset + shown < total else None
+
+
+def dispute_page(session: Session, vault: Vault, institution: Institution, params: dict[str, Any],
+                 today: date) -> dict[str, Any]:
+    page = responses.disputes_for(session, vault, institution, params["status"], params["limit"],
+                                  params["offset"], today)
+    return {"disputes": [_dispute(d) for d in page.disputes], "total": page.total, "limit": params["limit"],
+            "offset": params["offset"],
+            "next_offset": _next(params["offset"], len(page.disputes), page.total)}
+
+
+def evidence_href(dispute_id: uuid.UUID, evidence_id: uuid.UUID) -> str:
+    return f"{PREFIX}/disputes/{dispute_id}/evidence/{evidence_id}"
+
+
+def _dispute(d: responses.DisputeView) -> dict[str, Any]:
+    return {
+        "id": str(d.id), "reason": d.reason.value, "status": d.status.value, "filed_at": d.filed_at.isoformat(),
+        "due_on": d.due_on.isoformat(), "days_left": d.days_left, "forwarded": d.forwarded, "statement": d.statement,
+        "items": [{"record_id": str(i.record_id), "reference": i.reference, "version": i.version,
+                   "answered": i.answer is not None, "answer": i.answer.value if i.answer else None}
+                  for i in d.items],
+        "evidence": [{"id": str(e.id), "href": evidence_href(d.id, e.id), "media_type": e.media_type,
+                      "size": e.size, "sha256": e.sha256} for e in d.evidence],
+    }
+
+
+def answered(done: responses.Answered) -> dict[str, Any]:
+    r = done.response
+    return {"id": str(r.id), "dispute_id": str(r.dispute_id), "record_id": str(done.record_id),
+            "answer": Answer(r.answer).value,
+            "corrected_version": r.corrected_version, "dispute_status": DisputeStatus(done.dispute.status).value}
+
+
+_ACKNOWLEDGED = {"false": False, "true": True, "all": None}
+
+
+def notice_page(session: Session, vault: Vault, institution: Institution, params: dict[str, Any]) -> dict[str, Any]:
+    page = notices.list_for_institution(session, vault, institution, _ACKNOWLEDGED[params["acknowledged"].value],
+                                        params["limit"], params["offset"])
+    return {"notices": [{"id": str(n.id), "dispute_id": str(n.dispute_id), "record_id": str(n.record_id),
+                         "created_at": n.created_at.isoformat(), "acknowledged_at": _moment(n.acknowledged_at),
+                         "body": n.body} for n in page.notices],
+            "total": page.total, "limit": params["limit"], "offset": params["offset"],
+            "next_offset": _next(params["offset"], len(page.notices), page.total)}
+
+
+def _moment(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def _iso(day: date | None) -> str | None:

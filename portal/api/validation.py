@@ -115,6 +115,18 @@ class Int(Type):
         return self.describe({"type": "integer", "minimum": self.minimum, "maximum": self.maximum})
 
 
+class IntParam(Int):
+    """An integer in a query parameter: decimal digits only (no sign, no
+    spaces, no leading zeros), within bounds."""
+
+    DIGITS = re.compile(r"0|[1-9][0-9]{0,8}")
+
+    def check(self, value: Any, at: str, errors: Errors) -> int:
+        if not isinstance(value, str) or not self.DIGITS.fullmatch(value):
+            return self.fail(at, errors, f"must be a whole number from {self.minimum} to {self.maximum}")
+        return super().check(int(value), at, errors)
+
+
 class Day(Type):
     """An ISO 8601 calendar date, YYYY-MM-DD, and nothing looser."""
 
@@ -176,6 +188,8 @@ class Nullable(Type):
     def schema(self) -> dict[str, Any]:
         inner = dict(self.inner.schema())
         inner["type"] = [inner["type"], "null"]
+        if "enum" in inner:  # an enum lists every allowed value
+            inner["enum"] = [*inner["enum"], None]
         return inner
 
 

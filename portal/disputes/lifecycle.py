@@ -12,10 +12,12 @@ flush, never commit."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal.access.events import record_event
@@ -25,6 +27,7 @@ from portal.crypto import Vault
 from portal.db import new_id, utcnow
 from portal.disputes.deadlines import Clock, DeadlineError
 from portal.disputes.models import Dispute, DisputeOutcome, DisputeStatus, DisputeStep, Regime, StepKind
+from portal.localtime import day_of, today as local_today
 from portal.records.models import Subject
 
 S = DisputeStatus
@@ -63,7 +66,7 @@ def allowed(current: DisputeStatus | str, to: DisputeStatus | str) -> bool:
 
 
 def _day(moment: datetime) -> date:
-    return moment.astimezone(UTC).date()
+    return day_of(moment)
 
 
 def clock_of(dispute: Dispute) -> Clock:
@@ -72,7 +75,7 @@ def clock_of(dispute: Dispute) -> Clock:
 
 
 def days_left(dispute: Dispute, today: date | None = None) -> int:
-    return clock_of(dispute).days_left(today or utcnow().date())
+    return clock_of(dispute).days_left(today or local_today())
 
 
 def _check_version(dispute: Dispute, expected_version: int | None) -> None:
@@ -88,6 +91,13 @@ def _flush_dispute(session: Session, dispute: Dispute) -> None:
         raise StaleDispute(dispute_id) from None
 
 
+def touch(session: Session, dispute: Dispute) -> None:
+    """Move the case's version now (an UPDATE, which also takes its row
+    lock): StaleDispute if someone else moved it since it was read."""
+    flag_modified(dispute, "status")
+    _flush_dispute(session, dispute)
+
+
 def _clean_note(note: str | None) -> str | None:
     note = (note or "").strip() or None
     if note is not None and len(note) > MAX_NOTE:
@@ -97,30 +107,45 @@ def _clean_note(note: str | None) -> str | None:
 
 def write_step(session: Session, vault: Vault, dispute: Dispute, step: StepKind, actor: User | None,
                note: str | None, detail: dict[str, Any] | None = None,
-               kind: EventKind = EventKind.DISPUTE_STEP, now: datetime | None = None) -> DisputeStep:
-    """A timeline entry and its access event, in the caller's transaction."""
+               kind: EventKind = EventKind.DISPUTE_STEP, now: datetime | None = None,
+               institution_id: uuid.UUID | None = None, touch: bool = True) -> DisputeStep:
+    """A timeline entry and its access event, in the caller's transaction.
+    No actor: the portal itself (a deadline passed) or, with
+    `institution_id`, a furnisher through the API. A new entry changes the
+    case: its version moves on (`touch`), so an officer's page open from
+    before it is stale."""
     subject = session.get(Subject, dispute.subject_id)
     cipher = vault.cipher(session, subject.data_key_id)
-    staff = actor is not None and Role(actor.role).is_staff
-    event = record_event(session, vault, subject, kind, channel="staff" if staff else "web",
-                         actor_user_id=actor.id if actor else None,
+    if institution_id is not None:
+        channel = "api"
+    elif actor is None or Role(actor.role).is_staff:
+        channel = "staff"
+    else:
+        channel = "web"
+    event = record_event(session, vault, subject, kind, channel=channel,
+                         actor_user_id=actor.id if actor else None, institution_id=institution_id,
                          detail={"dispute_id": str(dispute.id), "step": StepKind(step).value, **(detail or {})})
     row = DisputeStep(id=new_id(), dispute_id=dispute.id, at=now or utcnow(), step=step,
                       actor_user_id=actor.id if actor else None, event_id=event.id)
     cipher.seal_field(row, "note", note)
     session.add(row)
+    if touch:
+        flag_modified(dispute, "status")  # an UPDATE, so the version counter moves
     session.flush()
     return row
 
 
-def advance(session: Session, vault: Vault, dispute: Dispute, to: DisputeStatus | str, actor: User,
+def advance(session: Session, vault: Vault, dispute: Dispute, to: DisputeStatus | str, actor: User | None,
             note: str | None = None, outcome: DisputeOutcome | str | None = None,
-            expected_version: int | None = None, now: datetime | None = None) -> DisputeStep:
+            expected_version: int | None = None, now: datetime | None = None,
+            institution_id: uuid.UUID | None = None) -> DisputeStep:
     """Move a dispute to `to`. Officers move cases along; only the subject's
     side withdraws. Resolving needs an outcome and a reason; asking the
     subject for something needs a note saying what. Entering
     waiting_for_subject pauses the deadline, leaving it resumes it (the days
-    waited are added)."""
+    waited are added). With no actor the portal moves the case itself: back
+    to review when the furnisher has answered (`institution_id`), or to a
+    resolution when the furnisher's deadline passed."""
     try:
         to = DisputeStatus(to)
     except ValueError:
@@ -129,14 +154,23 @@ def advance(session: Session, vault: Vault, dispute: Dispute, to: DisputeStatus 
     _check_version(dispute, expected_version)
     if not current.is_open:
         raise IllegalTransition(f"This dispute is {current.value.replace('_', ' ')}; nothing can follow.")
-    if to not in TRANSITIONS[current]:
+    # The portal itself resolves a case whose furnisher let the deadline pass.
+    expiry = actor is None and current is S.WAITING_FOR_FURNISHER and to is S.RESOLVED
+    if to not in TRANSITIONS[current] and not expiry:
         raise IllegalTransition(f"A dispute cannot go from {current.value.replace('_', ' ')} "
                                 f"to {to.value.replace('_', ' ')}.")
-    staff = Role(actor.role).is_staff
+    if actor is None:
+        if not (current is S.WAITING_FOR_FURNISHER and to in (S.UNDER_REVIEW, S.RESOLVED)):
+            raise DisputeError("Only an officer can move a dispute along.")
+        staff = True
+    else:
+        staff = Role(actor.role).is_staff
     if to is S.WITHDRAWN and staff:
         raise DisputeError("Only the subject (or whoever acts for them) can withdraw a dispute.")
     if to is not S.WITHDRAWN and not staff:
         raise DisputeError("Only an officer can move a dispute along.")
+    if to is S.WAITING_FOR_FURNISHER:
+        _check_forwardable(session, dispute)
     note = _clean_note(note)
     if to in NOTE_REQUIRED and note is None:
         raise DisputeError("A decision needs a reason." if to is S.RESOLVED
@@ -165,7 +199,48 @@ def advance(session: Session, vault: Vault, dispute: Dispute, to: DisputeStatus 
     detail: dict[str, Any] = {"from": current.value, "to": to.value, "due_on": dispute.due_on.isoformat()}
     if outcome is not None:
         detail["outcome"] = outcome.value
-    return write_step(session, vault, dispute, StepKind(to.value), actor, note, detail, now=now)
+    step = write_step(session, vault, dispute, StepKind(to.value), actor, note, detail, now=now,
+                      institution_id=institution_id, touch=False)
+    if to is S.WAITING_FOR_FURNISHER:
+        _forward(session, vault, dispute, actor)
+    return step
+
+
+def _furnishers(session: Session, dispute: Dispute) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """The dispute's records by furnisher, and whether each was answered."""
+    from portal.disputes.models import DisputeItem, FurnisherResponse
+    from portal.records.models import CreditRecord
+
+    rows = session.execute(select(CreditRecord.furnisher_id, DisputeItem.id, FurnisherResponse.id)
+                           .join(CreditRecord, CreditRecord.id == DisputeItem.record_id)
+                           .outerjoin(FurnisherResponse, FurnisherResponse.item_id == DisputeItem.id)
+                           .where(DisputeItem.dispute_id == dispute.id)).all()
+    out: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for furnisher_id, _item, answer in rows:
+        out.setdefault(furnisher_id, [])
+        if answer is None:
+            out[furnisher_id].append(_item)
+    return out
+
+
+def _check_forwardable(session: Session, dispute: Dispute) -> None:
+    furnishers = _furnishers(session, dispute)
+    if not furnishers:
+        raise DisputeError("This case disputes an access, not a record: there is no furnisher to ask.")
+    if not any(furnishers.values()):
+        raise DisputeError("Every furnisher has already answered: review the answers and decide.")
+
+
+def _forward(session: Session, vault: Vault, dispute: Dispute, actor: User | None) -> None:
+    """Sending the case to each furnisher that has yet to answer is an
+    access event of the subject: the furnisher now receives the statement
+    and the evidence."""
+    subject = session.get(Subject, dispute.subject_id)
+    for furnisher_id, unanswered in _furnishers(session, dispute).items():
+        if unanswered:
+            record_event(session, vault, subject, EventKind.DISPUTE_FORWARDED, channel="staff",
+                         actor_user_id=actor.id if actor else None, institution_id=furnisher_id,
+                         detail={"dispute_id": str(dispute.id), "evidence": len(dispute.evidence)})
 
 
 def extend(session: Session, vault: Vault, dispute: Dispute, actor: User, days: int, reason: str,
@@ -184,7 +259,7 @@ def extend(session: Session, vault: Vault, dispute: Dispute, actor: User, days: 
     dispute.due_on, dispute.extended_days = clock.due_on, clock.extended_days
     _flush_dispute(session, dispute)
     return write_step(session, vault, dispute, StepKind.EXTENDED, actor, reason,
-                      {"days": days, "due_on": dispute.due_on.isoformat()}, now=now)
+                      {"days": days, "due_on": dispute.due_on.isoformat()}, now=now, touch=False)
 
 
 __all__ = ["DisputeError", "IllegalTransition", "Regime", "StaleDispute", "TRANSITIONS", "advance", "allowed",

@@ -22,6 +22,12 @@ class DisputeReason(StrEnum):
     OUTDATED = "outdated"
     UNAUTHORISED_ACCESS = "unauthorised_access"
     OTHER = "other"
+    CREDIT_REPAIR = "credit_repair"  # a firm's application, not an objection
+
+
+class DisputeKind(StrEnum):
+    OBJECTION = "objection"      # the record (or an access) is wrong
+    CREDIT_REPAIR = "credit_repair"  # end the publicity of a rectified penalty
 
 
 class DisputeStatus(StrEnum):
@@ -47,6 +53,16 @@ class DisputeOutcome(StrEnum):
     DELETED = "deleted"
     VERIFIED_ACCURATE = "verified_accurate"
     UNVERIFIABLE = "unverifiable"
+    REPAIRED = "repaired"              # credit repair approved: publicity ended
+    REPAIR_REFUSED = "repair_refused"
+
+
+# What each kind of case may end with.
+OUTCOMES: dict[DisputeKind, tuple[DisputeOutcome, ...]] = {
+    DisputeKind.OBJECTION: (DisputeOutcome.CORRECTED, DisputeOutcome.DELETED, DisputeOutcome.VERIFIED_ACCURATE,
+                            DisputeOutcome.UNVERIFIABLE),
+    DisputeKind.CREDIT_REPAIR: (DisputeOutcome.REPAIRED, DisputeOutcome.REPAIR_REFUSED),
+}
 
 
 class Regime(StrEnum):
@@ -66,6 +82,16 @@ class StepKind(StrEnum):
     WITHDRAWN = "withdrawn"
     EXTENDED = "extended"
     EVIDENCE_ADDED = "evidence_added"
+    ASSIGNED = "assigned"
+    FURNISHER_ANSWERED = "furnisher_answered"
+    STATEMENT_ADDED = "statement_added"
+
+
+class Answer(StrEnum):
+    """A furnisher's answer to a dispute of one of its records."""
+    VERIFIED_ACCURATE = "verified_accurate"
+    CORRECTED = "corrected"
+    CANNOT_VERIFY = "cannot_verify"
 
 
 class Dispute(Base):
@@ -74,6 +100,7 @@ class Dispute(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id"), index=True)
     filed_by_user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[DisputeKind] = mapped_column(str_enum(DisputeKind, 16), default=DisputeKind.OBJECTION)
     reason: Mapped[DisputeReason] = mapped_column(str_enum(DisputeReason))
     statement_ct: Mapped[bytes] = mapped_column(LargeBinary)
     status: Mapped[DisputeStatus] = mapped_column(str_enum(DisputeStatus), index=True,
@@ -152,3 +179,88 @@ class Evidence(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     dispute: Mapped[Dispute] = relationship(back_populates="evidence")
+
+
+class FurnisherResponse(Base):
+    """A furnisher's answer for one disputed record, citing what it
+    reviewed (sealed); a correction is the record version it furnished."""
+
+    __tablename__ = "dispute_responses"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    dispute_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("disputes.id"), index=True)
+    item_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dispute_items.id"), unique=True)
+    institution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("institutions.id"), index=True)
+    answer: Mapped[Answer] = mapped_column(str_enum(Answer))
+    reviewed_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    corrected_version: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DisputeNote(Base):
+    """A note between officers on a case; the subject does not see these."""
+
+    __tablename__ = "dispute_notes"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    dispute_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("disputes.id"), index=True)
+    author_user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    note_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutcomeLetter(Base):
+    """The letter the subject receives when a case is decided: decision,
+    reason, what changed, method of verification (sealed JSON)."""
+
+    __tablename__ = "outcome_letters"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    dispute_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("disputes.id"), unique=True)
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CorrectionNotice(Base):
+    """Told to an institution that received a record in the look-back window
+    before a decision changed it; the institution acknowledges through the
+    API. The body (sealed under the subject's key) is what it is sent."""
+
+    __tablename__ = "correction_notices"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    dispute_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("disputes.id"), index=True)
+    institution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("institutions.id"), index=True)
+    record_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("credit_records.id"))
+    # The disclosure (institution query) that sent the record.
+    received_event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("access_events.id"))
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    acknowledged_at: Mapped[datetime | None]
+
+
+class RecordStatement(Base):
+    """The subject's statement (at most 200 characters) beside a record a
+    dispute verified as accurate, sent with it to every later recipient."""
+
+    __tablename__ = "record_statements"
+    __table_args__ = (UniqueConstraint("record_id", "dispute_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    record_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("credit_records.id"), index=True)
+    dispute_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("disputes.id"))
+    text_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OfficerConflict(Base):
+    """A declared link between an officer and a subject (relative, employer,
+    own firm): the officer cannot take that subject's cases."""
+
+    __tablename__ = "officer_conflicts"
+    __table_args__ = (UniqueConstraint("officer_user_id", "subject_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    officer_user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id"))
+    declared_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Iterable, Sequence
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from portal.access.models import AccessEvent, EventKind
@@ -15,9 +15,10 @@ from portal.crypto import Vault
 from portal.db import new_id, utcnow
 from portal.disputes import evidence as ev
 from portal.disputes.deadlines import due_date
-from portal.disputes.lifecycle import DisputeError, write_step
-from portal.disputes.models import (OPEN_STATUSES, Dispute, DisputeItem, DisputeReason, DisputeStatus, Regime,
-                                    StepKind)
+from portal.disputes.lifecycle import DisputeError, touch, write_step
+from portal.disputes.models import (OPEN_STATUSES, Dispute, DisputeItem, DisputeKind, DisputeReason, DisputeStatus,
+                                    Regime, StepKind)
+from portal.localtime import today as local_today
 from portal.records.models import CreditRecord, Subject
 
 MAX_STATEMENT = 2000
@@ -46,8 +47,9 @@ def _ids(values: Iterable[uuid.UUID | str]) -> list[uuid.UUID]:
 
 def file_dispute(session: Session, vault: Vault, subject: Subject, by_user: User,
                  record_ids: Iterable[uuid.UUID | str], reason: DisputeReason | str, statement: str,
-                 files: Sequence[ev.Upload] = (), regime: Regime | str = Regime.CN_20_DAYS,
-                 today: date | None = None, access_event_id: uuid.UUID | None = None) -> Dispute:
+                 files: Sequence[ev.Upload] = (), regime: Regime | str | None = None,
+                 today: date | None = None, access_event_id: uuid.UUID | None = None,
+                 kind: DisputeKind = DisputeKind.OBJECTION) -> Dispute:
     """File a dispute of one or several records of `subject` (or of one of
     its access events). Everything is checked, files included, before
     anything is written. The caller has checked that `by_user` may act for
@@ -56,8 +58,10 @@ def file_dispute(session: Session, vault: Vault, subject: Subject, by_user: User
         reason = DisputeReason(reason)
     except ValueError:
         raise ValueError("Choose a reason from the list.") from None
+    if (reason is DisputeReason.CREDIT_REPAIR) != (kind is DisputeKind.CREDIT_REPAIR):
+        raise ValueError("Choose a reason from the list.")
     try:
-        regime = Regime(regime)
+        regime = Regime(regime or configured_regime())
     except ValueError:
         raise ValueError("Unknown deadline regime.") from None
     statement = (statement or "").strip()
@@ -79,13 +83,17 @@ def file_dispute(session: Session, vault: Vault, subject: Subject, by_user: User
             raise ValueError("Choose an access event from your own log.")
     checked = ev.check_files(files)
 
+    # Filings of one subject take turns: a no-op write takes the subject's
+    # row lock (PostgreSQL) or the write lock (SQLite) before the duplicate
+    # check, so two filings at once cannot both pass it.
+    session.execute(update(Subject).where(Subject.id == subject.id).values(locked_at=Subject.locked_at))
     duplicate = _open_duplicate(session, subject.id, ids, reason, access_event_id)
     if duplicate is not None:
         raise DuplicateDispute(duplicate)
 
-    today = today or utcnow().date()
+    today = today or local_today()
     cipher = vault.cipher(session, subject.data_key_id)
-    dispute = Dispute(id=new_id(), subject_id=subject.id, filed_by_user_id=by_user.id, reason=reason,
+    dispute = Dispute(id=new_id(), subject_id=subject.id, filed_by_user_id=by_user.id, kind=kind, reason=reason,
                       status=DisputeStatus.SUBMITTED, regime=regime, filed_at=utcnow(),
                       due_on=due_date(regime, today), paused_days=0, extended_days=0,
                       access_event_id=access_event_id)
@@ -98,8 +106,16 @@ def file_dispute(session: Session, vault: Vault, subject: Subject, by_user: User
                {"reason": reason.value, "regime": regime.value, "due_on": dispute.due_on.isoformat(),
                 "records": [str(r) for r in ids], "evidence": len(stored),
                 "access_event_id": None if access_event_id is None else str(access_event_id)},
-               kind=EventKind.DISPUTE_FILED)
+               kind=EventKind.DISPUTE_FILED, touch=False)
     return dispute
+
+
+def configured_regime() -> Regime:
+    """The deadline regime of new disputes (setting DISPUTE_REGIME)."""
+    from flask import current_app, has_app_context
+
+    return Regime(current_app.config.get("DISPUTE_REGIME", Regime.CN_20_DAYS) if has_app_context()
+                  else Regime.CN_20_DAYS)
 
 
 def _open_duplicate(session: Session, subject_id: uuid.UUID, record_ids: list[uuid.UUID], reason: DisputeReason,
@@ -118,17 +134,24 @@ def _open_duplicate(session: Session, subject_id: uuid.UUID, record_ids: list[uu
 
 
 def add_evidence(session: Session, vault: Vault, dispute: Dispute, by_user: User,
-                 files: Sequence[ev.Upload]) -> list:
-    """More files for an open dispute (five at most in all)."""
+                 files: Sequence[ev.Upload], note: str | None = None) -> list:
+    """More files (five at most in all) and/or a note for an open dispute:
+    one timeline step. The case's version moves first: of two replies at
+    once, the second is stale (StaleDispute) rather than both passing the
+    cap. Returns the files stored."""
     if not dispute.is_open:
         raise DisputeError("This dispute is closed; no more files can be added.")
-    checked = ev.check_files(files, already=len(dispute.evidence))
-    if not checked:
+    ev.check_files(files, already=len(dispute.evidence))  # refused before anything is written
+    if not files and note is None:
         return []
+    touch(session, dispute)
+    session.refresh(dispute, ["evidence"])
+    checked = ev.check_files(files, already=len(dispute.evidence))
     subject = session.get(Subject, dispute.subject_id)
     stored = ev.store(session, vault.cipher(session, subject.data_key_id), dispute, checked, by_user.id)
     session.refresh(dispute, ["evidence"])
-    write_step(session, vault, dispute, StepKind.EVIDENCE_ADDED, by_user, None, {"evidence": len(stored)})
+    write_step(session, vault, dispute, StepKind.EVIDENCE_ADDED, by_user, note,
+               {"evidence": len(stored), "note": note is not None}, touch=False)
     return stored
 
 
@@ -139,10 +162,11 @@ def statement(session: Session, vault: Vault, dispute: Dispute) -> str:
 
 def is_disputed(session: Session, record_id: uuid.UUID) -> bool:
     """Whether an open dispute covers the record (the "under dispute"
-    marker of reports and the API)."""
+    marker of reports and the API). A credit-repair application is not a
+    dispute of the record's accuracy."""
     return bool(session.scalar(select(exists().where(
         DisputeItem.record_id == record_id, DisputeItem.dispute_id == Dispute.id,
-        Dispute.status.in_(OPEN_STATUSES)))))
+        Dispute.status.in_(OPEN_STATUSES), Dispute.kind == DisputeKind.OBJECTION))))
 
 
 def disputed_records(session: Session, record_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
@@ -151,4 +175,54 @@ def disputed_records(session: Session, record_ids: Iterable[uuid.UUID]) -> set[u
     if not ids:
         return set()
     return set(session.scalars(select(DisputeItem.record_id).join(Dispute, Dispute.id == DisputeItem.dispute_id)
-                               .where(DisputeItem.record_id.in_(ids), Dispute.status.in_(OPEN_STATUSES))))
+                               .where(DisputeItem.record_id.in_(ids), Dispute.status.in_(OPEN_STATUSES),
+                                      Dispute.kind == DisputeKind.OBJECTION)))
+
+
+def export_disputes(session: Session, vault: Vault, subject: Subject) -> list[dict]:
+    """Every dispute of the subject as held, for the "everything held"
+    download: statement, records, timeline with its notes, evidence
+    (described, not the files), outcome letter and who was told.
+    Officers' internal notes are not the subject's data and stay out."""
+    from portal.disputes.decisions import letter, recipients
+    from portal.disputes.models import DisputeStep
+
+    cipher = vault.cipher(session, subject.data_key_id)
+    out = []
+    for d in session.scalars(select(Dispute).where(Dispute.subject_id == subject.id).order_by(Dispute.filed_at)):
+        written = letter(session, vault, d)
+        out.append({
+            "id": str(d.id), "kind": d.kind.value, "reason": d.reason.value, "status": d.status.value,
+            "outcome": d.outcome.value if d.outcome else None, "regime": d.regime.value,
+            "filed_at": d.filed_at.isoformat(), "due_on": d.due_on.isoformat(),
+            "statement": cipher.open_field(d, "statement"),
+            "records": [str(i.record_id) for i in d.items],
+            "access_event_id": str(d.access_event_id) if d.access_event_id else None,
+            "timeline": [{"at": s.at.isoformat(), "step": s.step.value, "note": cipher.open_field(s, "note"),
+                          "by": _who(session, s)}
+                         for s in session.scalars(select(DisputeStep).where(DisputeStep.dispute_id == d.id)
+                                                  .order_by(DisputeStep.at))],
+            "evidence": [{"id": str(e.id), "media_type": e.media_type, "size": e.size,
+                          "sha256": bytes(e.sha256).hex(), "added_at": e.created_at.isoformat()}
+                         for e in d.evidence],
+            "letter": None if written is None else {
+                "decided_at": written.decided_at.isoformat(), "outcome": written.outcome.value,
+                "reason": written.reason, "method": written.method_code,
+                "changes": [{"record_id": str(c.record_id), "change": c.change, "from_version": c.from_version,
+                             "to_version": c.to_version} for c in written.change_rows]},
+            "told": [{"institution": n.institution.code, "record_id": str(n.record_id),
+                      "told_at": n.created_at.isoformat(),
+                      "acknowledged_at": n.acknowledged_at.isoformat() if n.acknowledged_at else None}
+                     for n in recipients(session, d)],
+        })
+    return out
+
+
+def _who(session: Session, step) -> str:
+    """Who took a step, as the subject may know it: officers by role only."""
+    from portal.accounts.models import Role
+
+    if step.actor_user_id is not None:
+        return "officer" if Role(session.get(User, step.actor_user_id).role).is_staff else "subject"
+    event = session.get(AccessEvent, step.event_id) if step.event_id else None
+    return "furnisher" if event is not None and event.institution_id else "portal"

@@ -76,6 +76,13 @@ class CreditRecord(Base):
     reference_bidx: Mapped[bytes] = mapped_column(LargeBinary(32))
     current_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set by dispute decisions: a deleted record is never disclosed again
+    # (nor furnished again without a certification of accuracy); an
+    # unverifiable one is disclosed marked so; a repaired penalty's
+    # publicity has ended.
+    deleted_at: Mapped[datetime | None]
+    unverifiable_since: Mapped[datetime | None]
+    publicity_ended_at: Mapped[datetime | None]
 
     subject: Mapped[Subject] = relationship(back_populates="records")
     versions: Mapped[list[RecordVersion]] = relationship(

@@ -22,8 +22,25 @@ LABEL_WIDTH = 50  # mm
 HEADINGS = FontFace(fill_color=(230, 234, 239))
 
 
-class _Document(FPDF):
-    generated = ""
+class PortalPDF(FPDF):
+    """An A4 document of the portal: the embedded font, the language, a
+    footer with when it was generated and the page numbers, and the
+    headings, paragraphs and label-value tables both the report and the
+    outcome letter are made of."""
+    # Chinese breaks between any two characters.
+    wrap = WrapMode.CHAR
+
+    def __init__(self, title: str, generated_at, label_width: float = LABEL_WIDTH) -> None:
+        super().__init__(format="A4")
+        with as_file(FONT_FILE) as path:
+            self.add_font(FONT, fname=str(path))
+        self.locale = str(get_locale())
+        self.set_lang("zh-CN" if self.locale.startswith("zh") else "en")
+        self.set_title(title)
+        self.set_creator(_("Credit Subject Portal"))
+        self.generated = pdf_moment(generated_at)
+        self.label_width = label_width
+        self.add_page()
 
     def footer(self) -> None:
         self.set_y(-12)
@@ -32,62 +49,52 @@ class _Document(FPDF):
         self.cell(0, 6, _("Generated %(when)s · page %(page)d of %(pages)s", when=self.generated,
                           page=self.page_no(), pages="{nb}"), align="C")
 
+    def heading(self, text: str, size: int) -> None:
+        self.ln(2)
+        self.set_font(FONT, size=size)
+        self.multi_cell(0, size * 0.5, text, wrapmode=self.wrap, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_font(FONT, size=10)
+        self.ln(1)
+
+    def paragraph(self, text: str, height: float = LINE) -> None:
+        self.multi_cell(0, height, text, wrapmode=self.wrap, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    def facts(self, rows: list[tuple[str, str]]) -> None:
+        with self.table(col_widths=(self.label_width, self.epw - self.label_width), first_row_as_headings=False,
+                        borders_layout="HORIZONTAL_LINES", line_height=LINE, wrapmode=self.wrap) as table:
+            for label, value in rows:
+                row = table.row()
+                row.cell(label)
+                row.cell(value)
+        self.ln(2)
+
 
 def build_pdf(printable: Printable) -> bytes:
     report = printable.report
-    locale = str(get_locale())
-    pdf = _Document(format="A4")
-    with as_file(FONT_FILE) as path:
-        pdf.add_font(FONT, fname=str(path))
-    pdf.set_lang("zh-CN" if locale.startswith("zh") else "en")
-    pdf.set_title(_("Credit report"))
-    pdf.set_creator(_("Credit Subject Portal"))
-    pdf.generated = _moment(printable.generated_at)
-    pdf.add_page()
+    pdf = PortalPDF(_("Credit report"), printable.generated_at)
+    locale = pdf.locale
 
-    _heading(pdf, _("Credit report"), 18)
-    _facts(pdf, [(_("Name"), report.subject.name),
+    pdf.heading(_("Credit report"), 18)
+    pdf.facts([(_("Name"), report.subject.name),
                  (_("Identifier"), report.subject.masked_identifier),
                  (_("Kind"), report.subject.kind_label),
                  (_("Records"), str(report.total))])
     if not report.groups:
-        _paragraph(pdf, _("No records are held in this file."))
+        pdf.paragraph(_("No records are held in this file."))
     for category, records in report.groups:
         for n, record in enumerate(records):
             _record(pdf, record, locale, report.category_label(category) if n == 0 else None)
-    _heading(pdf, _("Recent access to this file"), 14)
+    pdf.heading(_("Recent access to this file"), 14)
     _events(pdf, printable.events, locale)
     return bytes(pdf.output())
 
 
-def _moment(value) -> str:
+def pdf_moment(value) -> str:
     # CLDR puts a narrow no-break space in English times; the font has none.
     return moment(value).replace("\u202f", " ")
 
 
-def _heading(pdf: FPDF, text: str, size: int) -> None:
-    pdf.ln(2)
-    pdf.set_font(FONT, size=size)
-    pdf.multi_cell(0, size * 0.5, text, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font(FONT, size=10)
-    pdf.ln(1)
-
-
-def _paragraph(pdf: FPDF, text: str, height: float = LINE) -> None:
-    pdf.multi_cell(0, height, text, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-
-
-def _facts(pdf: FPDF, rows: list[tuple[str, str]]) -> None:
-    with pdf.table(col_widths=(LABEL_WIDTH, pdf.epw - LABEL_WIDTH), first_row_as_headings=False,
-                   borders_layout="HORIZONTAL_LINES", line_height=LINE, wrapmode=WrapMode.CHAR) as table:
-        for label, value in rows:
-            row = table.row()
-            row.cell(label)
-            row.cell(value)
-    pdf.ln(2)
-
-
-def _record(pdf: FPDF, record: RecordView, locale: str, category: str | None) -> None:
+def _record(pdf: PortalPDF, record: RecordView, locale: str, category: str | None) -> None:
     """A record's current version, a line per earlier one; the first record
     of a category carries the category's heading."""
     rows = _version_rows(record.current)
@@ -95,14 +102,14 @@ def _record(pdf: FPDF, record: RecordView, locale: str, category: str | None) ->
     if pdf.will_page_break((len(rows) + (5 if category else 2)) * LINE):
         pdf.add_page()
     if category:
-        _heading(pdf, category, 14)
-    _heading(pdf, record.furnisher.label(locale), 11)
-    _facts(pdf, rows + [(_("Furnished"), _moment(record.current.furnished_at))])
+        pdf.heading(category, 14)
+    pdf.heading(record.furnisher.label(locale), 11)
+    pdf.facts(rows + [(_("Furnished"), pdf_moment(record.current.furnished_at))])
     for older in record.versions[1:]:
         summary = "; ".join(f"{label}: {value}" for label, value in _version_rows(older))
         pdf.set_font(FONT, size=8)
-        _paragraph(pdf, _("Earlier version %(n)d, furnished %(when)s — %(summary)s",
-                          n=older.version, when=_moment(older.furnished_at), summary=summary), height=4.5)
+        pdf.paragraph(_("Earlier version %(n)d, furnished %(when)s — %(summary)s",
+                          n=older.version, when=pdf_moment(older.furnished_at), summary=summary), height=4.5)
         pdf.set_font(FONT, size=10)
 
 
@@ -124,9 +131,9 @@ def _value(field: Field, currency: str) -> str:
     return str(field.value)
 
 
-def _events(pdf: FPDF, events: list[EventRow], locale: str) -> None:
+def _events(pdf: PortalPDF, events: list[EventRow], locale: str) -> None:
     if not events:
-        _paragraph(pdf, _("No access has been recorded yet."))
+        pdf.paragraph(_("No access has been recorded yet."))
         return
     with pdf.table(col_widths=(45, 65, pdf.epw - 110), line_height=LINE, wrapmode=WrapMode.CHAR,
                    borders_layout="HORIZONTAL_LINES", headings_style=HEADINGS) as table:
@@ -135,6 +142,6 @@ def _events(pdf: FPDF, events: list[EventRow], locale: str) -> None:
             head.cell(title)
         for event in events:
             row = table.row()
-            row.cell(_moment(event.occurred_at))
+            row.cell(pdf_moment(event.occurred_at))
             row.cell(event.kind_label + (" (" + _("refused") + ")" if event.refused else ""))
             row.cell(event.who(locale))

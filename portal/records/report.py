@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Sequence
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
@@ -20,12 +20,15 @@ from sqlalchemy.orm import Session, selectinload
 from portal.access.events import EventView, recent_events, record_event
 from portal.access.models import AccessEvent, EventKind, Outcome
 from portal.accounts.authz import SubjectAccess, represents
-from portal.accounts.models import User
+from portal.accounts.models import DelegationScope, User
 from portal.crypto import Cipher, Vault
 from portal.db import utcnow
-from portal.disputes.services import disputed_records
+from portal.disputes.repair import repair_dates
+from portal.disputes.decisions import statements_for
+from portal.disputes.services import disputed_records, export_disputes
 from portal.institutions.models import Institution
-from portal.records.models import Category, CreditRecord, RecordStatus, RecordVersion, SubjectKind
+from portal.localtime import today as local_today
+from portal.records.models import Category, CreditRecord, RecordStatus, RecordVersion, Subject, SubjectKind
 from portal.records.services import SubjectView, open_payload, view_subject
 
 PAGE_SIZE = 20
@@ -69,7 +72,14 @@ EVENT_NAMES = {
     EventKind.COMPLAINT_FILED: _l("Complaint filed"),
     EventKind.DISPUTE_FILED: _l("Dispute filed"),
     EventKind.DISPUTE_STEP: _l("Dispute updated"),
+    EventKind.CASE_VIEWED: _l("Dispute case opened by an officer"),
+    EventKind.IDENTITY_REVEALED: _l("Name and identifier shown to an officer"),
+    EventKind.EVIDENCE_SENT: _l("Dispute evidence sent to the furnisher"),
+    EventKind.DISPUTE_FORWARDED: _l("Dispute sent to the furnisher for an answer"),
+    EventKind.CORRECTION_NOTICE: _l("Correction notice sent to a recipient"),
 }
+STAFF_ROLES = {"officer": _l("compliance officer"), "supervisor": _l("supervisor"),
+               "administrator": _l("administrator")}
 CHANNEL_ACTORS = {"web": _l("You, on the portal"), "api": _l("An institution"), "staff": _l("Portal staff")}
 KIND_NAMES = {SubjectKind.PERSON: _l("Person"), SubjectKind.FIRM: _l("Firm")}
 
@@ -96,7 +106,7 @@ KNOWN_FIELDS: dict[str, tuple[str, Any]] = {
     "opened_on": ("date", _l("Opened")),
     "signed_on": ("date", _l("Signed")),
     "assessed_on": ("date", _l("Assessed")),
-    "decided_on": ("date", _l("Decided")),
+    "decided_on": ("date", _l("Decision date")),
     "since": ("date", _l("In arrears since")),
     "maturity_on": ("date", _l("Matures")),
     "closed_on": ("date", _l("Closed")),
@@ -190,6 +200,15 @@ class RecordView:
     furnisher: Furnisher
     versions: list[VersionView]  # newest first
     disputed: bool = False  # an open dispute covers it: "under dispute" wherever it is shown
+    deleted: bool = False  # deleted by a dispute decision: never disclosed again
+    unverifiable: bool = False  # a dispute could not verify it: disclosed marked so
+    statements: tuple[str, ...] = ()  # the subject's statements beside it, oldest first
+    publicity_ended: bool = False  # a firm's credit repair was approved: no longer disclosed
+    repair_from: date | None = None  # an administrative penalty: when a firm may ask for credit repair
+
+    @property
+    def repair_open(self) -> bool:
+        return self.repair_from is not None and not self.publicity_ended and self.repair_from <= local_today()
 
     @property
     def current(self) -> VersionView:
@@ -207,6 +226,7 @@ class Report:
     page: int
     pages: int
     total: int
+    can_dispute: bool = False  # the viewer may file disputes for this subject
 
     @staticmethod
     def category_label(category: Category) -> str:
@@ -320,7 +340,8 @@ def report_page(session: Session, vault: Vault, user: User, access: SubjectAcces
         raise PageNotFound(page)
     records = _record_views(session, vault, access, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     _log_access(session, vault, user, access, EventKind.SELF_QUERY, what="report", page=page)
-    return Report(SubjectHeader.of(view_subject(session, vault, subject)), _group(records), page, pages, total)
+    return Report(SubjectHeader.of(view_subject(session, vault, subject)), _group(records), page, pages, total,
+                  DelegationScope.FILE_DISPUTES in access.scopes)
 
 
 def printable_report(session: Session, vault: Vault, user: User, access: SubjectAccess) -> Printable:
@@ -350,6 +371,7 @@ def export_data(session: Session, vault: Vault, user: User, access: SubjectAcces
                     "name": subject.name},
         "records": [_export_record(r) for r in records],
         "access_events": [_export_event(e, codes) for e in events],
+        "disputes": export_disputes(session, vault, access.subject),
     }
 
 
@@ -372,13 +394,23 @@ def _record_views(session: Session, vault: Vault, access: SubjectAccess, offset:
     query = (select(CreditRecord).where(CreditRecord.subject_id == access.subject.id)
              .order_by(_CATEGORY_ORDER, CreditRecord.created_at.desc(), CreditRecord.id)
              .offset(offset).limit(limit).options(selectinload(CreditRecord.versions)))
-    records = session.scalars(query).all()
-    cipher = vault.cipher(session, access.subject.data_key_id)
+    return record_views(session, vault, access.subject, session.scalars(query).all())
+
+
+def record_views(session: Session, vault: Vault, subject: Subject,
+                 records: Sequence[CreditRecord]) -> list[RecordView]:
+    """Views of `records` (versions loaded) with every version, newest
+    first, and what disputes did to them."""
+    cipher = vault.cipher(session, subject.data_key_id)
     furnishers = _furnishers(session, {r.furnisher_id for r in records})
     disputed = disputed_records(session, [r.id for r in records])
+    statements = statements_for(session, vault, subject, [r.id for r in records])
+    repairs = repair_dates(session, vault, subject, records)
     return [RecordView(r.id, r.category, furnishers.get(r.furnisher_id, UNKNOWN_FURNISHER),
                        [_version_view(cipher, v) for v in sorted(r.versions, key=lambda v: -v.version)],
-                       disputed=r.id in disputed)
+                       disputed=r.id in disputed, deleted=r.deleted_at is not None,
+                       unverifiable=r.unverifiable_since is not None, statements=tuple(statements.get(r.id, ())),
+                       publicity_ended=r.publicity_ended_at is not None, repair_from=repairs.get(r.id))
             for r in records]
 
 
@@ -459,6 +491,8 @@ def _export_record(record: RecordView) -> dict[str, Any]:
         "furnisher": {"code": record.furnisher.code, "name": record.furnisher.name,
                       "name_en": record.furnisher.name_en},
         "current_version": record.current.version,
+        "under_dispute": record.disputed, "deleted": record.deleted, "unverifiable": record.unverifiable,
+        "publicity_ended": record.publicity_ended, "statements": list(record.statements),
         "versions": [{"version": v.version, "status": v.status.value, "negative": v.is_negative,
                       "ended_on": _iso(v.ended_on), "expires_on": _iso(v.expires_on),
                       "furnished_at": _iso(v.furnished_at), "payload": v.payload} for v in record.versions],

@@ -3,33 +3,26 @@ and render; report.py builds the views and records each access."""
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from datetime import date
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, render_template
 from flask_login import current_user, login_required
 
 from portal.accounts.authz import SubjectAccess, accessible, load_subject
 from portal.accounts.models import DelegationScope
+from portal.disputes import views as dispute_views
 from portal.extensions import session, vault
+from portal.paging import page_number
 from portal.records import report
 from portal.records.pdf import build_pdf
 
 bp = Blueprint("records", __name__)
-PAGE = re.compile(r"[1-9][0-9]{0,5}")
 
 
 def _load(subject_id: uuid.UUID) -> SubjectAccess:
     return load_subject(session(), current_user.user, subject_id)
 
-
-def _page() -> int:
-    """`?page=N`; anything that is not a page number is a page not found."""
-    raw = request.args.get("page", "1")
-    if not PAGE.fullmatch(raw):
-        abort(404)
-    return int(raw)
 
 
 def _download(body: bytes, mimetype: str, extension: str) -> Response:
@@ -42,7 +35,10 @@ def _download(body: bytes, mimetype: str, extension: str) -> Response:
 
 def _show_dashboard(access: SubjectAccess) -> str:
     view = report.dashboard(session(), vault(), current_user.user, access)
-    return render_template("records/dashboard.html", view=view)
+    # Disputes only for those who may file them (an agent may lack the scope).
+    disputes = (dispute_views.dashboard_disputes(session(), access.subject)
+                if DelegationScope.FILE_DISPUTES in access.scopes else None)
+    return render_template("records/dashboard.html", view=view, disputes=disputes)
 
 
 @bp.get("/me")
@@ -65,7 +61,7 @@ def subject_dashboard(subject_id: uuid.UUID):
 def report_page(subject_id: uuid.UUID):
     access = _load(subject_id)
     try:
-        view = report.report_page(session(), vault(), current_user.user, access, _page())
+        view = report.report_page(session(), vault(), current_user.user, access, page_number())
     except report.PageNotFound:
         abort(404)
     return render_template("records/report.html", report=view)

@@ -27,6 +27,16 @@ class SubjectExists(ValueError):
     pass
 
 
+class RecordDeleted(ValueError):
+    """The furnisher's reference names a record a dispute decision deleted:
+    it is furnished again only with a certification of its accuracy."""
+
+    def __init__(self, record_id: uuid.UUID) -> None:
+        super().__init__("This record was deleted after a dispute; furnish it again only if you certify that "
+                         "it is accurate.")
+        self.record_id = record_id
+
+
 def validate_identifier(kind: SubjectKind, identifier: str) -> str:
     return validate_resident_id(identifier) if kind is SubjectKind.PERSON else validate_uscc(identifier)
 
@@ -157,9 +167,12 @@ def build_record(vault: Vault, cipher: Cipher, subject_id: uuid.UUID, furnisher_
 
 
 def furnish(session: Session, vault: Vault, furnisher: Institution, subject: Subject,
-            data: RecordInput) -> RecordVersion:
+            data: RecordInput, certified: bool = False) -> RecordVersion:
     """A new record, or a new version when the furnisher's reference is
-    already on file for this subject; older versions stay in the history."""
+    already on file for this subject; older versions stay in the history.
+    A record deleted by a dispute decision comes back only `certified`
+    (the furnisher certifies its accuracy); otherwise RecordDeleted, raised
+    before anything is written."""
     cipher = vault.cipher(session, subject.data_key_id)
     record = session.scalar(select(CreditRecord).where(
         CreditRecord.furnisher_id == furnisher.id,
@@ -170,11 +183,20 @@ def furnish(session: Session, vault: Vault, furnisher: Institution, subject: Sub
     else:
         if record.subject_id != subject.id or record.category != data.category:
             raise ValueError("This reference is already used for another subject or category.")
+        if record.deleted_at is not None:
+            if not certified:
+                raise RecordDeleted(record.id)
+            record.deleted_at = None
         record.current_version += 1
         version = build_version(cipher, record.id, record.current_version, data)
         session.add(version)
     session.flush()
     return version
+
+
+def current_version(session: Session, record: CreditRecord) -> RecordVersion:
+    return session.scalar(select(RecordVersion).where(RecordVersion.record_id == record.id,
+                                                      RecordVersion.version == record.current_version))
 
 
 def open_payload(cipher: Cipher, version: RecordVersion) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The subject's side of access: who accessed my data (filters, pages,
-what was disclosed, proofs), authorities and the lock, complaints."""
+what was disclosed, proofs), authorities and the lock, and "I did not
+authorise this", which files a dispute of the access."""
 from __future__ import annotations
 
 import json
@@ -11,11 +12,9 @@ from sqlalchemy import func, select
 
 from portal.access.events import record_event
 from portal.access.models import AccessEvent, Complaint, Consent, EventKind, Outcome
-from portal.accounts.models import Role, User
-from portal.accounts.services import create_user
+from portal.accounts.models import User
 from portal.extensions import session, vault
 from portal.notifications import services as notifications
-from portal.notifications.models import Message
 from portal.records.models import Subject
 
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -94,27 +93,61 @@ def test_proof_bundle_is_served_to_the_subject_only(app, world, sign_in):
     assert other.get(f"/subjects/{world.person_b.id}/access/{event_id}/proof.json").status_code == 404
 
 
-def test_a_complaint_reaches_the_officers_once(app, world, sign_in):
+def test_i_did_not_authorise_this_files_a_dispute_of_the_access(app, world, sign_in):
+    """The log's link opens the dispute form with the event and the reason
+    set; the old complaint address leads there too; no complaint is made."""
+    from portal.disputes.models import Dispute, DisputeReason
+
     queries(app, world, 1)
     with app.app_context():
-        officer = create_user(session(), vault(), role=Role.OFFICER, email="officer@test.example",
-                              display_name="Officer")
         event_id = session().scalar(select(AccessEvent.id).where(AccessEvent.kind == EventKind.INSTITUTION_QUERY))
-        session().commit()
-        officer_id = officer.id
     client = english(sign_in(app.test_client(), world.user_a))
-    url = f"/subjects/{world.person_a.id}/access/{event_id}/complaint"
-    empty = post(client, url, {"statement": "   "})
-    assert empty.status_code == 200 and "This field is required" in empty.get_data(as_text=True)
-    done = post(client, url, {"statement": "I never applied for a loan at <b>this bank</b>."})
+    log = client.get(f"/subjects/{world.person_a.id}/access").get_data(as_text=True)
+    new = f"/subjects/{world.person_a.id}/disputes/new"
+    assert f"{new}?event={event_id}&amp;reason=unauthorised_access" in log
+    old = f"/subjects/{world.person_a.id}/access/{event_id}/complaint"
+    for method in ("GET", "POST"):
+        moved = client.open(old, method=method, data={"csrf_token": TOKEN.search(log).group(1)})
+        assert moved.status_code in (302, 303)
+        assert moved.headers["Location"].endswith(f"{new}?event={event_id}&reason=unauthorised_access")
+    form = client.get(f"{new}?event={event_id}&reason=unauthorised_access").get_data(as_text=True)
+    assert "Test Bank" in form and 'selected value="unauthorised_access"' in form
+    empty = post(client, new, {"event": str(event_id), "reason": "unauthorised_access", "statement": "   "},
+                 page=f"{new}?event={event_id}")
+    assert empty.status_code == 200 and "Say what is wrong" in empty.get_data(as_text=True)
+    done = post(client, new, {"event": str(event_id), "reason": "unauthorised_access",
+                              "statement": "I never applied for a loan at <b>this bank</b>."},
+                page=f"{new}?event={event_id}")
     assert done.status_code == 302
     with app.app_context():
-        assert session().scalar(select(func.count()).select_from(Complaint)) == 1
-        assert session().scalar(select(func.count()).select_from(Message).where(Message.user_id == officer_id)) == 1
-    again = client.get(url)
-    assert again.status_code == 302  # one complaint per access
-    agent = sign_in(app.test_client(), world.agent_g)
-    assert agent.get(url).status_code == 404
+        (dispute,) = session().scalars(select(Dispute)).all()
+        assert dispute.access_event_id == event_id and dispute.reason is DisputeReason.UNAUTHORISED_ACCESS
+        assert session().scalar(select(func.count()).select_from(Complaint)) == 0
+    again = client.get(f"{new}?event={event_id}").get_data(as_text=True)
+    assert "An open dispute already covers this access." in again
+    for intruder in (world.agent_g, world.user_b):
+        assert sign_in(app.test_client(), intruder).get(old).status_code == 404
+
+
+def test_complaints_filed_before_disputes_stay_readable(app, world, sign_in):
+    from portal.access import complaints
+    from portal.db import new_id
+
+    queries(app, world, 1)
+    with app.app_context():
+        s, v = session(), vault()
+        a = s.get(Subject, world.person_a.id)
+        event = s.scalar(select(AccessEvent).where(AccessEvent.kind == EventKind.INSTITUTION_QUERY))
+        old = Complaint(id=new_id(), subject_id=a.id, event_id=event.id, filed_by_user_id=world.user_a.id,
+                        status="open")
+        v.cipher(s, a.data_key_id).seal_field(old, "statement", "Filed in the old days.")
+        s.add(old)
+        s.commit()
+        assert complaints.complained(s, event)
+        assert [complaints.statement(s, v, c) for c in complaints.complaints_of(s, a)] == ["Filed in the old days."]
+    html = english(sign_in(app.test_client(), world.user_a)).get(
+        f"/subjects/{world.person_a.id}/access").get_data(as_text=True)
+    assert "Complaint sent" in html and "I did not authorise this" not in html
 
 
 def test_grant_see_and_revoke_an_authority(app, world, sign_in):

@@ -4,6 +4,9 @@ challenge, before anything is read or written; good tokens are recorded as
 used. Rate limits count per key."""
 from __future__ import annotations
 
+import re
+import uuid
+
 import pytest
 from sqlalchemy import select
 
@@ -21,7 +24,7 @@ def protected(app):
     rules = [r for r in app.url_map.iter_rules()
              if r.rule.startswith("/api/v1/") and r.endpoint != "api.openapi_document"]
     assert len(rules) >= 3
-    return [(m, r.rule.replace("<identifier>", PERSON_A))
+    return [(m, re.sub(r"<uuid:[a-z_]+>", str(uuid.uuid4()), r.rule.replace("<identifier>", PERSON_A)))
             for r in rules for m in sorted(r.methods - {"HEAD", "OPTIONS"})]
 
 

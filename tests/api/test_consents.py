@@ -18,7 +18,8 @@ from portal.accounts.models import User
 from portal.crypto.errors import DecryptionFailed
 from portal.institutions.models import Institution, InstitutionKind
 from portal.institutions.services import NewInstitution, create_institution
-from portal.records.models import Subject
+from portal.db import utcnow
+from portal.records.models import CreditRecord, Subject
 
 from .conftest import db
 
@@ -115,6 +116,14 @@ def test_existing_contracts_are_listed_for_the_subject(app, api, cast):
     s.get(Institution, api.world.bank.id).allowed_purposes = ["loan_approval", "post_loan_management"]
     s.flush()
     assert [f.code for f in consents.existing_contracts(s, a)] == ["test-bank"]
+    bank = s.get(Institution, api.world.bank.id)
+    assert consents.legal_basis(s, a, bank, Purpose.POST_LOAN_MANAGEMENT, None, date.today()).allowed
+    # A record deleted by a dispute's decision is no contract to manage.
+    for record in s.scalars(select(CreditRecord).where(CreditRecord.subject_id == a.id)):
+        record.deleted_at = utcnow()
+    s.flush()
+    assert consents.existing_contracts(s, a) == []
+    assert not consents.legal_basis(s, a, bank, Purpose.POST_LOAN_MANAGEMENT, None, date.today()).allowed
 
 
 def test_lock_and_release_write_their_events_once(cast):

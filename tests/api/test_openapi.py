@@ -39,7 +39,7 @@ def test_it_lists_every_api_route_of_the_url_map_and_no_other(app, document):
               for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1")
               for m in r.methods - {"HEAD", "OPTIONS"}}
     documented = {(path, method) for path, item in document["paths"].items() for method in item}
-    assert routes == documented and len(routes) == 4
+    assert routes == documented and len(routes) == 9
 
 
 def test_each_operation_names_the_scope_its_view_requires(document):
@@ -48,6 +48,13 @@ def test_each_operation_names_the_scope_its_view_requires(document):
     assert scopes[("/api/v1/reports/{identifier}", "get")] == [{"bearer": ["query"]}]
     assert scopes[("/api/v1/authorisations", "post")] == [{"bearer": ["query"]}]
     assert scopes[("/api/v1/openapi.json", "get")] == []
+    furnish = [{"bearer": ["furnish"]}]
+    assert scopes[("/api/v1/disputes", "get")] == furnish
+    assert scopes[("/api/v1/disputes/{dispute_id}/evidence/{evidence_id}", "get")] == furnish
+    assert scopes[("/api/v1/disputes/{dispute_id}/responses", "post")] == furnish
+    # Either key may read notices: one requirement per scope.
+    either = [{"bearer": ["furnish"]}, {"bearer": ["query"]}]
+    assert scopes[("/api/v1/notices", "get")] == scopes[("/api/v1/notices/{notice_id}/ack", "post")] == either
 
 
 def test_the_request_schema_agrees_with_the_validator(document):

@@ -1,7 +1,7 @@
 """Benchmarks, printed as ratios measured side by side in one run (a timing
 alone means little on a shared machine). Not a test: run it by hand.
 
-    python tests/benchmarks/bench.py [--rounds N] [--leaves N]
+    python tests/benchmarks/bench.py [--rounds N] [--leaves N] [--cases N]
 """
 from __future__ import annotations
 
@@ -238,22 +238,96 @@ def bench_log(leaves: int, rounds: int, tmp: str) -> None:
     print(f"  ratio proof/one read: {p / r1:.1f}x")
 
 
+def bench_queue(cases: int, rounds: int, tmp: str) -> None:
+    """The officers' queue (deadline order from SQL, paused cases merged in
+    by their frozen days left, then the page's furnishers and officers):
+    its first page against the plain SQL query of the 25 soonest
+    deadlines, on `cases` open disputes."""
+    import random
+    from datetime import timedelta
+    from pathlib import Path
+
+    from sqlalchemy import select
+
+    from portal import create_app
+    from portal.accounts.models import Role, User
+    from portal.accounts.services import create_user
+    from portal.demo import load_demo
+    from portal.disputes import officers
+    from portal.disputes.decisions import expire_overdue
+    from portal.disputes.models import OPEN_STATUSES, Dispute, DisputeReason
+    from portal.disputes.services import file_dispute
+    from portal.extensions import session, vault
+    from portal.migrations import upgrade
+    from portal.records.models import CreditRecord
+    from portal.transparency.notes import create_key_file
+
+    init_keys(Path(tmp) / "qkeys")
+    create_key_file(Path(tmp) / "qkeys")
+    app = create_app({"SECRET_KEY": "bench", "DATABASE_URL": f"sqlite:///{tmp}/queue.sqlite3",
+                      "KEY_DIR": str(Path(tmp) / "qkeys")})
+    with app.app_context():
+        s, v = session(), vault()
+        upgrade(app.extensions["portal.db"].engine)
+        v.register_versions(s)
+        load_demo(s, v, subjects=cases, seed=7)
+        officer = create_user(s, v, role=Role.OFFICER, email="bench@officer.example", display_name="bench")
+        rng = random.Random(7)
+        today = utcnow_date()
+        start = time.perf_counter()
+        filed = 0
+        for record in s.scalars(select(CreditRecord).order_by(CreditRecord.id)):
+            if filed >= cases:
+                break
+            subject = record.subject
+            by = s.scalar(select(User).where(User.subject_id == subject.id)) or officer
+            try:
+                file_dispute(s, v, subject, by, [record.id], rng.choice(list(DisputeReason)[:7]), "bench",
+                             today=today - timedelta(days=rng.randint(0, 40)))
+            except ValueError:
+                continue
+            filed += 1
+        s.commit()
+        per_filing = (time.perf_counter() - start) / max(filed, 1) * 1e3
+        sql = select(Dispute.id).where(Dispute.status.in_(OPEN_STATUSES)).order_by(Dispute.due_on).limit(25)
+        q = best_per_op(lambda: officers.queue(s, v, officer), 1, rounds) / 1e3
+        r = best_per_op(lambda: s.execute(sql).all(), 1, rounds) / 1e3
+        e = best_per_op(lambda: expire_overdue(s, v), 1, rounds) / 1e3
+        s.rollback()
+    print(f"  {filed} open cases; filing one (checks, seal, timeline, log leaf): {per_filing:.2f} ms")
+    print(f"  {'queue, first page':<50} {q:8.2f} ms")
+    print(f"  {'SQL: 25 soonest deadlines':<50} {r:8.2f} ms")
+    print(f"  {'deadline sweep with nothing due':<50} {e:8.2f} ms")
+    print(f"  ratio queue/SQL: {q / r:.1f}x")
+
+
+def utcnow_date():
+    from portal.db import utcnow
+
+    return utcnow().date()
+
+
 def main() -> None:
     import tempfile
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=7, help="rounds per case (median is reported)")
     parser.add_argument("--leaves", type=int, default=1_000_000, help="size of the log to verify and prove from")
+    parser.add_argument("--cases", type=int, default=5_000, help="open disputes in the officers' queue")
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     if args.leaves < 2:
         parser.error("--leaves must be at least 2")
+    if args.cases < 1:
+        parser.error("--cases must be at least 1")
     with tempfile.TemporaryDirectory() as tmp:
         print("== vault: sealing and opening a credit record ==")
         bench_vault(args.rounds, tmp)
         print("== transparency log ==")
         bench_log(args.leaves, args.rounds, tmp)
+        print("== officers' queue ==")
+        bench_queue(args.cases, args.rounds, tmp)
 
 
 if __name__ == "__main__":

@@ -92,3 +92,32 @@ def test_extension_and_pause_together():
              .pause(date(2026, 2, 10)).resume(date(2026, 2, 20))      # +10
              .extend(14, "complex case"))                              # +14
     assert clock.due_on == date(2026, 3, 24)  # 28 Feb + 10 + 14
+
+
+def test_the_regime_of_new_disputes_is_a_setting(make_app, world):
+    from portal.disputes.models import Regime
+    from portal.disputes.services import configured_regime
+
+    app = make_app(DISPUTE_REGIME="fcra_30_days")
+    with app.app_context():
+        assert configured_regime() is Regime.FCRA_30_DAYS
+    with pytest.raises(ValueError, match="DISPUTE_REGIME.*cn_20_days, fcra_30_days, gdpr_one_month"):
+        make_app(DISPUTE_REGIME="forever")
+    with pytest.raises(ValueError, match="UNVERIFIABLE_POLICY"):
+        make_app(UNVERIFIABLE_POLICY="ignore")
+
+
+def test_deadlines_count_the_days_of_the_portals_time_zone(make_app, world):
+    from datetime import UTC, datetime
+
+    from portal.localtime import day_of
+
+    # 20:30 UTC on 1 March is already 2 March in Beijing.
+    late = datetime(2026, 3, 1, 20, 30, tzinfo=UTC)
+    app = make_app()
+    with app.app_context():
+        assert day_of(late) == date(2026, 3, 2)
+    with make_app(TIMEZONE="UTC").app_context():
+        assert day_of(late) == date(2026, 3, 1)
+    with pytest.raises(ValueError, match="TIMEZONE.*IANA"):
+        make_app(TIMEZONE="Mars/Olympus_Mons")

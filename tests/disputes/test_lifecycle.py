@@ -53,7 +53,10 @@ def test_the_whole_happy_path_writes_steps_and_events(db, the_vault, cast, dispu
     assert [s.step for s in dispute.steps] == [StepKind.FILED, StepKind.ACKNOWLEDGED, StepKind.UNDER_REVIEW,
                                                StepKind.WAITING_FOR_FURNISHER, StepKind.UNDER_REVIEW,
                                                StepKind.RESOLVED]
-    assert events_of(db, cast.a) == before + 5
+    # Five steps, and sending the case to the bank.
+    assert events_of(db, cast.a) == before + 6
+    forwarded = db.scalar(select(AccessEvent).where(AccessEvent.kind == EventKind.DISPUTE_FORWARDED))
+    assert forwarded.institution_id == cast.loan_a.furnisher_id and forwarded.actor_user_id == o.id
     event = db.get(AccessEvent, step.event_id)
     assert event.kind is EventKind.DISPUTE_STEP and event.actor_user_id == o.id and event.channel == "staff"
     cipher = the_vault.cipher(db, cast.a.data_key_id)
@@ -206,3 +209,40 @@ def test_two_sessions_racing_the_second_gets_stale(db, the_vault, cast, dispute)
     assert fresh.status is S.ACKNOWLEDGED and fresh.lock_version == 2
     assert [s.step for s in db.scalars(select(DisputeStep).where(DisputeStep.dispute_id == fresh.id)
                                           .order_by(DisputeStep.at))] == [StepKind.FILED, StepKind.ACKNOWLEDGED]
+
+
+def test_a_case_goes_to_the_furnisher_only_when_one_has_something_to_answer(db, the_vault, cast, dispute):
+    from portal.access.events import record_event
+    from portal.db import new_id
+    from portal.disputes.models import Answer, DisputeItem, FurnisherResponse
+
+    o = cast.officer
+    event = record_event(db, the_vault, cast.a, EventKind.SELF_QUERY)
+    access = file_dispute(db, the_vault, cast.a, cast.user_a, [], DisputeReason.UNAUTHORISED_ACCESS,
+                          "Not me.", access_event_id=event.id)
+    for d in (access, dispute):
+        advance(db, the_vault, d, S.ACKNOWLEDGED, o)
+        advance(db, the_vault, d, S.UNDER_REVIEW, o)
+    with pytest.raises(DisputeError, match="no furnisher"):
+        advance(db, the_vault, access, S.WAITING_FOR_FURNISHER, o)
+    item = db.scalar(select(DisputeItem).where(DisputeItem.dispute_id == dispute.id))
+    answered = FurnisherResponse(id=new_id(), dispute_id=dispute.id, item_id=item.id,
+                                 institution_id=cast.loan_a.furnisher_id, answer=Answer.VERIFIED_ACCURATE)
+    the_vault.cipher(db, cast.a.data_key_id).seal_field(answered, "reviewed", "the ledger")
+    db.add(answered)
+    db.flush()
+    with pytest.raises(DisputeError, match="already answered"):
+        advance(db, the_vault, dispute, S.WAITING_FOR_FURNISHER, o)
+
+
+def test_the_subjects_new_evidence_makes_an_open_case_page_stale(db, the_vault, cast, dispute):
+    from portal.disputes.evidence import Upload
+    from portal.disputes.services import add_evidence
+
+    from .conftest import PDF
+
+    seen = dispute.lock_version
+    add_evidence(db, the_vault, dispute, cast.user_a, [Upload("more.pdf", PDF)])
+    db.commit()
+    with pytest.raises(StaleDispute):
+        advance(db, the_vault, dispute, S.ACKNOWLEDGED, cast.officer, expected_version=seen)

@@ -51,7 +51,7 @@ def test_json_export_holds_access_events_and_nothing_of_others(app, client, worl
         assert other not in body
 
 
-def test_pdf_export_is_a_real_pdf_with_chinese_embedded(app, client, world, sign_in, tmp_path):
+def test_pdf_export_is_a_real_pdf_with_chinese_embedded(app, client, world, sign_in, tmp_path, pdf_text):
     furnish_record(app, world, world.person_a, "A-WATER-1", category=Category.UTILITY_ARREARS,
                    status=RecordStatus.SETTLED, negative=True, ended_on=date(2024, 2, 29), amount="88.00")
     furnish_record(app, world, world.person_a, "A-LOAN-1", status=RecordStatus.CLOSED)
@@ -65,22 +65,18 @@ def test_pdf_export_is_a_real_pdf_with_chinese_embedded(app, client, world, sign
     assert pdf.startswith(b"%PDF")
     assert b"NotoSansSC" in pdf
 
-    path = tmp_path / "report.pdf"
-    path.write_bytes(pdf)
-    subprocess.run(["pdftoppm", "-png", "-r", "50", "-f", "1", "-l", "1", str(path), str(tmp_path / "page")],
-                   check=True)
+    text = pdf_text(pdf, "report.pdf")
+    subprocess.run(["pdftoppm", "-png", "-r", "50", "-f", "1", "-l", "1", str(tmp_path / "report.pdf"),
+                    str(tmp_path / "page")], check=True)
     assert (tmp_path / "page-1.png").stat().st_size > 1000
-    text = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
     assert "张三" in text and "测试银行" in text  # real Chinese text, not boxes or images
     assert "110105********002X" in text and "11010519491231002X" not in text
     assert "A-WATER-1" in text and "2029" in text  # 29 February 2024 + 5 years = 28 February 2029
     assert "B-LOAN-1" not in text and "李四" not in text
 
 
-def test_pdf_follows_the_chosen_language(app, client, world, sign_in, tmp_path):
+def test_pdf_follows_the_chosen_language(app, client, world, sign_in, pdf_text):
     pdf = english(sign_in(client, world.user_a)).get(f"/subjects/{world.person_a.id}/report.pdf").get_data()
-    path = tmp_path / "report.pdf"
-    path.write_bytes(pdf)
-    text = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
+    text = pdf_text(pdf, "report.pdf")
     assert "Credit report" in text and "Test Bank" in text and "测试银行" not in text
     assert [e.kind for e in events_of(app, world.person_a)] == [EventKind.EXPORT]

@@ -1,0 +1,254 @@
+"""The officers' side of disputes: the queue and the case page. Staff only:
+everyone else gets 404 for every page here. Routes parse and render; the
+rules are in `officers`."""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal.accounts.models import Role, User
+from portal.disputes import officers
+from portal.disputes.decisions import OUTCOME_NAMES, expire_overdue
+from portal.disputes.lifecycle import DisputeError, StaleDispute
+from portal.disputes.models import OUTCOMES, Dispute, DisputeKind, DisputeReason, DisputeStatus
+from portal.disputes.officer_forms import (ANSWER_NAMES, KIND_NAMES, MOVE_LABELS, REASON_NAMES, STATUS_NAMES,
+                                           STEP_NAMES, AssignForm, DecideForm, ExtendForm, MoveForm, NoteForm,
+                                           QueueFilterForm, RevealForm, TakeForm, choices)
+from portal.extensions import session, vault
+from portal.i18n import local_name
+from portal.paging import page_number
+from portal.records.report import EVENT_NAMES
+
+bp = Blueprint("officer", __name__, url_prefix="/officer")
+
+NAMES = dict(STATUS_NAMES=STATUS_NAMES, REASON_NAMES=REASON_NAMES, KIND_NAMES=KIND_NAMES, STEP_NAMES=STEP_NAMES,
+             ANSWER_NAMES=ANSWER_NAMES, MOVE_LABELS=MOVE_LABELS, OUTCOME_NAMES=OUTCOME_NAMES,
+             EVENT_NAMES=EVENT_NAMES)
+
+
+@bp.before_request
+def _staff_only():
+    """Not signed in, or not an officer or supervisor: these pages do not
+    exist (administrators run the system, not cases)."""
+    if not current_user.is_authenticated or current_user.role not in officers.CASE_ROLES:
+        abort(404)
+
+
+def _me():
+    return current_user.user
+
+
+def _case(dispute_id: uuid.UUID) -> Dispute:
+    try:
+        return officers.load_case(session(), _me(), dispute_id)
+    except officers.CaseNotFound:
+        abort(404)
+
+
+
+# -- the queue ---------------------------------------------------------------------------
+@bp.get("/cases")
+def queue():
+    # The deadline sweep also runs here, so the queue never shows a case
+    # whose furnisher's deadline has passed as still waiting
+    # (`portal disputes expire` is the daily run).
+    try:
+        expire_overdue(session(), vault())
+    except StaleDispute:  # another sweep (the server's thread) settled it first
+        session().rollback()
+    form = QueueFilterForm(request.args)
+    form.institution.choices = choices([("", _("Any"))] + [(str(i.id), local_name(i))
+                                                           for i in officers.furnisher_choices(session())])
+    filters = officers.QueueFilters()
+    if form.validate():
+        filters = officers.QueueFilters(
+            status=form.status.data or "open",
+            reason=DisputeReason(form.reason.data) if form.reason.data else None,
+            institution_id=uuid.UUID(form.institution.data) if form.institution.data else None,
+            assigned=form.assigned.data or None)
+    try:
+        page = officers.queue(session(), vault(), _me(), filters, page_number())
+    except LookupError:
+        abort(404)
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template("officer/queue.html", form=form, page=page, args=args, filters=filters, **NAMES)
+
+
+# -- the case page -------------------------------------------------------------------------
+def _forms(view: officers.CaseView, given: dict[str, Any], stale: bool) -> dict[str, Any]:
+    """Every form of the case page: the one just sent (`given`, with its
+    data and errors), the others fresh. Fresh forms carry the version
+    shown; so does the one sent when it was refused as stale, since the
+    page now shows the case as it is."""
+    version = view.dispute.lock_version
+    forms: dict[str, Any] = {}
+
+    def make(name: str, cls):
+        form = given.get(name)
+        if form is None:
+            form = cls(formdata=None, prefix=name)
+            form.show_version(version)
+        elif stale:
+            form.show_version(version)
+        return form
+
+    forms["take"] = make("take", TakeForm)
+    assign = make("assign", AssignForm)
+    assign.officer.choices = choices([("", _("Choose…"))] + [
+        (str(i), f"{name} ({_('supervisor') if role is Role.SUPERVISOR else _('officer')})")
+        for i, name, role in view.officers])
+    forms["assign"] = assign
+    forms["moves"] = [(to, make(f"move-{to.value}", MoveForm)) for to in view.moves]
+    forms["extend"] = make("extend", ExtendForm)
+    decide = make("decide", DecideForm)
+    decide.outcome.choices = choices([("", _("Choose…"))] + [(o.value, OUTCOME_NAMES[o]) for o in view.outcomes])
+    forms["decide"] = decide
+    forms["note"] = make("note", NoteForm)
+    forms["reveal"] = make("reveal", RevealForm)
+    return forms
+
+
+def _render(dispute: Dispute, status: int = 200, given: dict[str, Any] | None = None, stale: bool = False,
+            error: str | None = None, revealed=None):
+    view = officers.case_view(session(), vault(), dispute, _me())
+    officers.record_case_view(session(), vault(), dispute, _me())
+    return render_template("officer/case.html", view=view, forms=_forms(view, given or {}, stale), stale=stale,
+                           error=error, revealed=revealed, **NAMES), status
+
+
+@bp.get("/cases/<uuid:dispute_id>")
+def case(dispute_id: uuid.UUID):
+    return _render(_case(dispute_id))
+
+
+def _refused(dispute_id: uuid.UUID, name: str, form, exc: DisputeError, field: str | None):
+    """Nothing of a refused action stays (`decide` may have begun writing),
+    and the page comes back as the case is now, with what was typed."""
+    session().rollback()
+    dispute = _case(dispute_id)
+    if isinstance(exc, StaleDispute):
+        return _render(dispute, 409, {name: form}, stale=True)
+    if isinstance(exc, officers.NotAssigned):
+        return _render(dispute, 403, error=_("Take this case before acting on it; until then you see it "
+                                             "read-only."))
+    if field is not None:
+        form[field].errors.append(str(exc))
+        return _render(dispute, 200, {name: form})
+    return _render(dispute, 200, {name: form}, error=str(exc))
+
+
+def _act(dispute_id: uuid.UUID, name: str, cls, action, done: str, field: str | None = None,
+         assigned_only: bool = True, setup=None):
+    """Validate the form named `name`, run `action(dispute, form)`, and
+    come back to the case page: redirected with `done` on success,
+    re-rendered with the form's data and the error otherwise."""
+    dispute = _case(dispute_id)
+    if assigned_only and not officers.is_assigned(dispute, _me()):
+        return _render(dispute, 403, error=_("Take this case before acting on it; until then you see it "
+                                             "read-only."))
+    form = cls(prefix=name)
+    if setup is not None:
+        setup(dispute, form)
+    if not form.validate_on_submit():
+        return _render(dispute, 200, {name: form})
+    try:
+        result = action(dispute, form)
+    except DisputeError as exc:
+        return _refused(dispute_id, name, form, exc, field)
+    if isinstance(result, (Response, tuple)):
+        return result
+    flash(done, "success")
+    return redirect(url_for(".case", dispute_id=dispute_id))
+
+
+@bp.post("/cases/<uuid:dispute_id>/take")
+def take(dispute_id: uuid.UUID):
+    return _act(dispute_id, "take", TakeForm,
+                lambda d, f: officers.assign(session(), vault(), d, _me(), expected_version=f.lock_version.data),
+                _("The case is assigned to you."), assigned_only=False)
+
+
+@bp.post("/cases/<uuid:dispute_id>/assign")
+def assign(dispute_id: uuid.UUID):
+    def setup(dispute, form):
+        form.officer.choices = choices((str(i), name)
+                                       for i, name, _role in officers.assignable_officers(session(), vault()))
+
+    def action(dispute, form):
+        target = session().get(User, uuid.UUID(form.officer.data))
+        officers.assign(session(), vault(), dispute, _me(), target, expected_version=form.lock_version.data)
+
+    return _act(dispute_id, "assign", AssignForm, action, _("The case is assigned."), field="officer",
+                assigned_only=False, setup=setup)
+
+
+@bp.post("/cases/<uuid:dispute_id>/move/<to>")
+def move(dispute_id: uuid.UUID, to: str):
+    try:
+        status = DisputeStatus(to)
+    except ValueError:
+        abort(404)
+    if status not in MOVE_LABELS:
+        abort(404)
+    return _act(dispute_id, f"move-{status.value}", MoveForm,
+                lambda d, f: officers.move(session(), vault(), d, _me(), status, f.note.data,
+                                           expected_version=f.lock_version.data),
+                _("The case is now: %(status)s.", status=STATUS_NAMES[status]), field="note")
+
+
+@bp.post("/cases/<uuid:dispute_id>/extend")
+def extend(dispute_id: uuid.UUID):
+    return _act(dispute_id, "extend", ExtendForm,
+                lambda d, f: officers.extend_deadline(session(), vault(), d, _me(), f.days.data, f.reason.data,
+                                                      expected_version=f.lock_version.data),
+                _("The deadline is extended."), field="reason")
+
+
+@bp.post("/cases/<uuid:dispute_id>/decide")
+def decide(dispute_id: uuid.UUID):
+    def setup(dispute, form):
+        form.outcome.choices = choices((o.value, OUTCOME_NAMES[o]) for o in OUTCOMES[DisputeKind(dispute.kind)])
+
+    return _act(dispute_id, "decide", DecideForm,
+                lambda d, f: officers.decide(session(), vault(), d, _me(), f.outcome.data, f.reason.data,
+                                             expected_version=f.lock_version.data),
+                _("The case is decided; the subject has been told."), field="outcome", setup=setup)
+
+
+@bp.post("/cases/<uuid:dispute_id>/notes")
+def add_note(dispute_id: uuid.UUID):
+    return _act(dispute_id, "note", NoteForm,
+                lambda d, f: officers.add_note(session(), vault(), d, _me(), f.text.data,
+                                               expected_version=f.lock_version.data),
+                _("Note added."), field="text")
+
+
+@bp.post("/cases/<uuid:dispute_id>/reveal")
+def reveal(dispute_id: uuid.UUID):
+    """The clear name and identifier are in this response only; the case
+    page shows them masked again on the next visit."""
+    def action(dispute, form):
+        shown = officers.reveal(session(), vault(), dispute, _me(), form.reason.data)
+        return _render(dispute, 200, revealed=shown)
+
+    return _act(dispute_id, "reveal", RevealForm, action, "", field="reason")
+
+
+@bp.get("/cases/<uuid:dispute_id>/evidence/<uuid:evidence_id>")
+def evidence(dispute_id: uuid.UUID, evidence_id: uuid.UUID):
+    dispute = _case(dispute_id)
+    try:
+        data, media_type, name = officers.evidence_file(session(), vault(), dispute, _me(), evidence_id)
+    except officers.NotAssigned:
+        abort(403)
+    except officers.CaseNotFound:
+        abort(404)
+    response = Response(data, mimetype=media_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,50 @@
+"""The deadline sweep while the portal serves: a daemon thread runs
+`expire_overdue` at start-up and then every SWEEP_MINUTES (default 60; 0
+turns it off), each run in an app context and a transaction of its own.
+`portal disputes expire` is the same sweep, for cron."""
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import Flask
+
+from portal.extensions import session, vault
+
+log = logging.getLogger(__name__)
+
+
+def sweep_once(app: Flask) -> int:
+    """One run; returns how many cases it settled. A failure is logged and
+    rolled back: the next run tries again."""
+    from portal.disputes.decisions import expire_overdue
+
+    with app.app_context():
+        try:
+            done = expire_overdue(session(), vault())
+            session().commit()
+        except Exception:  # noqa: BLE001 - the thread must outlive one bad run
+            session().rollback()
+            log.exception("the dispute deadline sweep failed; it runs again later")
+            return 0
+        if done:
+            log.info("dispute deadline sweep settled %d case(s)", len(done))
+        return len(done)
+
+
+def start(app: Flask) -> tuple[threading.Thread, threading.Event] | None:
+    """Start the sweeping thread; returns it with the event that stops it."""
+    minutes = float(app.config.get("SWEEP_MINUTES") or 0)
+    if minutes <= 0:
+        return None
+    stop = threading.Event()
+
+    def run() -> None:
+        while True:
+            sweep_once(app)
+            if stop.wait(minutes * 60):
+                return
+
+    thread = threading.Thread(target=run, name="dispute-deadline-sweep", daemon=True)
+    thread.start()
+    return thread, stop

@@ -1,0 +1,369 @@
+"""Decisions and what follows them: the records change as decided, the
+outcome letter, correction notices to recipients in the look-back window,
+statements, and cases whose furnisher let the deadline pass."""
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from portal.access import disclosures
+from portal.access.events import open_detail, record_event
+from portal.access.models import AccessEvent, EventKind
+from portal.db import new_id, utcnow
+from portal.disputes import decisions
+from portal.disputes.lifecycle import DisputeError, StaleDispute, advance
+from portal.disputes.models import (Answer, CorrectionNotice, Dispute, DisputeItem, DisputeOutcome, DisputeReason,
+                                    DisputeStatus, FurnisherResponse, OutcomeLetter, RecordStatement)
+from portal.disputes.services import file_dispute
+from portal.institutions.models import Institution, InstitutionKind
+from portal.institutions.services import NewInstitution, create_institution
+from portal.notifications.models import Message
+from portal.records.models import CreditRecord, Subject
+from portal.records.services import RecordInput, furnish, open_payload
+
+from .conftest import count
+
+S = DisputeStatus
+
+
+@pytest.fixture
+def bank(db, cast):
+    return db.get(Institution, cast.loan_a.furnisher_id)
+
+
+@pytest.fixture
+def others(db, the_vault):
+    def make(code, kind, purposes):
+        return create_institution(db, the_vault, NewInstitution(code, code, code.title(), kind, purposes, "联系人",
+                                                                f"{code}@inst.example"))
+    out = (make("recent-lender", InstitutionKind.LENDER, ["loan_approval"]),
+           make("old-lender", InstitutionKind.LENDER, ["loan_approval"]),
+           make("employer", InstitutionKind.EMPLOYER, ["employment_screening"]))
+    db.commit()
+    return out
+
+
+def received(db, v, subject, institution, record_ids, purpose, days_ago):
+    """A report as an institution received it `days_ago`: the event and the
+    bytes kept."""
+    event = record_event(db, v, subject, EventKind.INSTITUTION_QUERY, channel="api", institution_id=institution.id,
+                         purpose=purpose)
+    body = json.dumps({"records": [{"id": str(r)} for r in record_ids]}).encode()
+    row = disclosures.store(db, v, subject, event, body)
+    row.created_at = event.occurred_at = utcnow() - timedelta(days=days_ago)
+    db.flush()
+    return event
+
+
+@pytest.fixture
+def dispute(db, the_vault, cast) -> Dispute:
+    d = file_dispute(db, the_vault, cast.a, cast.user_a, [cast.loan_a.id], DisputeReason.WRONG_AMOUNT,
+                     "The balance is wrong.")
+    for to in (S.ACKNOWLEDGED, S.UNDER_REVIEW):
+        advance(db, the_vault, d, to, cast.officer)
+    d.assigned_officer_id = cast.officer.id
+    db.commit()
+    return d
+
+
+def correct(db, v, cast, bank, dispute, amount="900.00"):
+    """The furnisher's corrected answer: a new version, and the response."""
+    cipher = v.cipher(db, cast.a.data_key_id)
+    current = open_payload(cipher, cast.loan_a.versions[-1])
+    latest = cast.loan_a.versions[-1]
+    version = furnish(db, v, bank, cast.a, RecordInput(cast.loan_a.category, current["reference"],
+                                                       latest.status, latest.is_negative, latest.ended_on,
+                                                       details={**{k: x for k, x in current.items()
+                                                                   if k != "reference"}, "balance": amount}))
+    item = db.scalar(select(DisputeItem).where(DisputeItem.dispute_id == dispute.id))
+    response = FurnisherResponse(id=new_id(), dispute_id=dispute.id, item_id=item.id, institution_id=bank.id,
+                                 answer=Answer.CORRECTED, corrected_version=version.version)
+    cipher.seal_field(response, "reviewed", "the repayment ledger")
+    db.add(response)
+    db.commit()
+    return version
+
+
+def inbox_of(db, user) -> int:
+    return count(db, Message, Message.user_id == user.id)
+
+
+def test_only_the_assigned_officer_decides(db, the_vault, cast, dispute):
+    with pytest.raises(DisputeError, match="Take the case"):
+        decisions.decide(db, the_vault, dispute, cast.officer2, "deleted", "not theirs")
+    with pytest.raises(DisputeError, match="officer"):
+        decisions.decide(db, the_vault, dispute, cast.user_a, "deleted", "mine")
+    with pytest.raises(DisputeError, match="reason"):
+        decisions.decide(db, the_vault, dispute, cast.officer, "deleted", "  ")
+    with pytest.raises(DisputeError, match="does not apply"):
+        decisions.decide(db, the_vault, dispute, cast.officer, "repaired", "a repair of an objection")
+    assert dispute.status is S.UNDER_REVIEW and count(db, OutcomeLetter) == 0
+
+
+def test_corrected_needs_the_furnishers_correction(db, the_vault, cast, dispute):
+    with pytest.raises(DisputeError, match="No correction"):
+        decisions.decide(db, the_vault, dispute, cast.officer, "corrected", "the balance was wrong")
+    db.rollback()
+    assert db.get(Dispute, dispute.id).status is S.UNDER_REVIEW
+
+
+def test_corrected_writes_the_letter_and_tells_recipients_in_the_look_back_window(db, the_vault, cast, bank,
+                                                                                   others, dispute):
+    recent, old, employer = others
+    received(db, the_vault, cast.a, recent, [cast.loan_a.id], "loan_approval", 30)
+    received(db, the_vault, cast.a, old, [cast.loan_a.id], "loan_approval", 200)       # outside six months
+    received(db, the_vault, cast.a, employer, [cast.loan_a.id], "employment_screening", 400)  # inside two years
+    received(db, the_vault, cast.a, bank, [cast.card_a.id], "loan_approval", 10)        # another record only
+    db.commit()
+    version = correct(db, the_vault, cast, bank, dispute)
+    inbox = inbox_of(db, cast.user_a)
+
+    decisions.decide(db, the_vault, dispute, cast.officer, DisputeOutcome.CORRECTED, "The bank corrected it.")
+    db.commit()
+
+    assert dispute.status is S.RESOLVED and dispute.outcome is DisputeOutcome.CORRECTED
+    letter = decisions.letter(db, the_vault, dispute)
+    assert letter.outcome is DisputeOutcome.CORRECTED and letter.reason == "The bank corrected it."
+    assert letter.method_code == decisions.Method.FURNISHER_CORRECTED
+    (change,) = letter.change_rows
+    assert (change.record_id, change.change, change.from_version, change.to_version) == \
+        (cast.loan_a.id, decisions.Change.NEW_VERSION, version.version - 1, version.version)
+    told = decisions.recipients(db, dispute)
+    assert {n.institution.code for n in told} == {"recent-lender", "employer"}
+    assert all(n.acknowledged_at is None and n.record_id == cast.loan_a.id for n in told)
+    notice = db.scalar(select(CorrectionNotice).where(CorrectionNotice.institution_id == recent.id))
+    body = json.loads(the_vault.cipher(db, cast.a.data_key_id).open_field(notice, "body"))
+    assert body["outcome"] == "corrected" and body["record"]["version"] == version.version
+    assert body["record"]["details"]["balance"] == "900.00"
+    # Each notice is an access event the subject sees, and the subject is told.
+    kinds = db.scalars(select(AccessEvent.institution_id).where(AccessEvent.subject_id == cast.a.id,
+                                                                AccessEvent.kind == EventKind.CORRECTION_NOTICE))
+    assert set(kinds) == {recent.id, employer.id}
+    assert inbox_of(db, cast.user_a) == inbox + 1
+
+
+def test_deleted_marks_the_record_and_the_letter_says_so(db, the_vault, cast, dispute):
+    decisions.decide(db, the_vault, dispute, cast.officer, "deleted", "Not the subject's loan.")
+    db.commit()
+    record = db.get(CreditRecord, cast.loan_a.id)
+    assert record.deleted_at is not None and db.get(CreditRecord, cast.card_a.id).deleted_at is None
+    letter = decisions.letter(db, the_vault, dispute)
+    assert [c.change for c in letter.change_rows] == [decisions.Change.DELETED]
+    assert letter.method_code == decisions.Method.OFFICER_REVIEW
+    assert decisions.recipients(db, dispute) == []  # nobody had received it
+
+
+def test_unverifiable_is_marked_or_deleted_by_policy(app, db, the_vault, cast, dispute):
+    decisions.decide(db, the_vault, dispute, cast.officer, "unverifiable", "No answer that helps.")
+    db.commit()
+    record = db.get(CreditRecord, cast.loan_a.id)
+    assert record.unverifiable_since is not None and record.deleted_at is None
+
+    app.config["UNVERIFIABLE_POLICY"] = "delete"
+    d2 = file_dispute(db, the_vault, cast.a, cast.user_a, [cast.card_a.id], "not_mine", "Not my card.")
+    for to in (S.ACKNOWLEDGED, S.UNDER_REVIEW):
+        advance(db, the_vault, d2, to, cast.officer)
+    d2.assigned_officer_id = cast.officer.id
+    decisions.decide(db, the_vault, d2, cast.officer, "unverifiable", "Could not be verified.")
+    db.commit()
+    assert db.get(CreditRecord, cast.card_a.id).deleted_at is not None
+
+
+def test_a_stale_decision_changes_nothing(db, the_vault, cast, dispute):
+    seen = dispute.lock_version
+    advance(db, the_vault, dispute, S.WAITING_FOR_FURNISHER, cast.officer2)  # someone else, first
+    advance(db, the_vault, dispute, S.UNDER_REVIEW, cast.officer2)
+    db.commit()
+    with pytest.raises(StaleDispute):
+        decisions.decide(db, the_vault, dispute, cast.officer, "deleted", "late", expected_version=seen)
+    db.rollback()
+    assert db.get(CreditRecord, cast.loan_a.id).deleted_at is None and count(db, OutcomeLetter) == 0
+
+
+def test_statements_after_verified_as_accurate(db, the_vault, cast, dispute):
+    with pytest.raises(ValueError, match="verified as accurate"):
+        decisions.add_statement(db, the_vault, dispute, cast.loan_a.id, cast.user_a, "too early")
+    decisions.decide(db, the_vault, dispute, cast.officer, "verified_accurate", "The ledger matches.")
+    with pytest.raises(ValueError, match="at most 200"):
+        decisions.add_statement(db, the_vault, dispute, cast.loan_a.id, cast.user_a, "字" * 201)
+    with pytest.raises(ValueError, match="record of this dispute"):
+        decisions.add_statement(db, the_vault, dispute, cast.card_a.id, cast.user_a, "not in the case")
+    with pytest.raises(ValueError, match="Write"):
+        decisions.add_statement(db, the_vault, dispute, cast.loan_a.id, cast.user_a, "   ")
+    decisions.add_statement(db, the_vault, dispute, cast.loan_a.id, cast.user_a, "字" * 200)
+    with pytest.raises(ValueError, match="already"):
+        decisions.add_statement(db, the_vault, dispute, cast.loan_a.id, cast.user_a, "again")
+    db.commit()
+    assert decisions.statements_for(db, the_vault, cast.a, [cast.loan_a.id, cast.card_a.id]) == \
+        {cast.loan_a.id: ["字" * 200]}
+    assert count(db, RecordStatement) == 1
+
+
+def test_the_furnishers_deadline_passing_leaves_the_record_unverifiable(db, the_vault, cast, dispute):
+    advance(db, the_vault, dispute, S.WAITING_FOR_FURNISHER, cast.officer)
+    other = file_dispute(db, the_vault, cast.a, cast.user_a, [cast.card_a.id], "not_mine", "Not my card.")
+    for to in (S.ACKNOWLEDGED, S.UNDER_REVIEW, S.WAITING_FOR_FURNISHER):
+        advance(db, the_vault, other, to, cast.officer)
+    db.commit()
+    inbox = inbox_of(db, cast.user_a)
+
+    assert decisions.expire_overdue(db, the_vault, today=dispute.due_on) == []  # the last day is still in time
+    expired = decisions.expire_overdue(db, the_vault, today=dispute.due_on + timedelta(days=1))
+    db.commit()
+    assert {d.id for d in expired} == {dispute.id, other.id}
+    assert dispute.status is S.RESOLVED and dispute.outcome is DisputeOutcome.UNVERIFIABLE
+    assert db.get(CreditRecord, cast.loan_a.id).unverifiable_since is not None
+    letter = decisions.letter(db, the_vault, dispute)
+    assert letter.method_code == decisions.Method.NO_ANSWER and letter.reason == decisions.NO_ANSWER_REASON
+    step = dispute.steps[-1]
+    event = db.get(AccessEvent, step.event_id)
+    detail, _ = open_detail(the_vault.cipher(db, cast.a.data_key_id), event)
+    assert step.actor_user_id is None and event.channel == "staff" and detail["outcome"] == "unverifiable"
+    assert inbox_of(db, cast.user_a) == inbox + 2
+
+
+def test_a_subject_without_an_account_is_told_at_its_contact(db, the_vault, cast, dispute):
+    from portal.accounts.models import User
+    db.get(User, cast.user_a.id).is_active = False
+    the_vault.cipher(db, cast.a.data_key_id).seal_field(cast.a, "contact_email", "a@contact.example")
+    db.commit()
+    before = count(db, Message, Message.user_id.is_(None))
+    decisions.decide(db, the_vault, dispute, cast.officer, "deleted", "Not theirs.")
+    db.commit()
+    assert count(db, Message, Message.user_id.is_(None)) == before + 1
+    message = db.scalar(select(Message).where(Message.user_id.is_(None)).order_by(Message.created_at.desc()))
+    assert the_vault.cipher(db, message.data_key_id).open_field(message, "email") == "a@contact.example"
+
+
+def test_the_daily_sweep_command(app, db, the_vault, cast, dispute):
+    advance(db, the_vault, dispute, S.WAITING_FOR_FURNISHER, cast.officer)
+    db.commit()
+    due = dispute.due_on
+    runner = app.test_cli_runner()
+    bad = runner.invoke(args=["disputes", "expire", "--today", "tomorrow"])
+    assert bad.exit_code == 2 and "tomorrow" in bad.output
+    quiet = runner.invoke(args=["disputes", "expire", "--today", due.isoformat()])
+    assert quiet.exit_code == 0 and "0 overdue case(s) resolved" in quiet.output
+    done = runner.invoke(args=["disputes", "expire", "--today", (due + timedelta(days=1)).isoformat()])
+    assert done.exit_code == 0 and f"{dispute.id} resolved as unverifiable" in done.output
+    db.expire_all()
+    assert db.get(Dispute, dispute.id).outcome is DisputeOutcome.UNVERIFIABLE
+
+
+def test_the_letter_goes_out_in_the_holders_language(db, the_vault, cast, dispute):
+    from portal.accounts.models import User
+    db.get(User, cast.user_a.id).locale = "en"
+    db.commit()
+    decisions.decide(db, the_vault, dispute, cast.officer, "deleted", "Not the subject's loan.")
+    db.commit()
+    message = db.scalar(select(Message).where(Message.user_id == cast.user_a.id)
+                        .order_by(Message.created_at.desc()))
+    cipher = the_vault.cipher(db, message.data_key_id)
+    body = cipher.open_field(message, "body")
+    assert cipher.open_field(message, "title") == "Your dispute has been decided: Deleted"
+    assert "Reason: Not the subject's loan." in body and "deleted; it is no longer disclosed" in body
+    assert "A compliance officer reviewed the case" in body
+    assert cipher.open_field(message, "email") == "a@test.example"
+
+
+def test_the_sweep_spares_what_furnishers_answered(db, the_vault, cast, bank, others):
+    """One case covers the bank's loan and a lender's loan: the lender
+    answered, the bank did not. Only the bank's record becomes unverifiable.
+    A case whose furnishers all answered goes back to the officer."""
+    lender = others[0]
+    theirs = furnish(db, the_vault, lender, cast.a, RecordInput(cast.loan_a.category, "L-1",
+                                                                cast.loan_a.versions[-1].status, False))
+    both = file_dispute(db, the_vault, cast.a, cast.user_a, [cast.loan_a.id, theirs.record_id], "wrong_amount",
+                        "Both are wrong.")
+    answered = file_dispute(db, the_vault, cast.a, cast.user_a, [cast.card_a.id], "wrong_amount", "Wrong too.")
+    for d in (both, answered):
+        for to in (S.ACKNOWLEDGED, S.UNDER_REVIEW, S.WAITING_FOR_FURNISHER):
+            advance(db, the_vault, d, to, cast.officer)
+    cipher = the_vault.cipher(db, cast.a.data_key_id)
+    for d, record_id, institution in ((both, theirs.record_id, lender), (answered, cast.card_a.id, bank)):
+        item = db.scalar(select(DisputeItem).where(DisputeItem.dispute_id == d.id, DisputeItem.record_id == record_id))
+        row = FurnisherResponse(id=new_id(), dispute_id=d.id, item_id=item.id, institution_id=institution.id,
+                                answer=Answer.VERIFIED_ACCURATE)
+        cipher.seal_field(row, "reviewed", "our ledger")
+        db.add(row)
+    db.commit()
+
+    decisions.expire_overdue(db, the_vault, today=both.due_on + timedelta(days=1))
+    db.commit()
+    assert both.outcome is DisputeOutcome.UNVERIFIABLE
+    assert db.get(CreditRecord, cast.loan_a.id).unverifiable_since is not None
+    assert db.get(CreditRecord, theirs.record_id).unverifiable_since is None
+    assert [c.change for c in decisions.letter(db, the_vault, both).change_rows] == [
+        decisions.Change.MARKED_UNVERIFIABLE, decisions.Change.UNCHANGED]
+    assert answered.status is S.UNDER_REVIEW and db.get(CreditRecord, cast.card_a.id).unverifiable_since is None
+
+
+def test_a_correction_sent_before_another_decision_is_still_in_the_letter(db, the_vault, cast, bank, others,
+                                                                          dispute):
+    received(db, the_vault, cast.a, others[0], [cast.loan_a.id], "loan_approval", 5)
+    version = correct(db, the_vault, cast, bank, dispute)
+    decisions.decide(db, the_vault, dispute, cast.officer, "verified_accurate", "Accurate as corrected.")
+    db.commit()
+    (change,) = decisions.letter(db, the_vault, dispute).change_rows
+    assert (change.change, change.to_version) == (decisions.Change.NEW_VERSION, version.version)
+    assert [n.institution.code for n in decisions.recipients(db, dispute)] == ["recent-lender"]
+
+
+def test_the_agent_who_filed_gets_the_letter_too(db, the_vault, world, cast):
+    from portal.accounts.models import User
+
+    firm, agent = db.get(Subject, world.firm_f.id), db.get(User, world.agent_f.id)
+    (loan,) = db.scalars(select(CreditRecord).where(CreditRecord.subject_id == firm.id))
+    d = file_dispute(db, the_vault, firm, agent, [loan.id], "not_mine", "Not the firm's loan.")
+    for to in (S.ACKNOWLEDGED, S.UNDER_REVIEW):
+        advance(db, the_vault, d, to, cast.officer)
+    d.assigned_officer_id = cast.officer.id
+    agent_inbox, rep_inbox = inbox_of(db, agent), inbox_of(db, db.get(User, world.rep_f.id))
+    decisions.decide(db, the_vault, d, cast.officer, "deleted", "Not the firm's.")
+    db.commit()
+    assert (inbox_of(db, agent), inbox_of(db, db.get(User, world.rep_f.id))) == (agent_inbox + 1, rep_inbox + 1)
+
+
+def test_no_statement_beside_a_record_deleted_since(db, the_vault, cast, dispute):
+    decisions.decide(db, the_vault, dispute, cast.officer, "verified_accurate", "Accurate.")
+    db.get(CreditRecord, cast.loan_a.id).deleted_at = utcnow()
+    with pytest.raises(ValueError, match="deleted"):
+        decisions.add_statement(db, the_vault, dispute, cast.loan_a.id, cast.user_a, "Paid late once only.")
+
+
+def test_the_sweep_passes_over_shredded_subjects(db, the_vault, cast, dispute):
+    from portal.records.services import shred_subject
+
+    advance(db, the_vault, dispute, S.WAITING_FOR_FURNISHER, cast.officer)
+    shred_subject(db, the_vault, cast.a)
+    db.commit()
+    assert decisions.expire_overdue(db, the_vault, today=dispute.due_on + timedelta(days=1)) == []
+
+
+def test_the_server_sweeps_deadlines_in_the_background(app, db, the_vault, cast, dispute):
+    """`portal serve` starts a thread that sweeps at once and then
+    periodically; SWEEP_MINUTES=0 turns it off."""
+    import time
+
+    from portal.disputes import sweeper
+
+    advance(db, the_vault, dispute, S.WAITING_FOR_FURNISHER, cast.officer)
+    dispute.due_on = dispute.due_on - timedelta(days=60)
+    db.commit()
+    app.config["SWEEP_MINUTES"] = 0
+    assert sweeper.start(app) is None
+    app.config["SWEEP_MINUTES"] = 60
+    thread, stop = sweeper.start(app)
+    try:
+        for _ in range(600):  # wait for the first run, whenever the machine gets to it
+            db.expire_all()
+            if db.get(Dispute, dispute.id).status is S.RESOLVED:
+                break
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert db.get(Dispute, dispute.id).outcome is DisputeOutcome.UNVERIFIABLE
+    assert not thread.is_alive()
+    assert sweeper.sweep_once(app) == 0  # nothing left to do

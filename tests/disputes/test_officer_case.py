@@ -1,0 +1,320 @@
+"""The case page: what it shows, who acts on it (the assigned officer only),
+each step as a form carrying the case's version, a stale page refused with
+the typed text kept, evidence downloads, notes between officers, and the
+CASE_VIEWED event."""
+from __future__ import annotations
+
+import pytest
+from markupsafe import escape
+from sqlalchemy import select
+
+from portal.access.events import open_detail
+from portal.access.models import AccessEvent, EventKind
+from portal.db import new_id
+from portal.disputes.evidence import Upload
+from portal.disputes.models import (Answer, Dispute, DisputeItem, DisputeNote, DisputeOutcome, DisputeReason,
+                                    DisputeStatus, DisputeStep, FurnisherResponse, OutcomeLetter)
+from portal.extensions import session, vault
+from portal.records.models import Subject
+
+from .conftest import PDF, PNG
+from .test_officer_queue import (as_user, assign_to, case_state, case_url, file_case, post_form, staff,  # noqa: F401
+                                 version_of, with_case)
+
+S = DisputeStatus
+HOSTILE = '<script>alert("x")</script> & <b>bold</b>'
+
+
+def events(app, subject_id, kind):
+    """(actor, detail) of the subject's events of `kind`, oldest first."""
+    with app.app_context():
+        s, v = session(), vault()
+        subject = s.get(Subject, subject_id)
+        cipher = v.cipher(s, subject.data_key_id)
+        rows = s.scalars(select(AccessEvent).where(AccessEvent.subject_id == subject_id, AccessEvent.kind == kind)
+                         .order_by(AccessEvent.occurred_at)).all()
+        return [(e.actor_user_id, e.channel, open_detail(cipher, e)[0]) for e in rows]
+
+
+def evidence_ids(app, dispute_id):
+    with app.app_context():
+        return [e.id for e in session().get(Dispute, dispute_id).evidence]
+
+
+def answer(app, dispute_id, reviewed, kind=Answer.VERIFIED_ACCURATE):
+    """The furnisher's answer, as the furnisher API stores it."""
+    def go(s, v, d):
+        item = s.scalar(select(DisputeItem).where(DisputeItem.dispute_id == d.id))
+        subject = s.get(Subject, d.subject_id)
+        from portal.records.models import CreditRecord
+        record = s.get(CreditRecord, item.record_id)
+        row = FurnisherResponse(id=new_id(), dispute_id=d.id, item_id=item.id, institution_id=record.furnisher_id,
+                                answer=kind, corrected_version=2 if kind is Answer.CORRECTED else None)
+        v.cipher(s, subject.data_key_id).seal_field(row, "reviewed", reviewed)
+        s.add(row)
+    with_case(app, dispute_id, go)
+
+
+# -- what the page shows ----------------------------------------------------------------
+def test_the_case_page_shows_the_case_masked_and_escaped(app, world, staff, sign_in):
+    dispute_id = file_case(app, world, "a", statement=HOSTILE, files=[Upload("scan.pdf", PDF)])
+    answer(app, dispute_id, "The ledger <i>and</i> the contract")
+    client = as_user(app, sign_in, staff.officer)
+    response = client.get(case_url(dispute_id))
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    page = response.get_data(as_text=True)
+    # Typed text is escaped wherever it appears.
+    assert HOSTILE not in page and "<script>alert" not in page
+    assert str(escape(HOSTILE)) in page
+    assert "The ledger &lt;i&gt;and&lt;/i&gt; the contract" in page
+    # The subject is masked; the record and its versions are there.
+    assert "张**" in page and "张三" not in page
+    assert "1101************2X" in page and "11010519491231002X" not in page
+    assert "Test Bank" in page and "Version 1" in page and "Loans" in page
+    assert "Verified as accurate" in page and "Filed" in page
+    # Not assigned: read-only, files listed without links, a "take" button.
+    assert "You see this case read-only" in page and "Take this case" in page
+    assert "/evidence/" not in page and ".pdf" in page
+    assert 'name="note-text"' not in page and 'action="/officer/cases/%s/decide"' % dispute_id not in page
+
+
+def test_opening_a_case_is_an_access_event_once_per_officer_and_day(app, world, staff, sign_in):
+    dispute_id = file_case(app, world, "a")
+    one = as_user(app, sign_in, staff.officer)
+    for _ in range(3):
+        assert one.get(case_url(dispute_id)).status_code == 200
+    viewed = events(app, world.person_a.id, EventKind.CASE_VIEWED)
+    assert len(viewed) == 1
+    actor, channel, detail = viewed[0]
+    assert actor == staff.officer.id and channel == "staff"
+    assert detail["dispute_id"] == str(dispute_id) and detail["what"] == "case"
+    as_user(app, sign_in, staff.officer2).get(case_url(dispute_id))
+    assert [e[0] for e in events(app, world.person_a.id, EventKind.CASE_VIEWED)] == [staff.officer.id,
+                                                                                     staff.officer2.id]
+    # Another case of the same subject is another view.
+    second = file_case(app, world, "a", DisputeReason.NOT_MINE, record=1)
+    one.get(case_url(second))
+    assert len(events(app, world.person_a.id, EventKind.CASE_VIEWED)) == 3
+    # The subject sees it in their access log.
+    log = as_user(app, sign_in, world.user_a).get(f"/subjects/{world.person_a.id}/access").get_data(as_text=True)
+    assert "Dispute case opened by an officer" in log
+
+
+def test_unknown_cases_and_files_are_404(app, world, staff, sign_in):
+    dispute_id = file_case(app, world, "a", files=[Upload("a.pdf", PDF)])
+    other = file_case(app, world, "b", files=[Upload("b.png", PNG)])
+    assign_to(app, dispute_id, staff.officer)
+    client = as_user(app, sign_in, staff.officer)
+    assert client.get(case_url(new_id())).status_code == 404
+    assert client.get("/officer/cases/not-a-uuid").status_code == 404
+    (other_file,) = evidence_ids(app, other)
+    assert client.get(case_url(dispute_id, f"/evidence/{other_file}")).status_code == 404
+    assert client.get(case_url(dispute_id, f"/evidence/{new_id()}")).status_code == 404
+    assert post_form(client, case_url(dispute_id, "/move/resolved"), "move-resolved",
+                     version=version_of(app, dispute_id)).status_code == 404
+
+
+# -- who acts --------------------------------------------------------------------------------
+def test_an_unassigned_officer_cannot_act_or_download(app, world, staff, sign_in):
+    dispute_id = file_case(app, world, "a", files=[Upload("a.pdf", PDF)])
+    assign_to(app, dispute_id, staff.officer, review=True)
+    (evidence_id,) = evidence_ids(app, dispute_id)
+    before = version_of(app, dispute_id)
+    other = as_user(app, sign_in, staff.officer2)
+    page = other.get(case_url(dispute_id)).get_data(as_text=True)
+    assert "officer.one" in page and "read-only" in page and "Take this case" not in page
+    attempts = [("/move/waiting_for_furnisher", "move-waiting_for_furnisher", {}),
+                ("/extend", "extend", {"days": "5", "reason": "busy"}),
+                ("/decide", "decide", {"outcome": "verified_accurate", "reason": "fine"}),
+                ("/notes", "note", {"text": "a note"}),
+                ("/reveal", "reveal", {"reason": "curious"}),
+                ("/take", "take", {})]
+    for tail, prefix, fields in attempts:
+        response = post_form(other, case_url(dispute_id, tail), prefix, fields, version=before)
+        assert response.status_code == 403 if tail != "/take" else 200, tail
+        assert ("Take this case before acting on it" if tail != "/take"
+                else "already assigned to another officer") in response.get_data(as_text=True)
+    assert other.get(case_url(dispute_id, f"/evidence/{evidence_id}")).status_code == 403
+    state = case_state(app, dispute_id)
+    assert state.status is S.UNDER_REVIEW and state.lock_version == before
+    assert state.assigned_officer_id == staff.officer.id
+    assert events(app, world.person_a.id, EventKind.IDENTITY_REVEALED) == []
+    with app.app_context():
+        assert session().scalar(select(DisputeNote.id)) is None
+
+
+def test_the_assigned_officer_downloads_evidence_as_an_attachment(app, world, staff, sign_in):
+    dispute_id = file_case(app, world, "a", files=[Upload("scan.pdf", PDF)])
+    assign_to(app, dispute_id, staff.officer)
+    client = as_user(app, sign_in, staff.officer)
+    page = client.get(case_url(dispute_id)).get_data(as_text=True)
+    with app.app_context():
+        evidence = session().get(Dispute, dispute_id).evidence[0]
+    assert case_url(dispute_id, f"/evidence/{evidence.id}") in page
+    response = client.get(case_url(dispute_id, f"/evidence/{evidence.id}"))
+    assert response.status_code == 200 and response.data == PDF
+    assert response.headers["Content-Disposition"] == f'attachment; filename="{evidence.stored_name}"'
+    assert response.headers["Cache-Control"] == "no-store" and response.mimetype == "application/pdf"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    downloads = [d for _a, _c, d in events(app, world.person_a.id, EventKind.CASE_VIEWED) if d["what"] == "evidence"]
+    assert downloads == [{"dispute_id": str(dispute_id), "what": "evidence", "evidence_id": str(evidence.id),
+                          "role": "officer"}]
+
+
+def test_the_assigned_officer_works_the_case_step_by_step(app, world, staff, sign_in):
+    dispute_id = file_case(app, world, "a")
+    client = as_user(app, sign_in, staff.officer)
+    assert post_form(client, case_url(dispute_id, "/take"), "take", version=version_of(app, dispute_id)).status_code \
+        == 302
+    page = client.get(case_url(dispute_id)).get_data(as_text=True)
+    assert "The case is assigned to you." in page and "Acknowledge" in page and "Reveal the name" in page
+    assert 'name="decide-reason"' not in page  # decided only under review
+
+    def step(to, note="", expect=302):
+        response = post_form(client, case_url(dispute_id, f"/move/{to}"), f"move-{to}", {"note": note},
+                             version=version_of(app, dispute_id))
+        assert response.status_code == expect, response.get_data(as_text=True)[:2000]
+        return response
+
+    step("acknowledged")
+    step("under_review", "We are looking into it.")
+    assert case_state(app, dispute_id).status is S.UNDER_REVIEW
+    # Asking the subject needs a note: refused next to the field, nothing changed.
+    response = step("waiting_for_subject", "", expect=200)
+    assert "Say what the subject is asked for." in response.get_data(as_text=True)
+    assert case_state(app, dispute_id).status is S.UNDER_REVIEW
+    step("waiting_for_subject", "Send the repayment receipt.")
+    assert case_state(app, dispute_id).paused_since is not None
+    step("under_review")
+
+    # Extending needs days and a reason.
+    response = post_form(client, case_url(dispute_id, "/extend"), "extend", {"days": "90", "reason": ""},
+                         version=version_of(app, dispute_id))
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Between 1 and 60 days." in body and "An extension needs a reason." in body
+    due = case_state(app, dispute_id).due_on
+    assert post_form(client, case_url(dispute_id, "/extend"), "extend",
+                     {"days": "10", "reason": "Waiting for the court"},
+                     version=version_of(app, dispute_id)).status_code == 302
+    assert (case_state(app, dispute_id).due_on - due).days == 10
+
+    # A decision needs a reason, and an outcome of this kind of case.
+    response = post_form(client, case_url(dispute_id, "/decide"), "decide",
+                         {"outcome": "verified_accurate", "reason": "   "}, version=version_of(app, dispute_id))
+    assert response.status_code == 200 and "A decision needs a reason." in response.get_data(as_text=True)
+    response = post_form(client, case_url(dispute_id, "/decide"), "decide",
+                         {"outcome": "repaired", "reason": "ok"}, version=version_of(app, dispute_id))
+    assert response.status_code == 200 and "Not a valid choice" in response.get_data(as_text=True)
+    response = post_form(client, case_url(dispute_id, "/decide"), "decide",
+                         {"outcome": "corrected", "reason": "Corrected <b>now</b>"},
+                         version=version_of(app, dispute_id))
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "No correction has been furnished" in body
+    assert "Corrected &lt;b&gt;now&lt;/b&gt;" in body  # what was typed is kept
+    state = case_state(app, dispute_id)
+    assert state.status is S.UNDER_REVIEW and state.outcome is None
+    with app.app_context():
+        assert session().scalar(select(OutcomeLetter.id)) is None
+
+    response = post_form(client, case_url(dispute_id, "/decide"), "decide",
+                         {"outcome": "verified_accurate", "reason": "The bank's ledger matches."},
+                         version=version_of(app, dispute_id))
+    assert response.status_code == 302
+    state = case_state(app, dispute_id)
+    assert state.status is S.RESOLVED and state.outcome is DisputeOutcome.VERIFIED_ACCURATE
+    page = client.get(case_url(dispute_id)).get_data(as_text=True)
+    assert "Outcome letter" in page and "The bank&#39;s ledger matches." in page
+    assert 'name="move-' not in page and "Extend the deadline" not in page
+    with app.app_context():
+        steps = [s.step.value for s in session().scalars(select(DisputeStep).where(
+            DisputeStep.dispute_id == dispute_id).order_by(DisputeStep.at))]
+    assert steps == ["filed", "assigned", "acknowledged", "under_review", "waiting_for_subject", "under_review",
+                     "extended", "resolved"]
+
+
+# -- two officers at once -------------------------------------------------------------------
+def test_a_stale_page_is_refused_with_the_typed_text_kept(app, world, staff, sign_in):
+    dispute_id = file_case(app, world, "a")
+    assign_to(app, dispute_id, staff.officer, review=True)
+    client = as_user(app, sign_in, staff.officer)
+    seen = version_of(app, dispute_id)  # both tabs show this version
+    assert post_form(client, case_url(dispute_id, "/extend"), "extend", {"days": "7", "reason": "First tab"},
+                     version=seen).status_code == 302
+    after_first = case_state(app, dispute_id)
+
+    typed = 'Decided <on> "the" ledger & more'
+    response = post_form(client, case_url(dispute_id, "/decide"), "decide",
+                         {"outcome": "verified_accurate", "reason": typed}, version=seen)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert "This case was changed by someone else in the meantime; reload it." in body
+    assert f'href="{case_url(dispute_id)}"' in body  # the reload link
+    assert str(escape(typed)) in body  # nothing typed is lost
+    assert '<option selected value="verified_accurate">' in body
+    # The page now shows the case as it is and carries its version: sending it again works.
+    assert f'name="decide-lock_version" type="hidden" value="{after_first.lock_version}"' in body
+    state = case_state(app, dispute_id)
+    assert state.status is S.UNDER_REVIEW and state.lock_version == after_first.lock_version
+    assert state.due_on == after_first.due_on  # the first change stands
+
+
+def test_two_officers_at_once_the_second_is_told_to_reload(app, world, staff, sign_in):
+    dispute_id = file_case(app, world, "a")
+    assign_to(app, dispute_id, staff.officer)
+    officer = as_user(app, sign_in, staff.officer)
+    boss = as_user(app, sign_in, staff.supervisor)
+    seen = version_of(app, dispute_id)
+    assert officer.get(case_url(dispute_id)).status_code == 200
+    assert boss.get(case_url(dispute_id)).status_code == 200
+    # The officer acknowledges; the supervisor, on the page loaded before, reassigns.
+    assert post_form(officer, case_url(dispute_id, "/move/acknowledged"), "move-acknowledged",
+                     {"note": "Received."}, version=seen).status_code == 302
+    response = post_form(boss, case_url(dispute_id, "/assign"), "assign", {"officer": str(staff.officer2.id)},
+                         version=seen)
+    assert response.status_code == 409
+    assert "changed by someone else in the meantime" in response.get_data(as_text=True)
+    state = case_state(app, dispute_id)
+    assert state.status is S.ACKNOWLEDGED and state.assigned_officer_id == staff.officer.id
+    # Notes carry the version too; a note from the stale page is kept in the form.
+    response = post_form(officer, case_url(dispute_id, "/notes"), "note", {"text": "typed on the old page"},
+                         version=seen)
+    assert response.status_code == 409 and "typed on the old page" in response.get_data(as_text=True)
+    with app.app_context():
+        assert session().scalar(select(DisputeNote.id)) is None
+
+
+# -- notes between officers ------------------------------------------------------------------
+def test_notes_between_officers(app, world, staff, sign_in):
+    dispute_id = file_case(app, world, "a")
+    assign_to(app, dispute_id, staff.officer)
+    client = as_user(app, sign_in, staff.officer)
+    response = post_form(client, case_url(dispute_id, "/notes"), "note", {"text": ""},
+                         version=version_of(app, dispute_id))
+    assert response.status_code == 200 and "Write the note." in response.get_data(as_text=True)
+    response = post_form(client, case_url(dispute_id, "/notes"), "note", {"text": HOSTILE},
+                         version=version_of(app, dispute_id))
+    assert response.status_code == 302
+    page = client.get(case_url(dispute_id)).get_data(as_text=True)
+    assert "Note added." in page and HOSTILE not in page and "&lt;script&gt;alert" in page
+    # Other officers read it; it is sealed, and never a step of the subject's timeline.
+    other = as_user(app, sign_in, staff.officer2).get(case_url(dispute_id)).get_data(as_text=True)
+    assert "&lt;script&gt;alert" in other and "officer.one" in other
+    with app.app_context():
+        note = session().scalar(select(DisputeNote))
+        assert note.author_user_id == staff.officer.id and HOSTILE.encode() not in note.note_ct
+        assert [s.step.value for s in session().scalars(select(DisputeStep).where(
+            DisputeStep.dispute_id == dispute_id))] == ["filed", "assigned"]
+    log = as_user(app, sign_in, world.user_a).get(f"/subjects/{world.person_a.id}/access").get_data(as_text=True)
+    assert "alert" not in log
+
+
+@pytest.mark.parametrize("field, value", [("text", "x" * 2001)])
+def test_notes_have_a_size_limit(app, world, staff, sign_in, field, value):
+    dispute_id = file_case(app, world, "a")
+    assign_to(app, dispute_id, staff.officer)
+    client = as_user(app, sign_in, staff.officer)
+    response = post_form(client, case_url(dispute_id, "/notes"), "note", {field: value},
+                         version=version_of(app, dispute_id))
+    assert response.status_code == 200 and "2000" in response.get_data(as_text=True)
+    with app.app_context():
+        assert session().scalar(select(DisputeNote.id)) is None
