@@ -124,7 +124,8 @@ def _paths(app: Flask) -> dict[str, Any]:
             "description": "Only disputes covering a record you furnished, and in each only your records, with "
                            "whether you have answered; the subject's statement and links to the evidence come "
                            "once an officer has sent you the case, while it is open (each sending is an access "
-                           "event the subject sees). Paged with limit and offset; next_offset is null on the "
+                           "event the subject sees). In a case over several furnishers' records you get only the "
+                           "files the officer sends you. Paged with limit and offset; next_offset is null on the "
                            "last page.",
             "security": _security(app, "api.disputes"),
             "parameters": _query(schemas.DISPUTE_PARAMETERS),

@@ -234,13 +234,17 @@ def _check_forwardable(session: Session, dispute: Dispute) -> None:
 def _forward(session: Session, vault: Vault, dispute: Dispute, actor: User | None) -> None:
     """Sending the case to each furnisher that has yet to answer is an
     access event of the subject: the furnisher now receives the statement
-    and the evidence."""
+    and the files that go to it."""
+    from portal.disputes.sharing import recipients
+
     subject = session.get(Subject, dispute.subject_id)
+    files = recipients(session, dispute)
     for furnisher_id, unanswered in _furnishers(session, dispute).items():
         if unanswered:
+            given = sum(1 for to in files.values() if any(i.id == furnisher_id for i in to))
             record_event(session, vault, subject, EventKind.DISPUTE_FORWARDED, channel="staff",
                          actor_user_id=actor.id if actor else None, institution_id=furnisher_id,
-                         detail={"dispute_id": str(dispute.id), "evidence": len(dispute.evidence)})
+                         detail={"dispute_id": str(dispute.id), "evidence": given})
 
 
 def extend(session: Session, vault: Vault, dispute: Dispute, actor: User, days: int, reason: str,

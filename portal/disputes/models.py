@@ -181,6 +181,21 @@ class Evidence(Base):
     dispute: Mapped[Dispute] = relationship(back_populates="evidence")
 
 
+class EvidenceShare(Base):
+    """A file the assigned officer sends to one furnisher of a case that
+    spans several (in a case about one furnisher's records it gets every
+    file): no institution receives what was sent about another's record."""
+
+    __tablename__ = "evidence_shares"
+    __table_args__ = (UniqueConstraint("evidence_id", "institution_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    evidence_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("evidence.id"), index=True)
+    institution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("institutions.id"), index=True)
+    shared_by_user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    shared_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class FurnisherResponse(Base):
     """A furnisher's answer for one disputed record, citing what it
     reviewed (sealed); a correction is the record version it furnished."""

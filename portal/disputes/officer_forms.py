@@ -10,6 +10,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import HiddenInput
 
+from portal.accounts.forms import MultiCheckboxField
 from portal.disputes.deadlines import MAX_EXTENSION_DAYS
 from portal.disputes.lifecycle import MAX_NOTE as MAX_STEP_NOTE
 from portal.disputes.models import Answer, DisputeKind, DisputeReason, DisputeStatus, StepKind
@@ -146,3 +147,10 @@ class RevealForm(CaseForm):
                            validators=[DataRequired(message=_l("Give a reason.")),
                                        Length(max=MAX_REVEAL_REASON)])
     submit = SubmitField(_l("Reveal the name and identifier"))
+
+
+class ShareForm(CaseForm):
+    """Send one file of a case spanning several furnishers to some of them."""
+    furnishers = MultiCheckboxField(_l("Send this file to"),
+                                    validators=[DataRequired(message=_l("Choose at least one furnisher."))])
+    submit = SubmitField(_l("Send the file"))

@@ -11,13 +11,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.accounts.models import Role, User
-from portal.disputes import officers
+from portal.disputes import officers, sharing
 from portal.disputes.decisions import OUTCOME_NAMES, expire_overdue
 from portal.disputes.lifecycle import DisputeError, StaleDispute
 from portal.disputes.models import OUTCOMES, Dispute, DisputeKind, DisputeReason, DisputeStatus
 from portal.disputes.officer_forms import (ANSWER_NAMES, KIND_NAMES, MOVE_LABELS, REASON_NAMES, STATUS_NAMES,
                                            STEP_NAMES, AssignForm, DecideForm, ExtendForm, MoveForm, NoteForm,
-                                           QueueFilterForm, RevealForm, TakeForm, choices)
+                                           QueueFilterForm, RevealForm, ShareForm, TakeForm, choices)
 from portal.extensions import session, vault
 from portal.i18n import local_name
 from portal.paging import page_number
@@ -107,6 +107,16 @@ def _forms(view: officers.CaseView, given: dict[str, Any], stale: bool) -> dict[
     decide = make("decide", DecideForm)
     decide.outcome.choices = choices([("", _("Choose…"))] + [(o.value, OUTCOME_NAMES[o]) for o in view.outcomes])
     forms["decide"] = decide
+    shares = {}
+    if view.can_share:
+        for e in view.evidence:
+            gets = {i.id for i in view.file_recipients.get(e.id, [])}
+            left = [i for i in view.furnishers if i.id not in gets]
+            if left:
+                form = make(f"share-{e.id.hex}", ShareForm)
+                form.furnishers.choices = choices((str(i.id), local_name(i)) for i in left)
+                shares[e.id] = form
+    forms["share"] = shares
     forms["note"] = make("note", NoteForm)
     forms["reveal"] = make("reveal", RevealForm)
     return forms
@@ -217,6 +227,26 @@ def decide(dispute_id: uuid.UUID):
                 lambda d, f: officers.decide(session(), vault(), d, _me(), f.outcome.data, f.reason.data,
                                              expected_version=f.lock_version.data),
                 _("The case is decided; the subject has been told."), field="outcome", setup=setup)
+
+
+@bp.post("/cases/<uuid:dispute_id>/evidence/<uuid:evidence_id>/share")
+def share(dispute_id: uuid.UUID, evidence_id: uuid.UUID):
+    if not any(e.id == evidence_id for e in _case(dispute_id).evidence):
+        abort(404)
+
+    def setup(dispute, form):
+        form.furnishers.choices = choices((str(i.id), local_name(i))
+                                          for i in sharing.case_furnishers(session(), dispute.id))
+
+    def action(dispute, form):
+        added = officers.share_evidence(session(), dispute, _me(), evidence_id,
+                                        [uuid.UUID(i) for i in form.furnishers.data],
+                                        expected_version=form.lock_version.data)
+        flash(_("The file goes to: %(names)s.", names=", ".join(local_name(i) for i in added))
+              if added else _("The file already went to them."), "success")
+        return redirect(url_for(".case", dispute_id=dispute_id))
+
+    return _act(dispute_id, f"share-{evidence_id.hex}", ShareForm, action, "", field="furnishers", setup=setup)
 
 
 @bp.post("/cases/<uuid:dispute_id>/notes")

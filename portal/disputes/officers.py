@@ -26,7 +26,7 @@ from portal.accounts.models import FirmDelegation, Role, User
 from portal.accounts.services import display_name
 from portal.crypto import Vault
 from portal.db import new_id, utcnow
-from portal.disputes import decisions
+from portal.disputes import decisions, sharing
 from portal.disputes.evidence import read as read_evidence
 from portal.disputes.lifecycle import (TRANSITIONS, DisputeError, StaleDispute, advance, days_left, extend,
                                        write_step)
@@ -289,6 +289,14 @@ def decide(session: Session, vault: Vault, dispute: Dispute, officer: User, outc
     return decisions.decide(session, vault, dispute, officer, outcome, reason, expected_version=expected_version)
 
 
+def share_evidence(session: Session, dispute: Dispute, officer: User, evidence_id: uuid.UUID,
+                   institution_ids, expected_version: int | None = None) -> list[Institution]:
+    """Send a file of a case spanning several furnishers to some of them."""
+    require_assigned(dispute, officer)
+    _check_version(dispute, expected_version)
+    return sharing.share(session, dispute, officer, evidence_id, institution_ids)
+
+
 def add_note(session: Session, vault: Vault, dispute: Dispute, officer: User, text: str,
              expected_version: int | None = None) -> DisputeNote:
     """A note between officers, sealed under the subject's data key; the
@@ -527,6 +535,10 @@ class CaseView:
     records: list[RecordView]
     access: AccessDisputed | None
     evidence: list[EvidenceView]
+    furnishers: list[Institution]
+    # For each file, the furnishers it goes to (`sharing`).
+    file_recipients: dict[uuid.UUID, list[Institution]]
+    can_share: bool
     answers: list[AnswerView]
     steps: list[StepView]
     notes: list[NoteView]
@@ -610,6 +622,7 @@ def case_view(session: Session, vault: Vault, dispute: Dispute, viewer: User, to
         assigned_name = display_name(session, vault, holder) if holder is not None else None
     can_assign_others = open_ and role is Role.SUPERVISOR
     status = DisputeStatus(dispute.status)
+    furnishers = sharing.case_furnishers(session, dispute.id)
     return CaseView(
         dispute=dispute,
         subject=MaskedSubject.of(view_subject(session, vault, subject)),
@@ -617,6 +630,9 @@ def case_view(session: Session, vault: Vault, dispute: Dispute, viewer: User, to
         records=record_views,
         access=access,
         evidence=evidence,
+        furnishers=furnishers,
+        file_recipients=sharing.recipients(session, dispute),
+        can_share=assigned and open_ and len(furnishers) > 1,
         answers=answers,
         steps=step_views,
         notes=notes(session, vault, dispute),
@@ -639,4 +655,5 @@ def case_view(session: Session, vault: Vault, dispute: Dispute, viewer: User, to
 __all__ = ["AssignmentRefused", "CaseNotFound", "CaseView", "MaskedSubject", "NotAssigned", "QueueFilters",
            "QueuePage", "QueueRow", "add_note", "assign", "assignable_officers", "case_view", "decide",
            "evidence_file", "extend_deadline", "furnisher_choices", "is_linked", "linked_subjects", "load_case",
-           "mask_identifier", "mask_name", "move", "notes", "queue", "record_case_view", "reveal"]
+           "mask_identifier", "mask_name", "move", "notes", "queue", "record_case_view", "reveal",
+           "share_evidence"]

@@ -18,11 +18,12 @@ from portal.access.events import record_event
 from portal.access.models import EventKind
 from portal.crypto import Cipher, Vault
 from portal.db import new_id, utcnow
-from portal.disputes import evidence as ev
+from portal.disputes import evidence as ev, sharing
 from portal.disputes.lifecycle import DisputeError, advance, days_left, write_step
 from portal.disputes.models import (CLOSED_STATUSES, OPEN_STATUSES, Answer, Dispute, DisputeItem, DisputeReason,
-                                    DisputeStatus, DisputeStep, Evidence, FurnisherResponse, StepKind)
+                                    DisputeStatus, Evidence, FurnisherResponse, StepKind)
 from portal.disputes.services import statement
+from portal.disputes.sharing import forwarded
 from portal.institutions.models import ApiKey, Institution
 from portal.localtime import today as local_today
 from portal.records.models import CreditRecord, RecordVersion, Subject
@@ -154,7 +155,8 @@ def disputes_for(session: Session, vault: Vault, institution: Institution, which
     # The columns only: the sealed content stays in the database.
     for dispute_id, file_id, media_type, size, sha256 in session.execute(
             select(Evidence.dispute_id, Evidence.id, Evidence.media_type, Evidence.size, Evidence.sha256)
-            .where(Evidence.dispute_id.in_(ids)).order_by(Evidence.created_at, Evidence.id)):
+            .where(Evidence.dispute_id.in_(ids), sharing.given_to(institution.id))
+            .order_by(Evidence.created_at, Evidence.id)):
         files.setdefault(dispute_id, []).append(EvidenceView(file_id, media_type, size, bytes(sha256).hex()))
 
     sent = forwarded(session, ids)
@@ -176,12 +178,6 @@ def disputes_for(session: Session, vault: Vault, institution: Institution, which
     return Page(out, total)
 
 
-def forwarded(session: Session, dispute_ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    """The disputes an officer has sent to the furnishers."""
-    return set(session.scalars(select(DisputeStep.dispute_id).where(
-        DisputeStep.dispute_id.in_(dispute_ids), DisputeStep.step == StepKind.WAITING_FOR_FURNISHER)))
-
-
 def _reference(cipher: Cipher, version: RecordVersion) -> str:
     return str(open_payload(cipher, version).get("reference", ""))
 
@@ -196,10 +192,12 @@ class EvidenceFile:
 
 def evidence_for(session: Session, vault: Vault, institution: Institution, key: ApiKey, dispute_id: uuid.UUID,
                  evidence_id: uuid.UUID) -> EvidenceFile:
-    """A file of a dispute of the institution's records, checked against
-    its hash; sending it is an access event the subject sees."""
+    """A file of a dispute of the institution's records that goes to it
+    (`sharing`), checked against its hash; sending it is an access event
+    the subject sees."""
     dispute = visible_dispute(session, institution, dispute_id)
-    row = session.scalar(select(Evidence).where(Evidence.id == evidence_id, Evidence.dispute_id == dispute.id))
+    row = session.scalar(select(Evidence).where(Evidence.id == evidence_id, Evidence.dispute_id == dispute.id,
+                                                sharing.given_to(institution.id)))
     if row is None or not dispute.is_open or dispute.id not in forwarded(session, [dispute.id]):
         raise NotFound(str(evidence_id))
     subject = session.get(Subject, dispute.subject_id)

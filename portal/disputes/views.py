@@ -23,7 +23,7 @@ from portal.access.models import AccessEvent, EventKind
 from portal.accounts.authz import SubjectAccess
 from portal.accounts.models import Role, User
 from portal.crypto import Vault
-from portal.disputes import decisions, evidence as ev, lifecycle, services
+from portal.disputes import decisions, evidence as ev, lifecycle, services, sharing
 from portal.disputes.models import (OPEN_STATUSES, Dispute, DisputeItem, DisputeOutcome, DisputeReason,
                                     DisputeStatus, DisputeStep, Evidence, RecordStatement, StepKind)
 from portal.i18n import day
@@ -423,6 +423,8 @@ class EvidenceLine:
     size: int
     created_at: datetime
     by_you: bool
+    # The furnishers the file went to, once the case was sent for checking.
+    sent_to: list[Institution] = field(default_factory=list)
 
     @property
     def kind_label(self) -> str:
@@ -517,9 +519,11 @@ def dispute_page(session: Session, vault: Vault, user: User, access: SubjectAcce
                             .order_by(Evidence.created_at, Evidence.id)).all()
     uploaders = {u.id: Role(u.role) for u in session.scalars(select(User).where(
         User.id.in_({f.uploaded_by_user_id for f in files if f.uploaded_by_user_id})))} if files else {}
+    sent = sharing.recipients(session, dispute) if sharing.forwarded(session, [dispute.id]) else {}
     evidence = [EvidenceLine(f.id, n, f.media_type, f.size, f.created_at,
                              f.uploaded_by_user_id is not None
-                             and not uploaders.get(f.uploaded_by_user_id, Role.OFFICER).is_staff)
+                             and not uploaders.get(f.uploaded_by_user_id, Role.OFFICER).is_staff,
+                             sent.get(f.id, []))
                 for n, f in enumerate(files, 1)]
     status = DisputeStatus(dispute.status)
     asked = [s for s in timeline if s.step is StepKind.WAITING_FOR_SUBJECT]

@@ -22,6 +22,7 @@ from portal.disputes.evidence import Upload
 from portal.disputes.lifecycle import advance
 from portal.disputes.models import (Answer, Dispute, DisputeReason, DisputeStatus, DisputeStep, FurnisherResponse,
                                     StepKind)
+from portal.disputes import sharing
 from portal.disputes.services import file_dispute
 from portal.records.models import CreditRecord, RecordVersion, Subject
 from portal.records.services import REFERENCE_INDEX, open_payload
@@ -83,6 +84,12 @@ def walk(app, dispute_id, officer_id, *steps):
             advance(s, v, dispute, to, officer, "asked the furnishers" if to is S.WAITING_FOR_FURNISHER else None)
 
 
+def send_file(app, dispute_id, evidence_id, officer_id, *institution_ids):
+    """The officer sends a file of a case spanning several furnishers to some of them."""
+    with db(app) as (s, _v):
+        sharing.share(s, s.get(Dispute, dispute_id), s.get(User, officer_id), evidence_id, institution_ids)
+
+
 def snapshot(app, dispute_id) -> dict:
     """Everything an answer could write."""
     with db(app) as (s, _v):
@@ -118,17 +125,23 @@ def test_each_furnisher_sees_only_its_own_disputes_and_items(app, case):
     # Only the bank's record of the two.
     assert both["items"] == [{"record_id": str(ids.loan), "reference": "A-LOAN-1", "version": 1,
                               "answered": False, "answer": None}]
-    files = {f["media_type"]: f for f in both["evidence"]}
-    assert files["application/pdf"] == {
+    # The case spans two furnishers: each gets only the files the officer sends it.
+    assert both["evidence"] == []
+    send_file(app, ids.both, ids.pdf, ids.officer, case.api.ids.bank)
+    [both] = [d for d in listing(app, case.tokens["bank"])["disputes"] if d["id"] == str(ids.both)]
+    assert both["evidence"] == [{
         "id": str(ids.pdf), "href": f"/api/v1/disputes/{ids.both}/evidence/{ids.pdf}",
-        "media_type": "application/pdf", "size": len(PDF), "sha256": hashlib.sha256(PDF).hexdigest()}
-    assert files["image/png"]["sha256"] == hashlib.sha256(PNG).hexdigest()
+        "media_type": "application/pdf", "size": len(PDF), "sha256": hashlib.sha256(PDF).hexdigest()}]
 
-    # The lender sees the shared dispute, with its own record only, and not the card's.
+    # The lender sees the shared dispute, with its own record only, and not the card's, nor the bank's file.
     lender = listing(app, case.tokens["lender"])
     assert [d["id"] for d in lender["disputes"]] == [str(ids.both)] and lender["total"] == 1
     assert [i["reference"] for i in lender["disputes"][0]["items"]] == ["L-A-1"]
     assert "A-LOAN-1" not in str(lender) and str(ids.card_case) not in str(lender)
+    assert lender["disputes"][0]["evidence"] == []
+    send_file(app, ids.both, ids.png, ids.officer, case.api.ids.lender)
+    [files] = [d["evidence"] for d in listing(app, case.tokens["lender"])["disputes"]]
+    assert [(f["id"], f["sha256"]) for f in files] == [(str(ids.png), hashlib.sha256(PNG).hexdigest())]
 
 
 def test_listing_needs_the_furnish_scope(app, case):
@@ -178,6 +191,9 @@ def test_evidence_is_an_attachment_and_an_event_the_subject_sees(app, case):
     ids = case.ids
     early = get(app, case.tokens["bank"], f"/api/v1/disputes/{ids.both}/evidence/{ids.pdf}")
     assert is_problem(early, 404), "not before an officer sends the case"
+    send_file(app, ids.both, ids.pdf, ids.officer, case.api.ids.bank)
+    assert is_problem(get(app, case.tokens["bank"], f"/api/v1/disputes/{ids.both}/evidence/{ids.pdf}"), 404), \
+        "chosen for the bank, but not before the case is sent"
     walk(app, ids.both, ids.officer, S.ACKNOWLEDGED, S.UNDER_REVIEW, S.WAITING_FOR_FURNISHER)
     response = get(app, case.tokens["bank"], f"/api/v1/disputes/{ids.both}/evidence/{ids.pdf}")
     assert response.status_code == 200 and response.get_data() == PDF
@@ -191,9 +207,15 @@ def test_evidence_is_an_attachment_and_an_event_the_subject_sees(app, case):
     assert event.institution_id == case.world.bank.id
     assert event.detail["dispute_id"] == str(ids.both) and event.detail["evidence_id"] == str(ids.pdf)
     assert event.detail["sha256"] == hashlib.sha256(PDF).hexdigest()
-    # The lender furnished a record of this dispute too.
+    # The lender furnished a record of this dispute too, but gets only the file sent to it.
+    assert is_problem(get(app, case.tokens["lender"], f"/api/v1/disputes/{ids.both}/evidence/{ids.pdf}"), 404)
+    assert is_problem(get(app, case.tokens["lender"], f"/api/v1/disputes/{ids.both}/evidence/{ids.png}"), 404)
+    send_file(app, ids.both, ids.png, ids.officer, case.api.ids.lender)
     png = get(app, case.tokens["lender"], f"/api/v1/disputes/{ids.both}/evidence/{ids.png}")
     assert png.status_code == 200 and png.mimetype == "image/png" and png.get_data() == PNG
+    with db(app) as (s, v):
+        [event] = recent_events(s, v, s.get(Subject, case.world.person_a.id), limit=1)
+    assert event.institution_id == case.api.ids.lender and event.detail["evidence_id"] == str(ids.png)
 
 
 def test_evidence_is_refused_alike_to_others_and_for_unknown_ids(app, case):
@@ -369,7 +391,7 @@ def test_a_correction_is_the_next_version_and_only_it_is_disclosed(app, case):
     [both] = [d for d in listing(app, case.tokens["bank"])["disputes"] if d["id"] == str(ids.both)]
     assert both["items"][0]["version"] == 2 and both["items"][0]["answer"] == "corrected"
 
-    consent = grant(app, case.world.person_a.id, case.world.bank.id)
+    consent = grant(app, case.world.person_a.id, case.api.ids.bank)
     report = get(app, case.tokens["bank"], f"/api/v1/reports/11010519491231002X?purpose=loan_approval"
                                            f"&consent={consent}").get_json()["report"]
     [loan] = [r for r in report["records"] if r["id"] == str(ids.loan)]
