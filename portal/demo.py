@@ -22,6 +22,7 @@ from portal.crypto import Vault
 from portal.crypto.models import DataKey
 from portal.institutions.models import ApiScope, Institution, InstitutionKind
 from portal.institutions.services import NewInstitution, build_institution, issue_api_key
+from portal.localtime import today as local_today
 from portal.records.identifiers import resident_id_check, uscc_check
 from portal.records.models import Category, RecordStatus, Subject, SubjectKind
 from portal.records.services import RecordInput, build_record, build_subject, view_subject
@@ -255,7 +256,7 @@ def load_demo(session: Session, vault: Vault, *, subjects: int = 60, seed: int =
         what = f"{existing} subjects" if existing else f"{keys} encrypted records (users or institutions)"
         raise DemoRefused(f"the database already holds {what}: demo data loads only into an "
                           "empty database (point PORTAL_DATABASE_URL at a new one)")
-    rng, today = random.Random(seed), today or date.today()
+    rng, today = random.Random(seed), today or local_today()
     people = _People(rng, today)
 
     institutions: dict[str, Institution] = {}

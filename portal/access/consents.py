@@ -26,6 +26,7 @@ from portal.accounts.models import User
 from portal.crypto import Vault
 from portal.db import new_id, utcnow
 from portal.institutions.models import Institution, InstitutionKind
+from portal.localtime import today as local_today
 from portal.records.models import CreditRecord, RecordStatus, RecordVersion, Subject
 from portal.records.report import Furnisher
 from portal.records.services import add_years
@@ -75,7 +76,7 @@ def _check(institution: Institution, purpose: str, valid_until: date, today: dat
 def grant(session: Session, vault: Vault, subject: Subject, institution: Institution, purpose: str,
           valid_until: date, by_user: User, *, today: date | None = None) -> Consent:
     """The subject (or its representative) authorises an institution."""
-    chosen = _check(institution, purpose, valid_until, today or date.today())
+    chosen = _check(institution, purpose, valid_until, today or local_today())
     consent = Consent(id=new_id(), subject_id=subject.id, institution_id=institution.id, purpose=chosen.value,
                       kind=ConsentKind.GRANT, valid_until=valid_until, granted_by_user_id=by_user.id,
                       created_at=utcnow())
@@ -109,7 +110,7 @@ def register_written(session: Session, vault: Vault, institution: Institution, s
     """An institution registers a signed written authorisation: the portal
     keeps the document's hash and the scope as described, and shows both to
     the subject, who may revoke it like any grant."""
-    chosen = _check(institution, purpose, valid_until, today or date.today())
+    chosen = _check(institution, purpose, valid_until, today or local_today())
     if len(document_sha256) != 32:
         raise ConsentError("document_sha256", "A SHA-256 hash is 32 bytes.")
     if not scope_text.strip():
@@ -157,7 +158,7 @@ def list_for_subject(session: Session, vault: Vault, subject: Subject,
                      today: date | None = None) -> list[ConsentView]:
     """Every consent the subject gave or an institution registered, newest
     first, live, expired and revoked alike."""
-    today = today or date.today()
+    today = today or local_today()
     rows = session.execute(select(Consent, Institution).join(Institution, Institution.id == Consent.institution_id)
                            .where(Consent.subject_id == subject.id)
                            .order_by(Consent.created_at.desc(), Consent.id)).all()

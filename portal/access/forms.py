@@ -9,6 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Optional, ValidationError
 
 from portal.access.purposes import Purpose
+from portal.localtime import today as local_today
 from portal.records.services import add_years
 
 PURPOSE_NAMES = {
@@ -52,7 +53,7 @@ class GrantForm(FlaskForm):
     submit = SubmitField(_l("Grant authority"))
 
     def validate_valid_until(self, field):
-        today = date.today()
+        today = local_today()
         if field.data < today:
             raise ValidationError(_l("Choose today or a later date."))
         if field.data > add_years(today, 1):
@@ -64,4 +65,4 @@ class ConfirmForm(FlaskForm):
 
 
 def default_valid_until() -> date:
-    return date.today() + timedelta(days=90)
+    return local_today() + timedelta(days=90)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import DelegationScope, FirmDelegation, Role, User
+from portal.localtime import today as local_today
 from portal.records.models import Subject
 
 
@@ -31,7 +32,7 @@ ALL_SCOPES = frozenset(DelegationScope)
 def accessible(session: Session, user: User, today: date | None = None) -> list[SubjectAccess]:
     """The subjects a user may act for: their own, and for an agent, the
     firms of their live delegations."""
-    today = today or date.today()
+    today = today or local_today()
     out = []
     if user.subject_id and user.role in (Role.PERSON, Role.FIRM_REPRESENTATIVE):
         subject = session.get(Subject, user.subject_id)

@@ -21,6 +21,7 @@ from portal.accounts.services import AccountExists, check_password_policy, creat
     normalise_email, user_email
 from portal.crypto import Vault
 from portal.db import new_id, utcnow
+from portal.localtime import today as local_today
 from portal.notifications.services import notify
 from portal.records.models import Subject
 from portal.records.services import view_subject
@@ -141,7 +142,7 @@ class InvitationView:
 
 
 def firm_agents(session: Session, vault: Vault, firm: Subject) -> tuple[list[AgentView], list[InvitationView]]:
-    today = date.today()
+    today = local_today()
     agents = []
     for d in session.scalars(select(FirmDelegation).where(FirmDelegation.firm_id == firm.id)
                              .order_by(FirmDelegation.created_at.desc())):

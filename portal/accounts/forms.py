@@ -2,7 +2,6 @@
 language."""
 from __future__ import annotations
 
-from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -13,6 +12,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.accounts.models import DelegationScope
 from portal.accounts.services import MAX_PASSWORD
+from portal.localtime import today as local_today
 from portal.records.services import add_years
 
 KIND_CHOICES = [SelectChoice("person", _l("A person (resident identity number)")),
@@ -118,7 +118,7 @@ class InviteForm(FlaskForm):
             raise ValidationError(_l("Choose at least one."))
 
     def validate_valid_until(self, field):
-        today = date.today()
+        today = local_today()
         if field.data <= today:
             raise ValidationError(_l("Choose a date after today."))
         if field.data > add_years(today, 3):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session as cookie, url_for
 from flask_babel import gettext as _
@@ -21,6 +21,7 @@ from portal.accounts.services import (AccountExists, WeakPassword, authenticate,
                                       display_name, register_failure, set_password, user_email, verify_password)
 from portal.db import utcnow
 from portal.extensions import limiter, session, vault
+from portal.localtime import today as local_today
 from portal.notifications.services import notify
 from portal.records.identifiers import InvalidIdentifier
 from portal.records.models import SubjectKind
@@ -311,7 +312,7 @@ def agents(firm_id: uuid.UUID):
     firm = _represented_firm(firm_id)
     form = InviteForm()
     if request.method == "GET":
-        form.valid_until.data = date.today() + timedelta(days=365)
+        form.valid_until.data = local_today() + timedelta(days=365)
     if form.validate_on_submit():
         delegation.invite(session(), vault(), current_user.user, firm, email=form.email.data,
                           scopes=form.scopes.data, valid_until=form.valid_until.data,

@@ -4,7 +4,6 @@ services.py holds the rules. No cookies, so no CSRF; rate limited per key."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask_limiter.util import get_remote_address
@@ -46,7 +45,7 @@ def _no_dispute() -> ApiProblem:
 @bp.post("/records")
 @require(ApiScope.FURNISH)
 def furnish_record():
-    data = schemas.parse_furnish(read_json(), date.today())
+    data = schemas.parse_furnish(read_json(), local_today())
     try:
         done = services.furnish_record(session(), vault(), g.institution, g.api_key, data)
     except services.Conflict as exc:
@@ -76,7 +75,7 @@ def report(identifier: str):
         raise ApiProblem(404, "Not Found", "No subject with this identifier is on file.", type_="unknown-subject")
     consent = uuid.UUID(params["consent"]) if params["consent"] else None
     result = services.query_report(session(), vault(), g.institution, g.api_key, subject, params["purpose"],
-                                   consent, date.today())
+                                   consent, local_today())
     if not result.basis.allowed:
         # A 4xx commits: the refused attempt stays recorded for the subject.
         raise ApiProblem(403, "Query refused", result.basis.message, type_="query-refused",
@@ -127,7 +126,7 @@ def dispute_evidence(dispute_id: uuid.UUID, evidence_id: uuid.UUID):
 @bp.post("/disputes/<uuid:dispute_id>/responses")
 @require(ApiScope.FURNISH)
 def answer_dispute(dispute_id: uuid.UUID):
-    data = schemas.parse_answer(read_json(), date.today())
+    data = schemas.parse_answer(read_json(), local_today())
     try:
         done = responses.answer(session(), vault(), g.institution, g.api_key, dispute_id, data)
     except responses.NotFound:

@@ -23,6 +23,7 @@ from portal.api.problems import PREFIX
 from portal.disputes import notices, responses
 from portal.disputes.decisions import statements_for, tell_subject
 from portal.disputes.services import disputed_records
+from portal.localtime import today as local_today
 from portal.transparency import log
 from portal.access import consents, disclosures
 from portal.access.consents import Basis
@@ -129,7 +130,7 @@ def register_authorisation(session: Session, vault: Vault, institution: Institut
                            data: AuthorisationRequest) -> Consent | None:
     """None when the subject is not on file. ConsentError names the field;
     it is raised the same whether or not the subject is on file."""
-    consents.check_request(institution, data.purpose.value, data.valid_until, date.today())
+    consents.check_request(institution, data.purpose.value, data.valid_until, local_today())
     subject = find_subject(session, vault, data.subject.kind, data.subject.identifier)
     if subject is None:
         return None

@@ -7,6 +7,8 @@ from datetime import date
 
 from flask_babel import gettext as _
 
+from portal.localtime import today as local_today
+
 ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 ID_CHECK = "10X98765432"  # ISO 7064 MOD 11-2: (sum mod 11) -> check character
 # First two digits: the province-level division (GB/T 2260).
@@ -57,7 +59,7 @@ def validate_resident_id(value: str, today: date | None = None) -> str:
         born = date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
     except ValueError:
         raise InvalidIdentifier(_("The birth date %(date)s in the identity number is not a real date.", date=v[6:14])) from None
-    if born.year < 1900 or born > (today or date.today()):
+    if born.year < 1900 or born > (today or local_today()):
         raise InvalidIdentifier(_("The birth date %(date)s in the identity number is out of range.", date=born.isoformat()))
     expected = resident_id_check(v[:17])
     if v[17] != expected:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date
 
 from flask import Blueprint, Response, abort, render_template
 from flask_login import current_user, login_required
@@ -13,6 +12,7 @@ from portal.accounts.authz import SubjectAccess, accessible, load_subject
 from portal.accounts.models import DelegationScope
 from portal.disputes import views as dispute_views
 from portal.extensions import session, vault
+from portal.localtime import today as local_today
 from portal.paging import page_number
 from portal.records import report
 from portal.records.pdf import build_pdf
@@ -29,7 +29,7 @@ def _download(body: bytes, mimetype: str, extension: str) -> Response:
     # The date only: no personal data in a file name that outlives the page.
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = (
-        f'attachment; filename="credit-report-{date.today():%Y-%m-%d}.{extension}"')
+        f'attachment; filename="credit-report-{local_today():%Y-%m-%d}.{extension}"')
     return response
 
 

@@ -183,6 +183,28 @@ def test_bad_grants_are_refused_with_a_message(app, world, sign_in, until, messa
         assert session().scalar(select(func.count()).select_from(Consent)) == 0
 
 
+def test_authority_dates_are_the_portals_calendar_days(app, world, sign_in, monkeypatch):
+    """At 20:30 UTC on 1 March it is already 2 March in Beijing (the default
+    zone): that is the first day an authority may end on, and a year from
+    it the last, whatever the server's own clock says."""
+    from datetime import UTC, datetime
+
+    import portal.localtime
+
+    monkeypatch.setattr(portal.localtime, "utcnow", lambda: datetime(2026, 3, 1, 20, 30, tzinfo=UTC))
+    client = english(sign_in(app.test_client(), world.user_a))
+    url = f"/subjects/{world.person_a.id}/consents"
+    assert 'value="2026-05-31"' in client.get(url).get_data(as_text=True)  # the default: 90 days on
+    yesterday = post(client, url, {"institution": str(world.bank.id), "purpose": "loan_approval",
+                                   "valid_until": "2026-03-01"})
+    assert yesterday.status_code == 200 and "today or a later date" in yesterday.get_data(as_text=True)
+    a_year_on = post(client, url, {"institution": str(world.bank.id), "purpose": "loan_approval",
+                                   "valid_until": "2027-03-02"})
+    assert a_year_on.status_code == 302
+    with app.app_context():
+        assert session().scalar(select(Consent.valid_until)) == date(2027, 3, 2)
+
+
 def query_as_bank(app, world):
     """The bank asks for A's report through the API, under a live grant."""
     from portal.access import consents as grants
