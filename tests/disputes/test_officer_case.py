@@ -78,6 +78,18 @@ def test_the_case_page_shows_the_case_masked_and_escaped(app, world, staff, sign
     assert 'name="note-text"' not in page and 'action="/officer/cases/%s/decide"' % dispute_id not in page
 
 
+def test_the_records_details_are_for_the_officer_holding_the_case(app, world, staff, sign_in):
+    dispute_id = file_case(app, world, "a")
+    onlooker = as_user(app, sign_in, staff.officer2).get(case_url(dispute_id)).get_data(as_text=True)
+    assert "Loans" in onlooker and "Version 1" in onlooker and "Test Bank" in onlooker
+    assert "A-LOAN-1" not in onlooker and "50,000.00" not in onlooker
+    assert "details (amounts, references, account numbers) are shown to the officer" in onlooker
+    assign_to(app, dispute_id, staff.officer)
+    holder = as_user(app, sign_in, staff.officer).get(case_url(dispute_id)).get_data(as_text=True)
+    assert "A-LOAN-1" in holder and "50,000.00" in holder
+    assert "details (amounts, references, account numbers) are shown" not in holder
+
+
 def test_opening_a_case_is_an_access_event_once_per_officer_and_day(app, world, staff, sign_in):
     dispute_id = file_case(app, world, "a")
     one = as_user(app, sign_in, staff.officer)
