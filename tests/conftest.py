@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from portal import create_app
 from portal.crypto import init_keys
+from portal.localtime import today as portal_today
 from portal.transparency.notes import create_key_file as create_log_key
 from portal.db import all_models, make_engine
 from portal.extensions import session, vault
@@ -190,7 +191,7 @@ def _build_world() -> World:
                  agent_g=user(Role.FIRM_AGENT, "agent.g@test.example"))
     for firm, rep, agent in ((f, users["rep_f"], users["agent_f"]), (g, users["rep_g"], users["agent_g"])):
         s.add(FirmDelegation(firm_id=firm.id, agent_id=agent.id, granted_by_id=rep.id,
-                             scopes=["view_report", "file_disputes"], valid_until=date.today() + timedelta(days=30)))
+                             scopes=["view_report", "file_disputes"], valid_until=portal_today() + timedelta(days=30)))
     from portal.accounts import two_factor
     for rep in (users["rep_f"], users["rep_g"]):  # representatives must have a second factor
         two_factor.enable(s, v, rep, two_factor.new_secret())

@@ -14,6 +14,7 @@ from portal.access.events import record_event
 from portal.access.models import AccessEvent, Complaint, Consent, EventKind, Outcome
 from portal.accounts.models import User
 from portal.extensions import session, vault
+from portal.localtime import today as portal_today
 from portal.notifications import services as notifications
 from portal.records.models import Subject
 
@@ -60,7 +61,7 @@ def test_filters_narrow_the_list_and_bad_filters_are_errors_not_crashes(app, wor
     url = f"/subjects/{world.person_a.id}/access"
     refused = client.get(url, query_string={"outcome": "refused"}).get_data(as_text=True)
     assert refused.count('class="outcome-refused"') == 1 and 'class="outcome-served"' not in refused
-    future = client.get(url, query_string={"since": (date.today() + timedelta(days=1)).isoformat()})
+    future = client.get(url, query_string={"since": (portal_today() + timedelta(days=1)).isoformat()})
     assert "No access matches." in future.get_data(as_text=True)
     for bad in ({"outcome": "maybe"}, {"since": "yesterday"}, {"institution": "not-a-uuid"},
                 {"since": "2026-05-02", "until": "2026-05-01"}):
@@ -154,7 +155,7 @@ def test_grant_see_and_revoke_an_authority(app, world, sign_in):
     client = english(sign_in(app.test_client(), world.user_a))
     url = f"/subjects/{world.person_a.id}/consents"
     assert "You have not authorised anyone yet." in client.get(url).get_data(as_text=True)
-    until = (date.today() + timedelta(days=30)).isoformat()
+    until = (portal_today() + timedelta(days=30)).isoformat()
     response = post(client, url, {"institution": str(world.bank.id), "purpose": "loan_approval",
                                    "valid_until": until})
     assert response.status_code == 302
@@ -170,8 +171,8 @@ def test_grant_see_and_revoke_an_authority(app, world, sign_in):
 
 
 @pytest.mark.parametrize("until, message", [
-    (date.today() - timedelta(days=1), "today or a later date"),
-    (date.today() + timedelta(days=400), "at most one year"),
+    (portal_today() - timedelta(days=1), "today or a later date"),
+    (portal_today() + timedelta(days=400), "at most one year"),
 ])
 def test_bad_grants_are_refused_with_a_message(app, world, sign_in, until, message):
     client = english(sign_in(app.test_client(), world.user_a))
@@ -216,7 +217,7 @@ def query_as_bank(app, world):
         bank = s.get(Institution, world.bank.id)
         if not s.scalar(select(Consent.id)):
             grants.grant(s, v, s.get(Subject, world.person_a.id), bank, "loan_approval",
-                         date.today() + timedelta(days=10), s.get(User, world.user_a.id))
+                         portal_today() + timedelta(days=10), s.get(User, world.user_a.id))
         token = issue_api_key(s, bank, [ApiScope.QUERY])
         s.commit()
     return app.test_client().get("/api/v1/reports/11010519491231002X?purpose=loan_approval",
@@ -267,7 +268,7 @@ def test_an_institution_query_is_told_to_the_subject_served_or_refused(app, worl
     with app.app_context():
         s, v = session(), vault()
         grants.grant(s, v, s.get(Subject, world.person_a.id), s.get(Institution, world.bank.id), "loan_approval",
-                     date.today() + timedelta(days=10), s.get(User, world.user_a.id))
+                     portal_today() + timedelta(days=10), s.get(User, world.user_a.id))
         s.commit()
     served = api.get("/api/v1/reports/11010519491231002X?purpose=loan_approval", headers=headers)
     assert served.status_code == 200

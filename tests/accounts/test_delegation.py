@@ -4,7 +4,7 @@ event of the firm; an agent sees only the firms it acts for."""
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -17,6 +17,7 @@ from portal.accounts.models import DelegationScope, FirmDelegation, Invitation, 
 from portal.accounts.services import find_user
 from portal.db import utcnow
 from portal.extensions import session, vault
+from portal.localtime import today as portal_today
 
 from .helpers import count, db, english_client, invitation_token, login, post_form, token, user_for, where
 
@@ -26,7 +27,7 @@ INVALID = "Invitation not valid"
 
 # -- helpers -------------------------------------------------------------------
 def invite(client, firm_id, email=AGENT_EMAIL, scopes=("view_report",), until=None):
-    until = until or date.today() + timedelta(days=90)
+    until = until or portal_today() + timedelta(days=90)
     return post_form(client, f"/firms/{firm_id}/agents",
                      {"email": email, "scopes": list(scopes), "valid_until": until.isoformat()})
 
@@ -125,7 +126,7 @@ def test_other_people_cannot_manage_the_firms_agents(app, world, sign_in):
         assert client.get(f"/firms/{F}/agents").status_code == 404, who.role
         csrf = token(client, "/account")
         assert client.post(f"/firms/{F}/agents", data={"email": "x@test.example", "scopes": ["view_report"],
-                                                       "valid_until": (date.today() + timedelta(days=9)).isoformat(),
+                                                       "valid_until": (portal_today() + timedelta(days=9)).isoformat(),
                                                        "csrf_token": csrf}).status_code == 404
         assert client.post(f"/firms/{F}/agents/{delegation_id}/revoke",
                            data={"csrf_token": csrf}).status_code == 404
@@ -162,7 +163,7 @@ def test_revoking_ends_access_at_once_and_is_recorded(app, world, rep, sign_in):
 def test_an_ended_delegation_gives_no_access(app, world):
     with db(app) as (s, _):
         s.execute(update(FirmDelegation).where(FirmDelegation.agent_id == world.agent_f.id)
-                  .values(valid_until=date.today() - timedelta(days=1)))
+                  .values(valid_until=portal_today() - timedelta(days=1)))
     assert firms_of(app, world.agent_f.id) == {}
 
 
@@ -236,10 +237,10 @@ def test_new_agent_password_must_follow_the_rules(app, world, rep, stranger):
 
 # -- validation ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("scopes, until, says", [
-    ((), date.today() + timedelta(days=30), "Choose at least one."),
-    (("view_report",), date.today() - timedelta(days=1), "Choose a date after today."),
-    (("view_report",), date.today(), "Choose a date after today."),
-    (("view_report",), date.today() + timedelta(days=4 * 365), "A delegation lasts at most three years."),
+    ((), portal_today() + timedelta(days=30), "Choose at least one."),
+    (("view_report",), portal_today() - timedelta(days=1), "Choose a date after today."),
+    (("view_report",), portal_today(), "Choose a date after today."),
+    (("view_report",), portal_today() + timedelta(days=4 * 365), "A delegation lasts at most three years."),
 ], ids=["no-scope", "past", "today", "four-years"])
 def test_invitation_form_refuses_bad_input_with_field_errors(app, world, rep, scopes, until, says):
     F = world.firm_f.id
@@ -252,7 +253,7 @@ def test_invitation_form_refuses_bad_input_with_field_errors(app, world, rep, sc
 
 
 def test_a_date_just_over_three_years_away_is_refused(app, world, rep):
-    today = date.today()
+    today = portal_today()
     try:
         three_years = today.replace(year=today.year + 3)
     except ValueError:  # 29 February

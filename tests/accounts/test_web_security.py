@@ -4,7 +4,7 @@ from this machine."""
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -12,6 +12,7 @@ from sqlalchemy import select
 from portal.accounts.models import ActivationCode, AuthSession, User
 from portal.accounts.services import verify_password
 from portal.extensions import session
+from portal.localtime import today as portal_today
 from portal.notifications.models import Message
 
 from .helpers import (NEW_PASSWORD, PASSWORD, PERSON, PERSON_CONTACT, PERSON_NAME, count, english_client,
@@ -168,7 +169,7 @@ def test_a_name_chosen_by_an_agent_is_shown_escaped_to_the_representative(app, w
     rep = sign_in(english_client(app), world.rep_f)
     post_form(rep, f"/firms/{world.firm_f.id}/agents",
               {"email": "xss.agent@test.example", "scopes": ["view_report"],
-               "valid_until": (date.today() + timedelta(days=30)).isoformat()})
+               "valid_until": (portal_today() + timedelta(days=30)).isoformat()})
     tok = invitation_token(app, "xss.agent@test.example")
     agent = english_client(app)
     assert post_form(agent, f"/invitations/{tok}", {"display_name": XSS, "password": PASSWORD,

@@ -5,7 +5,7 @@ client makes requests (see the `world` docstring)."""
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -16,6 +16,7 @@ from portal.crypto.models import DataKey
 from portal.extensions import session, vault
 from portal.institutions.models import ApiScope, Institution, InstitutionKind
 from portal.institutions.services import NewInstitution, create_institution, issue_api_key
+from portal.localtime import today as portal_today
 from portal.records.models import CreditRecord, RecordVersion, Subject
 
 FURNISH, QUERY = ApiScope.FURNISH, ApiScope.QUERY
@@ -90,7 +91,7 @@ def grant(app, subject_id, institution_id, purpose="loan_approval", days=30, by=
         subject = s.get(Subject, subject_id)
         user = by or s.scalar(select(User).where(User.subject_id == subject_id))
         consent = consents.grant(s, v, subject, s.get(Institution, institution_id), purpose,
-                                 (today or date.today()) + timedelta(days=days), user, today=today)
+                                 (today or portal_today()) + timedelta(days=days), user, today=today)
         return consent.id
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -14,6 +14,7 @@ from portal.access import consents
 from portal.access.events import recent_events
 from portal.access.models import Consent, ConsentKind, EventKind
 from portal.accounts.models import User
+from portal.localtime import today as portal_today
 from portal.records.models import Subject
 
 from .conftest import bearer, counts, db, is_problem
@@ -24,7 +25,7 @@ DOCUMENT = hashlib.sha256(b"scanned signed authorisation").hexdigest()
 
 def body(**overrides):
     return {"subject": {"kind": "person", "identifier": A}, "purpose": "loan_approval",
-            "valid_until": (date.today() + timedelta(days=60)).isoformat(), "document_sha256": DOCUMENT,
+            "valid_until": (portal_today() + timedelta(days=60)).isoformat(), "document_sha256": DOCUMENT,
             "scope": "Loan approval for a mortgage application, signed 2026-11-20", **overrides}
 
 
@@ -62,8 +63,8 @@ def test_registered_authorisation_is_shown_to_the_subject_and_serves_queries(app
     ({"purpose": "post_loan_management"}, "/purpose"),   # rests on a contract, not a consent
     ({"purpose": "credit_card_approval"}, "/purpose"),   # not one of the bank's purposes
     ({"purpose": "cooking"}, "/purpose"),
-    ({"valid_until": (date.today() + timedelta(days=400)).isoformat()}, "/valid_until"),
-    ({"valid_until": (date.today() - timedelta(days=1)).isoformat()}, "/valid_until"),
+    ({"valid_until": (portal_today() + timedelta(days=400)).isoformat()}, "/valid_until"),
+    ({"valid_until": (portal_today() - timedelta(days=1)).isoformat()}, "/valid_until"),
     ({"document_sha256": DOCUMENT.upper()}, "/document_sha256"),
     ({"document_sha256": DOCUMENT[:-2]}, "/document_sha256"),
     ({"scope": " "}, "/scope"),
@@ -87,7 +88,7 @@ def test_a_subject_not_on_file_is_404_and_a_furnish_key_is_403(app, api):
         assert s.scalar(select(Consent)) is None
 
 
-@pytest.mark.parametrize("bad", [{"valid_until": (date.today() - timedelta(days=1)).isoformat()},
+@pytest.mark.parametrize("bad", [{"valid_until": (portal_today() - timedelta(days=1)).isoformat()},
                                  {"purpose": "post_loan_management"}])
 def test_a_bad_registration_does_not_tell_whether_the_subject_is_on_file(app, api, bad):
     """The same problem for a subject on file and one who is not: the

@@ -4,7 +4,7 @@ of legal_basis, the lock's events, and disclosures read back."""
 from __future__ import annotations
 
 import hashlib
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -19,11 +19,12 @@ from portal.crypto.errors import DecryptionFailed
 from portal.institutions.models import Institution, InstitutionKind
 from portal.institutions.services import NewInstitution, create_institution
 from portal.db import utcnow
+from portal.localtime import today as portal_today
 from portal.records.models import CreditRecord, Subject
 
 from .conftest import db
 
-TODAY = date.today()
+TODAY = portal_today()
 
 
 @pytest.fixture
@@ -117,13 +118,13 @@ def test_existing_contracts_are_listed_for_the_subject(app, api, cast):
     s.flush()
     assert [f.code for f in consents.existing_contracts(s, a)] == ["test-bank"]
     bank = s.get(Institution, api.world.bank.id)
-    assert consents.legal_basis(s, a, bank, Purpose.POST_LOAN_MANAGEMENT, None, date.today()).allowed
+    assert consents.legal_basis(s, a, bank, Purpose.POST_LOAN_MANAGEMENT, None, portal_today()).allowed
     # A record deleted by a dispute's decision is no contract to manage.
     for record in s.scalars(select(CreditRecord).where(CreditRecord.subject_id == a.id)):
         record.deleted_at = utcnow()
     s.flush()
     assert consents.existing_contracts(s, a) == []
-    assert not consents.legal_basis(s, a, bank, Purpose.POST_LOAN_MANAGEMENT, None, date.today()).allowed
+    assert not consents.legal_basis(s, a, bank, Purpose.POST_LOAN_MANAGEMENT, None, portal_today()).allowed
 
 
 def test_lock_and_release_write_their_events_once(cast):

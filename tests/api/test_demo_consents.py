@@ -3,13 +3,13 @@ loan-approval grant and an employer's expired one; the demo firm a live
 grant and a registered written authorisation."""
 from __future__ import annotations
 
-from datetime import date
 
 from sqlalchemy import select
 
 from portal.access import consents
 from portal.accounts.models import Role, User
 from portal.demo import load_demo
+from portal.localtime import today as portal_today
 from portal.records.models import Subject
 
 
@@ -17,7 +17,7 @@ def test_demo_logins_see_live_and_expired_authorities(ctx):
     from portal.extensions import session, vault
 
     s, v = session(), vault()
-    load_demo(s, v, subjects=20, seed=3, today=date.today())
+    load_demo(s, v, subjects=20, seed=3, today=portal_today())
     shown = {}
     for role in (Role.PERSON, Role.FIRM_REPRESENTATIVE):
         user = s.scalar(select(User).where(User.role == role))

@@ -24,6 +24,7 @@ from portal.disputes.models import (Answer, Dispute, DisputeReason, DisputeStatu
                                     StepKind)
 from portal.disputes import sharing
 from portal.disputes.services import file_dispute
+from portal.localtime import today as portal_today
 from portal.records.models import CreditRecord, RecordVersion, Subject
 from portal.records.services import REFERENCE_INDEX, open_payload
 
@@ -287,7 +288,7 @@ BAD_ANSWERS = [
     ("a bad status in the correction", {"answer": "corrected", "correction": correction(status="paid")},
      "/correction/status"),
     ("a future end in the correction",
-     {"answer": "corrected", "correction": correction(ended_on=(date.today() + timedelta(days=1)).isoformat())},
+     {"answer": "corrected", "correction": correction(ended_on=(portal_today() + timedelta(days=1)).isoformat())},
      "/correction/ended_on"),
     ("another reference", {"answer": "corrected", "correction": correction(reference="A-LOAN-2")},
      "/correction/reference"),

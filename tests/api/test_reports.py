@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -15,6 +15,7 @@ from portal.access import consents, disclosures, lock
 from portal.access.events import canonical_json, recent_events
 from portal.access.models import AccessEvent, Disclosure, EventKind, Outcome
 from portal.accounts.models import User
+from portal.localtime import today as portal_today
 from portal.records.models import Subject
 
 from .conftest import bearer, count, counts, db, furnish_body, grant, is_problem
@@ -106,7 +107,7 @@ def test_a_firm_is_found_by_its_credit_code(app, api):
 
 
 def test_expired_negative_information_is_not_disclosed(app, api):
-    old = (date.today() - timedelta(days=6 * 366)).isoformat()
+    old = (portal_today() - timedelta(days=6 * 366)).isoformat()
     for body in (furnish_body(reference="OLD-1", status="settled", negative=True, ended_on=old),
                  furnish_body(reference="NEW-1", status="settled", negative=True, ended_on="2024-01-31")):
         response = app.test_client().post("/api/v1/records", json=body, headers=bearer(api.tokens["bank"]))
@@ -128,7 +129,7 @@ def test_without_consent_the_query_is_refused_and_recorded(app, api):
 
 def test_expired_and_revoked_consents_are_refused(app, api):
     a, bank = api.world.person_a.id, api.world.bank.id
-    expired = grant(app, a, bank, days=10, today=date.today() - timedelta(days=20))
+    expired = grant(app, a, bank, days=10, today=portal_today() - timedelta(days=20))
     problem, event = refused(app, query(app, api.tokens["bank"], consent=expired), "consent_expired", a)
     assert event.detail["consent"] == str(expired)
     refused(app, query(app, api.tokens["bank"]), "consent_required", a)  # an expired one is not used either

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
+from portal.localtime import today as portal_today
 from portal.records.services import validate_identifier
 from portal.records.models import SubjectKind
 
 from .conftest import bearer, counts, furnish_body, is_problem
 
-TOMORROW = (date.today() + timedelta(days=1)).isoformat()
+TOMORROW = (portal_today() + timedelta(days=1)).isoformat()
 
 
 def mutate(path: str, value=None, delete=False):

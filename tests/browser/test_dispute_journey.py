@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.request
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pyotp
 import pytest
@@ -22,6 +22,7 @@ from portal.accounts.services import create_user
 from portal.extensions import session, vault
 from portal.institutions.models import ApiScope, InstitutionKind
 from portal.institutions.services import NewInstitution, create_institution, issue_api_key
+from portal.localtime import today as portal_today
 from portal.records.models import Category, RecordStatus, SubjectKind
 from portal.records.services import RecordInput, create_subject, furnish
 
@@ -62,7 +63,7 @@ def cast(live_app):
                            password=PASSWORD, subject_id=person.id)
         create_user(s, v, role=Role.OFFICER, email="officer@portal.example", display_name="合规专员 王",
                     password=PASSWORD, totp_secret=OFFICER_SECRET)
-        consents.grant(s, v, person, lender, Purpose.LOAN_APPROVAL, date.today() + timedelta(days=30), user)
+        consents.grant(s, v, person, lender, Purpose.LOAN_APPROVAL, portal_today() + timedelta(days=30), user)
         tokens = {"bank": issue_api_key(s, bank, [ApiScope.FURNISH]),
                   "lender": issue_api_key(s, lender, [ApiScope.QUERY])}
         s.commit()

@@ -1,7 +1,7 @@
 """A record is marked "under dispute" at once, in the subject's report and
 in everything institutions receive, and no longer once the dispute is
 closed."""
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -11,6 +11,7 @@ from portal.disputes import lifecycle, services
 from portal.extensions import session, vault
 from portal.institutions.models import ApiScope, Institution
 from portal.institutions.services import issue_api_key
+from portal.localtime import today as portal_today
 from portal.records.models import CreditRecord, Subject
 
 
@@ -26,7 +27,7 @@ def test_filing_marks_the_record_everywhere_and_withdrawing_clears_it(app, world
         s, v = session(), vault()
         a, user = s.get(Subject, world.person_a.id), s.get(User, world.user_a.id)
         bank = s.get(Institution, world.bank.id)
-        consents.grant(s, v, a, bank, "loan_approval", date.today() + timedelta(days=10), user)
+        consents.grant(s, v, a, bank, "loan_approval", portal_today() + timedelta(days=10), user)
         token = issue_api_key(s, bank, [ApiScope.QUERY])
         card = s.scalar(select(CreditRecord).where(CreditRecord.subject_id == a.id,
                                                    CreditRecord.reference_bidx.is_not(None))

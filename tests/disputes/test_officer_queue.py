@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from flask_babel import force_locale
@@ -25,6 +25,7 @@ from portal.disputes.services import file_dispute
 from portal.extensions import session, vault
 from portal.institutions.models import InstitutionKind
 from portal.institutions.services import NewInstitution, create_institution
+from portal.localtime import today as portal_today
 from portal.records.models import Category, CreditRecord, RecordStatus, Subject
 from portal.records.services import RecordInput, furnish
 
@@ -199,7 +200,7 @@ def _positions(html, ids):
 
 
 def test_overdue_first_then_by_days_left(app, world, staff, sign_in):
-    today = utcnow().date()
+    today = portal_today()
     soon = file_case(app, world, "a", DisputeReason.WRONG_AMOUNT, filed_on=today - timedelta(days=17))   # 3 left
     later = file_case(app, world, "a", DisputeReason.WRONG_DATES, filed_on=today - timedelta(days=2))    # 18 left
     late = file_case(app, world, "b", DisputeReason.NOT_MINE, filed_on=today - timedelta(days=22))       # -2
@@ -274,7 +275,7 @@ def test_filters_status_reason_furnisher_and_assignment(app, world, staff, sign_
 
 def test_pages(app, world, staff, sign_in, monkeypatch):
     monkeypatch.setattr(officers, "PAGE_SIZE", 2)
-    today = utcnow().date()
+    today = portal_today()
     ids = [file_case(app, world, "a", DisputeReason.WRONG_AMOUNT, filed_on=today - timedelta(days=10)),
            file_case(app, world, "a", DisputeReason.WRONG_DATES, filed_on=today - timedelta(days=5)),
            file_case(app, world, "b", DisputeReason.NOT_MINE, filed_on=today)]
@@ -312,7 +313,7 @@ def test_a_linked_officer_neither_sees_nor_takes_the_case(app, world, staff, sig
     else:
         with app.app_context():
             session().add(FirmDelegation(firm_id=subject.id, agent_id=staff.officer.id, granted_by_id=world.rep_f.id,
-                                         scopes=["view_report"], valid_until=date.today() + timedelta(days=30)))
+                                         scopes=["view_report"], valid_until=portal_today() + timedelta(days=30)))
             session().commit()
 
     with app.app_context(), force_locale("en"):  # the messages as written
@@ -381,7 +382,7 @@ def test_opening_the_queue_resolves_cases_whose_furnisher_let_the_deadline_pass(
     past its deadline is shown resolved, not waiting."""
     from portal.disputes.models import DisputeOutcome
 
-    late = file_case(app, world, filed_on=date.today() - timedelta(days=40))
+    late = file_case(app, world, filed_on=portal_today() - timedelta(days=40))
     assign_to(app, late, staff.officer, review=True)
     with_case(app, late, lambda s, v, d: advance(s, v, d, S.WAITING_FOR_FURNISHER, s.get(User, staff.officer.id),
                                                  "asked the bank"))
@@ -417,7 +418,7 @@ def test_the_queue_pages_agree_with_sorting_every_case(app, world, staff, sign_i
     import random
 
     rng = random.Random(5)
-    today = date.today()
+    today = portal_today()
     ids = []
     combos = [(who, record, reason) for who, records in (("a", 2), ("b", 1), ("f", 1))
               for record in range(records) for reason in list(DisputeReason)[:7]]

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from portal.disputes.models import Dispute, DisputeKind
 from portal.extensions import session, vault
 from portal.institutions.models import Institution
+from portal.localtime import today as portal_today
 from portal.records.models import Category, CreditRecord, RecordStatus, Subject
 from portal.records.services import RecordInput, furnish
 
@@ -55,7 +56,7 @@ def send(client, world, record_id, statement="Fine paid on 2025-07-01; complianc
 
 
 def test_the_report_says_when_repair_may_be_asked_and_links_once_it_may(app, world, rep):
-    later = penalty(app, world, date.today() + timedelta(days=10))
+    later = penalty(app, world, portal_today() + timedelta(days=10))
     report = rep.get(f"/subjects/{world.firm_f.id}/report").get_data(as_text=True)
     assert "Credit repair may be asked from" in report and apply_url(world, later) not in report
     assert rep.get(apply_url(world, later)).status_code == 200  # the page explains; applying is refused
@@ -65,7 +66,7 @@ def test_the_report_says_when_repair_may_be_asked_and_links_once_it_may(app, wor
 
 
 def test_a_firm_applies_and_the_officer_decides_it(app, world, rep):
-    record_id = penalty(app, world, date.today() - timedelta(days=1))
+    record_id = penalty(app, world, portal_today() - timedelta(days=1))
     report = rep.get(f"/subjects/{world.firm_f.id}/report").get_data(as_text=True)
     assert apply_url(world, record_id) in report
     response = send(rep, world, record_id)
@@ -86,7 +87,7 @@ def test_a_firm_applies_and_the_officer_decides_it(app, world, rep):
     ("no statement", {"statement": ""}, "required"),
 ])
 def test_bad_applications_keep_the_text_and_write_nothing(app, world, rep, why, changes, message):
-    record_id = penalty(app, world, date.today() - timedelta(days=1))
+    record_id = penalty(app, world, portal_today() - timedelta(days=1))
     response = send(rep, world, record_id, **changes)
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and message in html, (why, html[:2000])
@@ -96,7 +97,7 @@ def test_bad_applications_keep_the_text_and_write_nothing(app, world, rep, why, 
 
 
 def test_nobody_else_reaches_the_repair_page(app, world, sign_in):
-    record_id = penalty(app, world, date.today() - timedelta(days=1))
+    record_id = penalty(app, world, portal_today() - timedelta(days=1))
     for user in (world.user_a, world.rep_g, world.agent_g):
         assert signed(app, sign_in, user).get(apply_url(world, record_id)).status_code == 404
     # Not a penalty: no repair page at all.
