@@ -5,14 +5,39 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from flask import Flask, has_request_context, request
-from flask_babel import format_currency, format_date, format_datetime, get_locale
+from flask_babel import format_currency, format_date, format_datetime, get_locale, gettext
 from flask_login import current_user
 
 LOCALES = {"zh_CN": "中文", "en": "English"}
 DEFAULT = "zh_CN"
 COOKIE = "lang"
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalog where it is written; it is
+    translated where it is shown (see `Refusal`)."""
+    return message
+
+
+class Refusal(ValueError):
+    """A refusal a person reads. Its message is written in English with
+    %(name)s parameters and marked with N_: str() gives the English (logs,
+    the API, commands), `translated()` the reader's language (pages)."""
+
+    def __init__(self, message: str = "", **params: Any) -> None:
+        self.message, self.params = message, params
+        super().__init__(message % params if params else message)
+
+    def translated(self) -> str:
+        return gettext(self.message, **self.params) if self.message else ""
+
+
+def shown(exc: Exception) -> str:
+    """An error's message for a page: in the reader's language when it is a Refusal."""
+    return exc.translated() if isinstance(exc, Refusal) else str(exc)
 
 
 def select_locale() -> str:

@@ -4,7 +4,7 @@ dates and amounts follow the locale.
 
 When a test here fails after you added or changed a user-visible string:
 
-    .venv/bin/pybabel extract -F portal/translations/babel.cfg -k _l -k lazy_gettext \\
+    .venv/bin/pybabel extract -F portal/translations/babel.cfg -k _l -k lazy_gettext -k N_ \\
         -o portal/translations/messages.pot --no-location --sort-output \\
         --project=credit-subject-portal .
     .venv/bin/pybabel update -i portal/translations/messages.pot -d portal/translations
@@ -74,7 +74,7 @@ def extracted(tmp_path_factory):
     out = tmp_path_factory.mktemp("i18n") / "messages.pot"
     done = subprocess.run(
         [sys.executable, "-m", "babel.messages.frontend", "-q", "extract",
-         "-F", str(TRANSLATIONS / "babel.cfg"), "-k", "_l", "-k", "lazy_gettext",
+         "-F", str(TRANSLATIONS / "babel.cfg"), "-k", "_l", "-k", "lazy_gettext", "-k", "N_",
          "-o", str(out), "--no-location", "--sort-output", "--project=credit-subject-portal", "."],
         cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, f"pybabel extract failed:\n{done.stderr}"

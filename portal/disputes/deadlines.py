@@ -12,11 +12,12 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from portal.disputes.models import Regime
+from portal.i18n import N_, Refusal
 
 MAX_EXTENSION_DAYS = 60
 
 
-class DeadlineError(ValueError):
+class DeadlineError(Refusal):
     pass
 
 
@@ -56,22 +57,22 @@ class Clock:
 
     def pause(self, today: date) -> Clock:
         if self.paused:
-            raise DeadlineError("The deadline is already paused.")
+            raise DeadlineError(N_("The deadline is already paused."))
         return replace(self, paused_since=today)
 
     def resume(self, today: date) -> Clock:
         """The days waited are added to the deadline."""
         if self.paused_since is None:
-            raise DeadlineError("The deadline is not paused.")
+            raise DeadlineError(N_("The deadline is not paused."))
         waited = max(0, (today - self.paused_since).days)
         return replace(self, due_on=self.due_on + timedelta(days=waited), paused_since=None,
                        paused_days=self.paused_days + waited)
 
     def extend(self, days: int, reason: str) -> Clock:
         if not (reason or "").strip():
-            raise DeadlineError("An extension needs a reason; the subject sees it.")
+            raise DeadlineError(N_("An extension needs a reason; the subject sees it."))
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_EXTENSION_DAYS:
-            raise DeadlineError(f"An extension is between 1 and {MAX_EXTENSION_DAYS} days.")
+            raise DeadlineError(N_("An extension is between 1 and %(max)d days."), max=MAX_EXTENSION_DAYS)
         return replace(self, due_on=self.due_on + timedelta(days=days), extended_days=self.extended_days + days)
 
     def days_left(self, today: date) -> int:

@@ -29,6 +29,7 @@ from portal.disputes.models import (OUTCOMES, Answer, CorrectionNotice, Dispute,
                                     DisputeOutcome, DisputeStatus, FurnisherResponse, OutcomeLetter,
                                     RecordStatement, StepKind)
 from portal.institutions.models import Institution
+from portal.i18n import N_, Refusal
 from portal.localtime import today as local_today
 from portal.notifications.services import notify
 from portal.records.models import CreditRecord, Subject
@@ -91,9 +92,9 @@ def decide(session: Session, vault: Vault, dispute: Dispute, officer: User, outc
     correction the furnisher sent; deleted and unverifiable mark the
     records; an approved credit repair ends the penalty's publicity."""
     if not Role(officer.role).is_staff:
-        raise DisputeError("Only an officer can decide a case.")
+        raise DisputeError(N_("Only an officer can decide a case."))
     if dispute.assigned_officer_id != officer.id:
-        raise DisputeError("Take the case before deciding it.")
+        raise DisputeError(N_("Take the case before deciding it."))
     return _resolve(session, vault, dispute, officer, outcome, reason, expected_version, now or utcnow())
 
 
@@ -135,11 +136,11 @@ def _resolve(session: Session, vault: Vault, dispute: Dispute, actor: User | Non
     try:
         outcome = DisputeOutcome(outcome)
     except ValueError:
-        raise DisputeError("Choose an outcome from the list.") from None
+        raise DisputeError(N_("Choose an outcome from the list.")) from None
     if outcome not in OUTCOMES[DisputeKind(dispute.kind)]:
-        raise DisputeError("This outcome does not apply to this kind of case.")
+        raise DisputeError(N_("This outcome does not apply to this kind of case."))
     if not (reason or "").strip():
-        raise DisputeError("A decision needs a reason.")
+        raise DisputeError(N_("A decision needs a reason."))
     rows = session.execute(
         select(DisputeItem, CreditRecord).join(CreditRecord, CreditRecord.id == DisputeItem.record_id)
         .where(DisputeItem.dispute_id == dispute.id).order_by(CreditRecord.created_at, CreditRecord.id)).all()
@@ -148,8 +149,8 @@ def _resolve(session: Session, vault: Vault, dispute: Dispute, actor: User | Non
     corrected = {item.id for item, _ in rows
                  if item.id in answers and answers[item.id].answer == Answer.CORRECTED}
     if outcome is DisputeOutcome.CORRECTED and not corrected:
-        raise DisputeError("No correction has been furnished for this case: wait for the furnisher's answer, "
-                           "or choose another outcome.")
+        raise DisputeError(N_("No correction has been furnished for this case: wait for the furnisher's answer, "
+                              "or choose another outcome."))
     subject = session.get(Subject, dispute.subject_id)
     cipher = vault.cipher(session, subject.data_key_id)
     # When the deadline passed, only what nobody answered for is unverifiable.
@@ -389,24 +390,25 @@ def add_statement(session: Session, vault: Vault, dispute: Dispute, record_id: u
     recipient receives it with the record. The caller has checked that
     `by_user` may act for the subject."""
     if dispute.outcome != DisputeOutcome.VERIFIED_ACCURATE:
-        raise ValueError("A statement can be added only to records a dispute verified as accurate.")
+        raise Refusal(N_("A statement can be added only to records a dispute verified as accurate."))
     text = " ".join((text or "").split())
     if not text:
-        raise ValueError("Write the statement.")
+        raise Refusal(N_("Write the statement."))
     if len(text) > MAX_STATEMENT:
-        raise ValueError(f"A statement is at most {MAX_STATEMENT} characters ({len(text)} given).")
+        raise Refusal(N_("A statement is at most %(max)d characters (%(given)d given)."), max=MAX_STATEMENT,
+                      given=len(text))
     try:
         rid = record_id if isinstance(record_id, uuid.UUID) else uuid.UUID(str(record_id))
     except ValueError:
-        raise ValueError("Choose a record of this dispute.") from None
+        raise Refusal(N_("Choose a record of this dispute.")) from None
     if session.scalar(select(DisputeItem.id).where(DisputeItem.dispute_id == dispute.id,
                                                    DisputeItem.record_id == rid)) is None:
-        raise ValueError("Choose a record of this dispute.")
+        raise Refusal(N_("Choose a record of this dispute."))
     if session.get(CreditRecord, rid).deleted_at is not None:
-        raise ValueError("This record has since been deleted; it is no longer disclosed.")
+        raise Refusal(N_("This record has since been deleted; it is no longer disclosed."))
     if session.scalar(select(RecordStatement.id).where(RecordStatement.dispute_id == dispute.id,
                                                        RecordStatement.record_id == rid)) is not None:
-        raise ValueError("A statement has already been added to this record for this dispute.")
+        raise Refusal(N_("A statement has already been added to this record for this dispute."))
     subject = session.get(Subject, dispute.subject_id)
     row = RecordStatement(id=new_id(), record_id=rid, dispute_id=dispute.id, created_at=utcnow())
     vault.cipher(session, subject.data_key_id).seal_field(row, "text", text)

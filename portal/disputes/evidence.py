@@ -10,12 +10,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from portal.crypto import Cipher
 from portal.crypto.errors import DecryptionFailed
 from portal.db import new_id, utcnow
 from portal.disputes.models import Dispute, Evidence
+from portal.i18n import N_, Refusal
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_FILES = 5
@@ -29,7 +31,7 @@ _SIGNATURES = (
 EXTENSIONS = {media: ext for _magic, media, ext in _SIGNATURES}
 
 
-class EvidenceRejected(ValueError):
+class EvidenceRejected(Refusal):
     """A file that cannot be accepted; the message says why, for the user."""
 
 
@@ -62,23 +64,23 @@ def sniff(data: bytes) -> str | None:
 
 def _label(upload: Upload) -> str:
     name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
-    return f"“{name[:80]}”" if name else "A file"
+    return f"“{name[:80]}”" if name else _l("A file")
 
 
 def check_file(upload: Upload) -> CheckedFile:
     data = upload.data
     if not isinstance(data, bytes | bytearray | memoryview):
-        raise EvidenceRejected(f"{_label(upload)} could not be read.")
+        raise EvidenceRejected(N_("%(name)s could not be read."), name=_label(upload))
     data = bytes(data)
     if not data:
-        raise EvidenceRejected(f"{_label(upload)} is empty.")
+        raise EvidenceRejected(N_("%(name)s is empty."), name=_label(upload))
     if len(data) > MAX_BYTES:
-        raise EvidenceRejected(f"{_label(upload)} is larger than 10 MB ({len(data):,} bytes); "
-                               "send a smaller copy or split it.")
+        raise EvidenceRejected(N_("%(name)s is larger than 10 MB; send a smaller copy or split it."),
+                               name=_label(upload))
     media_type = sniff(data)
     if media_type is None:
-        raise EvidenceRejected(f"{_label(upload)} is not a PDF, PNG or JPEG file (judged by its content, "
-                               "whatever its name). Only those kinds are accepted.")
+        raise EvidenceRejected(N_("%(name)s is not a PDF, PNG or JPEG file (judged by its content, whatever its "
+                                  "name). Only those kinds are accepted."), name=_label(upload))
     return CheckedFile(Upload(upload.filename, data, upload.claimed_type), media_type, hashlib.sha256(data).digest())
 
 
@@ -88,8 +90,11 @@ def check_files(uploads: Iterable[Upload], already: int = 0) -> list[CheckedFile
     uploads = list(uploads)
     if already + len(uploads) > MAX_FILES:
         left = max(0, MAX_FILES - already)
-        raise EvidenceRejected(f"A dispute holds at most {MAX_FILES} files; "
-                               + (f"you may add {left} more." if already else f"{len(uploads)} were sent."))
+        if already:
+            raise EvidenceRejected(N_("A dispute holds at most %(n)d files; you may add %(left)d more."),
+                                   n=MAX_FILES, left=left)
+        raise EvidenceRejected(N_("A dispute holds at most %(n)d files; %(sent)d were chosen."), n=MAX_FILES,
+                               sent=len(uploads))
     return [check_file(u) for u in uploads]
 
 

@@ -27,6 +27,7 @@ from portal.crypto import Vault
 from portal.db import new_id, utcnow
 from portal.disputes.deadlines import Clock, DeadlineError
 from portal.disputes.models import Dispute, DisputeOutcome, DisputeStatus, DisputeStep, Regime, StepKind
+from portal.i18n import N_, Refusal
 from portal.localtime import day_of, today as local_today
 from portal.records.models import Subject
 
@@ -45,7 +46,7 @@ NOTE_REQUIRED = frozenset({S.RESOLVED, S.WAITING_FOR_SUBJECT})
 MAX_NOTE = 2000
 
 
-class DisputeError(ValueError):
+class DisputeError(Refusal):
     """A step that is not allowed; the message says why."""
 
 
@@ -57,7 +58,7 @@ class StaleDispute(DisputeError):
     """Someone else changed the dispute first: reload and try again."""
 
     def __init__(self, dispute_id: uuid.UUID) -> None:
-        super().__init__("This case was changed by someone else in the meantime; reload it and try again.")
+        super().__init__(N_("This case was changed by someone else in the meantime; reload it and try again."))
         self.dispute_id = dispute_id
 
 
@@ -101,7 +102,7 @@ def touch(session: Session, dispute: Dispute) -> None:
 def _clean_note(note: str | None) -> str | None:
     note = (note or "").strip() or None
     if note is not None and len(note) > MAX_NOTE:
-        raise DisputeError(f"A note is at most {MAX_NOTE} characters.")
+        raise DisputeError(N_("A note is at most %(max)d characters."), max=MAX_NOTE)
     return note
 
 
@@ -149,41 +150,41 @@ def advance(session: Session, vault: Vault, dispute: Dispute, to: DisputeStatus 
     try:
         to = DisputeStatus(to)
     except ValueError:
-        raise IllegalTransition(f"{to!r} is not a status of a dispute.") from None
+        raise IllegalTransition(N_("%(status)s is not a status of a dispute."), status=repr(to)) from None
     current = DisputeStatus(dispute.status)
     _check_version(dispute, expected_version)
     if not current.is_open:
-        raise IllegalTransition(f"This dispute is {current.value.replace('_', ' ')}; nothing can follow.")
+        raise IllegalTransition(N_("This dispute is closed; nothing can follow."))
     # The portal itself resolves a case whose furnisher let the deadline pass.
     expiry = actor is None and current is S.WAITING_FOR_FURNISHER and to is S.RESOLVED
     if to not in TRANSITIONS[current] and not expiry:
-        raise IllegalTransition(f"A dispute cannot go from {current.value.replace('_', ' ')} "
-                                f"to {to.value.replace('_', ' ')}.")
+        raise IllegalTransition(N_("A dispute cannot go from %(current)s to %(to)s; reload the case to see "
+                                   "what it allows now."), current=current.value, to=to.value)
     if actor is None:
         if not (current is S.WAITING_FOR_FURNISHER and to in (S.UNDER_REVIEW, S.RESOLVED)):
-            raise DisputeError("Only an officer can move a dispute along.")
+            raise DisputeError(N_("Only an officer can move a dispute along."))
         staff = True
     else:
         staff = Role(actor.role).is_staff
     if to is S.WITHDRAWN and staff:
-        raise DisputeError("Only the subject (or whoever acts for them) can withdraw a dispute.")
+        raise DisputeError(N_("Only the subject (or whoever acts for them) can withdraw a dispute."))
     if to is not S.WITHDRAWN and not staff:
-        raise DisputeError("Only an officer can move a dispute along.")
+        raise DisputeError(N_("Only an officer can move a dispute along."))
     if to is S.WAITING_FOR_FURNISHER:
         _check_forwardable(session, dispute)
     note = _clean_note(note)
     if to in NOTE_REQUIRED and note is None:
-        raise DisputeError("A decision needs a reason." if to is S.RESOLVED
-                           else "Say what the subject is asked for.")
+        raise DisputeError(N_("A decision needs a reason.") if to is S.RESOLVED
+                           else N_("Say what the subject is asked for."))
     if to is S.RESOLVED:
         if outcome is None:
-            raise DisputeError("Resolving a dispute needs an outcome.")
+            raise DisputeError(N_("Resolving a dispute needs an outcome."))
         try:
             outcome = DisputeOutcome(outcome)
         except ValueError:
-            raise DisputeError(f"{outcome!r} is not an outcome of a dispute.") from None
+            raise DisputeError(N_("%(outcome)s is not an outcome of a dispute."), outcome=repr(outcome)) from None
     elif outcome is not None:
-        raise DisputeError("Only a resolution has an outcome.")
+        raise DisputeError(N_("Only a resolution has an outcome."))
 
     now = now or utcnow()
     clock = clock_of(dispute)
@@ -226,9 +227,9 @@ def _furnishers(session: Session, dispute: Dispute) -> dict[uuid.UUID, list[uuid
 def _check_forwardable(session: Session, dispute: Dispute) -> None:
     furnishers = _furnishers(session, dispute)
     if not furnishers:
-        raise DisputeError("This case disputes an access, not a record: there is no furnisher to ask.")
+        raise DisputeError(N_("This case disputes an access, not a record: there is no furnisher to ask."))
     if not any(furnishers.values()):
-        raise DisputeError("Every furnisher has already answered: review the answers and decide.")
+        raise DisputeError(N_("Every furnisher has already answered: review the answers and decide."))
 
 
 def _forward(session: Session, vault: Vault, dispute: Dispute, actor: User | None) -> None:
@@ -252,14 +253,14 @@ def extend(session: Session, vault: Vault, dispute: Dispute, actor: User, days: 
     """An officer extends the deadline; the reason is a step the subject sees."""
     _check_version(dispute, expected_version)
     if not dispute.is_open:
-        raise IllegalTransition("A closed dispute has no deadline to extend.")
+        raise IllegalTransition(N_("A closed dispute has no deadline to extend."))
     if not Role(actor.role).is_staff:
-        raise DisputeError("Only an officer can extend a deadline.")
+        raise DisputeError(N_("Only an officer can extend a deadline."))
     reason = _clean_note(reason)
     try:
         clock = clock_of(dispute).extend(days, reason or "")
     except DeadlineError as exc:
-        raise DisputeError(str(exc)) from None
+        raise DisputeError(exc.message, **exc.params) from None
     dispute.due_on, dispute.extended_days = clock.due_on, clock.extended_days
     _flush_dispute(session, dispute)
     return write_step(session, vault, dispute, StepKind.EXTENDED, actor, reason,

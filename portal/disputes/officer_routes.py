@@ -19,7 +19,7 @@ from portal.disputes.officer_forms import (ANSWER_NAMES, KIND_NAMES, MOVE_LABELS
                                            STEP_NAMES, AssignForm, DecideForm, ExtendForm, MoveForm, NoteForm,
                                            QueueFilterForm, RevealForm, ShareForm, TakeForm, choices)
 from portal.extensions import session, vault
-from portal.i18n import local_name
+from portal.i18n import local_name, shown
 from portal.paging import page_number
 from portal.records.report import EVENT_NAMES
 
@@ -146,9 +146,9 @@ def _refused(dispute_id: uuid.UUID, name: str, form, exc: DisputeError, field: s
         return _render(dispute, 403, error=_("Take this case before acting on it; until then you see it "
                                              "read-only."))
     if field is not None:
-        form[field].errors.append(str(exc))
+        form[field].errors.append(shown(exc))
         return _render(dispute, 200, {name: form})
-    return _render(dispute, 200, {name: form}, error=str(exc))
+    return _render(dispute, 200, {name: form}, error=shown(exc))
 
 
 def _act(dispute_id: uuid.UUID, name: str, cls, action, done: str, field: str | None = None,

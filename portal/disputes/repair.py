@@ -18,6 +18,7 @@ from portal.crypto import Vault
 from portal.disputes import evidence as ev
 from portal.disputes.models import Dispute, DisputeKind, DisputeReason
 from portal.disputes.services import file_dispute
+from portal.i18n import N_, Refusal
 from portal.localtime import today as local_today
 from portal.records.models import Category, CreditRecord, Subject, SubjectKind
 from portal.records.services import add_years, current_version, open_payload
@@ -54,27 +55,27 @@ def apply(session: Session, vault: Vault, subject: Subject, by_user: User, recor
     the firm."""
     today = today or local_today()
     if subject.kind is not SubjectKind.FIRM:
-        raise ValueError("Credit repair is for firms' administrative penalties.")
+        raise Refusal(N_("Credit repair is for firms' administrative penalties."))
     try:
         rid = record_id if isinstance(record_id, uuid.UUID) else uuid.UUID(str(record_id))
     except ValueError:
-        raise ValueError("Choose a record from your own report.") from None
+        raise Refusal(N_("Choose a record from your own report.")) from None
     record = session.get(CreditRecord, rid)
     if record is None or record.subject_id != subject.id:
-        raise ValueError("Choose a record from your own report.")
+        raise Refusal(N_("Choose a record from your own report."))
     if record.deleted_at is not None or record.publicity_ended_at is not None:
-        raise ValueError("This record is no longer disclosed; there is nothing to repair.")
+        raise Refusal(N_("This record is no longer disclosed; there is nothing to repair."))
     payload = open_payload(vault.cipher(session, subject.data_key_id), current_version(session, record))
     start = repair_from(record.category, payload)
     if start is None:
-        raise ValueError("Credit repair applies only to administrative penalties.")
+        raise Refusal(N_("Credit repair applies only to administrative penalties."))
     if today < start:
-        raise ValueError(f"Repair may be asked from {start.isoformat()}, when the minimum publicity period "
-                         "has passed.")
+        raise Refusal(N_("Repair may be asked from %(day)s, when the minimum publicity period has passed."),
+                      day=start.isoformat())
     if commitment is None or not commitment.data:
-        raise ev.EvidenceRejected("Attach the signed commitment letter.")
+        raise ev.EvidenceRejected(N_("Attach the signed commitment letter."))
     if not [p for p in proof if p.data]:
-        raise ev.EvidenceRejected("Attach proof of rectification (for example the receipt of the fine paid).")
+        raise ev.EvidenceRejected(N_("Attach proof of rectification (for example the receipt of the fine paid)."))
     files = [commitment, *[p for p in proof if p.data]]
     return file_dispute(session, vault, subject, by_user, [record.id], DisputeReason.CREDIT_REPAIR, statement,
                         files, today=today, kind=DisputeKind.CREDIT_REPAIR)

@@ -19,7 +19,7 @@ from portal.disputes import repair, views
 from portal.disputes.evidence import Upload
 from portal.disputes.services import MAX_STATEMENT, DuplicateDispute
 from portal.extensions import session, vault
-from portal.i18n import day
+from portal.i18n import day, shown
 from portal.localtime import today as local_today
 from portal.records.models import CreditRecord
 
@@ -75,7 +75,7 @@ def apply(subject_id: uuid.UUID, record_id: uuid.UUID):
                 duplicate = exc.open_id
                 form.form_errors.append(_("An application for this record is already open."))
             except ValueError as exc:
-                form.form_errors.append(str(exc))
+                form.form_errors.append(shown(exc))
             else:
                 return redirect(url_for("disputes.show", subject_id=access.subject.id, dispute_id=case.id))
     status = 422 if form.is_submitted() else 200

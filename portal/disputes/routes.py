@@ -23,7 +23,7 @@ from portal.disputes.models import Dispute, DisputeOutcome, DisputeReason
 from portal.disputes.deadlines import due_date
 from portal.disputes.services import DuplicateDispute, configured_regime
 from portal.extensions import session, vault
-from portal.i18n import day
+from portal.i18n import day, shown
 from portal.localtime import today as local_today
 from portal.paging import page_number
 
@@ -108,9 +108,9 @@ def new(subject_id: uuid.UUID):
                 duplicate = exc.open_id
                 form.reason.errors.append(_("An open dispute already covers this for the same reason."))
             except EvidenceRejected as exc:
-                form.evidence.errors.append(str(exc))
+                form.evidence.errors.append(shown(exc))
             except ValueError as exc:
-                form.statement.errors.append(str(exc))
+                form.statement.errors.append(shown(exc))
             else:
                 flash(_("Your dispute was filed. It will be answered by %(due)s.", due=day(dispute.due_on)),
                       "success")
@@ -224,7 +224,7 @@ def withdraw(subject_id: uuid.UUID, dispute_id: uuid.UUID):
             flash(_("This dispute changed in the meantime; look at it again before withdrawing it."), "error")
             return redirect(_show_url(access, dispute_id))
         except DisputeError as exc:
-            form.note.errors.append(str(exc))
+            form.note.errors.append(shown(exc))
         else:
             flash(_("Your dispute was withdrawn."), "success")
             return redirect(_show_url(access, dispute.id))
@@ -267,7 +267,7 @@ def add_statement(subject_id: uuid.UUID, dispute_id: uuid.UUID, record_id: uuid.
         try:
             decisions.add_statement(session(), vault(), dispute, record_id, current_user.user, form.text.data)
         except ValueError as exc:
-            flash(str(exc), "error")
+            flash(shown(exc), "error")
         else:
             flash(_("Your statement was added. It is sent with the record to everyone who receives it from "
                     "now on."), "success")

@@ -18,6 +18,7 @@ from portal.disputes.deadlines import due_date
 from portal.disputes.lifecycle import DisputeError, touch, write_step
 from portal.disputes.models import (OPEN_STATUSES, Dispute, DisputeItem, DisputeKind, DisputeReason, DisputeStatus,
                                     Regime, StepKind)
+from portal.i18n import N_, Refusal
 from portal.localtime import today as local_today
 from portal.records.models import CreditRecord, Subject
 
@@ -28,8 +29,8 @@ class DuplicateDispute(DisputeError):
     """An open dispute already covers this with the same reason."""
 
     def __init__(self, open_id: uuid.UUID) -> None:
-        super().__init__("An open dispute already covers this record for the same reason; "
-                         "add to that one instead.")
+        super().__init__(N_("An open dispute already covers this record for the same reason; "
+                            "add to that one instead."))
         self.open_id = open_id
 
 
@@ -39,7 +40,7 @@ def _ids(values: Iterable[uuid.UUID | str]) -> list[uuid.UUID]:
         try:
             rid = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
         except ValueError:
-            raise ValueError("Choose records from your own report.") from None
+            raise Refusal(N_("Choose records from your own report.")) from None
         if rid not in out:
             out.append(rid)
     return out
@@ -57,30 +58,31 @@ def file_dispute(session: Session, vault: Vault, subject: Subject, by_user: User
     try:
         reason = DisputeReason(reason)
     except ValueError:
-        raise ValueError("Choose a reason from the list.") from None
+        raise Refusal(N_("Choose a reason from the list.")) from None
     if (reason is DisputeReason.CREDIT_REPAIR) != (kind is DisputeKind.CREDIT_REPAIR):
-        raise ValueError("Choose a reason from the list.")
+        raise Refusal(N_("Choose a reason from the list."))
     try:
         regime = Regime(regime or configured_regime())
     except ValueError:
-        raise ValueError("Unknown deadline regime.") from None
+        raise Refusal(N_("Unknown deadline regime.")) from None
     statement = (statement or "").strip()
     if not statement:
-        raise ValueError("Say what is wrong in the statement.")
+        raise Refusal(N_("Say what is wrong in the statement."))
     if len(statement) > MAX_STATEMENT:
-        raise ValueError(f"The statement is at most {MAX_STATEMENT} characters ({len(statement)} given).")
+        raise Refusal(N_("The statement is at most %(max)d characters (%(given)d given)."), max=MAX_STATEMENT,
+                      given=len(statement))
     ids = _ids(record_ids)
     if not ids and access_event_id is None:
-        raise ValueError("Choose at least one record (or the access event) to dispute.")
+        raise Refusal(N_("Choose at least one record (or the access event) to dispute."))
     if ids:
         found = set(session.scalars(select(CreditRecord.id).where(CreditRecord.id.in_(ids),
                                                                   CreditRecord.subject_id == subject.id)))
         if found != set(ids):  # unknown and other subjects' records alike
-            raise ValueError("Choose records from your own report.")
+            raise Refusal(N_("Choose records from your own report."))
     if access_event_id is not None:
         event = session.get(AccessEvent, access_event_id)
         if event is None or event.subject_id != subject.id:
-            raise ValueError("Choose an access event from your own log.")
+            raise Refusal(N_("Choose an access event from your own log."))
     checked = ev.check_files(files)
 
     # Filings of one subject take turns: a no-op write takes the subject's
@@ -140,7 +142,7 @@ def add_evidence(session: Session, vault: Vault, dispute: Dispute, by_user: User
     once, the second is stale (StaleDispute) rather than both passing the
     cap. Returns the files stored."""
     if not dispute.is_open:
-        raise DisputeError("This dispute is closed; no more files can be added.")
+        raise DisputeError(N_("This dispute is closed; no more files can be added."))
     ev.check_files(files, already=len(dispute.evidence))  # refused before anything is written
     if not files and note is None:
         return []

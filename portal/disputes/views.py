@@ -228,30 +228,21 @@ def open_dispute_of_event(session: Session, subject: Subject, event_id: uuid.UUI
 
 
 # -- evidence files as received ------------------------------------------------------
-def _file_name(upload: ev.Upload) -> str:
-    name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
-    return f"“{name[:80]}”" if name else _("A file")
-
-
 def upload_errors(uploads: Sequence[ev.Upload], already: int = 0) -> list[str]:
-    """Everything wrong with the files chosen, for the page (the services
-    check again before writing). Content decides, never the name."""
+    """Everything wrong with the files chosen, for the page, in the reader's
+    language (the services check again before writing, stopping at the
+    first). Content decides, never the name."""
     if already + len(uploads) > ev.MAX_FILES:
-        if already:
-            return [_("A dispute holds at most %(n)d files; you may add %(left)d more.", n=ev.MAX_FILES,
-                      left=max(0, ev.MAX_FILES - already))]
-        return [_("A dispute holds at most %(n)d files; %(sent)d were chosen.", n=ev.MAX_FILES,
-                  sent=len(uploads))]
+        try:
+            ev.check_files(uploads, already)
+        except ev.EvidenceRejected as exc:
+            return [exc.translated()]
     errors = []
     for upload in uploads:
-        name = _file_name(upload)
-        if not upload.data:
-            errors.append(_("%(name)s is empty.", name=name))
-        elif len(upload.data) > ev.MAX_BYTES:
-            errors.append(_("%(name)s is larger than 10 MB; send a smaller copy or split it.", name=name))
-        elif ev.sniff(upload.data) is None:
-            errors.append(_("%(name)s is not a PDF, PNG or JPEG file (judged by its content, whatever its "
-                            "name). Only those kinds are accepted.", name=name))
+        try:
+            ev.check_file(upload)
+        except ev.EvidenceRejected as exc:
+            errors.append(exc.translated())
     return errors
 
 

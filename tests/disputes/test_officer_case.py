@@ -90,6 +90,19 @@ def test_the_records_details_are_for_the_officer_holding_the_case(app, world, st
     assert "details (amounts, references, account numbers) are shown" not in holder
 
 
+def test_a_refusal_from_the_rules_is_shown_in_the_readers_language(app, world, staff, sign_in):
+    """The rules refuse in English (logs, the API, commands); a page shows
+    the same refusal translated."""
+    dispute_id = file_case(app, world, "a")
+    assign_to(app, dispute_id, staff.officer, review=True)
+    for client, wanted in ((sign_in(app.test_client(), staff.officer), "本案尚未收到更正数据"),  # the default
+                           (as_user(app, sign_in, staff.officer), "No correction has been furnished")):
+        response = post_form(client, case_url(dispute_id, "/decide"), "decide",
+                             {"outcome": "corrected", "reason": "更正"}, version=version_of(app, dispute_id))
+        assert response.status_code == 200 and wanted in response.get_data(as_text=True)
+    assert case_state(app, dispute_id).outcome is None
+
+
 def test_opening_a_case_is_an_access_event_once_per_officer_and_day(app, world, staff, sign_in):
     dispute_id = file_case(app, world, "a")
     one = as_user(app, sign_in, staff.officer)
