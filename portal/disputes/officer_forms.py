@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField, SubmitField, TextAreaField
+from wtforms import BooleanField, IntegerField, SelectField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import HiddenInput
@@ -154,3 +154,12 @@ class ShareForm(CaseForm):
     furnishers = MultiCheckboxField(_l("Send this file to"),
                                     validators=[DataRequired(message=_l("Choose at least one furnisher."))])
     submit = SubmitField(_l("Send the file"))
+
+
+class RecuseForm(CaseForm):
+    """An officer declares a link to the case's subject (a relative, an
+    employer, their own firm)."""
+    confirm = BooleanField(_l("I am linked to this subject (a relative, an employer, my own firm): never show me "
+                              "this subject's cases."),
+                           validators=[DataRequired(message=_l("Tick the box to confirm."))])
+    submit = SubmitField(_l("Declare a conflict"))

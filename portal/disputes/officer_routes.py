@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask_babel import gettext as _, ngettext
 from flask_login import current_user
 
 from portal.accounts.models import Role, User
@@ -17,7 +17,8 @@ from portal.disputes.lifecycle import DisputeError, StaleDispute
 from portal.disputes.models import OUTCOMES, Dispute, DisputeKind, DisputeReason, DisputeStatus
 from portal.disputes.officer_forms import (ANSWER_NAMES, KIND_NAMES, MOVE_LABELS, REASON_NAMES, STATUS_NAMES,
                                            STEP_NAMES, AssignForm, DecideForm, ExtendForm, MoveForm, NoteForm,
-                                           QueueFilterForm, RevealForm, ShareForm, TakeForm, choices)
+                                           QueueFilterForm, RecuseForm, RevealForm, ShareForm, TakeForm,
+                                           choices)
 from portal.extensions import session, vault
 from portal.i18n import local_name, shown
 from portal.paging import page_number
@@ -117,6 +118,7 @@ def _forms(view: officers.CaseView, given: dict[str, Any], stale: bool) -> dict[
                 form.furnishers.choices = choices((str(i.id), local_name(i)) for i in left)
                 shares[e.id] = form
     forms["share"] = shares
+    forms["recuse"] = make("recuse", RecuseForm)
     forms["note"] = make("note", NoteForm)
     forms["reveal"] = make("reveal", RevealForm)
     return forms
@@ -247,6 +249,20 @@ def share(dispute_id: uuid.UUID, evidence_id: uuid.UUID):
         return redirect(url_for(".case", dispute_id=dispute_id))
 
     return _act(dispute_id, f"share-{evidence_id.hex}", ShareForm, action, "", field="furnishers", setup=setup)
+
+
+@bp.post("/cases/<uuid:dispute_id>/recuse")
+def recuse(dispute_id: uuid.UUID):
+    """After this the case is not found for this officer: back to the queue."""
+    def action(dispute, form):
+        released = officers.recuse(session(), dispute, _me(), expected_version=form.lock_version.data)
+        flash(_("Conflict declared: this subject's cases are no longer shown to you.") + " "
+              + ngettext("%(num)d case you held went back to the queue.",
+                         "%(num)d cases you held went back to the queue.", released) if released else
+              _("Conflict declared: this subject's cases are no longer shown to you."), "success")
+        return redirect(url_for(".queue"))
+
+    return _act(dispute_id, "recuse", RecuseForm, action, "", field="confirm", assigned_only=False)
 
 
 @bp.post("/cases/<uuid:dispute_id>/notes")

@@ -29,7 +29,7 @@ from portal.db import new_id, utcnow
 from portal.disputes import decisions, sharing
 from portal.disputes.evidence import read as read_evidence
 from portal.disputes.lifecycle import (TRANSITIONS, DisputeError, StaleDispute, advance, days_left, extend,
-                                       write_step)
+                                       touch, write_step)
 from portal.disputes.models import (CLOSED_STATUSES, OPEN_STATUSES, OUTCOMES, Answer, Dispute, DisputeItem,
                                     DisputeKind, DisputeNote, DisputeOutcome, DisputeReason, DisputeStatus,
                                     DisputeStep, Evidence, FurnisherResponse, OfficerConflict, StepKind)
@@ -253,6 +253,18 @@ def assignable_officers(session: Session, vault: Vault) -> list[tuple[uuid.UUID,
     users = session.scalars(select(User).where(User.role.in_(CASE_ROLES), User.is_active.is_(True))).all()
     out = [(u.id, display_name(session, vault, u), Role(u.role)) for u in users]
     return sorted(out, key=lambda o: (o[1].casefold(), str(o[0])))
+
+
+def recuse(session: Session, dispute: Dispute, officer: User, expected_version: int | None = None) -> int:
+    """An officer declares from a case that they are linked to its subject:
+    the subject's cases disappear for them, and those they held go back to
+    the queue (the case's version moves, so pages showing the old holder
+    are stale). Returns how many cases went back."""
+    if Role(officer.role) not in CASE_ROLES:
+        raise NotAssigned()
+    _check_version(dispute, expected_version)
+    touch(session, dispute)
+    return declare_conflict(session, officer, session.get(Subject, dispute.subject_id))
 
 
 # -- acting on a case (the assigned officer only) -------------------------------------
@@ -655,5 +667,5 @@ def case_view(session: Session, vault: Vault, dispute: Dispute, viewer: User, to
 __all__ = ["AssignmentRefused", "CaseNotFound", "CaseView", "MaskedSubject", "NotAssigned", "QueueFilters",
            "QueuePage", "QueueRow", "add_note", "assign", "assignable_officers", "case_view", "decide",
            "evidence_file", "extend_deadline", "furnisher_choices", "is_linked", "linked_subjects", "load_case",
-           "mask_identifier", "mask_name", "move", "notes", "queue", "record_case_view", "reveal",
+           "mask_identifier", "mask_name", "move", "notes", "queue", "record_case_view", "recuse", "reveal",
            "share_evidence"]

@@ -343,3 +343,50 @@ def test_notes_have_a_size_limit(app, world, staff, sign_in, field, value):
     assert response.status_code == 200 and "2000" in response.get_data(as_text=True)
     with app.app_context():
         assert session().scalar(select(DisputeNote.id)) is None
+
+
+# -- declaring a conflict ----------------------------------------------------------------------
+def test_an_officer_declares_a_conflict_from_the_case_page(app, world, staff, sign_in):
+    held = file_case(app, world, "a")
+    other = file_case(app, world, "a", DisputeReason.NOT_MINE, record=1)
+    someone_else = file_case(app, world, "b")
+    assign_to(app, held, staff.officer)
+    client = as_user(app, sign_in, staff.officer)
+    assert "Declare a conflict" in client.get(case_url(held)).get_data(as_text=True)
+
+    # The box must be ticked; nothing changes until it is.
+    unticked = post_form(client, case_url(held, "/recuse"), "recuse", version=version_of(app, held))
+    assert unticked.status_code == 200 and "Tick the box to confirm." in unticked.get_data(as_text=True)
+    assert case_state(app, held).assigned_officer_id == staff.officer.id
+
+    response = post_form(client, case_url(held, "/recuse"), "recuse", {"confirm": "y"},
+                         version=version_of(app, held))
+    assert response.status_code == 302 and response.headers["Location"].endswith("/officer/cases")
+    queue = client.get("/officer/cases").get_data(as_text=True)
+    assert "1 case you held went back to the queue." in queue
+    # Person A's cases are gone for this officer; B's is still there; the held one is free for others.
+    assert f"case-{held}" not in queue and f"case-{other}" not in queue and f"case-{someone_else}" in queue
+    assert client.get(case_url(held)).status_code == 404 and client.get(case_url(other)).status_code == 404
+    assert case_state(app, held).assigned_officer_id is None
+    assert f"case-{held}" in as_user(app, sign_in, staff.officer2).get("/officer/cases").get_data(as_text=True)
+    with app.app_context():
+        from portal.disputes.models import OfficerConflict
+        [(officer_id, subject_id)] = session().execute(
+            select(OfficerConflict.officer_user_id, OfficerConflict.subject_id)).all()
+    assert (officer_id, subject_id) == (staff.officer.id, world.person_a.id)
+
+
+def test_a_stale_page_declares_nothing(app, world, staff, sign_in):
+    dispute_id = file_case(app, world, "a")
+    client = as_user(app, sign_in, staff.officer)
+    version = version_of(app, dispute_id)
+    assign_to(app, dispute_id, staff.officer2)  # someone moved the case meanwhile
+    response = post_form(client, case_url(dispute_id, "/recuse"), "recuse", {"confirm": "y"}, version=version)
+    assert response.status_code == 409
+    with app.app_context():
+        from portal.disputes.models import OfficerConflict
+        assert session().scalar(select(OfficerConflict.id)) is None
+    # Non-staff never reach it.
+    subject = as_user(app, sign_in, world.user_a)
+    assert post_form(subject, case_url(dispute_id, "/recuse"), "recuse", {"confirm": "y"},
+                     version=version_of(app, dispute_id)).status_code == 404

@@ -142,7 +142,7 @@ def _urls(dispute_id, evidence_id):
     gets = ["/officer/cases", "/officer/cases?status=all&page=1", case_url(dispute_id),
             case_url(dispute_id, f"/evidence/{evidence_id}"), "/officer/", "/officer/nothing-here"]
     posts = [case_url(dispute_id, t) for t in ("/take", "/assign", "/move/acknowledged", "/extend", "/decide",
-                                               "/notes", "/reveal", f"/evidence/{evidence_id}/share")]
+                                               "/notes", "/reveal", "/recuse", f"/evidence/{evidence_id}/share")]
     return gets, posts
 
 
