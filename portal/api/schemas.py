@@ -251,14 +251,16 @@ ANSWER = _AnswerRequest({
                                                       "systems, dates); kept for the case.")),
     "correction": Prop(RECORD, required=False),
 }, "Your answer for one of your records in an open dispute. With corrected, `correction` is the record "
-   "as it should read (same reference and category): it becomes the record's next version.")
+   "as it should read (same reference and category): it becomes the record's next version when an officer "
+   "decides the case corrected.")
 
 ANSWERED = Obj({
     "id": Prop(UUID),
     "dispute_id": Prop(UUID),
     "record_id": Prop(UUID),
     "answer": Prop(Choice(Answer)),
-    "corrected_version": Prop(Nullable(Int(1, 1_000_000, "The version the correction made."))),
+    "corrected_version": Prop(Nullable(Int(1, 1_000_000, "The version the correction made; null until an "
+                                                               "officer decides the case corrected."))),
     "dispute_status": Prop(Choice(DisputeStatus, "The dispute's status after your answer.")),
 })
 

@@ -25,6 +25,7 @@ from portal.accounts.services import user_email
 from portal.crypto import Vault
 from portal.db import new_id, utcnow
 from portal.disputes.lifecycle import DisputeError, advance, write_step
+from portal.disputes.responses import proposed_correction
 from portal.disputes.models import (OUTCOMES, Answer, CorrectionNotice, Dispute, DisputeItem, DisputeKind,
                                     DisputeOutcome, DisputeStatus, FurnisherResponse, OutcomeLetter,
                                     RecordStatement, StepKind)
@@ -33,7 +34,7 @@ from portal.i18n import N_, Refusal
 from portal.localtime import today as local_today
 from portal.notifications.services import notify
 from portal.records.models import CreditRecord, Subject
-from portal.records.services import current_version, open_payload
+from portal.records.services import RecordDeleted, current_version, furnish, open_payload
 
 MAX_STATEMENT = 200
 # How far back recipients of a changed record are told (FCRA 1681i(d)):
@@ -164,8 +165,15 @@ def _resolve(session: Session, vault: Vault, dispute: Dispute, actor: User | Non
     for item, record in rows:
         change: dict[str, Any] = {"record_id": str(record.id), "category": record.category.value,
                                   "reference": _reference(session, cipher, record)}
-        if item.id not in applies:
-            change["change"] = Change.NEW_VERSION if item.id in corrected else Change.UNCHANGED
+        versions = None
+        if item.id in corrected and (item.id not in applies or outcome is DisputeOutcome.CORRECTED):
+            # The furnisher's correction takes effect now: the officer
+            # decided "corrected", or the deadline passed and this record was
+            # answered in time.
+            versions = _apply_correction(session, vault, subject, cipher, dispute, record, answers[item.id],
+                                         actor)
+        if item.id not in applies or outcome is DisputeOutcome.CORRECTED:
+            change["change"] = Change.NEW_VERSION if versions else Change.UNCHANGED
         elif outcome is DisputeOutcome.DELETED or (outcome is DisputeOutcome.UNVERIFIABLE and _policy() == "delete"):
             record.deleted_at = now
             change["change"] = Change.DELETED
@@ -175,13 +183,10 @@ def _resolve(session: Session, vault: Vault, dispute: Dispute, actor: User | Non
         elif outcome is DisputeOutcome.REPAIRED:
             record.publicity_ended_at = now
             change["change"] = Change.PUBLICITY_ENDED
-        else:
-            # A furnisher's correction took effect when it was sent, whatever
-            # the officer then decided: the letter and the recipients say so.
-            change["change"] = Change.NEW_VERSION if item.id in corrected else Change.UNCHANGED
-        if change["change"] == Change.NEW_VERSION:
-            change.update(to=answers[item.id].corrected_version,
-                          **{"from": (answers[item.id].corrected_version or 1) - 1})
+        else:  # verified as accurate, repair refused: a correction sent is not applied
+            change["change"] = Change.UNCHANGED
+        if versions:
+            change.update(versions)
         if change["change"] != Change.UNCHANGED:
             changed_records.append(record)
         changes.append(change)
@@ -200,6 +205,29 @@ def _resolve(session: Session, vault: Vault, dispute: Dispute, actor: User | Non
     return letter
 
 
+def _apply_correction(session: Session, vault: Vault, subject: Subject, cipher, dispute: Dispute,
+                      record: CreditRecord, response: FurnisherResponse, actor: User | None) -> dict[str, int] | None:
+    """Furnish the correction the furnisher proposed: the record's next
+    version, an entry of the subject's access log. Returns {"from", "to"}
+    versions, or None when nothing changed (the record was deleted since)."""
+    proposed = proposed_correction(cipher, response)
+    if proposed is None:  # an answer from before corrections waited: applied when sent
+        done = response.corrected_version
+        return {"from": done - 1, "to": done} if done else None
+    before = record.current_version
+    try:
+        version = furnish(session, vault, session.get(Institution, response.institution_id), subject, proposed)
+    except RecordDeleted:
+        return None
+    response.corrected_version = version.version
+    cipher.seal_field(response, "correction", None)  # applied: the version holds it now
+    record_event(session, vault, subject, EventKind.RECORD_FURNISHED, channel="staff",
+                 actor_user_id=actor.id if actor else None, institution_id=response.institution_id,
+                 detail={"record": str(record.id), "version": version.version, "category": record.category.value,
+                         "dispute_id": str(dispute.id), "answer_id": str(response.id)})
+    return {"from": before, "to": version.version}
+
+
 def _reference(session: Session, cipher, record: CreditRecord) -> str:
     return str(open_payload(cipher, current_version(session, record)).get("reference", ""))
 
@@ -208,7 +236,7 @@ def _method(outcome: DisputeOutcome, actor: User | None, answers) -> str:
     if actor is None:
         return Method.NO_ANSWER
     given = {Answer(a.answer) for a in answers}
-    if outcome is DisputeOutcome.CORRECTED or Answer.CORRECTED in given:
+    if outcome is DisputeOutcome.CORRECTED:
         return Method.FURNISHER_CORRECTED
     if Answer.VERIFIED_ACCURATE in given:
         return Method.FURNISHER_VERIFIED

@@ -198,7 +198,9 @@ class EvidenceShare(Base):
 
 class FurnisherResponse(Base):
     """A furnisher's answer for one disputed record, citing what it
-    reviewed (sealed); a correction is the record version it furnished."""
+    reviewed (sealed). A correction is kept sealed as proposed and becomes
+    the record's next version (`corrected_version`) only when the case is
+    decided "corrected"."""
 
     __tablename__ = "dispute_responses"
 
@@ -208,6 +210,7 @@ class FurnisherResponse(Base):
     institution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("institutions.id"), index=True)
     answer: Mapped[Answer] = mapped_column(str_enum(Answer))
     reviewed_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    correction_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     corrected_version: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

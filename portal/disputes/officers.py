@@ -33,10 +33,11 @@ from portal.disputes.lifecycle import (TRANSITIONS, DisputeError, StaleDispute, 
 from portal.disputes.models import (CLOSED_STATUSES, OPEN_STATUSES, OUTCOMES, Answer, Dispute, DisputeItem,
                                     DisputeKind, DisputeNote, DisputeOutcome, DisputeReason, DisputeStatus,
                                     DisputeStep, Evidence, FurnisherResponse, OfficerConflict, StepKind)
+from portal.disputes.responses import proposed_correction
 from portal.institutions.models import Institution
 from portal.localtime import day_of, today as local_today, zone
 from portal.records.models import CreditRecord, Subject, SubjectKind
-from portal.records.report import RecordView, record_views as report_record_views
+from portal.records.report import RecordView, VersionView, proposed_view, record_views as report_record_views
 from portal.records.services import SubjectView, view_subject
 
 PAGE_SIZE = 25
@@ -509,8 +510,9 @@ class AnswerView:
     institution: Institution | None
     answer: Answer
     reviewed: str
-    corrected_version: int | None
+    corrected_version: int | None  # once applied
     created_at: datetime
+    proposed: VersionView | None = None  # a correction awaiting the decision
 
 
 @dataclass(frozen=True)
@@ -605,9 +607,15 @@ def case_view(session: Session, vault: Vault, dispute: Dispute, viewer: User, to
                                 .order_by(FurnisherResponse.created_at)).all()
     institutions = {i.id: i for i in session.scalars(select(Institution).where(
         Institution.id.in_({r.institution_id for r in responses})))} if responses else {}
-    answers = [AnswerView(item_records.get(r.item_id), institutions.get(r.institution_id), Answer(r.answer),
-                          cipher.open_field(r, "reviewed") or "", r.corrected_version, r.created_at)
-               for r in responses]
+    current = {r.id: r.current_version for r in records}
+    answers = []
+    for r in responses:
+        record_id = item_records.get(r.item_id)
+        proposed = proposed_correction(cipher, r)
+        answers.append(AnswerView(record_id, institutions.get(r.institution_id), Answer(r.answer),
+                                  cipher.open_field(r, "reviewed") or "", r.corrected_version, r.created_at,
+                                  proposed_view(proposed, current.get(record_id, 0) + 1, r.created_at)
+                                  if proposed else None))
 
     steps = session.scalars(select(DisputeStep).where(DisputeStep.dispute_id == dispute.id)
                             .order_by(DisputeStep.at, DisputeStep.id)).all()

@@ -27,7 +27,7 @@ from portal.disputes.sharing import forwarded
 from portal.institutions.models import ApiKey, Institution
 from portal.localtime import today as local_today
 from portal.records.models import CreditRecord, RecordVersion, Subject
-from portal.records.services import REFERENCE_INDEX, RecordInput, furnish, open_payload
+from portal.records.services import REFERENCE_INDEX, RecordInput, open_payload
 
 MAX_REVIEWED = 2000
 
@@ -222,14 +222,20 @@ class Answered:
     response: FurnisherResponse
     dispute: Dispute
     record_id: uuid.UUID
-    version: RecordVersion | None  # the correction furnished
+
+
+def proposed_correction(cipher: Cipher, response: FurnisherResponse) -> RecordInput | None:
+    """The correction a furnisher sent with its answer, not applied yet."""
+    sealed = cipher.open_field(response, "correction")
+    return RecordInput.from_json(sealed) if sealed else None
 
 
 def answer(session: Session, vault: Vault, institution: Institution, key: ApiKey, dispute_id: uuid.UUID,
            given: AnswerInput, now: datetime | None = None) -> Answered:
     """The institution's answer for one of its records in an open dispute:
-    verified as accurate, could not verify, or corrected with a new version
-    of the same record. One answer per record. A case waiting for the
+    verified as accurate, could not verify, or corrected with the record as
+    it should read (applied when an officer decides the case "corrected").
+    One answer per record. A case waiting for the
     furnisher goes back to review once every record has an answer."""
     reviewed = (given.reviewed or "").strip()
     if not reviewed or len(reviewed) > MAX_REVIEWED:
@@ -259,28 +265,21 @@ def answer(session: Session, vault: Vault, institution: Institution, key: ApiKey
 
     subject = session.get(Subject, dispute.subject_id)
     now = now or utcnow()
-    version = None
-    if given.correction is not None:
-        version = furnish(session, vault, institution, subject, given.correction)
-        record_event(session, vault, subject, EventKind.RECORD_FURNISHED, channel="api",
-                     institution_id=institution.id,
-                     detail={"record": str(record.id), "version": version.version,
-                             "category": record.category.value, "key_id": key.key_id,
-                             "dispute_id": str(dispute.id)})
     row = FurnisherResponse(id=new_id(), dispute_id=dispute.id, item_id=item.id, institution_id=institution.id,
-                            answer=given.answer, corrected_version=version.version if version else None,
-                            created_at=now)
-    vault.cipher(session, subject.data_key_id).seal_field(row, "reviewed", reviewed)
+                            answer=given.answer, created_at=now)
+    cipher = vault.cipher(session, subject.data_key_id)
+    cipher.seal_field(row, "reviewed", reviewed)
+    # The correction waits for the officer: it becomes the record's next
+    # version only if the case is decided "corrected" (`decisions`).
+    cipher.seal_field(row, "correction", given.correction.to_json() if given.correction else None)
     session.add(row)
     session.flush()
     detail = {"record_id": str(record.id), "answer": given.answer.value, "key_id": key.key_id}
-    if version is not None:
-        detail["corrected_version"] = version.version
     write_step(session, vault, dispute, StepKind.FURNISHER_ANSWERED, None, None, detail, now=now,
                institution_id=institution.id)
     if dispute.status == DisputeStatus.WAITING_FOR_FURNISHER and _all_answered(session, dispute):
         advance(session, vault, dispute, DisputeStatus.UNDER_REVIEW, None, now=now, institution_id=institution.id)
-    return Answered(row, dispute, record.id, version)
+    return Answered(row, dispute, record.id)
 
 
 def _check_correction(vault: Vault, record: CreditRecord, correction: RecordInput) -> None:
@@ -305,4 +304,4 @@ def _all_answered(session: Session, dispute: Dispute) -> bool:
 
 __all__ = ["AlreadyAnswered", "AnswerInput", "AnswerRefused", "Answered", "Closed", "Conflict", "DisputeView",
            "EvidenceFile", "Listing", "NotFound", "Page", "answer", "disputes_for", "evidence_for",
-           "visible_dispute"]
+           "proposed_correction", "visible_dispute"]

@@ -29,7 +29,7 @@ from portal.disputes.services import disputed_records, export_disputes
 from portal.institutions.models import Institution
 from portal.localtime import today as local_today
 from portal.records.models import Category, CreditRecord, RecordStatus, RecordVersion, Subject, SubjectKind
-from portal.records.services import SubjectView, open_payload, view_subject
+from portal.records.services import RecordInput, SubjectView, expiry_date, open_payload, view_subject
 
 PAGE_SIZE = 20
 DASHBOARD_EVENTS = 5
@@ -425,6 +425,15 @@ def _version_view(cipher: Cipher, version: RecordVersion) -> VersionView:
     payload = open_payload(cipher, version)
     return VersionView(version.version, version.status, version.is_negative, version.ended_on,
                        version.expires_on, version.furnished_at, str(payload.get(CURRENCY_KEY) or "CNY"),
+                       _fields(payload), payload)
+
+
+def proposed_view(data: RecordInput, version: int, at: datetime) -> VersionView:
+    """A version not furnished yet (a correction awaiting the officer's
+    decision), shown as a furnished one would be."""
+    payload = json.loads(data.payload())
+    return VersionView(version, data.status, data.is_negative, data.ended_on,
+                       expiry_date(data.is_negative, data.ended_on), at, str(payload.get(CURRENCY_KEY) or "CNY"),
                        _fields(payload), payload)
 
 

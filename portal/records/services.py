@@ -140,6 +140,20 @@ class RecordInput:
     def payload(self) -> str:
         return json.dumps({"reference": self.reference, **self.details}, ensure_ascii=False, sort_keys=True)
 
+    def to_json(self) -> str:
+        """The whole input, to keep (sealed) and furnish later (`from_json`)."""
+        return json.dumps({"category": self.category.value, "reference": self.reference,
+                           "status": self.status.value, "is_negative": self.is_negative,
+                           "ended_on": self.ended_on.isoformat() if self.ended_on else None,
+                           "details": self.details}, ensure_ascii=False, sort_keys=True, default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> RecordInput:
+        data = json.loads(text)
+        return cls(Category(data["category"]), data["reference"], RecordStatus(data["status"]),
+                   bool(data["is_negative"]), date.fromisoformat(data["ended_on"]) if data["ended_on"] else None,
+                   data["details"])
+
 
 def normalise_reference(reference: str) -> str:
     """A furnisher's reference as compared: full-width folded, no spaces,

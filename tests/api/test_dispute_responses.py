@@ -22,7 +22,7 @@ from portal.disputes.evidence import Upload
 from portal.disputes.lifecycle import advance
 from portal.disputes.models import (Answer, Dispute, DisputeReason, DisputeStatus, DisputeStep, FurnisherResponse,
                                     StepKind)
-from portal.disputes import sharing
+from portal.disputes import decisions, sharing
 from portal.disputes.services import file_dispute
 from portal.localtime import today as portal_today
 from portal.records.models import CreditRecord, RecordVersion, Subject
@@ -371,7 +371,7 @@ def test_unknown_and_others_disputes_are_the_same_404(app, case):
                                              headers=bearer(case.tokens["bank"])), 404)
 
 
-def test_a_correction_is_the_next_version_and_only_it_is_disclosed(app, case):
+def test_a_correction_becomes_the_next_version_when_the_officer_decides_and_only_it_is_disclosed(app, case):
     ids = case.ids
     body = {"record_id": str(ids.loan), "answer": "corrected", "reviewed": REVIEWED,
             "correction": correction(reference=" a-loan-1", details={"currency": "CNY", "balance": "0.00",
@@ -379,26 +379,41 @@ def test_a_correction_is_the_next_version_and_only_it_is_disclosed(app, case):
                                                                      "note": "repaid in full"})}
     response = answer(app, case.tokens["bank"], ids.both, body)
     assert response.status_code == 201, response.get_data(as_text=True)
-    assert response.get_json()["corrected_version"] == 2
+    assert response.get_json()["corrected_version"] is None, "proposed, not applied"
+    consent = grant(app, case.world.person_a.id, case.api.ids.bank)
+    url = f"/api/v1/reports/11010519491231002X?purpose=loan_approval&consent={consent}"
+
+    def the_loan():
+        report = get(app, case.tokens["bank"], url).get_json()["report"]
+        assert [r["reference"] for r in report["records"]].count("A-LOAN-1") == 1
+        return next(r for r in report["records"] if r["id"] == str(ids.loan))
+
+    before = the_loan()
+    assert before["version"] == 1 and "note" not in before["details"] and before["disputed"] is True
+    with db(app) as (s, _v):
+        assert s.get(CreditRecord, ids.loan).current_version == 1
+
+    # The officer reviews the answers and decides "corrected": now it is the record's next version.
+    walk(app, ids.both, ids.officer, S.ACKNOWLEDGED, S.UNDER_REVIEW)
+    with db(app) as (s, v):
+        dispute, officer = s.get(Dispute, ids.both), s.get(User, ids.officer)
+        dispute.assigned_officer_id = officer.id
+        decisions.decide(s, v, dispute, officer, "corrected", "The bank's correction matches the ledger.")
     with db(app) as (s, v):
         record = s.get(CreditRecord, ids.loan)
         assert record.current_version == 2
         assert s.scalar(select(func.count()).select_from(RecordVersion)
                         .where(RecordVersion.record_id == ids.loan)) == 2
-        cipher = v.cipher(s, s.get(Subject, case.world.person_a.id).data_key_id)
-        assert open_payload(cipher, record.versions[-1])["note"] == "repaid in full"
-        kinds = [e.kind for e in recent_events(s, v, s.get(Subject, case.world.person_a.id), limit=2)]
-        assert set(kinds) == {EventKind.RECORD_FURNISHED, EventKind.DISPUTE_STEP}
-    [both] = [d for d in listing(app, case.tokens["bank"])["disputes"] if d["id"] == str(ids.both)]
+        subject = s.get(Subject, case.world.person_a.id)
+        assert open_payload(v.cipher(s, subject.data_key_id), record.versions[-1])["note"] == "repaid in full"
+        furnished = [e for e in recent_events(s, v, subject, limit=20) if e.kind is EventKind.RECORD_FURNISHED]
+        assert furnished and furnished[0].institution_id == case.api.ids.bank
+        assert furnished[0].detail["dispute_id"] == str(ids.both) and furnished[0].detail["version"] == 2
+    [both] = [d for d in listing(app, case.tokens["bank"], "?status=closed")["disputes"] if d["id"] == str(ids.both)]
     assert both["items"][0]["version"] == 2 and both["items"][0]["answer"] == "corrected"
-
-    consent = grant(app, case.world.person_a.id, case.api.ids.bank)
-    report = get(app, case.tokens["bank"], f"/api/v1/reports/11010519491231002X?purpose=loan_approval"
-                                           f"&consent={consent}").get_json()["report"]
-    [loan] = [r for r in report["records"] if r["id"] == str(ids.loan)]
-    assert loan["version"] == 2 and loan["status"] == "settled" and loan["details"]["note"] == "repaid in full"
-    assert loan["disputed"] is True  # still under dispute until decided
-    assert [r["reference"] for r in report["records"]].count("A-LOAN-1") == 1
+    after = the_loan()
+    assert after["version"] == 2 and after["status"] == "settled" and after["details"]["note"] == "repaid in full"
+    assert after["disputed"] is False
 
 
 def test_the_case_goes_back_to_review_once_every_record_is_answered(app, case):

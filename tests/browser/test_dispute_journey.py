@@ -150,11 +150,13 @@ def test_a_disputed_record_is_corrected_and_everyone_who_received_it_is_told(pag
                        "ended_on": "2024-06-30", "details": {"currency": "CNY", "principal": "120000.00",
                                                              "balance": "0.00", "opened_on": "2020-05-01"}}})
     assert status == 201, answered
-    assert answered["corrected_version"] == 2
+    assert answered["corrected_version"] is None, "the correction waits for the officer's decision"
 
-    # -- the officer decides "corrected" -------------------------------------------------------
+    # -- the officer reviews the proposed correction and decides "corrected" ---------------------
     officer.reload()
     assert officer.get_by_text("Repayment ledger and the payoff letter").first.is_visible()
+    proposed = officer.locator("div.version.proposed")
+    assert "Correction proposed by" in proposed.inner_text() and "CN¥0.00" in proposed.inner_text()
     officer.get_by_label("Outcome", exact=True).select_option("corrected")
     officer.locator("form.decide").get_by_label(re.compile("Reason")).fill(
         "The bank confirmed the loan was repaid and corrected the balance.")

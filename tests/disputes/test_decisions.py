@@ -67,22 +67,24 @@ def dispute(db, the_vault, cast) -> Dispute:
     return d
 
 
-def correct(db, v, cast, bank, dispute, amount="900.00"):
-    """The furnisher's corrected answer: a new version, and the response."""
+def correct(db, v, cast, bank, dispute, amount="900.00") -> int:
+    """The furnisher's corrected answer, as the API keeps it: the record as
+    it should read, waiting for the decision. Returns the version it would
+    become."""
     cipher = v.cipher(db, cast.a.data_key_id)
-    current = open_payload(cipher, cast.loan_a.versions[-1])
     latest = cast.loan_a.versions[-1]
-    version = furnish(db, v, bank, cast.a, RecordInput(cast.loan_a.category, current["reference"],
-                                                       latest.status, latest.is_negative, latest.ended_on,
-                                                       details={**{k: x for k, x in current.items()
-                                                                   if k != "reference"}, "balance": amount}))
+    current = open_payload(cipher, latest)
+    proposal = RecordInput(cast.loan_a.category, current["reference"], latest.status, latest.is_negative,
+                           latest.ended_on, details={**{k: x for k, x in current.items() if k != "reference"},
+                                                     "balance": amount})
     item = db.scalar(select(DisputeItem).where(DisputeItem.dispute_id == dispute.id))
     response = FurnisherResponse(id=new_id(), dispute_id=dispute.id, item_id=item.id, institution_id=bank.id,
-                                 answer=Answer.CORRECTED, corrected_version=version.version)
+                                 answer=Answer.CORRECTED)
     cipher.seal_field(response, "reviewed", "the repayment ledger")
+    cipher.seal_field(response, "correction", proposal.to_json())
     db.add(response)
     db.commit()
-    return version
+    return db.get(CreditRecord, cast.loan_a.id).current_version + 1
 
 
 def inbox_of(db, user) -> int:
@@ -128,13 +130,14 @@ def test_corrected_writes_the_letter_and_tells_recipients_in_the_look_back_windo
     assert letter.method_code == decisions.Method.FURNISHER_CORRECTED
     (change,) = letter.change_rows
     assert (change.record_id, change.change, change.from_version, change.to_version) == \
-        (cast.loan_a.id, decisions.Change.NEW_VERSION, version.version - 1, version.version)
+        (cast.loan_a.id, decisions.Change.NEW_VERSION, version - 1, version)
     told = decisions.recipients(db, dispute)
     assert {n.institution.code for n in told} == {"recent-lender", "employer"}
     assert all(n.acknowledged_at is None and n.record_id == cast.loan_a.id for n in told)
     notice = db.scalar(select(CorrectionNotice).where(CorrectionNotice.institution_id == recent.id))
     body = json.loads(the_vault.cipher(db, cast.a.data_key_id).open_field(notice, "body"))
-    assert body["outcome"] == "corrected" and body["record"]["version"] == version.version
+    assert body["outcome"] == "corrected" and body["record"]["version"] == version
+    assert db.get(CreditRecord, cast.loan_a.id).current_version == version
     assert body["record"]["details"]["balance"] == "900.00"
     # Each notice is an access event the subject sees, and the subject is told.
     kinds = db.scalars(select(AccessEvent.institution_id).where(AccessEvent.subject_id == cast.a.id,
@@ -299,15 +302,19 @@ def test_the_sweep_spares_what_furnishers_answered(db, the_vault, cast, bank, ot
     assert answered.status is S.UNDER_REVIEW and db.get(CreditRecord, cast.card_a.id).unverifiable_since is None
 
 
-def test_a_correction_sent_before_another_decision_is_still_in_the_letter(db, the_vault, cast, bank, others,
-                                                                          dispute):
+def test_a_correction_waits_for_the_decision_and_another_outcome_leaves_the_record(db, the_vault, cast, bank,
+                                                                                   others, dispute):
     received(db, the_vault, cast.a, others[0], [cast.loan_a.id], "loan_approval", 5)
-    version = correct(db, the_vault, cast, bank, dispute)
-    decisions.decide(db, the_vault, dispute, cast.officer, "verified_accurate", "Accurate as corrected.")
+    correct(db, the_vault, cast, bank, dispute)
+    assert db.get(CreditRecord, cast.loan_a.id).current_version == 1, "not before the officer decides"
+    decisions.decide(db, the_vault, dispute, cast.officer, "verified_accurate", "The original is accurate.")
     db.commit()
-    (change,) = decisions.letter(db, the_vault, dispute).change_rows
-    assert (change.change, change.to_version) == (decisions.Change.NEW_VERSION, version.version)
-    assert [n.institution.code for n in decisions.recipients(db, dispute)] == ["recent-lender"]
+    letter = decisions.letter(db, the_vault, dispute)
+    (change,) = letter.change_rows
+    assert change.change == decisions.Change.UNCHANGED and change.to_version is None
+    assert letter.method_code != decisions.Method.FURNISHER_CORRECTED
+    assert db.get(CreditRecord, cast.loan_a.id).current_version == 1
+    assert decisions.recipients(db, dispute) == []
 
 
 def test_the_agent_who_filed_gets_the_letter_too(db, the_vault, world, cast):

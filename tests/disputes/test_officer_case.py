@@ -49,8 +49,15 @@ def answer(app, dispute_id, reviewed, kind=Answer.VERIFIED_ACCURATE):
         from portal.records.models import CreditRecord
         record = s.get(CreditRecord, item.record_id)
         row = FurnisherResponse(id=new_id(), dispute_id=d.id, item_id=item.id, institution_id=record.furnisher_id,
-                                answer=kind, corrected_version=2 if kind is Answer.CORRECTED else None)
-        v.cipher(s, subject.data_key_id).seal_field(row, "reviewed", reviewed)
+                                answer=kind)
+        cipher = v.cipher(s, subject.data_key_id)
+        cipher.seal_field(row, "reviewed", reviewed)
+        if kind is Answer.CORRECTED:  # the record as it should read, waiting for the decision
+            from portal.records.models import RecordStatus
+            from portal.records.services import RecordInput
+            cipher.seal_field(row, "correction", RecordInput(
+                record.category, "A-LOAN-1", RecordStatus.SETTLED, False, None,
+                {"currency": "CNY", "principal": "50000.00", "balance": "777.00"}).to_json())
         s.add(row)
     with_case(app, dispute_id, go)
 
@@ -101,6 +108,32 @@ def test_a_refusal_from_the_rules_is_shown_in_the_readers_language(app, world, s
                              {"outcome": "corrected", "reason": "更正"}, version=version_of(app, dispute_id))
         assert response.status_code == 200 and wanted in response.get_data(as_text=True)
     assert case_state(app, dispute_id).outcome is None
+
+
+def test_a_proposed_correction_is_shown_for_review_and_applied_only_by_the_decision(app, world, staff, sign_in):
+    dispute_id = file_case(app, world, "a")
+    assign_to(app, dispute_id, staff.officer, review=True)
+    answer(app, dispute_id, "The ledger", kind=Answer.CORRECTED)
+    client = as_user(app, sign_in, staff.officer)
+    page = client.get(case_url(dispute_id)).get_data(as_text=True)
+    assert "Correction proposed by Test Bank" in page and "777.00" in page
+    assert "applied only if you decide" in page
+    onlooker = as_user(app, sign_in, staff.officer2).get(case_url(dispute_id)).get_data(as_text=True)
+    assert "Correction proposed by Test Bank" in onlooker and "777.00" not in onlooker
+    with app.app_context():
+        from portal.records.models import CreditRecord
+        assert session().scalar(select(CreditRecord.current_version).join(
+            DisputeItem, DisputeItem.record_id == CreditRecord.id).where(DisputeItem.dispute_id == dispute_id)) == 1
+    response = post_form(client, case_url(dispute_id, "/decide"), "decide",
+                         {"outcome": "corrected", "reason": "The ledger shows 777.00."},
+                         version=version_of(app, dispute_id))
+    assert response.status_code == 302
+    page = client.get(case_url(dispute_id)).get_data(as_text=True)
+    assert "Version 2" in page and "Correction proposed by" not in page
+    with app.app_context():
+        from portal.records.models import CreditRecord
+        assert session().scalar(select(CreditRecord.current_version).join(
+            DisputeItem, DisputeItem.record_id == CreditRecord.id).where(DisputeItem.dispute_id == dispute_id)) == 2
 
 
 def test_opening_a_case_is_an_access_event_once_per_officer_and_day(app, world, staff, sign_in):

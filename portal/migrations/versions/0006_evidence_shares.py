@@ -1,4 +1,4 @@
-"""evidence shares: which furnisher of a case gets which file
+"""evidence shares: which furnisher of a case gets which file; proposed corrections
 
 Revision ID: 0006
 Revises: 0005
@@ -63,7 +63,16 @@ def upgrade() -> None:
                                                 shared_at=at))
 
 
+    # A furnisher's correction waits, sealed, for the officer's decision
+    # (those already applied keep their corrected_version).
+    with op.batch_alter_table('dispute_responses', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('correction_ct', sa.LargeBinary(), nullable=True))
+
+
 def downgrade() -> None:
+    with op.batch_alter_table('dispute_responses', schema=None) as batch_op:
+        batch_op.drop_column('correction_ct')
+
     with op.batch_alter_table('evidence_shares', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_evidence_shares_institution_id'))
         batch_op.drop_index(batch_op.f('ix_evidence_shares_evidence_id'))
