@@ -302,6 +302,39 @@ def test_the_sweep_spares_what_furnishers_answered(db, the_vault, cast, bank, ot
     assert answered.status is S.UNDER_REVIEW and db.get(CreditRecord, cast.card_a.id).unverifiable_since is None
 
 
+def test_the_sweep_applies_a_correction_answered_in_time(db, the_vault, cast, bank, others):
+    """The lender corrected its record in time, the bank did not answer:
+    the lender's correction becomes its record's next version, the bank's
+    record becomes unverifiable."""
+    lender = others[0]
+    theirs = furnish(db, the_vault, lender, cast.a, RecordInput(cast.loan_a.category, "L-1",
+                                                                cast.loan_a.versions[-1].status, False))
+    both = file_dispute(db, the_vault, cast.a, cast.user_a, [cast.loan_a.id, theirs.record_id], "wrong_amount",
+                        "Both are wrong.")
+    for to in (S.ACKNOWLEDGED, S.UNDER_REVIEW, S.WAITING_FOR_FURNISHER):
+        advance(db, the_vault, both, to, cast.officer)
+    cipher = the_vault.cipher(db, cast.a.data_key_id)
+    item = db.scalar(select(DisputeItem).where(DisputeItem.dispute_id == both.id,
+                                               DisputeItem.record_id == theirs.record_id))
+    row = FurnisherResponse(id=new_id(), dispute_id=both.id, item_id=item.id, institution_id=lender.id,
+                            answer=Answer.CORRECTED)
+    cipher.seal_field(row, "reviewed", "our ledger")
+    cipher.seal_field(row, "correction", RecordInput(cast.loan_a.category, "L-1", cast.loan_a.versions[-1].status,
+                                                     False, None, {"balance": "12.00"}).to_json())
+    db.add(row)
+    db.commit()
+    assert db.get(CreditRecord, theirs.record_id).current_version == 1
+
+    decisions.expire_overdue(db, the_vault, today=both.due_on + timedelta(days=1))
+    db.commit()
+    assert both.outcome is DisputeOutcome.UNVERIFIABLE
+    assert db.get(CreditRecord, cast.loan_a.id).unverifiable_since is not None
+    corrected = db.get(CreditRecord, theirs.record_id)
+    assert corrected.current_version == 2 and corrected.unverifiable_since is None
+    assert [(c.change, c.to_version) for c in decisions.letter(db, the_vault, both).change_rows] == [
+        (decisions.Change.MARKED_UNVERIFIABLE, None), (decisions.Change.NEW_VERSION, 2)]
+
+
 def test_a_correction_waits_for_the_decision_and_another_outcome_leaves_the_record(db, the_vault, cast, bank,
                                                                                    others, dispute):
     received(db, the_vault, cast.a, others[0], [cast.loan_a.id], "loan_approval", 5)
