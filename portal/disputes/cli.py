@@ -71,7 +71,7 @@ def conflict_add(officer_email: str, identifier: str, kind: str | None) -> None:
     are taken from them."""
     from portal.disputes.officers import declare_conflict
 
-    released = declare_conflict(session(), _officer(officer_email), _subject(identifier, kind))
+    released = declare_conflict(session(), vault(), _officer(officer_email), _subject(identifier, kind))
     session().commit()
     click.echo(f"declared; {released} open case(s) of that subject taken back from {officer_email}")
 

@@ -152,6 +152,13 @@ def _resolve(session: Session, vault: Vault, dispute: Dispute, actor: User | Non
     if outcome is DisputeOutcome.CORRECTED and not corrected:
         raise DisputeError(N_("No correction has been furnished for this case: wait for the furnisher's answer, "
                               "or choose another outcome."))
+    if outcome is DisputeOutcome.CORRECTED:
+        for item, record in rows:
+            if item.id in corrected and _outdated(answers[item.id], record):
+                raise DisputeError(N_("The furnisher has changed this record since it proposed its correction "
+                                      "(the record is at version %(now)d, the correction was written against "
+                                      "version %(then)d): choose another outcome."),
+                                   now=record.current_version, then=answers[item.id].proposed_on_version)
     subject = session.get(Subject, dispute.subject_id)
     cipher = vault.cipher(session, subject.data_key_id)
     # When the deadline passed, only what nobody answered for is unverifiable.
@@ -166,27 +173,33 @@ def _resolve(session: Session, vault: Vault, dispute: Dispute, actor: User | Non
         change: dict[str, Any] = {"record_id": str(record.id), "category": record.category.value,
                                   "reference": _reference(session, cipher, record)}
         versions = None
-        if item.id in corrected and (item.id not in applies or outcome is DisputeOutcome.CORRECTED):
-            # The furnisher's correction takes effect now: the officer
-            # decided "corrected", or the deadline passed and this record was
-            # answered in time.
-            versions = _apply_correction(session, vault, subject, cipher, dispute, record, answers[item.id],
-                                         actor)
-        if item.id not in applies or outcome is DisputeOutcome.CORRECTED:
-            change["change"] = Change.NEW_VERSION if versions else Change.UNCHANGED
-        elif outcome is DisputeOutcome.DELETED or (outcome is DisputeOutcome.UNVERIFIABLE and _policy() == "delete"):
+        if item.id in corrected:
+            response = answers[item.id]
+            if response.correction_ct is None and response.corrected_version:
+                # Applied when it was sent, before corrections waited for the decision.
+                versions = {"from": response.corrected_version - 1, "to": response.corrected_version}
+            elif item.id not in applies or outcome is DisputeOutcome.CORRECTED:
+                # The correction takes effect now: the officer decided
+                # "corrected", or the deadline passed and this record was
+                # answered in time.
+                versions = _apply_correction(session, vault, subject, cipher, dispute, record, response, actor)
+            cipher.seal_field(response, "correction", None)  # applied (a version holds it) or not: it goes
+        deletes = outcome is DisputeOutcome.DELETED or (outcome is DisputeOutcome.UNVERIFIABLE
+                                                        and _policy() == "delete")
+        if item.id in applies and deletes:
             record.deleted_at = now
             change["change"] = Change.DELETED
-        elif outcome is DisputeOutcome.UNVERIFIABLE:
+        elif item.id in applies and outcome is DisputeOutcome.UNVERIFIABLE:
             record.unverifiable_since = now
             change["change"] = Change.MARKED_UNVERIFIABLE
-        elif outcome is DisputeOutcome.REPAIRED:
+        elif item.id in applies and outcome is DisputeOutcome.REPAIRED:
             record.publicity_ended_at = now
             change["change"] = Change.PUBLICITY_ENDED
-        else:  # verified as accurate, repair refused: a correction sent is not applied
-            change["change"] = Change.UNCHANGED
-        if versions:
+        elif versions:
+            change["change"] = Change.NEW_VERSION
             change.update(versions)
+        else:  # verified as accurate, repair refused, or nothing to apply
+            change["change"] = Change.UNCHANGED
         if change["change"] != Change.UNCHANGED:
             changed_records.append(record)
         changes.append(change)
@@ -205,22 +218,28 @@ def _resolve(session: Session, vault: Vault, dispute: Dispute, actor: User | Non
     return letter
 
 
+def _outdated(response: FurnisherResponse, record: CreditRecord) -> bool:
+    """A correction still waiting, written against an older version than
+    the record's: applying it would undo what the furnisher sent since."""
+    return (response.correction_ct is not None and response.proposed_on_version is not None
+            and response.proposed_on_version != record.current_version)
+
+
 def _apply_correction(session: Session, vault: Vault, subject: Subject, cipher, dispute: Dispute,
                       record: CreditRecord, response: FurnisherResponse, actor: User | None) -> dict[str, int] | None:
     """Furnish the correction the furnisher proposed: the record's next
     version, an entry of the subject's access log. Returns {"from", "to"}
-    versions, or None when nothing changed (the record was deleted since)."""
+    versions, or None when nothing changed (the record was deleted or
+    furnished again since)."""
     proposed = proposed_correction(cipher, response)
-    if proposed is None:  # an answer from before corrections waited: applied when sent
-        done = response.corrected_version
-        return {"from": done - 1, "to": done} if done else None
+    if proposed is None or _outdated(response, record):
+        return None
     before = record.current_version
     try:
         version = furnish(session, vault, session.get(Institution, response.institution_id), subject, proposed)
     except RecordDeleted:
         return None
     response.corrected_version = version.version
-    cipher.seal_field(response, "correction", None)  # applied: the version holds it now
     record_event(session, vault, subject, EventKind.RECORD_FURNISHED, channel="staff",
                  actor_user_id=actor.id if actor else None, institution_id=response.institution_id,
                  detail={"record": str(record.id), "version": version.version, "category": record.category.value,

@@ -158,8 +158,8 @@ def advance(session: Session, vault: Vault, dispute: Dispute, to: DisputeStatus 
     # The portal itself resolves a case whose furnisher let the deadline pass.
     expiry = actor is None and current is S.WAITING_FOR_FURNISHER and to is S.RESOLVED
     if to not in TRANSITIONS[current] and not expiry:
-        raise IllegalTransition(N_("A dispute cannot go from %(current)s to %(to)s; reload the case to see "
-                                   "what it allows now."), current=current.value, to=to.value)
+        raise IllegalTransition(N_("This step does not follow from the case's status now; reload the case to "
+                                   "see what it allows."))
     if actor is None:
         if not (current is S.WAITING_FOR_FURNISHER and to in (S.UNDER_REVIEW, S.RESOLVED)):
             raise DisputeError(N_("Only an officer can move a dispute along."))

@@ -83,6 +83,7 @@ class StepKind(StrEnum):
     EXTENDED = "extended"
     EVIDENCE_ADDED = "evidence_added"
     ASSIGNED = "assigned"
+    RELEASED = "released"  # back to the queue: its officer declared a conflict
     FURNISHER_ANSWERED = "furnisher_answered"
     STATEMENT_ADDED = "statement_added"
 
@@ -211,6 +212,7 @@ class FurnisherResponse(Base):
     answer: Mapped[Answer] = mapped_column(str_enum(Answer))
     reviewed_ct: Mapped[bytes] = mapped_column(LargeBinary)
     correction_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    proposed_on_version: Mapped[int | None]  # the record's version the correction was written against
     corrected_version: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -51,6 +51,7 @@ STEP_NAMES = {
     StepKind.EXTENDED: _l("Deadline extended"),
     StepKind.EVIDENCE_ADDED: _l("Evidence added"),
     StepKind.ASSIGNED: _l("Assigned"),
+    StepKind.RELEASED: _l("Returned to the queue (its officer declared a conflict)"),
     StepKind.FURNISHER_ANSWERED: _l("Furnisher answered"),
     StepKind.STATEMENT_ADDED: _l("Statement added"),
 }

@@ -255,7 +255,7 @@ def share(dispute_id: uuid.UUID, evidence_id: uuid.UUID):
 def recuse(dispute_id: uuid.UUID):
     """After this the case is not found for this officer: back to the queue."""
     def action(dispute, form):
-        released = officers.recuse(session(), dispute, _me(), expected_version=form.lock_version.data)
+        released = officers.recuse(session(), vault(), dispute, _me(), expected_version=form.lock_version.data)
         flash(_("Conflict declared: this subject's cases are no longer shown to you.") + " "
               + ngettext("%(num)d case you held went back to the queue.",
                          "%(num)d cases you held went back to the queue.", released) if released else

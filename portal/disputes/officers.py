@@ -84,9 +84,11 @@ def is_linked(session: Session, officer: User, subject_id: uuid.UUID) -> bool:
     return subject_id in linked_subjects(session, officer)
 
 
-def declare_conflict(session: Session, officer: User, subject: Subject) -> int:
+def declare_conflict(session: Session, vault: Vault, officer: User, subject: Subject) -> int:
     """Record that `officer` is linked to `subject`; the open cases of the
-    subject they hold go back to the queue. Returns how many."""
+    subject they hold go back to the queue, each with a timeline step (and
+    a new version, so pages showing the old holder are stale). Returns how
+    many."""
     if session.scalar(select(OfficerConflict.id).where(OfficerConflict.officer_user_id == officer.id,
                                                        OfficerConflict.subject_id == subject.id)) is None:
         session.add(OfficerConflict(officer_user_id=officer.id, subject_id=subject.id))
@@ -95,6 +97,9 @@ def declare_conflict(session: Session, officer: User, subject: Subject) -> int:
                                                  Dispute.status.in_(OPEN_STATUSES))).all()
     for dispute in held:
         dispute.assigned_officer_id = None
+        touch(session, dispute)
+        write_step(session, vault, dispute, StepKind.RELEASED, None, None,
+                   {"previous_officer_id": str(officer.id), "why": "conflict_declared"}, touch=False)
     session.flush()
     return len(held)
 
@@ -256,7 +261,8 @@ def assignable_officers(session: Session, vault: Vault) -> list[tuple[uuid.UUID,
     return sorted(out, key=lambda o: (o[1].casefold(), str(o[0])))
 
 
-def recuse(session: Session, dispute: Dispute, officer: User, expected_version: int | None = None) -> int:
+def recuse(session: Session, vault: Vault, dispute: Dispute, officer: User,
+           expected_version: int | None = None) -> int:
     """An officer declares from a case that they are linked to its subject:
     the subject's cases disappear for them, and those they held go back to
     the queue (the case's version moves, so pages showing the old holder
@@ -265,7 +271,7 @@ def recuse(session: Session, dispute: Dispute, officer: User, expected_version: 
         raise NotAssigned()
     _check_version(dispute, expected_version)
     touch(session, dispute)
-    return declare_conflict(session, officer, session.get(Subject, dispute.subject_id))
+    return declare_conflict(session, vault, officer, session.get(Subject, dispute.subject_id))
 
 
 # -- acting on a case (the assigned officer only) -------------------------------------
@@ -513,6 +519,13 @@ class AnswerView:
     corrected_version: int | None  # once applied
     created_at: datetime
     proposed: VersionView | None = None  # a correction awaiting the decision
+    proposed_on: int | None = None  # the version it was written against
+    current_version: int | None = None
+
+    @property
+    def outdated(self) -> bool:
+        """The furnisher sent a newer version since: the proposal would undo it."""
+        return self.proposed is not None and self.proposed_on is not None and self.proposed_on != self.current_version
 
 
 @dataclass(frozen=True)
@@ -615,7 +628,7 @@ def case_view(session: Session, vault: Vault, dispute: Dispute, viewer: User, to
         answers.append(AnswerView(record_id, institutions.get(r.institution_id), Answer(r.answer),
                                   cipher.open_field(r, "reviewed") or "", r.corrected_version, r.created_at,
                                   proposed_view(proposed, current.get(record_id, 0) + 1, r.created_at)
-                                  if proposed else None))
+                                  if proposed else None, r.proposed_on_version, current.get(record_id)))
 
     steps = session.scalars(select(DisputeStep).where(DisputeStep.dispute_id == dispute.id)
                             .order_by(DisputeStep.at, DisputeStep.id)).all()

@@ -266,7 +266,8 @@ def answer(session: Session, vault: Vault, institution: Institution, key: ApiKey
     subject = session.get(Subject, dispute.subject_id)
     now = now or utcnow()
     row = FurnisherResponse(id=new_id(), dispute_id=dispute.id, item_id=item.id, institution_id=institution.id,
-                            answer=given.answer, created_at=now)
+                            answer=given.answer, created_at=now,
+                            proposed_on_version=record.current_version if given.correction else None)
     cipher = vault.cipher(session, subject.data_key_id)
     cipher.seal_field(row, "reviewed", reviewed)
     # The correction waits for the officer: it becomes the record's next

@@ -9,13 +9,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
 from portal.disputes.lifecycle import DisputeError, touch
 from portal.disputes.models import Dispute, DisputeItem, DisputeStep, Evidence, EvidenceShare, StepKind
+from portal.i18n import N_
 from portal.institutions.models import Institution
 from portal.records.models import CreditRecord
 
@@ -74,18 +74,18 @@ def share(session: Session, dispute: Dispute, officer: User, evidence_id: uuid.U
     holds the case and its version; the case's version moves, so a page
     showing the old shares is stale. Returns the furnishers added."""
     if not dispute.is_open:
-        raise DisputeError(_("This dispute is closed; its files go to no one any more."))
+        raise DisputeError(N_("This dispute is closed; its files go to no one any more."))
     row = session.get(Evidence, evidence_id)
     if row is None or row.dispute_id != dispute.id:
         raise LookupError(str(evidence_id))
     furnishers = {i.id: i for i in case_furnishers(session, dispute.id)}
     if len(furnishers) < 2:
-        raise DisputeError(_("This case is about one furnisher's records; it receives every file."))
+        raise DisputeError(N_("This case is about one furnisher's records; it receives every file."))
     wanted = set(institution_ids)
     if not wanted:
-        raise DisputeError(_("Choose at least one furnisher."))
+        raise DisputeError(N_("Choose at least one furnisher."))
     if not wanted <= furnishers.keys():
-        raise DisputeError(_("Only a furnisher of a record in this case can receive its files."))
+        raise DisputeError(N_("Only a furnisher of a record in this case can receive its files."))
     already = set(session.scalars(select(EvidenceShare.institution_id)
                                   .where(EvidenceShare.evidence_id == row.id)))
     added = [furnishers[i] for i in sorted(wanted - already, key=lambda i: furnishers[i].code)]

@@ -72,6 +72,7 @@ STEP_NAMES = {
     StepKind.EXTENDED: _l("Deadline extended"),
     StepKind.EVIDENCE_ADDED: _l("Evidence or a reply added"),
     StepKind.ASSIGNED: _l("Taken up by an officer"),
+    StepKind.RELEASED: _l("Handed to another officer"),
     StepKind.FURNISHER_ANSWERED: _l("The furnisher answered"),
     StepKind.STATEMENT_ADDED: _l("Statement added beside a record"),
 }

@@ -145,7 +145,7 @@ class RecordInput:
         return json.dumps({"category": self.category.value, "reference": self.reference,
                            "status": self.status.value, "is_negative": self.is_negative,
                            "ended_on": self.ended_on.isoformat() if self.ended_on else None,
-                           "details": self.details}, ensure_ascii=False, sort_keys=True, default=str)
+                           "details": self.details}, ensure_ascii=False, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> RecordInput:

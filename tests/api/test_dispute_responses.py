@@ -288,7 +288,7 @@ BAD_ANSWERS = [
     ("a bad status in the correction", {"answer": "corrected", "correction": correction(status="paid")},
      "/correction/status"),
     ("a future end in the correction",
-     {"answer": "corrected", "correction": correction(ended_on=(portal_today() + timedelta(days=1)).isoformat())},
+     {"answer": "corrected", "correction": correction(ended_on=(portal_today() + timedelta(days=30)).isoformat())},
      "/correction/ended_on"),
     ("another reference", {"answer": "corrected", "correction": correction(reference="A-LOAN-2")},
      "/correction/reference"),

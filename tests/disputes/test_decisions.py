@@ -79,7 +79,7 @@ def correct(db, v, cast, bank, dispute, amount="900.00") -> int:
                                                      "balance": amount})
     item = db.scalar(select(DisputeItem).where(DisputeItem.dispute_id == dispute.id))
     response = FurnisherResponse(id=new_id(), dispute_id=dispute.id, item_id=item.id, institution_id=bank.id,
-                                 answer=Answer.CORRECTED)
+                                 answer=Answer.CORRECTED, proposed_on_version=latest.version)
     cipher.seal_field(response, "reviewed", "the repayment ledger")
     cipher.seal_field(response, "correction", proposal.to_json())
     db.add(response)
@@ -348,6 +348,58 @@ def test_a_correction_waits_for_the_decision_and_another_outcome_leaves_the_reco
     assert letter.method_code != decisions.Method.FURNISHER_CORRECTED
     assert db.get(CreditRecord, cast.loan_a.id).current_version == 1
     assert decisions.recipients(db, dispute) == []
+    answer = db.scalar(select(FurnisherResponse).where(FurnisherResponse.dispute_id == dispute.id))
+    assert answer.correction_ct is None and answer.corrected_version is None, "the proposal is not kept"
+
+
+def test_a_correction_outdated_by_a_later_version_is_not_applied(db, the_vault, cast, bank, dispute):
+    """The bank proposed a balance against version 1, then furnished version 2
+    itself: deciding "corrected" would undo version 2, so it is refused."""
+    correct(db, the_vault, cast, bank, dispute, amount="900.00")
+    cipher = the_vault.cipher(db, cast.a.data_key_id)
+    latest = cast.loan_a.versions[-1]
+    payload = open_payload(cipher, latest)
+    furnish(db, the_vault, bank, cast.a, RecordInput(cast.loan_a.category, payload["reference"], latest.status,
+                                                     latest.is_negative, latest.ended_on,
+                                                     {**{k: x for k, x in payload.items() if k != "reference"},
+                                                      "balance": "5.00"}))
+    db.commit()
+    version = dispute.lock_version
+    with pytest.raises(DisputeError, match="changed this record since it proposed its correction"):
+        decisions.decide(db, the_vault, dispute, cast.officer, "corrected", "As the bank says.")
+    db.rollback()
+    assert db.get(Dispute, dispute.id).lock_version == version and dispute.status is S.UNDER_REVIEW
+    decisions.decide(db, the_vault, dispute, cast.officer, "verified_accurate", "Version 2 is right.")
+    db.commit()
+    record = db.get(CreditRecord, cast.loan_a.id)
+    assert record.current_version == 2
+    assert open_payload(cipher, record.versions[-1])["balance"] == "5.00"
+    (change,) = decisions.letter(db, the_vault, dispute).change_rows
+    assert change.change == decisions.Change.UNCHANGED
+
+
+def test_a_correction_applied_before_corrections_waited_is_still_in_the_letter(db, the_vault, cast, bank, others,
+                                                                             dispute):
+    """Answers from before the upgrade: the correction was furnished when
+    sent. Whatever the decision, the letter and the recipients say so."""
+    received(db, the_vault, cast.a, others[0], [cast.loan_a.id], "loan_approval", 5)
+    cipher = the_vault.cipher(db, cast.a.data_key_id)
+    latest = cast.loan_a.versions[-1]
+    payload = open_payload(cipher, latest)
+    version = furnish(db, the_vault, bank, cast.a, RecordInput(
+        cast.loan_a.category, payload["reference"], latest.status, latest.is_negative, latest.ended_on,
+        {**{k: x for k, x in payload.items() if k != "reference"}, "balance": "1.00"}))
+    item = db.scalar(select(DisputeItem).where(DisputeItem.dispute_id == dispute.id))
+    row = FurnisherResponse(id=new_id(), dispute_id=dispute.id, item_id=item.id, institution_id=bank.id,
+                            answer=Answer.CORRECTED, corrected_version=version.version)
+    cipher.seal_field(row, "reviewed", "the ledger")
+    db.add(row)
+    db.commit()
+    decisions.decide(db, the_vault, dispute, cast.officer, "verified_accurate", "Accurate as corrected.")
+    db.commit()
+    (change,) = decisions.letter(db, the_vault, dispute).change_rows
+    assert (change.change, change.from_version, change.to_version) == (decisions.Change.NEW_VERSION, 1, 2)
+    assert [n.institution.code for n in decisions.recipients(db, dispute)] == ["recent-lender"]
 
 
 def test_the_agent_who_filed_gets_the_letter_too(db, the_vault, world, cast):

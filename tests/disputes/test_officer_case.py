@@ -13,7 +13,7 @@ from portal.access.models import AccessEvent, EventKind
 from portal.db import new_id
 from portal.disputes.evidence import Upload
 from portal.disputes.models import (Answer, Dispute, DisputeItem, DisputeNote, DisputeOutcome, DisputeReason,
-                                    DisputeStatus, DisputeStep, FurnisherResponse, OutcomeLetter)
+                                    DisputeStatus, DisputeStep, FurnisherResponse, OutcomeLetter, StepKind)
 from portal.extensions import session, vault
 from portal.records.models import Subject
 
@@ -73,7 +73,8 @@ def test_the_case_page_shows_the_case_masked_and_escaped(app, world, staff, sign
     # Typed text is escaped wherever it appears.
     assert HOSTILE not in page and "<script>alert" not in page
     assert str(escape(HOSTILE)) in page
-    assert "The ledger &lt;i&gt;and&lt;/i&gt; the contract" in page
+    # What the furnisher reviewed is for the officer holding the case.
+    assert "The ledger" not in page and "Shown to the officer holding the case." in page
     # The subject is masked; the record and its versions are there.
     assert "张**" in page and "张三" not in page
     assert "1101************2X" in page and "11010519491231002X" not in page
@@ -83,6 +84,9 @@ def test_the_case_page_shows_the_case_masked_and_escaped(app, world, staff, sign
     assert "You see this case read-only" in page and "Take this case" in page
     assert "/evidence/" not in page and ".pdf" in page
     assert 'name="note-text"' not in page and 'action="/officer/cases/%s/decide"' % dispute_id not in page
+    assign_to(app, dispute_id, staff.officer)
+    held = client.get(case_url(dispute_id)).get_data(as_text=True)
+    assert "The ledger &lt;i&gt;and&lt;/i&gt; the contract" in held and "<i>and</i>" not in held
 
 
 def test_the_records_details_are_for_the_officer_holding_the_case(app, world, staff, sign_in):
@@ -95,6 +99,19 @@ def test_the_records_details_are_for_the_officer_holding_the_case(app, world, st
     holder = as_user(app, sign_in, staff.officer).get(case_url(dispute_id)).get_data(as_text=True)
     assert "A-LOAN-1" in holder and "50,000.00" in holder
     assert "details (amounts, references, account numbers) are shown" not in holder
+
+
+def test_an_onlooker_of_a_decided_case_sees_no_reference(app, world, staff, sign_in):
+    dispute_id = file_case(app, world, "a")
+    assign_to(app, dispute_id, staff.officer, review=True)
+    holder = as_user(app, sign_in, staff.officer)
+    assert post_form(holder, case_url(dispute_id, "/decide"), "decide",
+                     {"outcome": "deleted", "reason": "Not the subject's loan."},
+                     version=version_of(app, dispute_id)).status_code == 302
+    assert "A-LOAN-1" in holder.get(case_url(dispute_id)).get_data(as_text=True)
+    onlooker = as_user(app, sign_in, staff.officer2).get(case_url(dispute_id)).get_data(as_text=True)
+    assert "Not the subject&#39;s loan." in onlooker and "A-LOAN-1" not in onlooker
+    assert "Shown to the officer holding the case." in onlooker
 
 
 def test_a_refusal_from_the_rules_is_shown_in_the_readers_language(app, world, staff, sign_in):
@@ -401,6 +418,11 @@ def test_an_officer_declares_a_conflict_from_the_case_page(app, world, staff, si
     assert f"case-{held}" not in queue and f"case-{other}" not in queue and f"case-{someone_else}" in queue
     assert client.get(case_url(held)).status_code == 404 and client.get(case_url(other)).status_code == 404
     assert case_state(app, held).assigned_officer_id is None
+    with app.app_context():  # the case's timeline says it went back, without naming why to the subject
+        assert session().scalars(select(DisputeStep.step).where(DisputeStep.dispute_id == held)
+                                 .order_by(DisputeStep.at.desc())).first() == StepKind.RELEASED
+    mine = as_user(app, sign_in, world.user_a).get(f"/subjects/{world.person_a.id}/disputes/{held}")
+    assert "Handed to another officer" in mine.get_data(as_text=True) and "conflict" not in mine.get_data(as_text=True)
     assert f"case-{held}" in as_user(app, sign_in, staff.officer2).get("/officer/cases").get_data(as_text=True)
     with app.app_context():
         from portal.disputes.models import OfficerConflict

@@ -67,10 +67,13 @@ def upgrade() -> None:
     # (those already applied keep their corrected_version).
     with op.batch_alter_table('dispute_responses', schema=None) as batch_op:
         batch_op.add_column(sa.Column('correction_ct', sa.LargeBinary(), nullable=True))
+        batch_op.add_column(sa.Column('proposed_on_version', sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
+    # Corrections still waiting for a decision are lost with the column.
     with op.batch_alter_table('dispute_responses', schema=None) as batch_op:
+        batch_op.drop_column('proposed_on_version')
         batch_op.drop_column('correction_ct')
 
     with op.batch_alter_table('evidence_shares', schema=None) as batch_op:
