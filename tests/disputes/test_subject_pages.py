@@ -205,6 +205,17 @@ def test_a_refused_file_keeps_everything_typed_and_writes_nothing(app, world, si
     assert counts(app) == before == {"Dispute": 0, "DisputeItem": 0, "DisputeStep": 0, "Evidence": 0}
 
 
+def test_a_request_over_the_size_limit_says_what_is_accepted_and_writes_nothing(make_app, world, sign_in):
+    app = make_app(MAX_CONTENT_LENGTH=64 * 1024)  # the limit, made small to test it cheaply
+    loan, _card = records_of(app, world.person_a)
+    client = signed(app, sign_in, world.user_a)
+    response = filing(client, world.person_a, [loan], files=[("big.pdf", b"%PDF-" + b"0" * 100_000)])
+    html = response.get_data(as_text=True)
+    assert response.status_code == 413 and "File too large" in html
+    assert "up to 10 MB each, five per dispute" in html and "back button" in html
+    assert counts(app) == {"Dispute": 0, "DisputeItem": 0, "DisputeStep": 0, "Evidence": 0}
+
+
 def test_an_empty_statement_or_no_record_is_refused_next_to_the_field(app, world, sign_in):
     loan, _card = records_of(app, world.person_a)
     client = signed(app, sign_in, world.user_a)
