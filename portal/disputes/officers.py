@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -34,6 +33,7 @@ from portal.disputes.models import (CLOSED_STATUSES, OPEN_STATUSES, OUTCOMES, An
                                     DisputeKind, DisputeNote, DisputeOutcome, DisputeReason, DisputeStatus,
                                     DisputeStep, Evidence, FurnisherResponse, OfficerConflict, StepKind)
 from portal.disputes.responses import proposed_correction
+from portal.i18n import N_
 from portal.institutions.models import Institution
 from portal.localtime import day_of, today as local_today, zone
 from portal.records.models import CreditRecord, Subject, SubjectKind
@@ -60,7 +60,7 @@ class NotAssigned(DisputeError):
     """The actor sees the case but it is not assigned to them."""
 
     def __init__(self) -> None:
-        super().__init__(_("Take this case before acting on it; until then you see it read-only."))
+        super().__init__(N_("Take this case before acting on it; until then you see it read-only."))
 
 
 class AssignmentRefused(DisputeError):
@@ -166,10 +166,10 @@ def reveal(session: Session, vault: Vault, dispute: Dispute, officer: User, reas
     require_assigned(dispute, officer)
     reason = (reason or "").strip()
     if not reason:
-        raise DisputeError(_("Say why you need to see the name and identifier."))
+        raise DisputeError(N_("Say why you need to see the name and identifier."))
     if len(reason) > MAX_REVEAL_REASON:
-        raise DisputeError(_("The reason is at most %(max)d characters (%(given)d given).", max=MAX_REVEAL_REASON,
-                             given=len(reason)))
+        raise DisputeError(N_("The reason is at most %(max)d characters (%(given)d given)."),
+                           max=MAX_REVEAL_REASON, given=len(reason))
     subject = session.get(Subject, dispute.subject_id)
     view = view_subject(session, vault, subject)
     record_event(session, vault, subject, EventKind.IDENTITY_REVEALED, channel="staff", actor_user_id=officer.id,
@@ -222,25 +222,26 @@ def assign(session: Session, vault: Vault, dispute: Dispute, actor: User, office
     target = officer or actor
     actor_role, target_role = Role(actor.role), Role(target.role)
     if actor_role not in CASE_ROLES:
-        raise AssignmentRefused(_("Only officers and supervisors take cases."))
+        raise AssignmentRefused(N_("Only officers and supervisors take cases."))
     if target.id != actor.id and actor_role is not Role.SUPERVISOR:
-        raise AssignmentRefused(_("Only a supervisor can assign a case to another officer."))
+        raise AssignmentRefused(N_("Only a supervisor can assign a case to another officer."))
     if target_role not in CASE_ROLES or not target.is_active:
-        raise AssignmentRefused(_("A case can be assigned only to an active officer or supervisor."))
+        raise AssignmentRefused(N_("A case can be assigned only to an active officer or supervisor."))
     if not dispute.is_open:
-        raise DisputeError(_("This case is closed; it can no longer be assigned."))
+        raise DisputeError(N_("This case is closed; it can no longer be assigned."))
     _check_version(dispute, expected_version)
     if is_linked(session, target, dispute.subject_id):
         raise AssignmentRefused(
-            _("You are linked to the subject of this case (a declared conflict, your own file or a firm you act "
-              "for); you cannot take it.") if target.id == actor.id else
-            _("This officer is linked to the subject of this case (a declared conflict, their own file or a firm "
-              "they act for); choose another officer."))
+            N_("You are linked to the subject of this case (a declared conflict, your own file or a firm you act "
+               "for); you cannot take it.") if target.id == actor.id else
+            N_("This officer is linked to the subject of this case (a declared conflict, their own file or a firm "
+               "they act for); choose another officer."))
     if dispute.assigned_officer_id == target.id:
-        raise DisputeError(_("This case is already assigned to you.") if target.id == actor.id
-                           else _("This case is already assigned to that officer."))
+        raise DisputeError(N_("This case is already assigned to you.") if target.id == actor.id
+                           else N_("This case is already assigned to that officer."))
     if dispute.assigned_officer_id is not None and actor_role is not Role.SUPERVISOR:
-        raise AssignmentRefused(_("This case is already assigned to another officer; a supervisor can reassign it."))
+        raise AssignmentRefused(N_("This case is already assigned to another officer; a supervisor can "
+                                   "reassign it."))
     previous = dispute.assigned_officer_id
     dispute.assigned_officer_id = target.id
     dispute_id = dispute.id
@@ -288,9 +289,9 @@ def move(session: Session, vault: Vault, dispute: Dispute, officer: User, to: Di
     try:
         to = DisputeStatus(to)
     except ValueError:
-        raise DisputeError(_("%(status)s is not a status of a dispute.", status=repr(to))) from None
+        raise DisputeError(N_("%(status)s is not a status of a dispute."), status=repr(to)) from None
     if to not in OFFICER_MOVES:
-        raise DisputeError(_("Use the decision form to resolve a case; only the subject withdraws one."))
+        raise DisputeError(N_("Use the decision form to resolve a case; only the subject withdraws one."))
     return advance(session, vault, dispute, to, officer, note=note, expected_version=expected_version)
 
 
@@ -304,7 +305,7 @@ def decide(session: Session, vault: Vault, dispute: Dispute, officer: User, outc
            reason: str, expected_version: int | None = None):
     require_assigned(dispute, officer)
     if not (reason or "").strip():
-        raise DisputeError(_("A decision needs a reason."))
+        raise DisputeError(N_("A decision needs a reason."))
     return decisions.decide(session, vault, dispute, officer, outcome, reason, expected_version=expected_version)
 
 
@@ -324,9 +325,10 @@ def add_note(session: Session, vault: Vault, dispute: Dispute, officer: User, te
     _check_version(dispute, expected_version)
     text = (text or "").strip()
     if not text:
-        raise DisputeError(_("Write the note."))
+        raise DisputeError(N_("Write the note."))
     if len(text) > MAX_NOTE:
-        raise DisputeError(_("A note is at most %(max)d characters (%(given)d given).", max=MAX_NOTE, given=len(text)))
+        raise DisputeError(N_("A note is at most %(max)d characters (%(given)d given)."), max=MAX_NOTE,
+                           given=len(text))
     subject = session.get(Subject, dispute.subject_id)
     note = DisputeNote(id=new_id(), dispute_id=dispute.id, author_user_id=officer.id, created_at=utcnow())
     vault.cipher(session, subject.data_key_id).seal_field(note, "note", text)
