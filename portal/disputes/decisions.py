@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -88,15 +89,18 @@ OUTCOME_NAMES = {
 
 # -- the decision ------------------------------------------------------------------
 def decide(session: Session, vault: Vault, dispute: Dispute, officer: User, outcome: DisputeOutcome | str,
-           reason: str, expected_version: int | None = None, now: datetime | None = None) -> OutcomeLetter:
-    """The assigned officer resolves a case under review. Corrected needs a
-    correction the furnisher sent; deleted and unverifiable mark the
+           reason: str, expected_version: int | None = None, now: datetime | None = None,
+           per_record: Mapping[uuid.UUID, DisputeOutcome | str] | None = None) -> OutcomeLetter:
+    """The assigned officer resolves a case under review: `outcome` for
+    every record, except those `per_record` decides otherwise. Corrected
+    needs a correction the furnisher sent; deleted and unverifiable mark the
     records; an approved credit repair ends the penalty's publicity."""
     if not Role(officer.role).is_staff:
         raise DisputeError(N_("Only an officer can decide a case."))
     if dispute.assigned_officer_id != officer.id:
         raise DisputeError(N_("Take the case before deciding it."))
-    return _resolve(session, vault, dispute, officer, outcome, reason, expected_version, now or utcnow())
+    return _resolve(session, vault, dispute, officer, outcome, reason, expected_version, now or utcnow(),
+                    per_record or {})
 
 
 def expire_overdue(session: Session, vault: Vault, today: date | None = None) -> list[Dispute]:
@@ -132,14 +136,20 @@ def _policy() -> str:
     return current_app.config.get("UNVERIFIABLE_POLICY", "mark") if has_app_context() else "mark"
 
 
-def _resolve(session: Session, vault: Vault, dispute: Dispute, actor: User | None, outcome: DisputeOutcome | str,
-             reason: str, expected_version: int | None, now: datetime) -> OutcomeLetter:
+def _outcome(given: DisputeOutcome | str, dispute: Dispute) -> DisputeOutcome:
     try:
-        outcome = DisputeOutcome(outcome)
+        outcome = DisputeOutcome(given)
     except ValueError:
         raise DisputeError(N_("Choose an outcome from the list.")) from None
     if outcome not in OUTCOMES[DisputeKind(dispute.kind)]:
         raise DisputeError(N_("This outcome does not apply to this kind of case."))
+    return outcome
+
+
+def _resolve(session: Session, vault: Vault, dispute: Dispute, actor: User | None, outcome: DisputeOutcome | str,
+             reason: str, expected_version: int | None, now: datetime,
+             per_record: Mapping[uuid.UUID, DisputeOutcome | str] | None = None) -> OutcomeLetter:
+    outcome = _outcome(outcome, dispute)
     if not (reason or "").strip():
         raise DisputeError(N_("A decision needs a reason."))
     rows = session.execute(
@@ -149,18 +159,31 @@ def _resolve(session: Session, vault: Vault, dispute: Dispute, actor: User | Non
         select(FurnisherResponse).where(FurnisherResponse.dispute_id == dispute.id))}
     corrected = {item.id for item, _ in rows
                  if item.id in answers and answers[item.id].answer == Answer.CORRECTED}
-    if outcome is DisputeOutcome.CORRECTED and not corrected:
+    subject = session.get(Subject, dispute.subject_id)
+    cipher = vault.cipher(session, subject.data_key_id)
+    # The decision for each record: the case's, or the one chosen for it.
+    own: dict[uuid.UUID, DisputeOutcome] = {}
+    records = {record.id: (item, record) for item, record in rows}
+    for record_id, given in (per_record or {}).items():
+        if record_id not in records:
+            raise DisputeError(N_("Choose a record of this dispute."))
+        own[record_id] = _outcome(given, dispute)
+        item, record = records[record_id]
+        if own[record_id] is DisputeOutcome.CORRECTED and item.id not in corrected:
+            raise DisputeError(N_("No correction has been furnished for %(reference)s: choose another outcome "
+                                  "for it."), reference=_reference(session, cipher, record))
+    decided = {item.id: own.get(record.id, outcome) for item, record in rows}
+    to_correct = {i for i, o in decided.items() if o is DisputeOutcome.CORRECTED}
+    if to_correct and not to_correct & corrected:
         raise DisputeError(N_("No correction has been furnished for this case: wait for the furnisher's answer, "
                               "or choose another outcome."))
-    if outcome is DisputeOutcome.CORRECTED:
+    if to_correct:
         for item, record in rows:
-            if item.id in corrected and _outdated(answers[item.id], record):
+            if item.id in to_correct & corrected and _outdated(answers[item.id], record):
                 raise DisputeError(N_("The furnisher has changed this record since it proposed its correction "
                                       "(the record is at version %(now)d, the correction was written against "
                                       "version %(then)d): choose another outcome."),
                                    now=record.current_version, then=answers[item.id].proposed_on_version)
-    subject = session.get(Subject, dispute.subject_id)
-    cipher = vault.cipher(session, subject.data_key_id)
     # When the deadline passed, only what nobody answered for is unverifiable.
     applies = _unanswered(session, dispute) if actor is None else {item.id for item, _ in rows}
 
@@ -168,31 +191,33 @@ def _resolve(session: Session, vault: Vault, dispute: Dispute, actor: User | Non
     advance(session, vault, dispute, DisputeStatus.RESOLVED, actor, note=reason, outcome=outcome,
             expected_version=expected_version, now=now)
     changes: list[dict[str, Any]] = []
-    changed_records: list[CreditRecord] = []
+    changed_records: list[tuple[CreditRecord, DisputeOutcome]] = []
     for item, record in rows:
+        mine = decided[item.id]
+        if record.id in own:
+            item.outcome = mine
         change: dict[str, Any] = {"record_id": str(record.id), "category": record.category.value,
-                                  "reference": _reference(session, cipher, record)}
+                                  "reference": _reference(session, cipher, record), "outcome": mine.value}
         versions = None
         if item.id in corrected:
             response = answers[item.id]
             if response.correction_ct is None and response.corrected_version:
                 # Applied when it was sent, before corrections waited for the decision.
                 versions = {"from": response.corrected_version - 1, "to": response.corrected_version}
-            elif item.id not in applies or outcome is DisputeOutcome.CORRECTED:
+            elif item.id not in applies or mine is DisputeOutcome.CORRECTED:
                 # The correction takes effect now: the officer decided
                 # "corrected", or the deadline passed and this record was
                 # answered in time.
                 versions = _apply_correction(session, vault, subject, cipher, dispute, record, response, actor)
             cipher.seal_field(response, "correction", None)  # applied (a version holds it) or not: it goes
-        deletes = outcome is DisputeOutcome.DELETED or (outcome is DisputeOutcome.UNVERIFIABLE
-                                                        and _policy() == "delete")
+        deletes = mine is DisputeOutcome.DELETED or (mine is DisputeOutcome.UNVERIFIABLE and _policy() == "delete")
         if item.id in applies and deletes:
             record.deleted_at = now
             change["change"] = Change.DELETED
-        elif item.id in applies and outcome is DisputeOutcome.UNVERIFIABLE:
+        elif item.id in applies and mine is DisputeOutcome.UNVERIFIABLE:
             record.unverifiable_since = now
             change["change"] = Change.MARKED_UNVERIFIABLE
-        elif item.id in applies and outcome is DisputeOutcome.REPAIRED:
+        elif item.id in applies and mine is DisputeOutcome.REPAIRED:
             record.publicity_ended_at = now
             change["change"] = Change.PUBLICITY_ENDED
         elif versions:
@@ -201,19 +226,19 @@ def _resolve(session: Session, vault: Vault, dispute: Dispute, actor: User | Non
         else:  # verified as accurate, repair refused, or nothing to apply
             change["change"] = Change.UNCHANGED
         if change["change"] != Change.UNCHANGED:
-            changed_records.append(record)
+            changed_records.append((record, mine))
         changes.append(change)
     session.flush()
 
     body = {"dispute_id": str(dispute.id), "outcome": outcome.value, "reason": reason.strip(),
-            "decided_at": now.isoformat(), "method": _method(outcome, actor, answers.values()),
+            "decided_at": now.isoformat(), "method": _method(set(decided.values()), actor, answers.values()),
             "changes": changes}
     letter = OutcomeLetter(id=new_id(), dispute_id=dispute.id, created_at=now)
     cipher.seal_field(letter, "body", json.dumps(body, ensure_ascii=False, sort_keys=True))
     session.add(letter)
     session.flush()
-    for record in changed_records:
-        _send_notices(session, vault, subject, dispute, record, outcome, body, now)
+    for record, mine in changed_records:
+        _send_notices(session, vault, subject, dispute, record, mine, body, now)
     _tell_subject(session, vault, subject, dispute, outcome)
     return letter
 
@@ -251,11 +276,11 @@ def _reference(session: Session, cipher, record: CreditRecord) -> str:
     return str(open_payload(cipher, current_version(session, record)).get("reference", ""))
 
 
-def _method(outcome: DisputeOutcome, actor: User | None, answers) -> str:
+def _method(outcomes: set[DisputeOutcome], actor: User | None, answers) -> str:
     if actor is None:
         return Method.NO_ANSWER
     given = {Answer(a.answer) for a in answers}
-    if outcome is DisputeOutcome.CORRECTED:
+    if DisputeOutcome.CORRECTED in outcomes:
         return Method.FURNISHER_CORRECTED
     if Answer.VERIFIED_ACCURATE in given:
         return Method.FURNISHER_VERIFIED
@@ -367,6 +392,7 @@ class LetterChange:
     change: str
     from_version: int | None
     to_version: int | None
+    outcome: DisputeOutcome | None = None  # this record's decision (letters before: the case's)
 
     @property
     def text(self) -> str:
@@ -384,8 +410,16 @@ class Letter:
     change_rows: list[LetterChange]
 
     @property
+    def outcomes(self) -> list[DisputeOutcome]:
+        """The decisions taken, the case's first: more than one when records
+        were decided differently."""
+        out = [self.outcome]
+        out += [c.outcome for c in self.change_rows if c.outcome is not None and c.outcome not in out]
+        return out
+
+    @property
     def outcome_name(self) -> str:
-        return str(OUTCOME_NAMES[self.outcome])
+        return "; ".join(str(OUTCOME_NAMES[o]) for o in self.outcomes)
 
     @property
     def method(self) -> str:
@@ -393,7 +427,10 @@ class Letter:
 
     @property
     def changes(self) -> list[str]:
-        return [c.text for c in self.change_rows]
+        """A line per record; each names its decision when they differ."""
+        if len(self.outcomes) == 1:
+            return [c.text for c in self.change_rows]
+        return [f"{OUTCOME_NAMES[c.outcome or self.outcome]}: {c.text}" for c in self.change_rows]
 
     @property
     def records(self) -> list[tuple[uuid.UUID, str, str]]:
@@ -409,7 +446,8 @@ def letter(session: Session, vault: Vault, dispute: Dispute) -> Letter | None:
     return Letter(dispute.id, datetime.fromisoformat(body["decided_at"]), DisputeOutcome(body["outcome"]),
                   body["reason"], body["method"],
                   [LetterChange(uuid.UUID(c["record_id"]), c["category"], c["reference"], c["change"],
-                                c.get("from"), c.get("to")) for c in body["changes"]])
+                                c.get("from"), c.get("to"), DisputeOutcome(c["outcome"]) if c.get("outcome") else None)
+                   for c in body["changes"]])
 
 
 @dataclass(frozen=True)
@@ -436,7 +474,9 @@ def add_statement(session: Session, vault: Vault, dispute: Dispute, record_id: u
     most 200 characters beside each record of the case; every later
     recipient receives it with the record. The caller has checked that
     `by_user` may act for the subject."""
-    if dispute.outcome != DisputeOutcome.VERIFIED_ACCURATE:
+    verified = {i.record_id for i in session.scalars(select(DisputeItem).where(DisputeItem.dispute_id == dispute.id))
+                if i.decided(dispute) == DisputeOutcome.VERIFIED_ACCURATE}
+    if not verified:
         raise Refusal(N_("A statement can be added only to records a dispute verified as accurate."))
     text = " ".join((text or "").split())
     if not text:
@@ -451,6 +491,8 @@ def add_statement(session: Session, vault: Vault, dispute: Dispute, record_id: u
     if session.scalar(select(DisputeItem.id).where(DisputeItem.dispute_id == dispute.id,
                                                    DisputeItem.record_id == rid)) is None:
         raise Refusal(N_("Choose a record of this dispute."))
+    if rid not in verified:
+        raise Refusal(N_("A statement can be added only to records a dispute verified as accurate."))
     if session.get(CreditRecord, rid).deleted_at is not None:
         raise Refusal(N_("This record has since been deleted; it is no longer disclosed."))
     if session.scalar(select(RecordStatement.id).where(RecordStatement.dispute_id == dispute.id,

@@ -61,7 +61,7 @@ def build_letter_pdf(page: DisputePage, generated_at: datetime) -> bytes:
                          if notice.acknowledged_at else _("not yet acknowledged"))
         pdf.paragraph("• " + told)
     pdf.heading(_("Your rights"), 13)
-    if page.outcome is DisputeOutcome.VERIFIED_ACCURATE:
+    if DisputeOutcome.VERIFIED_ACCURATE in letter.outcomes:
         pdf.paragraph(_("You may add a statement of at most %(n)d characters beside each record; it is sent "
                           "with the record to everyone who receives it later.", n=MAX_RECORD_STATEMENT))
     pdf.paragraph(_("If you disagree with this decision, you may file a new dispute with new evidence, or "

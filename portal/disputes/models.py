@@ -142,8 +142,14 @@ class DisputeItem(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     dispute_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("disputes.id"))
     record_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("credit_records.id"), index=True)
+    # The decision for this record when it differs from the case's (None: the case's).
+    outcome: Mapped[DisputeOutcome | None] = mapped_column(str_enum(DisputeOutcome))
 
     dispute: Mapped[Dispute] = relationship(back_populates="items")
+
+    def decided(self, dispute: Dispute) -> DisputeOutcome | None:
+        """This record's decision: its own, else the case's."""
+        return self.outcome or dispute.outcome
 
 
 class DisputeStep(Base):

@@ -137,6 +137,17 @@ class DecideForm(CaseForm):
     submit = SubmitField(_l("Decide"))
 
 
+def decide_form(records) -> type[DecideForm]:
+    """The decision form of a case. Over several records, each has a choice
+    of its own, left empty to follow the decision above (fields named
+    record_<hex of the record's id>)."""
+    if len(records) < 2:
+        return DecideForm
+    fields = {f"record_{record_id.hex}": SelectField(label, validators=[Optional()])
+              for record_id, label in records}
+    return type("CaseDecideForm", (DecideForm,), fields)
+
+
 class NoteForm(CaseForm):
     text = TextAreaField(_l("Note for officers (never shown to the subject)"),
                          validators=[DataRequired(message=_l("Write the note.")), Length(max=MAX_NOTE)])

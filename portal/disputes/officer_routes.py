@@ -16,13 +16,13 @@ from portal.disputes.decisions import OUTCOME_NAMES, expire_overdue
 from portal.disputes.lifecycle import DisputeError, StaleDispute
 from portal.disputes.models import OUTCOMES, Dispute, DisputeKind, DisputeReason, DisputeStatus
 from portal.disputes.officer_forms import (ANSWER_NAMES, KIND_NAMES, MOVE_LABELS, REASON_NAMES, STATUS_NAMES,
-                                           STEP_NAMES, AssignForm, DecideForm, ExtendForm, MoveForm, NoteForm,
+                                           STEP_NAMES, AssignForm, decide_form, ExtendForm, MoveForm, NoteForm,
                                            QueueFilterForm, RecuseForm, RevealForm, ShareForm, TakeForm,
                                            choices)
 from portal.extensions import session, vault
 from portal.i18n import local_name, shown
 from portal.paging import page_number
-from portal.records.report import EVENT_NAMES
+from portal.records.report import CATEGORY_NAMES, EVENT_NAMES
 
 bp = Blueprint("officer", __name__, url_prefix="/officer")
 
@@ -105,8 +105,9 @@ def _forms(view: officers.CaseView, given: dict[str, Any], stale: bool) -> dict[
     forms["assign"] = assign
     forms["moves"] = [(to, make(f"move-{to.value}", MoveForm)) for to in view.moves]
     forms["extend"] = make("extend", ExtendForm)
-    decide = make("decide", DecideForm)
+    decide = make("decide", decide_form(_record_labels(view.dispute)))
     decide.outcome.choices = choices([("", _("Choose…"))] + [(o.value, OUTCOME_NAMES[o]) for o in view.outcomes])
+    _record_choices(decide, view.outcomes)
     forms["decide"] = decide
     shares = {}
     if view.can_share:
@@ -220,14 +221,33 @@ def extend(dispute_id: uuid.UUID):
                 _("The deadline is extended."), field="reason")
 
 
+def _record_labels(dispute) -> list[tuple[uuid.UUID, str]]:
+    return [(record_id, f"{CATEGORY_NAMES[category]} · {local_name(furnisher)}")
+            for record_id, category, furnisher in officers.case_records(session(), dispute)]
+
+
+def _record_choices(form, outcomes) -> None:
+    """The choices of the per-record fields of a decision form."""
+    for field in form:
+        if field.short_name.startswith("record_"):
+            field.choices = choices([("", _("As decided above"))] + [(o.value, OUTCOME_NAMES[o]) for o in outcomes])
+
+
 @bp.post("/cases/<uuid:dispute_id>/decide")
 def decide(dispute_id: uuid.UUID):
-    def setup(dispute, form):
-        form.outcome.choices = choices((o.value, OUTCOME_NAMES[o]) for o in OUTCOMES[DisputeKind(dispute.kind)])
+    outcomes = OUTCOMES[DisputeKind(_case(dispute_id).kind)]
 
-    return _act(dispute_id, "decide", DecideForm,
-                lambda d, f: officers.decide(session(), vault(), d, _me(), f.outcome.data, f.reason.data,
-                                             expected_version=f.lock_version.data),
+    def setup(dispute, form):
+        form.outcome.choices = choices((o.value, OUTCOME_NAMES[o]) for o in outcomes)
+        _record_choices(form, outcomes)
+
+    def action(dispute, form):
+        per_record = {uuid.UUID(hex=field.short_name.removeprefix("record_")): field.data for field in form
+                      if field.short_name.startswith("record_") and field.data}
+        return officers.decide(session(), vault(), dispute, _me(), form.outcome.data, form.reason.data,
+                               expected_version=form.lock_version.data, per_record=per_record)
+
+    return _act(dispute_id, "decide", decide_form(_record_labels(_case(dispute_id))), action,
                 _("The case is decided; the subject has been told."), field="outcome", setup=setup)
 
 

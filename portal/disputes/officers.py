@@ -36,7 +36,7 @@ from portal.disputes.responses import proposed_correction
 from portal.i18n import N_
 from portal.institutions.models import Institution
 from portal.localtime import day_of, today as local_today, zone
-from portal.records.models import CreditRecord, Subject, SubjectKind
+from portal.records.models import Category, CreditRecord, Subject, SubjectKind
 from portal.records.report import RecordView, VersionView, proposed_view, record_views as report_record_views
 from portal.records.services import SubjectView, view_subject
 
@@ -302,11 +302,22 @@ def extend_deadline(session: Session, vault: Vault, dispute: Dispute, officer: U
 
 
 def decide(session: Session, vault: Vault, dispute: Dispute, officer: User, outcome: DisputeOutcome | str,
-           reason: str, expected_version: int | None = None):
+           reason: str, expected_version: int | None = None, per_record=None):
     require_assigned(dispute, officer)
     if not (reason or "").strip():
         raise DisputeError(N_("A decision needs a reason."))
-    return decisions.decide(session, vault, dispute, officer, outcome, reason, expected_version=expected_version)
+    return decisions.decide(session, vault, dispute, officer, outcome, reason, expected_version=expected_version,
+                            per_record=per_record)
+
+
+def case_records(session: Session, dispute: Dispute) -> list[tuple[uuid.UUID, Category, Institution]]:
+    """The records a case covers, with their category and furnisher (for
+    the decision form: nothing sealed is opened)."""
+    return [tuple(row) for row in session.execute(
+        select(CreditRecord.id, CreditRecord.category, Institution)
+        .join(DisputeItem, DisputeItem.record_id == CreditRecord.id)
+        .join(Institution, Institution.id == CreditRecord.furnisher_id)
+        .where(DisputeItem.dispute_id == dispute.id).order_by(CreditRecord.created_at, CreditRecord.id))]
 
 
 def share_evidence(session: Session, dispute: Dispute, officer: User, evidence_id: uuid.UUID,
@@ -688,7 +699,7 @@ def case_view(session: Session, vault: Vault, dispute: Dispute, viewer: User, to
 
 
 __all__ = ["AssignmentRefused", "CaseNotFound", "CaseView", "MaskedSubject", "NotAssigned", "QueueFilters",
-           "QueuePage", "QueueRow", "add_note", "assign", "assignable_officers", "case_view", "decide",
+           "QueuePage", "QueueRow", "add_note", "assign", "assignable_officers", "case_records", "case_view", "decide",
            "evidence_file", "extend_deadline", "furnisher_choices", "is_linked", "linked_subjects", "load_case",
            "mask_identifier", "mask_name", "move", "notes", "queue", "record_case_view", "recuse", "reveal",
            "share_evidence"]

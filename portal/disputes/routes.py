@@ -256,10 +256,11 @@ def add_statement(subject_id: uuid.UUID, dispute_id: uuid.UUID, record_id: uuid.
     verified as accurate."""
     access = _access(subject_id)
     dispute = _dispute(access, dispute_id)
-    if record_id not in {i.record_id for i in dispute.items}:
+    item = next((i for i in dispute.items if i.record_id == record_id), None)
+    if item is None:
         abort(404)
     anchor = f"record-{record_id}"
-    if dispute.outcome != DisputeOutcome.VERIFIED_ACCURATE:
+    if item.decided(dispute) != DisputeOutcome.VERIFIED_ACCURATE:
         flash(_("A statement can be added only beside records a dispute verified as accurate."), "error")
         return redirect(_show_url(access, dispute.id, anchor))
     form = StatementForm(prefix=_statement_prefix(record_id))

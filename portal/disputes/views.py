@@ -500,12 +500,13 @@ def dispute_page(session: Session, vault: Vault, user: User, access: SubjectAcce
         detail = open_detail(cipher, event)[0] if event is not None else {}
         timeline.append(StepLine(step.at, StepKind(step.step), _who(step, roles, events),
                                  cipher.open_field(step, "note"), detail))
-    record_ids = list(session.scalars(select(DisputeItem.record_id).where(DisputeItem.dispute_id == dispute.id)))
+    items = session.scalars(select(DisputeItem).where(DisputeItem.dispute_id == dispute.id)).all()
+    record_ids = [i.record_id for i in items]
+    verified = {i.record_id for i in items if i.decided(dispute) == DisputeOutcome.VERIFIED_ACCURATE}
     choices = record_choices(session, vault, subject, record_ids, include_deleted=True)
     statements = decisions.statements_for(session, vault, subject, record_ids)
     stated = set(session.scalars(select(RecordStatement.record_id).where(RecordStatement.dispute_id == dispute.id)))
-    verified = dispute.outcome == DisputeOutcome.VERIFIED_ACCURATE
-    lines = [RecordLine(c, statements.get(c.id, []), verified and c.id not in stated and not c.deleted)
+    lines = [RecordLine(c, statements.get(c.id, []), c.id in verified and c.id not in stated and not c.deleted)
              for c in choices]
     files = session.scalars(select(Evidence).where(Evidence.dispute_id == dispute.id)
                             .order_by(Evidence.created_at, Evidence.id)).all()

@@ -5,6 +5,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from portal.access import disclosures
@@ -459,3 +460,56 @@ def test_the_server_sweeps_deadlines_in_the_background(app, db, the_vault, cast,
     assert db.get(Dispute, dispute.id).outcome is DisputeOutcome.UNVERIFIABLE
     assert not thread.is_alive()
     assert sweeper.sweep_once(app) == 0  # nothing left to do
+
+
+# -- a decision for each record ------------------------------------------------------------------
+@pytest.fixture
+def two_records(db, the_vault, cast) -> Dispute:
+    d = file_dispute(db, the_vault, cast.a, cast.user_a, [cast.loan_a.id, cast.card_a.id],
+                     DisputeReason.IDENTITY_THEFT, "The card was opened by someone else; the loan is mine.")
+    for to in (S.ACKNOWLEDGED, S.UNDER_REVIEW):
+        advance(db, the_vault, d, to, cast.officer)
+    d.assigned_officer_id = cast.officer.id
+    db.commit()
+    return d
+
+
+def test_records_of_one_case_can_be_decided_differently(db, the_vault, cast, others, two_records):
+    received(db, the_vault, cast.a, others[0], [cast.loan_a.id, cast.card_a.id], "loan_approval", 5)
+    db.commit()
+    decisions.decide(db, the_vault, two_records, cast.officer, "verified_accurate",
+                     "The loan is the subject's; the card was opened with a stolen identity.",
+                     per_record={cast.card_a.id: "deleted"})
+    db.commit()
+    assert db.get(CreditRecord, cast.card_a.id).deleted_at is not None
+    assert db.get(CreditRecord, cast.loan_a.id).deleted_at is None
+    assert two_records.outcome is DisputeOutcome.VERIFIED_ACCURATE
+    items = {i.record_id: i for i in two_records.items}
+    assert items[cast.card_a.id].outcome is DisputeOutcome.DELETED and items[cast.loan_a.id].outcome is None
+    letter = decisions.letter(db, the_vault, two_records)
+    assert letter.outcomes == [DisputeOutcome.VERIFIED_ACCURATE, DisputeOutcome.DELETED]
+    with force_locale("en"):
+        assert letter.outcome_name == "Verified as accurate; Deleted"
+        assert [c.split(":")[0] for c in letter.changes] == ["Verified as accurate", "Deleted"]
+    # Only the deleted record changed: one notice, saying so.
+    (notice,) = db.scalars(select(CorrectionNotice).where(CorrectionNotice.dispute_id == two_records.id)).all()
+    body = json.loads(the_vault.cipher(db, cast.a.data_key_id).open_field(notice, "body"))
+    assert notice.record_id == cast.card_a.id and body["outcome"] == "deleted" and body["record"] is None
+    # A statement goes beside the record verified as accurate, not beside the other.
+    decisions.add_statement(db, the_vault, two_records, cast.loan_a.id, cast.user_a, "Repaid on time since 2020.")
+    with pytest.raises(ValueError, match="verified as accurate"):
+        decisions.add_statement(db, the_vault, two_records, cast.card_a.id, cast.user_a, "Not mine.")
+
+
+def test_a_decision_for_a_record_is_checked_before_anything_is_written(db, the_vault, cast, bank, two_records):
+    version = two_records.lock_version
+    for per_record, message in (({cast.loan_b.id: "deleted"}, "Choose a record of this dispute"),
+                                ({cast.card_a.id: "erased"}, "Choose an outcome from the list"),
+                                ({cast.card_a.id: "repaired"}, "does not apply to this kind of case"),
+                                ({cast.card_a.id: "corrected"}, "No correction has been furnished for A-CARD-1")):
+        with pytest.raises(DisputeError, match=message):
+            decisions.decide(db, the_vault, two_records, cast.officer, "verified_accurate", "Checked.",
+                             per_record=per_record)
+        db.rollback()
+    assert db.get(Dispute, two_records.id).lock_version == version
+    assert db.get(CreditRecord, cast.card_a.id).deleted_at is None

@@ -445,3 +445,40 @@ def test_a_stale_page_declares_nothing(app, world, staff, sign_in):
     subject = as_user(app, sign_in, world.user_a)
     assert post_form(subject, case_url(dispute_id, "/recuse"), "recuse", {"confirm": "y"},
                      version=version_of(app, dispute_id)).status_code == 404
+
+
+# -- a decision for each record ----------------------------------------------------------------
+def test_the_decision_form_of_a_case_over_two_records_decides_each(app, world, staff, sign_in):
+    from portal.disputes.services import file_dispute
+    from portal.records.models import CreditRecord
+
+    with app.app_context():
+        s, v = session(), vault()
+        loan, card = s.scalars(select(CreditRecord.id).where(CreditRecord.subject_id == world.person_a.id)
+                               .order_by(CreditRecord.created_at, CreditRecord.id)).all()
+        from portal.accounts.models import User
+        dispute_id = file_dispute(s, v, s.get(Subject, world.person_a.id), s.get(User, world.user_a.id),
+                                  [loan, card], DisputeReason.IDENTITY_THEFT, "The card is not mine.").id
+        s.commit()
+    assign_to(app, dispute_id, staff.officer, review=True)
+    client = as_user(app, sign_in, staff.officer)
+    page = client.get(case_url(dispute_id)).get_data(as_text=True)
+    assert "A different decision for a record (optional)" in page
+    assert f'name="decide-record_{card.hex}"' in page and "As decided above" in page
+
+    bad = post_form(client, case_url(dispute_id, "/decide"), "decide",
+                    {"outcome": "verified_accurate", "reason": "Checked.", f"record_{card.hex}": "erased"},
+                    version=version_of(app, dispute_id))
+    assert bad.status_code == 200 and "Not a valid choice" in bad.get_data(as_text=True)
+    assert case_state(app, dispute_id).status is S.UNDER_REVIEW
+
+    done = post_form(client, case_url(dispute_id, "/decide"), "decide",
+                     {"outcome": "verified_accurate", "reason": "The card was opened with a stolen identity.",
+                      f"record_{card.hex}": "deleted"}, version=version_of(app, dispute_id))
+    assert done.status_code == 302
+    with app.app_context():
+        s = session()
+        assert s.get(CreditRecord, card).deleted_at is not None and s.get(CreditRecord, loan).deleted_at is None
+    mine = as_user(app, sign_in, world.user_a).get(
+        f"/subjects/{world.person_a.id}/disputes/{dispute_id}").get_data(as_text=True)
+    assert "Verified as accurate; Deleted" in mine

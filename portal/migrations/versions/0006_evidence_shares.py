@@ -1,4 +1,4 @@
-"""evidence shares: which furnisher of a case gets which file; proposed corrections
+"""evidence shares: which furnisher of a case gets which file; proposed corrections; decisions per record
 
 Revision ID: 0006
 Revises: 0005
@@ -69,8 +69,16 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('correction_ct', sa.LargeBinary(), nullable=True))
         batch_op.add_column(sa.Column('proposed_on_version', sa.Integer(), nullable=True))
 
+    # A case over several records may decide each differently.
+    with op.batch_alter_table('dispute_items', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('outcome', sa.Enum('corrected', 'deleted', 'verified_accurate', 'unverifiable',
+                                                         'repaired', 'repair_refused', name='disputeoutcome',
+                                                         native_enum=False, length=32), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('dispute_items', schema=None) as batch_op:
+        batch_op.drop_column('outcome')
     # Corrections still waiting for a decision are lost with the column.
     with op.batch_alter_table('dispute_responses', schema=None) as batch_op:
         batch_op.drop_column('proposed_on_version')
