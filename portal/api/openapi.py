@@ -154,9 +154,9 @@ def _paths(app: Flask) -> dict[str, Any]:
             "description": "One answer per record, final. verified_accurate and cannot_verify take no "
                            "correction; corrected needs one (same reference and category), kept "
                            "until an officer decides the case: it becomes the record's next version only if the "
-                           "decision is corrected (corrected_version is null until then). Every answer is a step of the dispute's timeline; "
-                           "a dispute waiting for its furnishers goes back to review once every record has an "
-                           "answer.",
+                           "decision is corrected (corrected_version is null until then). Every answer is a step "
+                           "of the dispute's timeline; a dispute waiting for its furnishers goes back to review "
+                           "once every record has an answer.",
             "security": _security(app, "api.answer_dispute"),
             "parameters": _path("dispute_id"),
             "requestBody": {"required": True, "content": _json("AnswerRequest")},

@@ -16,7 +16,7 @@ from portal.access.purposes import Purpose
 from portal.api.problems import invalid
 from portal.api.validation import (Amount, Arr, Bool, Choice, Day, Described, Errors, Int, IntParam, Invalid,
                                    Nullable, Obj, Prop, Scalar, Str, Type, json_type, pointer, validate)
-from portal.disputes.models import Answer, DisputeReason, DisputeStatus
+from portal.disputes.models import Answer, DisputeOutcome, DisputeReason, DisputeStatus
 from portal.disputes.responses import MAX_REVIEWED, AnswerInput, Listing
 from portal.records.identifiers import InvalidIdentifier
 from portal.records.models import Category, RecordStatus, SubjectKind
@@ -223,6 +223,9 @@ DISPUTES = _page("disputes", Obj({
         "version": Prop(Int(1, 1_000_000, "The record's current version.")),
         "answered": Prop(Bool()),
         "answer": Prop(Nullable(Choice(Answer))),
+        "decision": Prop(Nullable(Choice(DisputeOutcome, "The decision for this record once the case is "
+                                                         "resolved (deleted: do not furnish it again unless you "
+                                                         "certify it); null before, and when withdrawn."))),
     }), description="Your records in the dispute, and only yours.")),
     "evidence": Prop(Arr(Obj({
         "id": Prop(UUID),

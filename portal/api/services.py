@@ -248,7 +248,8 @@ def _dispute(d: responses.DisputeView) -> dict[str, Any]:
         "id": str(d.id), "reason": d.reason.value, "status": d.status.value, "filed_at": d.filed_at.isoformat(),
         "due_on": d.due_on.isoformat(), "days_left": d.days_left, "forwarded": d.forwarded, "statement": d.statement,
         "items": [{"record_id": str(i.record_id), "reference": i.reference, "version": i.version,
-                   "answered": i.answer is not None, "answer": i.answer.value if i.answer else None}
+                   "answered": i.answer is not None, "answer": i.answer.value if i.answer else None,
+                   "decision": i.decision.value if i.decision else None}
                   for i in d.items],
         "evidence": [{"id": str(e.id), "href": evidence_href(d.id, e.id), "media_type": e.media_type,
                       "size": e.size, "sha256": e.sha256} for e in d.evidence],

@@ -21,7 +21,7 @@ from portal.db import new_id, utcnow
 from portal.disputes import evidence as ev, sharing
 from portal.disputes.lifecycle import DisputeError, advance, days_left, write_step
 from portal.disputes.models import (CLOSED_STATUSES, OPEN_STATUSES, Answer, Dispute, DisputeItem, DisputeReason,
-                                    DisputeStatus, Evidence, FurnisherResponse, StepKind)
+                                    DisputeOutcome, DisputeStatus, Evidence, FurnisherResponse, StepKind)
 from portal.disputes.services import statement
 from portal.disputes.sharing import forwarded
 from portal.institutions.models import ApiKey, Institution
@@ -91,6 +91,7 @@ class ItemView:
     reference: str
     version: int
     answer: Answer | None
+    decision: DisputeOutcome | None = None  # once the case is resolved
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,8 @@ def disputes_for(session: Session, vault: Vault, institution: Institution, which
             days_left(dispute, today) if status.is_open else None, dispute.id in sent,
             statement(session, vault, dispute) if shown else None,
             [ItemView(record.id, _reference(cipher, version), version.version,
-                      None if item.id not in answers else Answer(answers[item.id]))
+                      None if item.id not in answers else Answer(answers[item.id]),
+                      item.decided(dispute) if status is DisputeStatus.RESOLVED else None)
              for item, record, version in items.get(dispute.id, [])],
             files.get(dispute.id, []) if shown else []))
     return Page(out, total)

@@ -125,7 +125,7 @@ def test_each_furnisher_sees_only_its_own_disputes_and_items(app, case):
         assert both["days_left"] == (date.fromisoformat(both["due_on"]) - today()).days
     # Only the bank's record of the two.
     assert both["items"] == [{"record_id": str(ids.loan), "reference": "A-LOAN-1", "version": 1,
-                              "answered": False, "answer": None}]
+                              "answered": False, "answer": None, "decision": None}]
     # The case spans two furnishers: each gets only the files the officer sends it.
     assert both["evidence"] == []
     send_file(app, ids.both, ids.pdf, ids.officer, case.api.ids.bank)
@@ -160,7 +160,7 @@ def test_the_status_filter(app, case):
     assert [d["id"] for d in listing(app, token, "?status=open")["disputes"]] == [str(case.ids.both)]
     [closed] = listing(app, token, "?status=closed")["disputes"]
     assert closed["id"] == str(case.ids.card_case) and closed["status"] == "withdrawn"
-    assert closed["days_left"] is None
+    assert closed["days_left"] is None and closed["items"][0]["decision"] is None  # withdrawn: no decision
     assert listing(app, token, "?status=all")["total"] == 2
 
 
@@ -411,6 +411,7 @@ def test_a_correction_becomes_the_next_version_when_the_officer_decides_and_only
         assert furnished[0].detail["dispute_id"] == str(ids.both) and furnished[0].detail["version"] == 2
     [both] = [d for d in listing(app, case.tokens["bank"], "?status=closed")["disputes"] if d["id"] == str(ids.both)]
     assert both["items"][0]["version"] == 2 and both["items"][0]["answer"] == "corrected"
+    assert both["items"][0]["decision"] == "corrected"
     after = the_loan()
     assert after["version"] == 2 and after["status"] == "settled" and after["details"]["note"] == "repaid in full"
     assert after["disputed"] is False
