@@ -43,6 +43,16 @@ def _pdf() -> bytes:
     return bytes(pdf.output())
 
 
+def bank_and_lender(s, v):
+    """The two institutions of the browser journeys."""
+    bank = create_institution(s, v, NewInstitution("hengtong-bank", "恒通银行", "Hengtong Bank",
+                                                   InstitutionKind.BANK, [], "周立", "ops@bank.example"))
+    lender = create_institution(s, v, NewInstitution("xiaoyu-lender", "小雨贷款", "Xiaoyu Lending",
+                                                     InstitutionKind.LENDER, ["loan_approval"], "陈明",
+                                                     "ops@lender.example"))
+    return bank, lender
+
+
 @pytest.fixture
 def cast(live_app):
     """A person with an account and a loan from the bank; the bank's furnish
@@ -50,11 +60,7 @@ def cast(live_app):
     with live_app.app_context():
         s, v = session(), vault()
         v.register_versions(s)
-        bank = create_institution(s, v, NewInstitution("hengtong-bank", "恒通银行", "Hengtong Bank",
-                                                       InstitutionKind.BANK, [], "周立", "ops@bank.example"))
-        lender = create_institution(s, v, NewInstitution("xiaoyu-lender", "小雨贷款", "Xiaoyu Lending",
-                                                         InstitutionKind.LENDER, ["loan_approval"], "陈明",
-                                                         "ops@lender.example"))
+        bank, lender = bank_and_lender(s, v)
         person = create_subject(s, v, SubjectKind.PERSON, PERSON_ID, PERSON_NAME, contact_email="zhang@mail.example")
         furnish(s, v, bank, person, RecordInput(Category.LOAN, "LOAN-1", RecordStatus.ACTIVE, False, None,
                                                 {"currency": "CNY", "principal": "120000.00", "balance": "35000.00",

@@ -14,12 +14,12 @@ import pytest
 from portal.accounts.models import Role
 from portal.accounts.services import create_user
 from portal.extensions import session, vault
-from portal.institutions.models import ApiScope, InstitutionKind
-from portal.institutions.services import NewInstitution, create_institution, issue_api_key
+from portal.institutions.models import ApiScope
+from portal.institutions.services import issue_api_key
 from portal.records.models import Category, RecordStatus, SubjectKind
 from portal.records.services import RecordInput, create_subject, furnish
 
-from .test_dispute_journey import OFFICER_SECRET, _pdf, api, officer_signs_in
+from .test_dispute_journey import OFFICER_SECRET, _pdf, api, bank_and_lender, officer_signs_in
 from .test_journeys import PASSWORD, PERSON_ID, PERSON_NAME, both_languages, sign_in
 
 # A PNG's signature and header: enough for the portal, which judges by content.
@@ -33,10 +33,7 @@ def two_furnishers(live_app):
     with live_app.app_context():
         s, v = session(), vault()
         v.register_versions(s)
-        bank = create_institution(s, v, NewInstitution("hengtong-bank", "恒通银行", "Hengtong Bank",
-                                                       InstitutionKind.BANK, [], "周立", "ops@bank.example"))
-        lender = create_institution(s, v, NewInstitution("xiaoyu-lender", "小雨贷款", "Xiaoyu Lending",
-                                                         InstitutionKind.LENDER, [], "陈明", "ops@lender.example"))
+        bank, lender = bank_and_lender(s, v)
         person = create_subject(s, v, SubjectKind.PERSON, PERSON_ID, PERSON_NAME)
         furnish(s, v, bank, person, RecordInput(Category.LOAN, "LOAN-1", RecordStatus.ACTIVE, False, None,
                                                 {"currency": "CNY", "principal": "120000.00", "balance": "35000.00"}))
