@@ -177,13 +177,12 @@ def _resolve(session: Session, vault: Vault, dispute: Dispute, actor: User | Non
     if to_correct and not to_correct & corrected:
         raise DisputeError(N_("No correction has been furnished for this case: wait for the furnisher's answer, "
                               "or choose another outcome."))
-    if to_correct:
-        for item, record in rows:
-            if item.id in to_correct & corrected and _outdated(answers[item.id], record):
-                raise DisputeError(N_("The furnisher has changed this record since it proposed its correction "
-                                      "(the record is at version %(now)d, the correction was written against "
-                                      "version %(then)d): choose another outcome."),
-                                   now=record.current_version, then=answers[item.id].proposed_on_version)
+    for item, record in rows:
+        if item.id in to_correct & corrected and outdated(answers[item.id], record):
+            raise DisputeError(N_("The furnisher has changed this record since it proposed its correction "
+                                  "(the record is at version %(now)d, the correction was written against "
+                                  "version %(then)d): choose another outcome."),
+                               now=record.current_version, then=answers[item.id].proposed_on_version)
     # When the deadline passed, only what nobody answered for is unverifiable.
     applies = _unanswered(session, dispute) if actor is None else {item.id for item, _ in rows}
 
@@ -243,7 +242,7 @@ def _resolve(session: Session, vault: Vault, dispute: Dispute, actor: User | Non
     return letter
 
 
-def _outdated(response: FurnisherResponse, record: CreditRecord) -> bool:
+def outdated(response: FurnisherResponse, record: CreditRecord) -> bool:
     """A correction still waiting, written against an older version than
     the record's: applying it would undo what the furnisher sent since."""
     return (response.correction_ct is not None and response.proposed_on_version is not None
@@ -257,7 +256,7 @@ def _apply_correction(session: Session, vault: Vault, subject: Subject, cipher, 
     versions, or None when nothing changed (the record was deleted or
     furnished again since)."""
     proposed = proposed_correction(cipher, response)
-    if proposed is None or _outdated(response, record):
+    if proposed is None or outdated(response, record):
         return None
     before = record.current_version
     try:

@@ -67,7 +67,8 @@ def _label(upload: Upload) -> str:
     return f"“{name[:80]}”" if name else _l("A file")
 
 
-def check_file(upload: Upload) -> CheckedFile:
+def check_content(upload: Upload) -> tuple[bytes, str]:
+    """The file's bytes and media type, or EvidenceRejected saying why."""
     data = upload.data
     if not isinstance(data, bytes | bytearray | memoryview):
         raise EvidenceRejected(N_("%(name)s could not be read."), name=_label(upload))
@@ -81,6 +82,11 @@ def check_file(upload: Upload) -> CheckedFile:
     if media_type is None:
         raise EvidenceRejected(N_("%(name)s is not a PDF, PNG or JPEG file (judged by its content, whatever its "
                                   "name). Only those kinds are accepted."), name=_label(upload))
+    return data, media_type
+
+
+def check_file(upload: Upload) -> CheckedFile:
+    data, media_type = check_content(upload)
     return CheckedFile(Upload(upload.filename, data, upload.claimed_type), media_type, hashlib.sha256(data).digest())
 
 

@@ -235,7 +235,8 @@ def _record_choices(form, outcomes) -> None:
 
 @bp.post("/cases/<uuid:dispute_id>/decide")
 def decide(dispute_id: uuid.UUID):
-    outcomes = OUTCOMES[DisputeKind(_case(dispute_id).kind)]
+    case = _case(dispute_id)
+    outcomes = OUTCOMES[DisputeKind(case.kind)]
 
     def setup(dispute, form):
         form.outcome.choices = choices((o.value, OUTCOME_NAMES[o]) for o in outcomes)
@@ -247,7 +248,7 @@ def decide(dispute_id: uuid.UUID):
         return officers.decide(session(), vault(), dispute, _me(), form.outcome.data, form.reason.data,
                                expected_version=form.lock_version.data, per_record=per_record)
 
-    return _act(dispute_id, "decide", decide_form(_record_labels(_case(dispute_id))), action,
+    return _act(dispute_id, "decide", decide_form(_record_labels(case)), action,
                 _("The case is decided; the subject has been told."), field="outcome", setup=setup)
 
 

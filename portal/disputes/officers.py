@@ -534,11 +534,7 @@ class AnswerView:
     proposed: VersionView | None = None  # a correction awaiting the decision
     proposed_on: int | None = None  # the version it was written against
     current_version: int | None = None
-
-    @property
-    def outdated(self) -> bool:
-        """The furnisher sent a newer version since: the proposal would undo it."""
-        return self.proposed is not None and self.proposed_on is not None and self.proposed_on != self.current_version
+    outdated: bool = False  # the furnisher sent a newer version since: the proposal would undo it
 
 
 @dataclass(frozen=True)
@@ -633,15 +629,17 @@ def case_view(session: Session, vault: Vault, dispute: Dispute, viewer: User, to
                                 .order_by(FurnisherResponse.created_at)).all()
     institutions = {i.id: i for i in session.scalars(select(Institution).where(
         Institution.id.in_({r.institution_id for r in responses})))} if responses else {}
-    current = {r.id: r.current_version for r in records}
+    by_id = {r.id: r for r in records}
     answers = []
     for r in responses:
-        record_id = item_records.get(r.item_id)
+        record = by_id.get(item_records.get(r.item_id))
         proposed = proposed_correction(cipher, r)
-        answers.append(AnswerView(record_id, institutions.get(r.institution_id), Answer(r.answer),
+        current = record.current_version if record else None
+        answers.append(AnswerView(item_records.get(r.item_id), institutions.get(r.institution_id), Answer(r.answer),
                                   cipher.open_field(r, "reviewed") or "", r.corrected_version, r.created_at,
-                                  proposed_view(proposed, current.get(record_id, 0) + 1, r.created_at)
-                                  if proposed else None, r.proposed_on_version, current.get(record_id)))
+                                  proposed_view(proposed, (current or 0) + 1, r.created_at) if proposed else None,
+                                  r.proposed_on_version, current,
+                                  record is not None and decisions.outdated(r, record)))
 
     steps = session.scalars(select(DisputeStep).where(DisputeStep.dispute_id == dispute.id)
                             .order_by(DisputeStep.at, DisputeStep.id)).all()
@@ -677,7 +675,7 @@ def case_view(session: Session, vault: Vault, dispute: Dispute, viewer: User, to
         access=access,
         evidence=evidence,
         furnishers=furnishers,
-        file_recipients=sharing.recipients(session, dispute),
+        file_recipients=sharing.recipients(session, dispute, furnishers),
         can_share=assigned and open_ and len(furnishers) > 1,
         answers=answers,
         steps=step_views,

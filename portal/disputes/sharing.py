@@ -49,9 +49,11 @@ def given_to(institution_id: uuid.UUID):
                                .where(EvidenceShare.institution_id == institution_id)))
 
 
-def recipients(session: Session, dispute: Dispute) -> dict[uuid.UUID, list[Institution]]:
-    """For each file of the case, the furnishers it goes to."""
-    furnishers = case_furnishers(session, dispute.id)
+def recipients(session: Session, dispute: Dispute,
+               furnishers: list[Institution] | None = None) -> dict[uuid.UUID, list[Institution]]:
+    """For each file of the case, the furnishers it goes to (`furnishers`:
+    the case's, when the caller has them already)."""
+    furnishers = case_furnishers(session, dispute.id) if furnishers is None else furnishers
     files = [e.id for e in dispute.evidence]
     if len(furnishers) == 1:
         return {f: list(furnishers) for f in files}

@@ -241,7 +241,7 @@ def upload_errors(uploads: Sequence[ev.Upload], already: int = 0) -> list[str]:
     errors = []
     for upload in uploads:
         try:
-            ev.check_file(upload)
+            ev.check_content(upload)
         except ev.EvidenceRejected as exc:
             errors.append(exc.translated())
     return errors

@@ -15,7 +15,7 @@ from portal.accounts.models import User
 from portal.disputes import sharing
 from portal.disputes.evidence import Upload
 from portal.disputes.lifecycle import DisputeError, advance
-from portal.disputes.models import Dispute, DisputeReason, DisputeStatus, EvidenceShare
+from portal.disputes.models import Dispute, DisputeReason, DisputeStatus, Evidence, EvidenceShare
 from portal.disputes.services import file_dispute
 from portal.extensions import session, vault
 from portal.institutions.models import InstitutionKind
@@ -62,9 +62,11 @@ def send(client, app, case, evidence_id, *institutions, version=None):
 
 
 def shares(app, dispute_id):
+    """(file, institution) pairs sent in this case."""
     with app.app_context():
-        s = session()
-        return {(e, i) for e, i in s.execute(select(EvidenceShare.evidence_id, EvidenceShare.institution_id))}
+        return set(session().execute(
+            select(EvidenceShare.evidence_id, EvidenceShare.institution_id)
+            .join(Evidence, Evidence.id == EvidenceShare.evidence_id).where(Evidence.dispute_id == dispute_id)))
 
 
 def test_the_officer_sends_each_furnisher_its_files(app, world, staff, sign_in, two_furnishers):
