@@ -121,15 +121,17 @@ def register_security_headers(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from portal.access.log_routes import bp as transparency
     from portal.access.routes import bp as access
     from portal.accounts.routes import bp as accounts
-    from portal.api.routes import bp as api  # the institution API: problem+json errors, no CSRF
-    from portal.disputes.officer_routes import bp as officer
-    from portal.disputes.repair_routes import bp as repair
+    from portal.api.routes import (
+        bp as api,  # the institution API: problem+json errors, no CSRF
+    )
+    from portal.audit.log_routes import bp as transparency
+    from portal.compliance.routes import bp as officer
     from portal.disputes.routes import bp as disputes
     from portal.notifications.routes import bp as notifications
-    from portal.records.routes import bp as records
+    from portal.repair.routes import bp as repair
+    from portal.reports.routes import bp as records
     from portal.site.routes import bp as site
 
     for bp in (site, accounts, records, access, disputes, repair, officer, notifications, transparency, api):

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from portal import config
-from portal.access.audit_cli import audit, init_log_key
+from portal.audit.cli import audit, init_log_key
 from portal.crypto import KeyringError, init_keys
 from portal.crypto.keyring import INDEX_FILE, KEK_FILE
 from portal.crypto.models import KekVersion, KeyCheck
@@ -237,7 +237,9 @@ def register(app: Flask) -> None:
     for command in (init_command, demo_command, serve_command, keys, outbox, audit):
         app.cli.add_command(command)
     from portal.api.cli import apikeys
+    from portal.compliance.cli import conflicts
     from portal.disputes.cli import disputes
+    disputes.add_command(conflicts)
     app.cli.add_command(apikeys)
     app.cli.add_command(disputes)
 

@@ -96,18 +96,4 @@ class Database:
         self.engine.dispose()
 
 
-def all_models() -> MetaData:
-    """Import every area's models so Base.metadata is complete."""
-    from portal.access import models as _access  # noqa: F401
-    from portal.accounts import models as _accounts  # noqa: F401
-    from portal.crypto import models as _crypto  # noqa: F401
-    from portal.disputes import models as _disputes  # noqa: F401
-    from portal.institutions import models as _institutions  # noqa: F401
-    from portal.notifications import models as _notifications  # noqa: F401
-    from portal.records import models as _records  # noqa: F401
-    from portal.transparency import models as _transparency  # noqa: F401
-
-    return Base.metadata
-
-
-__all__ = ["Base", "Database", "Session", "UTCDateTime", "all_models", "make_engine", "new_id", "str_enum", "utcnow"]
+__all__ = ["Base", "Database", "Session", "UTCDateTime", "make_engine", "new_id", "str_enum", "utcnow"]

@@ -15,17 +15,26 @@ import pyotp
 from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.orm import Session
 
-from portal.access.purposes import Purpose
 from portal.accounts.models import DelegationScope, FirmDelegation, Role
 from portal.accounts.services import create_user
+from portal.audit.purposes import Purpose
 from portal.crypto import Vault
 from portal.crypto.models import DataKey
 from portal.institutions.models import ApiScope, Institution, InstitutionKind
-from portal.institutions.services import NewInstitution, build_institution, issue_api_key
+from portal.institutions.services import (
+    NewInstitution,
+    build_institution,
+    issue_api_key,
+)
 from portal.localtime import today as local_today
 from portal.records.identifiers import resident_id_check, uscc_check
 from portal.records.models import Category, RecordStatus, Subject, SubjectKind
-from portal.records.services import RecordInput, build_record, build_subject, view_subject
+from portal.records.services import (
+    RecordInput,
+    build_record,
+    build_subject,
+    view_subject,
+)
 
 BATCH = 2000
 

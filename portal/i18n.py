@@ -8,7 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Flask, has_request_context, request
-from flask_babel import format_currency, format_date, format_datetime, get_locale, gettext
+from flask_babel import (
+    format_currency,
+    format_date,
+    format_datetime,
+    get_locale,
+    gettext,
+)
 from flask_login import current_user
 
 LOCALES = {"zh_CN": "中文", "en": "English"}

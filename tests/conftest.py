@@ -11,11 +11,12 @@ from sqlalchemy import text
 
 from portal import create_app
 from portal.crypto import init_keys
-from portal.localtime import today as portal_today
-from portal.transparency.notes import create_key_file as create_log_key
-from portal.db import all_models, make_engine
+from portal.db import make_engine
 from portal.extensions import session, vault
+from portal.localtime import today as portal_today
 from portal.migrations import upgrade
+from portal.models import all_models
+from portal.transparency.notes import create_key_file as create_log_key
 
 IN_CI = os.environ.get("CI") == "true"
 

@@ -8,7 +8,13 @@ from portal.accounts.models import Role, User
 from portal.demo import load_demo
 from portal.extensions import session, vault
 from portal.records.identifiers import validate_resident_id, validate_uscc
-from portal.records.models import Category, CreditRecord, RecordVersion, Subject, SubjectKind
+from portal.records.models import (
+    Category,
+    CreditRecord,
+    RecordVersion,
+    Subject,
+    SubjectKind,
+)
 from portal.records.services import expiry_date, open_payload, view_subject
 
 TODAY = date(2026, 11, 26)

@@ -89,7 +89,7 @@ def test_every_string_in_the_code_is_in_the_catalog_and_translated(po, extracted
     have = _translations(po)
     missing = sorted(msgid for ctx, msgid in used - have.keys())
     assert not missing, ("strings used in the code but missing from messages.po (run extract + update, then "
-                         f"translate):\n  " + "\n  ".join(missing))
+                         "translate):\n  " + "\n  ".join(missing))
     untranslated = sorted(m.id if isinstance(m.id, str) else m.id[0] for m in po
                           if m.id and _key(m) in used and (m.fuzzy or not all(s.strip() for s in _strings(m))))
     assert not untranslated, "strings left empty or fuzzy in messages.po:\n  " + "\n  ".join(untranslated)

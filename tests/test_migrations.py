@@ -2,8 +2,8 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from portal.db import all_models
 from portal.extensions import database
+from portal.models import all_models
 
 
 def test_migrations_at_head_match_the_models(ctx):

@@ -7,7 +7,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.access.models import AccessEvent, Complaint
+from portal.access.models import Complaint
+from portal.audit.models import AccessEvent
 from portal.crypto import Vault
 from portal.records.models import Subject
 

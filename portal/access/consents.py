@@ -19,16 +19,17 @@ from flask_babel import get_locale
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.access.events import record_event
-from portal.access.models import Consent, ConsentKind, EventKind
-from portal.access.purposes import Purpose
+from portal.access.models import Consent, ConsentKind
 from portal.accounts.models import User
+from portal.audit.events import record_event
+from portal.audit.models import EventKind
+from portal.audit.purposes import Purpose
 from portal.crypto import Vault
 from portal.db import new_id, utcnow
 from portal.institutions.models import Institution, InstitutionKind
 from portal.localtime import today as local_today
 from portal.records.models import CreditRecord, RecordStatus, RecordVersion, Subject
-from portal.records.report import Furnisher
+from portal.records.pages import Furnisher
 from portal.records.services import add_years
 
 # What a subject (or a signed paper) can authorise. Post-loan management and

@@ -8,19 +8,11 @@ from wtforms import DateField, SelectField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Optional, ValidationError
 
-from portal.access.purposes import Purpose
+from portal.audit.names import PURPOSE_NAMES
+from portal.audit.purposes import Purpose
 from portal.localtime import today as local_today
 from portal.records.services import add_years
 
-PURPOSE_NAMES = {
-    Purpose.LOAN_APPROVAL: _l("Loan approval"),
-    Purpose.CREDIT_CARD_APPROVAL: _l("Credit card approval"),
-    Purpose.GUARANTEE_REVIEW: _l("Guarantee review"),
-    Purpose.POST_LOAN_MANAGEMENT: _l("Post-loan management (existing contract)"),
-    Purpose.EMPLOYMENT_SCREENING: _l("Employment screening"),
-    Purpose.COURT_ENFORCEMENT: _l("Court enforcement (legal basis)"),
-    Purpose.SELF_QUERY: _l("Self-query"),
-}
 GRANTABLE = [Purpose.LOAN_APPROVAL, Purpose.CREDIT_CARD_APPROVAL, Purpose.GUARANTEE_REVIEW,
              Purpose.EMPLOYMENT_SCREENING]
 

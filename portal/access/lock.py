@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from portal.access.events import record_event
-from portal.access.models import EventKind
 from portal.accounts.models import User
+from portal.audit.events import record_event
+from portal.audit.models import EventKind
 from portal.crypto import Vault
 from portal.db import utcnow
 from portal.records.models import Subject

@@ -6,9 +6,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.access.models import Outcome
 from portal.accounts.models import Role, User
 from portal.accounts.services import user_email
+from portal.audit.models import Outcome
+from portal.audit.names import PURPOSE_NAMES
 from portal.crypto import Vault
 from portal.institutions.models import Institution
 from portal.notifications.services import notify
@@ -18,8 +19,6 @@ from portal.records.models import Subject
 def tell_subject_of_query(session: Session, vault: Vault, subject: Subject, institution: Institution,
                           purpose: str, outcome: Outcome) -> int:
     """Returns how many people were told."""
-    from portal.access.forms import PURPOSE_NAMES  # labels live with the forms
-
     holders = session.scalars(select(User).where(
         User.subject_id == subject.id, User.is_active.is_(True),
         User.role.in_([Role.PERSON, Role.FIRM_REPRESENTATIVE]))).all()

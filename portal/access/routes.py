@@ -6,24 +6,41 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from portal.access import consents, disclosures, lock, views
-from portal.access.events import proof_bundle, record_event
-from portal.access.forms import (GRANTABLE, PURPOSE_NAMES, AccessFilterForm, ConfirmForm, GrantForm,
-                                 default_valid_until)
-from portal.access.models import EventKind, Outcome
+from portal.access import consents, lock
+from portal.access import pages as views
+from portal.access.forms import (
+    GRANTABLE,
+    PURPOSE_NAMES,
+    AccessFilterForm,
+    ConfirmForm,
+    GrantForm,
+    default_valid_until,
+)
 from portal.accounts.authz import SubjectAccess, load_subject
 from portal.accounts.models import DelegationScope
+from portal.audit import disclosures
+from portal.audit.events import proof_bundle, record_event
+from portal.audit.models import EventKind, Outcome
+from portal.audit.names import EVENT_NAMES, STAFF_ROLES
 from portal.disputes.models import DisputeReason
 from portal.extensions import session, vault
 from portal.i18n import local_name
 from portal.institutions.models import Institution
 from portal.paging import page_number
-from portal.records.report import EVENT_NAMES, STAFF_ROLES
 from portal.records.services import view_subject
 
 bp = Blueprint("access", __name__)

@@ -14,11 +14,24 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.access.events import record_event
-from portal.access.models import EventKind
-from portal.accounts.models import DelegationScope, FirmDelegation, Invitation, Role, User
-from portal.accounts.services import AccountExists, check_password_policy, create_user, display_name, find_user, \
-    normalise_email, user_email
+from portal.accounts.models import (
+    DelegationScope,
+    FirmDelegation,
+    Invitation,
+    Role,
+    User,
+)
+from portal.accounts.services import (
+    AccountExists,
+    check_password_policy,
+    create_user,
+    display_name,
+    find_user,
+    normalise_email,
+    user_email,
+)
+from portal.audit.events import record_event
+from portal.audit.models import EventKind
 from portal.crypto import Vault
 from portal.db import new_id, utcnow
 from portal.localtime import today as local_today

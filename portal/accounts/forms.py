@@ -2,10 +2,17 @@
 language."""
 from __future__ import annotations
 
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, EmailField, PasswordField, RadioField, SelectMultipleField, StringField, SubmitField
+from wtforms import (
+    DateField,
+    EmailField,
+    PasswordField,
+    RadioField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget

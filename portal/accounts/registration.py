@@ -12,10 +12,15 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from portal.access.events import record_event
-from portal.access.models import EventKind
 from portal.accounts.models import ActivationCode, Role, User
-from portal.accounts.services import AccountExists, check_password_policy, create_user, find_user
+from portal.accounts.services import (
+    AccountExists,
+    check_password_policy,
+    create_user,
+    find_user,
+)
+from portal.audit.events import record_event
+from portal.audit.models import EventKind
 from portal.crypto import Vault
 from portal.db import utcnow
 from portal.notifications.services import notify

@@ -7,25 +7,56 @@ import time
 import uuid
 from datetime import timedelta
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session as cookie, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask import session as cookie
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
 
 from portal.accounts import delegation, registration, sessions, two_factor
 from portal.accounts.authz import load_subject, represents
-from portal.accounts.forms import (AcceptInvitationForm, ActivateForm, CodeForm, ConfirmForm, EmailForm, InviteForm,
-                                   LoginForm, PasswordForm, ReauthForm, RegisterForm, TotpSetupForm)
+from portal.accounts.forms import (
+    AcceptInvitationForm,
+    ActivateForm,
+    CodeForm,
+    ConfirmForm,
+    EmailForm,
+    InviteForm,
+    LoginForm,
+    PasswordForm,
+    ReauthForm,
+    RegisterForm,
+    TotpSetupForm,
+)
 from portal.accounts.models import User
-from portal.accounts.services import (AccountExists, WeakPassword, authenticate, change_email, check_password_policy,
-                                      display_name, register_failure, set_password, user_email, verify_password)
+from portal.accounts.services import (
+    AccountExists,
+    WeakPassword,
+    authenticate,
+    change_email,
+    check_password_policy,
+    display_name,
+    register_failure,
+    set_password,
+    user_email,
+    verify_password,
+)
 from portal.db import utcnow
 from portal.extensions import limiter, session, vault
 from portal.localtime import today as local_today
 from portal.notifications.services import notify
 from portal.records.identifiers import InvalidIdentifier
 from portal.records.models import SubjectKind
-from portal.site.routes import safe_next
+from portal.redirects import safe_next
 
 bp = Blueprint("accounts", __name__)
 PENDING = "pending_2fa"

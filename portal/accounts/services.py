@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from portal.accounts.models import Role, User
 from portal.crypto import Vault
 from portal.db import new_id, utcnow
+from portal.records.models import Subject
 
 EMAIL_INDEX = "user.email"
 MIN_PASSWORD, MAX_PASSWORD = 10, 128
@@ -148,3 +149,17 @@ def user_email(session: Session, vault: Vault, user: User) -> str:
 
 def display_name(session: Session, vault: Vault, user: User) -> str:
     return vault.cipher(session, user.data_key_id).open_field(user, "display_name")
+
+
+def shred_subject(session: Session, vault: Vault, subject: Subject) -> None:
+    """Crypto-shredding: destroy the data key; every sealed value of the
+    subject (names, identifiers, records, access events) becomes unreadable,
+    and the blind index no longer matches their identifier. A person's own
+    login holds their name and e-mail under its own key: shredded too."""
+    vault.shred(session, subject.data_key_id)
+    for user in session.scalars(select(User).where(User.subject_id == subject.id, User.role == Role.PERSON)):
+        vault.shred(session, user.data_key_id)
+        user.is_active, user.email_bidx = False, vault.blind_index("user.email.shredded", str(user.id))
+    subject.identifier_bidx = None
+    subject.shredded_at = utcnow()
+    session.flush()

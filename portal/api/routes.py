@@ -17,6 +17,7 @@ from portal.disputes import notices, responses
 from portal.extensions import csrf, limiter, session, vault
 from portal.institutions.models import ApiScope
 from portal.localtime import today as local_today
+from portal.records import services as records_services
 from portal.records.identifiers import InvalidIdentifier
 from portal.records.services import RecordDeleted
 
@@ -66,10 +67,10 @@ def furnish_record():
 def report(identifier: str):
     params = schemas.parse_parameters(request.args, schemas.REPORT_PARAMETERS)
     try:
-        subject = services.find_by_identifier(session(), vault(), identifier, params["kind"])
+        subject = records_services.find_by_identifier(session(), vault(), identifier, params["kind"])
     except InvalidIdentifier as exc:
         raise invalid([{"parameter": "identifier", "detail": str(exc)}], status=400) from None
-    except services.Ambiguous as exc:
+    except records_services.Ambiguous as exc:
         raise invalid([{"parameter": "kind", "detail": str(exc)}], status=400) from None
     if subject is None:
         raise ApiProblem(404, "Not Found", "No subject with this identifier is on file.", type_="unknown-subject")

@@ -12,15 +12,34 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from portal.access.purposes import Purpose
 from portal.api.problems import invalid
-from portal.api.validation import (Amount, Arr, Bool, Choice, Day, Described, Errors, Int, IntParam, Invalid,
-                                   Nullable, Obj, Prop, Scalar, Str, Type, json_type, pointer, validate)
+from portal.api.validation import (
+    Amount,
+    Arr,
+    Bool,
+    Choice,
+    Day,
+    Described,
+    Errors,
+    Int,
+    IntParam,
+    Invalid,
+    Nullable,
+    Obj,
+    Prop,
+    Scalar,
+    Str,
+    Type,
+    json_type,
+    pointer,
+    validate,
+)
+from portal.audit.purposes import Purpose
 from portal.disputes.models import Answer, DisputeOutcome, DisputeReason, DisputeStatus
 from portal.disputes.responses import MAX_REVIEWED, AnswerInput, Listing
 from portal.records.identifiers import InvalidIdentifier
 from portal.records.models import Category, RecordStatus, SubjectKind
-from portal.records.report import CURRENCY_KEY, KNOWN_FIELDS
+from portal.records.pages import CURRENCY_KEY, KNOWN_FIELDS
 from portal.records.services import RecordInput, validate_identifier
 
 

@@ -18,59 +18,44 @@ from flask_babel import gettext as _
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
+from portal.access import consents
+from portal.access.consents import Basis
+from portal.access.models import Consent
 from portal.access.notify import tell_subject_of_query
 from portal.api.problems import PREFIX
+from portal.api.schemas import AuthorisationRequest, FurnishRequest
+from portal.audit import disclosures
+from portal.audit.events import canonical_json, record_event
+from portal.audit.models import AccessEvent, EventKind, Outcome
+from portal.audit.purposes import Purpose
+from portal.crypto import Vault
 from portal.disputes import notices, responses
 from portal.disputes.decisions import statements_for, tell_subject
-from portal.disputes.services import disputed_records
-from portal.localtime import today as local_today
-from portal.transparency import log
-from portal.access import consents, disclosures
-from portal.access.consents import Basis
-from portal.access.events import canonical_json, record_event
-from portal.access.models import AccessEvent, Consent, EventKind, Outcome
-from portal.access.purposes import Purpose
-from portal.api.schemas import AuthorisationRequest, FurnishRequest
-from portal.crypto import Vault
 from portal.disputes.models import Answer, DisputeStatus
+from portal.disputes.services import disputed_records
 from portal.i18n import local_name
 from portal.institutions.models import ApiKey, Institution
-from portal.records.identifiers import InvalidIdentifier
-from portal.records.models import Category, CreditRecord, RecordVersion, Subject, SubjectKind
-from portal.records.services import (REFERENCE_INDEX, RecordDeleted, create_subject, current_version,
-                                     find_subject, furnish, open_payload, view_subject)
+from portal.localtime import today as local_today
+from portal.records.documents import record_document
+from portal.records.models import (
+    Category,
+    CreditRecord,
+    RecordVersion,
+    Subject,
+)
+from portal.records.services import (
+    REFERENCE_INDEX,
+    RecordDeleted,
+    create_subject,
+    find_subject,
+    furnish,
+    view_subject,
+)
+from portal.transparency import log
 
 
 class Conflict(ValueError):
     """The request clashes with what is on file (a 409)."""
-
-
-class Ambiguous(LookupError):
-    """An identifier valid as both kinds, with a subject of each on file."""
-
-
-# -- subjects by identifier ------------------------------------------------------------
-def find_by_identifier(session: Session, vault: Vault, identifier: str,
-                       kind: SubjectKind | None) -> Subject | None:
-    """The subject with this identifier. Without a kind, it is inferred:
-    a number valid as a resident id and as a credit code must name the one
-    kind that is on file. Raises InvalidIdentifier when valid as neither."""
-    if kind is not None:
-        return find_subject(session, vault, kind, identifier)
-    found, errors = [], []
-    for candidate in (SubjectKind.PERSON, SubjectKind.FIRM):
-        try:
-            subject = find_subject(session, vault, candidate, identifier)
-        except InvalidIdentifier as exc:
-            errors.append(exc)
-            continue
-        if subject is not None:
-            found.append(subject)
-    if len(errors) == 2:
-        raise InvalidIdentifier(f"{errors[0]} / {errors[1]}")
-    if len(found) > 1:
-        raise Ambiguous("This identifier is valid for a person and a firm: add kind=person or kind=firm.")
-    return found[0] if found else None
 
 
 # -- furnishing --------------------------------------------------------------------------
@@ -198,30 +183,7 @@ def institution_report(session: Session, vault: Vault, subject: Subject, institu
                   "purpose": purpose.value, "basis": basis.reason.value,
                   "consent": str(basis.consent_id) if basis.consent_id else None},
         "subject": {"kind": who.kind.value, "identifier": who.identifier, "name": who.name},
-        "records": [_record(cipher, r, v, f, r.id in disputed, statements.get(r.id, [])) for r, v, f in rows],
-    }
-
-
-def record_document(session: Session, vault: Vault, subject: Subject, record: CreditRecord) -> dict[str, Any]:
-    """One record as a report sends it now (a correction notice carries it)."""
-    return _record(vault.cipher(session, subject.data_key_id), record, current_version(session, record),
-                   session.get(Institution, record.furnisher_id), bool(disputed_records(session, [record.id])),
-                   statements_for(session, vault, subject, [record.id]).get(record.id, []))
-
-
-def _record(cipher, record: CreditRecord, version: RecordVersion, furnisher: Institution,
-            disputed: bool, statements: list[str]) -> dict[str, Any]:
-    payload = open_payload(cipher, version)
-    reference = payload.pop("reference", "")
-    return {
-        "id": str(record.id), "category": record.category.value,
-        "furnisher": {"code": furnisher.code, "name": furnisher.name, "name_en": furnisher.name_en},
-        "version": version.version, "status": version.status.value, "negative": version.is_negative,
-        "ended_on": _iso(version.ended_on), "expires_on": _iso(version.expires_on),
-        "furnished_at": version.furnished_at.isoformat(), "reference": reference, "details": payload,
-        # "Under dispute" from the moment a dispute is filed; "unverifiable"
-        # once a dispute found it could not be verified.
-        "disputed": disputed, "unverifiable": record.unverifiable_since is not None, "statements": statements,
+        "records": [record_document(cipher, r, v, f, r.id in disputed, statements.get(r.id, [])) for r, v, f in rows],
     }
 
 
@@ -278,8 +240,3 @@ def notice_page(session: Session, vault: Vault, institution: Institution, params
 
 def _moment(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
-
-
-def _iso(day: date | None) -> str | None:
-    return day.isoformat() if day else None
-

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
 import re
 import secrets
-import hashlib
-import hmac
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag

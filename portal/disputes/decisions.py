@@ -13,29 +13,48 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app, has_app_context
-from flask_babel import force_locale, lazy_gettext as _l
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.access.disclosures import open_snapshot
-from portal.access.events import record_event
-from portal.access.models import AccessEvent, Disclosure, EventKind, Outcome
-from portal.access.purposes import Purpose
 from portal.accounts.models import Role, User
 from portal.accounts.services import user_email
+from portal.audit.disclosures import open_snapshot
+from portal.audit.events import record_event
+from portal.audit.models import AccessEvent, Disclosure, EventKind, Outcome
+from portal.audit.purposes import Purpose
 from portal.crypto import Vault
 from portal.db import new_id, utcnow
 from portal.disputes.lifecycle import DisputeError, advance, write_step
+from portal.disputes.models import (
+    OUTCOMES,
+    Answer,
+    CorrectionNotice,
+    Dispute,
+    DisputeItem,
+    DisputeKind,
+    DisputeOutcome,
+    DisputeStatus,
+    FurnisherResponse,
+    OutcomeLetter,
+    RecordStatement,
+    StepKind,
+)
 from portal.disputes.responses import proposed_correction
-from portal.disputes.models import (OUTCOMES, Answer, CorrectionNotice, Dispute, DisputeItem, DisputeKind,
-                                    DisputeOutcome, DisputeStatus, FurnisherResponse, OutcomeLetter,
-                                    RecordStatement, StepKind)
-from portal.institutions.models import Institution
+from portal.disputes.services import disputed_records
 from portal.i18n import N_, Refusal
+from portal.institutions.models import Institution
 from portal.localtime import today as local_today
 from portal.notifications.services import notify
+from portal.records.documents import record_document
 from portal.records.models import CreditRecord, Subject
-from portal.records.services import RecordDeleted, current_version, furnish, open_payload
+from portal.records.services import (
+    RecordDeleted,
+    current_version,
+    furnish,
+    open_payload,
+)
 
 MAX_STATEMENT = 200
 # How far back recipients of a changed record are told (FCRA 1681i(d)):
@@ -331,9 +350,9 @@ def _current(session: Session, vault: Vault, subject: Subject, record: CreditRec
     disclosed."""
     if record.deleted_at is not None or record.publicity_ended_at is not None:
         return None
-    from portal.api.services import record_document  # the one shape institutions receive
-
-    return record_document(session, vault, subject, record)
+    return record_document(vault.cipher(session, subject.data_key_id), record, current_version(session, record),
+                           session.get(Institution, record.furnisher_id), bool(disputed_records(session, [record.id])),
+                           statements_for(session, vault, subject, [record.id]).get(record.id, []))
 
 
 def _tell_subject(session: Session, vault: Vault, subject: Subject, dispute: Dispute,

@@ -5,13 +5,25 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, MultipleFileField, SelectField, SubmitField, TextAreaField
+from wtforms import (
+    HiddenField,
+    MultipleFileField,
+    SelectField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from portal.accounts.forms import MultiCheckboxField
 from portal.disputes import evidence as ev
-from portal.disputes.views import FILING_REASONS, MAX_NOTE, MAX_RECORD_STATEMENT, MAX_STATEMENT, REASON_NAMES
+from portal.disputes.pages import (
+    FILING_REASONS,
+    MAX_NOTE,
+    MAX_RECORD_STATEMENT,
+    MAX_STATEMENT,
+    REASON_NAMES,
+)
 
 ACCEPT = ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg"
 

@@ -10,9 +10,9 @@ from flask_babel import gettext as _
 from fpdf.enums import WrapMode
 
 from portal.disputes.models import DisputeOutcome
-from portal.disputes.views import MAX_RECORD_STATEMENT, DisputePage
+from portal.disputes.pages import MAX_RECORD_STATEMENT, DisputePage
 from portal.i18n import day, local_name
-from portal.records.pdf import PortalPDF, pdf_moment
+from portal.pdf import PortalPDF, pdf_moment
 
 LABEL_WIDTH = 55  # mm
 

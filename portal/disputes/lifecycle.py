@@ -20,15 +20,23 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
-from portal.access.events import record_event
-from portal.access.models import EventKind
 from portal.accounts.models import Role, User
+from portal.audit.events import record_event
+from portal.audit.models import EventKind
 from portal.crypto import Vault
 from portal.db import new_id, utcnow
 from portal.disputes.deadlines import Clock, DeadlineError
-from portal.disputes.models import Dispute, DisputeOutcome, DisputeStatus, DisputeStep, Regime, StepKind
+from portal.disputes.models import (
+    Dispute,
+    DisputeOutcome,
+    DisputeStatus,
+    DisputeStep,
+    Regime,
+    StepKind,
+)
 from portal.i18n import N_, Refusal
-from portal.localtime import day_of, today as local_today
+from portal.localtime import day_of
+from portal.localtime import today as local_today
 from portal.records.models import Subject
 
 S = DisputeStatus

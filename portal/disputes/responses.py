@@ -14,14 +14,26 @@ from enum import StrEnum
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.access.events import record_event
-from portal.access.models import EventKind
+from portal.audit.events import record_event
+from portal.audit.models import EventKind
 from portal.crypto import Cipher, Vault
 from portal.db import new_id, utcnow
-from portal.disputes import evidence as ev, sharing
+from portal.disputes import evidence as ev
+from portal.disputes import sharing
 from portal.disputes.lifecycle import DisputeError, advance, days_left, write_step
-from portal.disputes.models import (CLOSED_STATUSES, OPEN_STATUSES, Answer, Dispute, DisputeItem, DisputeReason,
-                                    DisputeOutcome, DisputeStatus, Evidence, FurnisherResponse, StepKind)
+from portal.disputes.models import (
+    CLOSED_STATUSES,
+    OPEN_STATUSES,
+    Answer,
+    Dispute,
+    DisputeItem,
+    DisputeOutcome,
+    DisputeReason,
+    DisputeStatus,
+    Evidence,
+    FurnisherResponse,
+    StepKind,
+)
 from portal.disputes.services import statement
 from portal.disputes.sharing import forwarded
 from portal.institutions.models import ApiKey, Institution

@@ -7,20 +7,37 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale, gettext as _
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.accounts.authz import SubjectAccess, load_subject
 from portal.accounts.models import DelegationScope
 from portal.db import utcnow
-from portal.disputes import decisions, views
+from portal.disputes import decisions
+from portal.disputes import pages as views
+from portal.disputes.deadlines import due_date
 from portal.disputes.evidence import EvidenceRejected
-from portal.disputes.forms import FilingForm, ReplyForm, StatementForm, WithdrawForm, uploads_of
+from portal.disputes.forms import (
+    FilingForm,
+    ReplyForm,
+    StatementForm,
+    WithdrawForm,
+    uploads_of,
+)
 from portal.disputes.letter_pdf import build_letter_pdf
 from portal.disputes.lifecycle import DisputeError, StaleDispute
 from portal.disputes.models import Dispute, DisputeOutcome, DisputeReason
-from portal.disputes.deadlines import due_date
 from portal.disputes.services import DuplicateDispute, configured_regime
 from portal.extensions import session, vault
 from portal.i18n import day, shown

@@ -9,15 +9,23 @@ from typing import Iterable, Sequence
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
-from portal.access.models import AccessEvent, EventKind
 from portal.accounts.models import User
+from portal.audit.models import AccessEvent, EventKind
 from portal.crypto import Vault
 from portal.db import new_id, utcnow
 from portal.disputes import evidence as ev
 from portal.disputes.deadlines import due_date
 from portal.disputes.lifecycle import DisputeError, touch, write_step
-from portal.disputes.models import (OPEN_STATUSES, Dispute, DisputeItem, DisputeKind, DisputeReason, DisputeStatus,
-                                    Regime, StepKind)
+from portal.disputes.models import (
+    OPEN_STATUSES,
+    Dispute,
+    DisputeItem,
+    DisputeKind,
+    DisputeReason,
+    DisputeStatus,
+    Regime,
+    StepKind,
+)
 from portal.i18n import N_, Refusal
 from portal.localtime import today as local_today
 from portal.records.models import CreditRecord, Subject

@@ -14,7 +14,14 @@ from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
 from portal.disputes.lifecycle import DisputeError, touch
-from portal.disputes.models import Dispute, DisputeItem, DisputeStep, Evidence, EvidenceShare, StepKind
+from portal.disputes.models import (
+    Dispute,
+    DisputeItem,
+    DisputeStep,
+    Evidence,
+    EvidenceShare,
+    StepKind,
+)
 from portal.i18n import N_
 from portal.institutions.models import Institution
 from portal.records.models import CreditRecord

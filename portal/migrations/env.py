@@ -1,6 +1,6 @@
 from alembic import context
 
-from portal.db import all_models
+from portal.models import all_models
 
 config = context.config
 target_metadata = all_models()

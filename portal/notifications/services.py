@@ -12,12 +12,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.accounts.models import User
 from portal.crypto import Vault
 from portal.db import new_id, utcnow
 from portal.notifications.models import Message
@@ -26,8 +25,16 @@ log = logging.getLogger(__name__)
 PENDING = "portal.outbox"
 
 
+class Recipient(Protocol):
+    """A user's account, as far as messages need it (accounts sit above
+    notifications and pass their users in)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+
 def notify(session: Session, vault: Vault, *, key_id: uuid.UUID, title: str, body: str,
-           user: User | None = None, email: str | None = None) -> Message:
+           user: Recipient | None = None, email: str | None = None) -> Message:
     """Queue a message for a user's inbox and/or an e-mail address. It is
     sealed under `key_id`, the data key of whom it concerns."""
     message = Message(id=new_id(), data_key_id=key_id, user_id=user.id if user else None, created_at=utcnow())
@@ -59,19 +66,19 @@ def _view(session: Session, vault: Vault, m: Message) -> MessageView:
                        c.open_field(m, "email"), m.read_at is not None, m.emailed_at is not None)
 
 
-def inbox(session: Session, vault: Vault, user: User, offset: int = 0, limit: int = 20) -> tuple[list[MessageView], int]:
+def inbox(session: Session, vault: Vault, user: Recipient, offset: int = 0, limit: int = 20) -> tuple[list[MessageView], int]:
     where = Message.user_id == user.id
     total = session.scalar(select(func.count()).select_from(Message).where(where))
     rows = session.scalars(select(Message).where(where).order_by(Message.created_at.desc()).offset(offset).limit(limit))
     return [_view(session, vault, m) for m in rows], total
 
 
-def unread_count(session: Session, user: User) -> int:
+def unread_count(session: Session, user: Recipient) -> int:
     return session.scalar(select(func.count()).select_from(Message).where(
         Message.user_id == user.id, Message.read_at.is_(None)))
 
 
-def mark_read(session: Session, user: User) -> None:
+def mark_read(session: Session, user: Recipient) -> None:
     for m in session.scalars(select(Message).where(Message.user_id == user.id, Message.read_at.is_(None))):
         m.read_at = utcnow()
     session.flush()

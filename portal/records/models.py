@@ -11,6 +11,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, LargeBinary, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.audit.subjects import register_loader
 from portal.db import Base, new_id, str_enum, utcnow
 
 
@@ -108,3 +109,7 @@ class RecordVersion(Base):
     furnished_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     record: Mapped[CreditRecord] = relationship(back_populates="versions")
+
+
+# Access events name their subject only by id; the audit loads it through this.
+register_loader(lambda session, subject_id: session.get(Subject, subject_id))

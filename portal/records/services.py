@@ -15,12 +15,27 @@ from portal.crypto import Cipher, Vault
 from portal.crypto.models import DataKey
 from portal.db import new_id, utcnow
 from portal.institutions.models import Institution
-from portal.records.identifiers import validate_resident_id, validate_uscc
-from portal.records.models import Category, CreditRecord, RecordStatus, RecordVersion, Subject, SubjectKind
+from portal.records.identifiers import (
+    InvalidIdentifier,
+    validate_resident_id,
+    validate_uscc,
+)
+from portal.records.models import (
+    Category,
+    CreditRecord,
+    RecordStatus,
+    RecordVersion,
+    Subject,
+    SubjectKind,
+)
 
 EXPIRY_YEARS = 5
 IDENTIFIER_INDEX = "subject.identifier.{kind}"  # per kind: some numbers are valid as both
 REFERENCE_INDEX = "record.reference"
+
+
+class Ambiguous(LookupError):
+    """An identifier valid as both kinds, with a subject of each on file."""
 
 
 class SubjectExists(ValueError):
@@ -90,6 +105,29 @@ def find_subject(session: Session, vault: Vault, kind: SubjectKind, identifier: 
     return session.scalar(select(Subject).where(Subject.identifier_bidx == identifier_index(vault, kind, identifier)))
 
 
+def find_by_identifier(session: Session, vault: Vault, identifier: str,
+                       kind: SubjectKind | None) -> Subject | None:
+    """The subject with this identifier. Without a kind, it is inferred:
+    a number valid as a resident id and as a credit code must name the one
+    kind that is on file. Raises InvalidIdentifier when valid as neither."""
+    if kind is not None:
+        return find_subject(session, vault, kind, identifier)
+    found, errors = [], []
+    for candidate in (SubjectKind.PERSON, SubjectKind.FIRM):
+        try:
+            subject = find_subject(session, vault, candidate, identifier)
+        except InvalidIdentifier as exc:
+            errors.append(exc)
+            continue
+        if subject is not None:
+            found.append(subject)
+    if len(errors) == 2:
+        raise InvalidIdentifier(f"{errors[0]} / {errors[1]}")
+    if len(found) > 1:
+        raise Ambiguous("This identifier is valid for a person and a firm: add kind=person or kind=firm.")
+    return found[0] if found else None
+
+
 def identifier_index(vault: Vault, kind: SubjectKind, normalised: str) -> bytes:
     return vault.blind_index(IDENTIFIER_INDEX.format(kind=kind.value), normalised)
 
@@ -106,22 +144,6 @@ def view_subject(session: Session, vault: Vault, subject: Subject) -> SubjectVie
     cipher = vault.cipher(session, subject.data_key_id)
     return SubjectView(subject.id, subject.kind, cipher.open_field(subject, "identifier"),
                        cipher.open_field(subject, "name"))
-
-
-def shred_subject(session: Session, vault: Vault, subject: Subject) -> None:
-    """Crypto-shredding: destroy the data key; every sealed value of the
-    subject (names, identifiers, records, access events) becomes unreadable,
-    and the blind index no longer matches their identifier. A person's own
-    login holds their name and e-mail under its own key: shredded too."""
-    from portal.accounts.models import Role, User
-
-    vault.shred(session, subject.data_key_id)
-    for user in session.scalars(select(User).where(User.subject_id == subject.id, User.role == Role.PERSON)):
-        vault.shred(session, user.data_key_id)
-        user.is_active, user.email_bidx = False, vault.blind_index("user.email.shredded", str(user.id))
-    subject.identifier_bidx = None
-    subject.shredded_at = utcnow()
-    session.flush()
 
 
 # -- records --------------------------------------------------------------

@@ -1,25 +1,14 @@
 """Public pages that belong to no area: home, language, health."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, redirect, render_template, request
 from sqlalchemy import text
 
 from portal.extensions import session
 from portal.i18n import COOKIE, LOCALES
+from portal.redirects import safe_next
 
 bp = Blueprint("site", __name__)
-
-
-def safe_next(target: str | None, default: str = "/") -> str:
-    """Only a path on this site: no scheme, no host, no `//` or `\\` tricks."""
-    if not target:
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith(("//", "/\\")) or "\\" in target:
-        return default
-    return target
 
 
 @bp.get("/")

@@ -3,8 +3,8 @@ deleted or moved in the database is named, not only a damaged tree."""
 import pytest
 from sqlalchemy import text
 
-from portal.access.events import record_event
-from portal.access.models import EventKind, Outcome
+from portal.audit.events import record_event
+from portal.audit.models import EventKind, Outcome
 from portal.extensions import session, vault
 from portal.records.models import Subject
 

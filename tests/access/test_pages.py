@@ -10,9 +10,10 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from portal.access.events import record_event
-from portal.access.models import AccessEvent, Complaint, Consent, EventKind, Outcome
+from portal.access.models import Complaint, Consent
 from portal.accounts.models import User
+from portal.audit.events import record_event
+from portal.audit.models import AccessEvent, EventKind, Outcome
 from portal.extensions import session, vault
 from portal.localtime import today as portal_today
 from portal.notifications import services as notifications
@@ -280,6 +281,6 @@ def test_an_institution_query_is_told_to_the_subject_served_or_refused(app, worl
 
 
 def test_every_kind_of_event_has_a_name_people_can_read():
-    from portal.records.report import EVENT_NAMES
+    from portal.audit.names import EVENT_NAMES
 
     assert set(EVENT_NAMES) == set(EventKind)

@@ -11,15 +11,31 @@ import pytest
 from sqlalchemy import select, update
 from werkzeug.exceptions import NotFound
 
-from portal.access.models import AccessEvent, EventKind
 from portal.accounts.authz import accessible, load_subject
-from portal.accounts.models import DelegationScope, FirmDelegation, Invitation, Role, User
+from portal.accounts.models import (
+    DelegationScope,
+    FirmDelegation,
+    Invitation,
+    Role,
+    User,
+)
 from portal.accounts.services import find_user
+from portal.audit.models import AccessEvent, EventKind
 from portal.db import utcnow
 from portal.extensions import session, vault
 from portal.localtime import today as portal_today
 
-from .helpers import count, db, english_client, invitation_token, login, post_form, token, user_for, where
+from .helpers import (
+    count,
+    db,
+    english_client,
+    invitation_token,
+    login,
+    post_form,
+    token,
+    user_for,
+    where,
+)
 
 AGENT_EMAIL, AGENT_PASSWORD = "new.agent@test.example", "an agent passphrase 99"
 INVALID = "Invitation not valid"

@@ -20,8 +20,21 @@ from portal.notifications import services as notifications
 from portal.notifications.models import Message
 from portal.notifications.services import Mailer, deliver, notify
 
-from .helpers import (CODE_RE, NOT_ON_FILE, PERSON, PERSON_CONTACT, PERSON_NAME, db, english_client,
-                      outbox, person_on_file, post_form, register, token, where)
+from .helpers import (
+    CODE_RE,
+    NOT_ON_FILE,
+    PERSON,
+    PERSON_CONTACT,
+    PERSON_NAME,
+    db,
+    english_client,
+    outbox,
+    person_on_file,
+    post_form,
+    register,
+    token,
+    where,
+)
 
 PASSWORD = "a long and quiet river 42"
 

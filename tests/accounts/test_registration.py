@@ -10,15 +10,30 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select, update
 
-from portal.access.models import AccessEvent, EventKind
 from portal.accounts.models import ActivationCode, Role, User
+from portal.audit.models import AccessEvent, EventKind
 from portal.db import utcnow
 from portal.extensions import session
 from portal.records.models import SubjectKind
 from portal.records.services import create_subject
 
-from .helpers import (CODE_RE, NOT_ON_FILE, PERSON, PERSON_CONTACT, PERSON_NAME, count, db, english_client, login,
-                      outbox, post_form, register, token, user_for, where)
+from .helpers import (
+    CODE_RE,
+    NOT_ON_FILE,
+    PERSON,
+    PERSON_CONTACT,
+    PERSON_NAME,
+    count,
+    db,
+    english_client,
+    login,
+    outbox,
+    post_form,
+    register,
+    token,
+    user_for,
+    where,
+)
 
 FIRM, FIRM_NAME, FIRM_CONTACT = "91350100M000100Y43", "福州示例科技有限公司", "legal@firm.example"
 NO_CONTACT = "110105198001010016"

@@ -4,7 +4,7 @@ sensitive changes."""
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import urlencode, urlsplit, parse_qs
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from sqlalchemy import select, update
@@ -15,7 +15,18 @@ from portal.accounts.services import create_user, verify_password
 from portal.db import utcnow
 from portal.extensions import session, vault
 
-from .helpers import NEW_PASSWORD, PASSWORD, db, english_client, login, outbox, post_form, signed_in, token, where
+from .helpers import (
+    NEW_PASSWORD,
+    PASSWORD,
+    db,
+    english_client,
+    login,
+    outbox,
+    post_form,
+    signed_in,
+    token,
+    where,
+)
 
 EMAIL = "sess@test.example"
 SENSITIVE = ["/account/password", "/account/email", "/account/two-step"]

@@ -18,7 +18,17 @@ from portal.accounts.models import AuthSession, Role, User
 from portal.db import utcnow
 from portal.extensions import session
 
-from .helpers import PASSWORD, TOKEN_RE, db, login, new_user, post_form, signed_in, token, where
+from .helpers import (
+    PASSWORD,
+    TOKEN_RE,
+    db,
+    login,
+    new_user,
+    post_form,
+    signed_in,
+    token,
+    where,
+)
 
 BAD_CODE = "This code is not valid. Codes change every 30 seconds."
 GENERIC = "The e-mail address or password is wrong, or the account is locked"

@@ -15,9 +15,24 @@ from portal.extensions import session
 from portal.localtime import today as portal_today
 from portal.notifications.models import Message
 
-from .helpers import (NEW_PASSWORD, PASSWORD, PERSON, PERSON_CONTACT, PERSON_NAME, count, english_client,
-                      invitation_token, login, new_user, person_on_file, post_form, register, signed_in, token,
-                      where)
+from .helpers import (
+    NEW_PASSWORD,
+    PASSWORD,
+    PERSON,
+    PERSON_CONTACT,
+    PERSON_NAME,
+    count,
+    english_client,
+    invitation_token,
+    login,
+    new_user,
+    person_on_file,
+    post_form,
+    register,
+    signed_in,
+    token,
+    where,
+)
 
 EMAIL = "web@test.example"
 XSS = "<script>alert(1)</script>"

@@ -11,11 +11,16 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from portal.access.models import AccessEvent, Consent, Disclosure
+from portal.access.models import Consent
+from portal.audit.models import AccessEvent, Disclosure
 from portal.crypto.models import DataKey
 from portal.extensions import session, vault
 from portal.institutions.models import ApiScope, Institution, InstitutionKind
-from portal.institutions.services import NewInstitution, create_institution, issue_api_key
+from portal.institutions.services import (
+    NewInstitution,
+    create_institution,
+    issue_api_key,
+)
 from portal.localtime import today as portal_today
 from portal.records.models import CreditRecord, RecordVersion, Subject
 

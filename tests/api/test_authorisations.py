@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from portal.access import consents
-from portal.access.events import recent_events
-from portal.access.models import Consent, ConsentKind, EventKind
+from portal.access.models import Consent, ConsentKind
 from portal.accounts.models import User
+from portal.audit.events import recent_events
+from portal.audit.models import EventKind
 from portal.localtime import today as portal_today
 from portal.records.models import Subject
 

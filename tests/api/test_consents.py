@@ -9,16 +9,18 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from portal.access import consents, disclosures, lock
+from portal.access import consents, lock
 from portal.access.consents import ConsentError, Reason, legal_basis
-from portal.access.events import canonical_json, record_event, recent_events
-from portal.access.models import AccessEvent, Consent, Disclosure, EventKind
-from portal.access.purposes import Purpose
+from portal.access.models import Consent
 from portal.accounts.models import User
+from portal.audit import disclosures
+from portal.audit.events import canonical_json, recent_events, record_event
+from portal.audit.models import AccessEvent, Disclosure, EventKind
+from portal.audit.purposes import Purpose
 from portal.crypto.errors import DecryptionFailed
+from portal.db import utcnow
 from portal.institutions.models import Institution, InstitutionKind
 from portal.institutions.services import NewInstitution, create_institution
-from portal.db import utcnow
 from portal.localtime import today as portal_today
 from portal.records.models import CreditRecord, Subject
 

@@ -9,9 +9,9 @@ import uuid
 
 from sqlalchemy import select
 
-from portal.access.events import recent_events
-from portal.access.models import EventKind
 from portal.accounts.models import User
+from portal.audit.events import recent_events
+from portal.audit.models import EventKind
 from portal.db import new_id, utcnow
 from portal.disputes.models import DisputeReason, RecordStatement
 from portal.disputes.services import file_dispute

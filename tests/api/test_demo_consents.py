@@ -3,7 +3,6 @@ loan-approval grant and an employer's expired one; the demo firm a live
 grant and a registered written authorisation."""
 from __future__ import annotations
 
-
 from sqlalchemy import select
 
 from portal.access import consents

@@ -14,15 +14,22 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from portal.access.events import recent_events
-from portal.access.models import AccessEvent, EventKind
 from portal.accounts.models import Role, User
 from portal.accounts.services import create_user
+from portal.audit.events import recent_events
+from portal.audit.models import AccessEvent, EventKind
+from portal.disputes import decisions, sharing
 from portal.disputes.evidence import Upload
 from portal.disputes.lifecycle import advance
-from portal.disputes.models import (Answer, Dispute, DisputeReason, DisputeStatus, DisputeStep, FurnisherResponse,
-                                    StepKind)
-from portal.disputes import decisions, sharing
+from portal.disputes.models import (
+    Answer,
+    Dispute,
+    DisputeReason,
+    DisputeStatus,
+    DisputeStep,
+    FurnisherResponse,
+    StepKind,
+)
 from portal.disputes.services import file_dispute
 from portal.localtime import today as portal_today
 from portal.records.models import CreditRecord, RecordVersion, Subject

@@ -8,10 +8,15 @@ from datetime import date
 
 from sqlalchemy import select
 
-from portal.access.events import recent_events
-from portal.access.models import AccessEvent, EventKind
+from portal.audit.events import recent_events
+from portal.audit.models import AccessEvent, EventKind
 from portal.records.models import CreditRecord, RecordVersion, Subject, SubjectKind
-from portal.records.services import expiry_date, find_subject, open_payload, view_subject
+from portal.records.services import (
+    expiry_date,
+    find_subject,
+    open_payload,
+    view_subject,
+)
 
 from .conftest import bearer, count, counts, db, furnish_body, grant, is_problem
 

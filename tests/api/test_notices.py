@@ -14,7 +14,13 @@ from sqlalchemy import select
 from portal.accounts.models import User
 from portal.db import new_id, utcnow
 from portal.disputes import decisions
-from portal.disputes.models import CorrectionNotice, Dispute, DisputeOutcome, DisputeReason, DisputeStatus
+from portal.disputes.models import (
+    CorrectionNotice,
+    Dispute,
+    DisputeOutcome,
+    DisputeReason,
+    DisputeStatus,
+)
 from portal.disputes.services import file_dispute
 from portal.records.models import CreditRecord, Subject
 from portal.records.services import REFERENCE_INDEX

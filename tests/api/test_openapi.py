@@ -11,7 +11,6 @@ import pytest
 from openapi_spec_validator import validate
 
 from .conftest import bearer, furnish_body, grant
-
 from .test_validation import CASES
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal.access.events import canonical_json
+from portal.audit.events import canonical_json
 
 from .conftest import bearer, counts, grant, is_problem
 

@@ -11,10 +11,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from portal.access import consents, disclosures, lock
-from portal.access.events import canonical_json, recent_events
-from portal.access.models import AccessEvent, Disclosure, EventKind, Outcome
+from portal.access import consents, lock
 from portal.accounts.models import User
+from portal.audit import disclosures
+from portal.audit.events import canonical_json, recent_events
+from portal.audit.models import AccessEvent, Disclosure, EventKind, Outcome
 from portal.localtime import today as portal_today
 from portal.records.models import Subject
 

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from portal.localtime import today as portal_today
-from portal.records.services import validate_identifier
 from portal.records.models import SubjectKind
+from portal.records.services import validate_identifier
 
 from .conftest import bearer, counts, furnish_body, is_problem
 

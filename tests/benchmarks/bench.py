@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.orm import Session
 
 from portal.crypto import Keyring, Vault, init_keys
-from portal.db import Base, all_models, make_engine
+from portal.db import Base, make_engine
+from portal.models import all_models
 from portal.records.models import Category, RecordStatus
 from portal.records.services import RecordInput, build_version, open_payload
 
@@ -252,8 +253,8 @@ def bench_queue(cases: int, rounds: int, tmp: str) -> None:
     from portal import create_app
     from portal.accounts.models import Role, User
     from portal.accounts.services import create_user
+    from portal.compliance import cases as officers
     from portal.demo import load_demo
-    from portal.disputes import officers
     from portal.disputes.decisions import expire_overdue
     from portal.disputes.models import OPEN_STATUSES, Dispute, DisputeReason
     from portal.disputes.services import file_dispute

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import select, text
 
-from portal.access.events import record_event
-from portal.access.models import AccessEvent, EventKind, Outcome
+from portal.audit.events import record_event
+from portal.audit.models import AccessEvent, EventKind, Outcome
 from portal.extensions import session, vault
 
 from .test_journeys import PASSWORD, accessible, on_file, sign_in  # noqa: F401  (fixture)
@@ -42,9 +42,9 @@ def test_the_browser_verifiers_agree_with_every_known_answer(page, live_server):
 
 
 def add_queries(live_app, n=3):
-    from portal.records.services import find_subject
-    from portal.records.models import SubjectKind
     from portal.institutions.models import Institution
+    from portal.records.models import SubjectKind
+    from portal.records.services import find_subject
 
     with live_app.app_context():
         s, v = session(), vault()

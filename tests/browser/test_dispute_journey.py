@@ -16,12 +16,16 @@ import pyotp
 import pytest
 
 from portal.access import consents
-from portal.access.purposes import Purpose
 from portal.accounts.models import Role
 from portal.accounts.services import create_user
+from portal.audit.purposes import Purpose
 from portal.extensions import session, vault
 from portal.institutions.models import ApiScope, InstitutionKind
-from portal.institutions.services import NewInstitution, create_institution, issue_api_key
+from portal.institutions.services import (
+    NewInstitution,
+    create_institution,
+    issue_api_key,
+)
 from portal.localtime import today as portal_today
 from portal.records.models import Category, RecordStatus, SubjectKind
 from portal.records.services import RecordInput, create_subject, furnish

@@ -19,7 +19,13 @@ from portal.institutions.services import issue_api_key
 from portal.records.models import Category, RecordStatus, SubjectKind
 from portal.records.services import RecordInput, create_subject, furnish
 
-from .test_dispute_journey import OFFICER_SECRET, _pdf, api, bank_and_lender, officer_signs_in
+from .test_dispute_journey import (
+    OFFICER_SECRET,
+    _pdf,
+    api,
+    bank_and_lender,
+    officer_signs_in,
+)
 from .test_journeys import PASSWORD, PERSON_ID, PERSON_NAME, both_languages, sign_in
 
 # A PNG's signature and header: enough for the portal, which judges by content.

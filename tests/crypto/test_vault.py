@@ -13,15 +13,28 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import LargeBinary, Uuid, bindparam, text
 
+from portal.accounts.services import shred_subject
 from portal.crypto import BlindIndex, DecryptionFailed, KeyDestroyed, KeyringError
-from portal.db import all_models
 from portal.extensions import session, vault
 from portal.institutions.models import InstitutionKind
 from portal.institutions.services import NewInstitution, create_institution
+from portal.models import all_models
 from portal.records.identifiers import InvalidIdentifier, resident_id_check
-from portal.records.models import Category, RecordStatus, RecordVersion, Subject, SubjectKind
+from portal.records.models import (
+    Category,
+    RecordStatus,
+    RecordVersion,
+    Subject,
+    SubjectKind,
+)
 from portal.records.services import (
-    RecordInput, SubjectExists, create_subject, find_subject, furnish, identifier_index, open_payload, shred_subject,
+    RecordInput,
+    SubjectExists,
+    create_subject,
+    find_subject,
+    furnish,
+    identifier_index,
+    open_payload,
     view_subject,
 )
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import func, select
 
-from portal.access.models import AccessEvent
 from portal.accounts.models import Role, User
+from portal.audit.models import AccessEvent
 from portal.records.models import CreditRecord, Subject
 
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"

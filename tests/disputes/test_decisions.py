@@ -8,14 +8,24 @@ import pytest
 from flask_babel import force_locale
 from sqlalchemy import select
 
-from portal.access import disclosures
-from portal.access.events import open_detail, record_event
-from portal.access.models import AccessEvent, EventKind
+from portal.audit import disclosures
+from portal.audit.events import open_detail, record_event
+from portal.audit.models import AccessEvent, EventKind
 from portal.db import new_id, utcnow
 from portal.disputes import decisions
 from portal.disputes.lifecycle import DisputeError, StaleDispute, advance
-from portal.disputes.models import (Answer, CorrectionNotice, Dispute, DisputeItem, DisputeOutcome, DisputeReason,
-                                    DisputeStatus, FurnisherResponse, OutcomeLetter, RecordStatement)
+from portal.disputes.models import (
+    Answer,
+    CorrectionNotice,
+    Dispute,
+    DisputeItem,
+    DisputeOutcome,
+    DisputeReason,
+    DisputeStatus,
+    FurnisherResponse,
+    OutcomeLetter,
+    RecordStatement,
+)
 from portal.disputes.services import file_dispute
 from portal.institutions.models import Institution, InstitutionKind
 from portal.institutions.services import NewInstitution, create_institution
@@ -426,7 +436,7 @@ def test_no_statement_beside_a_record_deleted_since(db, the_vault, cast, dispute
 
 
 def test_the_sweep_passes_over_shredded_subjects(db, the_vault, cast, dispute):
-    from portal.records.services import shred_subject
+    from portal.accounts.services import shred_subject
 
     advance(db, the_vault, dispute, S.WAITING_FOR_FURNISHER, cast.officer)
     shred_subject(db, the_vault, cast.a)

@@ -3,9 +3,14 @@ import hashlib
 import pytest
 
 from portal.disputes import evidence as ev
-from portal.disputes.evidence import MAX_BYTES, EvidenceCorrupt, EvidenceRejected, Upload
-from portal.disputes.models import DisputeReason, DisputeStatus, Evidence, StepKind
+from portal.disputes.evidence import (
+    MAX_BYTES,
+    EvidenceCorrupt,
+    EvidenceRejected,
+    Upload,
+)
 from portal.disputes.lifecycle import DisputeError, advance
+from portal.disputes.models import DisputeReason, DisputeStatus, Evidence, StepKind
 from portal.disputes.services import add_evidence, file_dispute
 
 from .conftest import EXE, JPEG, PDF, PNG, count, events_of

@@ -5,17 +5,24 @@ case page; the subject sees, once the case is sent, where each file went."""
 from __future__ import annotations
 
 import uuid
+
 import pytest
 from flask_babel import force_locale
 from sqlalchemy import func, select
 
-from portal.access.events import open_detail
-from portal.access.models import AccessEvent, EventKind
 from portal.accounts.models import User
+from portal.audit.events import open_detail
+from portal.audit.models import AccessEvent, EventKind
 from portal.disputes import sharing
 from portal.disputes.evidence import Upload
 from portal.disputes.lifecycle import DisputeError, advance
-from portal.disputes.models import Dispute, DisputeReason, DisputeStatus, Evidence, EvidenceShare
+from portal.disputes.models import (
+    Dispute,
+    DisputeReason,
+    DisputeStatus,
+    Evidence,
+    EvidenceShare,
+)
 from portal.disputes.services import file_dispute
 from portal.extensions import session, vault
 from portal.institutions.models import InstitutionKind
@@ -24,7 +31,15 @@ from portal.records.models import Category, CreditRecord, RecordStatus, Subject
 from portal.records.services import RecordInput, furnish
 
 from .conftest import PDF, PNG
-from .test_officer_queue import as_user, assign_to, case_url, file_case, post_form, staff, version_of  # noqa: F401
+from .test_officer_queue import (  # noqa: F401
+    as_user,
+    assign_to,
+    case_url,
+    file_case,
+    post_form,
+    staff,
+    version_of,
+)
 
 S = DisputeStatus
 

@@ -1,11 +1,19 @@
 import pytest
 
-from portal.access.models import AccessEvent, EventKind
+from portal.audit.models import AccessEvent, EventKind
 from portal.disputes import services
 from portal.disputes.evidence import EvidenceRejected, Upload
-from portal.disputes.models import (Dispute, DisputeItem, DisputeReason, DisputeStatus, DisputeStep, Evidence,
-                                    Regime, StepKind)
 from portal.disputes.lifecycle import advance
+from portal.disputes.models import (
+    Dispute,
+    DisputeItem,
+    DisputeReason,
+    DisputeStatus,
+    DisputeStep,
+    Evidence,
+    Regime,
+    StepKind,
+)
 from portal.disputes.services import DuplicateDispute, file_dispute, is_disputed
 
 from .conftest import EXE, PDF, PNG, count, events_of
@@ -107,7 +115,7 @@ def test_nothing_written_when_a_file_is_bad(db, the_vault, cast):
 
 
 def test_dispute_of_an_access_event(db, the_vault, cast):
-    from portal.access.events import record_event
+    from portal.audit.events import record_event
     event = record_event(db, the_vault, cast.a, EventKind.INSTITUTION_QUERY, channel="api")
     d = file_dispute(db, the_vault, cast.a, cast.user_a, [], DisputeReason.UNAUTHORISED_ACCESS,
                      "I never asked this bank for a loan.", access_event_id=event.id)

@@ -10,19 +10,32 @@ import re
 
 from sqlalchemy import func, select
 
-from portal.access import disclosures
-from portal.access.events import record_event
-from portal.access.models import AccessEvent, EventKind
 from portal.accounts.models import User
+from portal.audit import disclosures
+from portal.audit.events import record_event
+from portal.audit.models import AccessEvent, EventKind
 from portal.db import utcnow
 from portal.disputes import decisions, lifecycle
-from portal.disputes.models import CorrectionNotice, Dispute, DisputeStatus, Evidence, RecordStatement
-from portal.disputes.views import short_reference
+from portal.disputes.models import (
+    CorrectionNotice,
+    Dispute,
+    DisputeStatus,
+    Evidence,
+    RecordStatement,
+)
+from portal.disputes.pages import short_reference
 from portal.extensions import session, vault
 from portal.records.models import Subject
 
 from .conftest import PDF
-from .test_subject_pages import TOKEN, file_dispute, make_officer, records_of, signed, token
+from .test_subject_pages import (
+    TOKEN,
+    file_dispute,
+    make_officer,
+    records_of,
+    signed,
+    token,
+)
 
 REASON = "The bank's ledger shows the <b>balance</b> as furnished."
 

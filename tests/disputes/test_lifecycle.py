@@ -4,10 +4,24 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.access.models import AccessEvent, EventKind
-from portal.disputes.lifecycle import (TRANSITIONS, DisputeError, IllegalTransition, StaleDispute, advance,
-                                       days_left, extend)
-from portal.disputes.models import Dispute, DisputeOutcome, DisputeReason, DisputeStatus, DisputeStep, StepKind
+from portal.audit.models import AccessEvent, EventKind
+from portal.disputes.lifecycle import (
+    TRANSITIONS,
+    DisputeError,
+    IllegalTransition,
+    StaleDispute,
+    advance,
+    days_left,
+    extend,
+)
+from portal.disputes.models import (
+    Dispute,
+    DisputeOutcome,
+    DisputeReason,
+    DisputeStatus,
+    DisputeStep,
+    StepKind,
+)
 from portal.disputes.services import file_dispute, is_disputed
 from portal.extensions import database
 
@@ -212,7 +226,7 @@ def test_two_sessions_racing_the_second_gets_stale(db, the_vault, cast, dispute)
 
 
 def test_a_case_goes_to_the_furnisher_only_when_one_has_something_to_answer(db, the_vault, cast, dispute):
-    from portal.access.events import record_event
+    from portal.audit.events import record_event
     from portal.db import new_id
     from portal.disputes.models import Answer, DisputeItem, FurnisherResponse
 

@@ -8,18 +8,38 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import select
 
-from portal.access.events import open_detail
-from portal.access.models import AccessEvent, EventKind
+from portal.audit.events import open_detail
+from portal.audit.models import AccessEvent, EventKind
 from portal.db import new_id
 from portal.disputes.evidence import Upload
-from portal.disputes.models import (Answer, Dispute, DisputeItem, DisputeNote, DisputeOutcome, DisputeReason,
-                                    DisputeStatus, DisputeStep, FurnisherResponse, OutcomeLetter, StepKind)
+from portal.disputes.models import (
+    Answer,
+    Dispute,
+    DisputeItem,
+    DisputeNote,
+    DisputeOutcome,
+    DisputeReason,
+    DisputeStatus,
+    DisputeStep,
+    FurnisherResponse,
+    OutcomeLetter,
+    StepKind,
+)
 from portal.extensions import session, vault
 from portal.records.models import Subject
 
 from .conftest import PDF, PNG
-from .test_officer_queue import (as_user, assign_to, case_state, case_url, file_case, post_form, staff,  # noqa: F401
-                                 version_of, with_case)
+from .test_officer_queue import (  # noqa: F401
+    as_user,
+    assign_to,
+    case_state,
+    case_url,
+    file_case,
+    post_form,
+    staff,
+    version_of,
+    with_case,
+)
 
 S = DisputeStatus
 HOSTILE = '<script>alert("x")</script> & <b>bold</b>'

@@ -16,11 +16,16 @@ from sqlalchemy import select
 from portal.accounts import two_factor
 from portal.accounts.models import FirmDelegation, Role, User
 from portal.accounts.services import create_user
+from portal.compliance import cases as officers
 from portal.db import utcnow
-from portal.disputes import officers
 from portal.disputes.evidence import Upload
 from portal.disputes.lifecycle import StaleDispute, advance
-from portal.disputes.models import Dispute, DisputeReason, DisputeStatus, OfficerConflict
+from portal.disputes.models import (
+    Dispute,
+    DisputeReason,
+    DisputeStatus,
+    OfficerConflict,
+)
 from portal.disputes.services import file_dispute
 from portal.extensions import session, vault
 from portal.institutions.models import InstitutionKind

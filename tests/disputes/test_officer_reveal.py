@@ -9,16 +9,24 @@ import pytest
 from flask_babel import force_locale
 from sqlalchemy import select
 
-from portal.access.events import open_detail
-from portal.access.models import AccessEvent, EventKind
 from portal.accounts.models import User
-from portal.disputes import officers
+from portal.audit.events import open_detail
+from portal.audit.models import AccessEvent, EventKind
+from portal.compliance import cases as officers
 from portal.disputes.lifecycle import DisputeError
 from portal.disputes.models import Dispute
 from portal.extensions import session, vault
 from portal.records.models import Subject
 
-from .test_officer_queue import as_user, assign_to, case_url, file_case, post_form, staff, version_of  # noqa: F401
+from .test_officer_queue import (  # noqa: F401
+    as_user,
+    assign_to,
+    case_url,
+    file_case,
+    post_form,
+    staff,
+    version_of,
+)
 
 NAME, IDENTIFIER = "张三", "11010519491231002X"
 MASKED_NAME, MASKED_IDENTIFIER = "张**", "1101************2X"

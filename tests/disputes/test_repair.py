@@ -6,14 +6,20 @@ import pytest
 from sqlalchemy import select
 
 from portal.accounts.models import User
-from portal.disputes import decisions, repair
+from portal.disputes import decisions
 from portal.disputes.evidence import EvidenceRejected, Upload
 from portal.disputes.lifecycle import DisputeError, advance
-from portal.disputes.models import DisputeKind, DisputeOutcome, DisputeReason, DisputeStatus
+from portal.disputes.models import (
+    DisputeKind,
+    DisputeOutcome,
+    DisputeReason,
+    DisputeStatus,
+)
 from portal.disputes.services import DuplicateDispute, disputed_records, file_dispute
 from portal.institutions.models import Institution
 from portal.records.models import Category, CreditRecord, RecordStatus, Subject
 from portal.records.services import RecordInput, furnish
+from portal.repair import services as repair
 
 from .conftest import PDF, PNG
 

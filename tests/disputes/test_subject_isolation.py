@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from portal.access.events import record_event
-from portal.access.models import EventKind
 from portal.accounts.models import User
+from portal.audit.events import record_event
+from portal.audit.models import EventKind
 from portal.disputes import decisions, lifecycle
 from portal.disputes.evidence import Upload
 from portal.disputes.models import Dispute, DisputeStatus, Evidence, RecordStatement

@@ -12,14 +12,21 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from portal.access.events import record_event
-from portal.access.models import EventKind
 from portal.accounts.models import FirmDelegation, Role, User
 from portal.accounts.services import create_user
+from portal.audit.events import record_event
+from portal.audit.models import EventKind
 from portal.disputes import lifecycle, services
 from portal.disputes.evidence import MAX_BYTES, Upload
-from portal.disputes.models import Dispute, DisputeItem, DisputeStatus, DisputeStep, Evidence, StepKind
-from portal.disputes.views import short_reference
+from portal.disputes.models import (
+    Dispute,
+    DisputeItem,
+    DisputeStatus,
+    DisputeStep,
+    Evidence,
+    StepKind,
+)
+from portal.disputes.pages import short_reference
 from portal.extensions import session, vault
 from portal.notifications import services as notifications
 from portal.records.models import CreditRecord, Subject

@@ -7,7 +7,7 @@ import re
 import subprocess
 from datetime import date
 
-from portal.access.models import EventKind
+from portal.audit.models import EventKind
 from portal.records.models import Category, RecordStatus
 
 from .test_report import english, events_of, furnish_record

@@ -9,8 +9,15 @@ from datetime import date, timedelta
 import pytest
 
 from portal.records.identifiers import (
-    ID_CHECK, PROVINCES, USCC_ALPHABET, USCC_AUTHORITIES, InvalidIdentifier, resident_id_check, uscc_check,
-    validate_resident_id, validate_uscc,
+    ID_CHECK,
+    PROVINCES,
+    USCC_ALPHABET,
+    USCC_AUTHORITIES,
+    InvalidIdentifier,
+    resident_id_check,
+    uscc_check,
+    validate_resident_id,
+    validate_uscc,
 )
 
 EXAMPLE_ID = "11010519491231002X"  # the example printed in GB 11643-1999

@@ -8,10 +8,10 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from portal.access.events import recent_events
-from portal.access.models import AccessEvent, EventKind
 from portal.accounts.models import FirmDelegation, Role
 from portal.accounts.services import create_user
+from portal.audit.events import recent_events
+from portal.audit.models import AccessEvent, EventKind
 from portal.extensions import session, vault
 from portal.institutions.models import Institution
 from portal.records.identifiers import resident_id_check

@@ -8,6 +8,7 @@ from sqlalchemy import delete, insert, select, update
 from portal.db import make_engine, utcnow
 from portal.transparency import merkle
 from portal.transparency.models import Checkpoint, LogLeaf, LogNode
+
 from .helpers import fill
 
 SIZE = 20

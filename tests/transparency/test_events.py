@@ -11,10 +11,17 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from portal.access.events import (SALT_KEY, canonical_json, event_document, leaf_data, proof_bundle, recent_events,
-                                  record_event)
-from portal.access.log_routes import log_signer
-from portal.access.models import AccessEvent, EventKind
+from portal.audit.events import (
+    SALT_KEY,
+    canonical_json,
+    event_document,
+    leaf_data,
+    proof_bundle,
+    recent_events,
+    record_event,
+)
+from portal.audit.log_routes import log_signer
+from portal.audit.models import AccessEvent, EventKind
 from portal.extensions import session, vault
 from portal.records.models import Subject
 from portal.transparency import log, merkle

@@ -11,8 +11,16 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from portal.crypto import KeyringError
-from portal.transparency.notes import (DEFAULT_ORIGIN, KEY_FILE, NoteError, Signer, Verifier, create_key_file,
-                                       open_note, verify_note)
+from portal.transparency.notes import (
+    DEFAULT_ORIGIN,
+    KEY_FILE,
+    NoteError,
+    Signer,
+    Verifier,
+    create_key_file,
+    open_note,
+    verify_note,
+)
 
 ROOT = hashlib.sha256(b"a root").digest()
 

@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.access.events import open_detail
-from portal.access.models import AccessEvent, Complaint, Disclosure, EventKind, Outcome
+from portal.access.models import Complaint
 from portal.accounts.models import User
+from portal.audit.events import open_detail
+from portal.audit.models import AccessEvent, Disclosure, EventKind, Outcome
 from portal.crypto import Vault
 from portal.institutions.models import Institution
 from portal.records.models import Subject
@@ -81,7 +82,9 @@ def access_page(session: Session, vault: Vault, subject: Subject, filters: Filte
     ids = [e.id for e in events]
     disclosed = set(session.scalars(select(Disclosure.event_id).where(Disclosure.event_id.in_(ids))))
     complained = set(session.scalars(select(Complaint.event_id).where(Complaint.event_id.in_(ids))))
-    from portal.disputes.models import Dispute  # disputes build on access, not the reverse
+    from portal.disputes.models import (
+        Dispute,  # disputes build on access, not the reverse
+    )
 
     disputed = dict(session.execute(select(Dispute.access_event_id, Dispute.id)
                                     .where(Dispute.access_event_id.in_(ids)).order_by(Dispute.filed_at)).all())

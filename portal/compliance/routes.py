@@ -6,23 +6,56 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _, ngettext
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from portal.accounts.models import Role, User
-from portal.disputes import officers, sharing
+from portal.audit.names import EVENT_NAMES
+from portal.compliance import cases as officers
+from portal.compliance.forms import (
+    ANSWER_NAMES,
+    KIND_NAMES,
+    MOVE_LABELS,
+    REASON_NAMES,
+    STATUS_NAMES,
+    STEP_NAMES,
+    AssignForm,
+    ExtendForm,
+    MoveForm,
+    NoteForm,
+    QueueFilterForm,
+    RecuseForm,
+    RevealForm,
+    ShareForm,
+    TakeForm,
+    choices,
+    decide_form,
+)
+from portal.disputes import sharing
 from portal.disputes.decisions import OUTCOME_NAMES, expire_overdue
 from portal.disputes.lifecycle import DisputeError, StaleDispute
-from portal.disputes.models import OUTCOMES, Dispute, DisputeKind, DisputeReason, DisputeStatus
-from portal.disputes.officer_forms import (ANSWER_NAMES, KIND_NAMES, MOVE_LABELS, REASON_NAMES, STATUS_NAMES,
-                                           STEP_NAMES, AssignForm, decide_form, ExtendForm, MoveForm, NoteForm,
-                                           QueueFilterForm, RecuseForm, RevealForm, ShareForm, TakeForm,
-                                           choices)
+from portal.disputes.models import (
+    OUTCOMES,
+    Dispute,
+    DisputeKind,
+    DisputeReason,
+    DisputeStatus,
+)
 from portal.extensions import session, vault
 from portal.i18n import local_name, shown
 from portal.paging import page_number
-from portal.records.report import CATEGORY_NAMES, EVENT_NAMES
+from portal.records.pages import CATEGORY_NAMES
 
 bp = Blueprint("officer", __name__, url_prefix="/officer")
 
@@ -76,7 +109,7 @@ def queue():
     except LookupError:
         abort(404)
     args = {k: v for k, v in request.args.items() if k != "page"}
-    return render_template("officer/queue.html", form=form, page=page, args=args, filters=filters, **NAMES)
+    return render_template("compliance/queue.html", form=form, page=page, args=args, filters=filters, **NAMES)
 
 
 # -- the case page -------------------------------------------------------------------------
@@ -129,7 +162,7 @@ def _render(dispute: Dispute, status: int = 200, given: dict[str, Any] | None = 
             error: str | None = None, revealed=None):
     view = officers.case_view(session(), vault(), dispute, _me())
     officers.record_case_view(session(), vault(), dispute, _me())
-    return render_template("officer/case.html", view=view, forms=_forms(view, given or {}, stale), stale=stale,
+    return render_template("compliance/case.html", view=view, forms=_forms(view, given or {}, stale), stale=stale,
                            error=error, revealed=revealed, **NAMES), status
 
 

@@ -9,8 +9,8 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select, text
 
-from portal.access.events import BundleError, audit_events, verify_bundle
-from portal.access.log_routes import log_signer
+from portal.audit.events import BundleError, audit_events, verify_bundle
+from portal.audit.log_routes import log_signer
 from portal.crypto import KeyringError
 from portal.extensions import session, vault
 from portal.transparency.checkpoints import AuditFailure, read_leaf_hashes, verify_log

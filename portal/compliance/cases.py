@@ -19,26 +19,53 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from portal.access.events import open_detail, record_event
-from portal.access.models import AccessEvent, EventKind
 from portal.accounts.models import FirmDelegation, Role, User
 from portal.accounts.services import display_name
+from portal.audit.events import open_detail, record_event
+from portal.audit.models import AccessEvent, EventKind
 from portal.crypto import Vault
 from portal.db import new_id, utcnow
 from portal.disputes import decisions, sharing
 from portal.disputes.evidence import read as read_evidence
-from portal.disputes.lifecycle import (TRANSITIONS, DisputeError, StaleDispute, advance, days_left, extend,
-                                       touch, write_step)
-from portal.disputes.models import (CLOSED_STATUSES, OPEN_STATUSES, OUTCOMES, Answer, Dispute, DisputeItem,
-                                    DisputeKind, DisputeNote, DisputeOutcome, DisputeReason, DisputeStatus,
-                                    DisputeStep, Evidence, FurnisherResponse, OfficerConflict, StepKind)
+from portal.disputes.lifecycle import (
+    TRANSITIONS,
+    DisputeError,
+    StaleDispute,
+    advance,
+    days_left,
+    extend,
+    touch,
+    write_step,
+)
+from portal.disputes.models import (
+    CLOSED_STATUSES,
+    OPEN_STATUSES,
+    OUTCOMES,
+    Answer,
+    Dispute,
+    DisputeItem,
+    DisputeKind,
+    DisputeNote,
+    DisputeOutcome,
+    DisputeReason,
+    DisputeStatus,
+    DisputeStep,
+    Evidence,
+    FurnisherResponse,
+    OfficerConflict,
+    StepKind,
+)
 from portal.disputes.responses import proposed_correction
 from portal.i18n import N_
 from portal.institutions.models import Institution
-from portal.localtime import day_of, today as local_today, zone
+from portal.localtime import day_of, zone
+from portal.localtime import today as local_today
 from portal.records.models import Category, CreditRecord, Subject, SubjectKind
-from portal.records.report import RecordView, VersionView, proposed_view, record_views as report_record_views
+from portal.records.pages import RecordView, VersionView, proposed_view
+from portal.records.pages import mask_identifier as mask
+from portal.records.pages import record_views as report_record_views
 from portal.records.services import SubjectView, view_subject
+from portal.repair.services import record_marks
 
 PAGE_SIZE = 25
 MAX_NOTE = 2000
@@ -104,6 +131,24 @@ def declare_conflict(session: Session, vault: Vault, officer: User, subject: Sub
     return len(held)
 
 
+def withdraw_conflict(session: Session, officer: User, subject: Subject) -> bool:
+    """Remove a declaration made in error; False when there was none."""
+    row = session.scalar(select(OfficerConflict).where(OfficerConflict.officer_user_id == officer.id,
+                                                       OfficerConflict.subject_id == subject.id))
+    if row is None:
+        return False
+    session.delete(row)
+    session.flush()
+    return True
+
+
+def conflicts_of(session: Session, officer: User) -> list[tuple[OfficerConflict, Subject]]:
+    """The subjects `officer` declared, oldest declaration first."""
+    return [(row, subject) for row, subject in session.execute(
+        select(OfficerConflict, Subject).join(Subject, Subject.id == OfficerConflict.subject_id)
+        .where(OfficerConflict.officer_user_id == officer.id).order_by(OfficerConflict.declared_at))]
+
+
 def load_case(session: Session, viewer: User, dispute_id: uuid.UUID) -> Dispute:
     """The case, if `viewer` may see it: an officer or supervisor, not
     linked to the subject, and the subject still on file. Raises
@@ -141,11 +186,9 @@ def mask_name(name: str) -> str:
 
 
 def mask_identifier(identifier: str) -> str:
-    """The first four and the last two characters; the rest as asterisks."""
-    identifier = identifier or ""
-    if len(identifier) <= 6:
-        return "*" * len(identifier)
-    return identifier[:4] + "*" * (len(identifier) - 6) + identifier[-2:]
+    """Officers see less than the subject: the first four and the last two
+    characters."""
+    return mask(identifier, head=4, tail=2)
 
 
 @dataclass(frozen=True)
@@ -614,7 +657,7 @@ def case_view(session: Session, vault: Vault, dispute: Dispute, viewer: User, to
     records = session.scalars(select(CreditRecord).where(CreditRecord.id.in_(record_ids))
                               .order_by(CreditRecord.created_at, CreditRecord.id)
                               .options(selectinload(CreditRecord.versions))).all() if record_ids else []
-    record_views = report_record_views(session, vault, subject, records)
+    record_views = report_record_views(session, vault, subject, records, record_marks(session, vault, subject, records))
 
     access = None
     if dispute.access_event_id is not None:

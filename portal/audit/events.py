@@ -21,12 +21,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.access.models import AccessEvent, EventKind, Outcome
+from portal.audit.models import AccessEvent, EventKind, Outcome
+from portal.audit.subjects import KeyedSubject, subject_of
 from portal.crypto import Vault
 from portal.db import new_id, utcnow
-from portal.records.models import Subject
 from portal.transparency import log, merkle
-from portal.transparency.checkpoints import latest_checkpoint
+from portal.transparency.checkpoints import AuditFailure, latest_checkpoint
 from portal.transparency.notes import NoteError, Signer, verify_note
 
 SALT_KEY = "_salt"
@@ -34,7 +34,7 @@ SALT_BYTES = 32
 BUNDLE_FORMAT = "portal-event-proof/1"
 
 
-def record_event(session: Session, vault: Vault, subject: Subject, kind: EventKind, *,
+def record_event(session: Session, vault: Vault, subject: KeyedSubject, kind: EventKind, *,
                  channel: str = "web", outcome: Outcome = Outcome.SERVED, actor_user_id: uuid.UUID | None = None,
                  institution_id: uuid.UUID | None = None, purpose: str | None = None,
                  detail: dict[str, Any] | None = None) -> AccessEvent:
@@ -101,7 +101,7 @@ def open_detail(cipher: Any, event: AccessEvent) -> tuple[dict[str, Any], str | 
     return detail, detail.pop(SALT_KEY, None)
 
 
-def recent_events(session: Session, vault: Vault, subject: Subject, limit: int = 10) -> list[EventView]:
+def recent_events(session: Session, vault: Vault, subject: KeyedSubject, limit: int = 10) -> list[EventView]:
     cipher = vault.cipher(session, subject.data_key_id)
     rows = session.scalars(select(AccessEvent).where(AccessEvent.subject_id == subject.id)
                            .order_by(AccessEvent.occurred_at.desc()).limit(limit))
@@ -117,12 +117,12 @@ def proof_bundle(session: Session, vault: Vault, event: AccessEvent, signer: Sig
     the inclusion proof against the latest checkpoint, that checkpoint and
     the log's verifier key. The caller has checked that the user may see
     this event. Raises LookupError for an event not in the log."""
-    subject = session.get(Subject, event.subject_id)
+    subject = subject_of(session, event.subject_id)
     detail, salt = open_detail(vault.cipher(session, subject.data_key_id), event)
     if event.log_index is None or salt is None:
         raise LookupError("this event was recorded before the transparency log")
     if signer is None:  # the app's key (needs an app context)
-        from portal.access.log_routes import log_signer
+        from portal.audit.log_routes import log_signer
 
         signer = log_signer()
     checkpoint = latest_checkpoint(session, signer)
@@ -196,8 +196,6 @@ def audit_events(session: Session, vault: Vault, leaves: bytes) -> int:
     event rewritten, deleted or moved in the database is named. `leaves` is
     the concatenated leaf hashes (checked against the tree before). Returns
     how many events were recomputed (shredded subjects cannot be)."""
-    from portal.transparency.checkpoints import AuditFailure
-
     size, seen, checked = len(leaves) // 32, set(), 0
     ciphers: dict[uuid.UUID, Any] = {}
     for event in session.scalars(select(AccessEvent).order_by(AccessEvent.log_index)):
@@ -207,7 +205,7 @@ def audit_events(session: Session, vault: Vault, leaves: bytes) -> int:
         if index in seen:
             raise AuditFailure(f"leaf {index}: more than one event claims it", index)
         seen.add(index)
-        subject = session.get(Subject, event.subject_id)
+        subject = subject_of(session, event.subject_id)
         if subject.shredded_at is not None:
             continue
         if subject.id not in ciphers:

@@ -14,23 +14,37 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Sequence
 
-from flask_babel import gettext as _, lazy_gettext as _l, ngettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from portal.access.events import open_detail, record_event
-from portal.access.models import AccessEvent, EventKind
 from portal.accounts.authz import SubjectAccess
 from portal.accounts.models import Role, User
+from portal.audit.events import open_detail, record_event
+from portal.audit.models import AccessEvent, EventKind
+from portal.audit.names import EVENT_NAMES, PURPOSE_NAMES
 from portal.crypto import Vault
-from portal.disputes import decisions, evidence as ev, lifecycle, services, sharing
-from portal.disputes.models import (OPEN_STATUSES, Dispute, DisputeItem, DisputeOutcome, DisputeReason,
-                                    DisputeStatus, DisputeStep, Evidence, RecordStatement, StepKind)
+from portal.disputes import decisions, lifecycle, services, sharing
+from portal.disputes import evidence as ev
+from portal.disputes.models import (
+    OPEN_STATUSES,
+    Dispute,
+    DisputeItem,
+    DisputeOutcome,
+    DisputeReason,
+    DisputeStatus,
+    DisputeStep,
+    Evidence,
+    RecordStatement,
+    StepKind,
+)
 from portal.i18n import day
 from portal.institutions.models import Institution
 from portal.notifications.services import notify
 from portal.records.models import Category, CreditRecord, RecordVersion, Subject
-from portal.records.report import CATEGORY_NAMES, EVENT_NAMES, PAGE_SIZE as REPORT_PAGE_SIZE, SubjectHeader
+from portal.records.pages import CATEGORY_NAMES, REPORT_PAGE_SIZE, SubjectHeader
 from portal.records.services import open_payload, view_subject
 
 PAGE_SIZE = 20
@@ -208,8 +222,6 @@ class EventSummary:
 
     @property
     def purpose_label(self) -> str:
-        from portal.access.forms import PURPOSE_NAMES  # labels live with the forms
-
         return str(PURPOSE_NAMES.get(self.purpose, self.purpose)) if self.purpose else ""
 
 

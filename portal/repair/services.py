@@ -16,11 +16,13 @@ from sqlalchemy.orm import Session
 from portal.accounts.models import User
 from portal.crypto import Vault
 from portal.disputes import evidence as ev
+from portal.disputes.decisions import statements_for
 from portal.disputes.models import Dispute, DisputeKind, DisputeReason
-from portal.disputes.services import file_dispute
+from portal.disputes.services import disputed_records, file_dispute
 from portal.i18n import N_, Refusal
 from portal.localtime import today as local_today
 from portal.records.models import Category, CreditRecord, Subject, SubjectKind
+from portal.records.pages import RecordMarks
 from portal.records.services import add_years, current_version, open_payload
 
 # Without the furnisher's "minimum_publicity_until", the longest minimum
@@ -98,3 +100,10 @@ def repair_dates(session: Session, vault: Vault, subject: Subject,
 
 
 __all__ = ["apply", "repair_dates", "repair_from"]
+
+
+def record_marks(session: Session, vault: Vault, subject: Subject, records: Sequence[CreditRecord]) -> RecordMarks:
+    """What disputes and credit repair did to `records`, for their views."""
+    ids = [r.id for r in records]
+    return RecordMarks(disputed_records(session, ids), statements_for(session, vault, subject, ids),
+                       repair_dates(session, vault, subject, records))

@@ -15,14 +15,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.access.models import AccessEvent, Disclosure
+from portal.audit.models import AccessEvent, Disclosure
+from portal.audit.subjects import KeyedSubject
 from portal.crypto import Vault
 from portal.crypto.errors import DecryptionFailed
 from portal.db import new_id, utcnow
-from portal.records.models import Subject
 
 
-def store(session: Session, vault: Vault, subject: Subject, event: AccessEvent, body: bytes) -> Disclosure:
+def store(session: Session, vault: Vault, subject: KeyedSubject, event: AccessEvent, body: bytes) -> Disclosure:
     """Keep `body`, the exact bytes sent, for the query `event`."""
     if event.subject_id != subject.id or event.institution_id is None:
         raise ValueError("a disclosure belongs to an institution's query about this subject")
@@ -46,7 +46,7 @@ class DisclosureView:
     report: Any  # `body` decoded
 
 
-def open_snapshot(session: Session, vault: Vault, subject: Subject, row: Disclosure) -> bytes:
+def open_snapshot(session: Session, vault: Vault, subject: KeyedSubject, row: Disclosure) -> bytes:
     body = vault.cipher(session, subject.data_key_id).open(Disclosure.__tablename__, "snapshot", row.id,
                                                            row.snapshot_ct)
     # The ciphertext is authenticated; the hash column is not: check it.
@@ -55,7 +55,7 @@ def open_snapshot(session: Session, vault: Vault, subject: Subject, row: Disclos
     return body
 
 
-def disclosure_for_event(session: Session, vault: Vault, subject: Subject,
+def disclosure_for_event(session: Session, vault: Vault, subject: KeyedSubject,
                          event_id: uuid.UUID) -> DisclosureView | None:
     """What was disclosed by one of the subject's access events; None when
     the event disclosed nothing (or is not the subject's)."""

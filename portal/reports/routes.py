@@ -10,12 +10,12 @@ from flask_login import current_user, login_required
 
 from portal.accounts.authz import SubjectAccess, accessible, load_subject
 from portal.accounts.models import DelegationScope
-from portal.disputes import views as dispute_views
+from portal.disputes import pages as dispute_views
 from portal.extensions import session, vault
 from portal.localtime import today as local_today
 from portal.paging import page_number
-from portal.records import report
-from portal.records.pdf import build_pdf
+from portal.reports import report
+from portal.reports.pdf import build_pdf
 
 bp = Blueprint("records", __name__)
 
@@ -38,7 +38,7 @@ def _show_dashboard(access: SubjectAccess) -> str:
     # Disputes only for those who may file them (an agent may lack the scope).
     disputes = (dispute_views.dashboard_disputes(session(), access.subject)
                 if DelegationScope.FILE_DISPUTES in access.scopes else None)
-    return render_template("records/dashboard.html", view=view, disputes=disputes)
+    return render_template("reports/dashboard.html", view=view, disputes=disputes)
 
 
 @bp.get("/me")
@@ -47,7 +47,7 @@ def dashboard():
     accesses = [a for a in accessible(session(), current_user.user) if DelegationScope.VIEW_REPORT in a.scopes]
     if len(accesses) == 1:
         return _show_dashboard(accesses[0])
-    return render_template("records/choose.html", choices=report.choices(session(), vault(), accesses))
+    return render_template("reports/choose.html", choices=report.choices(session(), vault(), accesses))
 
 
 @bp.get("/subjects/<uuid:subject_id>")
@@ -64,7 +64,7 @@ def report_page(subject_id: uuid.UUID):
         view = report.report_page(session(), vault(), current_user.user, access, page_number())
     except report.PageNotFound:
         abort(404)
-    return render_template("records/report.html", report=view)
+    return render_template("reports/report.html", report=view)
 
 
 @bp.get("/subjects/<uuid:subject_id>/export.json")

@@ -7,14 +7,26 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+)
 from wtforms.widgets import HiddenInput
 
 from portal.accounts.forms import MultiCheckboxField
+from portal.compliance.cases import MAX_NOTE, MAX_REVEAL_REASON
 from portal.disputes.deadlines import MAX_EXTENSION_DAYS
 from portal.disputes.lifecycle import MAX_NOTE as MAX_STEP_NOTE
-from portal.disputes.models import Answer, DisputeKind, DisputeReason, DisputeStatus, StepKind
-from portal.disputes.officers import MAX_NOTE, MAX_REVEAL_REASON
+from portal.disputes.models import (
+    Answer,
+    DisputeKind,
+    DisputeReason,
+    DisputeStatus,
+    StepKind,
+)
 
 STATUS_NAMES = {
     DisputeStatus.SUBMITTED: _l("Submitted"),

@@ -15,13 +15,14 @@ from wtforms.validators import DataRequired, Length
 
 from portal.accounts.authz import load_subject
 from portal.accounts.models import DelegationScope
-from portal.disputes import repair, views
+from portal.disputes import pages as views
 from portal.disputes.evidence import Upload
 from portal.disputes.services import MAX_STATEMENT, DuplicateDispute
 from portal.extensions import session, vault
 from portal.i18n import day, shown
 from portal.localtime import today as local_today
 from portal.records.models import CreditRecord
+from portal.repair import services as repair
 
 bp = Blueprint("repair", __name__)
 

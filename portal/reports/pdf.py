@@ -4,69 +4,13 @@ formats follow the current locale (call it inside a request or with
 which fpdf2 subsets to the characters used."""
 from __future__ import annotations
 
-from importlib.resources import as_file, files
+from flask_babel import gettext as _
+from fpdf.enums import WrapMode
 
-from flask_babel import get_locale, gettext as _
-from fpdf import FPDF
-from fpdf.enums import WrapMode, XPos, YPos
-from fpdf.fonts import FontFace
-
-from portal.i18n import day, money, moment
-from portal.records.report import EventRow, Field, Printable, RecordView, VersionView
-
-FONT = "NotoSansSC"
-FONT_FILE = files("pylopdf_fonts_zh_cn") / "NotoSansSC-Regular.otf"
-LINE = 6  # mm
-LABEL_WIDTH = 50  # mm
-# One regular face only: headings stand out by shading, not bold.
-HEADINGS = FontFace(fill_color=(230, 234, 239))
-
-
-class PortalPDF(FPDF):
-    """An A4 document of the portal: the embedded font, the language, a
-    footer with when it was generated and the page numbers, and the
-    headings, paragraphs and label-value tables both the report and the
-    outcome letter are made of."""
-    # Chinese breaks between any two characters.
-    wrap = WrapMode.CHAR
-
-    def __init__(self, title: str, generated_at, label_width: float = LABEL_WIDTH) -> None:
-        super().__init__(format="A4")
-        with as_file(FONT_FILE) as path:
-            self.add_font(FONT, fname=str(path))
-        self.locale = str(get_locale())
-        self.set_lang("zh-CN" if self.locale.startswith("zh") else "en")
-        self.set_title(title)
-        self.set_creator(_("Credit Subject Portal"))
-        self.generated = pdf_moment(generated_at)
-        self.label_width = label_width
-        self.add_page()
-
-    def footer(self) -> None:
-        self.set_y(-12)
-        self.set_font(FONT, size=8)
-        # fpdf2 replaces `{nb}` with the page count when the file is written.
-        self.cell(0, 6, _("Generated %(when)s · page %(page)d of %(pages)s", when=self.generated,
-                          page=self.page_no(), pages="{nb}"), align="C")
-
-    def heading(self, text: str, size: int) -> None:
-        self.ln(2)
-        self.set_font(FONT, size=size)
-        self.multi_cell(0, size * 0.5, text, wrapmode=self.wrap, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.set_font(FONT, size=10)
-        self.ln(1)
-
-    def paragraph(self, text: str, height: float = LINE) -> None:
-        self.multi_cell(0, height, text, wrapmode=self.wrap, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-
-    def facts(self, rows: list[tuple[str, str]]) -> None:
-        with self.table(col_widths=(self.label_width, self.epw - self.label_width), first_row_as_headings=False,
-                        borders_layout="HORIZONTAL_LINES", line_height=LINE, wrapmode=self.wrap) as table:
-            for label, value in rows:
-                row = table.row()
-                row.cell(label)
-                row.cell(value)
-        self.ln(2)
+from portal.i18n import day, money
+from portal.pdf import FONT, HEADINGS, LINE, PortalPDF, pdf_moment
+from portal.records.pages import Field, RecordView, VersionView
+from portal.reports.report import EventRow, Printable
 
 
 def build_pdf(printable: Printable) -> bytes:
@@ -87,11 +31,6 @@ def build_pdf(printable: Printable) -> bytes:
     pdf.heading(_("Recent access to this file"), 14)
     _events(pdf, printable.events, locale)
     return bytes(pdf.output())
-
-
-def pdf_moment(value) -> str:
-    # CLDR puts a narrow no-break space in English times; the font has none.
-    return moment(value).replace("\u202f", " ")
 
 
 def _record(pdf: PortalPDF, record: RecordView, locale: str, category: str | None) -> None:

@@ -1,0 +1,46 @@
+"""What pages call access events, their actors and purposes, in both
+languages."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from portal.audit.models import EventKind
+from portal.audit.purposes import Purpose
+
+EVENT_NAMES = {
+    EventKind.SELF_QUERY: _l("Viewed on the portal"),
+    EventKind.EXPORT: _l("Downloaded from the portal"),
+    EventKind.REGISTRATION: _l("Account opened"),
+    EventKind.DELEGATION_GRANTED: _l("Agent authorised"),
+    EventKind.DELEGATION_REVOKED: _l("Agent's access revoked"),
+    EventKind.INVITATION_SENT: _l("Agent invited"),
+    EventKind.INVITATION_CANCELLED: _l("Agent invitation cancelled"),
+    EventKind.INSTITUTION_QUERY: _l("Report requested by an institution"),
+    EventKind.RECORD_FURNISHED: _l("Record furnished or updated"),
+    EventKind.CONSENT_GRANTED: _l("Authority granted"),
+    EventKind.CONSENT_REVOKED: _l("Authority revoked"),
+    EventKind.AUTHORISATION_REGISTERED: _l("Written authorisation registered"),
+    EventKind.LOCK_SET: _l("File locked"),
+    EventKind.LOCK_RELEASED: _l("File unlocked"),
+    EventKind.COMPLAINT_FILED: _l("Complaint filed"),
+    EventKind.DISPUTE_FILED: _l("Dispute filed"),
+    EventKind.DISPUTE_STEP: _l("Dispute updated"),
+    EventKind.CASE_VIEWED: _l("Dispute case opened by an officer"),
+    EventKind.IDENTITY_REVEALED: _l("Name and identifier shown to an officer"),
+    EventKind.EVIDENCE_SENT: _l("Dispute evidence sent to the furnisher"),
+    EventKind.DISPUTE_FORWARDED: _l("Dispute sent to the furnisher for an answer"),
+    EventKind.CORRECTION_NOTICE: _l("Correction notice sent to a recipient"),
+}
+STAFF_ROLES = {"officer": _l("compliance officer"), "supervisor": _l("supervisor"),
+               "administrator": _l("administrator")}
+CHANNEL_ACTORS = {"web": _l("You, on the portal"), "api": _l("An institution"), "staff": _l("Portal staff")}
+
+PURPOSE_NAMES = {
+    Purpose.LOAN_APPROVAL: _l("Loan approval"),
+    Purpose.CREDIT_CARD_APPROVAL: _l("Credit card approval"),
+    Purpose.GUARANTEE_REVIEW: _l("Guarantee review"),
+    Purpose.POST_LOAN_MANAGEMENT: _l("Post-loan management (existing contract)"),
+    Purpose.EMPLOYMENT_SCREENING: _l("Employment screening"),
+    Purpose.COURT_ENFORCEMENT: _l("Court enforcement (legal basis)"),
+    Purpose.SELF_QUERY: _l("Self-query"),
+}
