@@ -8,18 +8,26 @@ import sys
 from pathlib import Path
 
 import click
+import waitress
+from alembic.script import ScriptDirectory
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from portal import config
+from portal import config, create_app
+from portal.api.cli import apikeys
 from portal.audit.cli import audit, init_log_key
+from portal.compliance.cli import conflicts
 from portal.crypto import KeyringError, init_keys
 from portal.crypto.keyring import INDEX_FILE, KEK_FILE
 from portal.crypto.models import KekVersion, KeyCheck
+from portal.demo import DemoRefused, load_demo
+from portal.disputes import sweeper
+from portal.disputes.cli import disputes
 from portal.extensions import database, session, vault
-from portal.migrations import current_heads, upgrade
+from portal.migrations import alembic_config, current_heads, upgrade
+from portal.notifications.services import Mailer, deliver
 from portal.records.models import Subject
 
 keys = AppGroup("keys", help="Show and rotate the key-encryption keys.")
@@ -87,8 +95,6 @@ def demo_command(ctx: click.Context, subjects: int, seed: int) -> None:
 
 
 def _load_demo(subjects: int, seed: int) -> None:
-    from portal.demo import DemoRefused, load_demo
-
     try:
         creds = load_demo(session(), vault(), subjects=subjects, seed=seed, progress=click.echo)
     except DemoRefused as exc:
@@ -135,9 +141,7 @@ def _format_credentials(creds: dict) -> str:
 @click.pass_context
 def serve_command(ctx: click.Context, host: str, port: int, threads: int, demo: bool, check: bool) -> None:
     """Serve the portal with waitress (a production WSGI server)."""
-    import waitress
-
-    app = current_app._get_current_object()
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's target
     if demo:
         app.config["DEMO_MODE"] = True
         ctx.invoke(init_command)
@@ -151,8 +155,6 @@ def serve_command(ctx: click.Context, host: str, port: int, threads: int, demo: 
     if check:
         click.echo("ready to serve: schema at head, secret key set, key files match the database")
         return
-    from portal.disputes import sweeper
-
     sweeper.start(app)  # dispute deadlines, checked hourly while serving
     click.echo(f"Portal running on http://{host}:{port}/  (Ctrl+C to stop)")
     waitress.serve(app, host=host, port=port, threads=threads, ident="portal")
@@ -180,10 +182,6 @@ def _preflight(app: Flask) -> None:
 
 
 def _script_heads():
-    from alembic.script import ScriptDirectory
-
-    from portal.migrations import alembic_config
-
     script = ScriptDirectory.from_config(alembic_config(database().engine))
     return [script.get_revision(h) for h in script.get_heads()]
 
@@ -215,7 +213,8 @@ def keys_rotate(batch_size: int) -> None:
         _fail(str(exc))
     verb = "created" if report.created else "resumed rotation to"
     click.echo(f"{verb} key-encryption key v{report.version}; re-wrapped {report.rewrapped} data keys")
-    retired = [v["version"] for v in vault().status(s)["versions"] if v["version"] != report.version and not v["data_keys"]]
+    versions = vault().status(s)["versions"]
+    retired = [v["version"] for v in versions if v["version"] != report.version and not v["data_keys"]]
     if retired:
         click.echo("no data key needs " + ", ".join(f"v{v}" for v in retired)
                    + " any more: move those key files to offline storage")
@@ -224,8 +223,6 @@ def keys_rotate(batch_size: int) -> None:
 @outbox.command("deliver")
 def outbox_deliver() -> None:
     """E-mail every queued message that has not been sent yet."""
-    from portal.notifications.services import Mailer, deliver
-
     mailer = Mailer(current_app.config)
     if not mailer.enabled:
         _fail("no mail server configured (set PORTAL_MAIL_SERVER)")
@@ -236,16 +233,11 @@ def outbox_deliver() -> None:
 def register(app: Flask) -> None:
     for command in (init_command, demo_command, serve_command, keys, outbox, audit):
         app.cli.add_command(command)
-    from portal.api.cli import apikeys
-    from portal.compliance.cli import conflicts
-    from portal.disputes.cli import disputes
     disputes.add_command(conflicts)
     app.cli.add_command(apikeys)
     app.cli.add_command(disputes)
 
 
 def main() -> None:
-    from portal import create_app
-
     cli = FlaskGroup(create_app=create_app, help="The credit-subject rights portal.")
     cli.main(args=sys.argv[1:], prog_name="portal")

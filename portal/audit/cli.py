@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import IO
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from portal.audit.events import BundleError, audit_events, verify_bundle
 from portal.audit.log_routes import log_signer
@@ -62,7 +64,7 @@ def verify_command(vkey: str | None, log_only: bool) -> None:
                f"{checked}root {report.root.hex()}")
 
 
-def _snapshot(s):
+def _snapshot(s: Session) -> Session:
     """One consistent view for the whole audit, so appends made meanwhile by
     the running portal are not mistaken for damage."""
     if s.get_bind().dialect.name == "postgresql":
@@ -76,7 +78,7 @@ def _snapshot(s):
 @click.argument("file", type=click.File("rb"))
 @click.option("--key", "vkey", help="The log's verifier key, as published at /transparency/key "
                                     "(default: the key named in the bundle, which proves less).")
-def verify_proof_command(file, vkey: str | None) -> None:
+def verify_proof_command(file: IO[bytes], vkey: str | None) -> None:
     """Check a downloaded proof bundle offline: the checkpoint's signature,
     and that the event is in the log it signs."""
     try:

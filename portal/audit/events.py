@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from portal.audit.models import AccessEvent, EventKind, Outcome
 from portal.audit.subjects import KeyedSubject, subject_of
-from portal.crypto import Vault
+from portal.crypto import Cipher, Vault
 from portal.db import new_id, utcnow
 from portal.transparency import log, merkle
 from portal.transparency.checkpoints import AuditFailure, latest_checkpoint
@@ -96,8 +96,8 @@ class EventView:
     detail: dict[str, Any]
 
 
-def open_detail(cipher: Any, event: AccessEvent) -> tuple[dict[str, Any], str | None]:
-    detail = json.loads(cipher.open_field(event, "detail"))
+def open_detail(cipher: Cipher, event: AccessEvent) -> tuple[dict[str, Any], str | None]:
+    detail = json.loads(cipher.open(AccessEvent.__tablename__, "detail", event.id, event.detail_ct).decode())
     return detail, detail.pop(SALT_KEY, None)
 
 
@@ -197,7 +197,7 @@ def audit_events(session: Session, vault: Vault, leaves: bytes) -> int:
     the concatenated leaf hashes (checked against the tree before). Returns
     how many events were recomputed (shredded subjects cannot be)."""
     size, seen, checked = len(leaves) // 32, set(), 0
-    ciphers: dict[uuid.UUID, Any] = {}
+    ciphers: dict[uuid.UUID, Cipher] = {}
     for event in session.scalars(select(AccessEvent).order_by(AccessEvent.log_index)):
         index = event.log_index
         if index is None or not 0 <= index < size:

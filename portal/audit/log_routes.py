@@ -26,7 +26,8 @@ def log_signer() -> Signer:
     if "portal.log_signer" not in ext:
         ext["portal.log_signer"] = Signer.load(current_app.config["KEY_DIR"],
                                                current_app.config.get("LOG_ORIGIN") or DEFAULT_ORIGIN)
-    return ext["portal.log_signer"]
+    signer: Signer = ext["portal.log_signer"]
+    return signer
 
 
 class BadParameter(Exception):
@@ -72,19 +73,19 @@ def _proof(proof: list[bytes], **about: int) -> Response:
 
 @bp.get("/checkpoint")
 @limiter.limit("60 per minute")  # it may sign and store a checkpoint: not for flooding
-def checkpoint():
+def checkpoint() -> Response:
     """The latest signed checkpoint: the C2SP signed note itself."""
     return _text(latest_checkpoint(session(), log_signer()).note)
 
 
 @bp.get("/key")
-def key():
+def key() -> Response:
     """The verifier key, in the signed-note vkey format."""
     return _text(log_signer().vkey + "\n")
 
 
 @bp.get("/proof/inclusion")
-def inclusion():
+def inclusion() -> Response:
     index, size = _number("index"), _number("size")
     current = log.size(session())
     if not 1 <= size <= current:
@@ -95,7 +96,7 @@ def inclusion():
 
 
 @bp.get("/proof/consistency")
-def consistency():
+def consistency() -> Response:
     first, second = _number("first"), _number("second")
     current = log.size(session())
     if not 1 <= second <= current:

@@ -8,12 +8,13 @@ import hmac
 import secrets
 import struct
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, TypedDict
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from portal.crypto.blind_index import BlindIndex
@@ -25,6 +26,7 @@ from portal.db import new_id, utcnow
 FORMAT = 1
 _HEADER = struct.Struct(">BI")  # format, data-key version
 _CACHE = "portal.ciphers"
+_UNNAMED_KEK = "a data key is damaged: it is wrapped but names no key-encryption key version"
 
 
 class Cipher:
@@ -57,7 +59,9 @@ class Cipher:
         try:
             return self._aead.decrypt(nonce, blob[head + NONCE_BYTES:], self._aad(table, column, row_id, version))
         except InvalidTag:
-            raise DecryptionFailed(f"{table}.{column} of {row_id}: ciphertext altered or not sealed for this place") from None
+            raise DecryptionFailed(
+                f"{table}.{column} of {row_id}: ciphertext altered or not sealed for this place"
+            ) from None
 
     # Fields of mapped objects: ``<column>_ct`` on ``obj`` with ``obj.id``.
     def seal_field(self, obj: Any, column: str, value: str | None) -> None:
@@ -69,6 +73,18 @@ class Cipher:
     def open_field(self, obj: Any, column: str) -> str | None:
         blob = getattr(obj, f"{column}_ct")
         return None if blob is None else self.open(obj.__tablename__, column, obj.id, blob).decode()
+
+
+class KekVersionStatus(TypedDict):
+    version: int
+    key_file: bool
+    data_keys: int
+
+
+class KeyStatus(TypedDict):
+    current: int
+    versions: list[KekVersionStatus]
+    destroyed: int | None
 
 
 @dataclass
@@ -102,7 +118,7 @@ class Vault:
         session.info.setdefault(_CACHE, {})[row.id] = cipher
 
     def cipher(self, session: Session, key_id: uuid.UUID) -> Cipher:
-        cache = session.info.setdefault(_CACHE, {})
+        cache: dict[uuid.UUID, Cipher] = session.info.setdefault(_CACHE, {})
         if key_id in cache:
             return cache[key_id]
         row = session.get(DataKey, key_id)
@@ -141,8 +157,10 @@ class Vault:
         if known and max(known) > self.keyring.current_version:
             raise KeyringError(f"the database uses key-encryption key v{max(known)} but "
                                f"{self.keyring.key_dir / f'kek-v{max(known)}.key'} is missing: restore it")
-        in_use = session.scalars(select(DataKey.kek_version).where(DataKey.wrapped.is_not(None)).distinct())
-        missing = sorted(set(in_use) - set(self.keyring.keks))
+        in_use = set(session.scalars(select(DataKey.kek_version).where(DataKey.wrapped.is_not(None)).distinct()))
+        if None in in_use:
+            raise KeyringError(_UNNAMED_KEK)
+        missing = sorted({v for v in in_use if v is not None} - set(self.keyring.keks))
         if missing:
             raise KeyringError(f"data keys are wrapped by key-encryption key v{missing[0]} but "
                                f"{self.keyring.key_dir / f'kek-v{missing[0]}.key'} is missing: restore it")
@@ -153,10 +171,14 @@ class Vault:
                 session.add(KekVersion(version=version, check_value=self.keyring.check_value(version)))
         session.flush()
 
-    def status(self, session: Session) -> dict[str, Any]:
-        counts = dict(session.execute(
+    def status(self, session: Session) -> KeyStatus:
+        counts: dict[int, int] = {}
+        for kek_version, count in session.execute(
             select(DataKey.kek_version, func.count()).where(DataKey.wrapped.is_not(None)).group_by(DataKey.kek_version)
-        ).all())
+        ):
+            if kek_version is None:
+                raise KeyringError(_UNNAMED_KEK)
+            counts[kek_version] = count
         destroyed = session.scalar(select(func.count()).where(DataKey.wrapped.is_(None)))
         versions = sorted(set(self.keyring.keks) | set(counts) | set(session.scalars(select(KekVersion.version))))
         return {
@@ -182,14 +204,17 @@ class Vault:
         current, done = self.keyring.current_version, 0
         while rows := session.scalars(self._pending(session).limit(batch_size)).all():
             for row in rows:
+                if row.kek_version is None or row.wrapped is None:  # excluded by _pending's WHERE
+                    raise KeyringError(f"data key {row.id} is damaged: its wrapped form is missing")
                 key = self.keyring.unwrap(row.id, row.kek_version, row.wrapped)
                 row.kek_version, row.wrapped = self.keyring.wrap(row.id, key)
-                assert row.kek_version == current
+                if row.kek_version != current:
+                    raise AssertionError(f"data key {row.id} was re-wrapped under v{row.kek_version}, not v{current}")
             done += len(rows)
             commit()
         return RotationReport(current, created, done)
 
-    def _pending(self, session: Session):
+    def _pending(self, session: Session) -> Select[DataKey]:
         return (select(DataKey)
                 .where(DataKey.wrapped.is_not(None), DataKey.kek_version != self.keyring.current_version)
                 .order_by(DataKey.id))

@@ -12,7 +12,7 @@ from portal.crypto.models import DataKey
 from portal.db import new_id, utcnow
 from portal.institutions.models import ApiKey, ApiScope, Institution, InstitutionKind
 
-TOKEN_PREFIX = "pk_"
+TOKEN_PREFIX = "pk_"  # noqa: S105 -- a public marker of API keys, not a secret
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -56,7 +57,7 @@ class AuditReport:
 BATCH = 50_000
 
 
-def _scan(session: Session, sql: str) -> Iterator[tuple]:
+def _scan(session: Session, sql: str) -> Iterator[tuple[Any, ...]]:
     """Plain rows of a constant statement, fetched in batches (streamed on
     PostgreSQL). The audit reads every leaf and every subtree: per-row ORM
     and type processing would cost more than all the hashing."""
@@ -68,14 +69,13 @@ def _scan(session: Session, sql: str) -> Iterator[tuple]:
 def read_leaf_hashes(session: Session) -> bytes:
     """Every stored leaf hash in index order, concatenated. Fails at the
     first index that is missing or whose hash is not 32 bytes."""
-    parts, expected = [], 0
-    for index, h in _scan(session, 'SELECT "index", leaf_hash FROM log_leaves ORDER BY "index"'):
+    parts: list[bytes] = []
+    for expected, (index, h) in enumerate(_scan(session, 'SELECT "index", leaf_hash FROM log_leaves ORDER BY "index"')):
         if index != expected:  # indices are unique (primary key), so this is a gap
             raise AuditFailure(f"leaf {expected}: missing (the next stored leaf is {index})", expected)
         if len(h) != H:
             raise AuditFailure(f"leaf {index}: its hash is {len(h)} bytes, not {H}", index)
         parts.append(bytes(h))
-        expected += 1
     return b"".join(parts)
 
 

@@ -25,15 +25,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import Insert, Select, Table, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
-from portal.db import utcnow
+from portal.db import Base, utcnow
 from portal.transparency import merkle
 from portal.transparency.models import LogHead, LogLeaf, LogNode
 
 HEAD_ID = 1
-_head, _leaves, _nodes = LogHead.__table__, LogLeaf.__table__, LogNode.__table__
+
+
+def _table(model: type[Base]) -> Table:
+    # Declarative classes map a Table; SQLAlchemy types `__table__` as any FromClause.
+    table = model.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a table")
+    return table
+
+
+_head, _leaves, _nodes = _table(LogHead), _table(LogLeaf), _table(LogNode)
 
 # Built once: Core statements on the tables (no ORM bookkeeping per append).
 _BUMP = (update(_head).where(_head.c.id == HEAD_ID).values(size=_head.c.size + bindparam("by"))
@@ -42,7 +52,7 @@ _SIZE = select(_head.c.size).where(_head.c.id == HEAD_ID)
 
 
 @lru_cache(maxsize=256)
-def _nodes_query(count: int):
+def _nodes_query(count: int) -> Select[int, int, bytes]:
     """SELECT of `count` subtrees by primary key, built once per count. An
     OR of key equalities, not (level, index) IN (VALUES ...): SQLite answers
     the latter with a scan of the whole table."""
@@ -52,7 +62,7 @@ def _nodes_query(count: int):
 
 def _bump(session: Session, by: int) -> int:
     """Add `by` to the head's size under its lock; return the new size."""
-    new = session.execute(_BUMP, {"by": by}).scalar()
+    new: int | None = session.execute(_BUMP, {"by": by}).scalar()
     if new is None:  # the very first append: create the head, race-safely
         _create_head(session)
         new = session.execute(_BUMP, {"by": by}).scalar_one()
@@ -61,14 +71,19 @@ def _bump(session: Session, by: int) -> int:
 
 def _create_head(session: Session) -> None:
     dialect = session.get_bind().dialect.name
+    # A concurrent creator makes this wait for it, then do nothing.
+    stmt: Insert
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt = pg_insert(_head).values(id=HEAD_ID, size=0).on_conflict_do_nothing(index_elements=["id"])
     elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as upsert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(_head).values(id=HEAD_ID, size=0).on_conflict_do_nothing(index_elements=["id"])
     else:  # pragma: no cover - the portal runs on SQLite and PostgreSQL
         raise RuntimeError(f"no race-safe head creation for {dialect}")
-    # A concurrent creator makes this wait for it, then do nothing.
-    session.execute(upsert(_head).values(id=HEAD_ID, size=0).on_conflict_do_nothing(index_elements=["id"]))
+    session.execute(stmt)
 
 
 def lock_head(session: Session) -> int:
