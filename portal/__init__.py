@@ -1,14 +1,22 @@
-"""Credit-subject rights portal."""
+"""Credit-subject rights portal.
+
+Every `import portal.<anything>` runs this module first, so it imports only
+what is light and low (config, db) at the top. The register_* steps of
+`create_app` import the extensions, areas and blueprints they wire up
+inside their bodies: at the top, importing any submodule would import every
+area (and the areas import those low modules, which would be circular)."""
 from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, g, redirect, request, url_for
+from flask import Flask, Response, g, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 
 from portal import config
-from portal.db import Database
+from portal.db import KEEP_REFUSED, Database
 
 _HERE = Path(__file__).resolve().parent
 
@@ -29,7 +37,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         n = int(app.config["PROXY_COUNT"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+        # Flask's documented way to add WSGI middleware; Flask types wsgi_app as a method.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     register_db(app)
     register_extensions(app)
     register_auth(app)
@@ -41,19 +50,25 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def register_db(app: Flask) -> None:
-    """One transaction per request, committed once at the end; an exception
-    (a 5xx) rolls it back. A 4xx commits: refused attempts are recorded, so
-    services check before they write. E-mails go out after the commit."""
+    """One transaction per request, committed once at the end. Rolled back
+    instead when the answer is an error (5xx) or a refusal (4xx: nothing a
+    refused request did stays, unless a service marked it as the record of
+    a refused attempt, `keep_refused_attempt`), and when a flush failed (a
+    stale case, say, even when the page then redirects). E-mails go out
+    after the commit."""
+    from portal.notifications.services import PENDING, deliver_soon  # in the step: see the module's note
+
     db = Database(app.config["DATABASE_URL"])
     app.extensions["portal.db"] = db
 
     @app.after_request
     def _commit(response: Response) -> Response:
-        from portal.notifications.services import PENDING, deliver_soon
-
         session = db.session()
-        if response.status_code >= 500:
+        keep = session.info.pop(KEEP_REFUSED, False)
+        status = response.status_code
+        if status >= 500 or (status >= 400 and not keep) or not session.is_active:
             session.rollback()
+            session.info.pop(PENDING, None)  # those messages were rolled back too
             return response
         session.commit()
         if pending := session.info.pop(PENDING, None):
@@ -66,6 +81,7 @@ def register_db(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    # In the step, as in every register_* step: see the module's note.
     from portal import i18n
     from portal.extensions import babel, csrf, limiter
 
@@ -77,9 +93,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_auth(app: Flask) -> None:
-    from flask_login import current_user
-
-    from portal.accounts import sessions
+    from portal.accounts import sessions  # in the step: see the module's note
     from portal.extensions import login_manager, session
 
     login_manager.init_app(app)
@@ -121,6 +135,7 @@ def register_security_headers(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    # In the step: each blueprint imports its whole area (see the module's note).
     from portal.access.routes import bp as access
     from portal.accounts.routes import bp as accounts
     from portal.api.routes import (
@@ -139,9 +154,6 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_errors(app: Flask) -> None:
-    from flask import render_template
-    from flask_wtf.csrf import CSRFError
-
     def page(code: int):
         def handler(error):
             g.error = error
@@ -154,6 +166,6 @@ def register_errors(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    from portal.cli import register
+    from portal.cli import register  # the commands import every area: see the module's note
 
     register(app)

@@ -82,6 +82,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# In `Session.info`: the unit of work records a refused attempt that must
+# stay recorded although the request is answered with a refusal (4xx).
+KEEP_REFUSED = "portal.keep_refused"
+
+
+def keep_refused_attempt(session: Session) -> None:
+    """Mark what this unit of work wrote as the deliberate record of a
+    refused attempt (a report query refused for want of a basis, which the
+    subject must see): a request answered with a 4xx commits it. Without
+    this mark, a 4xx writes nothing."""
+    session.info[KEEP_REFUSED] = True
+
+
 class Database:
     """One engine and a scoped session: one session per request or command,
     committed once by whoever owns the unit of work."""
@@ -96,4 +109,5 @@ class Database:
         self.engine.dispose()
 
 
-__all__ = ["Base", "Database", "Session", "UTCDateTime", "make_engine", "new_id", "str_enum", "utcnow"]
+__all__ = ["KEEP_REFUSED", "Base", "Database", "Session", "UTCDateTime", "keep_refused_attempt", "make_engine",
+           "new_id", "str_enum", "utcnow"]

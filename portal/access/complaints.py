@@ -23,5 +23,5 @@ def complaints_of(session: Session, subject: Subject) -> list[Complaint]:
 
 
 def statement(session: Session, vault: Vault, complaint: Complaint) -> str:
-    subject = session.get(Subject, complaint.subject_id)
-    return vault.cipher(session, subject.data_key_id).open_field(complaint, "statement")
+    subject = session.get_one(Subject, complaint.subject_id)
+    return vault.cipher(session, subject.data_key_id).open_text(complaint, "statement")

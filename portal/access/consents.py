@@ -10,6 +10,7 @@ caller's transaction."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -129,6 +130,13 @@ def register_written(session: Session, vault: Vault, institution: Institution, s
     return consent
 
 
+def grantable_institutions(session: Session, purposes: Iterable[Purpose]) -> list[Institution]:
+    """The institutions a subject may authorise for one of `purposes`."""
+    wanted = {Purpose(p).value for p in purposes}
+    return [i for i in session.scalars(select(Institution).order_by(Institution.code))
+            if wanted & set(i.allowed_purposes)]
+
+
 # -- what the subject sees -------------------------------------------------------------
 @dataclass(frozen=True)
 class ConsentView:
@@ -163,7 +171,9 @@ def list_for_subject(session: Session, vault: Vault, subject: Subject,
     rows = session.execute(select(Consent, Institution).join(Institution, Institution.id == Consent.institution_id)
                            .where(Consent.subject_id == subject.id)
                            .order_by(Consent.created_at.desc(), Consent.id)).all()
-    cipher = vault.cipher(session, subject.data_key_id) if rows else None
+    if not rows:
+        return []
+    cipher = vault.cipher(session, subject.data_key_id)
     return [ConsentView(c.id, Furnisher(i.code, i.name, i.name_en), c.purpose, c.kind, c.valid_until,
                         status_of(c, today), c.created_at, c.revoked_at,
                         c.document_hash.hex() if c.document_hash else None, cipher.open_field(c, "scope"))

@@ -16,6 +16,7 @@ from portal.accounts.models import User
 from portal.audit.events import open_detail
 from portal.audit.models import AccessEvent, Disclosure, EventKind, Outcome
 from portal.crypto import Vault
+from portal.disputes.models import Dispute
 from portal.institutions.models import Institution
 from portal.records.models import Subject
 
@@ -72,7 +73,7 @@ def _conditions(subject: Subject, filters: Filters) -> list:
 
 def access_page(session: Session, vault: Vault, subject: Subject, filters: Filters, page: int) -> AccessPage:
     where = _conditions(subject, filters)
-    total = session.scalar(select(func.count()).select_from(AccessEvent).where(*where))
+    total = session.execute(select(func.count()).select_from(AccessEvent).where(*where)).scalar_one()
     pages = max(1, -(-total // PAGE_SIZE))
     if page > pages:
         raise LookupError(page)
@@ -82,10 +83,6 @@ def access_page(session: Session, vault: Vault, subject: Subject, filters: Filte
     ids = [e.id for e in events]
     disclosed = set(session.scalars(select(Disclosure.event_id).where(Disclosure.event_id.in_(ids))))
     complained = set(session.scalars(select(Complaint.event_id).where(Complaint.event_id.in_(ids))))
-    from portal.disputes.models import (
-        Dispute,  # disputes build on access, not the reverse
-    )
-
     disputed = dict(session.execute(select(Dispute.access_event_id, Dispute.id)
                                     .where(Dispute.access_event_id.in_(ids)).order_by(Dispute.filed_at)).all())
     by_id = {i.id: i for i in session.scalars(select(Institution).where(
@@ -96,8 +93,10 @@ def access_page(session: Session, vault: Vault, subject: Subject, filters: Filte
     rows = []
     for e in events:
         detail, _salt = open_detail(cipher, e)
+        institution = by_id.get(e.institution_id) if e.institution_id else None
+        actor_role = actors.get(e.actor_user_id) if e.actor_user_id else None
         rows.append(AccessRow(e.id, e.occurred_at, e.kind, e.outcome, e.channel, e.purpose,
-                              by_id.get(e.institution_id), actors.get(e.actor_user_id), detail, e.log_index,
+                              institution, actor_role, detail, e.log_index,
                               e.id in disclosed, e.id in complained, disputed.get(e.id)))
     return AccessPage(rows, page, pages, total)
 
@@ -111,9 +110,3 @@ def filter_choices(session: Session, subject: Subject) -> tuple[list[Institution
     purposes = sorted(filter(None, session.scalars(select(AccessEvent.purpose).where(
         AccessEvent.subject_id == subject.id).distinct())))
     return list(institutions), purposes
-
-
-def event_of(session: Session, subject: Subject, event_id: uuid.UUID) -> AccessEvent | None:
-    """An event of this subject, or None (the caller answers 404)."""
-    event = session.get(AccessEvent, event_id)
-    return event if event is not None and event.subject_id == subject.id else None

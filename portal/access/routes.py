@@ -18,7 +18,6 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from portal.access import consents, lock
 from portal.access import pages as views
@@ -30,37 +29,19 @@ from portal.access.forms import (
     GrantForm,
     default_valid_until,
 )
-from portal.accounts.authz import SubjectAccess, load_subject
+from portal.accounts.authz import found, load_of, load_own, load_subject
 from portal.accounts.models import DelegationScope
 from portal.audit import disclosures
 from portal.audit.events import proof_bundle, record_event
-from portal.audit.models import EventKind, Outcome
+from portal.audit.models import AccessEvent, EventKind, Outcome
 from portal.audit.names import EVENT_NAMES, STAFF_ROLES
 from portal.disputes.models import DisputeReason
 from portal.extensions import session, vault
 from portal.i18n import local_name
-from portal.institutions.models import Institution
 from portal.paging import page_number
 from portal.records.services import view_subject
 
 bp = Blueprint("access", __name__)
-
-
-def _own(subject_id: uuid.UUID) -> SubjectAccess:
-    """Consents and the lock belong to the subject (or its representative),
-    not to agents."""
-    access = load_subject(session(), current_user.user, subject_id)
-    if not access.is_own:
-        abort(404)
-    return access
-
-
-def _event(access: SubjectAccess, event_id: uuid.UUID):
-    event = views.event_of(session(), access.subject, event_id)
-    if event is None:
-        abort(404)
-    return event
-
 
 
 # -- who accessed my data --------------------------------------------------------
@@ -86,7 +67,8 @@ def access_log(subject_id: uuid.UUID):
                  detail={"what": "access log", "page": page.page,
                          **({"via_delegation": str(access.delegation.id)} if access.delegation else {})})
     return render_template("access/log.html", access=access, page=page, form=form, EVENT_NAMES=EVENT_NAMES,
-                           STAFF_ROLES=STAFF_ROLES, PURPOSE_NAMES=PURPOSE_NAMES, args={k: v for k, v in request.args.items() if k != "page"},
+                           STAFF_ROLES=STAFF_ROLES, PURPOSE_NAMES=PURPOSE_NAMES,
+                           args={k: v for k, v in request.args.items() if k != "page"},
                            name=view_subject(session(), vault(), access.subject).name)
 
 
@@ -94,8 +76,9 @@ def access_log(subject_id: uuid.UUID):
 @login_required
 def proof(subject_id: uuid.UUID, event_id: uuid.UUID):
     access = load_subject(session(), current_user.user, subject_id)
+    event = load_of(session(), access, AccessEvent, event_id)
     try:
-        bundle = proof_bundle(session(), vault(), _event(access, event_id))
+        bundle = proof_bundle(session(), vault(), event)
     except LookupError:  # recorded before the log existed
         abort(404)
     response = jsonify(bundle)
@@ -108,10 +91,8 @@ def proof(subject_id: uuid.UUID, event_id: uuid.UUID):
 @login_required
 def disclosure(subject_id: uuid.UUID, event_id: uuid.UUID):
     access = load_subject(session(), current_user.user, subject_id)
-    event = _event(access, event_id)
-    shown = disclosures.disclosure_for_event(session(), vault(), access.subject, event.id)
-    if shown is None:
-        abort(404)
+    event = load_of(session(), access, AccessEvent, event_id)
+    shown = found(disclosures.disclosure_for_event(session(), vault(), access.subject, event.id))
     return render_template("access/disclosure.html", access=access, event=event, shown=shown)
 
 
@@ -121,7 +102,7 @@ def complaint(subject_id: uuid.UUID, event_id: uuid.UUID):
     """The former "I did not authorise this" address: such a complaint is
     now a dispute of the access event, filed on the disputes' page."""
     access = load_subject(session(), current_user.user, subject_id, DelegationScope.FILE_DISPUTES)
-    event = _event(access, event_id)
+    event = load_of(session(), access, AccessEvent, event_id)
     return redirect(url_for("disputes.new", subject_id=subject_id, event=event.id,
                             reason=DisputeReason.UNAUTHORISED_ACCESS.value),
                     code=303 if request.method == "POST" else 302)
@@ -131,17 +112,16 @@ def complaint(subject_id: uuid.UUID, event_id: uuid.UUID):
 @bp.route("/subjects/<uuid:subject_id>/consents", methods=["GET", "POST"])
 @login_required
 def consent_list(subject_id: uuid.UUID):
-    access = _own(subject_id)
-    grantable = {p.value for p in GRANTABLE}
-    institutions = [i for i in session().scalars(select(Institution).order_by(Institution.code))
-                    if grantable & set(i.allowed_purposes)]
+    access = load_own(session(), current_user.user, subject_id)
+    institutions = consents.grantable_institutions(session(), GRANTABLE)
     form = GrantForm()
     form.institution.choices = [("", _("Choose…"))] + [(str(i.id), local_name(i))
                                                       for i in institutions]
     if request.method == "GET":
         form.valid_until.data = default_valid_until()
     if form.validate_on_submit():
-        institution = session().get(Institution, uuid.UUID(form.institution.data))
+        # One of the choices: the form accepts no other.
+        institution = next(i for i in institutions if str(i.id) == form.institution.data)
         try:
             consents.grant(session(), vault(), access.subject, institution, form.purpose.data,
                            form.valid_until.data, current_user.user)
@@ -159,19 +139,17 @@ def consent_list(subject_id: uuid.UUID):
 @bp.post("/subjects/<uuid:subject_id>/consents/<uuid:consent_id>/revoke")
 @login_required
 def consent_revoke(subject_id: uuid.UUID, consent_id: uuid.UUID):
-    access = _own(subject_id)
+    access = load_own(session(), current_user.user, subject_id)
     if ConfirmForm().validate_on_submit():
-        if consents.revoke(session(), vault(), access.subject, consent_id, current_user.user):
-            flash(_("Authority revoked. It no longer allows any query."), "success")
-        else:
-            abort(404)
+        found(consents.revoke(session(), vault(), access.subject, consent_id, current_user.user))
+        flash(_("Authority revoked. It no longer allows any query."), "success")
     return redirect(url_for("access.consent_list", subject_id=subject_id))
 
 
 @bp.post("/subjects/<uuid:subject_id>/lock")
 @login_required
 def toggle_lock(subject_id: uuid.UUID):
-    access = _own(subject_id)
+    access = load_own(session(), current_user.user, subject_id)
     wanted = request.form.get("state")
     if ConfirmForm().validate_on_submit() and wanted in ("locked", "unlocked"):
         # The form says which state it wants, so sending it twice changes nothing more.

@@ -1,18 +1,31 @@
-"""Who may see which subject. Every load of subject data goes through
-`load_subject`, which answers 404 for what the actor may not see."""
+"""Who may see what on the subject's side: the one policy for people, firm
+representatives and their agents. Every route loads through these
+functions, which check the signed-in user against the object and raise
+NotFound (a 404 page) for what they may not see, whether it exists or not.
+
+- `load_subject`: a subject the user acts for, holding `scope` (an agent
+  holds only the scopes of a live delegation).
+- `load_own`: the subject's own account, never an agent (consents, lock).
+- `load_represented_firm`: the firm a representative acts for (its agents).
+- `load_of`: an object of that subject (a dispute, an access event, a record).
+- `load_part`: a part of an object already loaded (a dispute's evidence).
+"""
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from typing import Any, TypeVar
 
-from flask import abort
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import NotFound
 
 from portal.accounts.models import DelegationScope, FirmDelegation, Role, User
 from portal.localtime import today as local_today
 from portal.records.models import Subject
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -53,8 +66,48 @@ def load_subject(session: Session, user: User, subject_id: uuid.UUID,
     for access in accessible(session, user):
         if access.subject.id == subject_id and scope in access.scopes:
             return access
-    abort(404)
+    raise NotFound()
+
+
+def load_own(session: Session, user: User, subject_id: uuid.UUID) -> SubjectAccess:
+    """The subject, for its own account (or its representative), not for
+    agents: consents and the lock are the subject's alone."""
+    access = load_subject(session, user, subject_id)
+    if not access.is_own:
+        raise NotFound()
+    return access
 
 
 def represents(user: User, firm_id: uuid.UUID) -> bool:
     return user.role is Role.FIRM_REPRESENTATIVE and user.subject_id == firm_id
+
+
+def load_represented_firm(session: Session, user: User, firm_id: uuid.UUID) -> Subject:
+    """The firm the user is the representative of (who alone manages its
+    agents)."""
+    if not represents(user, firm_id):
+        raise NotFound()
+    return load_subject(session, user, firm_id).subject
+
+
+def load_of(session: Session, access: SubjectAccess, model: type[T], object_id: uuid.UUID) -> T:
+    """The `model` row `object_id` when it belongs to the subject of
+    `access` (its `subject_id`); another subject's is not found either."""
+    return load_part(session, model, object_id, subject_id=access.subject.id)
+
+
+def load_part(session: Session, model: type[T], object_id: uuid.UUID, **owner: Any) -> T:
+    """The `model` row `object_id` when its columns hold `owner`, say
+    `dispute_id=dispute.id`: an id of another dispute's file in the URL is
+    404, even when both disputes are the same subject's."""
+    row = session.get(model, object_id)
+    if row is None or any(getattr(row, column) != value for column, value in owner.items()):
+        raise NotFound()
+    return row
+
+
+def found(value: T | None) -> T:
+    """`value`, or NotFound when there is none."""
+    if value is None:
+        raise NotFound()
+    return value

@@ -6,9 +6,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Callable
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -79,15 +79,15 @@ def open_invitation(session: Session, token: str) -> Invitation:
 
 
 def invitation_email(session: Session, vault: Vault, inv: Invitation) -> str:
-    firm = session.get(Subject, inv.firm_id)
-    return vault.cipher(session, firm.data_key_id).open_field(inv, "email")
+    firm = session.get_one(Subject, inv.firm_id)
+    return vault.cipher(session, firm.data_key_id).open_text(inv, "email")
 
 
 def accept(session: Session, vault: Vault, inv: Invitation, *, display: str, password: str) -> User:
     """Open an agent account for the invited address (the link proves it is
     theirs), or add the firm to that agent's existing account."""
     email = invitation_email(session, vault, inv)
-    firm = session.get(Subject, inv.firm_id)
+    firm = session.get_one(Subject, inv.firm_id)
     agent = find_user(session, vault, email)
     if agent is None:
         check_password_policy(password, email)
@@ -104,7 +104,7 @@ def accept(session: Session, vault: Vault, inv: Invitation, *, display: str, pas
     record_event(session, vault, firm, EventKind.DELEGATION_GRANTED, actor_user_id=agent.id,
                  detail={"scopes": inv.scopes, "valid_until": inv.valid_until.isoformat(),
                          "granted_by": str(inv.invited_by_id)})
-    rep = session.get(User, inv.invited_by_id)
+    rep = session.get_one(User, inv.invited_by_id)
     notify(session, vault, key_id=rep.data_key_id, user=rep,
            title=_("An agent accepted your invitation"),
            body=_("%(agent)s can now act for the firm until %(until)s.", agent=display,
@@ -159,7 +159,7 @@ def firm_agents(session: Session, vault: Vault, firm: Subject) -> tuple[list[Age
     agents = []
     for d in session.scalars(select(FirmDelegation).where(FirmDelegation.firm_id == firm.id)
                              .order_by(FirmDelegation.created_at.desc())):
-        agent = session.get(User, d.agent_id)
+        agent = session.get_one(User, d.agent_id)
         agents.append(AgentView(d.id, display_name(session, vault, agent), user_email(session, vault, agent),
                                 d.scopes, d.valid_until, d.created_at, d.revoked_at, d.is_live(today)))
     pending = [InvitationView(i.id, invitation_email(session, vault, i), i.scopes, i.valid_until, i.expires_at)

@@ -114,8 +114,10 @@ class InviteForm(FlaskForm):
     email = EmailField(_l("The agent's e-mail address"),
                        validators=[_required(), Email(message=_l("Enter a valid e-mail address.")), Length(max=254)])
     scopes = MultiCheckboxField(_l("What the agent may do"),
-                                choices=[SelectChoice(DelegationScope.VIEW_REPORT.value, _l("View the firm's credit report")),
-                                         SelectChoice(DelegationScope.FILE_DISPUTES.value, _l("File disputes for the firm"))],
+                                choices=[SelectChoice(DelegationScope.VIEW_REPORT.value,
+                                                      _l("View the firm's credit report")),
+                                         SelectChoice(DelegationScope.FILE_DISPUTES.value,
+                                                      _l("File disputes for the firm"))],
                                 default=[DelegationScope.VIEW_REPORT.value])
     valid_until = DateField(_l("Valid until"), validators=[_required()])
     submit = SubmitField(_l("Send invitation"))

@@ -83,10 +83,10 @@ def activate(session: Session, vault: Vault, kind: SubjectKind, identifier: str,
     check_password_policy(password, email, identifier)
     subject = find_subject(session, vault, kind, identifier)
     now = utcnow()
-    live = subject and session.scalar(select(ActivationCode).where(
+    live = None if subject is None else session.scalar(select(ActivationCode).where(
         ActivationCode.subject_id == subject.id, ActivationCode.used_at.is_(None),
         ActivationCode.expires_at > now).order_by(ActivationCode.created_at.desc()))
-    if not live:
+    if subject is None or live is None:
         raise ActivationFailed
     code = "".join(code.split())
     if not hmac.compare_digest(live.code_hash, _code_hash(vault, subject, code)):

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -37,8 +38,6 @@ def normalise_email(email: str) -> str:
 def check_password_policy(password: str, *avoid: str) -> None:
     """NIST SP 800-63B style: length, not trivially guessable; no
     composition rules. Messages are shown to the user."""
-    from flask_babel import gettext as _
-
     if len(password) < MIN_PASSWORD:
         raise WeakPassword(_("Use at least %(n)d characters.", n=MIN_PASSWORD))
     if len(password) > MAX_PASSWORD:
@@ -105,6 +104,15 @@ def authenticate(session: Session, vault: Vault, email: str, password: str) -> U
     return user
 
 
+def pending_user(session: Session, user_id: str) -> User | None:
+    """The user a sign-in awaiting its second factor names (by the id the
+    signed cookie holds); None when gone or locked out meanwhile."""
+    user = session.get(User, uuid.UUID(user_id))
+    if user is None or (user.locked_until and user.locked_until > utcnow()):
+        return None
+    return user
+
+
 def register_failure(session: Session, user: User) -> bool:
     """Count a failed password or second-factor attempt; True when it has
     just locked the account."""
@@ -144,11 +152,11 @@ def change_email(session: Session, vault: Vault, user: User, email: str) -> None
 
 
 def user_email(session: Session, vault: Vault, user: User) -> str:
-    return vault.cipher(session, user.data_key_id).open_field(user, "email")
+    return vault.cipher(session, user.data_key_id).open_text(user, "email")
 
 
 def display_name(session: Session, vault: Vault, user: User) -> str:
-    return vault.cipher(session, user.data_key_id).open_field(user, "display_name")
+    return vault.cipher(session, user.data_key_id).open_text(user, "display_name")
 
 
 def shred_subject(session: Session, vault: Vault, subject: Subject) -> None:

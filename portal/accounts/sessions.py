@@ -6,9 +6,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, cast
 
 from flask_login import UserMixin
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import AuthSession, User
@@ -83,7 +84,10 @@ def revoke_all(session: Session, user: User, keep: AuthSession | None = None) ->
     stmt = update(AuthSession).where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))
     if keep is not None:
         stmt = stmt.where(AuthSession.id != keep.id)
-    return session.execute(stmt.values(revoked_at=utcnow()), execution_options={"synchronize_session": False}).rowcount
+    # An UPDATE's result is a CursorResult, which Session.execute is not typed to return.
+    result = cast(CursorResult[Any], session.execute(stmt.values(revoked_at=utcnow()),
+                                                     execution_options={"synchronize_session": False}))
+    return result.rowcount
 
 
 def mark_reauthenticated(session: Session, auth: AuthSession) -> None:

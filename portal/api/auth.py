@@ -1,26 +1,34 @@
-"""Bearer tokens for the institution API: `Authorization: Bearer
-pk_<key id>.<secret>`. The key is found by its id, the SHA-256 of the
-secret compared in constant time; revoked keys and missing scopes are
-refused. Failures are 401 (or 403 for scope) problems with a
-WWW-Authenticate challenge (RFC 6750)."""
+"""Who may do what through the institution API, in one place: the key
+(`Authorization: Bearer pk_<key id>.<secret>`, found by its id, the
+SHA-256 of the secret compared in constant time; revoked keys refused), its
+scopes (`require`), and the institution's own items only (`own_*`: a
+dispute of its records, a file sent to it, a notice sent to it). Failures
+are 401 (or 403 for scope) problems with a WWW-Authenticate challenge
+(RFC 6750); what is not the institution's is the same 404 whether it
+exists or not."""
 from __future__ import annotations
 
 import functools
 import hmac
 import re
-from typing import Any, Callable
+import uuid
+from collections.abc import Callable
+from typing import Any
 
 from flask import g, request
 from sqlalchemy import select
 
 from portal.api.problems import ApiProblem
 from portal.db import utcnow
+from portal.disputes import notices, responses
+from portal.disputes.models import CorrectionNotice, Dispute, Evidence
 from portal.extensions import session
 from portal.institutions.models import ApiKey, ApiScope, Institution
 from portal.institutions.services import TOKEN_PREFIX, hash_secret
 
 TOKEN = re.compile(re.escape(TOKEN_PREFIX) + r"(?P<key_id>[0-9a-f]{16})\.(?P<secret>[A-Za-z0-9_-]{43})")
 REALM = 'Bearer realm="portal-api"'
+_SCOPES = "required_scopes"  # the attribute `require` sets on a view
 # Compared against when the key id is unknown, so that case takes as long.
 _DUMMY_HASH = hash_secret("no such key")
 
@@ -75,6 +83,41 @@ def require(*scopes: ApiScope) -> Callable[[Callable[..., Any]], Callable[..., A
                                                               f'scope="{" ".join(s.value for s in scopes)}"'})
             g.api_key, g.institution = key, session().get(Institution, key.institution_id)
             return view(*args, **kwargs)
-        wrapped.required_scopes = scopes  # read by the OpenAPI document
+        setattr(wrapped, _SCOPES, scopes)  # read by the OpenAPI document
         return wrapped
     return decorator
+
+
+def required_scopes(view: Callable[..., Any]) -> tuple[ApiScope, ...]:
+    """The scopes `require` put on a view; none for a view it did not wrap."""
+    return getattr(view, _SCOPES, ())
+
+
+# -- the institution's own items only --------------------------------------------------
+def own_dispute(institution: Institution, dispute_id: uuid.UUID, for_update: bool = False) -> Dispute:
+    """A dispute covering one of the institution's records (`for_update`:
+    locked for the rest of the request)."""
+    try:
+        return responses.visible_dispute(session(), institution, dispute_id, for_update=for_update)
+    except responses.NotFound:
+        raise ApiProblem(404, "Not Found", "No dispute of your records has this id.",
+                         type_="unknown-dispute") from None
+
+
+def own_evidence(institution: Institution, dispute_id: uuid.UUID, evidence_id: uuid.UUID) -> tuple[Dispute, Evidence]:
+    """A file sent to the institution, of a dispute of its records: one
+    answer for an unknown dispute, another's, and a file not its own."""
+    try:
+        dispute = responses.visible_dispute(session(), institution, dispute_id)
+        return dispute, responses.given_evidence(session(), institution, dispute, evidence_id)
+    except responses.NotFound:
+        raise ApiProblem(404, "Not Found", "No evidence of a dispute of your records has this id.",
+                         type_="unknown-evidence") from None
+
+
+def own_notice(institution: Institution, notice_id: uuid.UUID) -> CorrectionNotice:
+    """A correction notice sent to the institution."""
+    notice = notices.own_notice(session(), institution, notice_id)
+    if notice is None:
+        raise ApiProblem(404, "Not Found", "No notice of yours has this id.", type_="unknown-notice")
+    return notice

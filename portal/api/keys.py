@@ -46,7 +46,7 @@ def rotate_key(session: Session, key_id: str) -> tuple[ApiKey, str]:
     old = find_key(session, key_id)
     if old.revoked_at is not None:
         raise ApiKeyError(f"API key {key_id} is revoked: issue a new one instead")
-    token = issue_api_key(session, session.get(Institution, old.institution_id),
+    token = issue_api_key(session, session.get_one(Institution, old.institution_id),
                           [ApiScope(s) for s in old.scopes])
     revoke_key(session, key_id)
     return old, token

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 
 from portal.api import schemas
+from portal.api.auth import required_scopes
 from portal.api.problems import MEDIA_TYPE, PREFIX
 from portal.api.validation import MAX_BODY
 
@@ -59,8 +60,7 @@ def _problem(text: str) -> dict[str, Any]:
 def _security(app: Flask, endpoint: str) -> list[dict[str, list[str]]]:
     """One requirement per scope that opens the view: any one suffices."""
     view = app.view_functions[endpoint]
-    scopes = getattr(view, "required_scopes", ())
-    return [{"bearer": [scope.value]} for scope in scopes]
+    return [{"bearer": [scope.value]} for scope in required_scopes(view)]
 
 
 def _query(params: dict[str, Any]) -> list[dict[str, Any]]:

@@ -79,5 +79,5 @@ def register(bp: Blueprint) -> None:
     def _routing_errors() -> Response | None:
         exc = request.routing_exception
         if exc is not None and _is_api() and not isinstance(exc, RequestRedirect):
-            return from_http(exc)  # type: ignore[arg-type]
+            return from_http(exc)
         return None

@@ -10,7 +10,7 @@ from flask_limiter.util import get_remote_address
 
 from portal.access.consents import ConsentError
 from portal.api import openapi, problems, schemas, services
-from portal.api.auth import key_id_of_request, require
+from portal.api.auth import key_id_of_request, own_dispute, own_evidence, own_notice, require
 from portal.api.problems import ApiProblem, invalid
 from portal.api.validation import read_json
 from portal.disputes import notices, responses
@@ -36,11 +36,6 @@ def _rate_key() -> str:
 
 
 limiter.limit(lambda: current_app.config.get("API_RATE_LIMIT", "120 per minute"), key_func=_rate_key)(bp)
-
-
-def _no_dispute() -> ApiProblem:
-    # The same answer for a dispute that does not exist and one of others' records.
-    return ApiProblem(404, "Not Found", "No dispute of your records has this id.", type_="unknown-dispute")
 
 
 @bp.post("/records")
@@ -78,14 +73,16 @@ def report(identifier: str):
     result = services.query_report(session(), vault(), g.institution, g.api_key, subject, params["purpose"],
                                    consent, local_today())
     if not result.basis.allowed:
-        # A 4xx commits: the refused attempt stays recorded for the subject.
+        # The refused attempt stays recorded for the subject (the service
+        # marked it so): this 4xx commits.
         raise ApiProblem(403, "Query refused", result.basis.message, type_="query-refused",
                          reason=result.basis.reason.value, event_id=str(result.event.id))
     # The report's bytes verbatim inside the canonical JSON of the wrapper
     # ("report" sorts before "sha256"), so what is kept is what was sent.
-    body = b'{"report":' + result.body + b',"sha256":"' + result.sha256.encode() + b'"}'
+    report, sha256 = result.sent()
+    body = b'{"report":' + report + b',"sha256":"' + sha256.encode() + b'"}'
     response = Response(body, 200, mimetype="application/json")
-    response.headers["Disclosure-SHA256"] = result.sha256
+    response.headers["Disclosure-SHA256"] = sha256
     return response
 
 
@@ -112,11 +109,8 @@ def disputes():
 @bp.get("/disputes/<uuid:dispute_id>/evidence/<uuid:evidence_id>")
 @require(ApiScope.FURNISH)
 def dispute_evidence(dispute_id: uuid.UUID, evidence_id: uuid.UUID):
-    try:
-        file = responses.evidence_for(session(), vault(), g.institution, g.api_key, dispute_id, evidence_id)
-    except responses.NotFound:
-        raise ApiProblem(404, "Not Found", "No evidence of a dispute of your records has this id.",
-                         type_="unknown-evidence") from None
+    dispute, row = own_evidence(g.institution, dispute_id, evidence_id)
+    file = responses.send_evidence(session(), vault(), g.institution, g.api_key, dispute, row)
     response = Response(file.content, 200, mimetype=file.media_type)
     response.headers["Content-Disposition"] = f'attachment; filename="{file.name}"'
     response.headers["Cache-Control"] = "no-store"
@@ -128,10 +122,9 @@ def dispute_evidence(dispute_id: uuid.UUID, evidence_id: uuid.UUID):
 @require(ApiScope.FURNISH)
 def answer_dispute(dispute_id: uuid.UUID):
     data = schemas.parse_answer(read_json(), local_today())
+    dispute = own_dispute(g.institution, dispute_id, for_update=True)
     try:
-        done = responses.answer(session(), vault(), g.institution, g.api_key, dispute_id, data)
-    except responses.NotFound:
-        raise _no_dispute() from None
+        done = responses.answer(session(), vault(), g.institution, g.api_key, dispute, data)
     except responses.AnswerRefused as exc:
         raise invalid(exc.errors) from None
     except responses.AlreadyAnswered as exc:
@@ -153,9 +146,9 @@ def correction_notices():
 @bp.post("/notices/<uuid:notice_id>/ack")
 @require(ApiScope.FURNISH, ApiScope.QUERY)
 def acknowledge_notice(notice_id: uuid.UUID):
-    notice = notices.acknowledge(session(), g.institution, notice_id)
-    if notice is None:
-        raise ApiProblem(404, "Not Found", "No notice of yours has this id.", type_="unknown-notice")
+    notice = notices.acknowledge(session(), own_notice(g.institution, notice_id))
+    if notice.acknowledged_at is None:  # `acknowledge` has just set it
+        raise RuntimeError(f"correction notice {notice.id} is still unacknowledged")
     return jsonify(id=str(notice.id), acknowledged_at=notice.acknowledged_at.isoformat())
 
 

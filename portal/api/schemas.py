@@ -366,10 +366,11 @@ def _record(r: dict[str, Any], at: str, today: date, errors: Errors) -> RecordIn
 
 def parse_furnish(body: Any, today: date) -> FurnishRequest:
     data = validate(FURNISH, body)
-    s, errors = data["subject"], []
+    s = data["subject"]
+    errors: Errors = []
     identifier = _identifier(s["kind"], s["identifier"], "/subject/identifier", errors)
     record = _record(data["record"], "/record", today, errors)
-    if errors:
+    if errors or record is None:  # no record only with its error recorded
         raise invalid(errors)
     return FurnishRequest(SubjectRef(s["kind"], identifier, s["name"].strip(), s["contact_email"]), record,
                           data["certify_accurate"])

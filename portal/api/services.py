@@ -3,9 +3,10 @@ record, answering a report query, registering a written authorisation, and
 the furnisher's side of disputes and correction notices (whose rules live
 in portal.disputes.responses and portal.disputes.notices; here they are
 shaped for the API).
-Each checks everything before it writes (a refused request commits, so
-nothing may be half-written) and records its access event in the same
-transaction. Services flush, never commit."""
+Each checks everything before it writes and records its access event in the
+same transaction. A refused request (4xx) writes nothing, except a refused
+report query, which stays recorded for the subject (`keep_refused_attempt`).
+Services flush, never commit."""
 from __future__ import annotations
 
 import hashlib
@@ -29,10 +30,12 @@ from portal.audit.events import canonical_json, record_event
 from portal.audit.models import AccessEvent, EventKind, Outcome
 from portal.audit.purposes import Purpose
 from portal.crypto import Vault
+from portal.db import keep_refused_attempt
 from portal.disputes import notices, responses
-from portal.disputes.decisions import statements_for, tell_subject
+from portal.disputes.messages import tell_subject
 from portal.disputes.models import Answer, DisputeStatus
 from portal.disputes.services import disputed_records
+from portal.disputes.statements import statements_for
 from portal.i18n import local_name
 from portal.institutions.models import ApiKey, Institution
 from portal.localtime import today as local_today
@@ -82,11 +85,13 @@ def furnish_record(session: Session, vault: Vault, institution: Institution, key
     if existing is not None and (subject is None or existing.subject_id != subject.id
                                  or existing.category != data.record.category):
         raise Conflict("This reference is already used for another subject or category.")
-    recertified = existing is not None and existing.deleted_at is not None
-    if recertified and not data.certify_accurate:
-        raise RecordDeleted(existing.id)
+    recertified = False
+    if existing is not None and existing.deleted_at is not None:
+        if not data.certify_accurate:
+            raise RecordDeleted(existing.id)
+        recertified = True
     created = subject is None
-    if created:
+    if subject is None:
         subject = create_subject(session, vault, ref.kind, ref.identifier, ref.name or "", ref.contact_email)
     version = furnish(session, vault, institution, subject, data.record, certified=data.certify_accurate)
     record_event(session, vault, subject, EventKind.RECORD_FURNISHED, channel="api", institution_id=institution.id,
@@ -131,6 +136,12 @@ class QueryResult:
     body: bytes | None = None  # the canonical JSON sent, when served
     sha256: str | None = None
 
+    def sent(self) -> tuple[bytes, str]:
+        """What a served query sent: the report's bytes and their SHA-256."""
+        if self.body is None or self.sha256 is None:
+            raise ValueError("the query was refused: no report was sent")
+        return self.body, self.sha256
+
 
 def query_report(session: Session, vault: Vault, institution: Institution, key: ApiKey, subject: Subject,
                  purpose: Purpose, consent_id: uuid.UUID | None, today: date) -> QueryResult:
@@ -147,6 +158,8 @@ def query_report(session: Session, vault: Vault, institution: Institution, key: 
                          detail={**basis.detail(), "key_id": key.key_id})
     tell_subject_of_query(session, vault, subject, institution, purpose.value, event.outcome)
     if not basis.allowed:
+        # Answered with a 403, yet the subject sees the attempt and is told.
+        keep_refused_attempt(session)
         return QueryResult(basis, event)
     report = institution_report(session, vault, subject, institution, purpose, basis, event, today)
     body = canonical_json(report)

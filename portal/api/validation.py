@@ -6,6 +6,7 @@ field as a JSON pointer (RFC 6901) and are all collected before the caller
 writes anything."""
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -20,6 +21,7 @@ from portal.api.problems import ApiProblem, invalid
 
 Errors = list[dict[str, str]]
 MAX_BODY = 64 * 1024
+_JSON_TYPES: dict[type, str] = {str: "string", list: "array", dict: "object"}
 
 
 def pointer(parent: str, key: str | int) -> str:
@@ -33,7 +35,7 @@ def json_type(value: Any) -> str:
         return "boolean"
     if isinstance(value, (int, float)):
         return "number"
-    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
+    return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
 class Invalid(Exception):
@@ -237,10 +239,8 @@ class Obj(Type):
                 else:
                     out[key] = prop.default() if callable(prop.default) else prop.default
                 continue
-            try:
+            with contextlib.suppress(Invalid):  # recorded in `errors`; go on to the next field
                 out[key] = prop.type.check(value[key], pointer(at, key), errors)
-            except Invalid:
-                pass
         if len(errors) > before:
             raise Invalid(at)
         return out

@@ -3,6 +3,7 @@ languages."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 
 from portal.audit.models import EventKind
 from portal.audit.purposes import Purpose
@@ -35,7 +36,8 @@ STAFF_ROLES = {"officer": _l("compliance officer"), "supervisor": _l("supervisor
                "administrator": _l("administrator")}
 CHANNEL_ACTORS = {"web": _l("You, on the portal"), "api": _l("An institution"), "staff": _l("Portal staff")}
 
-PURPOSE_NAMES = {
+# Keyed by str: purposes stored on events are looked up as plain strings.
+PURPOSE_NAMES: dict[str, LazyString] = {
     Purpose.LOAN_APPROVAL: _l("Loan approval"),
     Purpose.CREDIT_CARD_APPROVAL: _l("Credit card approval"),
     Purpose.GUARANTEE_REVIEW: _l("Guarantee review"),

@@ -6,13 +6,9 @@ from flask.cli import AppGroup
 
 from portal.accounts.models import User
 from portal.accounts.services import find_user
-from portal.compliance.cases import (
-    CASE_ROLES,
-    conflicts_of,
-    declare_conflict,
-    mask_identifier,
-    withdraw_conflict,
-)
+from portal.compliance.conflicts import conflicts_of, declare_conflict, withdraw_conflict
+from portal.compliance.policy import CASE_ROLES
+from portal.compliance.reveal import mask_identifier
 from portal.extensions import session, vault
 from portal.records.identifiers import InvalidIdentifier
 from portal.records.models import Subject, SubjectKind

@@ -17,7 +17,8 @@ from wtforms.validators import (
 from wtforms.widgets import HiddenInput
 
 from portal.accounts.forms import MultiCheckboxField
-from portal.compliance.cases import MAX_NOTE, MAX_REVEAL_REASON
+from portal.compliance.notes import MAX_NOTE
+from portal.compliance.reveal import MAX_REVEAL_REASON
 from portal.disputes.deadlines import MAX_EXTENSION_DAYS
 from portal.disputes.lifecycle import MAX_NOTE as MAX_STEP_NOTE
 from portal.disputes.models import (

@@ -1,6 +1,7 @@
 """The officers' side of disputes: the queue and the case page. Staff only:
-everyone else gets 404 for every page here. Routes parse and render; the
-rules are in `officers`."""
+everyone else gets 404 for every page here. Routes parse and render; who
+may do what is `policy`, the actions are services that enforce it and undo
+their own writes when refused."""
 from __future__ import annotations
 
 import uuid
@@ -10,6 +11,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -20,9 +22,10 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from portal.accounts.models import Role, User
+from portal.accounts.models import Role
 from portal.audit.names import EVENT_NAMES
-from portal.compliance import cases as officers
+from portal.compliance import actions, assignment, conflicts, notes, pages, policy
+from portal.compliance import queue as case_queue
 from portal.compliance.forms import (
     ANSWER_NAMES,
     KIND_NAMES,
@@ -42,16 +45,13 @@ from portal.compliance.forms import (
     choices,
     decide_form,
 )
-from portal.disputes import sharing
-from portal.disputes.decisions import OUTCOME_NAMES, expire_overdue
+from portal.compliance.policy import Act
+from portal.compliance.reveal import evidence_file, record_case_view
+from portal.compliance.reveal import reveal as reveal_subject
+from portal.db import keep_refused_attempt
+from portal.disputes.decisions import OUTCOME_NAMES
 from portal.disputes.lifecycle import DisputeError, StaleDispute
-from portal.disputes.models import (
-    OUTCOMES,
-    Dispute,
-    DisputeKind,
-    DisputeReason,
-    DisputeStatus,
-)
+from portal.disputes.models import Dispute, DisputeReason, DisputeStatus
 from portal.extensions import session, vault
 from portal.i18n import local_name, shown
 from portal.paging import page_number
@@ -68,7 +68,7 @@ NAMES = dict(STATUS_NAMES=STATUS_NAMES, REASON_NAMES=REASON_NAMES, KIND_NAMES=KI
 def _staff_only():
     """Not signed in, or not an officer or supervisor: these pages do not
     exist (administrators run the system, not cases)."""
-    if not current_user.is_authenticated or current_user.role not in officers.CASE_ROLES:
+    if not current_user.is_authenticated or not policy.is_staff(current_user):
         abort(404)
 
 
@@ -78,34 +78,28 @@ def _me():
 
 def _case(dispute_id: uuid.UUID) -> Dispute:
     try:
-        return officers.load_case(session(), _me(), dispute_id)
-    except officers.CaseNotFound:
+        return policy.load_case(session(), _me(), dispute_id)
+    except policy.CaseNotFound:
         abort(404)
-
 
 
 # -- the queue ---------------------------------------------------------------------------
 @bp.get("/cases")
 def queue():
-    # The deadline sweep also runs here, so the queue never shows a case
-    # whose furnisher's deadline has passed as still waiting
-    # (`portal disputes expire` is the daily run).
-    try:
-        expire_overdue(session(), vault())
-    except StaleDispute:  # another sweep (the server's thread) settled it first
-        session().rollback()
+    # A GET writes nothing: the deadline sweep runs in `portal serve`'s
+    # thread and `portal disputes expire`, not here.
     form = QueueFilterForm(request.args)
     form.institution.choices = choices([("", _("Any"))] + [(str(i.id), local_name(i))
-                                                           for i in officers.furnisher_choices(session())])
-    filters = officers.QueueFilters()
+                                                           for i in case_queue.furnisher_choices(session())])
+    filters = case_queue.QueueFilters()
     if form.validate():
-        filters = officers.QueueFilters(
+        filters = case_queue.QueueFilters(
             status=form.status.data or "open",
             reason=DisputeReason(form.reason.data) if form.reason.data else None,
             institution_id=uuid.UUID(form.institution.data) if form.institution.data else None,
             assigned=form.assigned.data or None)
     try:
-        page = officers.queue(session(), vault(), _me(), filters, page_number())
+        page = case_queue.queue(session(), vault(), _me(), filters, page_number())
     except LookupError:
         abort(404)
     args = {k: v for k, v in request.args.items() if k != "page"}
@@ -113,15 +107,17 @@ def queue():
 
 
 # -- the case page -------------------------------------------------------------------------
-def _forms(view: officers.CaseView, given: dict[str, Any], stale: bool) -> dict[str, Any]:
-    """Every form of the case page: the one just sent (`given`, with its
-    data and errors), the others fresh. Fresh forms carry the version
-    shown; so does the one sent when it was refused as stale, since the
-    page now shows the case as it is."""
+def _forms(view: pages.CaseView, given: dict[str, Any], stale: bool) -> tuple[dict[str, Any], set[str]]:
+    """The forms the case page shows the viewer (and the names of those
+    made): the one just sent (`given`, with its data and errors), the others
+    fresh. Fresh forms carry the version shown; so does the one sent when
+    it was refused as stale, since the page now shows the case as it is."""
     version = view.dispute.lock_version
     forms: dict[str, Any] = {}
+    made: set[str] = set()
 
     def make(name: str, cls):
+        made.add(name)
         form = given.get(name)
         if form is None:
             form = cls(formdata=None, prefix=name)
@@ -130,40 +126,54 @@ def _forms(view: officers.CaseView, given: dict[str, Any], stale: bool) -> dict[
             form.show_version(version)
         return form
 
-    forms["take"] = make("take", TakeForm)
-    assign = make("assign", AssignForm)
-    assign.officer.choices = choices([("", _("Choose…"))] + [
-        (str(i), f"{name} ({_('supervisor') if role is Role.SUPERVISOR else _('officer')})")
-        for i, name, role in view.officers])
-    forms["assign"] = assign
+    if view.can_take:
+        forms["take"] = make("take", TakeForm)
+    if view.can_assign_others:
+        assign = make("assign", AssignForm)
+        assign.officer.choices = choices([("", _("Choose…"))] + [
+            (str(i), f"{name} ({_('supervisor') if role is Role.SUPERVISOR else _('officer')})")
+            for i, name, role in view.officers])
+        forms["assign"] = assign
     forms["moves"] = [(to, make(f"move-{to.value}", MoveForm)) for to in view.moves]
-    forms["extend"] = make("extend", ExtendForm)
-    decide = make("decide", decide_form(_record_labels(view.dispute)))
-    decide.outcome.choices = choices([("", _("Choose…"))] + [(o.value, OUTCOME_NAMES[o]) for o in view.outcomes])
-    _record_choices(decide, view.outcomes)
-    forms["decide"] = decide
+    if view.can_extend:
+        forms["extend"] = make("extend", ExtendForm)
+    if view.can_decide:
+        decide = make("decide", decide_form(_record_labels(view.dispute)))
+        decide.outcome.choices = choices([("", _("Choose…"))]
+                                         + [(o.value, OUTCOME_NAMES[o]) for o in view.outcomes])
+        _record_choices(decide, view.outcomes)
+        forms["decide"] = decide
     shares = {}
-    if view.can_share:
-        for e in view.evidence:
-            gets = {i.id for i in view.file_recipients.get(e.id, [])}
-            left = [i for i in view.furnishers if i.id not in gets]
-            if left:
-                form = make(f"share-{e.id.hex}", ShareForm)
-                form.furnishers.choices = choices((str(i.id), local_name(i)) for i in left)
-                shares[e.id] = form
+    for evidence_id, left in view.share_to.items():
+        form = make(f"share-{evidence_id.hex}", ShareForm)
+        form.furnishers.choices = choices((str(i.id), local_name(i)) for i in left)
+        shares[evidence_id] = form
     forms["share"] = shares
-    forms["recuse"] = make("recuse", RecuseForm)
-    forms["note"] = make("note", NoteForm)
-    forms["reveal"] = make("reveal", RevealForm)
-    return forms
+    if view.can_recuse:
+        forms["recuse"] = make("recuse", RecuseForm)
+    if view.can_note:
+        forms["note"] = make("note", NoteForm)
+    if view.can_reveal:
+        forms["reveal"] = make("reveal", RevealForm)
+    return forms, made
 
 
 def _render(dispute: Dispute, status: int = 200, given: dict[str, Any] | None = None, stale: bool = False,
             error: str | None = None, revealed=None):
-    view = officers.case_view(session(), vault(), dispute, _me())
-    officers.record_case_view(session(), vault(), dispute, _me())
-    return render_template("compliance/case.html", view=view, forms=_forms(view, given or {}, stale), stale=stale,
-                           error=error, revealed=revealed, **NAMES), status
+    view = pages.case_view(session(), vault(), dispute, _me())
+    record_case_view(session(), vault(), dispute, _me())
+    if status >= 400:
+        # The refused action left nothing (its savepoint rolled back), but the
+        # officer sees the case again: that view's access event stays.
+        keep_refused_attempt(session())
+    forms, made = _forms(view, given or {}, stale)
+    # A form sent from a page the viewer no longer gets (the case moved on,
+    # or never theirs): its errors go at the top, where they are seen.
+    hidden = [message for name, form in (given or {}).items() if name not in made
+              for messages in form.errors.values() for message in messages]
+    error = " ".join(filter(None, [error, *hidden])) or None
+    return render_template("compliance/case.html", view=view, forms=forms, stale=stale, error=error,
+                           revealed=revealed, **NAMES), status
 
 
 @bp.get("/cases/<uuid:dispute_id>")
@@ -172,15 +182,13 @@ def case(dispute_id: uuid.UUID):
 
 
 def _refused(dispute_id: uuid.UUID, name: str, form, exc: DisputeError, field: str | None):
-    """Nothing of a refused action stays (`decide` may have begun writing),
-    and the page comes back as the case is now, with what was typed."""
-    session().rollback()
+    """The page comes back as the case is now, with what was typed (the
+    refused action left nothing: the services see to it)."""
     dispute = _case(dispute_id)
     if isinstance(exc, StaleDispute):
         return _render(dispute, 409, {name: form}, stale=True)
-    if isinstance(exc, officers.NotAssigned):
-        return _render(dispute, 403, error=_("Take this case before acting on it; until then you see it "
-                                             "read-only."))
+    if isinstance(exc, policy.NotAssigned):
+        return _render(dispute, 403, error=shown(exc))
     if field is not None:
         form[field].errors.append(shown(exc))
         return _render(dispute, 200, {name: form})
@@ -188,14 +196,15 @@ def _refused(dispute_id: uuid.UUID, name: str, form, exc: DisputeError, field: s
 
 
 def _act(dispute_id: uuid.UUID, name: str, cls, action, done: str, field: str | None = None,
-         assigned_only: bool = True, setup=None):
+         act: Act | None = None, setup=None):
     """Validate the form named `name`, run `action(dispute, form)`, and
     come back to the case page: redirected with `done` on success,
-    re-rendered with the form's data and the error otherwise."""
+    re-rendered with the form's data and the error otherwise. For an `act`
+    only the holder may do, anyone else is refused before their form is
+    read."""
     dispute = _case(dispute_id)
-    if assigned_only and not officers.is_assigned(dispute, _me()):
-        return _render(dispute, 403, error=_("Take this case before acting on it; until then you see it "
-                                             "read-only."))
+    if act is not None and (refusal := policy.act_refusal(_me(), dispute, act)) is not None:
+        return _render(dispute, 403, error=shown(refusal))
     form = cls(prefix=name)
     if setup is not None:
         setup(dispute, form)
@@ -214,22 +223,21 @@ def _act(dispute_id: uuid.UUID, name: str, cls, action, done: str, field: str | 
 @bp.post("/cases/<uuid:dispute_id>/take")
 def take(dispute_id: uuid.UUID):
     return _act(dispute_id, "take", TakeForm,
-                lambda d, f: officers.assign(session(), vault(), d, _me(), expected_version=f.lock_version.data),
-                _("The case is assigned to you."), assigned_only=False)
+                lambda d, f: assignment.assign(session(), vault(), d, _me(), expected_version=f.lock_version.data),
+                _("The case is assigned to you."))
 
 
 @bp.post("/cases/<uuid:dispute_id>/assign")
 def assign(dispute_id: uuid.UUID):
     def setup(dispute, form):
         form.officer.choices = choices((str(i), name)
-                                       for i, name, _role in officers.assignable_officers(session(), vault()))
+                                       for i, name, _role in assignment.assignable_officers(session(), vault()))
 
     def action(dispute, form):
-        target = session().get(User, uuid.UUID(form.officer.data))
-        officers.assign(session(), vault(), dispute, _me(), target, expected_version=form.lock_version.data)
+        assignment.assign_to(session(), vault(), dispute, _me(), uuid.UUID(form.officer.data),
+                             expected_version=form.lock_version.data)
 
-    return _act(dispute_id, "assign", AssignForm, action, _("The case is assigned."), field="officer",
-                assigned_only=False, setup=setup)
+    return _act(dispute_id, "assign", AssignForm, action, _("The case is assigned."), field="officer", setup=setup)
 
 
 @bp.post("/cases/<uuid:dispute_id>/move/<to>")
@@ -238,25 +246,26 @@ def move(dispute_id: uuid.UUID, to: str):
         status = DisputeStatus(to)
     except ValueError:
         abort(404)
-    if status not in MOVE_LABELS:
+    if status not in policy.MOVE_ACTS:  # resolving is a decision, withdrawing the subject's
         abort(404)
     return _act(dispute_id, f"move-{status.value}", MoveForm,
-                lambda d, f: officers.move(session(), vault(), d, _me(), status, f.note.data,
-                                           expected_version=f.lock_version.data),
-                _("The case is now: %(status)s.", status=STATUS_NAMES[status]), field="note")
+                lambda d, f: actions.move(session(), vault(), d, _me(), status, f.note.data,
+                                          expected_version=f.lock_version.data),
+                _("The case is now: %(status)s.", status=STATUS_NAMES[status]), field="note",
+                act=policy.MOVE_ACTS[status])
 
 
 @bp.post("/cases/<uuid:dispute_id>/extend")
 def extend(dispute_id: uuid.UUID):
     return _act(dispute_id, "extend", ExtendForm,
-                lambda d, f: officers.extend_deadline(session(), vault(), d, _me(), f.days.data, f.reason.data,
-                                                      expected_version=f.lock_version.data),
-                _("The deadline is extended."), field="reason")
+                lambda d, f: actions.extend_deadline(session(), vault(), d, _me(), f.days.data, f.reason.data,
+                                                     expected_version=f.lock_version.data),
+                _("The deadline is extended."), field="reason", act=Act.EXTEND)
 
 
 def _record_labels(dispute) -> list[tuple[uuid.UUID, str]]:
     return [(record_id, f"{CATEGORY_NAMES[category]} · {local_name(furnisher)}")
-            for record_id, category, furnisher in officers.case_records(session(), dispute)]
+            for record_id, category, furnisher in actions.case_records(session(), dispute)]
 
 
 def _record_choices(form, outcomes) -> None:
@@ -269,7 +278,7 @@ def _record_choices(form, outcomes) -> None:
 @bp.post("/cases/<uuid:dispute_id>/decide")
 def decide(dispute_id: uuid.UUID):
     case = _case(dispute_id)
-    outcomes = OUTCOMES[DisputeKind(case.kind)]
+    outcomes = actions.outcomes(case)
 
     def setup(dispute, form):
         form.outcome.choices = choices((o.value, OUTCOME_NAMES[o]) for o in outcomes)
@@ -278,53 +287,57 @@ def decide(dispute_id: uuid.UUID):
     def action(dispute, form):
         per_record = {uuid.UUID(hex=field.short_name.removeprefix("record_")): field.data for field in form
                       if field.short_name.startswith("record_") and field.data}
-        return officers.decide(session(), vault(), dispute, _me(), form.outcome.data, form.reason.data,
-                               expected_version=form.lock_version.data, per_record=per_record)
+        return actions.decide(session(), vault(), dispute, _me(), form.outcome.data, form.reason.data,
+                              expected_version=form.lock_version.data, per_record=per_record,
+                              unverifiable_policy=current_app.config["UNVERIFIABLE_POLICY"])
 
     return _act(dispute_id, "decide", decide_form(_record_labels(case)), action,
-                _("The case is decided; the subject has been told."), field="outcome", setup=setup)
+                _("The case is decided; the subject has been told."), field="outcome", setup=setup, act=Act.DECIDE)
 
 
 @bp.post("/cases/<uuid:dispute_id>/evidence/<uuid:evidence_id>/share")
 def share(dispute_id: uuid.UUID, evidence_id: uuid.UUID):
-    if not any(e.id == evidence_id for e in _case(dispute_id).evidence):
+    try:
+        policy.load_file(session(), _case(dispute_id), evidence_id)
+    except policy.CaseNotFound:
         abort(404)
 
     def setup(dispute, form):
         form.furnishers.choices = choices((str(i.id), local_name(i))
-                                          for i in sharing.case_furnishers(session(), dispute.id))
+                                          for i in actions.case_furnishers(session(), dispute))
 
     def action(dispute, form):
-        added = officers.share_evidence(session(), dispute, _me(), evidence_id,
-                                        [uuid.UUID(i) for i in form.furnishers.data],
-                                        expected_version=form.lock_version.data)
+        added = actions.share_evidence(session(), dispute, _me(), evidence_id,
+                                       [uuid.UUID(i) for i in form.furnishers.data],
+                                       expected_version=form.lock_version.data)
         flash(_("The file goes to: %(names)s.", names=", ".join(local_name(i) for i in added))
               if added else _("The file already went to them."), "success")
         return redirect(url_for(".case", dispute_id=dispute_id))
 
-    return _act(dispute_id, f"share-{evidence_id.hex}", ShareForm, action, "", field="furnishers", setup=setup)
+    return _act(dispute_id, f"share-{evidence_id.hex}", ShareForm, action, "", field="furnishers", setup=setup,
+                act=Act.SHARE)
 
 
 @bp.post("/cases/<uuid:dispute_id>/recuse")
 def recuse(dispute_id: uuid.UUID):
     """After this the case is not found for this officer: back to the queue."""
     def action(dispute, form):
-        released = officers.recuse(session(), vault(), dispute, _me(), expected_version=form.lock_version.data)
+        released = conflicts.recuse(session(), vault(), dispute, _me(), expected_version=form.lock_version.data)
         flash(_("Conflict declared: this subject's cases are no longer shown to you.") + " "
               + ngettext("%(num)d case you held went back to the queue.",
                          "%(num)d cases you held went back to the queue.", released) if released else
               _("Conflict declared: this subject's cases are no longer shown to you."), "success")
         return redirect(url_for(".queue"))
 
-    return _act(dispute_id, "recuse", RecuseForm, action, "", field="confirm", assigned_only=False)
+    return _act(dispute_id, "recuse", RecuseForm, action, "", field="confirm")
 
 
 @bp.post("/cases/<uuid:dispute_id>/notes")
 def add_note(dispute_id: uuid.UUID):
     return _act(dispute_id, "note", NoteForm,
-                lambda d, f: officers.add_note(session(), vault(), d, _me(), f.text.data,
-                                               expected_version=f.lock_version.data),
-                _("Note added."), field="text")
+                lambda d, f: notes.add_note(session(), vault(), d, _me(), f.text.data,
+                                            expected_version=f.lock_version.data),
+                _("Note added."), field="text", act=Act.NOTE)
 
 
 @bp.post("/cases/<uuid:dispute_id>/reveal")
@@ -332,20 +345,20 @@ def reveal(dispute_id: uuid.UUID):
     """The clear name and identifier are in this response only; the case
     page shows them masked again on the next visit."""
     def action(dispute, form):
-        shown = officers.reveal(session(), vault(), dispute, _me(), form.reason.data)
-        return _render(dispute, 200, revealed=shown)
+        clear = reveal_subject(session(), vault(), dispute, _me(), form.reason.data)
+        return _render(dispute, 200, revealed=clear)
 
-    return _act(dispute_id, "reveal", RevealForm, action, "", field="reason")
+    return _act(dispute_id, "reveal", RevealForm, action, "", field="reason", act=Act.REVEAL)
 
 
 @bp.get("/cases/<uuid:dispute_id>/evidence/<uuid:evidence_id>")
 def evidence(dispute_id: uuid.UUID, evidence_id: uuid.UUID):
     dispute = _case(dispute_id)
     try:
-        data, media_type, name = officers.evidence_file(session(), vault(), dispute, _me(), evidence_id)
-    except officers.NotAssigned:
+        data, media_type, name = evidence_file(session(), vault(), dispute, _me(), evidence_id)
+    except policy.NotAssigned:
         abort(403)
-    except officers.CaseNotFound:
+    except policy.CaseNotFound:
         abort(404)
     response = Response(data, mimetype=media_type)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'

@@ -74,6 +74,14 @@ class Cipher:
         blob = getattr(obj, f"{column}_ct")
         return None if blob is None else self.open(obj.__tablename__, column, obj.id, blob).decode()
 
+    def open_text(self, obj: Any, column: str) -> str:
+        """`open_field` of a column that is never NULL: an empty one means
+        the row is damaged."""
+        text = self.open_field(obj, column)
+        if text is None:
+            raise DecryptionFailed(f"{obj.__tablename__}.{column} of {obj.id}: no ciphertext where one is required")
+        return text
+
 
 class KekVersionStatus(TypedDict):
     version: int

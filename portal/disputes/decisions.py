@@ -1,32 +1,34 @@
 """Deciding a case and what follows: the records change as decided, the
-subject gets an outcome letter (in-app and by e-mail; a PDF on the portal),
-and every institution that received a changed record in the look-back window
-gets a correction notice. A furnisher that lets the deadline pass leaves its
-records unverifiable. Services flush, never commit."""
+subject gets an outcome letter (in-app and by e-mail; a PDF on the portal:
+`letter`), and every institution that received a changed record in the
+look-back window gets a correction notice. A furnisher that lets the
+deadline pass leaves its records unverifiable. Services flush, never
+commit; the unverifiable policy (setting UNVERIFIABLE_POLICY) is passed in.
+
+The letter, its names and the statements beside records are read through
+this module too (`letter`, `recipients`, `add_statement`, ...)."""
 from __future__ import annotations
 
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from flask import current_app, has_app_context
-from flask_babel import force_locale
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import Role, User
-from portal.accounts.services import user_email
 from portal.audit.disclosures import open_snapshot
 from portal.audit.events import record_event
 from portal.audit.models import AccessEvent, Disclosure, EventKind, Outcome
 from portal.audit.purposes import Purpose
 from portal.crypto import Vault
 from portal.db import new_id, utcnow
-from portal.disputes.lifecycle import DisputeError, advance, write_step
+from portal.disputes.letter import Change, Letter, Method, NoticeView, letter, recipients
+from portal.disputes.lifecycle import DisputeError, advance
+from portal.disputes.messages import tell_subject
 from portal.disputes.models import (
     OUTCOMES,
     Answer,
@@ -38,15 +40,14 @@ from portal.disputes.models import (
     DisputeStatus,
     FurnisherResponse,
     OutcomeLetter,
-    RecordStatement,
-    StepKind,
 )
+from portal.disputes.names import OUTCOME_NAMES
 from portal.disputes.responses import proposed_correction
 from portal.disputes.services import disputed_records
-from portal.i18n import N_, Refusal
+from portal.disputes.statements import MAX_STATEMENT, add_statement, statements_for
+from portal.i18n import N_
 from portal.institutions.models import Institution
 from portal.localtime import today as local_today
-from portal.notifications.services import notify
 from portal.records.documents import record_document
 from portal.records.models import CreditRecord, Subject
 from portal.records.services import (
@@ -56,77 +57,40 @@ from portal.records.services import (
     open_payload,
 )
 
-MAX_STATEMENT = 200
 # How far back recipients of a changed record are told (FCRA 1681i(d)):
 # six months, two years for employment screening.
 LOOK_BACK_DAYS = 183
 LOOK_BACK_EMPLOYMENT_DAYS = 730
 NO_ANSWER_REASON = "The furnisher did not answer before the deadline."
-
-
-class Change:
-    NEW_VERSION = "new_version"
-    DELETED = "deleted"
-    MARKED_UNVERIFIABLE = "marked_unverifiable"
-    PUBLICITY_ENDED = "publicity_ended"
-    UNCHANGED = "unchanged"
-
-
-class Method:
-    """How the decision was verified."""
-    FURNISHER_CORRECTED = "furnisher_corrected"
-    FURNISHER_VERIFIED = "furnisher_verified"
-    FURNISHER_COULD_NOT_VERIFY = "furnisher_could_not_verify"
-    NO_ANSWER = "no_answer_by_deadline"
-    OFFICER_REVIEW = "officer_review"
-
-
-CHANGE_TEXT = {
-    Change.NEW_VERSION: _l("%(reference)s: corrected; version %(to)s replaces version %(from)s, which is never "
-                           "disclosed again."),
-    Change.DELETED: _l("%(reference)s: deleted; it is no longer disclosed."),
-    Change.MARKED_UNVERIFIABLE: _l("%(reference)s: marked as unverifiable wherever it is disclosed."),
-    Change.PUBLICITY_ENDED: _l("%(reference)s: its publicity has ended; it is no longer disclosed."),
-    Change.UNCHANGED: _l("%(reference)s: unchanged."),
-}
-METHOD_TEXT = {
-    Method.FURNISHER_CORRECTED: _l("The furnisher reviewed the record and furnished a correction."),
-    Method.FURNISHER_VERIFIED: _l("The furnisher reviewed the record and confirmed it as accurate."),
-    Method.FURNISHER_COULD_NOT_VERIFY: _l("The furnisher reviewed the record and could not verify it."),
-    Method.NO_ANSWER: _l("The furnisher did not answer before the deadline."),
-    Method.OFFICER_REVIEW: _l("A compliance officer reviewed the case and the evidence."),
-}
-OUTCOME_NAMES = {
-    DisputeOutcome.CORRECTED: _l("Corrected"),
-    DisputeOutcome.DELETED: _l("Deleted"),
-    DisputeOutcome.VERIFIED_ACCURATE: _l("Verified as accurate"),
-    DisputeOutcome.UNVERIFIABLE: _l("Unverifiable, marked"),
-    DisputeOutcome.REPAIRED: _l("Credit repair approved"),
-    DisputeOutcome.REPAIR_REFUSED: _l("Credit repair refused"),
-}
+# UNVERIFIABLE_POLICY: a record nobody could verify is marked (the
+# default), or deleted ("delete").
+DEFAULT_POLICY = "mark"
 
 
 # -- the decision ------------------------------------------------------------------
 def decide(session: Session, vault: Vault, dispute: Dispute, officer: User, outcome: DisputeOutcome | str,
            reason: str, expected_version: int | None = None, now: datetime | None = None,
-           per_record: Mapping[uuid.UUID, DisputeOutcome | str] | None = None) -> OutcomeLetter:
+           per_record: Mapping[uuid.UUID, DisputeOutcome | str] | None = None,
+           unverifiable_policy: str = DEFAULT_POLICY) -> OutcomeLetter:
     """The assigned officer resolves a case under review: `outcome` for
     every record, except those `per_record` decides otherwise. Corrected
-    needs a correction the furnisher sent; deleted and unverifiable mark the
-    records; an approved credit repair ends the penalty's publicity."""
+    needs a correction the furnisher sent; deleted marks the records, and
+    unverifiable marks them or deletes them (`unverifiable_policy`); an
+    approved credit repair ends the penalty's publicity."""
     if not Role(officer.role).is_staff:
         raise DisputeError(N_("Only an officer can decide a case."))
     if dispute.assigned_officer_id != officer.id:
         raise DisputeError(N_("Take the case before deciding it."))
     return _resolve(session, vault, dispute, officer, outcome, reason, expected_version, now or utcnow(),
-                    per_record or {})
+                    per_record or {}, unverifiable_policy)
 
 
-def expire_overdue(session: Session, vault: Vault, today: date | None = None) -> list[Dispute]:
+def expire_overdue(session: Session, vault: Vault, today: date | None = None,
+                   unverifiable_policy: str = DEFAULT_POLICY) -> list[Dispute]:
     """Cases still waiting for the furnisher after their deadline: the
     records nobody answered for are left unverifiable (marked, or deleted
-    by policy) and the subject is told; a case whose furnishers have all
-    answered goes back to the officer instead. Run daily (`portal disputes
+    under `unverifiable_policy`) and the subject is told; a case whose
+    furnishers have all answered goes back to the officer instead. Run daily (`portal disputes
     expire`). On PostgreSQL a case another transaction holds (an officer
     acting, another sweep) is skipped, not waited for: the next run takes
     it."""
@@ -138,7 +102,8 @@ def expire_overdue(session: Session, vault: Vault, today: date | None = None) ->
         .order_by(Dispute.due_on, Dispute.id).with_for_update(of=Dispute, skip_locked=True)).all()
     for dispute in overdue:
         if _unanswered(session, dispute):
-            _resolve(session, vault, dispute, None, DisputeOutcome.UNVERIFIABLE, NO_ANSWER_REASON, None, utcnow())
+            _resolve(session, vault, dispute, None, DisputeOutcome.UNVERIFIABLE, NO_ANSWER_REASON, None, utcnow(),
+                     unverifiable_policy=unverifiable_policy)
         else:
             advance(session, vault, dispute, DisputeStatus.UNDER_REVIEW, None)
     return list(overdue)
@@ -148,11 +113,6 @@ def _unanswered(session: Session, dispute: Dispute) -> set[uuid.UUID]:
     answered = select(FurnisherResponse.item_id).where(FurnisherResponse.dispute_id == dispute.id)
     return set(session.scalars(select(DisputeItem.id).where(DisputeItem.dispute_id == dispute.id,
                                                             DisputeItem.id.not_in(answered))))
-
-
-def _policy() -> str:
-    """UNVERIFIABLE_POLICY: mark an unverifiable record (default) or delete it."""
-    return current_app.config.get("UNVERIFIABLE_POLICY", "mark") if has_app_context() else "mark"
 
 
 def _outcome(given: DisputeOutcome | str, dispute: Dispute) -> DisputeOutcome:
@@ -167,7 +127,8 @@ def _outcome(given: DisputeOutcome | str, dispute: Dispute) -> DisputeOutcome:
 
 def _resolve(session: Session, vault: Vault, dispute: Dispute, actor: User | None, outcome: DisputeOutcome | str,
              reason: str, expected_version: int | None, now: datetime,
-             per_record: Mapping[uuid.UUID, DisputeOutcome | str] | None = None) -> OutcomeLetter:
+             per_record: Mapping[uuid.UUID, DisputeOutcome | str] | None = None,
+             unverifiable_policy: str = DEFAULT_POLICY) -> OutcomeLetter:
     outcome = _outcome(outcome, dispute)
     if not (reason or "").strip():
         raise DisputeError(N_("A decision needs a reason."))
@@ -176,9 +137,9 @@ def _resolve(session: Session, vault: Vault, dispute: Dispute, actor: User | Non
         .where(DisputeItem.dispute_id == dispute.id).order_by(CreditRecord.created_at, CreditRecord.id)).all()
     answers = {r.item_id: r for r in session.scalars(
         select(FurnisherResponse).where(FurnisherResponse.dispute_id == dispute.id))}
-    corrected = {item.id for item, _ in rows
+    corrected = {item.id for item, _record in rows
                  if item.id in answers and answers[item.id].answer == Answer.CORRECTED}
-    subject = session.get(Subject, dispute.subject_id)
+    subject = session.get_one(Subject, dispute.subject_id)
     cipher = vault.cipher(session, subject.data_key_id)
     # The decision for each record: the case's, or the one chosen for it.
     own: dict[uuid.UUID, DisputeOutcome] = {}
@@ -203,7 +164,7 @@ def _resolve(session: Session, vault: Vault, dispute: Dispute, actor: User | Non
                                   "version %(then)d): choose another outcome."),
                                now=record.current_version, then=answers[item.id].proposed_on_version)
     # When the deadline passed, only what nobody answered for is unverifiable.
-    applies = _unanswered(session, dispute) if actor is None else {item.id for item, _ in rows}
+    applies = _unanswered(session, dispute) if actor is None else {item.id for item, _record in rows}
 
     # The status moves first: a stale or illegal step changes nothing.
     advance(session, vault, dispute, DisputeStatus.RESOLVED, actor, note=reason, outcome=outcome,
@@ -228,7 +189,8 @@ def _resolve(session: Session, vault: Vault, dispute: Dispute, actor: User | Non
                 # answered in time.
                 versions = _apply_correction(session, vault, subject, cipher, dispute, record, response, actor)
             cipher.seal_field(response, "correction", None)  # applied (a version holds it) or not: it goes
-        deletes = mine is DisputeOutcome.DELETED or (mine is DisputeOutcome.UNVERIFIABLE and _policy() == "delete")
+        deletes = mine is DisputeOutcome.DELETED or (mine is DisputeOutcome.UNVERIFIABLE
+                                                      and unverifiable_policy == "delete")
         if item.id in applies and deletes:
             record.deleted_at = now
             change["change"] = Change.DELETED
@@ -279,7 +241,7 @@ def _apply_correction(session: Session, vault: Vault, subject: Subject, cipher, 
         return None
     before = record.current_version
     try:
-        version = furnish(session, vault, session.get(Institution, response.institution_id), subject, proposed)
+        version = furnish(session, vault, session.get_one(Institution, response.institution_id), subject, proposed)
     except RecordDeleted:
         return None
     response.corrected_version = version.version
@@ -351,7 +313,8 @@ def _current(session: Session, vault: Vault, subject: Subject, record: CreditRec
     if record.deleted_at is not None or record.publicity_ended_at is not None:
         return None
     return record_document(vault.cipher(session, subject.data_key_id), record, current_version(session, record),
-                           session.get(Institution, record.furnisher_id), bool(disputed_records(session, [record.id])),
+                           session.get_one(Institution, record.furnisher_id),
+                           bool(disputed_records(session, [record.id])),
                            statements_for(session, vault, subject, [record.id]).get(record.id, []))
 
 
@@ -359,10 +322,10 @@ def _tell_subject(session: Session, vault: Vault, subject: Subject, dispute: Dis
                   outcome: DisputeOutcome) -> None:
     """The outcome letter itself, in-app and by e-mail."""
     written = letter(session, vault, dispute)
+    if written is None:  # `decide` writes the letter before it tells the subject
+        raise LookupError(f"dispute {dispute.id} has no outcome letter to tell the subject")
 
     def compose() -> tuple[str, str]:
-        from flask_babel import gettext as _
-
         lines = [_("Decision: %(outcome)s", outcome=written.outcome_name),
                  _("Reason: %(reason)s", reason=written.reason),
                  _("How it was verified: %(method)s", method=written.method),
@@ -372,172 +335,10 @@ def _tell_subject(session: Session, vault: Vault, subject: Subject, dispute: Dis
                    "on the portal.")]
         return _("Your dispute has been decided: %(outcome)s", outcome=written.outcome_name), "\n".join(lines)
 
-    filer = session.get(User, dispute.filed_by_user_id)
+    filer = session.get_one(User, dispute.filed_by_user_id)
     tell_subject(session, vault, subject, compose, also=[filer] if filer.role is Role.FIRM_AGENT else [])
 
 
-def tell_subject(session: Session, vault: Vault, subject: Subject, compose, also=()) -> int:
-    """In-app and by e-mail, in each holder's language, to everyone who holds
-    the subject's own account (and to the users `also`, say the agent who
-    filed); to the contact on file when nobody holds it. `compose()`
-    returns (title, body) in the current locale."""
-    from portal.i18n import DEFAULT
-
-    holders = session.scalars(select(User).where(
-        User.subject_id == subject.id, User.is_active.is_(True),
-        User.role.in_([Role.PERSON, Role.FIRM_REPRESENTATIVE]))).all()
-    extra = [u for u in also if u.is_active and u not in holders]
-    for user in [*holders, *extra]:
-        with force_locale(user.locale or DEFAULT):
-            title, body = compose()
-        notify(session, vault, key_id=user.data_key_id, user=user, email=user_email(session, vault, user),
-               title=title, body=body)
-    if not holders:
-        contact = vault.cipher(session, subject.data_key_id).open_field(subject, "contact_email")
-        if contact:
-            with force_locale(DEFAULT):
-                title, body = compose()
-            notify(session, vault, key_id=subject.data_key_id, email=contact, title=title, body=body)
-    return len(holders)
-
-
-# -- what the subject sees afterwards -----------------------------------------------
-@dataclass(frozen=True)
-class LetterChange:
-    record_id: uuid.UUID
-    category: str
-    reference: str
-    change: str
-    from_version: int | None
-    to_version: int | None
-    outcome: DisputeOutcome | None = None  # this record's decision (letters before: the case's)
-
-    @property
-    def text(self) -> str:
-        return str(CHANGE_TEXT[self.change] % {"reference": self.reference, "from": self.from_version,
-                                                "to": self.to_version})
-
-
-@dataclass(frozen=True)
-class Letter:
-    dispute_id: uuid.UUID
-    decided_at: datetime
-    outcome: DisputeOutcome
-    reason: str
-    method_code: str
-    change_rows: list[LetterChange]
-
-    @property
-    def outcomes(self) -> list[DisputeOutcome]:
-        """The decisions taken, the case's first: more than one when records
-        were decided differently."""
-        out = [self.outcome]
-        out += [c.outcome for c in self.change_rows if c.outcome is not None and c.outcome not in out]
-        return out
-
-    @property
-    def outcome_name(self) -> str:
-        return "; ".join(str(OUTCOME_NAMES[o]) for o in self.outcomes)
-
-    @property
-    def method(self) -> str:
-        return str(METHOD_TEXT.get(self.method_code, self.method_code))
-
-    @property
-    def changes(self) -> list[str]:
-        """A line per record; each names its decision when they differ."""
-        if len(self.outcomes) == 1:
-            return [c.text for c in self.change_rows]
-        return [f"{OUTCOME_NAMES[c.outcome or self.outcome]}: {c.text}" for c in self.change_rows]
-
-    @property
-    def records(self) -> list[tuple[uuid.UUID, str, str]]:
-        return [(c.record_id, c.category, c.reference) for c in self.change_rows]
-
-
-def letter(session: Session, vault: Vault, dispute: Dispute) -> Letter | None:
-    row = session.scalar(select(OutcomeLetter).where(OutcomeLetter.dispute_id == dispute.id))
-    if row is None:
-        return None
-    subject = session.get(Subject, dispute.subject_id)
-    body = json.loads(vault.cipher(session, subject.data_key_id).open_field(row, "body"))
-    return Letter(dispute.id, datetime.fromisoformat(body["decided_at"]), DisputeOutcome(body["outcome"]),
-                  body["reason"], body["method"],
-                  [LetterChange(uuid.UUID(c["record_id"]), c["category"], c["reference"], c["change"],
-                                c.get("from"), c.get("to"), DisputeOutcome(c["outcome"]) if c.get("outcome") else None)
-                   for c in body["changes"]])
-
-
-@dataclass(frozen=True)
-class NoticeView:
-    id: uuid.UUID
-    institution: Institution
-    record_id: uuid.UUID
-    created_at: datetime
-    acknowledged_at: datetime | None
-
-
-def recipients(session: Session, dispute: Dispute) -> list[NoticeView]:
-    """Who was told of the decision, and who has acknowledged."""
-    rows = session.execute(select(CorrectionNotice, Institution)
-                           .join(Institution, Institution.id == CorrectionNotice.institution_id)
-                           .where(CorrectionNotice.dispute_id == dispute.id)
-                           .order_by(Institution.code, CorrectionNotice.created_at)).all()
-    return [NoticeView(n.id, i, n.record_id, n.created_at, n.acknowledged_at) for n, i in rows]
-
-
-def add_statement(session: Session, vault: Vault, dispute: Dispute, record_id: uuid.UUID | str, by_user: User,
-                  text: str) -> RecordStatement:
-    """After "verified as accurate", the subject may put a statement of at
-    most 200 characters beside each record of the case; every later
-    recipient receives it with the record. The caller has checked that
-    `by_user` may act for the subject."""
-    verified = {i.record_id for i in session.scalars(select(DisputeItem).where(DisputeItem.dispute_id == dispute.id))
-                if i.decided(dispute) == DisputeOutcome.VERIFIED_ACCURATE}
-    if not verified:
-        raise Refusal(N_("A statement can be added only to records a dispute verified as accurate."))
-    text = " ".join((text or "").split())
-    if not text:
-        raise Refusal(N_("Write the statement."))
-    if len(text) > MAX_STATEMENT:
-        raise Refusal(N_("A statement is at most %(max)d characters (%(given)d given)."), max=MAX_STATEMENT,
-                      given=len(text))
-    try:
-        rid = record_id if isinstance(record_id, uuid.UUID) else uuid.UUID(str(record_id))
-    except ValueError:
-        raise Refusal(N_("Choose a record of this dispute.")) from None
-    if session.scalar(select(DisputeItem.id).where(DisputeItem.dispute_id == dispute.id,
-                                                   DisputeItem.record_id == rid)) is None:
-        raise Refusal(N_("Choose a record of this dispute."))
-    if rid not in verified:
-        raise Refusal(N_("A statement can be added only to records a dispute verified as accurate."))
-    if session.get(CreditRecord, rid).deleted_at is not None:
-        raise Refusal(N_("This record has since been deleted; it is no longer disclosed."))
-    if session.scalar(select(RecordStatement.id).where(RecordStatement.dispute_id == dispute.id,
-                                                       RecordStatement.record_id == rid)) is not None:
-        raise Refusal(N_("A statement has already been added to this record for this dispute."))
-    subject = session.get(Subject, dispute.subject_id)
-    row = RecordStatement(id=new_id(), record_id=rid, dispute_id=dispute.id, created_at=utcnow())
-    vault.cipher(session, subject.data_key_id).seal_field(row, "text", text)
-    session.add(row)
-    session.flush()
-    write_step(session, vault, dispute, StepKind.STATEMENT_ADDED, by_user, None, {"record_id": str(rid)})
-    return row
-
-
-def statements_for(session: Session, vault: Vault, subject: Subject,
-                   record_ids) -> dict[uuid.UUID, list[str]]:
-    """The subject's statements by record, oldest first (one query)."""
-    ids = list(record_ids)
-    if not ids:
-        return {}
-    cipher = vault.cipher(session, subject.data_key_id)
-    out: dict[uuid.UUID, list[str]] = {}
-    for row in session.scalars(select(RecordStatement).where(RecordStatement.record_id.in_(ids))
-                               .order_by(RecordStatement.created_at)):
-        out.setdefault(row.record_id, []).append(cipher.open_field(row, "text"))
-    return out
-
-
-__all__ = ["Letter", "NoticeView", "add_statement", "decide", "expire_overdue", "letter", "recipients",
+__all__ = ["DEFAULT_POLICY", "MAX_STATEMENT", "OUTCOME_NAMES", "Change", "Letter", "Method",
+           "NoticeView", "add_statement", "decide", "expire_overdue", "letter", "outdated", "recipients",
            "statements_for", "tell_subject"]

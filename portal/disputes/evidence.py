@@ -7,8 +7,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
@@ -130,3 +130,21 @@ def read(cipher: Cipher, evidence: Evidence) -> tuple[bytes, str, str]:
     if not hmac.compare_digest(hashlib.sha256(data).digest(), evidence.sha256) or len(data) != evidence.size:
         raise EvidenceCorrupt(f"evidence {evidence.stored_name} does not match its checksum")
     return data, evidence.media_type, evidence.stored_name
+
+
+def upload_errors(uploads: Sequence[Upload], already: int = 0) -> list[str]:
+    """Everything wrong with the files chosen, for the page, in the reader's
+    language (the services check again before writing, stopping at the
+    first). Content decides, never the name."""
+    if already + len(uploads) > MAX_FILES:
+        try:
+            check_files(uploads, already)
+        except EvidenceRejected as exc:
+            return [exc.translated()]
+    errors = []
+    for upload in uploads:
+        try:
+            check_content(upload)
+        except EvidenceRejected as exc:
+            errors.append(exc.translated())
+    return errors

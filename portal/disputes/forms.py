@@ -1,5 +1,5 @@
 """Forms of the subject's dispute pages. Labels and messages are lazy so
-they follow the page's language. Files are checked by `views.upload_errors`
+they follow the page's language. Files are checked by `ev.upload_errors`
 (content decides, never the name) and again by the services."""
 from __future__ import annotations
 
@@ -17,13 +17,8 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from portal.accounts.forms import MultiCheckboxField
 from portal.disputes import evidence as ev
-from portal.disputes.pages import (
-    FILING_REASONS,
-    MAX_NOTE,
-    MAX_RECORD_STATEMENT,
-    MAX_STATEMENT,
-    REASON_NAMES,
-)
+from portal.disputes.names import FILING_REASONS, REASON_NAMES
+from portal.disputes.pages import MAX_NOTE, MAX_RECORD_STATEMENT, MAX_STATEMENT
 
 ACCEPT = ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg"
 

@@ -7,8 +7,8 @@ by the subject from any open state; nothing after resolved or withdrawn.
 Every step is a timeline entry (DisputeStep) and an access event of the
 subject (DISPUTE_STEP), written in the caller's transaction. Two officers
 acting on one case at once cannot overwrite each other: `lock_version` is the
-mapper's version counter, so the second flush raises StaleDispute. Services
-flush, never commit."""
+mapper's version counter, so the second flush raises StaleDispute
+(`versions`). Services flush, never commit."""
 from __future__ import annotations
 
 import uuid
@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
-from sqlalchemy.orm.exc import StaleDataError
 
 from portal.accounts.models import Role, User
 from portal.audit.events import record_event
@@ -28,16 +27,27 @@ from portal.db import new_id, utcnow
 from portal.disputes.deadlines import Clock, DeadlineError
 from portal.disputes.models import (
     Dispute,
+    DisputeItem,
     DisputeOutcome,
     DisputeStatus,
     DisputeStep,
+    FurnisherResponse,
     Regime,
     StepKind,
 )
-from portal.i18n import N_, Refusal
+from portal.disputes.sharing import recipients
+from portal.disputes.versions import (
+    DisputeError,
+    IllegalTransition,
+    StaleDispute,
+    check_version,
+    flush_dispute,
+    touch,
+)
+from portal.i18n import N_
 from portal.localtime import day_of
 from portal.localtime import today as local_today
-from portal.records.models import Subject
+from portal.records.models import CreditRecord, Subject
 
 S = DisputeStatus
 TRANSITIONS: dict[DisputeStatus, frozenset[DisputeStatus]] = {
@@ -52,22 +62,6 @@ TRANSITIONS: dict[DisputeStatus, frozenset[DisputeStatus]] = {
 # Steps that need a note the subject can read.
 NOTE_REQUIRED = frozenset({S.RESOLVED, S.WAITING_FOR_SUBJECT})
 MAX_NOTE = 2000
-
-
-class DisputeError(Refusal):
-    """A step that is not allowed; the message says why."""
-
-
-class IllegalTransition(DisputeError):
-    pass
-
-
-class StaleDispute(DisputeError):
-    """Someone else changed the dispute first: reload and try again."""
-
-    def __init__(self, dispute_id: uuid.UUID) -> None:
-        super().__init__(N_("This case was changed by someone else in the meantime; reload it and try again."))
-        self.dispute_id = dispute_id
 
 
 def allowed(current: DisputeStatus | str, to: DisputeStatus | str) -> bool:
@@ -87,26 +81,6 @@ def days_left(dispute: Dispute, today: date | None = None) -> int:
     return clock_of(dispute).days_left(today or local_today())
 
 
-def _check_version(dispute: Dispute, expected_version: int | None) -> None:
-    if expected_version is not None and expected_version != dispute.lock_version:
-        raise StaleDispute(dispute.id)
-
-
-def _flush_dispute(session: Session, dispute: Dispute) -> None:
-    dispute_id = dispute.id  # a failed flush expires the object
-    try:
-        session.flush()
-    except StaleDataError:
-        raise StaleDispute(dispute_id) from None
-
-
-def touch(session: Session, dispute: Dispute) -> None:
-    """Move the case's version now (an UPDATE, which also takes its row
-    lock): StaleDispute if someone else moved it since it was read."""
-    flag_modified(dispute, "status")
-    _flush_dispute(session, dispute)
-
-
 def _clean_note(note: str | None) -> str | None:
     note = (note or "").strip() or None
     if note is not None and len(note) > MAX_NOTE:
@@ -123,7 +97,7 @@ def write_step(session: Session, vault: Vault, dispute: Dispute, step: StepKind,
     `institution_id`, a furnisher through the API. A new entry changes the
     case: its version moves on (`touch`), so an officer's page open from
     before it is stale."""
-    subject = session.get(Subject, dispute.subject_id)
+    subject = session.get_one(Subject, dispute.subject_id)
     cipher = vault.cipher(session, subject.data_key_id)
     if institution_id is not None:
         channel = "api"
@@ -160,7 +134,7 @@ def advance(session: Session, vault: Vault, dispute: Dispute, to: DisputeStatus 
     except ValueError:
         raise IllegalTransition(N_("%(status)s is not a status of a dispute."), status=repr(to)) from None
     current = DisputeStatus(dispute.status)
-    _check_version(dispute, expected_version)
+    check_version(dispute, expected_version)
     if not current.is_open:
         raise IllegalTransition(N_("This dispute is closed; nothing can follow."))
     # The portal itself resolves a case whose furnisher let the deadline pass.
@@ -204,7 +178,7 @@ def advance(session: Session, vault: Vault, dispute: Dispute, to: DisputeStatus 
     dispute.outcome = outcome
     dispute.due_on, dispute.paused_days = clock.due_on, clock.paused_days
     dispute.paused_since = now if clock.paused else None
-    _flush_dispute(session, dispute)
+    flush_dispute(session, dispute)
     detail: dict[str, Any] = {"from": current.value, "to": to.value, "due_on": dispute.due_on.isoformat()}
     if outcome is not None:
         detail["outcome"] = outcome.value
@@ -217,9 +191,6 @@ def advance(session: Session, vault: Vault, dispute: Dispute, to: DisputeStatus 
 
 def _furnishers(session: Session, dispute: Dispute) -> dict[uuid.UUID, list[uuid.UUID]]:
     """The dispute's records by furnisher, and whether each was answered."""
-    from portal.disputes.models import DisputeItem, FurnisherResponse
-    from portal.records.models import CreditRecord
-
     rows = session.execute(select(CreditRecord.furnisher_id, DisputeItem.id, FurnisherResponse.id)
                            .join(CreditRecord, CreditRecord.id == DisputeItem.record_id)
                            .outerjoin(FurnisherResponse, FurnisherResponse.item_id == DisputeItem.id)
@@ -244,9 +215,7 @@ def _forward(session: Session, vault: Vault, dispute: Dispute, actor: User | Non
     """Sending the case to each furnisher that has yet to answer is an
     access event of the subject: the furnisher now receives the statement
     and the files that go to it."""
-    from portal.disputes.sharing import recipients
-
-    subject = session.get(Subject, dispute.subject_id)
+    subject = session.get_one(Subject, dispute.subject_id)
     files = recipients(session, dispute)
     for furnisher_id, unanswered in _furnishers(session, dispute).items():
         if unanswered:
@@ -259,21 +228,21 @@ def _forward(session: Session, vault: Vault, dispute: Dispute, actor: User | Non
 def extend(session: Session, vault: Vault, dispute: Dispute, actor: User, days: int, reason: str,
            expected_version: int | None = None, now: datetime | None = None) -> DisputeStep:
     """An officer extends the deadline; the reason is a step the subject sees."""
-    _check_version(dispute, expected_version)
+    check_version(dispute, expected_version)
     if not dispute.is_open:
         raise IllegalTransition(N_("A closed dispute has no deadline to extend."))
     if not Role(actor.role).is_staff:
         raise DisputeError(N_("Only an officer can extend a deadline."))
-    reason = _clean_note(reason)
+    note = _clean_note(reason)
     try:
-        clock = clock_of(dispute).extend(days, reason or "")
+        clock = clock_of(dispute).extend(days, note or "")
     except DeadlineError as exc:
         raise DisputeError(exc.message, **exc.params) from None
     dispute.due_on, dispute.extended_days = clock.due_on, clock.extended_days
-    _flush_dispute(session, dispute)
-    return write_step(session, vault, dispute, StepKind.EXTENDED, actor, reason,
+    flush_dispute(session, dispute)
+    return write_step(session, vault, dispute, StepKind.EXTENDED, actor, note,
                       {"days": days, "due_on": dispute.due_on.isoformat()}, now=now, touch=False)
 
 
 __all__ = ["DisputeError", "IllegalTransition", "Regime", "StaleDispute", "TRANSITIONS", "advance", "allowed",
-           "clock_of", "days_left", "extend", "write_step"]
+           "clock_of", "days_left", "extend", "touch", "write_step"]

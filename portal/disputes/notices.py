@@ -1,8 +1,8 @@
 """Correction notices as their recipients read them through the API: an
 institution that received a record a decision later changed lists its
-notices and acknowledges each once. An institution sees only its own; any
-other notice is None, whether it exists or not. Services flush, never
-commit."""
+notices and acknowledges each once. An institution sees only its own
+(`own_notice`); any other notice is None, whether it exists or not.
+Services flush, never commit."""
 from __future__ import annotations
 
 import json
@@ -51,7 +51,7 @@ def list_for_institution(session: Session, vault: Vault, institution: Institutio
     base = (select(CorrectionNotice, Subject.data_key_id)
             .join(CreditRecord, CreditRecord.id == CorrectionNotice.record_id)
             .join(Subject, Subject.id == CreditRecord.subject_id).where(*where))
-    total = session.scalar(select(func.count()).select_from(base.subquery()))
+    total = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
     pending_first = case((CorrectionNotice.acknowledged_at.is_(None), 0), else_=1)
     rows = session.execute(base.order_by(pending_first, CorrectionNotice.created_at, CorrectionNotice.id)
                            .limit(limit).offset(offset)).all()
@@ -63,16 +63,21 @@ def _item(body: str | None, notice: CorrectionNotice) -> NoticeItem:
                       json.loads(body) if body else {})
 
 
-def acknowledge(session: Session, institution: Institution, notice_id: uuid.UUID,
-                now: datetime | None = None) -> CorrectionNotice | None:
-    """Mark the institution's notice acknowledged. Only the first
+def own_notice(session: Session, institution: Institution, notice_id: uuid.UUID) -> CorrectionNotice | None:
+    """The notice, when it was sent to `institution`; None otherwise."""
+    return session.scalar(select(CorrectionNotice).where(CorrectionNotice.id == notice_id,
+                                                         CorrectionNotice.institution_id == institution.id))
+
+
+def acknowledge(session: Session, notice: CorrectionNotice, now: datetime | None = None) -> CorrectionNotice:
+    """Mark the notice (`own_notice` found it) acknowledged. Only the first
     acknowledgement counts: acknowledging again changes nothing and gives
-    the same time. None for a notice that is not the institution's."""
-    mine = (CorrectionNotice.id == notice_id, CorrectionNotice.institution_id == institution.id)
+    the same time."""
     # One conditional update: of two acknowledgements at once, the first wins.
-    session.execute(update(CorrectionNotice).where(*mine, CorrectionNotice.acknowledged_at.is_(None))
+    session.execute(update(CorrectionNotice).where(CorrectionNotice.id == notice.id,
+                                                   CorrectionNotice.acknowledged_at.is_(None))
                     .values(acknowledged_at=now or utcnow()).execution_options(synchronize_session=False))
-    return session.scalar(select(CorrectionNotice).where(*mine).execution_options(populate_existing=True))
+    return session.scalars(select(CorrectionNotice).where(CorrectionNotice.id == notice.id)
+                           .execution_options(populate_existing=True)).one()
 
-
-__all__ = ["NoticeItem", "NoticePage", "acknowledge", "list_for_institution"]
+__all__ = ["NoticeItem", "NoticePage", "acknowledge", "list_for_institution", "own_notice"]

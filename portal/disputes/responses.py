@@ -1,9 +1,11 @@
 """The furnisher's side of a dispute, through the API: the disputes of its
 own records (and only the items that are its own), their evidence, and its
 answer for each record. An institution sees a dispute only when it
-furnished one of its records; for anything else the answer is the same
-NotFound, whether the dispute exists or not. Everything is checked before
-anything is written. Services flush, never commit."""
+furnished one of its records (`visible_dispute`) and a file only when it
+goes to it (`given_evidence`); for anything else the answer is the same
+NotFound, whether it exists or not. The API loads through these before it
+acts (`portal.api.auth`). Everything is checked before anything is
+written. Services flush, never commit."""
 from __future__ import annotations
 
 import uuid
@@ -145,7 +147,7 @@ def disputes_for(session: Session, vault: Vault, institution: Institution, which
     elif which is Listing.CLOSED:
         where.append(Dispute.status.in_(CLOSED_STATUSES))
     base = select(Dispute, Subject).join(Subject, Subject.id == Dispute.subject_id).where(*where)
-    total = session.scalar(select(func.count()).select_from(base.subquery()))
+    total = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
     rows = session.execute(base.order_by(Dispute.due_on, Dispute.filed_at, Dispute.id)
                            .limit(limit).offset(offset)).all()
     ids = [d.id for d, _ in rows]
@@ -204,17 +206,22 @@ class EvidenceFile:
     name: str
 
 
-def evidence_for(session: Session, vault: Vault, institution: Institution, key: ApiKey, dispute_id: uuid.UUID,
-                 evidence_id: uuid.UUID) -> EvidenceFile:
-    """A file of a dispute of the institution's records that goes to it
-    (`sharing`), checked against its hash; sending it is an access event
-    the subject sees."""
-    dispute = visible_dispute(session, institution, dispute_id)
+def given_evidence(session: Session, institution: Institution, dispute: Dispute,
+                   evidence_id: uuid.UUID) -> Evidence:
+    """A file of `dispute` (one the institution sees) that goes to it
+    (`sharing`), while the case is sent and open; NotFound otherwise."""
     row = session.scalar(select(Evidence).where(Evidence.id == evidence_id, Evidence.dispute_id == dispute.id,
                                                 sharing.given_to(institution.id)))
     if row is None or not dispute.is_open or dispute.id not in forwarded(session, [dispute.id]):
         raise NotFound(str(evidence_id))
-    subject = session.get(Subject, dispute.subject_id)
+    return row
+
+
+def send_evidence(session: Session, vault: Vault, institution: Institution, key: ApiKey, dispute: Dispute,
+                  row: Evidence) -> EvidenceFile:
+    """The file `given_evidence` found, checked against its hash; sending
+    it is an access event the subject sees."""
+    subject = session.get_one(Subject, dispute.subject_id)
     content, media_type, name = ev.read(vault.cipher(session, subject.data_key_id), row)
     record_event(session, vault, subject, EventKind.EVIDENCE_SENT, channel="api", institution_id=institution.id,
                  detail={"dispute_id": str(dispute.id), "evidence_id": str(row.id), "media_type": media_type,
@@ -244,13 +251,14 @@ def proposed_correction(cipher: Cipher, response: FurnisherResponse) -> RecordIn
     return RecordInput.from_json(sealed) if sealed else None
 
 
-def answer(session: Session, vault: Vault, institution: Institution, key: ApiKey, dispute_id: uuid.UUID,
+def answer(session: Session, vault: Vault, institution: Institution, key: ApiKey, dispute: Dispute,
            given: AnswerInput, now: datetime | None = None) -> Answered:
-    """The institution's answer for one of its records in an open dispute:
-    verified as accurate, could not verify, or corrected with the record as
-    it should read (applied when an officer decides the case "corrected").
-    One answer per record. A case waiting for the
-    furnisher goes back to review once every record has an answer."""
+    """The institution's answer for one of its records in an open dispute
+    (loaded by `visible_dispute`, with `for_update`: answers to one case are
+    taken one at a time): verified as accurate, could not verify, or
+    corrected with the record as it should read (applied when an officer
+    decides the case "corrected"). One answer per record. A case waiting
+    for the furnisher goes back to review once every record has an answer."""
     reviewed = (given.reviewed or "").strip()
     if not reviewed or len(reviewed) > MAX_REVIEWED:
         raise AnswerRefused([{"pointer": "/reviewed",
@@ -259,7 +267,6 @@ def answer(session: Session, vault: Vault, institution: Institution, key: ApiKey
         raise AnswerRefused([{"pointer": "/correction",
                               "detail": "is required when the answer is corrected" if given.correction is None
                               else "is allowed only when the answer is corrected"}])
-    dispute = visible_dispute(session, institution, dispute_id, for_update=True)
     if not dispute.is_open:
         raise Closed(f"This dispute is {DisputeStatus(dispute.status).value.replace('_', ' ')}; "
                      "it takes no more answers.")
@@ -277,7 +284,7 @@ def answer(session: Session, vault: Vault, institution: Institution, key: ApiKey
         if record.deleted_at is not None:
             raise Conflict("This record was deleted; it cannot be corrected.")
 
-    subject = session.get(Subject, dispute.subject_id)
+    subject = session.get_one(Subject, dispute.subject_id)
     now = now or utcnow()
     row = FurnisherResponse(id=new_id(), dispute_id=dispute.id, item_id=item.id, institution_id=institution.id,
                             answer=given.answer, created_at=now,
@@ -311,12 +318,13 @@ def _check_correction(vault: Vault, record: CreditRecord, correction: RecordInpu
 
 
 def _all_answered(session: Session, dispute: Dispute) -> bool:
-    items = session.scalar(select(func.count()).select_from(DisputeItem).where(DisputeItem.dispute_id == dispute.id))
-    answered = session.scalar(select(func.count()).select_from(FurnisherResponse)
-                              .where(FurnisherResponse.dispute_id == dispute.id))
+    items = session.execute(select(func.count()).select_from(DisputeItem)
+                            .where(DisputeItem.dispute_id == dispute.id)).scalar_one()
+    answered = session.execute(select(func.count()).select_from(FurnisherResponse)
+                               .where(FurnisherResponse.dispute_id == dispute.id)).scalar_one()
     return items > 0 and answered >= items
 
 
 __all__ = ["AlreadyAnswered", "AnswerInput", "AnswerRefused", "Answered", "Closed", "Conflict", "DisputeView",
-           "EvidenceFile", "Listing", "NotFound", "Page", "answer", "disputes_for", "evidence_for",
-           "proposed_correction", "visible_dispute"]
+           "EvidenceFile", "Listing", "NotFound", "Page", "answer", "disputes_for", "given_evidence",
+           "proposed_correction", "send_evidence", "visible_dispute"]

@@ -1,8 +1,9 @@
 """The subject's side of disputes: filing, the list, the dispute page
 (timeline, evidence, replies, withdrawal), the outcome letter and the
-statements beside records. Routes parse and render; the rules are in
-`views` and the services. Everything here needs the subject's own account,
-or an agent holding the file_disputes scope; anything else is 404."""
+statements beside records. Routes parse and render; the view models are in
+`pages` and `listing`, what the subject does in `actions`. Everything here
+needs the subject's own account, or an agent holding the file_disputes
+scope; anything else is 404 (`portal.accounts.authz`)."""
 from __future__ import annotations
 
 import uuid
@@ -11,6 +12,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -21,13 +23,14 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from portal.accounts.authz import SubjectAccess, load_subject
+from portal.accounts.authz import SubjectAccess, found, load_of, load_part, load_subject
 from portal.accounts.models import DelegationScope
+from portal.audit.models import AccessEvent
 from portal.db import utcnow
-from portal.disputes import decisions
+from portal.disputes import actions, decisions, listing
 from portal.disputes import pages as views
 from portal.disputes.deadlines import due_date
-from portal.disputes.evidence import EvidenceRejected
+from portal.disputes.evidence import EvidenceRejected, upload_errors
 from portal.disputes.forms import (
     FilingForm,
     ReplyForm,
@@ -37,26 +40,26 @@ from portal.disputes.forms import (
 )
 from portal.disputes.letter_pdf import build_letter_pdf
 from portal.disputes.lifecycle import DisputeError, StaleDispute
-from portal.disputes.models import Dispute, DisputeOutcome, DisputeReason
-from portal.disputes.services import DuplicateDispute, configured_regime
+from portal.disputes.models import Dispute, DisputeOutcome, DisputeReason, Evidence, Regime
+from portal.disputes.names import FILING_REASONS
+from portal.disputes.services import DuplicateDispute
 from portal.extensions import session, vault
 from portal.i18n import day, shown
 from portal.localtime import today as local_today
 from portal.paging import page_number
 
 bp = Blueprint("disputes", __name__)
+SCOPE = DelegationScope.FILE_DISPUTES
 
 
-def _access(subject_id: uuid.UUID) -> SubjectAccess:
-    return load_subject(session(), current_user.user, subject_id, DelegationScope.FILE_DISPUTES)
+def configured_regime() -> Regime:
+    """The deadline regime of new disputes (setting DISPUTE_REGIME)."""
+    return Regime(current_app.config["DISPUTE_REGIME"])
 
 
-def _dispute(access: SubjectAccess, dispute_id: uuid.UUID) -> Dispute:
-    dispute = views.dispute_of(session(), access.subject, dispute_id)
-    if dispute is None:
-        abort(404)
-    return dispute
-
+def _case(subject_id: uuid.UUID, dispute_id: uuid.UUID) -> tuple[SubjectAccess, Dispute]:
+    access = load_subject(session(), current_user.user, subject_id, SCOPE)
+    return access, load_of(session(), access, Dispute, dispute_id)
 
 
 def _uuids(values: list[str]) -> list[uuid.UUID] | None:
@@ -82,7 +85,7 @@ def _show_url(access: SubjectAccess, dispute_id: uuid.UUID, anchor: str | None =
 def new(subject_id: uuid.UUID):
     """From the report (`?record=…&record=…`) or from the access log
     (`?event=…`): the records or the event, a reason, a statement, files."""
-    access = _access(subject_id)
+    access = load_subject(session(), current_user.user, subject_id, SCOPE)
     s, v, subject = session(), vault(), access.subject
     form = FilingForm()
     posted = request.method == "POST"
@@ -91,9 +94,7 @@ def new(subject_id: uuid.UUID):
     event_ids = _uuids([raw_event]) if raw_event else []
     if ids is None or event_ids is None:
         abort(404)
-    event = views.event_of(s, subject, event_ids[0]) if event_ids else None
-    if event_ids and event is None:
-        abort(404)
+    event = load_of(s, access, AccessEvent, event_ids[0]) if event_ids else None
     choices = views.record_choices(s, v, subject, ids if ids or event else None)
     foreign = bool(ids) and len(choices) != len(ids)  # not this subject's, or deleted
     if foreign and not posted:
@@ -106,21 +107,22 @@ def new(subject_id: uuid.UUID):
         reason = request.args.get("reason", "")
         if event is not None and not reason:
             reason = DisputeReason.UNAUTHORISED_ACCESS.value
-        form.reason.data = reason if reason in {r.value for r in views.FILING_REASONS} else ""
+        form.reason.data = reason if reason in {r.value for r in FILING_REASONS} else ""
 
     duplicate: uuid.UUID | None = None
     uploads = []
     if posted:
         valid = form.validate_on_submit()
         uploads = uploads_of(form.evidence)
-        file_errors = views.upload_errors(uploads)
+        file_errors = upload_errors(uploads)
         form.evidence.errors = list(form.evidence.errors) + file_errors
         if foreign:
             form.records.errors = list(form.records.errors) + [_("Choose records from your own report.")]
         if valid and not file_errors and not foreign:
             try:
-                dispute = views.file(s, v, access, current_user.user, [c.id for c in choices], form.reason.data,
-                                     form.statement.data, uploads, event.id if event else None)
+                dispute = actions.file(s, v, access, current_user.user, [c.id for c in choices], form.reason.data,
+                                       form.statement.data, uploads, event.id if event else None,
+                                       configured_regime())
             except DuplicateDispute as exc:
                 duplicate = exc.open_id
                 form.reason.errors.append(_("An open dispute already covers this for the same reason."))
@@ -143,12 +145,12 @@ def new(subject_id: uuid.UUID):
 @bp.get("/subjects/<uuid:subject_id>/disputes")
 @login_required
 def index(subject_id: uuid.UUID):
-    access = _access(subject_id)
+    access = load_subject(session(), current_user.user, subject_id, SCOPE)
     try:
-        listing = views.dispute_list(session(), vault(), current_user.user, access, page_number())
+        shown_page = listing.dispute_list(session(), vault(), current_user.user, access, page_number())
     except LookupError:
         abort(404)
-    return render_template("disputes/list.html", access=access, listing=listing)
+    return render_template("disputes/list.html", access=access, listing=shown_page)
 
 
 def _render(access: SubjectAccess, dispute: Dispute, reply_form: ReplyForm | None = None,
@@ -170,8 +172,7 @@ def _statement_prefix(record_id: uuid.UUID) -> str:
 @bp.get("/subjects/<uuid:subject_id>/disputes/<uuid:dispute_id>")
 @login_required
 def show(subject_id: uuid.UUID, dispute_id: uuid.UUID):
-    access = _access(subject_id)
-    return _render(access, _dispute(access, dispute_id))
+    return _render(*_case(subject_id, dispute_id))
 
 
 @bp.post("/subjects/<uuid:subject_id>/disputes/<uuid:dispute_id>/evidence")
@@ -179,8 +180,7 @@ def show(subject_id: uuid.UUID, dispute_id: uuid.UUID):
 def reply(subject_id: uuid.UUID, dispute_id: uuid.UUID):
     """More evidence and/or a note. Replying when asked does not move the
     case: the officer does."""
-    access = _access(subject_id)
-    dispute = _dispute(access, dispute_id)
+    access, dispute = _case(subject_id, dispute_id)
     if not dispute.is_open:
         flash(_("This dispute is closed; nothing more can be added."), "error")
         return redirect(_show_url(access, dispute.id))
@@ -189,11 +189,10 @@ def reply(subject_id: uuid.UUID, dispute_id: uuid.UUID):
     uploads = uploads_of(form.evidence)
     if valid:
         try:
-            views.reply(session(), vault(), dispute, current_user.user, form.note.data, uploads)
-        except views.ReplyRefused as exc:
+            actions.reply(session(), vault(), dispute, current_user.user, form.note.data, uploads)
+        except actions.ReplyRefused as exc:
             form.evidence.errors = list(form.evidence.errors) + exc.messages
         except StaleDispute:
-            session().rollback()
             flash(_("This dispute changed in the meantime; look at it again and send your reply again."),
                   "error")
             return redirect(_show_url(access, dispute_id))
@@ -206,12 +205,9 @@ def reply(subject_id: uuid.UUID, dispute_id: uuid.UUID):
 @bp.get("/subjects/<uuid:subject_id>/disputes/<uuid:dispute_id>/evidence/<uuid:evidence_id>")
 @login_required
 def evidence(subject_id: uuid.UUID, dispute_id: uuid.UUID, evidence_id: uuid.UUID):
-    access = _access(subject_id)
-    dispute = _dispute(access, dispute_id)
-    row = views.evidence_of(session(), dispute, evidence_id)
-    if row is None:
-        abort(404)
-    data, media_type, name = views.evidence_file(session(), vault(), current_user.user, access, dispute, row)
+    access, dispute = _case(subject_id, dispute_id)
+    row = load_part(session(), Evidence, evidence_id, dispute_id=dispute.id)
+    data, media_type, name = actions.evidence_file(session(), vault(), current_user.user, access, dispute, row)
     response = Response(data, mimetype=media_type)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'  # a name the server chose
     response.headers["Cache-Control"] = "no-store"
@@ -222,8 +218,7 @@ def evidence(subject_id: uuid.UUID, dispute_id: uuid.UUID, evidence_id: uuid.UUI
 @login_required
 def withdraw(subject_id: uuid.UUID, dispute_id: uuid.UUID):
     """A confirmation page, then the withdrawal."""
-    access = _access(subject_id)
-    dispute = _dispute(access, dispute_id)
+    access, dispute = _case(subject_id, dispute_id)
     if not dispute.is_open:
         flash(_("This dispute is already closed."), "warning")
         return redirect(_show_url(access, dispute.id))
@@ -235,9 +230,8 @@ def withdraw(subject_id: uuid.UUID, dispute_id: uuid.UUID):
         # A missing or garbled version is a page we cannot vouch for: stale.
         expected = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else -1
         try:
-            views.withdraw(session(), vault(), dispute, current_user.user, form.note.data, expected)
+            actions.withdraw(session(), vault(), dispute, current_user.user, form.note.data, expected)
         except StaleDispute:
-            session().rollback()
             flash(_("This dispute changed in the meantime; look at it again before withdrawing it."), "error")
             return redirect(_show_url(access, dispute_id))
         except DisputeError as exc:
@@ -246,20 +240,18 @@ def withdraw(subject_id: uuid.UUID, dispute_id: uuid.UUID):
             flash(_("Your dispute was withdrawn."), "success")
             return redirect(_show_url(access, dispute.id))
     return render_template("disputes/withdraw.html", access=access, form=form,
-                           summary=views.summary(session(), dispute))
+                           summary=listing.summary(session(), dispute))
 
 
 # -- after the decision ----------------------------------------------------------------
 @bp.get("/subjects/<uuid:subject_id>/disputes/<uuid:dispute_id>/letter.pdf")
 @login_required
 def letter_pdf(subject_id: uuid.UUID, dispute_id: uuid.UUID):
-    access = _access(subject_id)
-    dispute = _dispute(access, dispute_id)
+    access, dispute = _case(subject_id, dispute_id)
     page = views.dispute_page(session(), vault(), current_user.user, access, dispute, log=False)
-    if page.letter is None:
-        abort(404)
+    found(page.letter)
     body = build_letter_pdf(page, utcnow())
-    views.log_letter_download(session(), vault(), current_user.user, access, dispute)
+    actions.log_letter_download(session(), vault(), current_user.user, access, dispute)
     response = Response(body, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="dispute-{page.reference}-outcome.pdf"'
     response.headers["Cache-Control"] = "no-store"
@@ -271,11 +263,8 @@ def letter_pdf(subject_id: uuid.UUID, dispute_id: uuid.UUID):
 def add_statement(subject_id: uuid.UUID, dispute_id: uuid.UUID, record_id: uuid.UUID):
     """A statement (200 characters at most) beside a record the dispute
     verified as accurate."""
-    access = _access(subject_id)
-    dispute = _dispute(access, dispute_id)
-    item = next((i for i in dispute.items if i.record_id == record_id), None)
-    if item is None:
-        abort(404)
+    access, dispute = _case(subject_id, dispute_id)
+    item = found(next((i for i in dispute.items if i.record_id == record_id), None))
     anchor = f"record-{record_id}"
     if item.decided(dispute) != DisputeOutcome.VERIFIED_ACCURATE:
         flash(_("A statement can be added only beside records a dispute verified as accurate."), "error")

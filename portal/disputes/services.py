@@ -1,20 +1,22 @@
 """Filing disputes and the questions other areas ask of them. Services
-flush, never commit: the request commits once, with the access events."""
+flush, never commit: the request commits once, with the access events.
+The deadline regime of a new dispute (setting DISPUTE_REGIME) is passed in."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import Iterable, Sequence
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
-from portal.accounts.models import User
+from portal.accounts.models import Role, User
 from portal.audit.models import AccessEvent, EventKind
 from portal.crypto import Vault
 from portal.db import new_id, utcnow
 from portal.disputes import evidence as ev
 from portal.disputes.deadlines import due_date
+from portal.disputes.letter import letter, recipients
 from portal.disputes.lifecycle import DisputeError, touch, write_step
 from portal.disputes.models import (
     OPEN_STATUSES,
@@ -23,6 +25,7 @@ from portal.disputes.models import (
     DisputeKind,
     DisputeReason,
     DisputeStatus,
+    DisputeStep,
     Regime,
     StepKind,
 )
@@ -56,7 +59,7 @@ def _ids(values: Iterable[uuid.UUID | str]) -> list[uuid.UUID]:
 
 def file_dispute(session: Session, vault: Vault, subject: Subject, by_user: User,
                  record_ids: Iterable[uuid.UUID | str], reason: DisputeReason | str, statement: str,
-                 files: Sequence[ev.Upload] = (), regime: Regime | str | None = None,
+                 files: Sequence[ev.Upload] = (), regime: Regime | str = Regime.CN_20_DAYS,
                  today: date | None = None, access_event_id: uuid.UUID | None = None,
                  kind: DisputeKind = DisputeKind.OBJECTION) -> Dispute:
     """File a dispute of one or several records of `subject` (or of one of
@@ -70,7 +73,7 @@ def file_dispute(session: Session, vault: Vault, subject: Subject, by_user: User
     if (reason is DisputeReason.CREDIT_REPAIR) != (kind is DisputeKind.CREDIT_REPAIR):
         raise Refusal(N_("Choose a reason from the list."))
     try:
-        regime = Regime(regime or configured_regime())
+        regime = Regime(regime)
     except ValueError:
         raise Refusal(N_("Unknown deadline regime.")) from None
     statement = (statement or "").strip()
@@ -120,14 +123,6 @@ def file_dispute(session: Session, vault: Vault, subject: Subject, by_user: User
     return dispute
 
 
-def configured_regime() -> Regime:
-    """The deadline regime of new disputes (setting DISPUTE_REGIME)."""
-    from flask import current_app, has_app_context
-
-    return Regime(current_app.config.get("DISPUTE_REGIME", Regime.CN_20_DAYS) if has_app_context()
-                  else Regime.CN_20_DAYS)
-
-
 def _open_duplicate(session: Session, subject_id: uuid.UUID, record_ids: list[uuid.UUID], reason: DisputeReason,
                     access_event_id: uuid.UUID | None) -> uuid.UUID | None:
     base = select(Dispute.id).where(Dispute.subject_id == subject_id, Dispute.reason == reason,
@@ -157,7 +152,7 @@ def add_evidence(session: Session, vault: Vault, dispute: Dispute, by_user: User
     touch(session, dispute)
     session.refresh(dispute, ["evidence"])
     checked = ev.check_files(files, already=len(dispute.evidence))
-    subject = session.get(Subject, dispute.subject_id)
+    subject = session.get_one(Subject, dispute.subject_id)
     stored = ev.store(session, vault.cipher(session, subject.data_key_id), dispute, checked, by_user.id)
     session.refresh(dispute, ["evidence"])
     write_step(session, vault, dispute, StepKind.EVIDENCE_ADDED, by_user, note,
@@ -166,8 +161,8 @@ def add_evidence(session: Session, vault: Vault, dispute: Dispute, by_user: User
 
 
 def statement(session: Session, vault: Vault, dispute: Dispute) -> str:
-    subject = session.get(Subject, dispute.subject_id)
-    return vault.cipher(session, subject.data_key_id).open_field(dispute, "statement")
+    subject = session.get_one(Subject, dispute.subject_id)
+    return vault.cipher(session, subject.data_key_id).open_text(dispute, "statement")
 
 
 def is_disputed(session: Session, record_id: uuid.UUID) -> bool:
@@ -194,9 +189,6 @@ def export_disputes(session: Session, vault: Vault, subject: Subject) -> list[di
     download: statement, records, timeline with its notes, evidence
     (described, not the files), outcome letter and who was told.
     Officers' internal notes are not the subject's data and stay out."""
-    from portal.disputes.decisions import letter, recipients
-    from portal.disputes.models import DisputeStep
-
     cipher = vault.cipher(session, subject.data_key_id)
     out = []
     for d in session.scalars(select(Dispute).where(Dispute.subject_id == subject.id).order_by(Dispute.filed_at)):
@@ -228,11 +220,9 @@ def export_disputes(session: Session, vault: Vault, subject: Subject) -> list[di
     return out
 
 
-def _who(session: Session, step) -> str:
+def _who(session: Session, step: DisputeStep) -> str:
     """Who took a step, as the subject may know it: officers by role only."""
-    from portal.accounts.models import Role
-
     if step.actor_user_id is not None:
-        return "officer" if Role(session.get(User, step.actor_user_id).role).is_staff else "subject"
+        return "officer" if Role(session.get_one(User, step.actor_user_id).role).is_staff else "subject"
     event = session.get(AccessEvent, step.event_id) if step.event_id else None
     return "furnisher" if event is not None and event.institution_id else "portal"

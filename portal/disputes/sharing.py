@@ -13,7 +13,6 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
-from portal.disputes.lifecycle import DisputeError, touch
 from portal.disputes.models import (
     Dispute,
     DisputeItem,
@@ -22,6 +21,7 @@ from portal.disputes.models import (
     EvidenceShare,
     StepKind,
 )
+from portal.disputes.versions import DisputeError, touch
 from portal.i18n import N_
 from portal.institutions.models import Institution
 from portal.records.models import CreditRecord

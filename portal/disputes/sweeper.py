@@ -9,6 +9,7 @@ import threading
 
 from flask import Flask
 
+from portal.disputes.decisions import expire_overdue
 from portal.extensions import session, vault
 
 log = logging.getLogger(__name__)
@@ -17,11 +18,9 @@ log = logging.getLogger(__name__)
 def sweep_once(app: Flask) -> int:
     """One run; returns how many cases it settled. A failure is logged and
     rolled back: the next run tries again."""
-    from portal.disputes.decisions import expire_overdue
-
     with app.app_context():
         try:
-            done = expire_overdue(session(), vault())
+            done = expire_overdue(session(), vault(), unverifiable_policy=app.config["UNVERIFIABLE_POLICY"])
             session().commit()
         except Exception:  # noqa: BLE001 - the thread must outlive one bad run
             session().rollback()

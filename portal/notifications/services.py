@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal import extensions
 from portal.crypto import Vault
 from portal.db import new_id, utcnow
 from portal.notifications.models import Message
@@ -62,20 +63,21 @@ class MessageView:
 
 def _view(session: Session, vault: Vault, m: Message) -> MessageView:
     c = vault.cipher(session, m.data_key_id)
-    return MessageView(m.id, m.created_at, c.open_field(m, "title"), c.open_field(m, "body"),
+    return MessageView(m.id, m.created_at, c.open_text(m, "title"), c.open_text(m, "body"),
                        c.open_field(m, "email"), m.read_at is not None, m.emailed_at is not None)
 
 
-def inbox(session: Session, vault: Vault, user: Recipient, offset: int = 0, limit: int = 20) -> tuple[list[MessageView], int]:
+def inbox(session: Session, vault: Vault, user: Recipient, offset: int = 0,
+          limit: int = 20) -> tuple[list[MessageView], int]:
     where = Message.user_id == user.id
-    total = session.scalar(select(func.count()).select_from(Message).where(where))
+    total = session.execute(select(func.count()).select_from(Message).where(where)).scalar_one()
     rows = session.scalars(select(Message).where(where).order_by(Message.created_at.desc()).offset(offset).limit(limit))
     return [_view(session, vault, m) for m in rows], total
 
 
 def unread_count(session: Session, user: Recipient) -> int:
-    return session.scalar(select(func.count()).select_from(Message).where(
-        Message.user_id == user.id, Message.read_at.is_(None)))
+    return session.execute(select(func.count()).select_from(Message).where(
+        Message.user_id == user.id, Message.read_at.is_(None))).scalar_one()
 
 
 def mark_read(session: Session, user: Recipient) -> None:
@@ -93,7 +95,7 @@ def outbox(session: Session, vault: Vault, limit: int = 50) -> list[MessageView]
 
 class Mailer:
     def __init__(self, config: dict[str, Any]) -> None:
-        self.server = config.get("MAIL_SERVER")
+        self.server: str | None = config.get("MAIL_SERVER")
         self.port = int(config.get("MAIL_PORT") or 25)
         self.starttls = bool(config.get("MAIL_USE_TLS"))
         self.username, self.password = config.get("MAIL_USERNAME"), config.get("MAIL_PASSWORD")
@@ -104,6 +106,8 @@ class Mailer:
         return bool(self.server)
 
     def send(self, to: str, title: str, body: str) -> None:
+        if not self.server:
+            raise smtplib.SMTPServerDisconnected("no mail server is configured (MAIL_SERVER)")
         msg = EmailMessage()
         msg["From"], msg["To"], msg["Subject"] = self.sender, to, title
         msg.set_content(body)
@@ -124,10 +128,8 @@ def deliver_soon(app: Any, ids: list[uuid.UUID]) -> Future | None:
         return None
 
     def run() -> int:
-        from portal.extensions import session, vault
-
         with app.app_context():
-            return deliver(session(), vault(), Mailer(app.config), ids)
+            return deliver(extensions.session(), extensions.vault(), Mailer(app.config), ids)
 
     return _courier.submit(run)
 
@@ -149,6 +151,8 @@ def deliver(session: Session, vault: Vault, mailer: Mailer, ids: list[uuid.UUID]
     sent = 0
     for m in session.scalars(stmt.order_by(Message.created_at)).all():
         view = _view(session, vault, m)
+        if view.email is None:  # not selected: the query takes only messages with an address
+            continue
         try:
             mailer.send(view.email, view.title, view.body)
         except (OSError, smtplib.SMTPException) as exc:

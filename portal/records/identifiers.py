@@ -43,7 +43,7 @@ def _ascii_digits(s: str) -> bool:
 
 
 def resident_id_check(first17: str) -> str:
-    return ID_CHECK[sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS)) % 11]
+    return ID_CHECK[sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS, strict=True)) % 11]
 
 
 def validate_resident_id(value: str, today: date | None = None) -> str:
@@ -58,9 +58,11 @@ def validate_resident_id(value: str, today: date | None = None) -> str:
     try:
         born = date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
     except ValueError:
-        raise InvalidIdentifier(_("The birth date %(date)s in the identity number is not a real date.", date=v[6:14])) from None
+        raise InvalidIdentifier(_("The birth date %(date)s in the identity number is not a real date.",
+                                  date=v[6:14])) from None
     if born.year < 1900 or born > (today or local_today()):
-        raise InvalidIdentifier(_("The birth date %(date)s in the identity number is out of range.", date=born.isoformat()))
+        raise InvalidIdentifier(_("The birth date %(date)s in the identity number is out of range.",
+                                  date=born.isoformat()))
     expected = resident_id_check(v[:17])
     if v[17] != expected:
         raise InvalidIdentifier(_("The check character should be %(expected)s, not %(found)s: the number is mistyped.",
@@ -69,7 +71,7 @@ def validate_resident_id(value: str, today: date | None = None) -> str:
 
 
 def uscc_check(first17: str) -> str:
-    total = sum(USCC_ALPHABET.index(c) * w for c, w in zip(first17, USCC_WEIGHTS))
+    total = sum(USCC_ALPHABET.index(c) * w for c, w in zip(first17, USCC_WEIGHTS, strict=True))
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 
@@ -83,7 +85,8 @@ def validate_uscc(value: str) -> str:
         raise InvalidIdentifier(_("A unified social credit code uses digits and capital letters except I, O, S, V "
                                   "and Z; found %(bad)s.", bad="".join(bad)))
     if v[0] not in USCC_AUTHORITIES or v[1] not in USCC_AUTHORITIES[v[0]]:
-        raise InvalidIdentifier(_("%(prefix)s is not a valid registration authority and organisation type.", prefix=v[:2]))
+        raise InvalidIdentifier(_("%(prefix)s is not a valid registration authority and organisation type.",
+                                  prefix=v[:2]))
     if not _ascii_digits(v[2:8]) or v[2:4] not in PROVINCES | {"10"}:
         raise InvalidIdentifier(_("The region code %(code)s in the credit code is not valid.", code=v[2:8]))
     expected = uscc_check(v[:17])

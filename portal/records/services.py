@@ -142,8 +142,8 @@ class SubjectView:
 
 def view_subject(session: Session, vault: Vault, subject: Subject) -> SubjectView:
     cipher = vault.cipher(session, subject.data_key_id)
-    return SubjectView(subject.id, subject.kind, cipher.open_field(subject, "identifier"),
-                       cipher.open_field(subject, "name"))
+    return SubjectView(subject.id, subject.kind, cipher.open_text(subject, "identifier"),
+                       cipher.open_text(subject, "name"))
 
 
 # -- records --------------------------------------------------------------
@@ -231,9 +231,10 @@ def furnish(session: Session, vault: Vault, furnisher: Institution, subject: Sub
 
 
 def current_version(session: Session, record: CreditRecord) -> RecordVersion:
-    return session.scalar(select(RecordVersion).where(RecordVersion.record_id == record.id,
-                                                      RecordVersion.version == record.current_version))
+    """The record's newest version, which every record has."""
+    return session.scalars(select(RecordVersion).where(RecordVersion.record_id == record.id,
+                                                       RecordVersion.version == record.current_version)).one()
 
 
 def open_payload(cipher: Cipher, version: RecordVersion) -> dict[str, Any]:
-    return json.loads(cipher.open_field(version, "payload"))
+    return json.loads(cipher.open_text(version, "payload"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, abort, redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -13,10 +13,10 @@ from flask_wtf.file import FileField, MultipleFileField
 from wtforms import SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from portal.accounts.authz import load_subject
+from portal.accounts.authz import found, load_of, load_subject
 from portal.accounts.models import DelegationScope
-from portal.disputes import pages as views
-from portal.disputes.evidence import Upload
+from portal.disputes.evidence import Upload, upload_errors
+from portal.disputes.routes import configured_regime
 from portal.disputes.services import MAX_STATEMENT, DuplicateDispute
 from portal.extensions import session, vault
 from portal.i18n import day, shown
@@ -46,12 +46,9 @@ def _upload(storage) -> Upload | None:
 @login_required
 def apply(subject_id: uuid.UUID, record_id: uuid.UUID):
     access = load_subject(session(), current_user.user, subject_id, DelegationScope.FILE_DISPUTES)
-    record = session().get(CreditRecord, record_id)
-    if record is None or record.subject_id != access.subject.id:
-        abort(404)
-    start = repair.repair_dates(session(), vault(), access.subject, [record]).get(record.id)
-    if start is None:
-        abort(404)
+    record = load_of(session(), access, CreditRecord, record_id)
+    # Only a penalty that may be repaired has this page.
+    start = found(repair.repair_dates(session(), vault(), access.subject, [record]).get(record.id))
     form = RepairForm()
     duplicate = None
     if form.validate_on_submit():
@@ -63,7 +60,7 @@ def apply(subject_id: uuid.UUID, record_id: uuid.UUID):
             form.commitment.errors = [_("Attach the signed commitment letter.")]
         if not proof:
             form.proof.errors = [_("Attach proof of rectification (for example the receipt of the fine paid).")]
-        if errors := views.upload_errors([u for u in (commitment, *proof) if u is not None]):
+        if errors := upload_errors([u for u in (commitment, *proof) if u is not None]):
             form.proof.errors = [*form.proof.errors, *errors]
         if start > local_today():
             form.form_errors.append(_("Repair may be asked from %(day)s, when the minimum publicity period "
@@ -71,7 +68,7 @@ def apply(subject_id: uuid.UUID, record_id: uuid.UUID):
         elif not (form.commitment.errors or form.proof.errors):
             try:
                 case = repair.apply(session(), vault(), access.subject, current_user.user, record.id,
-                                    form.statement.data, commitment, proof)
+                                    form.statement.data, commitment, proof, regime=configured_regime())
             except DuplicateDispute as exc:
                 duplicate = exc.open_id
                 form.form_errors.append(_("An application for this record is already open."))

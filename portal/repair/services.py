@@ -8,17 +8,18 @@ disclosed)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, timedelta
-from typing import Any, Sequence
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
 from portal.crypto import Vault
 from portal.disputes import evidence as ev
-from portal.disputes.decisions import statements_for
-from portal.disputes.models import Dispute, DisputeKind, DisputeReason
+from portal.disputes.models import Dispute, DisputeKind, DisputeReason, Regime
 from portal.disputes.services import disputed_records, file_dispute
+from portal.disputes.statements import statements_for
 from portal.i18n import N_, Refusal
 from portal.localtime import today as local_today
 from portal.records.models import Category, CreditRecord, Subject, SubjectKind
@@ -51,10 +52,10 @@ def repair_from(category: Category | str, payload: dict[str, Any]) -> date | Non
 
 def apply(session: Session, vault: Vault, subject: Subject, by_user: User, record_id: uuid.UUID | str,
           statement: str, commitment: ev.Upload | None, proof: Sequence[ev.Upload],
-          today: date | None = None) -> Dispute:
-    """File a credit-repair application; everything is checked before
-    anything is written. The caller has checked that `by_user` may act for
-    the firm."""
+          today: date | None = None, regime: Regime | str = Regime.CN_20_DAYS) -> Dispute:
+    """File a credit-repair application, answered within the deadline
+    `regime`; everything is checked before anything is written. The caller
+    has checked that `by_user` may act for the firm."""
     today = today or local_today()
     if subject.kind is not SubjectKind.FIRM:
         raise Refusal(N_("Credit repair is for firms' administrative penalties."))
@@ -80,7 +81,7 @@ def apply(session: Session, vault: Vault, subject: Subject, by_user: User, recor
         raise ev.EvidenceRejected(N_("Attach proof of rectification (for example the receipt of the fine paid)."))
     files = [commitment, *[p for p in proof if p.data]]
     return file_dispute(session, vault, subject, by_user, [record.id], DisputeReason.CREDIT_REPAIR, statement,
-                        files, today=today, kind=DisputeKind.CREDIT_REPAIR)
+                        files, regime=regime, today=today, kind=DisputeKind.CREDIT_REPAIR)
 
 
 def repair_dates(session: Session, vault: Vault, subject: Subject,
@@ -99,11 +100,11 @@ def repair_dates(session: Session, vault: Vault, subject: Subject,
     return out
 
 
-__all__ = ["apply", "repair_dates", "repair_from"]
-
-
 def record_marks(session: Session, vault: Vault, subject: Subject, records: Sequence[CreditRecord]) -> RecordMarks:
     """What disputes and credit repair did to `records`, for their views."""
     ids = [r.id for r in records]
     return RecordMarks(disputed_records(session, ids), statements_for(session, vault, subject, ids),
                        repair_dates(session, vault, subject, records))
+
+
+__all__ = ["apply", "record_marks", "repair_dates", "repair_from"]

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 
 from portal.accounts.authz import SubjectAccess, accessible, load_subject
 from portal.accounts.models import DelegationScope
-from portal.disputes import pages as dispute_views
+from portal.disputes.listing import dashboard_disputes
 from portal.extensions import session, vault
 from portal.localtime import today as local_today
 from portal.paging import page_number
@@ -18,11 +18,6 @@ from portal.reports import report
 from portal.reports.pdf import build_pdf
 
 bp = Blueprint("records", __name__)
-
-
-def _load(subject_id: uuid.UUID) -> SubjectAccess:
-    return load_subject(session(), current_user.user, subject_id)
-
 
 
 def _download(body: bytes, mimetype: str, extension: str) -> Response:
@@ -36,7 +31,7 @@ def _download(body: bytes, mimetype: str, extension: str) -> Response:
 def _show_dashboard(access: SubjectAccess) -> str:
     view = report.dashboard(session(), vault(), current_user.user, access)
     # Disputes only for those who may file them (an agent may lack the scope).
-    disputes = (dispute_views.dashboard_disputes(session(), access.subject)
+    disputes = (dashboard_disputes(session(), access.subject)
                 if DelegationScope.FILE_DISPUTES in access.scopes else None)
     return render_template("reports/dashboard.html", view=view, disputes=disputes)
 
@@ -53,13 +48,13 @@ def dashboard():
 @bp.get("/subjects/<uuid:subject_id>")
 @login_required
 def subject_dashboard(subject_id: uuid.UUID):
-    return _show_dashboard(_load(subject_id))
+    return _show_dashboard(load_subject(session(), current_user.user, subject_id))
 
 
 @bp.get("/subjects/<uuid:subject_id>/report")
 @login_required
 def report_page(subject_id: uuid.UUID):
-    access = _load(subject_id)
+    access = load_subject(session(), current_user.user, subject_id)
     try:
         view = report.report_page(session(), vault(), current_user.user, access, page_number())
     except report.PageNotFound:
@@ -70,12 +65,14 @@ def report_page(subject_id: uuid.UUID):
 @bp.get("/subjects/<uuid:subject_id>/export.json")
 @login_required
 def export_json(subject_id: uuid.UUID):
-    data = report.export_data(session(), vault(), current_user.user, _load(subject_id))
+    access = load_subject(session(), current_user.user, subject_id)
+    data = report.export_data(session(), vault(), current_user.user, access)
     return _download(json.dumps(data, ensure_ascii=False, indent=2).encode(), "application/json", "json")
 
 
 @bp.get("/subjects/<uuid:subject_id>/report.pdf")
 @login_required
 def export_pdf(subject_id: uuid.UUID):
-    printable = report.printable_report(session(), vault(), current_user.user, _load(subject_id))
+    access = load_subject(session(), current_user.user, subject_id)
+    printable = report.printable_report(session(), vault(), current_user.user, access)
     return _download(build_pdf(printable), "application/pdf", "pdf")

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request
-from sqlalchemy import text
 
 from portal.extensions import session
 from portal.i18n import COOKIE, LOCALES
 from portal.redirects import safe_next
+from portal.site.services import check_database
 
 bp = Blueprint("site", __name__)
 
@@ -27,5 +27,5 @@ def language(code: str):
 
 @bp.get("/healthz")
 def health():
-    session().execute(text("SELECT 1"))
+    check_database(session())
     return {"status": "ok"}

@@ -1,0 +1,143 @@
+"""The outcome letter as the subject reads it (on the dispute's page, by
+e-mail and as a PDF), and who was sent a correction notice. The decision
+writes the letter's body, sealed under the subject's key; this reads it
+back in the reader's language."""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.crypto import Vault
+from portal.disputes.models import CorrectionNotice, Dispute, DisputeOutcome, OutcomeLetter
+from portal.disputes.names import OUTCOME_NAMES
+from portal.institutions.models import Institution
+from portal.records.models import Subject
+
+
+class Change:
+    """What a decision did to a record, as the letter names it."""
+    NEW_VERSION = "new_version"
+    DELETED = "deleted"
+    MARKED_UNVERIFIABLE = "marked_unverifiable"
+    PUBLICITY_ENDED = "publicity_ended"
+    UNCHANGED = "unchanged"
+
+
+class Method:
+    """How the decision was verified."""
+    FURNISHER_CORRECTED = "furnisher_corrected"
+    FURNISHER_VERIFIED = "furnisher_verified"
+    FURNISHER_COULD_NOT_VERIFY = "furnisher_could_not_verify"
+    NO_ANSWER = "no_answer_by_deadline"
+    OFFICER_REVIEW = "officer_review"
+
+
+CHANGE_TEXT = {
+    Change.NEW_VERSION: _l("%(reference)s: corrected; version %(to)s replaces version %(from)s, which is never "
+                           "disclosed again."),
+    Change.DELETED: _l("%(reference)s: deleted; it is no longer disclosed."),
+    Change.MARKED_UNVERIFIABLE: _l("%(reference)s: marked as unverifiable wherever it is disclosed."),
+    Change.PUBLICITY_ENDED: _l("%(reference)s: its publicity has ended; it is no longer disclosed."),
+    Change.UNCHANGED: _l("%(reference)s: unchanged."),
+}
+METHOD_TEXT = {
+    Method.FURNISHER_CORRECTED: _l("The furnisher reviewed the record and furnished a correction."),
+    Method.FURNISHER_VERIFIED: _l("The furnisher reviewed the record and confirmed it as accurate."),
+    Method.FURNISHER_COULD_NOT_VERIFY: _l("The furnisher reviewed the record and could not verify it."),
+    Method.NO_ANSWER: _l("The furnisher did not answer before the deadline."),
+    Method.OFFICER_REVIEW: _l("A compliance officer reviewed the case and the evidence."),
+}
+
+
+@dataclass(frozen=True)
+class LetterChange:
+    record_id: uuid.UUID
+    category: str
+    reference: str
+    change: str
+    from_version: int | None
+    to_version: int | None
+    outcome: DisputeOutcome | None = None  # this record's decision (letters before: the case's)
+
+    @property
+    def text(self) -> str:
+        return str(CHANGE_TEXT[self.change] % {"reference": self.reference, "from": self.from_version,
+                                                "to": self.to_version})
+
+
+@dataclass(frozen=True)
+class Letter:
+    dispute_id: uuid.UUID
+    decided_at: datetime
+    outcome: DisputeOutcome
+    reason: str
+    method_code: str
+    change_rows: list[LetterChange]
+
+    @property
+    def outcomes(self) -> list[DisputeOutcome]:
+        """The decisions taken, the case's first: more than one when records
+        were decided differently."""
+        out = [self.outcome]
+        out += [c.outcome for c in self.change_rows if c.outcome is not None and c.outcome not in out]
+        return out
+
+    @property
+    def outcome_name(self) -> str:
+        return "; ".join(str(OUTCOME_NAMES[o]) for o in self.outcomes)
+
+    @property
+    def method(self) -> str:
+        return str(METHOD_TEXT.get(self.method_code, self.method_code))
+
+    @property
+    def changes(self) -> list[str]:
+        """A line per record; each names its decision when they differ."""
+        if len(self.outcomes) == 1:
+            return [c.text for c in self.change_rows]
+        return [f"{OUTCOME_NAMES[c.outcome or self.outcome]}: {c.text}" for c in self.change_rows]
+
+    @property
+    def records(self) -> list[tuple[uuid.UUID, str, str]]:
+        return [(c.record_id, c.category, c.reference) for c in self.change_rows]
+
+
+def letter(session: Session, vault: Vault, dispute: Dispute) -> Letter | None:
+    row = session.scalar(select(OutcomeLetter).where(OutcomeLetter.dispute_id == dispute.id))
+    if row is None:
+        return None
+    subject = session.get_one(Subject, dispute.subject_id)
+    body = json.loads(vault.cipher(session, subject.data_key_id).open_text(row, "body"))
+    return Letter(dispute.id, datetime.fromisoformat(body["decided_at"]), DisputeOutcome(body["outcome"]),
+                  body["reason"], body["method"],
+                  [LetterChange(uuid.UUID(c["record_id"]), c["category"], c["reference"], c["change"],
+                                c.get("from"), c.get("to"), DisputeOutcome(c["outcome"]) if c.get("outcome") else None)
+                   for c in body["changes"]])
+
+
+@dataclass(frozen=True)
+class NoticeView:
+    id: uuid.UUID
+    institution: Institution
+    record_id: uuid.UUID
+    created_at: datetime
+    acknowledged_at: datetime | None
+
+
+def recipients(session: Session, dispute: Dispute) -> list[NoticeView]:
+    """Who was told of the decision, and who has acknowledged."""
+    rows = session.execute(select(CorrectionNotice, Institution)
+                           .join(Institution, Institution.id == CorrectionNotice.institution_id)
+                           .where(CorrectionNotice.dispute_id == dispute.id)
+                           .order_by(Institution.code, CorrectionNotice.created_at)).all()
+    return [NoticeView(n.id, i, n.record_id, n.created_at, n.acknowledged_at) for n, i in rows]
+
+
+__all__ = ["CHANGE_TEXT", "METHOD_TEXT", "Change", "Letter", "LetterChange", "Method", "NoticeView", "letter",
+           "recipients"]
