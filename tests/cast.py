@@ -1,5 +1,6 @@
-"""Fixtures for the disputes core: the world's records, an officer, and
-small valid files of each accepted kind."""
+"""Fixtures for the disputes core (disputes, compliance, repair): the
+world's records, an officer, and small valid files of each accepted kind.
+Each of those directories' conftest imports the fixtures from here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -46,14 +47,14 @@ def the_vault(db):
 
 @pytest.fixture
 def cast(world, db, the_vault) -> Cast:
-    from portal.accounts.services import create_user
+    from tests.factories import user
 
     a, b = db.get(Subject, world.person_a.id), db.get(Subject, world.person_b.id)
     recs_a = db.scalars(select(CreditRecord).where(CreditRecord.subject_id == a.id)).all()
     (loan_b,) = db.scalars(select(CreditRecord).where(CreditRecord.subject_id == b.id)).all()
     assert len(recs_a) == 2
-    officer = create_user(db, the_vault, role=Role.OFFICER, email="officer@test.example", display_name="officer")
-    officer2 = create_user(db, the_vault, role=Role.OFFICER, email="officer2@test.example", display_name="officer2")
+    officer = user(db, the_vault, Role.OFFICER, "officer@test.example")
+    officer2 = user(db, the_vault, Role.OFFICER, "officer2@test.example")
     db.commit()
     return Cast(a, b, db.get(User, world.user_a.id), db.get(User, world.user_b.id), officer, officer2,
                 recs_a[0], recs_a[1], loan_b)

@@ -1,10 +1,13 @@
 """One transaction per request: a good response commits what the request
-did; a refusal (4xx) commits too, so refused attempts stay recorded; an
-exception rolls everything back."""
+did; a refusal (4xx) writes nothing, unless a service marked the unit of
+work as the record of a refused attempt; an exception rolls everything
+back, and so does a failed flush even when the page then redirects."""
 import pytest
-from flask import abort
+from flask import abort, redirect
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
+from portal.db import keep_refused_attempt
 from portal.extensions import session, vault
 from portal.institutions.models import Institution, InstitutionKind
 from portal.institutions.services import NewInstitution, create_institution
@@ -24,6 +27,15 @@ def app_with_routes(make_app):
         add_institution(code)
         if outcome == "refused":
             abort(403)
+        if outcome == "recorded":  # a refused attempt the subject must see
+            keep_refused_attempt(session())
+            abort(403)
+        if outcome == "failed-flush":  # say a stale case: the page redirects
+            try:
+                add_institution(code)  # the same code again breaks a unique constraint
+                session().flush()
+            except IntegrityError:
+                return redirect("/")
         if outcome == "boom":
             raise RuntimeError("after the service wrote")
         return "ok"
@@ -36,12 +48,27 @@ def codes(app):
         return set(session().scalars(select(Institution.code)))
 
 
-def test_success_commits_refusal_commits_exception_rolls_back(app_with_routes):
+def test_success_commits_refusal_and_exception_roll_back(app_with_routes):
     client = app_with_routes.test_client()
     assert client.get("/_t/ok/one").status_code == 200
     assert client.get("/_t/refused/two").status_code == 403
     assert client.get("/_t/boom/three").status_code == 500
-    assert codes(app_with_routes) == {"one", "two"}
+    assert codes(app_with_routes) == {"one"}
+
+
+def test_a_recorded_refusal_commits(app_with_routes):
+    client = app_with_routes.test_client()
+    assert client.get("/_t/recorded/kept").status_code == 403
+    assert client.get("/_t/refused/lost").status_code == 403  # the mark was this request's only
+    assert codes(app_with_routes) == {"kept"}
+
+
+def test_a_failed_flush_rolls_back_even_when_the_page_redirects(app_with_routes):
+    client = app_with_routes.test_client()
+    assert client.get("/_t/failed-flush/twice").status_code == 302
+    assert codes(app_with_routes) == set()
+    assert client.get("/_t/ok/after").status_code == 200  # the next request starts clean
+    assert codes(app_with_routes) == {"after"}
 
 
 def test_an_error_page_loses_nothing_already_committed(app_with_routes):

@@ -83,8 +83,8 @@ def test_public_form_pages_are_not_cached_either(client):
 
 # -- CSRF ------------------------------------------------------------------------
 @pytest.fixture
-def csrf_app(make_app):
-    app = make_app(WTF_CSRF_ENABLED=True)
+def csrf_app(app):
+    app.config["WTF_CSRF_ENABLED"] = True  # read per request; the `app` fixture restores the settings
     new_user(app, EMAIL)
     person_on_file(app)
     return app

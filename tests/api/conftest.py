@@ -16,13 +16,10 @@ from portal.audit.models import AccessEvent, Disclosure
 from portal.crypto.models import DataKey
 from portal.extensions import session, vault
 from portal.institutions.models import ApiScope, Institution, InstitutionKind
-from portal.institutions.services import (
-    NewInstitution,
-    create_institution,
-    issue_api_key,
-)
+from portal.institutions.services import issue_api_key
 from portal.localtime import today as portal_today
 from portal.records.models import CreditRecord, RecordVersion, Subject
+from tests import factories as make
 
 FURNISH, QUERY = ApiScope.FURNISH, ApiScope.QUERY
 PROBLEM = "application/problem+json"
@@ -66,15 +63,11 @@ def api(app, world):
     lender (loan and card approval, post-loan management), a court (court
     enforcement) and an employer."""
     with db(app) as (s, v):
-        def institution(code, kind, purposes):
-            return create_institution(s, v, NewInstitution(code, code, code.title(), kind, purposes, "联系人",
-                                                           f"{code}@inst.example"))
-
         bank = s.get(Institution, world.bank.id)
-        lender = institution("test-lender", InstitutionKind.LENDER,
-                             ["loan_approval", "credit_card_approval", "post_loan_management"])
-        court = institution("test-court", InstitutionKind.COURT, ["court_enforcement"])
-        employer = institution("test-employer", InstitutionKind.EMPLOYER, ["employment_screening"])
+        lender = make.institution(s, v, "test-lender", InstitutionKind.LENDER,
+                                  ["loan_approval", "credit_card_approval", "post_loan_management"])
+        court = make.institution(s, v, "test-court", InstitutionKind.COURT, ["court_enforcement"])
+        employer = make.institution(s, v, "test-employer", InstitutionKind.EMPLOYER, ["employment_screening"])
         tokens = {
             "bank": issue_api_key(s, bank, [FURNISH, QUERY]),
             "bank_furnish": issue_api_key(s, bank, [FURNISH]),

@@ -8,6 +8,8 @@ from portal.audit.models import EventKind, Outcome
 from portal.extensions import session, vault
 from portal.records.models import Subject
 
+pytestmark = pytest.mark.committing  # `audit verify` opens a snapshot transaction of its own
+
 
 @pytest.fixture
 def logged(app, world):

@@ -253,7 +253,7 @@ def bench_queue(cases: int, rounds: int, tmp: str) -> None:
     from portal import create_app
     from portal.accounts.models import Role, User
     from portal.accounts.services import create_user
-    from portal.compliance import cases as officers
+    from portal.compliance import queue as officers
     from portal.demo import load_demo
     from portal.disputes.decisions import expire_overdue
     from portal.disputes.models import OPEN_STATUSES, Dispute, DisputeReason

@@ -29,9 +29,12 @@ def browser():
 
 
 @pytest.fixture
-def live_app(make_app):
-    """The app with CSRF on, as in production, and demo mode for the outbox."""
-    return make_app(WTF_CSRF_ENABLED=True, DEMO_MODE=True, TESTING=False)
+def live_app(app):
+    """The app with CSRF on, as in production, and demo mode for the outbox
+    (settings read per request; the `app` fixture restores them). Browser
+    tests commit for real: the server answers from threads of its own."""
+    app.config.update(WTF_CSRF_ENABLED=True, DEMO_MODE=True, TESTING=False)
+    return app
 
 
 @pytest.fixture

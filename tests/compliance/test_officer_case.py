@@ -27,16 +27,14 @@ from portal.disputes.models import (
 )
 from portal.extensions import session, vault
 from portal.records.models import Subject
-
-from .conftest import PDF, PNG
-from .test_officer_queue import (  # noqa: F401
+from tests.cast import PDF, PNG
+from tests.officers import (
     as_user,
     assign_to,
     case_state,
     case_url,
     file_case,
     post_form,
-    staff,
     version_of,
     with_case,
 )

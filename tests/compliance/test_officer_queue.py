@@ -1,12 +1,8 @@
 """The officers' queue: only staff reach /officer, cases ordered by urgency
 (overdue first, then by days left), filters, pages; officers linked to a
-subject neither see nor take its cases. The helpers here are shared by the
-other officer tests."""
+subject neither see nor take its cases."""
 from __future__ import annotations
 
-import re
-import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -16,130 +12,36 @@ from sqlalchemy import select
 from portal.accounts import two_factor
 from portal.accounts.models import FirmDelegation, Role, User
 from portal.accounts.services import create_user
-from portal.compliance import cases as officers
+from portal.compliance import assignment, policy
+from portal.compliance import queue as officers
 from portal.db import utcnow
 from portal.disputes.evidence import Upload
-from portal.disputes.lifecycle import StaleDispute, advance
+from portal.disputes.lifecycle import StaleDispute, advance, days_left
 from portal.disputes.models import (
     Dispute,
     DisputeReason,
-    DisputeStatus,
     OfficerConflict,
 )
-from portal.disputes.services import file_dispute
 from portal.extensions import session, vault
 from portal.institutions.models import InstitutionKind
 from portal.institutions.services import NewInstitution, create_institution
 from portal.localtime import today as portal_today
-from portal.records.models import Category, CreditRecord, RecordStatus, Subject
+from portal.records.models import Category, RecordStatus, Subject
 from portal.records.services import RecordInput, furnish
-
-from .conftest import PDF
-
-TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')  # the sign-out (or sign-in) form of a page
-S = DisputeStatus
-
-
-# -- shared helpers ------------------------------------------------------------------
-@dataclass
-class Staff:
-    officer: User
-    officer2: User
-    supervisor: User
-
-
-@pytest.fixture
-def staff(app, world) -> Staff:
-    """Two officers and a supervisor, each with a second factor (staff can
-    do nothing without one)."""
-    with app.app_context():
-        s, v = session(), vault()
-
-        def make(role, email):
-            user = create_user(s, v, role=role, email=email, display_name=email.split("@")[0])
-            two_factor.enable(s, v, user, two_factor.new_secret())
-            return user
-
-        out = Staff(make(Role.OFFICER, "officer.one@staff.example"), make(Role.OFFICER, "officer.two@staff.example"),
-                    make(Role.SUPERVISOR, "supervisor@staff.example"))
-        s.commit()
-    return out
-
-
-def english(client):
-    client.set_cookie("lang", "en")
-    return client
-
-
-def as_user(app, sign_in, user):
-    return english(sign_in(app.test_client(), user))
-
-
-def file_case(app, world, who="a", reason=DisputeReason.WRONG_AMOUNT, statement="The balance is wrong.",
-              filed_on=None, record=0, files=()) -> uuid.UUID:
-    """A case filed by person A (or B, or firm F's representative) about one
-    of its records, `filed_on` a given day."""
-    subject = {"a": world.person_a, "b": world.person_b, "f": world.firm_f}[who]
-    filer = {"a": world.user_a, "b": world.user_b, "f": world.rep_f}[who]
-    with app.app_context():
-        s, v = session(), vault()
-        subj = s.get(Subject, subject.id)
-        records = s.scalars(select(CreditRecord.id).where(CreditRecord.subject_id == subj.id)
-                            .order_by(CreditRecord.created_at, CreditRecord.id)).all()
-        d = file_dispute(s, v, subj, s.get(User, filer.id), [records[record]], reason, statement, files=files,
-                         today=filed_on)
-        s.commit()
-        return d.id
-
-
-def with_case(app, dispute_id, fn):
-    """Run fn(session, vault, dispute) in a transaction of its own."""
-    with app.app_context():
-        s, v = session(), vault()
-        result = fn(s, v, s.get(Dispute, dispute_id))
-        s.commit()
-        return result
-
-
-def case_state(app, dispute_id) -> Dispute:
-    with app.app_context():
-        d = session().get(Dispute, dispute_id)
-        session().expunge(d)
-        return d
-
-
-def assign_to(app, dispute_id, officer, *, review=False):
-    """Assign the case to `officer` (and move it to under review)."""
-    def go(s, v, d):
-        user = s.get(User, officer.id)
-        officers.assign(s, v, d, user)
-        if review:
-            for to in (S.ACKNOWLEDGED, S.UNDER_REVIEW):
-                advance(s, v, d, to, user)
-    with_case(app, dispute_id, go)
-
-
-def token(client) -> str:
-    html = client.get("/").get_data(as_text=True)
-    found = TOKEN.search(html) or TOKEN.search(client.get("/login").get_data(as_text=True))
-    return found.group(1)
-
-
-def post_form(client, url, prefix, fields=None, version=None):
-    """Post one of the case page's forms (field names carry its prefix)."""
-    data = {f"{prefix}-{k}": v for k, v in (fields or {}).items()}
-    data[f"{prefix}-csrf_token"] = token(client)
-    if version is not None:
-        data[f"{prefix}-lock_version"] = str(version)
-    return client.post(url, data=data)
-
-
-def version_of(app, dispute_id) -> int:
-    return case_state(app, dispute_id).lock_version
-
-
-def case_url(dispute_id, tail=""):
-    return f"/officer/cases/{dispute_id}{tail}"
+from tests.cast import PDF
+from tests.officers import (
+    S,
+    as_user,
+    assign_to,
+    case_state,
+    case_url,
+    english,
+    file_case,
+    post_form,
+    token,
+    version_of,
+    with_case,
+)
 
 
 # -- who reaches /officer ---------------------------------------------------------------
@@ -324,9 +226,9 @@ def test_a_linked_officer_neither_sees_nor_takes_the_case(app, world, staff, sig
     with app.app_context(), force_locale("en"):  # the messages as written
         s, v = session(), vault()
         me = s.get(User, staff.officer.id)
-        assert officers.is_linked(s, me, subject.id)
-        with pytest.raises(officers.AssignmentRefused, match="linked to the subject"):
-            officers.assign(s, v, s.get(Dispute, dispute_id), me)
+        assert policy.is_linked(s, me, subject.id)
+        with pytest.raises(policy.AssignmentRefused, match="linked to the subject"):
+            assignment.assign(s, v, s.get(Dispute, dispute_id), me)
         s.rollback()
 
     client = as_user(app, sign_in, staff.officer)
@@ -366,25 +268,26 @@ def test_assignment_rules(app, world, staff):
         s, v = session(), vault()
         d = s.get(Dispute, dispute_id)
         one, two, boss = (s.get(User, u.id) for u in (staff.officer, staff.officer2, staff.supervisor))
-        with pytest.raises(officers.AssignmentRefused, match="Only a supervisor"):
-            officers.assign(s, v, d, one, two)
+        with pytest.raises(policy.AssignmentRefused, match="Only a supervisor"):
+            assignment.assign(s, v, d, one, two)
         with pytest.raises(StaleDispute):
-            officers.assign(s, v, d, one, expected_version=d.lock_version - 1)
-        officers.assign(s, v, d, one, expected_version=d.lock_version)
+            assignment.assign(s, v, d, one, expected_version=d.lock_version - 1)
+        assignment.assign(s, v, d, one, expected_version=d.lock_version)
         assert d.assigned_officer_id == one.id and d.steps[-1].step.value == "assigned"
-        with pytest.raises(officers.AssignmentRefused, match="already assigned to another officer"):
-            officers.assign(s, v, d, two)
-        with pytest.raises(officers.AssignmentRefused, match="active officer or supervisor"):
-            officers.assign(s, v, d, boss, s.get(User, world.user_a.id))
-        officers.assign(s, v, d, boss, two)  # a supervisor reassigns
+        with pytest.raises(policy.AssignmentRefused, match="already assigned to another officer"):
+            assignment.assign(s, v, d, two)
+        with pytest.raises(policy.AssignmentRefused, match="active officer or supervisor"):
+            assignment.assign(s, v, d, boss, s.get(User, world.user_a.id))
+        assignment.assign(s, v, d, boss, two)  # a supervisor reassigns
         assert d.assigned_officer_id == two.id
         s.commit()
 
 
 
-def test_opening_the_queue_resolves_cases_whose_furnisher_let_the_deadline_pass(app, world, sign_in, staff):
-    """The queue runs the deadline sweep: a case waiting for the furnisher
-    past its deadline is shown resolved, not waiting."""
+def test_the_sweep_resolves_cases_whose_furnisher_let_the_deadline_pass(app, world, sign_in, staff):
+    """Opening the queue writes nothing; the deadline sweep (`portal serve`'s
+    thread, `portal disputes expire`) resolves a case waiting for the
+    furnisher past its deadline."""
     from portal.disputes.models import DisputeOutcome
 
     late = file_case(app, world, filed_on=portal_today() - timedelta(days=40))
@@ -392,6 +295,8 @@ def test_opening_the_queue_resolves_cases_whose_furnisher_let_the_deadline_pass(
     with_case(app, late, lambda s, v, d: advance(s, v, d, S.WAITING_FOR_FURNISHER, s.get(User, staff.officer.id),
                                                  "asked the bank"))
     assert as_user(app, sign_in, staff.officer).get("/officer/cases?status=all").status_code == 200
+    assert case_state(app, late).status is S.WAITING_FOR_FURNISHER
+    assert app.test_cli_runner().invoke(args=["disputes", "expire"]).exit_code == 0
     state = case_state(app, late)
     assert state.status is S.RESOLVED and state.outcome is DisputeOutcome.UNVERIFIABLE
 
@@ -446,7 +351,7 @@ def test_the_queue_pages_agree_with_sorting_every_case(app, world, staff, sign_i
 
         def key(d):
             if d.status.is_open:
-                return (0, officers.days_left(d, officers.local_today()), d.filed_at, str(d.id))
+                return (0, days_left(d, portal_today()), d.filed_at, str(d.id))
             return (1, -d.filed_at.timestamp(), str(d.id))
         expected = [d.id for d in sorted(everything, key=key)]
         got = []

@@ -12,19 +12,18 @@ from sqlalchemy import select
 from portal.accounts.models import User
 from portal.audit.events import open_detail
 from portal.audit.models import AccessEvent, EventKind
-from portal.compliance import cases as officers
+from portal.compliance import policy
+from portal.compliance import reveal as officers
 from portal.disputes.lifecycle import DisputeError
 from portal.disputes.models import Dispute
 from portal.extensions import session, vault
 from portal.records.models import Subject
-
-from .test_officer_queue import (  # noqa: F401
+from tests.officers import (
     as_user,
     assign_to,
     case_url,
     file_case,
     post_form,
-    staff,
     version_of,
 )
 
@@ -128,7 +127,7 @@ def test_reveal_rules_in_the_service(app, world, staff):
         s, v = session(), vault()
         d = s.get(Dispute, dispute_id)
         one, two = s.get(User, staff.officer.id), s.get(User, staff.officer2.id)
-        with pytest.raises(officers.NotAssigned):
+        with pytest.raises(policy.NotAssigned):
             officers.reveal(s, v, d, two, "a reason")
         with pytest.raises(DisputeError, match="Say why"):
             officers.reveal(s, v, d, one, " \n ")

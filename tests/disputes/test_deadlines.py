@@ -96,7 +96,7 @@ def test_extension_and_pause_together():
 
 def test_the_regime_of_new_disputes_is_a_setting(make_app, world):
     from portal.disputes.models import Regime
-    from portal.disputes.services import configured_regime
+    from portal.disputes.routes import configured_regime
 
     app = make_app(DISPUTE_REGIME="fcra_30_days")
     with app.app_context():

@@ -179,7 +179,8 @@ def test_unverifiable_is_marked_or_deleted_by_policy(app, db, the_vault, cast, d
     for to in (S.ACKNOWLEDGED, S.UNDER_REVIEW):
         advance(db, the_vault, d2, to, cast.officer)
     d2.assigned_officer_id = cast.officer.id
-    decisions.decide(db, the_vault, d2, cast.officer, "unverifiable", "Could not be verified.")
+    decisions.decide(db, the_vault, d2, cast.officer, "unverifiable", "Could not be verified.",
+                     unverifiable_policy=app.config["UNVERIFIABLE_POLICY"])
     db.commit()
     assert db.get(CreditRecord, cast.card_a.id).deleted_at is not None
 

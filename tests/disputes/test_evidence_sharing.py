@@ -29,17 +29,16 @@ from portal.institutions.models import InstitutionKind
 from portal.institutions.services import NewInstitution, create_institution
 from portal.records.models import Category, CreditRecord, RecordStatus, Subject
 from portal.records.services import RecordInput, furnish
-
-from .conftest import PDF, PNG
-from .test_officer_queue import (  # noqa: F401
+from tests.officers import (
     as_user,
     assign_to,
     case_url,
     file_case,
     post_form,
-    staff,
     version_of,
 )
+
+from .conftest import PDF, PNG
 
 S = DisputeStatus
 
@@ -203,6 +202,7 @@ def test_a_closed_case_sends_nothing(app, world, staff, sign_in, two_furnishers)
             sharing.share(s, d, s.get(User, staff.officer.id), case["pdf"], [case["bank"]])
 
 
+@pytest.mark.committing  # the migrations run on connections of their own
 def test_the_migration_records_as_shared_what_furnishers_could_already_fetch(app, world, staff, two_furnishers):
     """Before shares existed, every furnisher of a sent case could fetch all
     of its files: upgrading keeps exactly that, and nothing for cases not

@@ -205,6 +205,7 @@ def test_a_stale_version_is_refused(db, the_vault, cast, dispute):
     advance(db, the_vault, dispute, S.UNDER_REVIEW, cast.officer2, expected_version=seen + 1)
 
 
+@pytest.mark.committing  # two sessions of its own, each committing
 def test_two_sessions_racing_the_second_gets_stale(db, the_vault, cast, dispute):
     engine = database().engine
     with Session(engine, expire_on_commit=False) as one, Session(engine, expire_on_commit=False) as two:

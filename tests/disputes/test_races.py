@@ -20,6 +20,8 @@ from portal.records.models import CreditRecord, Subject
 
 from .conftest import PDF
 
+pytestmark = pytest.mark.committing  # sessions of their own, in two threads
+
 
 def second(app, work):
     """Run work(session) in another thread with a session of its own;

@@ -19,8 +19,7 @@ from portal.extensions import session, vault
 from portal.notifications import services as notifications
 from portal.notifications.models import Message
 from portal.notifications.services import Mailer, deliver, notify
-
-from .helpers import (
+from tests.accounts.helpers import (
     CODE_RE,
     NOT_ON_FILE,
     PERSON,

@@ -20,8 +20,7 @@ from portal.institutions.models import Institution
 from portal.records.models import Category, CreditRecord, RecordStatus, Subject
 from portal.records.services import RecordInput, furnish
 from portal.repair import services as repair
-
-from .conftest import PDF, PNG
+from tests.cast import PDF, PNG
 
 S = DisputeStatus
 COMMITMENT = Upload("commitment.pdf", PDF, "application/pdf")

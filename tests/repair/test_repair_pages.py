@@ -15,9 +15,8 @@ from portal.institutions.models import Institution
 from portal.localtime import today as portal_today
 from portal.records.models import Category, CreditRecord, RecordStatus, Subject
 from portal.records.services import RecordInput, furnish
-
-from .conftest import EXE, PDF, PNG
-from .test_subject_pages import TOKEN, signed
+from tests.cast import EXE, PDF, PNG
+from tests.disputes.test_subject_pages import TOKEN, signed
 
 
 def penalty(app, world, until: date) -> str:

@@ -7,11 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from portal.extensions import session
 from portal.transparency import merkle
 from portal.transparency.models import LogHead, LogLeaf
+
+pytestmark = pytest.mark.committing  # other processes append to the database
 
 PER_PROCESS = 200
 SCRIPT = Path(__file__).with_name("appender.py")

@@ -62,6 +62,7 @@ def test_stored_nodes_are_exactly_the_complete_subtrees(db):
     assert db.scalar(select(LogHead.size)) == 45
 
 
+@pytest.mark.committing  # counts statements: a rolled-back test's savepoints would be among them
 def test_reads_and_writes_are_logarithmic(db, statements):
     for d in LEAVES:
         log.append(db, d)
