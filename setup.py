@@ -1,6 +1,7 @@
 """templates/ and static/ sit at the top of the repository (DESIGN.md) and
 are installed as portal/templates and portal/static, where create_app()
 finds them in a wheel. Everything else is in pyproject.toml."""
+
 from setuptools import find_namespace_packages, find_packages, setup
 
 ASSETS = ("templates", "static")
@@ -13,5 +14,9 @@ for top in ASSETS:
 setup(
     packages=packages,
     package_dir=package_dir,
-    package_data={"portal": ["translations/*/LC_MESSAGES/*.mo"], "portal.migrations": ["script.py.mako"], **{p: ["*"] for p in packages if p.split(".")[1:2] and p.split(".")[1] in ASSETS}},
+    package_data={
+        "portal": ["translations/*/LC_MESSAGES/*.mo"],
+        "portal.migrations": ["script.py.mako"],
+        **{p: ["*"] for p in packages if p.split(".")[1:2] and p.split(".")[1] in ASSETS},
+    },
 )

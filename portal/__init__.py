@@ -5,6 +5,7 @@ what is light and low (config, db) at the top. The register_* steps of
 `create_app` import the extensions, areas and blueprints they wire up
 inside their bodies: at the top, importing any submodule would import every
 area (and the areas import those low modules, which would be circular)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -28,8 +29,13 @@ def _asset_dir(name: str) -> str:
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_path=config.instance_path(), instance_relative_config=True,
-                template_folder=_asset_dir("templates"), static_folder=_asset_dir("static"))
+    app = Flask(
+        __name__,
+        instance_path=config.instance_path(),
+        instance_relative_config=True,
+        template_folder=_asset_dir("templates"),
+        static_folder=_asset_dir("static"),
+    )
     config.load(app, test_config)
     if app.config["PROXY_COUNT"]:
         # Behind a reverse proxy: trust its X-Forwarded-* headers, so rate
@@ -85,8 +91,12 @@ def register_extensions(app: Flask) -> None:
     from portal import i18n
     from portal.extensions import babel, csrf, limiter
 
-    babel.init_app(app, locale_selector=i18n.select_locale, default_locale=i18n.DEFAULT,
-                   default_translation_directories=str(_HERE / "translations"))
+    babel.init_app(
+        app,
+        locale_selector=i18n.select_locale,
+        default_locale=i18n.DEFAULT,
+        default_translation_directories=str(_HERE / "translations"),
+    )
     csrf.init_app(app)
     limiter.init_app(app)
     i18n.register(app)
@@ -110,10 +120,19 @@ def register_auth(app: Flask) -> None:
     def _require_second_factor():
         """Roles that must use a second factor can do nothing else until
         they have set one up."""
-        if (current_user.is_authenticated and current_user.role.needs_second_factor
-                and not current_user.user.has_second_factor
-                and request.endpoint not in {"accounts.two_factor_setup", "accounts.reauthenticate", "accounts.logout",
-                                             "site.language", "static"}):
+        if (
+            current_user.is_authenticated
+            and current_user.role.needs_second_factor
+            and not current_user.user.has_second_factor
+            and request.endpoint
+            not in {
+                "accounts.two_factor_setup",
+                "accounts.reauthenticate",
+                "accounts.logout",
+                "site.language",
+                "static",
+            }
+        ):
             return redirect(url_for("accounts.two_factor_setup"))
         return None
 
@@ -122,9 +141,11 @@ def register_security_headers(app: Flask) -> None:
     @app.after_request
     def _headers(response: Response) -> Response:
         h = response.headers
-        h.setdefault("Content-Security-Policy",
-                     "default-src 'self'; img-src 'self' data:; object-src 'none'; "
-                     "base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+        h.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+            "base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+        )
         h.setdefault("X-Content-Type-Options", "nosniff")
         h.setdefault("Referrer-Policy", "no-referrer")
         h.setdefault("X-Frame-Options", "DENY")
@@ -137,10 +158,9 @@ def register_security_headers(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     # In the step: each blueprint imports its whole area (see the module's note).
     from portal.access.routes import bp as access
+    from portal.accounts.agent_routes import bp as agents
     from portal.accounts.routes import bp as accounts
-    from portal.api.routes import (
-        bp as api,  # the institution API: problem+json errors, no CSRF
-    )
+    from portal.api.routes import bp as api  # the institution API: problem+json errors, no CSRF
     from portal.audit.log_routes import bp as transparency
     from portal.compliance.routes import bp as officer
     from portal.disputes.routes import bp as disputes
@@ -149,7 +169,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.reports.routes import bp as records
     from portal.site.routes import bp as site
 
-    for bp in (site, accounts, records, access, disputes, repair, officer, notifications, transparency, api):
+    for bp in (site, accounts, agents, records, access, disputes, repair, officer, notifications, transparency, api):
         app.register_blueprint(bp)
 
 
@@ -158,6 +178,7 @@ def register_errors(app: Flask) -> None:
         def handler(error):
             g.error = error
             return render_template("errors.html", code=code, error=error), code
+
         return handler
 
     for code in (400, 403, 404, 405, 413, 429, 500):

@@ -1,5 +1,6 @@
 """The `portal` command. Each command is one unit of work: it commits once
 at the end, and the app context's teardown rolls back whatever it did not."""
+
 from __future__ import annotations
 
 import json
@@ -54,11 +55,15 @@ def init_command() -> None:
     has_keks = key_dir.is_dir() and any(KEK_FILE.match(p.name) for p in key_dir.iterdir())
     known = session().scalars(select(KekVersion.version)).all()
     if known and not has_keks:
-        _fail(f"the database uses key-encryption key versions {known} but {key_dir} holds none: "
-              "restore the key files; refusing to create new ones")
+        _fail(
+            f"the database uses key-encryption key versions {known} but {key_dir} holds none: "
+            "restore the key files; refusing to create new ones"
+        )
     if session().get(KeyCheck, "index") is not None and not (key_dir / INDEX_FILE).exists():
-        _fail(f"the database's blind indexes were made with {key_dir / INDEX_FILE}, which is missing: "
-              "restore the key files; refusing to create new ones")
+        _fail(
+            f"the database's blind indexes were made with {key_dir / INDEX_FILE}, which is missing: "
+            "restore the key files; refusing to create new ones"
+        )
     for path in init_keys(key_dir):
         click.echo(f"created {path} (mode 0600)")
     init_log_key()
@@ -84,8 +89,13 @@ def _create_sqlite_file(db) -> None:
 
 @click.command("demo")
 @with_appcontext
-@click.option("--subjects", default=60, show_default=True, type=click.IntRange(20, 5_000_000),
-              help="How many persons and firms to create.")
+@click.option(
+    "--subjects",
+    default=60,
+    show_default=True,
+    type=click.IntRange(20, 5_000_000),
+    help="How many persons and firms to create.",
+)
 @click.option("--seed", default=2014, show_default=True, type=int, help="The same seed gives the same data.")
 @click.pass_context
 def demo_command(ctx: click.Context, subjects: int, seed: int) -> None:
@@ -96,8 +106,14 @@ def demo_command(ctx: click.Context, subjects: int, seed: int) -> None:
 
 def _load_demo(subjects: int, seed: int) -> None:
     try:
-        creds = load_demo(session(), vault(), subjects=subjects, seed=seed, progress=click.echo,
-                          dispute_regime=current_app.config["DISPUTE_REGIME"])
+        creds = load_demo(
+            session(),
+            vault(),
+            subjects=subjects,
+            seed=seed,
+            progress=click.echo,
+            dispute_regime=current_app.config["DISPUTE_REGIME"],
+        )
     except DemoRefused as exc:
         _fail(str(exc))
     session().commit()
@@ -123,8 +139,10 @@ def _format_credentials(creds: dict) -> str:
         subject = f"  subject {login['subject_identifier']}" if login.get("subject_identifier") else ""
         lines.append(f"  {login['role']:<20} {login['login']:<32} {login['password']}{extra}{subject}")
     if reg := creds.get("registration_example"):
-        lines.append(f"To try registering: a person with no account yet, {reg['name']}, identifier {reg['identifier']};"
-                     " the activation code appears at /demo/outbox")
+        lines.append(
+            f"To try registering: a person with no account yet, {reg['name']}, identifier {reg['identifier']};"
+            " the activation code appears at /demo/outbox"
+        )
     lines.append("Demo institutions and API keys:")
     for inst in creds["institutions"]:
         for key in inst["api_keys"]:
@@ -217,8 +235,11 @@ def keys_rotate(batch_size: int) -> None:
     versions = vault().status(s)["versions"]
     retired = [v["version"] for v in versions if v["version"] != report.version and not v["data_keys"]]
     if retired:
-        click.echo("no data key needs " + ", ".join(f"v{v}" for v in retired)
-                   + " any more: move those key files to offline storage")
+        click.echo(
+            "no data key needs "
+            + ", ".join(f"v{v}" for v in retired)
+            + " any more: move those key files to offline storage"
+        )
 
 
 @outbox.command("deliver")

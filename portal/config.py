@@ -1,5 +1,6 @@
 """Settings, in rising precedence: defaults here, `instance/config.py`,
 `PORTAL_*` environment variables, then the mapping given to create_app()."""
+
 from __future__ import annotations
 
 import os
@@ -12,32 +13,32 @@ from flask import Flask
 
 DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,
-    "DATABASE_URL": None,        # default: SQLite in the instance folder
-    "KEY_DIR": None,             # default: <instance>/keys
+    "DATABASE_URL": None,  # default: SQLite in the instance folder
+    "KEY_DIR": None,  # default: <instance>/keys
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "MAX_CONTENT_LENGTH": 60 * 1024 * 1024,
     "IDLE_TIMEOUT_MINUTES": 30,
     "ABSOLUTE_TIMEOUT_HOURS": 12,
     "REAUTH_MINUTES": 5,
-    "WTF_CSRF_TIME_LIMIT": None,   # the token lives as long as the session
+    "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
     "RATELIMIT_STORAGE_URI": "memory://",  # redis://127.0.0.1:6379 with several workers
     "RATELIMIT_HEADERS_ENABLED": True,
-    "MAIL_SERVER": None,           # e-mail is sent when set; always kept in the outbox
+    "MAIL_SERVER": None,  # e-mail is sent when set; always kept in the outbox
     "MAIL_PORT": 25,
     "MAIL_USE_TLS": False,
     "MAIL_USERNAME": None,
     "MAIL_PASSWORD": None,
     "MAIL_FROM": "portal@localhost",
-    "DEMO_MODE": False,            # shows the local outbox page to the operator
+    "DEMO_MODE": False,  # shows the local outbox page to the operator
     "LOG_ORIGIN": "credit-subject-portal.example/log",  # the log's name in every checkpoint
     "API_RATE_LIMIT": "120 per minute",  # per institution API key
-    "PROXY_COUNT": 0,              # reverse proxies in front (X-Forwarded-For is trusted that deep)
+    "PROXY_COUNT": 0,  # reverse proxies in front (X-Forwarded-For is trusted that deep)
     "SESSION_COOKIE_SECURE": False,  # set True when served over HTTPS (production)
     "DISPUTE_REGIME": "cn_20_days",  # or fcra_30_days, gdpr_one_month: the deadline of new disputes
-    "UNVERIFIABLE_POLICY": "mark",   # or delete: a record nobody could verify is marked, or removed
-    "SWEEP_MINUTES": 60,             # `portal serve` runs the dispute deadline sweep this often (0: never)
-    "TIMEZONE": "Asia/Shanghai",     # where dispute deadlines count their calendar days
+    "UNVERIFIABLE_POLICY": "mark",  # or delete: a record nobody could verify is marked, or removed
+    "SWEEP_MINUTES": 60,  # `portal serve` runs the dispute deadline sweep this often (0: never)
+    "TIMEZONE": "Asia/Shanghai",  # where dispute deadlines count their calendar days
 }
 # Settings with a fixed set of values, checked at start-up.
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -67,8 +68,10 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
     try:
         ZoneInfo(app.config["TIMEZONE"])
     except (ValueError, ZoneInfoNotFoundError):
-        raise ValueError(f"setting TIMEZONE is {app.config['TIMEZONE']!r}, which is not an IANA time zone "
-                         "(for example Asia/Shanghai)") from None
+        raise ValueError(
+            f"setting TIMEZONE is {app.config['TIMEZONE']!r}, which is not an IANA time zone "
+            "(for example Asia/Shanghai)"
+        ) from None
 
 
 def write_secret_key(instance: Path) -> Path:
@@ -80,7 +83,9 @@ def write_secret_key(instance: Path) -> Path:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(fd, "a") as f:
         if new:
-            f.write("# Local settings of this installation; never commit this file.\n"
-                    "# DATABASE_URL = 'postgresql+psycopg://user@host/dbname'\n")
+            f.write(
+                "# Local settings of this installation; never commit this file.\n"
+                "# DATABASE_URL = 'postgresql+psycopg://user@host/dbname'\n"
+            )
         f.write(f"SECRET_KEY = {secrets.token_urlsafe(48)!r}\n")
     return path

@@ -1,5 +1,6 @@
 """Engine, sessions and the declarative base. Free of Flask: the app factory
 binds a `Database` to requests, the CLI to commands."""
+
 from __future__ import annotations
 
 import enum
@@ -109,5 +110,15 @@ class Database:
         self.engine.dispose()
 
 
-__all__ = ["KEEP_REFUSED", "Base", "Database", "Session", "UTCDateTime", "keep_refused_attempt", "make_engine",
-           "new_id", "str_enum", "utcnow"]
+__all__ = [
+    "KEEP_REFUSED",
+    "Base",
+    "Database",
+    "Session",
+    "UTCDateTime",
+    "keep_refused_attempt",
+    "make_engine",
+    "new_id",
+    "str_enum",
+    "utcnow",
+]

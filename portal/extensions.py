@@ -1,5 +1,6 @@
 """Unbound extensions, and accessors for the per-app services the factory
 puts in `app.extensions`."""
+
 from __future__ import annotations
 
 from flask import current_app

@@ -1,6 +1,7 @@
 """Languages: Simplified Chinese (the default) and English. The choice is a
 cookie set by a link on every page, then the user's saved preference, then
 the browser's Accept-Language."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -8,13 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Flask, has_request_context, request
-from flask_babel import (
-    format_currency,
-    format_date,
-    format_datetime,
-    get_locale,
-    gettext,
-)
+from flask_babel import format_currency, format_date, format_datetime, get_locale, gettext
 from flask_login import current_user
 
 LOCALES = {"zh_CN": "中文", "en": "English"}

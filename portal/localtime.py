@@ -1,6 +1,7 @@
 """The portal's calendar: deadlines count the days where the portal
 operates (setting TIMEZONE, default Asia/Shanghai), not UTC's: a dispute
 filed at 07:00 in Beijing is filed that day, not the day before."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

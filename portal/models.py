@@ -1,5 +1,6 @@
 """Every area's models, so that Base.metadata is complete (for Alembic and
 the tests). It sits at the top: it imports every area."""
+
 from __future__ import annotations
 
 from sqlalchemy import MetaData

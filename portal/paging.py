@@ -1,5 +1,6 @@
 """`?page=N` for the paged pages: anything that is not a page number is a
 page not found."""
+
 from __future__ import annotations
 
 import re

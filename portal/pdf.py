@@ -2,6 +2,7 @@
 font, the language, a footer, headings and label-value tables. Chinese
 needs an embedded font: Noto Sans SC (SIL OFL), which fpdf2 subsets to the
 characters used."""
+
 from __future__ import annotations
 
 from importlib.resources import as_file, files
@@ -27,6 +28,7 @@ class PortalPDF(FPDF):
     footer with when it was generated and the page numbers, and the
     headings, paragraphs and label-value tables both the report and the
     outcome letter are made of."""
+
     # Chinese breaks between any two characters.
     wrap = WrapMode.CHAR
 
@@ -46,8 +48,17 @@ class PortalPDF(FPDF):
         self.set_y(-12)
         self.set_font(FONT, size=8)
         # fpdf2 replaces `{nb}` with the page count when the file is written.
-        self.cell(0, 6, _("Generated %(when)s · page %(page)d of %(pages)s", when=self.generated,
-                          page=self.page_no(), pages="{nb}"), align="C")
+        self.cell(
+            0,
+            6,
+            _(
+                "Generated %(when)s · page %(page)d of %(pages)s",
+                when=self.generated,
+                page=self.page_no(),
+                pages="{nb}",
+            ),
+            align="C",
+        )
 
     def heading(self, text: str, size: int) -> None:
         self.ln(2)
@@ -60,8 +71,13 @@ class PortalPDF(FPDF):
         self.multi_cell(0, height, text, wrapmode=self.wrap, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def facts(self, rows: list[tuple[str, str]]) -> None:
-        with self.table(col_widths=(self.label_width, self.epw - self.label_width), first_row_as_headings=False,
-                        borders_layout="HORIZONTAL_LINES", line_height=LINE, wrapmode=self.wrap) as table:
+        with self.table(
+            col_widths=(self.label_width, self.epw - self.label_width),
+            first_row_as_headings=False,
+            borders_layout="HORIZONTAL_LINES",
+            line_height=LINE,
+            wrapmode=self.wrap,
+        ) as table:
             for label, value in rows:
                 row = table.row()
                 row.cell(label)

@@ -1,4 +1,5 @@
 """Where a redirect may go after a sign-in or a form: only back to this site."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit

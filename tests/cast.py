@@ -1,6 +1,7 @@
 """Fixtures for the disputes core (disputes, compliance, repair): the
 world's records, an officer, and small valid files of each accepted kind.
 Each of those directories' conftest imports the fixtures from here."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,12 +37,14 @@ def db(world, ctx):
     """The world is built (in an app context of its own, which removes the
     scoped session when popped) before this test's session is taken."""
     from portal.extensions import session
+
     return session()
 
 
 @pytest.fixture
 def the_vault(db):
     from portal.extensions import vault
+
     return vault()
 
 
@@ -56,8 +59,17 @@ def cast(world, db, the_vault) -> Cast:
     officer = user(db, the_vault, Role.OFFICER, "officer@test.example")
     officer2 = user(db, the_vault, Role.OFFICER, "officer2@test.example")
     db.commit()
-    return Cast(a, b, db.get(User, world.user_a.id), db.get(User, world.user_b.id), officer, officer2,
-                recs_a[0], recs_a[1], loan_b)
+    return Cast(
+        a,
+        b,
+        db.get(User, world.user_a.id),
+        db.get(User, world.user_b.id),
+        officer,
+        officer2,
+        recs_a[0],
+        recs_a[1],
+        loan_b,
+    )
 
 
 def count(db, model, *where) -> int:

@@ -11,6 +11,7 @@ folder) use `make_app` or `instance`: they get new apps, and the tables are
 emptied after them too. Test data comes from tests/factories.py, through
 the portal's services; the `world` is built that way once per run and its
 rows inserted again in each rolled-back test that asks for it."""
+
 from __future__ import annotations
 
 import os
@@ -338,8 +339,11 @@ class WorldRows:
         by_model: dict = {}
         for model, id_ in self.members.values():
             by_model.setdefault(model, []).append(id_)
-        loaded = {(model, obj.id): obj for model, ids in by_model.items()
-                  for obj in s.scalars(select(model).where(model.id.in_(ids)))}
+        loaded = {
+            (model, obj.id): obj
+            for model, ids in by_model.items()
+            for obj in s.scalars(select(model).where(model.id.in_(ids)))
+        }
         return World(**{name: loaded[member] for name, member in self.members.items()})
 
 
@@ -356,8 +360,10 @@ def world_rows(shared_app, suite_engine) -> WorldRows:
         before = {table: {_key(table, row) for row in s.execute(select(table))} for table in tables}
         built = _build_world()
         s = session()
-        added = [(table, [dict(row._mapping) for row in s.execute(select(table))
-                          if _key(table, row) not in before[table]]) for table in tables]
+        added = [
+            (table, [dict(row._mapping) for row in s.execute(select(table)) if _key(table, row) not in before[table]])
+            for table in tables
+        ]
         members = {f.name: (type(getattr(built, f.name)), getattr(built, f.name).id) for f in fields(World)}
     return WorldRows([(table, rows) for table, rows in added if rows], members)
 
@@ -372,22 +378,37 @@ def _build_world() -> World:
     from tests import factories as make
 
     s, v = session(), vault()
-    bank = make.institution(s, v, "test-bank", name="测试银行", name_en="Test Bank", contact="王五",
-                            email="ops@bank.example")
+    bank = make.institution(
+        s, v, "test-bank", name="测试银行", name_en="Test Bank", contact="王五", email="ops@bank.example"
+    )
     a, b = make.person(s, v, PERSON_A, "张三"), make.person(s, v, PERSON_B, "李四")
     f, g = make.firm(s, v, FIRM_F, "福州示例科技有限公司"), make.firm(s, v, FIRM_G, "北京示例贸易有限公司")
-    for subject, ref, negative in ((a, "A-LOAN-1", False), (a, "A-CARD-1", True), (f, "F-LOAN-1", True),
-                                   (b, "B-LOAN-1", False), (g, "G-LOAN-1", False)):
+    for subject, ref, negative in (
+        (a, "A-LOAN-1", False),
+        (a, "A-CARD-1", True),
+        (f, "F-LOAN-1", True),
+        (b, "B-LOAN-1", False),
+        (g, "G-LOAN-1", False),
+    ):
         make.record(s, v, bank, subject, ref, negative=negative)
-    users = dict(user_a=make.user(s, v, Role.PERSON, "a@test.example", a),
-                 user_b=make.user(s, v, Role.PERSON, "b@test.example", b),
-                 rep_f=make.user(s, v, Role.FIRM_REPRESENTATIVE, "rep.f@test.example", f),
-                 agent_f=make.user(s, v, Role.FIRM_AGENT, "agent.f@test.example"),
-                 rep_g=make.user(s, v, Role.FIRM_REPRESENTATIVE, "rep.g@test.example", g),
-                 agent_g=make.user(s, v, Role.FIRM_AGENT, "agent.g@test.example"))
+    users = dict(
+        user_a=make.user(s, v, Role.PERSON, "a@test.example", a),
+        user_b=make.user(s, v, Role.PERSON, "b@test.example", b),
+        rep_f=make.user(s, v, Role.FIRM_REPRESENTATIVE, "rep.f@test.example", f),
+        agent_f=make.user(s, v, Role.FIRM_AGENT, "agent.f@test.example"),
+        rep_g=make.user(s, v, Role.FIRM_REPRESENTATIVE, "rep.g@test.example", g),
+        agent_g=make.user(s, v, Role.FIRM_AGENT, "agent.g@test.example"),
+    )
     for firm, rep, agent in ((f, users["rep_f"], users["agent_f"]), (g, users["rep_g"], users["agent_g"])):
-        s.add(FirmDelegation(firm_id=firm.id, agent_id=agent.id, granted_by_id=rep.id,
-                             scopes=["view_report", "file_disputes"], valid_until=portal_today() + timedelta(days=30)))
+        s.add(
+            FirmDelegation(
+                firm_id=firm.id,
+                agent_id=agent.id,
+                granted_by_id=rep.id,
+                scopes=["view_report", "file_disputes"],
+                valid_until=portal_today() + timedelta(days=30),
+            )
+        )
     for rep in (users["rep_f"], users["rep_g"]):  # representatives must have a second factor
         two_factor.enable(s, v, rep, two_factor.new_secret())
     s.commit()
@@ -426,6 +447,7 @@ def pdf_text(tmp_path):
         path = tmp_path / name
         path.write_bytes(data)
         return subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
+
     return read
 
 

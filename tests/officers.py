@@ -1,6 +1,7 @@
 """Helpers of the officer tests (compliance, and disputes that involve an
 officer): staff with a second factor, cases filed and moved through the real
 services, the case page's forms."""
+
 from __future__ import annotations
 
 import re
@@ -35,9 +36,16 @@ def staff(app, world) -> Staff:
     do nothing without one)."""
     with app.app_context():
         s, v = session(), vault()
-        out = Staff(*(make.user(s, v, role, email, second_factor=True) for role, email in (
-            (Role.OFFICER, "officer.one@staff.example"), (Role.OFFICER, "officer.two@staff.example"),
-            (Role.SUPERVISOR, "supervisor@staff.example"))))
+        out = Staff(
+            *(
+                make.user(s, v, role, email, second_factor=True)
+                for role, email in (
+                    (Role.OFFICER, "officer.one@staff.example"),
+                    (Role.OFFICER, "officer.two@staff.example"),
+                    (Role.SUPERVISOR, "supervisor@staff.example"),
+                )
+            )
+        )
         s.commit()
     return out
 
@@ -51,8 +59,16 @@ def as_user(app, sign_in, user):
     return english(sign_in(app.test_client(), user))
 
 
-def file_case(app, world, who="a", reason=DisputeReason.WRONG_AMOUNT, statement="The balance is wrong.",
-              filed_on=None, record=0, files=()) -> uuid.UUID:
+def file_case(
+    app,
+    world,
+    who="a",
+    reason=DisputeReason.WRONG_AMOUNT,
+    statement="The balance is wrong.",
+    filed_on=None,
+    record=0,
+    files=(),
+) -> uuid.UUID:
     """A case filed by person A (or B, or firm F's representative) about one
     of its records, `filed_on` a given day."""
     subject = {"a": world.person_a, "b": world.person_b, "f": world.firm_f}[who]
@@ -60,10 +76,14 @@ def file_case(app, world, who="a", reason=DisputeReason.WRONG_AMOUNT, statement=
     with app.app_context():
         s, v = session(), vault()
         subj = s.get(Subject, subject.id)
-        records = s.scalars(select(CreditRecord.id).where(CreditRecord.subject_id == subj.id)
-                            .order_by(CreditRecord.created_at, CreditRecord.id)).all()
-        d = make.dispute(s, v, subj, s.get(User, filer.id), [records[record]], reason, statement, files=files,
-                         today=filed_on)
+        records = s.scalars(
+            select(CreditRecord.id)
+            .where(CreditRecord.subject_id == subj.id)
+            .order_by(CreditRecord.created_at, CreditRecord.id)
+        ).all()
+        d = make.dispute(
+            s, v, subj, s.get(User, filer.id), [records[record]], reason, statement, files=files, today=filed_on
+        )
         s.commit()
         return d.id
 
@@ -86,12 +106,14 @@ def case_state(app, dispute_id) -> Dispute:
 
 def assign_to(app, dispute_id, officer, *, review=False):
     """Assign the case to `officer` (and move it to under review)."""
+
     def go(s, v, d):
         user = s.get(User, officer.id)
         assignment.assign(s, v, d, user)
         if review:
             for to in (S.ACKNOWLEDGED, S.UNDER_REVIEW):
                 advance(s, v, d, to, user)
+
     with_case(app, dispute_id, go)
 
 

@@ -3,6 +3,7 @@ another subject's objects, and a child id that belongs to another parent,
 are 404, for the helpers and for the pages that load through them. And the
 request's transaction: a refused request writes nothing, while a refused
 report query stays recorded for the subject."""
+
 from __future__ import annotations
 
 import io
@@ -16,14 +17,7 @@ from werkzeug.exceptions import NotFound
 
 from portal.access import consents
 from portal.access.models import Consent
-from portal.accounts.authz import (
-    found,
-    load_of,
-    load_own,
-    load_part,
-    load_represented_firm,
-    load_subject,
-)
+from portal.accounts.authz import found, load_of, load_own, load_part, load_represented_firm, load_subject
 from portal.accounts.models import DelegationScope, User
 from portal.audit.events import record_event
 from portal.audit.models import AccessEvent, EventKind, Outcome
@@ -50,8 +44,13 @@ def counts(app) -> dict[str, int]:
 
 
 def records_of(s, subject_id) -> list[uuid.UUID]:
-    return list(s.scalars(select(CreditRecord.id).where(CreditRecord.subject_id == subject_id)
-                          .order_by(CreditRecord.created_at, CreditRecord.id)))
+    return list(
+        s.scalars(
+            select(CreditRecord.id)
+            .where(CreditRecord.subject_id == subject_id)
+            .order_by(CreditRecord.created_at, CreditRecord.id)
+        )
+    )
 
 
 @pytest.fixture
@@ -64,10 +63,12 @@ def objects(app, world):
         user_a, user_b = s.get(User, world.user_a.id), s.get(User, world.user_b.id)
         loan_a, card_a = records_of(s, a.id)
         (loan_b,) = records_of(s, b.id)
-        first = disputes.file_dispute(s, v, a, user_a, [loan_a], "wrong_amount", "Wrong balance.",
-                                      files=[Upload("one.pdf", PDF)])
-        second = disputes.file_dispute(s, v, a, user_a, [card_a], "not_mine", "Not my card.",
-                                       files=[Upload("two.pdf", PDF)])
+        first = disputes.file_dispute(
+            s, v, a, user_a, [loan_a], "wrong_amount", "Wrong balance.", files=[Upload("one.pdf", PDF)]
+        )
+        second = disputes.file_dispute(
+            s, v, a, user_a, [card_a], "not_mine", "Not my card.", files=[Upload("two.pdf", PDF)]
+        )
         of_b = disputes.file_dispute(s, v, b, user_b, [loan_b], "not_mine", "Not mine.")
         event_a = record_event(s, v, a, EventKind.SELF_QUERY, actor_user_id=user_a.id, detail={"what": "test"})
         event_b = record_event(s, v, b, EventKind.SELF_QUERY, actor_user_id=user_b.id, detail={"what": "test"})
@@ -76,9 +77,19 @@ def objects(app, world):
         consent_a = consents.grant(s, v, a, bank, "loan_approval", until, user_a)
         consent_b = consents.grant(s, v, b, bank, "loan_approval", until, user_b)
         s.commit()
-        return dict(first=first.id, second=second.id, of_b=of_b.id, first_file=first.evidence[0].id,
-                    second_file=second.evidence[0].id, event_a=event_a.id, event_b=event_b.id,
-                    consent_a=consent_a.id, consent_b=consent_b.id, loan_a=loan_a, loan_b=loan_b)
+        return dict(
+            first=first.id,
+            second=second.id,
+            of_b=of_b.id,
+            first_file=first.evidence[0].id,
+            second_file=second.evidence[0].id,
+            event_a=event_a.id,
+            event_b=event_b.id,
+            consent_a=consent_a.id,
+            consent_b=consent_b.id,
+            loan_a=loan_a,
+            loan_b=loan_b,
+        )
 
 
 # -- the helpers ----------------------------------------------------------------------------
@@ -97,9 +108,13 @@ def test_the_helpers_find_the_actors_own_and_nothing_else(app, world, objects):
         assert load_of(s, access, Dispute, objects["first"]).id == objects["first"]
         assert load_of(s, access, AccessEvent, objects["event_a"]).id == objects["event_a"]
         assert load_of(s, access, CreditRecord, objects["loan_a"]).id == objects["loan_a"]
-        for model, other in ((Dispute, objects["of_b"]), (AccessEvent, objects["event_b"]),
-                             (CreditRecord, objects["loan_b"]), (Consent, objects["consent_b"]),
-                             (Dispute, uuid.uuid4())):
+        for model, other in (
+            (Dispute, objects["of_b"]),
+            (AccessEvent, objects["event_b"]),
+            (CreditRecord, objects["loan_b"]),
+            (Consent, objects["consent_b"]),
+            (Dispute, uuid.uuid4()),
+        ):
             with pytest.raises(NotFound):
                 load_of(s, access, model, other)
 
@@ -137,20 +152,24 @@ def token_of(client) -> str:
 def test_another_subjects_objects_under_ones_own_subject_are_404(app, world, objects, client_a):
     a = world.person_a.id
     before = counts(app)
-    for path in (f"/subjects/{a}/disputes/{objects['of_b']}",
-                 f"/subjects/{a}/disputes/{objects['of_b']}/letter.pdf",
-                 f"/subjects/{a}/disputes/{objects['of_b']}/withdraw",
-                 f"/subjects/{a}/access/{objects['event_b']}/proof.json",
-                 f"/subjects/{a}/access/{objects['event_b']}/disclosure",
-                 f"/subjects/{a}/disputes/new?event={objects['event_b']}",
-                 f"/subjects/{a}/disputes/new?record={objects['loan_b']}",
-                 f"/subjects/{a}/records/{objects['loan_b']}/repair"):
+    for path in (
+        f"/subjects/{a}/disputes/{objects['of_b']}",
+        f"/subjects/{a}/disputes/{objects['of_b']}/letter.pdf",
+        f"/subjects/{a}/disputes/{objects['of_b']}/withdraw",
+        f"/subjects/{a}/access/{objects['event_b']}/proof.json",
+        f"/subjects/{a}/access/{objects['event_b']}/disclosure",
+        f"/subjects/{a}/disputes/new?event={objects['event_b']}",
+        f"/subjects/{a}/disputes/new?record={objects['loan_b']}",
+        f"/subjects/{a}/records/{objects['loan_b']}/repair",
+    ):
         assert client_a.get(path).status_code == 404, path
     token = token_of(client_a)
-    for path in (f"/subjects/{a}/consents/{objects['consent_b']}/revoke",
-                 f"/subjects/{a}/disputes/{objects['of_b']}/evidence",
-                 f"/subjects/{a}/disputes/{objects['of_b']}/withdraw",
-                 f"/subjects/{a}/disputes/{objects['of_b']}/records/{objects['loan_b']}/statement"):
+    for path in (
+        f"/subjects/{a}/consents/{objects['consent_b']}/revoke",
+        f"/subjects/{a}/disputes/{objects['of_b']}/evidence",
+        f"/subjects/{a}/disputes/{objects['of_b']}/withdraw",
+        f"/subjects/{a}/disputes/{objects['of_b']}/records/{objects['loan_b']}/statement",
+    ):
         assert client_a.post(path, data={"csrf_token": token, "note": "x", "text": "x"}).status_code == 404, path
     assert counts(app) == before
     with app.app_context():
@@ -160,19 +179,24 @@ def test_another_subjects_objects_under_ones_own_subject_are_404(app, world, obj
 def test_a_child_id_of_another_parent_is_404(app, world, objects, client_a, sign_in):
     a = world.person_a.id
     # A file of A's second dispute, asked for under A's first.
-    assert client_a.get(f"/subjects/{a}/disputes/{objects['first']}/evidence/{objects['second_file']}"
-                        ).status_code == 404
-    assert client_a.get(f"/subjects/{a}/disputes/{objects['first']}/evidence/{objects['first_file']}"
-                        ).status_code == 200
+    assert (
+        client_a.get(f"/subjects/{a}/disputes/{objects['first']}/evidence/{objects['second_file']}").status_code == 404
+    )
+    assert (
+        client_a.get(f"/subjects/{a}/disputes/{objects['first']}/evidence/{objects['first_file']}").status_code == 200
+    )
     # A record that is A's, but not in this dispute.
     token = token_of(client_a)
-    response = client_a.post(f"/subjects/{a}/disputes/{objects['first']}/records/{objects['loan_b']}/statement",
-                             data={"csrf_token": token, "text": "x"})
+    response = client_a.post(
+        f"/subjects/{a}/disputes/{objects['first']}/records/{objects['loan_b']}/statement",
+        data={"csrf_token": token, "text": "x"},
+    )
     assert response.status_code == 404
     with app.app_context():
         _loan_a, card_a = records_of(session(), a)
-    response = client_a.post(f"/subjects/{a}/disputes/{objects['first']}/records/{card_a}/statement",
-                             data={"csrf_token": token, "text": "x"})
+    response = client_a.post(
+        f"/subjects/{a}/disputes/{objects['first']}/records/{card_a}/statement", data={"csrf_token": token, "text": "x"}
+    )
     assert response.status_code == 404
     # A's event and dispute under firm F's address (an agent of F signed in).
     client = sign_in(app.test_client(), world.agent_f)
@@ -184,10 +208,14 @@ def test_consents_of_the_own_subject_only_and_not_for_agents(app, world, objects
     a = world.person_a.id
     token = token_of(client_a)
     # A's own consent is revoked; B's, under A's address, is not found.
-    assert client_a.post(f"/subjects/{a}/consents/{objects['consent_b']}/revoke",
-                         data={"csrf_token": token}).status_code == 404
-    assert client_a.post(f"/subjects/{a}/consents/{objects['consent_a']}/revoke",
-                         data={"csrf_token": token}).status_code == 302
+    assert (
+        client_a.post(f"/subjects/{a}/consents/{objects['consent_b']}/revoke", data={"csrf_token": token}).status_code
+        == 404
+    )
+    assert (
+        client_a.post(f"/subjects/{a}/consents/{objects['consent_a']}/revoke", data={"csrf_token": token}).status_code
+        == 302
+    )
     with app.app_context():
         assert session().get(Consent, objects["consent_a"]).revoked_at is not None
         assert session().get(Consent, objects["consent_b"]).revoked_at is None
@@ -203,10 +231,26 @@ def test_a_refused_form_post_writes_nothing(app, world, sign_in):
     with app.app_context():
         s, v = session(), vault()
         until = portal_today() - timedelta(days=1)
-        version = furnish(s, v, s.get(Institution, world.bank.id), s.get(Subject, world.firm_f.id), RecordInput(
-            Category.ADMINISTRATIVE_PENALTY, "PEN-AUTHZ", RecordStatus.IN_FORCE, True, None,
-            {"decision_number": "明市监罚字〔2025〕9号", "amount": "5000.00", "currency": "CNY",
-             "decided_on": (until - timedelta(days=90)).isoformat(), "minimum_publicity_until": until.isoformat()}))
+        version = furnish(
+            s,
+            v,
+            s.get(Institution, world.bank.id),
+            s.get(Subject, world.firm_f.id),
+            RecordInput(
+                Category.ADMINISTRATIVE_PENALTY,
+                "PEN-AUTHZ",
+                RecordStatus.IN_FORCE,
+                True,
+                None,
+                {
+                    "decision_number": "明市监罚字〔2025〕9号",
+                    "amount": "5000.00",
+                    "currency": "CNY",
+                    "decided_on": (until - timedelta(days=90)).isoformat(),
+                    "minimum_publicity_until": until.isoformat(),
+                },
+            ),
+        )
         s.commit()
         record_id = version.record_id
     rep = sign_in(app.test_client(), world.rep_f)
@@ -215,10 +259,16 @@ def test_a_refused_form_post_writes_nothing(app, world, sign_in):
 
     def apply():
         token = TOKEN.search(rep.get(url).get_data(as_text=True)).group(1)
-        return rep.post(url, content_type="multipart/form-data",
-                        data={"csrf_token": token, "statement": "Fine paid; controls in place.",
-                              "commitment": (io.BytesIO(PDF), "commitment.pdf"),
-                              "proof": [(io.BytesIO(PDF), "receipt.pdf")]})
+        return rep.post(
+            url,
+            content_type="multipart/form-data",
+            data={
+                "csrf_token": token,
+                "statement": "Fine paid; controls in place.",
+                "commitment": (io.BytesIO(PDF), "commitment.pdf"),
+                "proof": [(io.BytesIO(PDF), "receipt.pdf")],
+            },
+        )
 
     assert apply().status_code == 302
     before = counts(app)
@@ -235,8 +285,9 @@ def test_a_refused_query_is_still_recorded(app, world):
         token = issue_api_key(session(), session().get(Institution, world.bank.id), [ApiScope.QUERY])
         session().commit()
     before = counts(app)
-    response = app.test_client().get("/api/v1/reports/110105198001010016?purpose=loan_approval",
-                                     headers={"Authorization": f"Bearer {token}"})
+    response = app.test_client().get(
+        "/api/v1/reports/110105198001010016?purpose=loan_approval", headers={"Authorization": f"Bearer {token}"}
+    )
     assert response.status_code == 403
     assert response.mimetype == "application/problem+json"
     event_id = uuid.UUID(response.get_json()["event_id"])

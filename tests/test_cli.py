@@ -1,4 +1,5 @@
 """The `portal` command as an operator uses it."""
+
 import json
 import runpy
 import stat
@@ -43,7 +44,8 @@ def test_demo_loads_once_and_writes_credentials(app, runner, instance):
     roles = {login["role"] for login in creds["logins"]}
     assert roles == {"person", "firm_representative", "firm_agent", "officer", "supervisor", "administrator"}
     for login in creds["logins"]:
-        assert login["login"] in result.output and login["password"] in result.output
+        assert login["login"] in result.output
+        assert login["password"] in result.output
         needs_totp = login["role"] not in ("person", "firm_agent")
         assert bool(login["totp_secret"]) == needs_totp, login["role"]
     assert all(inst["api_keys"] for inst in creds["institutions"])
@@ -107,7 +109,8 @@ def test_demo_refuses_a_database_with_users_or_institutions(app, runner):
         session().commit()
     result = runner.invoke(args=["demo", "--subjects", "20"])
     assert result.exit_code != 0
-    assert "already holds" in result.output and "users or institutions" in result.output
+    assert "already holds" in result.output
+    assert "users or institutions" in result.output
 
 
 def test_credentials_file_is_made_private_even_if_it_existed(app, runner, instance):
@@ -125,5 +128,6 @@ def test_init_adds_a_secret_key_to_a_config_without_one(make_app, instance):
     assert not app.config["SECRET_KEY"]
     assert app.test_cli_runner().invoke(args=["init"]).exit_code == 0
     text = (instance / "config.py").read_text()
-    assert "MAIL_SERVER = 'localhost'" in text and "SECRET_KEY = " in text
+    assert "MAIL_SERVER = 'localhost'" in text
+    assert "SECRET_KEY = " in text
     assert len(runpy.run_path(str(instance / "config.py"))["SECRET_KEY"]) >= 40

@@ -1,4 +1,5 @@
 """Demo data: realistic, deterministic for a seed, and stored encrypted."""
+
 from datetime import date, timedelta
 
 import pytest
@@ -8,13 +9,7 @@ from portal.accounts.models import Role, User
 from portal.demo import load_demo
 from portal.extensions import session, vault
 from portal.records.identifiers import validate_resident_id, validate_uscc
-from portal.records.models import (
-    Category,
-    CreditRecord,
-    RecordVersion,
-    Subject,
-    SubjectKind,
-)
+from portal.records.models import Category, CreditRecord, RecordVersion, Subject, SubjectKind
 from portal.records.services import expiry_date, open_payload, view_subject
 
 TODAY = date(2026, 11, 26)
@@ -29,9 +24,17 @@ def snapshot(today=TODAY, seed=11, subjects=40):
         view = view_subject(s, v, subject)
         cipher = v.cipher(s, subject.data_key_id)
         records = sorted(
-            (r.category.value, rv.status.value, rv.is_negative, rv.ended_on, rv.expires_on,
-             tuple(sorted(open_payload(cipher, rv).items())))
-            for r in subject.records for rv in r.versions)
+            (
+                r.category.value,
+                rv.status.value,
+                rv.is_negative,
+                rv.ended_on,
+                rv.expires_on,
+                tuple(sorted(open_payload(cipher, rv).items())),
+            )
+            for r in subject.records
+            for rv in r.versions
+        )
         people[view.identifier] = (view.kind, view.name, records)
     return people
 
@@ -50,19 +53,23 @@ def test_same_seed_same_data_other_seed_other_data(make_app, tmp_path):
 def test_demo_is_realistic(ctx):
     people = snapshot(subjects=60)
     kinds = [kind for kind, _, _ in people.values()]
-    assert kinds.count(SubjectKind.FIRM) == 12 and kinds.count(SubjectKind.PERSON) == 48
+    assert kinds.count(SubjectKind.FIRM) == 12
+    assert kinds.count(SubjectKind.PERSON) == 48
     for identifier, (kind, name, records) in people.items():
         (validate_uscc if kind is SubjectKind.FIRM else validate_resident_id)(identifier)
-        assert name and all("\u4e00" <= ch <= "\u9fff" for ch in name)
+        assert name
+        assert all("\u4e00" <= ch <= "\u9fff" for ch in name)
         assert records, "every subject has at least one record"
     records = [r for _, _, rs in people.values() for r in rs]
     assert {r[0] for r in records} == {c.value for c in Category}
     negative = [r for r in records if r[2]]
-    assert negative and len(negative) < len(records)
-    for category, status, is_negative, ended_on, expires_on, _ in records:
+    assert negative
+    assert len(negative) < len(records)
+    for _category, _status, is_negative, ended_on, expires_on, _ in records:
         assert expires_on == expiry_date(is_negative, ended_on)
         if is_negative and ended_on:
-            assert expires_on is not None and (expires_on - ended_on).days in (1826, 1827)  # five years
+            assert expires_on is not None
+            assert (expires_on - ended_on).days in (1826, 1827)
         else:
             assert expires_on is None
     near = [r for r in negative if r[4] and TODAY < r[4] <= TODAY + timedelta(days=70)]
@@ -124,8 +131,11 @@ def test_demo_dates_hang_together(category):
     for i in range(1500):
         near = i % 5 == 0
         record = make_record(rng, TODAY, category, i, near_expiry=near)
-        dates = {k: date.fromisoformat(v) for k, v in record.details.items()
-                 if k.endswith(("_on", "since", "_until")) and k != "maturity_on"}
+        dates = {
+            k: date.fromisoformat(v)
+            for k, v in record.details.items()
+            if k.endswith(("_on", "since", "_until")) and k != "maturity_on"
+        }
         start = next(dates[k] for k in ("opened_on", "signed_on", "assessed_on", "decided_on", "since") if k in dates)
         assert all(v <= TODAY for k, v in dates.items() if k != "minimum_publicity_until")
         if record.ended_on:
@@ -136,13 +146,14 @@ def test_demo_dates_hang_together(category):
             assert record.ended_on >= dates["minimum_publicity_until"]
         if near:
             expires = expiry_date(record.is_negative, record.ended_on)
-            assert expires and 0 < (expires - TODAY).days <= 70
+            assert expires
+            assert 0 < (expires - TODAY).days <= 70
 
 
 def test_expiry_is_five_years_after_the_behaviour_ended():
     assert expiry_date(True, date(2021, 3, 14)) == date(2026, 3, 14)
     assert expiry_date(True, date(2024, 2, 29)) == date(2029, 2, 28)
-    assert expiry_date(True, None) is None          # still going on: no expiry yet
+    assert expiry_date(True, None) is None  # still going on: no expiry yet
     assert expiry_date(False, date(2021, 3, 14)) is None  # positive information does not expire
 
 

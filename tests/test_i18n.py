@@ -11,6 +11,7 @@ When a test here fails after you added or changed a user-visible string:
     # translate the new entries in portal/translations/zh_Hans_CN/LC_MESSAGES/messages.po
     .venv/bin/pybabel compile -d portal/translations --statistics
 """
+
 from __future__ import annotations
 
 import re
@@ -34,7 +35,9 @@ PO = TRANSLATIONS / "zh_Hans_CN" / "LC_MESSAGES" / "messages.po"
 MO = PO.with_suffix(".mo")
 
 # %(name)s, %(n)d, %s, %5.2f ... and the literal %%.
-PLACEHOLDER = re.compile(r"%(?:\((?P<name>[^)]*)\))?[#0 +\-]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?(?P<type>[diouxXeEfFgGcrsa%])")
+PLACEHOLDER = re.compile(
+    r"%(?:\((?P<name>[^)]*)\))?[#0 +\-]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?(?P<type>[diouxXeEfFgGcrsa%])"
+)
 
 
 def _catalog(path: Path):
@@ -73,10 +76,31 @@ def extracted(tmp_path_factory):
     """What the code uses now, extracted exactly as the documented command does."""
     out = tmp_path_factory.mktemp("i18n") / "messages.pot"
     done = subprocess.run(
-        [sys.executable, "-m", "babel.messages.frontend", "-q", "extract",
-         "-F", str(TRANSLATIONS / "babel.cfg"), "-k", "_l", "-k", "lazy_gettext", "-k", "N_",
-         "-o", str(out), "--no-location", "--sort-output", "--project=credit-subject-portal", "."],
-        cwd=ROOT, capture_output=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "-q",
+            "extract",
+            "-F",
+            str(TRANSLATIONS / "babel.cfg"),
+            "-k",
+            "_l",
+            "-k",
+            "lazy_gettext",
+            "-k",
+            "N_",
+            "-o",
+            str(out),
+            "--no-location",
+            "--sort-output",
+            "--project=credit-subject-portal",
+            ".",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, f"pybabel extract failed:\n{done.stderr}"
     with out.open("rb") as f:
         return read_po(f)
@@ -88,10 +112,15 @@ def test_every_string_in_the_code_is_in_the_catalog_and_translated(po, extracted
     assert len(used) > 100, "extraction found almost nothing: check babel.cfg"
     have = _translations(po)
     missing = sorted(msgid for ctx, msgid in used - have.keys())
-    assert not missing, ("strings used in the code but missing from messages.po (run extract + update, then "
-                         "translate):\n  " + "\n  ".join(missing))
-    untranslated = sorted(m.id if isinstance(m.id, str) else m.id[0] for m in po
-                          if m.id and _key(m) in used and (m.fuzzy or not all(s.strip() for s in _strings(m))))
+    assert not missing, (
+        "strings used in the code but missing from messages.po (run extract + update, then "
+        "translate):\n  " + "\n  ".join(missing)
+    )
+    untranslated = sorted(
+        m.id if isinstance(m.id, str) else m.id[0]
+        for m in po
+        if m.id and _key(m) in used and (m.fuzzy or not all(s.strip() for s in _strings(m)))
+    )
     assert not untranslated, "strings left empty or fuzzy in messages.po:\n  " + "\n  ".join(untranslated)
 
 
@@ -110,8 +139,7 @@ def test_the_compiled_catalog_is_up_to_date_with_the_po(po):
     with MO.open("rb") as f:
         shipped = _translations(read_mo(f))
     stale = sorted(key[1] for key in expected.keys() | shipped.keys() if expected.get(key) != shipped.get(key))
-    assert not stale, ("messages.mo differs from messages.po (run pybabel compile) for:\n  "
-                       + "\n  ".join(stale))
+    assert not stale, "messages.mo differs from messages.po (run pybabel compile) for:\n  " + "\n  ".join(stale)
 
 
 def test_placeholders_are_the_same_in_every_translation(po):
@@ -143,7 +171,7 @@ def test_babel_finds_the_catalog_for_the_default_locale():
     from portal.i18n import DEFAULT
 
     found = Translations.load(str(TRANSLATIONS), [Locale.parse(DEFAULT)])
-    assert not type(found) is NullTranslations, f"no catalog found for {DEFAULT} under {TRANSLATIONS}"
+    assert type(found) is not NullTranslations, f"no catalog found for {DEFAULT} under {TRANSLATIONS}"
     assert found.gettext("Sign in") == "登录"
 
 
@@ -165,7 +193,8 @@ def test_pages_are_chinese_by_default(client):
     response = client.get("/")
     page = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert "登录" in page and "信用主体权益服务平台" in page
+    assert "登录" in page
+    assert "信用主体权益服务平台" in page
     assert "Sign in" not in page
     assert _html_lang(response) == "zh-Hans"
 
@@ -176,14 +205,16 @@ def test_the_language_link_switches_and_remembers(client):
     assert urlsplit(response.headers["Location"]).path == "/"
     assert "lang=en" in response.headers["Set-Cookie"]
     english = client.get("/")
-    assert "Sign in" in english.get_data(as_text=True) and "登录" not in english.get_data(as_text=True)
+    assert "Sign in" in english.get_data(as_text=True)
+    assert "登录" not in english.get_data(as_text=True)
     assert _html_lang(english) == "en"
     assert "Sign in" in client.get("/login").get_data(as_text=True)  # it sticks
 
     back = client.get("/language/zh_CN?next=/login")
     assert urlsplit(back.headers["Location"]).path == "/login"
     chinese = client.get("/")
-    assert "登录" in chinese.get_data(as_text=True) and "Sign in" not in chinese.get_data(as_text=True)
+    assert "登录" in chinese.get_data(as_text=True)
+    assert "Sign in" not in chinese.get_data(as_text=True)
     assert _html_lang(chinese) == "zh-Hans"
 
 
@@ -203,7 +234,8 @@ def test_the_language_link_never_leads_off_site(client, target):
     response = client.get("/language/en", query_string={"next": target})
     assert response.status_code == 302
     location = urlsplit(response.headers["Location"])
-    assert location.path == "/" and location.netloc in ("", "localhost")
+    assert location.path == "/"
+    assert location.netloc in ("", "localhost")
 
 
 def test_accept_language_picks_english_without_a_cookie(client):
@@ -245,9 +277,11 @@ def test_money_is_formatted_for_the_locale(app):
     for lang in ("zh_CN", "en"):
         with _in(app, lang):
             text = money("1234.5")
-            assert "1,234.50" in text and "¥" in text, (lang, text)
+            assert "1,234.50" in text, (lang, text)
+            assert "¥" in text, (lang, text)
             assert "1,234.50" in money(Decimal("1234.5"))
-            assert money(None) == "—" and money("") == "—"
+            assert money(None) == "—"
+            assert money("") == "—"
     with _in(app, "zh_CN"):
         assert money("1234.5") == "¥1,234.50"
 
@@ -259,7 +293,8 @@ def test_dates_are_formatted_for_the_locale(app):
         assert day(date(2026, 3, 14)) == "2026年3月14日"
         assert day("2026-03-14") == "2026年3月14日"
         assert moment(datetime(2026, 3, 14, 9, 5)).startswith("2026年3月14日")
-        assert day(None) == "—" and moment(None) == "—"
+        assert day(None) == "—"
+        assert moment(None) == "—"
     with _in(app, "en"):
         assert day(date(2026, 3, 14)) == "Mar 14, 2026"
         assert moment(datetime(2026, 3, 14, 9, 5)).startswith("Mar 14, 2026")

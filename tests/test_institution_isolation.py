@@ -7,6 +7,7 @@ refusal of a query without a basis; with the bank's own key lacking the
 route's scope it is a 403 problem. Nothing is written, except the refused
 query's access event, which the subject must see. The bank's full key does
 get each item, which shows the test can fail."""
+
 from __future__ import annotations
 
 import json
@@ -27,13 +28,7 @@ from portal.audit.models import AccessEvent, Disclosure, EventKind, Outcome
 from portal.db import new_id, utcnow
 from portal.disputes.evidence import Upload
 from portal.disputes.lifecycle import advance
-from portal.disputes.models import (
-    CorrectionNotice,
-    Dispute,
-    DisputeStatus,
-    DisputeStep,
-    FurnisherResponse,
-)
+from portal.disputes.models import CorrectionNotice, Dispute, DisputeStatus, DisputeStep, FurnisherResponse
 from portal.disputes.services import file_dispute
 from portal.extensions import session, vault
 from portal.institutions.models import ApiScope, Institution, InstitutionKind
@@ -46,8 +41,18 @@ ID_ARGS = {"identifier", "dispute_id", "evidence_id", "notice_id"}
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PERSON_A = "11010519491231002X"
 # Everything an API request could write (the key's last use aside).
-TABLES = (Subject, CreditRecord, RecordVersion, AccessEvent, Disclosure, Consent, Dispute, DisputeStep,
-          FurnisherResponse, CorrectionNotice)
+TABLES = (
+    Subject,
+    CreditRecord,
+    RecordVersion,
+    AccessEvent,
+    Disclosure,
+    Consent,
+    Dispute,
+    DisputeStep,
+    FurnisherResponse,
+    CorrectionNotice,
+)
 
 
 def api_routes():
@@ -64,6 +69,9 @@ def api_routes():
 
 ROUTES = api_routes()
 IDS = [f"{method} {rule}" for rule, method, _scopes in ROUTES]
+# Routes that one of the test keys (furnish only, query only) lacks the scope
+# for; a route either key may call is left to the other tests.
+SCOPED = [(route, f"{route[1]} {route[0]}") for route in ROUTES if {"furnish", "query"} - set(route[2])]
 
 
 def counts(app) -> dict[str, int]:
@@ -73,8 +81,9 @@ def counts(app) -> dict[str, int]:
 
 def acknowledged(app) -> int:
     with app.app_context():
-        return session().scalar(select(func.count()).select_from(CorrectionNotice)
-                                .where(CorrectionNotice.acknowledged_at.is_not(None)))
+        return session().scalar(
+            select(func.count()).select_from(CorrectionNotice).where(CorrectionNotice.acknowledged_at.is_not(None))
+        )
 
 
 @pytest.fixture
@@ -86,30 +95,64 @@ def bank(app, world):
         s, v = session(), vault()
         a, user_a = s.get(Subject, world.person_a.id), s.get(User, world.user_a.id)
         bank = s.get(Institution, world.bank.id)
-        loan = s.scalar(select(CreditRecord.id).where(CreditRecord.subject_id == a.id)
-                        .order_by(CreditRecord.created_at, CreditRecord.id))
-        dispute = file_dispute(s, v, a, user_a, [loan], "wrong_amount", "The balance is wrong.",
-                               files=[Upload("statement.pdf", PDF)])
+        loan = s.scalar(
+            select(CreditRecord.id)
+            .where(CreditRecord.subject_id == a.id)
+            .order_by(CreditRecord.created_at, CreditRecord.id)
+        )
+        dispute = file_dispute(
+            s, v, a, user_a, [loan], "wrong_amount", "The balance is wrong.", files=[Upload("statement.pdf", PDF)]
+        )
         officer = create_user(s, v, role=Role.OFFICER, email="officer@iso.example", display_name="officer")
         for to in (DisputeStatus.ACKNOWLEDGED, DisputeStatus.UNDER_REVIEW, DisputeStatus.WAITING_FOR_FURNISHER):
             advance(s, v, dispute, to, officer, "Please check." if to is DisputeStatus.WAITING_FOR_FURNISHER else None)
-        received = record_event(s, v, a, EventKind.INSTITUTION_QUERY, channel="api", institution_id=bank.id,
-                                purpose="loan_approval", detail={"what": "a report"})
-        notice = CorrectionNotice(id=new_id(), dispute_id=dispute.id, institution_id=bank.id, record_id=loan,
-                                  received_event_id=received.id, created_at=utcnow())
+        received = record_event(
+            s,
+            v,
+            a,
+            EventKind.INSTITUTION_QUERY,
+            channel="api",
+            institution_id=bank.id,
+            purpose="loan_approval",
+            detail={"what": "a report"},
+        )
+        notice = CorrectionNotice(
+            id=new_id(),
+            dispute_id=dispute.id,
+            institution_id=bank.id,
+            record_id=loan,
+            received_event_id=received.id,
+            created_at=utcnow(),
+        )
         v.cipher(s, a.data_key_id).seal_field(notice, "body", json.dumps({"record_id": str(loan)}))
         s.add(notice)
         consents.grant(s, v, a, bank, "loan_approval", portal_today() + timedelta(days=30), user_a)
-        lender = create_institution(s, v, NewInstitution("iso-lender", "另一贷款公司", "Other Lender",
-                                                         InstitutionKind.LENDER, ["loan_approval"], "联系人",
-                                                         "ops@lender.example"))
-        tokens = {"bank": issue_api_key(s, bank, [ApiScope.FURNISH, ApiScope.QUERY]),
-                  "furnish": issue_api_key(s, bank, [ApiScope.FURNISH]),
-                  "query": issue_api_key(s, bank, [ApiScope.QUERY]),
-                  "lender": issue_api_key(s, lender, [ApiScope.FURNISH, ApiScope.QUERY])}
+        lender = create_institution(
+            s,
+            v,
+            NewInstitution(
+                "iso-lender",
+                "另一贷款公司",
+                "Other Lender",
+                InstitutionKind.LENDER,
+                ["loan_approval"],
+                "联系人",
+                "ops@lender.example",
+            ),
+        )
+        tokens = {
+            "bank": issue_api_key(s, bank, [ApiScope.FURNISH, ApiScope.QUERY]),
+            "furnish": issue_api_key(s, bank, [ApiScope.FURNISH]),
+            "query": issue_api_key(s, bank, [ApiScope.QUERY]),
+            "lender": issue_api_key(s, lender, [ApiScope.FURNISH, ApiScope.QUERY]),
+        }
         s.commit()
-        values = {"identifier": PERSON_A, "dispute_id": dispute.id, "evidence_id": dispute.evidence[0].id,
-                  "notice_id": notice.id}
+        values = {
+            "identifier": PERSON_A,
+            "dispute_id": dispute.id,
+            "evidence_id": dispute.evidence[0].id,
+            "notice_id": notice.id,
+        }
         return SimpleNamespace(tokens=tokens, values=values, loan=loan)
 
 
@@ -121,8 +164,11 @@ def request(app, bank, token, rule, method, **overrides):
     assert "<" not in path, path
     if "/reports/" in path:
         path += "?purpose=loan_approval"
-    body = ({"record_id": str(bank.loan), "answer": "verified_accurate", "reviewed": "The ledger."}
-            if path.endswith("/responses") else None)
+    body = (
+        {"record_id": str(bank.loan), "answer": "verified_accurate", "reviewed": "The ledger."}
+        if path.endswith("/responses")
+        else None
+    )
     headers = {"Authorization": f"Bearer {token}", "Accept-Language": "en"}
     return app.test_client().open(path, method=method, json=body, headers=headers)
 
@@ -149,18 +195,18 @@ def test_another_institution_gets_nothing_of_the_banks(app, bank, rule, method, 
             assert session().get(AccessEvent, uuid.UUID(body["event_id"])).outcome is Outcome.REFUSED
         return
     body = problem(theirs, 404)
-    unknown = problem(request(app, bank, bank.tokens["lender"], rule, method,
-                              **{a: uuid.uuid4() for a in ID_ARGS - {"identifier"}}), 404)
+    unknown = problem(
+        request(app, bank, bank.tokens["lender"], rule, method, **{a: uuid.uuid4() for a in ID_ARGS - {"identifier"}}),
+        404,
+    )
     assert body == unknown  # the same answer whether it exists or not
     assert counts(app) == before
     assert acknowledged(app) == 0
 
 
-@pytest.mark.parametrize(("rule", "method", "scopes"), ROUTES, ids=IDS)
+@pytest.mark.parametrize(("rule", "method", "scopes"), [r for r, _ in SCOPED], ids=[i for _, i in SCOPED])
 def test_a_key_without_the_scope_is_refused_and_writes_nothing(app, bank, rule, method, scopes):
     lacking = [name for name in ("furnish", "query") if name not in scopes]
-    if not lacking:
-        pytest.skip("every key holds one of this route's scopes")
     before = counts(app)
     body = problem(request(app, bank, bank.tokens[lacking[0]], rule, method), 403)
     assert body["type"].endswith("insufficient-scope")
@@ -172,4 +218,3 @@ def test_a_key_without_the_scope_is_refused_and_writes_nothing(app, bank, rule, 
 def test_the_bank_gets_its_own(app, bank, rule, method, scopes):
     response = request(app, bank, bank.tokens["bank"], rule, method)
     assert response.status_code in (200, 201), (response.status_code, response.get_data(as_text=True))
-

@@ -3,6 +3,7 @@ or firm id, found in the URL map (so new routes are covered by default), is
 tried for person A's file and firm F's file: signed in as another person,
 as another firm's agent, and anonymously, none gets it (404, or a redirect
 to sign-in); the owner does (200), which shows the test can fail."""
+
 from __future__ import annotations
 
 import re
@@ -35,7 +36,7 @@ def url(app, endpoint, arguments, target_id):
         return url_for(endpoint, **values)
 
 
-@pytest.mark.parametrize("endpoint, arguments, methods", ROUTES, ids=[r[0] for r in ROUTES])
+@pytest.mark.parametrize(("endpoint", "arguments", "methods"), ROUTES, ids=[r[0] for r in ROUTES])
 @pytest.mark.parametrize("intruder", ["user_b", "agent_g", "rep_g", None])
 def test_nobody_else_reaches_a_subjects_data(app, world, sign_in, endpoint, arguments, methods, intruder):
     target = world.firm_f if "firm_id" in arguments else world.person_a
@@ -44,8 +45,11 @@ def test_nobody_else_reaches_a_subjects_data(app, world, sign_in, endpoint, argu
     if intruder:
         sign_in(client, getattr(world, intruder))
     # An intruder holds a valid CSRF token of their own session.
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get("/account").get_data(as_text=True)) \
-        if intruder else None
+    token = (
+        re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get("/account").get_data(as_text=True))
+        if intruder
+        else None
+    )
     for method in methods:
         data = {"csrf_token": token.group(1)} if token and method == "POST" else None
         response = client.open(path, method=method, data=data)
@@ -56,11 +60,15 @@ def test_nobody_else_reaches_a_subjects_data(app, world, sign_in, endpoint, argu
         else:
             assert response.status_code == 404, (method, path, response.status_code)
         body = response.get_data()
-        assert "张三".encode() not in body and "福州示例科技有限公司".encode() not in body
+        assert "张三".encode() not in body
+        assert "福州示例科技有限公司".encode() not in body
 
 
-@pytest.mark.parametrize("endpoint, arguments, methods", [r for r in ROUTES if "GET" in r[2] and len(r[1]) == 1],
-                         ids=[r[0] for r in ROUTES if "GET" in r[2] and len(r[1]) == 1])
+@pytest.mark.parametrize(
+    ("endpoint", "arguments", "methods"),
+    [r for r in ROUTES if "GET" in r[2] and len(r[1]) == 1],
+    ids=[r[0] for r in ROUTES if "GET" in r[2] and len(r[1]) == 1],
+)
 def test_the_owner_does_reach_it(app, world, sign_in, endpoint, arguments, methods):
     owner, target = (world.rep_f, world.firm_f) if "firm_id" in arguments else (world.user_a, world.person_a)
     client = sign_in(app.test_client(), owner)

@@ -1,4 +1,5 @@
 """The migrations at head describe exactly the models."""
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext

@@ -1,4 +1,5 @@
 """`pip install .` gives a wheel that works outside the repository."""
+
 import shutil
 import subprocess
 import sys
@@ -20,14 +21,35 @@ def test_wheel_holds_every_package_template_and_static_file(tmp_path):
         if (ROOT / name).is_file():
             (source / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, source / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(tmp_path), str(source)], check=True, cwd=tmp_path)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(source),
+        ],
+        check=True,
+        cwd=tmp_path,
+    )
     (wheel,) = tmp_path.glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    expected = {f"portal/{p.relative_to(source / 'portal')}" for pattern in ("*.py", "*.mo")
-                for p in (source / "portal").rglob(pattern)}
-    expected |= {f"portal/{p.relative_to(source)}" for top in ("templates", "static")
-                 for p in (source / top).rglob("*") if p.is_file()}
+    expected = {
+        f"portal/{p.relative_to(source / 'portal')}"
+        for pattern in ("*.py", "*.mo")
+        for p in (source / "portal").rglob(pattern)
+    }
+    expected |= {
+        f"portal/{p.relative_to(source)}"
+        for top in ("templates", "static")
+        for p in (source / top).rglob("*")
+        if p.is_file()
+    }
     expected.add("portal/migrations/script.py.mako")
     assert expected - names == set()
 
@@ -35,8 +57,11 @@ def test_wheel_holds_every_package_template_and_static_file(tmp_path):
     # static files and its migrations run.
     target, elsewhere = tmp_path / "site", tmp_path / "elsewhere"
     elsewhere.mkdir()
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
-                   check=True, cwd=tmp_path)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        check=True,
+        cwd=tmp_path,
+    )
     script = """
 import portal, sys
 from portal import create_app
@@ -51,6 +76,7 @@ assert client.get("/static/css/portal.css").status_code == 200
 print("ok")
 """
     env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin", "PORTAL_INSTANCE_PATH": str(elsewhere / "instance")}
-    result = subprocess.run([sys.executable, "-c", script, str(target)], cwd=elsewhere, env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(target)], cwd=elsewhere, env=env, capture_output=True, text=True
+    )
     assert result.stdout.strip() == "ok", result.stderr

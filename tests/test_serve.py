@@ -1,4 +1,5 @@
 """`portal serve` answers real HTTP with a production server."""
+
 import os
 import socket
 import subprocess
@@ -20,8 +21,13 @@ def test_serve_demo_over_http(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
     env["PORTAL_INSTANCE_PATH"] = str(tmp_path / "instance")
-    proc = subprocess.Popen([sys.executable, "-m", "portal", "serve", "--demo", "--port", str(port)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "portal", "serve", "--demo", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         lines = []
         for line in proc.stdout:

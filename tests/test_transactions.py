@@ -2,6 +2,7 @@
 did; a refusal (4xx) writes nothing, unless a service marked the unit of
 work as the record of a refused attempt; an exception rolls everything
 back, and so does a failed flush even when the page then redirects."""
+
 import pytest
 from flask import abort, redirect
 from sqlalchemy import func, select

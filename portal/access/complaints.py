@@ -1,7 +1,8 @@
-""""I did not authorise this" complaints filed before disputes existed.
+""" "I did not authorise this" complaints filed before disputes existed.
 New ones are disputes of the access event (reason unauthorised_access,
 `portal.disputes.services.file_dispute`); the complaints already on file
 stay readable here."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -18,8 +19,9 @@ def complained(session: Session, event: AccessEvent) -> bool:
 
 
 def complaints_of(session: Session, subject: Subject) -> list[Complaint]:
-    return list(session.scalars(select(Complaint).where(Complaint.subject_id == subject.id)
-                                .order_by(Complaint.created_at)))
+    return list(
+        session.scalars(select(Complaint).where(Complaint.subject_id == subject.id).order_by(Complaint.created_at))
+    )
 
 
 def statement(session: Session, vault: Vault, complaint: Complaint) -> str:

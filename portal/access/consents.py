@@ -2,18 +2,17 @@
 purpose, until when. A subject grants and revokes on the portal; an
 institution may register a signed written authorisation instead. Post-loan
 management (an existing contract) and court enforcement need no consent but
-are shown. `legal_basis` decides every institution query, and its reason code
-goes into both the access event and the API's problem body.
+are shown. Every institution query is decided in `basis`.
 
 Services flush, never commit; each change writes its access event in the
 caller's transaction."""
+
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import StrEnum
 
 from flask import has_request_context
 from flask_babel import get_locale
@@ -27,7 +26,7 @@ from portal.audit.models import EventKind
 from portal.audit.purposes import Purpose
 from portal.crypto import Vault
 from portal.db import new_id, utcnow
-from portal.institutions.models import Institution, InstitutionKind
+from portal.institutions.models import Institution
 from portal.localtime import today as local_today
 from portal.records.models import CreditRecord, RecordStatus, RecordVersion, Subject
 from portal.records.pages import Furnisher
@@ -36,8 +35,9 @@ from portal.records.services import add_years
 # What a subject (or a signed paper) can authorise. Post-loan management and
 # court enforcement rest on a contract or the law; self-query is the
 # subject's own and never an institution's.
-CONSENTABLE = frozenset({Purpose.LOAN_APPROVAL, Purpose.CREDIT_CARD_APPROVAL, Purpose.GUARANTEE_REVIEW,
-                         Purpose.EMPLOYMENT_SCREENING})
+CONSENTABLE = frozenset(
+    {Purpose.LOAN_APPROVAL, Purpose.CREDIT_CARD_APPROVAL, Purpose.GUARANTEE_REVIEW, Purpose.EMPLOYMENT_SCREENING}
+)
 MAX_VALIDITY_YEARS = 1
 # A contract is "existing" while its record is open.
 OPEN_STATUSES = (RecordStatus.ACTIVE, RecordStatus.OVERDUE)
@@ -75,24 +75,46 @@ def _check(institution: Institution, purpose: str, valid_until: date, today: dat
     return chosen
 
 
-def grant(session: Session, vault: Vault, subject: Subject, institution: Institution, purpose: str,
-          valid_until: date, by_user: User, *, today: date | None = None) -> Consent:
+def grant(
+    session: Session,
+    vault: Vault,
+    subject: Subject,
+    institution: Institution,
+    purpose: str,
+    valid_until: date,
+    by_user: User,
+    *,
+    today: date | None = None,
+) -> Consent:
     """The subject (or its representative) authorises an institution."""
     chosen = _check(institution, purpose, valid_until, today or local_today())
-    consent = Consent(id=new_id(), subject_id=subject.id, institution_id=institution.id, purpose=chosen.value,
-                      kind=ConsentKind.GRANT, valid_until=valid_until, granted_by_user_id=by_user.id,
-                      created_at=utcnow())
+    consent = Consent(
+        id=new_id(),
+        subject_id=subject.id,
+        institution_id=institution.id,
+        purpose=chosen.value,
+        kind=ConsentKind.GRANT,
+        valid_until=valid_until,
+        granted_by_user_id=by_user.id,
+        created_at=utcnow(),
+    )
     session.add(consent)
     session.flush()
-    record_event(session, vault, subject, EventKind.CONSENT_GRANTED, channel="web", actor_user_id=by_user.id,
-                 institution_id=institution.id, purpose=chosen.value,
-                 detail={"consent": str(consent.id), "valid_until": valid_until.isoformat(),
-                         "role": by_user.role.value})
+    record_event(
+        session,
+        vault,
+        subject,
+        EventKind.CONSENT_GRANTED,
+        channel="web",
+        actor_user_id=by_user.id,
+        institution_id=institution.id,
+        purpose=chosen.value,
+        detail={"consent": str(consent.id), "valid_until": valid_until.isoformat(), "role": by_user.role.value},
+    )
     return consent
 
 
-def revoke(session: Session, vault: Vault, subject: Subject, consent_id: uuid.UUID,
-           by_user: User) -> Consent | None:
+def revoke(session: Session, vault: Vault, subject: Subject, consent_id: uuid.UUID, by_user: User) -> Consent | None:
     """Revoke one of the subject's consents, of either kind, at once. None
     when the subject has no such consent; revoking twice changes nothing."""
     consent = session.scalar(select(Consent).where(Consent.id == consent_id, Consent.subject_id == subject.id))
@@ -100,15 +122,32 @@ def revoke(session: Session, vault: Vault, subject: Subject, consent_id: uuid.UU
         return consent
     consent.revoked_at = utcnow()
     session.flush()
-    record_event(session, vault, subject, EventKind.CONSENT_REVOKED, channel="web", actor_user_id=by_user.id,
-                 institution_id=consent.institution_id, purpose=consent.purpose,
-                 detail={"consent": str(consent.id), "kind": consent.kind.value, "role": by_user.role.value})
+    record_event(
+        session,
+        vault,
+        subject,
+        EventKind.CONSENT_REVOKED,
+        channel="web",
+        actor_user_id=by_user.id,
+        institution_id=consent.institution_id,
+        purpose=consent.purpose,
+        detail={"consent": str(consent.id), "kind": consent.kind.value, "role": by_user.role.value},
+    )
     return consent
 
 
-def register_written(session: Session, vault: Vault, institution: Institution, subject: Subject, purpose: str,
-                     valid_until: date, document_sha256: bytes, scope_text: str, *,
-                     today: date | None = None) -> Consent:
+def register_written(
+    session: Session,
+    vault: Vault,
+    institution: Institution,
+    subject: Subject,
+    purpose: str,
+    valid_until: date,
+    document_sha256: bytes,
+    scope_text: str,
+    *,
+    today: date | None = None,
+) -> Consent:
     """An institution registers a signed written authorisation: the portal
     keeps the document's hash and the scope as described, and shows both to
     the subject, who may revoke it like any grant."""
@@ -117,24 +156,42 @@ def register_written(session: Session, vault: Vault, institution: Institution, s
         raise ConsentError("document_sha256", "A SHA-256 hash is 32 bytes.")
     if not scope_text.strip():
         raise ConsentError("scope", "Describe what the signed authorisation covers.")
-    consent = Consent(id=new_id(), subject_id=subject.id, institution_id=institution.id, purpose=chosen.value,
-                      kind=ConsentKind.WRITTEN, valid_until=valid_until, document_hash=document_sha256,
-                      created_at=utcnow())
+    consent = Consent(
+        id=new_id(),
+        subject_id=subject.id,
+        institution_id=institution.id,
+        purpose=chosen.value,
+        kind=ConsentKind.WRITTEN,
+        valid_until=valid_until,
+        document_hash=document_sha256,
+        created_at=utcnow(),
+    )
     vault.cipher(session, subject.data_key_id).seal_field(consent, "scope", scope_text.strip())
     session.add(consent)
     session.flush()
-    record_event(session, vault, subject, EventKind.AUTHORISATION_REGISTERED, channel="api",
-                 institution_id=institution.id, purpose=chosen.value,
-                 detail={"consent": str(consent.id), "valid_until": valid_until.isoformat(),
-                         "document_sha256": document_sha256.hex()})
+    record_event(
+        session,
+        vault,
+        subject,
+        EventKind.AUTHORISATION_REGISTERED,
+        channel="api",
+        institution_id=institution.id,
+        purpose=chosen.value,
+        detail={
+            "consent": str(consent.id),
+            "valid_until": valid_until.isoformat(),
+            "document_sha256": document_sha256.hex(),
+        },
+    )
     return consent
 
 
 def grantable_institutions(session: Session, purposes: Iterable[Purpose]) -> list[Institution]:
     """The institutions a subject may authorise for one of `purposes`."""
     wanted = {Purpose(p).value for p in purposes}
-    return [i for i in session.scalars(select(Institution).order_by(Institution.code))
-            if wanted & set(i.allowed_purposes)]
+    return [
+        i for i in session.scalars(select(Institution).order_by(Institution.code)) if wanted & set(i.allowed_purposes)
+    ]
 
 
 # -- what the subject sees -------------------------------------------------------------
@@ -163,21 +220,34 @@ def status_of(consent: Consent, today: date) -> str:
     return "live" if consent.is_live(today) else "expired"
 
 
-def list_for_subject(session: Session, vault: Vault, subject: Subject,
-                     today: date | None = None) -> list[ConsentView]:
+def list_for_subject(session: Session, vault: Vault, subject: Subject, today: date | None = None) -> list[ConsentView]:
     """Every consent the subject gave or an institution registered, newest
     first, live, expired and revoked alike."""
     today = today or local_today()
-    rows = session.execute(select(Consent, Institution).join(Institution, Institution.id == Consent.institution_id)
-                           .where(Consent.subject_id == subject.id)
-                           .order_by(Consent.created_at.desc(), Consent.id)).all()
+    rows = session.execute(
+        select(Consent, Institution)
+        .join(Institution, Institution.id == Consent.institution_id)
+        .where(Consent.subject_id == subject.id)
+        .order_by(Consent.created_at.desc(), Consent.id)
+    ).all()
     if not rows:
         return []
     cipher = vault.cipher(session, subject.data_key_id)
-    return [ConsentView(c.id, Furnisher(i.code, i.name, i.name_en), c.purpose, c.kind, c.valid_until,
-                        status_of(c, today), c.created_at, c.revoked_at,
-                        c.document_hash.hex() if c.document_hash else None, cipher.open_field(c, "scope"))
-            for c, i in rows]
+    return [
+        ConsentView(
+            c.id,
+            Furnisher(i.code, i.name, i.name_en),
+            c.purpose,
+            c.kind,
+            c.valid_until,
+            status_of(c, today),
+            c.created_at,
+            c.revoked_at,
+            c.document_hash.hex() if c.document_hash else None,
+            cipher.open_field(c, "scope"),
+        )
+        for c, i in rows
+    ]
 
 
 def existing_contracts(session: Session, subject: Subject) -> list[Furnisher]:
@@ -185,143 +255,19 @@ def existing_contracts(session: Session, subject: Subject) -> list[Furnisher]:
     consent, because they hold an open record about the subject: shown to
     the subject beside the consents."""
     # A subquery, not DISTINCT: PostgreSQL cannot compare the JSON column.
-    furnishers = (select(CreditRecord.furnisher_id)
-                  .join(RecordVersion, (RecordVersion.record_id == CreditRecord.id)
-                        & (RecordVersion.version == CreditRecord.current_version))
-                  .where(CreditRecord.subject_id == subject.id, RecordVersion.status.in_(OPEN_STATUSES),
-                         CreditRecord.deleted_at.is_(None)))
+    furnishers = (
+        select(CreditRecord.furnisher_id)
+        .join(
+            RecordVersion,
+            (RecordVersion.record_id == CreditRecord.id) & (RecordVersion.version == CreditRecord.current_version),
+        )
+        .where(
+            CreditRecord.subject_id == subject.id,
+            RecordVersion.status.in_(OPEN_STATUSES),
+            CreditRecord.deleted_at.is_(None),
+        )
+    )
     rows = session.scalars(select(Institution).where(Institution.id.in_(furnishers)).order_by(Institution.code))
-    return [Furnisher(i.code, i.name, i.name_en) for i in rows
-            if Purpose.POST_LOAN_MANAGEMENT.value in i.allowed_purposes]
-
-
-# -- deciding a query -------------------------------------------------------------------
-class Reason(StrEnum):
-    # Served: the basis.
-    CONSENT = "consent"
-    WRITTEN_AUTHORISATION = "written_authorisation"
-    EXISTING_CONTRACT = "existing_contract"
-    COURT_ENFORCEMENT = "court_enforcement"
-    # Refused: why.
-    SELF_QUERY_NOT_FOR_INSTITUTIONS = "self_query_not_for_institutions"
-    PURPOSE_NOT_ALLOWED = "purpose_not_allowed"
-    FILE_LOCKED = "file_locked"
-    NOT_A_COURT = "not_a_court"
-    NO_EXISTING_CONTRACT = "no_existing_contract"
-    CONSENT_REQUIRED = "consent_required"
-    CONSENT_NOT_FOUND = "consent_not_found"
-    CONSENT_PURPOSE_MISMATCH = "consent_purpose_mismatch"
-    CONSENT_EXPIRED = "consent_expired"
-    CONSENT_REVOKED = "consent_revoked"
-
-
-MESSAGES = {
-    Reason.CONSENT: "Served on the subject's consent.",
-    Reason.WRITTEN_AUTHORISATION: "Served on a registered written authorisation.",
-    Reason.EXISTING_CONTRACT: "Served for post-loan management of an open contract.",
-    Reason.COURT_ENFORCEMENT: "Served to a court for enforcement (legal basis).",
-    Reason.SELF_QUERY_NOT_FOR_INSTITUTIONS: "Self-query is for the subject, never for an institution.",
-    Reason.PURPOSE_NOT_ALLOWED: "This institution is not allowed to query for this purpose.",
-    Reason.FILE_LOCKED: "The subject has locked their file: queries are refused (court enforcement excepted).",
-    Reason.NOT_A_COURT: "Only a court may query for court enforcement.",
-    Reason.NO_EXISTING_CONTRACT: "Post-loan management needs an open record furnished by this institution "
-                                 "about the subject.",
-    Reason.CONSENT_REQUIRED: "This purpose needs a live consent of the subject for this institution.",
-    Reason.CONSENT_NOT_FOUND: "No such consent for this subject and institution.",
-    Reason.CONSENT_PURPOSE_MISMATCH: "The consent was given for another purpose.",
-    Reason.CONSENT_EXPIRED: "The consent has expired.",
-    Reason.CONSENT_REVOKED: "The subject revoked the consent.",
-}
-
-
-@dataclass(frozen=True)
-class Basis:
-    allowed: bool
-    reason: Reason
-    consent_id: uuid.UUID | None = None  # the consent named, when it is the subject's
-    while_locked: bool = False  # court enforcement served despite the lock
-    records: tuple[uuid.UUID, ...] = ()  # the open records of an existing contract
-
-    @property
-    def message(self) -> str:
-        return MESSAGES[self.reason]
-
-    def detail(self) -> dict[str, object]:
-        """What the access event keeps of the decision."""
-        out: dict[str, object] = {"reason": self.reason.value}
-        if self.allowed:
-            out["basis"] = self.reason.value
-        if self.consent_id is not None:
-            out["consent"] = str(self.consent_id)
-        if self.while_locked:
-            out["while_locked"] = True
-        if self.records:
-            out["records"] = [str(r) for r in self.records]
-        return out
-
-
-def _refuse(reason: Reason, consent: Consent | None = None) -> Basis:
-    return Basis(False, reason, consent.id if consent else None)
-
-
-def legal_basis(session: Session, subject: Subject, institution: Institution, purpose: Purpose,
-                consent_id: uuid.UUID | None, today: date) -> Basis:
-    """May `institution` query `subject`'s report for `purpose` today? The
-    consent named by `consent_id` must be the subject's, for this
-    institution and purpose, and live; without one named, a live one that
-    matches is used. The lock is checked before any consent, so a locked
-    file refuses even a live one; court enforcement and post-loan management
-    are decided on their legal basis, whatever consent is named."""
-    if purpose is Purpose.SELF_QUERY:
-        return _refuse(Reason.SELF_QUERY_NOT_FOR_INSTITUTIONS)
-    if purpose.value not in institution.allowed_purposes:
-        return _refuse(Reason.PURPOSE_NOT_ALLOWED)
-    if purpose is Purpose.COURT_ENFORCEMENT:
-        if institution.kind is not InstitutionKind.COURT:
-            return _refuse(Reason.NOT_A_COURT)
-        return Basis(True, Reason.COURT_ENFORCEMENT, while_locked=subject.locked_at is not None)
-    if subject.locked_at is not None:
-        return _refuse(Reason.FILE_LOCKED)
-    if purpose is Purpose.POST_LOAN_MANAGEMENT:
-        records = _open_records(session, subject, institution)
-        if not records:
-            return _refuse(Reason.NO_EXISTING_CONTRACT)
-        return Basis(True, Reason.EXISTING_CONTRACT, records=records)
-    if consent_id is None:
-        # A grant made on the portal is not known to the institution by id:
-        # without one named, the live consent for this purpose is used.
-        consent = _live_consent(session, subject, institution, purpose, today)
-        if consent is None:
-            return _refuse(Reason.CONSENT_REQUIRED)
-    else:
-        consent = session.scalar(select(Consent).where(Consent.id == consent_id, Consent.subject_id == subject.id,
-                                                       Consent.institution_id == institution.id))
-    if consent is None:
-        return _refuse(Reason.CONSENT_NOT_FOUND)
-    if consent.purpose != purpose.value:
-        return _refuse(Reason.CONSENT_PURPOSE_MISMATCH, consent)
-    if consent.revoked_at is not None:
-        return _refuse(Reason.CONSENT_REVOKED, consent)
-    if not consent.is_live(today):
-        return _refuse(Reason.CONSENT_EXPIRED, consent)
-    kind = Reason.WRITTEN_AUTHORISATION if consent.kind is ConsentKind.WRITTEN else Reason.CONSENT
-    return Basis(True, kind, consent.id)
-
-
-def _live_consent(session: Session, subject: Subject, institution: Institution, purpose: Purpose,
-                  today: date) -> Consent | None:
-    return session.scalar(select(Consent).where(
-        Consent.subject_id == subject.id, Consent.institution_id == institution.id, Consent.purpose == purpose.value,
-        Consent.revoked_at.is_(None), Consent.valid_until >= today).order_by(Consent.valid_until.desc(), Consent.id)
-        .limit(1))
-
-
-def _open_records(session: Session, subject: Subject, institution: Institution) -> tuple[uuid.UUID, ...]:
-    rows = session.scalars(
-        select(CreditRecord.id)
-        .join(RecordVersion, (RecordVersion.record_id == CreditRecord.id)
-              & (RecordVersion.version == CreditRecord.current_version))
-        .where(CreditRecord.subject_id == subject.id, CreditRecord.furnisher_id == institution.id,
-               RecordVersion.status.in_(OPEN_STATUSES), CreditRecord.deleted_at.is_(None))
-        .order_by(CreditRecord.id))
-    return tuple(rows)
+    return [
+        Furnisher(i.code, i.name, i.name_en) for i in rows if Purpose.POST_LOAN_MANAGEMENT.value in i.allowed_purposes
+    ]

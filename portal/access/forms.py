@@ -13,8 +13,12 @@ from portal.audit.purposes import Purpose
 from portal.localtime import today as local_today
 from portal.records.services import add_years
 
-GRANTABLE = [Purpose.LOAN_APPROVAL, Purpose.CREDIT_CARD_APPROVAL, Purpose.GUARANTEE_REVIEW,
-             Purpose.EMPLOYMENT_SCREENING]
+GRANTABLE = [
+    Purpose.LOAN_APPROVAL,
+    Purpose.CREDIT_CARD_APPROVAL,
+    Purpose.GUARANTEE_REVIEW,
+    Purpose.EMPLOYMENT_SCREENING,
+]
 
 
 class AccessFilterForm(FlaskForm):
@@ -25,9 +29,15 @@ class AccessFilterForm(FlaskForm):
 
     institution = SelectField(_l("Institution"), validators=[Optional()])
     purpose = SelectField(_l("Purpose"), validators=[Optional()])
-    outcome = SelectField(_l("Outcome"), validators=[Optional()],
-                          choices=[SelectChoice("", _l("Any")), SelectChoice("served", _l("Served")),
-                                   SelectChoice("refused", _l("Refused"))])
+    outcome = SelectField(
+        _l("Outcome"),
+        validators=[Optional()],
+        choices=[
+            SelectChoice("", _l("Any")),
+            SelectChoice("served", _l("Served")),
+            SelectChoice("refused", _l("Refused")),
+        ],
+    )
     since = DateField(_l("From"), validators=[Optional()])
     until = DateField(_l("Until"), validators=[Optional()])
     submit = SubmitField(_l("Filter"))
@@ -39,8 +49,9 @@ class AccessFilterForm(FlaskForm):
 
 class GrantForm(FlaskForm):
     institution = SelectField(_l("Institution"), validators=[DataRequired(message=_l("Choose an institution."))])
-    purpose = SelectField(_l("Purpose"), choices=[SelectChoice(p.value, PURPOSE_NAMES[p]) for p in GRANTABLE],
-                          validators=[DataRequired()])
+    purpose = SelectField(
+        _l("Purpose"), choices=[SelectChoice(p.value, PURPOSE_NAMES[p]) for p in GRANTABLE], validators=[DataRequired()]
+    )
     valid_until = DateField(_l("Valid until"), validators=[DataRequired(message=_l("Choose a date."))])
     submit = SubmitField(_l("Grant authority"))
 

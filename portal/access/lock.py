@@ -2,6 +2,7 @@
 are refused (court enforcement excepted, and shown). `legal_basis` reads
 `Subject.locked_at` on every query, so setting or releasing it takes effect
 with the request that does it. Services flush, never commit."""
+
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
@@ -20,8 +21,15 @@ def set_lock(session: Session, vault: Vault, subject: Subject, by_user: User) ->
         return False
     subject.locked_at = utcnow()
     session.flush()
-    record_event(session, vault, subject, EventKind.LOCK_SET, channel="web", actor_user_id=by_user.id,
-                 detail={"role": by_user.role.value})
+    record_event(
+        session,
+        vault,
+        subject,
+        EventKind.LOCK_SET,
+        channel="web",
+        actor_user_id=by_user.id,
+        detail={"role": by_user.role.value},
+    )
     return True
 
 
@@ -32,6 +40,13 @@ def release_lock(session: Session, vault: Vault, subject: Subject, by_user: User
     locked_since = subject.locked_at
     subject.locked_at = None
     session.flush()
-    record_event(session, vault, subject, EventKind.LOCK_RELEASED, channel="web", actor_user_id=by_user.id,
-                 detail={"role": by_user.role.value, "locked_since": locked_since.isoformat()})
+    record_event(
+        session,
+        vault,
+        subject,
+        EventKind.LOCK_RELEASED,
+        channel="web",
+        actor_user_id=by_user.id,
+        detail={"role": by_user.role.value, "locked_since": locked_since.isoformat()},
+    )
     return True

@@ -1,5 +1,6 @@
 """Who may query a subject's report (consents and written authorisations),
 and the complaints filed before complaints became disputes."""
+
 from __future__ import annotations
 
 import uuid
@@ -13,8 +14,8 @@ from portal.db import Base, new_id, str_enum, utcnow
 
 
 class ConsentKind(StrEnum):
-    GRANT = "grant"                            # given by the subject on the portal
-    WRITTEN = "written_authorisation"          # a signed paper or PDF the institution registered
+    GRANT = "grant"  # given by the subject on the portal
+    WRITTEN = "written_authorisation"  # a signed paper or PDF the institution registered
 
 
 class Consent(Base):
@@ -43,7 +44,7 @@ class Consent(Base):
 
 
 class Complaint(Base):
-    """"I did not authorise this": reaches the compliance officers (and
+    """ "I did not authorise this": reaches the compliance officers (and
     becomes a dispute once disputes exist)."""
 
     __tablename__ = "complaints"

@@ -1,6 +1,7 @@
 """What the subject sees of who accessed their file: access events with
 filters and pages, each with the institution, purpose, legal basis,
 channel, outcome and what was disclosed. Staff appear by role only."""
+
 from __future__ import annotations
 
 import uuid
@@ -21,6 +22,7 @@ from portal.institutions.models import Institution
 from portal.records.models import Subject
 
 PAGE_SIZE = 25  # every event is kept and shown: at least the last two years
+
 
 @dataclass(frozen=True)
 class Filters:
@@ -77,36 +79,74 @@ def access_page(session: Session, vault: Vault, subject: Subject, filters: Filte
     pages = max(1, -(-total // PAGE_SIZE))
     if page > pages:
         raise LookupError(page)
-    events = session.scalars(select(AccessEvent).where(*where).order_by(AccessEvent.occurred_at.desc(),
-                                                                        AccessEvent.id)
-                             .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+    events = session.scalars(
+        select(AccessEvent)
+        .where(*where)
+        .order_by(AccessEvent.occurred_at.desc(), AccessEvent.id)
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    ).all()
     ids = [e.id for e in events]
     disclosed = set(session.scalars(select(Disclosure.event_id).where(Disclosure.event_id.in_(ids))))
     complained = set(session.scalars(select(Complaint.event_id).where(Complaint.event_id.in_(ids))))
-    disputed = dict(session.execute(select(Dispute.access_event_id, Dispute.id)
-                                    .where(Dispute.access_event_id.in_(ids)).order_by(Dispute.filed_at)).all())
-    by_id = {i.id: i for i in session.scalars(select(Institution).where(
-        Institution.id.in_({e.institution_id for e in events if e.institution_id})))}
-    actors = {u.id: u.role.value for u in session.scalars(select(User).where(
-        User.id.in_({e.actor_user_id for e in events if e.actor_user_id})))}
+    disputed = dict(
+        session.execute(
+            select(Dispute.access_event_id, Dispute.id)
+            .where(Dispute.access_event_id.in_(ids))
+            .order_by(Dispute.filed_at)
+        ).all()
+    )
+    by_id = {
+        i.id: i
+        for i in session.scalars(
+            select(Institution).where(Institution.id.in_({e.institution_id for e in events if e.institution_id}))
+        )
+    }
+    actors = {
+        u.id: u.role.value
+        for u in session.scalars(select(User).where(User.id.in_({e.actor_user_id for e in events if e.actor_user_id})))
+    }
     cipher = vault.cipher(session, subject.data_key_id)
     rows = []
     for e in events:
         detail, _salt = open_detail(cipher, e)
         institution = by_id.get(e.institution_id) if e.institution_id else None
         actor_role = actors.get(e.actor_user_id) if e.actor_user_id else None
-        rows.append(AccessRow(e.id, e.occurred_at, e.kind, e.outcome, e.channel, e.purpose,
-                              institution, actor_role, detail, e.log_index,
-                              e.id in disclosed, e.id in complained, disputed.get(e.id)))
+        rows.append(
+            AccessRow(
+                e.id,
+                e.occurred_at,
+                e.kind,
+                e.outcome,
+                e.channel,
+                e.purpose,
+                institution,
+                actor_role,
+                detail,
+                e.log_index,
+                e.id in disclosed,
+                e.id in complained,
+                disputed.get(e.id),
+            )
+        )
     return AccessPage(rows, page, pages, total)
 
 
 def filter_choices(session: Session, subject: Subject) -> tuple[list[Institution], list[str]]:
     """The institutions and purposes that occur in the subject's events:
     what the filters offer (no event is decrypted for this)."""
-    institutions = session.scalars(select(Institution).where(Institution.id.in_(
-        select(AccessEvent.institution_id).where(AccessEvent.subject_id == subject.id).distinct()))
-        .order_by(Institution.code)).all()
-    purposes = sorted(filter(None, session.scalars(select(AccessEvent.purpose).where(
-        AccessEvent.subject_id == subject.id).distinct())))
+    institutions = session.scalars(
+        select(Institution)
+        .where(
+            Institution.id.in_(
+                select(AccessEvent.institution_id).where(AccessEvent.subject_id == subject.id).distinct()
+            )
+        )
+        .order_by(Institution.code)
+    ).all()
+    purposes = sorted(
+        filter(
+            None, session.scalars(select(AccessEvent.purpose).where(AccessEvent.subject_id == subject.id).distinct())
+        )
+    )
     return list(institutions), purposes

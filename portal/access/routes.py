@@ -2,33 +2,18 @@
 consents I gave, the query lock. "I did not authorise this" files a
 dispute of the access event (portal.disputes). Routes parse and render;
 the rules are in the services."""
+
 from __future__ import annotations
 
 import uuid
 
-from flask import (
-    Blueprint,
-    abort,
-    flash,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.access import consents, lock
 from portal.access import pages as views
-from portal.access.forms import (
-    GRANTABLE,
-    PURPOSE_NAMES,
-    AccessFilterForm,
-    ConfirmForm,
-    GrantForm,
-    default_valid_until,
-)
+from portal.access.forms import GRANTABLE, PURPOSE_NAMES, AccessFilterForm, ConfirmForm, GrantForm, default_valid_until
 from portal.accounts.authz import found, load_of, load_own, load_subject
 from portal.accounts.models import DelegationScope
 from portal.audit import disclosures
@@ -55,21 +40,40 @@ def access_log(subject_id: uuid.UUID):
     form.purpose.choices = [("", _("Any"))] + [(p, str(PURPOSE_NAMES.get(p, p))) for p in purposes]
     filters = views.Filters()
     if request.args and form.validate():
-        filters = views.Filters(uuid.UUID(form.institution.data) if form.institution.data else None,
-                                form.purpose.data or None,
-                                Outcome(form.outcome.data) if form.outcome.data else None,
-                                form.since.data, form.until.data)
+        filters = views.Filters(
+            uuid.UUID(form.institution.data) if form.institution.data else None,
+            form.purpose.data or None,
+            Outcome(form.outcome.data) if form.outcome.data else None,
+            form.since.data,
+            form.until.data,
+        )
     try:
         page = views.access_page(session(), vault(), access.subject, filters, page_number())
     except LookupError:
         abort(404)
-    record_event(session(), vault(), access.subject, EventKind.SELF_QUERY, actor_user_id=current_user.id,
-                 detail={"what": "access log", "page": page.page,
-                         **({"via_delegation": str(access.delegation.id)} if access.delegation else {})})
-    return render_template("access/log.html", access=access, page=page, form=form, EVENT_NAMES=EVENT_NAMES,
-                           STAFF_ROLES=STAFF_ROLES, PURPOSE_NAMES=PURPOSE_NAMES,
-                           args={k: v for k, v in request.args.items() if k != "page"},
-                           name=view_subject(session(), vault(), access.subject).name)
+    record_event(
+        session(),
+        vault(),
+        access.subject,
+        EventKind.SELF_QUERY,
+        actor_user_id=current_user.id,
+        detail={
+            "what": "access log",
+            "page": page.page,
+            **({"via_delegation": str(access.delegation.id)} if access.delegation else {}),
+        },
+    )
+    return render_template(
+        "access/log.html",
+        access=access,
+        page=page,
+        form=form,
+        EVENT_NAMES=EVENT_NAMES,
+        STAFF_ROLES=STAFF_ROLES,
+        PURPOSE_NAMES=PURPOSE_NAMES,
+        args={k: v for k, v in request.args.items() if k != "page"},
+        name=view_subject(session(), vault(), access.subject).name,
+    )
 
 
 @bp.get("/subjects/<uuid:subject_id>/access/<uuid:event_id>/proof.json")
@@ -103,9 +107,10 @@ def complaint(subject_id: uuid.UUID, event_id: uuid.UUID):
     now a dispute of the access event, filed on the disputes' page."""
     access = load_subject(session(), current_user.user, subject_id, DelegationScope.FILE_DISPUTES)
     event = load_of(session(), access, AccessEvent, event_id)
-    return redirect(url_for("disputes.new", subject_id=subject_id, event=event.id,
-                            reason=DisputeReason.UNAUTHORISED_ACCESS.value),
-                    code=303 if request.method == "POST" else 302)
+    return redirect(
+        url_for("disputes.new", subject_id=subject_id, event=event.id, reason=DisputeReason.UNAUTHORISED_ACCESS.value),
+        code=303 if request.method == "POST" else 302,
+    )
 
 
 # -- consents and the lock -------------------------------------------------------
@@ -115,25 +120,36 @@ def consent_list(subject_id: uuid.UUID):
     access = load_own(session(), current_user.user, subject_id)
     institutions = consents.grantable_institutions(session(), GRANTABLE)
     form = GrantForm()
-    form.institution.choices = [("", _("Choose…"))] + [(str(i.id), local_name(i))
-                                                      for i in institutions]
+    form.institution.choices = [("", _("Choose…"))] + [(str(i.id), local_name(i)) for i in institutions]
     if request.method == "GET":
         form.valid_until.data = default_valid_until()
     if form.validate_on_submit():
         # One of the choices: the form accepts no other.
         institution = next(i for i in institutions if str(i.id) == form.institution.data)
         try:
-            consents.grant(session(), vault(), access.subject, institution, form.purpose.data,
-                           form.valid_until.data, current_user.user)
+            consents.grant(
+                session(),
+                vault(),
+                access.subject,
+                institution,
+                form.purpose.data,
+                form.valid_until.data,
+                current_user.user,
+            )
         except ValueError as exc:
             form.purpose.errors.append(str(exc))
         else:
             flash(_("Authority granted."), "success")
             return redirect(url_for("access.consent_list", subject_id=subject_id))
-    return render_template("access/consents.html", access=access, form=form, confirm=ConfirmForm(),
-                           grants=consents.list_for_subject(session(), vault(), access.subject),
-                           contracts=consents.existing_contracts(session(), access.subject),
-                           PURPOSE_NAMES=PURPOSE_NAMES)
+    return render_template(
+        "access/consents.html",
+        access=access,
+        form=form,
+        confirm=ConfirmForm(),
+        grants=consents.list_for_subject(session(), vault(), access.subject),
+        contracts=consents.existing_contracts(session(), access.subject),
+        PURPOSE_NAMES=PURPOSE_NAMES,
+    )
 
 
 @bp.post("/subjects/<uuid:subject_id>/consents/<uuid:consent_id>/revoke")
@@ -155,8 +171,7 @@ def toggle_lock(subject_id: uuid.UUID):
         # The form says which state it wants, so sending it twice changes nothing more.
         if wanted == "locked":
             lock.set_lock(session(), vault(), access.subject, current_user.user)
-            flash(_("Your file is locked: institutions' queries are refused (court enforcement excepted)."),
-                  "success")
+            flash(_("Your file is locked: institutions' queries are refused (court enforcement excepted)."), "success")
         else:
             lock.release_lock(session(), vault(), access.subject, current_user.user)
             flash(_("Your file is unlocked."), "success")

@@ -10,6 +10,7 @@ NotFound (a 404 page) for what they may not see, whether it exists or not.
 - `load_of`: an object of that subject (a dispute, an access event, a record).
 - `load_part`: a part of an object already loaded (a dispute's evidence).
 """
+
 from __future__ import annotations
 
 import uuid
@@ -52,8 +53,9 @@ def accessible(session: Session, user: User, today: date | None = None) -> list[
         if subject is not None and subject.shredded_at is None:
             out.append(SubjectAccess(subject, ALL_SCOPES, None))
     if user.role is Role.FIRM_AGENT:
-        for d in session.scalars(select(FirmDelegation).where(FirmDelegation.agent_id == user.id,
-                                                              FirmDelegation.revoked_at.is_(None))):
+        for d in session.scalars(
+            select(FirmDelegation).where(FirmDelegation.agent_id == user.id, FirmDelegation.revoked_at.is_(None))
+        ):
             if d.is_live(today):
                 subject = session.get(Subject, d.firm_id)
                 if subject is not None and subject.shredded_at is None:
@@ -61,8 +63,9 @@ def accessible(session: Session, user: User, today: date | None = None) -> list[
     return out
 
 
-def load_subject(session: Session, user: User, subject_id: uuid.UUID,
-                 scope: DelegationScope = DelegationScope.VIEW_REPORT) -> SubjectAccess:
+def load_subject(
+    session: Session, user: User, subject_id: uuid.UUID, scope: DelegationScope = DelegationScope.VIEW_REPORT
+) -> SubjectAccess:
     for access in accessible(session, user):
         if access.subject.id == subject_id and scope in access.scopes:
             return access

@@ -1,18 +1,11 @@
 """Account forms. Labels and messages are lazy so they follow the page's
 language."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (
-    DateField,
-    EmailField,
-    PasswordField,
-    RadioField,
-    SelectMultipleField,
-    StringField,
-    SubmitField,
-)
+from wtforms import DateField, EmailField, PasswordField, RadioField, SelectMultipleField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -22,8 +15,10 @@ from portal.accounts.services import MAX_PASSWORD
 from portal.localtime import today as local_today
 from portal.records.services import add_years
 
-KIND_CHOICES = [SelectChoice("person", _l("A person (resident identity number)")),
-                SelectChoice("firm", _l("A firm, as its legal representative (unified social credit code)"))]
+KIND_CHOICES = [
+    SelectChoice("person", _l("A person (resident identity number)")),
+    SelectChoice("firm", _l("A firm, as its legal representative (unified social credit code)")),
+]
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -36,62 +31,96 @@ def _required():
 
 
 class RegisterForm(FlaskForm):
-    kind = RadioField(_l("Who are you registering for?"), choices=KIND_CHOICES, default="person",
-                      validators=[_required()])
-    identifier = StringField(_l("Identity number or credit code"), validators=[_required(), Length(max=40)],
-                             render_kw={"autocomplete": "off", "spellcheck": "false"})
-    name = StringField(_l("Name as on file (person or firm)"), validators=[_required(), Length(max=100)],
-                       render_kw={"autocomplete": "name"})
+    kind = RadioField(
+        _l("Who are you registering for?"), choices=KIND_CHOICES, default="person", validators=[_required()]
+    )
+    identifier = StringField(
+        _l("Identity number or credit code"),
+        validators=[_required(), Length(max=40)],
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
+    )
+    name = StringField(
+        _l("Name as on file (person or firm)"),
+        validators=[_required(), Length(max=100)],
+        render_kw={"autocomplete": "name"},
+    )
     submit = SubmitField(_l("Send me an activation code"))
 
 
 class NewPasswordMixin:
-    password = PasswordField(_l("Password"), validators=[_required(), Length(max=MAX_PASSWORD)],
-                             render_kw={"autocomplete": "new-password", "maxlength": MAX_PASSWORD})
-    confirm = PasswordField(_l("Repeat the password"),
-                            validators=[_required(), EqualTo("password", message=_l("The passwords differ."))],
-                            render_kw={"autocomplete": "new-password", "maxlength": MAX_PASSWORD})
+    password = PasswordField(
+        _l("Password"),
+        validators=[_required(), Length(max=MAX_PASSWORD)],
+        render_kw={"autocomplete": "new-password", "maxlength": MAX_PASSWORD},
+    )
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[_required(), EqualTo("password", message=_l("The passwords differ."))],
+        render_kw={"autocomplete": "new-password", "maxlength": MAX_PASSWORD},
+    )
 
 
 class ActivateForm(NewPasswordMixin, FlaskForm):
-    kind = RadioField(_l("Who are you registering for?"), choices=KIND_CHOICES, default="person",
-                      validators=[_required()])
-    identifier = StringField(_l("Identity number or credit code"), validators=[_required(), Length(max=40)],
-                             render_kw={"autocomplete": "off", "spellcheck": "false"})
-    code = StringField(_l("Activation code"), validators=[_required(), Length(max=20)],
-                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
-    display_name = StringField(_l("Your name"), validators=[_required(), Length(max=100)],
-                               render_kw={"autocomplete": "name"})
-    email = EmailField(_l("E-mail address (your sign-in)"),
-                       validators=[_required(), Email(message=_l("Enter a valid e-mail address.")), Length(max=254)],
-                       render_kw={"autocomplete": "email"})
+    kind = RadioField(
+        _l("Who are you registering for?"), choices=KIND_CHOICES, default="person", validators=[_required()]
+    )
+    identifier = StringField(
+        _l("Identity number or credit code"),
+        validators=[_required(), Length(max=40)],
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
+    )
+    code = StringField(
+        _l("Activation code"),
+        validators=[_required(), Length(max=20)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+    display_name = StringField(
+        _l("Your name"), validators=[_required(), Length(max=100)], render_kw={"autocomplete": "name"}
+    )
+    email = EmailField(
+        _l("E-mail address (your sign-in)"),
+        validators=[_required(), Email(message=_l("Enter a valid e-mail address.")), Length(max=254)],
+        render_kw={"autocomplete": "email"},
+    )
     submit = SubmitField(_l("Create my account"))
 
 
 class LoginForm(FlaskForm):
-    email = EmailField(_l("E-mail address"), validators=[_required(), Length(max=254)],
-                       render_kw={"autocomplete": "username"})
-    password = PasswordField(_l("Password"), validators=[_required(), Length(max=MAX_PASSWORD)],
-                             render_kw={"autocomplete": "current-password", "maxlength": MAX_PASSWORD})
+    email = EmailField(
+        _l("E-mail address"), validators=[_required(), Length(max=254)], render_kw={"autocomplete": "username"}
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[_required(), Length(max=MAX_PASSWORD)],
+        render_kw={"autocomplete": "current-password", "maxlength": MAX_PASSWORD},
+    )
     submit = SubmitField(_l("Sign in"))
 
 
 class CodeForm(FlaskForm):
-    code = StringField(_l("Code from your authenticator app, or a recovery code"),
-                       validators=[_required(), Length(max=20)],
-                       render_kw={"autocomplete": "one-time-code", "spellcheck": "false"})
+    code = StringField(
+        _l("Code from your authenticator app, or a recovery code"),
+        validators=[_required(), Length(max=20)],
+        render_kw={"autocomplete": "one-time-code", "spellcheck": "false"},
+    )
     submit = SubmitField(_l("Continue"))
 
 
 class TotpSetupForm(FlaskForm):
-    code = StringField(_l("6-digit code from your authenticator app"), validators=[_required(), Length(max=10)],
-                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+    code = StringField(
+        _l("6-digit code from your authenticator app"),
+        validators=[_required(), Length(max=10)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
     submit = SubmitField(_l("Turn on two-step sign-in"))
 
 
 class ReauthForm(FlaskForm):
-    password = PasswordField(_l("Your current password"), validators=[_required(), Length(max=MAX_PASSWORD)],
-                             render_kw={"autocomplete": "current-password", "maxlength": MAX_PASSWORD})
+    password = PasswordField(
+        _l("Your current password"),
+        validators=[_required(), Length(max=MAX_PASSWORD)],
+        render_kw={"autocomplete": "current-password", "maxlength": MAX_PASSWORD},
+    )
     submit = SubmitField(_l("Confirm"))
 
 
@@ -100,9 +129,11 @@ class PasswordForm(NewPasswordMixin, FlaskForm):
 
 
 class EmailForm(FlaskForm):
-    email = EmailField(_l("New e-mail address"),
-                       validators=[_required(), Email(message=_l("Enter a valid e-mail address.")), Length(max=254)],
-                       render_kw={"autocomplete": "email"})
+    email = EmailField(
+        _l("New e-mail address"),
+        validators=[_required(), Email(message=_l("Enter a valid e-mail address.")), Length(max=254)],
+        render_kw={"autocomplete": "email"},
+    )
     submit = SubmitField(_l("Change e-mail address"))
 
 
@@ -111,14 +142,18 @@ class ConfirmForm(FlaskForm):
 
 
 class InviteForm(FlaskForm):
-    email = EmailField(_l("The agent's e-mail address"),
-                       validators=[_required(), Email(message=_l("Enter a valid e-mail address.")), Length(max=254)])
-    scopes = MultiCheckboxField(_l("What the agent may do"),
-                                choices=[SelectChoice(DelegationScope.VIEW_REPORT.value,
-                                                      _l("View the firm's credit report")),
-                                         SelectChoice(DelegationScope.FILE_DISPUTES.value,
-                                                      _l("File disputes for the firm"))],
-                                default=[DelegationScope.VIEW_REPORT.value])
+    email = EmailField(
+        _l("The agent's e-mail address"),
+        validators=[_required(), Email(message=_l("Enter a valid e-mail address.")), Length(max=254)],
+    )
+    scopes = MultiCheckboxField(
+        _l("What the agent may do"),
+        choices=[
+            SelectChoice(DelegationScope.VIEW_REPORT.value, _l("View the firm's credit report")),
+            SelectChoice(DelegationScope.FILE_DISPUTES.value, _l("File disputes for the firm")),
+        ],
+        default=[DelegationScope.VIEW_REPORT.value],
+    )
     valid_until = DateField(_l("Valid until"), validators=[_required()])
     submit = SubmitField(_l("Send invitation"))
 
@@ -135,6 +170,7 @@ class InviteForm(FlaskForm):
 
 
 class AcceptInvitationForm(NewPasswordMixin, FlaskForm):
-    display_name = StringField(_l("Your name"), validators=[_required(), Length(max=100)],
-                               render_kw={"autocomplete": "name"})
+    display_name = StringField(
+        _l("Your name"), validators=[_required(), Length(max=100)], render_kw={"autocomplete": "name"}
+    )
     submit = SubmitField(_l("Accept and create my account"))

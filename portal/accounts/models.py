@@ -1,5 +1,6 @@
 """Logins, their roles, sign-in sessions, activation codes and firm
 delegations."""
+
 from __future__ import annotations
 
 import uuid

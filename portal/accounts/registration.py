@@ -1,6 +1,7 @@
 """Registering proves control of a subject, not knowledge of its
 identifier: a one-time code goes to the contact on file. Every failure looks
 the same from outside, so the form reveals nothing about who is on file."""
+
 from __future__ import annotations
 
 import hmac
@@ -13,12 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import ActivationCode, Role, User
-from portal.accounts.services import (
-    AccountExists,
-    check_password_policy,
-    create_user,
-    find_user,
-)
+from portal.accounts.services import AccountExists, check_password_policy, create_user, find_user
 from portal.audit.events import record_event
 from portal.audit.models import EventKind
 from portal.crypto import Vault
@@ -40,6 +36,7 @@ class ActivationFailed(ValueError):
 def _same_name(a: str, b: str) -> bool:
     def norm(s: str) -> str:
         return "".join(unicodedata.normalize("NFKC", s).split()).casefold()
+
     return hmac.compare_digest(norm(a).encode(), norm(b).encode())
 
 
@@ -62,30 +59,74 @@ def request_code(session: Session, vault: Vault, kind: SubjectKind, identifier: 
     contact, role = cipher.open_field(subject, "contact_email"), ROLE_FOR[kind]
     exists = session.scalar(select(User.id).where(User.subject_id == subject.id, User.role == role))
     if exists:
-        notify(session, vault, key_id=subject.data_key_id, email=contact,
-               title=_("Someone asked to register your credit file"),
-               body=_("An account for this credit file already exists. If you did not ask to register, "
-                      "you can ignore this message; nothing has changed."))
+        notify(
+            session,
+            vault,
+            key_id=subject.data_key_id,
+            email=contact,
+            title=_("Someone asked to register your credit file"),
+            body=_(
+                "An account for this credit file already exists. If you did not ask to register, "
+                "you can ignore this message; nothing has changed."
+            ),
+        )
         return
-    session.execute(update(ActivationCode).where(ActivationCode.subject_id == subject.id,
-                                                 ActivationCode.used_at.is_(None)).values(used_at=utcnow()))
+    session.execute(
+        update(ActivationCode)
+        .where(ActivationCode.subject_id == subject.id, ActivationCode.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
     code = f"{secrets.randbelow(10**8):08d}"
-    session.add(ActivationCode(subject_id=subject.id, role=role, code_hash=_code_hash(vault, subject, code),
-                               expires_at=utcnow() + CODE_TTL, attempts=0))
-    notify(session, vault, key_id=subject.data_key_id, email=contact,
-           title=_("Your activation code"),
-           body=_("Your activation code is %(code)s. It is valid for 7 days. Enter it on the activation page "
-                  "together with your identifier. If you did not ask for it, ignore this message.", code=code))
+    session.add(
+        ActivationCode(
+            subject_id=subject.id,
+            role=role,
+            code_hash=_code_hash(vault, subject, code),
+            expires_at=utcnow() + CODE_TTL,
+            attempts=0,
+        )
+    )
+    notify(
+        session,
+        vault,
+        key_id=subject.data_key_id,
+        email=contact,
+        title=_("Your activation code"),
+        body=_(
+            "Your activation code is %(code)s. It is valid for 7 days. Enter it on the activation page "
+            "together with your identifier. If you did not ask for it, ignore this message.",
+            code=code,
+        ),
+    )
 
 
-def activate(session: Session, vault: Vault, kind: SubjectKind, identifier: str, code: str, *,
-             email: str, password: str, display_name: str) -> User:
+def activate(
+    session: Session,
+    vault: Vault,
+    kind: SubjectKind,
+    identifier: str,
+    code: str,
+    *,
+    email: str,
+    password: str,
+    display_name: str,
+) -> User:
     check_password_policy(password, email, identifier)
     subject = find_subject(session, vault, kind, identifier)
     now = utcnow()
-    live = None if subject is None else session.scalar(select(ActivationCode).where(
-        ActivationCode.subject_id == subject.id, ActivationCode.used_at.is_(None),
-        ActivationCode.expires_at > now).order_by(ActivationCode.created_at.desc()))
+    live = (
+        None
+        if subject is None
+        else session.scalar(
+            select(ActivationCode)
+            .where(
+                ActivationCode.subject_id == subject.id,
+                ActivationCode.used_at.is_(None),
+                ActivationCode.expires_at > now,
+            )
+            .order_by(ActivationCode.created_at.desc())
+        )
+    )
     if subject is None or live is None:
         raise ActivationFailed
     code = "".join(code.split())
@@ -98,12 +139,19 @@ def activate(session: Session, vault: Vault, kind: SubjectKind, identifier: str,
     if find_user(session, vault, email) is not None:  # the code stays valid for another address
         raise AccountExists(_("This e-mail address is already used by an account."))
     live.used_at = now
-    user = create_user(session, vault, role=live.role, email=email, display_name=display_name,
-                       password=password, subject_id=subject.id)
-    record_event(session, vault, subject, EventKind.REGISTRATION, actor_user_id=user.id,
-                 detail={"role": live.role.value})
-    notify(session, vault, key_id=user.data_key_id, user=user, email=email,
-           title=_("Welcome to the credit subject portal"),
-           body=_("Your account is ready. You can now see your credit report, who accessed it, and ask "
-                  "for corrections."))
+    user = create_user(
+        session, vault, role=live.role, email=email, display_name=display_name, password=password, subject_id=subject.id
+    )
+    record_event(
+        session, vault, subject, EventKind.REGISTRATION, actor_user_id=user.id, detail={"role": live.role.value}
+    )
+    notify(
+        session,
+        vault,
+        key_id=user.data_key_id,
+        user=user,
+        email=email,
+        title=_("Welcome to the credit subject portal"),
+        body=_("Your account is ready. You can now see your credit report, who accessed it, and ask for corrections."),
+    )
     return user

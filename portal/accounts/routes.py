@@ -1,36 +1,25 @@
-"""Registration, sign-in, second factor, account security, firm agents.
+"""Registration, sign-in, second factor, account security (firm agents are
+in `agent_routes`).
 Routes parse and render; the rules are in the services."""
+
 from __future__ import annotations
 
 import functools
 import time
-import uuid
 from datetime import timedelta
 
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask import session as cookie
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
 
-from portal.accounts import delegation, registration, sessions, two_factor
-from portal.accounts.authz import load_represented_firm
+from portal.accounts import registration, sessions, two_factor
 from portal.accounts.forms import (
-    AcceptInvitationForm,
     ActivateForm,
     CodeForm,
     ConfirmForm,
     EmailForm,
-    InviteForm,
     LoginForm,
     PasswordForm,
     ReauthForm,
@@ -52,7 +41,6 @@ from portal.accounts.services import (
     verify_password,
 )
 from portal.extensions import limiter, session, vault
-from portal.localtime import today as local_today
 from portal.notifications.services import notify
 from portal.records.identifiers import InvalidIdentifier
 from portal.records.models import SubjectKind
@@ -83,16 +71,25 @@ def _confirm_first():
 
 def fresh_required(view):
     """Sensitive changes need the password again within a few minutes."""
+
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
         return view(*args, **kwargs) if _is_fresh() else _confirm_first()
+
     return wrapped
 
 
 def _tell(user: User, title: str, body: str) -> None:
     """A security notice to the user's inbox and e-mail."""
-    notify(session(), vault(), key_id=user.data_key_id, user=user, email=user_email(session(), vault(), user),
-           title=title, body=body)
+    notify(
+        session(),
+        vault(),
+        key_id=user.data_key_id,
+        user=user,
+        email=user_email(session(), vault(), user),
+        title=title,
+        body=body,
+    )
 
 
 # -- registration -------------------------------------------------------------
@@ -102,8 +99,9 @@ def register():
     form = RegisterForm()
     if form.validate_on_submit():
         try:
-            registration.request_code(session(), vault(), SubjectKind(form.kind.data), form.identifier.data,
-                                      form.name.data)
+            registration.request_code(
+                session(), vault(), SubjectKind(form.kind.data), form.identifier.data, form.name.data
+            )
         except InvalidIdentifier as exc:
             form.identifier.errors.append(str(exc))
         else:
@@ -122,9 +120,16 @@ def activate():
     form = ActivateForm()
     if form.validate_on_submit():
         try:
-            registration.activate(session(), vault(), SubjectKind(form.kind.data), form.identifier.data,
-                                  form.code.data, email=form.email.data, password=form.password.data,
-                                  display_name=form.display_name.data)
+            registration.activate(
+                session(),
+                vault(),
+                SubjectKind(form.kind.data),
+                form.identifier.data,
+                form.code.data,
+                email=form.email.data,
+                password=form.password.data,
+                display_name=form.display_name.data,
+            )
         except InvalidIdentifier as exc:
             form.identifier.errors.append(str(exc))
         except WeakPassword as exc:
@@ -149,8 +154,12 @@ def login():
     if form.validate_on_submit():
         user = authenticate(session(), vault(), form.email.data, form.password.data)
         if user is None:
-            form.form_errors.append(_("The e-mail address or password is wrong, or the account is locked "
-                                      "for a few minutes after repeated failures."))
+            form.form_errors.append(
+                _(
+                    "The e-mail address or password is wrong, or the account is locked "
+                    "for a few minutes after repeated failures."
+                )
+            )
         elif user.has_second_factor:
             cookie.clear()
             cookie[PENDING] = {"user": str(user.id), "at": int(time.time())}
@@ -171,8 +180,13 @@ def second_factor():
     user = pending_user(session(), pending["user"])
     if user is None:
         cookie.pop(PENDING, None)
-        flash(_("The e-mail address or password is wrong, or the account is locked for a few minutes after "
-                "repeated failures."), "error")
+        flash(
+            _(
+                "The e-mail address or password is wrong, or the account is locked for a few minutes after "
+                "repeated failures."
+            ),
+            "error",
+        )
         return redirect(url_for("accounts.login"))
     form = CodeForm()
     if form.validate_on_submit() and user is not None:
@@ -181,8 +195,11 @@ def second_factor():
             return _sign_in(user, request.args.get("next"))
         if two_factor.use_recovery_code(session(), vault(), user, code):
             left = two_factor.recovery_codes_left(session(), user)
-            _tell(user, _("A recovery code was used"),
-                  _("You signed in with a recovery code. %(n)d codes are left.", n=left))
+            _tell(
+                user,
+                _("A recovery code was used"),
+                _("You signed in with a recovery code. %(n)d codes are left.", n=left),
+            )
             flash(_("You signed in with a recovery code; %(n)d are left.", n=left), "warning")
             return _sign_in(user, request.args.get("next"))
         register_failure(session(), user)
@@ -215,10 +232,16 @@ def logout_everywhere():
 @login_required
 def account():
     user = current_user.user
-    return render_template("accounts/account.html", user=user, email=user_email(session(), vault(), user),
-                           name=display_name(session(), vault(), user),
-                           sessions=sessions.active_sessions(session(), user), current=current_user.auth,
-                           codes_left=two_factor.recovery_codes_left(session(), user), form=ConfirmForm())
+    return render_template(
+        "accounts/account.html",
+        user=user,
+        email=user_email(session(), vault(), user),
+        name=display_name(session(), vault(), user),
+        sessions=sessions.active_sessions(session(), user),
+        current=current_user.auth,
+        codes_left=two_factor.recovery_codes_left(session(), user),
+        form=ConfirmForm(),
+    )
 
 
 @bp.route("/account/confirm", methods=["GET", "POST"])
@@ -249,9 +272,14 @@ def change_password():
         else:
             set_password(session(), user, form.password.data)
             sessions.revoke_all(session(), user, keep=current_user.auth)
-            _tell(user, _("Your password was changed"),
-                  _("The password of your account was changed and other devices were signed out. "
-                    "If this was not you, contact us at once."))
+            _tell(
+                user,
+                _("Your password was changed"),
+                _(
+                    "The password of your account was changed and other devices were signed out. "
+                    "If this was not you, contact us at once."
+                ),
+            )
             flash(_("Password changed. Other devices were signed out."), "success")
             return redirect(url_for("accounts.account"))
     return render_template("accounts/form_page.html", form=form, title=_("Change password"))
@@ -270,9 +298,17 @@ def change_email_address():
         except AccountExists:
             form.email.errors.append(_("This e-mail address is already used by an account."))
         else:
-            notify(session(), vault(), key_id=user.data_key_id, email=old, title=_("Your e-mail address was changed"),
-                   body=_("The sign-in address of your account is no longer this one. If this was not you, "
-                          "contact us at once."))
+            notify(
+                session(),
+                vault(),
+                key_id=user.data_key_id,
+                email=old,
+                title=_("Your e-mail address was changed"),
+                body=_(
+                    "The sign-in address of your account is no longer this one. If this was not you, "
+                    "contact us at once."
+                ),
+            )
             _tell(user, _("Your e-mail address was changed"), _("This is now the sign-in address of your account."))
             flash(_("E-mail address changed."), "success")
             return redirect(url_for("accounts.account"))
@@ -294,14 +330,21 @@ def two_factor_setup():
         if step is not None:
             codes = two_factor.enable(session(), vault(), user, secret, step)
             cookie.pop("totp_setup", None)
-            _tell(user, _("Two-step sign-in is on"),
-                  _("Your account now asks for a code from your authenticator app at sign-in."))
+            _tell(
+                user,
+                _("Two-step sign-in is on"),
+                _("Your account now asks for a code from your authenticator app at sign-in."),
+            )
             return render_template("accounts/recovery_codes.html", codes=codes)
         form.code.errors.append(_("This code is not valid. Check the time on your phone and try again."))
     uri = two_factor.provisioning_uri(secret, user_email(session(), vault(), user))
-    return render_template("accounts/two_factor_setup.html", form=form, secret=secret,
-                           qr=Markup(two_factor.qr_svg(uri)),  # noqa: S704  segno's SVG: the URI is drawn, not text
-                           required=user.role.needs_second_factor)
+    return render_template(
+        "accounts/two_factor_setup.html",
+        form=form,
+        secret=secret,
+        qr=Markup(two_factor.qr_svg(uri)),  # noqa: S704  segno's SVG: the URI is drawn, not text
+        required=user.role.needs_second_factor,
+    )
 
 
 @bp.post("/account/two-step/off")
@@ -328,64 +371,3 @@ def recovery_codes():
     codes = two_factor.new_recovery_codes(session(), vault(), user)
     _tell(user, _("New recovery codes"), _("New recovery codes were made; the old ones no longer work."))
     return render_template("accounts/recovery_codes.html", codes=codes)
-
-
-# -- firm agents ----------------------------------------------------------------
-@bp.route("/firms/<uuid:firm_id>/agents", methods=["GET", "POST"])
-@login_required
-def agents(firm_id: uuid.UUID):
-    firm = load_represented_firm(session(), current_user.user, firm_id)
-    form = InviteForm()
-    if request.method == "GET":
-        form.valid_until.data = local_today() + timedelta(days=365)
-    if form.validate_on_submit():
-        delegation.invite(session(), vault(), current_user.user, firm, email=form.email.data,
-                          scopes=form.scopes.data, valid_until=form.valid_until.data,
-                          link=lambda token: url_for("accounts.accept_invitation", token=token, _external=True))
-        flash(_("Invitation sent."), "success")
-        return redirect(url_for("accounts.agents", firm_id=firm_id))
-    agent_list, pending = delegation.firm_agents(session(), vault(), firm)
-    return render_template("accounts/agents.html", form=form, agents=agent_list, pending=pending, firm_id=firm_id,
-                           confirm=ConfirmForm())
-
-
-@bp.post("/firms/<uuid:firm_id>/agents/<uuid:delegation_id>/revoke")
-@login_required
-def revoke_agent(firm_id: uuid.UUID, delegation_id: uuid.UUID):
-    firm = load_represented_firm(session(), current_user.user, firm_id)
-    if ConfirmForm().validate_on_submit() and delegation.revoke(session(), vault(), current_user.user, firm,
-                                                                delegation_id):
-        flash(_("The agent's access was revoked."), "success")
-    return redirect(url_for("accounts.agents", firm_id=firm_id))
-
-
-@bp.post("/firms/<uuid:firm_id>/invitations/<uuid:invitation_id>/cancel")
-@login_required
-def cancel_invitation(firm_id: uuid.UUID, invitation_id: uuid.UUID):
-    firm = load_represented_firm(session(), current_user.user, firm_id)
-    if ConfirmForm().validate_on_submit() and delegation.cancel_invitation(session(), vault(), current_user.user,
-                                                                           firm, invitation_id):
-        flash(_("The invitation was cancelled."), "success")
-    return redirect(url_for("accounts.agents", firm_id=firm_id))
-
-
-@bp.route("/invitations/<token>", methods=["GET", "POST"])
-@limiter.limit("20 per hour", methods=["POST"])
-def accept_invitation(token: str):
-    try:
-        inv = delegation.open_invitation(session(), token)
-    except delegation.InvitationInvalid:
-        return render_template("accounts/invitation_invalid.html"), 404
-    email = delegation.invitation_email(session(), vault(), inv)
-    form = AcceptInvitationForm()
-    if form.validate_on_submit():
-        try:
-            delegation.accept(session(), vault(), inv, display=form.display_name.data, password=form.password.data)
-        except WeakPassword as exc:
-            form.password.errors.append(str(exc))
-        except AccountExists as exc:
-            form.form_errors.append(str(exc))
-        else:
-            flash(_("You can now act for the firm. Please sign in."), "success")
-            return redirect(url_for("accounts.login"))
-    return render_template("accounts/accept_invitation.html", form=form, email=email)

@@ -1,4 +1,5 @@
 """Users and passwords. Services flush, never commit."""
+
 from __future__ import annotations
 
 import uuid
@@ -59,9 +60,17 @@ def find_user(session: Session, vault: Vault, email: str) -> User | None:
     return session.scalar(select(User).where(User.email_bidx == vault.blind_index(EMAIL_INDEX, normalise_email(email))))
 
 
-def create_user(session: Session, vault: Vault, *, role: Role, email: str, display_name: str,
-                password: str | None = None, totp_secret: str | None = None,
-                subject_id: uuid.UUID | None = None) -> User:
+def create_user(
+    session: Session,
+    vault: Vault,
+    *,
+    role: Role,
+    email: str,
+    display_name: str,
+    password: str | None = None,
+    totp_secret: str | None = None,
+    subject_id: uuid.UUID | None = None,
+) -> User:
     email = normalise_email(email)
     if "@" not in email:
         raise ValueError("An e-mail address needs an @.")
@@ -69,10 +78,16 @@ def create_user(session: Session, vault: Vault, *, role: Role, email: str, displ
         raise AccountExists("An account with this e-mail address already exists.")
     password_hash = hash_password(password) if password else None  # may refuse: before anything is written
     cipher = vault.create_key(session)
-    user = User(id=new_id(), role=role, data_key_id=cipher.key_id, subject_id=subject_id,
-                email_bidx=vault.blind_index(EMAIL_INDEX, email), failed_logins=0,
-                password_hash=password_hash,
-                password_changed_at=utcnow() if password else None)
+    user = User(
+        id=new_id(),
+        role=role,
+        data_key_id=cipher.key_id,
+        subject_id=subject_id,
+        email_bidx=vault.blind_index(EMAIL_INDEX, email),
+        failed_logins=0,
+        password_hash=password_hash,
+        password_changed_at=utcnow() if password else None,
+    )
     cipher.seal_field(user, "email", email)
     cipher.seal_field(user, "display_name", display_name)
     cipher.seal_field(user, "totp_secret", totp_secret)

@@ -1,5 +1,6 @@
 """Signed-in sessions, kept server-side so that a sign-in gets a new id,
 idle and absolute timeouts hold, and "sign out everywhere" works."""
+
 from __future__ import annotations
 
 import hashlib
@@ -85,8 +86,10 @@ def revoke_all(session: Session, user: User, keep: AuthSession | None = None) ->
     if keep is not None:
         stmt = stmt.where(AuthSession.id != keep.id)
     # An UPDATE's result is a CursorResult, which Session.execute is not typed to return.
-    result = cast(CursorResult[Any], session.execute(stmt.values(revoked_at=utcnow()),
-                                                     execution_options={"synchronize_session": False}))
+    result = cast(
+        CursorResult[Any],
+        session.execute(stmt.values(revoked_at=utcnow()), execution_options={"synchronize_session": False}),
+    )
     return result.rowcount
 
 
@@ -96,7 +99,10 @@ def mark_reauthenticated(session: Session, auth: AuthSession) -> None:
 
 
 def active_sessions(session: Session, user: User) -> list[AuthSession]:
-    return list(session.scalars(select(AuthSession).where(
-        AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None)).order_by(AuthSession.created_at.desc())))
-
-
+    return list(
+        session.scalars(
+            select(AuthSession)
+            .where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))
+            .order_by(AuthSession.created_at.desc())
+        )
+    )

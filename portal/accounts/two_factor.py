@@ -1,4 +1,5 @@
 """TOTP second factor (RFC 6238, pyotp) and single-use recovery codes."""
+
 from __future__ import annotations
 
 import hmac
@@ -29,8 +30,9 @@ def provisioning_uri(secret: str, email: str) -> str:
 def qr_svg(uri: str) -> str:
     """The otpauth URI as an inline SVG (no script, no external image)."""
     out = io.BytesIO()
-    segno.make(uri, error="m").save(out, kind="svg", scale=4, border=2, xmldecl=False, svgns=True,
-                                    title="QR", dark="#000", light="#fff")
+    segno.make(uri, error="m").save(
+        out, kind="svg", scale=4, border=2, xmldecl=False, svgns=True, title="QR", dark="#000", light="#fff"
+    )
     return out.getvalue().decode()
 
 
@@ -91,9 +93,13 @@ def new_recovery_codes(session: Session, vault: Vault, user: User) -> list[str]:
 
 
 def use_recovery_code(session: Session, vault: Vault, user: User, code: str) -> bool:
-    row = session.scalar(select(RecoveryCode).where(
-        RecoveryCode.user_id == user.id, RecoveryCode.code_hash == _code_hash(vault, user, code),
-        RecoveryCode.used_at.is_(None)))
+    row = session.scalar(
+        select(RecoveryCode).where(
+            RecoveryCode.user_id == user.id,
+            RecoveryCode.code_hash == _code_hash(vault, user, code),
+            RecoveryCode.used_at.is_(None),
+        )
+    )
     if row is None:
         return False
     row.used_at = utcnow()
@@ -102,5 +108,8 @@ def use_recovery_code(session: Session, vault: Vault, user: User, code: str) -> 
 
 
 def recovery_codes_left(session: Session, user: User) -> int:
-    return len(session.scalars(select(RecoveryCode.id).where(
-        RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))).all())
+    return len(
+        session.scalars(
+            select(RecoveryCode.id).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+        ).all()
+    )

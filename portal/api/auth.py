@@ -6,6 +6,7 @@ dispute of its records, a file sent to it, a notice sent to it). Failures
 are 401 (or 403 for scope) problems with a WWW-Authenticate challenge
 (RFC 6750); what is not the institution's is the same 404 whether it
 exists or not."""
+
 from __future__ import annotations
 
 import functools
@@ -70,6 +71,7 @@ def require(*scopes: ApiScope) -> Callable[[Callable[..., Any]], Callable[..., A
     """A view for holders of a key with any one of `scopes`; `g.api_key`
     and `g.institution` are set for it, and the key's last use is
     recorded."""
+
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -77,14 +79,22 @@ def require(*scopes: ApiScope) -> Callable[[Callable[..., Any]], Callable[..., A
             key.last_used_at = utcnow()
             if not any(scope.value in key.scopes for scope in scopes):
                 names = " or ".join(scope.value for scope in scopes)
-                raise ApiProblem(403, "Forbidden", f"This API key lacks the {names} scope.",
-                                 type_="insufficient-scope",
-                                 headers={"WWW-Authenticate": f'{REALM}, error="insufficient_scope", '
-                                                              f'scope="{" ".join(s.value for s in scopes)}"'})
+                raise ApiProblem(
+                    403,
+                    "Forbidden",
+                    f"This API key lacks the {names} scope.",
+                    type_="insufficient-scope",
+                    headers={
+                        "WWW-Authenticate": f'{REALM}, error="insufficient_scope", '
+                        f'scope="{" ".join(s.value for s in scopes)}"'
+                    },
+                )
             g.api_key, g.institution = key, session().get(Institution, key.institution_id)
             return view(*args, **kwargs)
+
         setattr(wrapped, _SCOPES, scopes)  # read by the OpenAPI document
         return wrapped
+
     return decorator
 
 
@@ -100,8 +110,7 @@ def own_dispute(institution: Institution, dispute_id: uuid.UUID, for_update: boo
     try:
         return responses.visible_dispute(session(), institution, dispute_id, for_update=for_update)
     except responses.NotFound:
-        raise ApiProblem(404, "Not Found", "No dispute of your records has this id.",
-                         type_="unknown-dispute") from None
+        raise ApiProblem(404, "Not Found", "No dispute of your records has this id.", type_="unknown-dispute") from None
 
 
 def own_evidence(institution: Institution, dispute_id: uuid.UUID, evidence_id: uuid.UUID) -> tuple[Dispute, Evidence]:
@@ -111,8 +120,9 @@ def own_evidence(institution: Institution, dispute_id: uuid.UUID, evidence_id: u
         dispute = responses.visible_dispute(session(), institution, dispute_id)
         return dispute, responses.given_evidence(session(), institution, dispute, evidence_id)
     except responses.NotFound:
-        raise ApiProblem(404, "Not Found", "No evidence of a dispute of your records has this id.",
-                         type_="unknown-evidence") from None
+        raise ApiProblem(
+            404, "Not Found", "No evidence of a dispute of your records has this id.", type_="unknown-evidence"
+        ) from None
 
 
 def own_notice(institution: Institution, notice_id: uuid.UUID) -> CorrectionNotice:

@@ -1,6 +1,7 @@
 """`portal apikeys ...`: issue, list, revoke and rotate institutions' API
 keys. Each command is one unit of work, committed at its end. A token is
 printed once and never again: only its hash is kept."""
+
 from __future__ import annotations
 
 import click
@@ -27,8 +28,14 @@ def _moment(value) -> str:
 
 @apikeys.command("issue")
 @click.argument("institution_code")
-@click.option("--scope", "scopes", multiple=True, required=True, type=click.Choice([s.value for s in ApiScope]),
-              help="furnish and/or query; repeat for both.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    required=True,
+    type=click.Choice([s.value for s in ApiScope]),
+    help="furnish and/or query; repeat for both.",
+)
 def issue(institution_code: str, scopes: tuple[str, ...]) -> None:
     """Issue a key and print its token (shown this once)."""
     token = issue_api_key(session(), _institution(institution_code), [ApiScope(s) for s in sorted(set(scopes))])
@@ -43,8 +50,10 @@ def list_keys(institution_code: str) -> None:
     """The institution's keys (ids and scopes, never secrets)."""
     for key in keys.keys_of(session(), _institution(institution_code)):
         state = f"revoked {_moment(key.revoked_at)}" if key.revoked_at else "active"
-        click.echo(f"{key.key_id}  {'+'.join(key.scopes):<14}  created {_moment(key.created_at)}  "
-                   f"last used {_moment(key.last_used_at)}  {state}")
+        click.echo(
+            f"{key.key_id}  {'+'.join(key.scopes):<14}  created {_moment(key.created_at)}  "
+            f"last used {_moment(key.last_used_at)}  {state}"
+        )
 
 
 @apikeys.command("revoke")

@@ -1,5 +1,6 @@
 """API keys beyond issuing (which institutions/services.py does): finding,
 revoking and rotating. Services flush, never commit."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -19,8 +20,11 @@ def institution_by_code(session: Session, code: str) -> Institution | None:
 
 
 def keys_of(session: Session, institution: Institution) -> list[ApiKey]:
-    return list(session.scalars(select(ApiKey).where(ApiKey.institution_id == institution.id)
-                                .order_by(ApiKey.created_at, ApiKey.key_id)))
+    return list(
+        session.scalars(
+            select(ApiKey).where(ApiKey.institution_id == institution.id).order_by(ApiKey.created_at, ApiKey.key_id)
+        )
+    )
 
 
 def find_key(session: Session, key_id: str) -> ApiKey:
@@ -46,7 +50,6 @@ def rotate_key(session: Session, key_id: str) -> tuple[ApiKey, str]:
     old = find_key(session, key_id)
     if old.revoked_at is not None:
         raise ApiKeyError(f"API key {key_id} is revoked: issue a new one instead")
-    token = issue_api_key(session, session.get_one(Institution, old.institution_id),
-                          [ApiScope(s) for s in old.scopes])
+    token = issue_api_key(session, session.get_one(Institution, old.institution_id), [ApiScope(s) for s in old.scopes])
     revoke_key(session, key_id)
     return old, token

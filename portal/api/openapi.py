@@ -2,6 +2,7 @@
 objects that validate requests, and from the views themselves for the
 scopes they require, so the document cannot drift from the code. A test
 checks that it lists exactly the API routes of the URL map."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -33,7 +34,7 @@ PROBLEMS = {
     "403": "The key lacks the scope this operation needs.",
     "404": "No subject with this identifier is on file.",
     "409": "The reference is already used for another subject or category (type reference-conflict), or names "
-           "a record a dispute decision deleted, sent without certify_accurate (type record-deleted).",
+    "a record a dispute decision deleted, sent without certify_accurate (type record-deleted).",
     "413": f"The body is larger than {MAX_BODY} bytes.",
     "415": "The body is not application/json.",
     "422": "The body breaks the schema; errors[].pointer names each field (JSON pointer).",
@@ -82,137 +83,214 @@ def _paths(app: Flask) -> dict[str, Any]:
     parameters += _query(schemas.REPORT_PARAMETERS)
     no_dispute = _problem("No dispute of your records has this id (the same for one that does not exist).")
     return {
-        f"{PREFIX}/records": {"post": {
-            "operationId": "furnishRecord", "summary": "Furnish a new record, or a new version of one.",
-            "description": "A subject not on file is created with the name given. Validation is strict and "
-                           "complete before anything is written. A record that a dispute decision deleted is "
-                           "furnished again only with certify_accurate: true (otherwise a 409 of type "
-                           "record-deleted); the subject is told.",
-            "security": _security(app, "api.furnish_record"),
-            "requestBody": {"required": True, "content": _json("FurnishRequest")},
-            "responses": {"201": {"description": "Furnished.", "content": _json("Furnished")},
-                          **_problems("400", "401", "403", "409", "413", "415", "422", "429")},
-        }},
-        f"{PREFIX}/reports/{{identifier}}": {"get": {
-            "operationId": "queryReport", "summary": "The subject's report, as you may see it.",
-            "description": "Needs a live consent (named, or the live one for this purpose), or a legal basis: "
-                           "post-loan management of an open record you furnished, or court enforcement by a "
-                           "court. Refused while the subject's file is locked (court enforcement excepted). "
-                           "Every attempt, refused ones too, is an access event the subject sees; what is "
-                           "disclosed is kept, with its hash.",
-            "security": _security(app, "api.report"),
-            "parameters": parameters,
-            "responses": {
-                "200": {"description": "Served.", "content": _json("ReportSent"),
-                        "headers": {"Disclosure-SHA256": {"description": "SHA-256 of the report's canonical JSON.",
-                                                          "schema": schemas.SHA256_HEX.schema()}}},
-                "403": {"description": "Refused (reason in the body), or the key lacks the query scope.",
-                        "content": {MEDIA_TYPE: {"schema": _ref("Problem")}}},
-                **_problems("400", "401", "404", "429"),
-            },
-        }},
-        f"{PREFIX}/authorisations": {"post": {
-            "operationId": "registerAuthorisation", "summary": "Register a signed written authorisation.",
-            "description": "Its hash and scope are kept and shown to the subject, who may revoke it.",
-            "security": _security(app, "api.register_authorisation"),
-            "requestBody": {"required": True, "content": _json("AuthorisationRequest")},
-            "responses": {"201": {"description": "Registered.", "content": _json("Authorised")},
-                          **_problems("400", "401", "403", "404", "413", "415", "422", "429")},
-        }},
-        f"{PREFIX}/disputes": {"get": {
-            "operationId": "listDisputes", "summary": "Disputes of your records.",
-            "description": "Only disputes covering a record you furnished, and in each only your records, with "
-                           "whether you have answered; the subject's statement and links to the evidence come "
-                           "once an officer has sent you the case, while it is open (each sending is an access "
-                           "event the subject sees). In a case over several furnishers' records you get only the "
-                           "files the officer sends you. Paged with limit and offset; next_offset is null on the "
-                           "last page.",
-            "security": _security(app, "api.disputes"),
-            "parameters": _query(schemas.DISPUTE_PARAMETERS),
-            "responses": {"200": {"description": "A page of disputes.", "content": _json("DisputeList")},
-                          **_problems("400", "401", "403", "429")},
-        }},
-        f"{PREFIX}/disputes/{{dispute_id}}/evidence/{{evidence_id}}": {"get": {
-            "operationId": "getDisputeEvidence", "summary": "A file the subject sent with a dispute.",
-            "description": "Sent as an attachment, with the media type found in its content (PDF, PNG or JPEG) "
-                           "and checked against its SHA-256. Each fetch is an access event the subject sees.",
-            "security": _security(app, "api.dispute_evidence"),
-            "parameters": _path("dispute_id", "evidence_id"),
-            "responses": {
-                "200": {"description": "The file.",
-                        "headers": {"Content-Disposition": {"description": "attachment, with a file name.",
-                                                            "schema": {"type": "string"}}},
-                        "content": {media: {"schema": {"type": "string", "contentMediaType": media}}
-                                    for media in ("application/pdf", "image/png", "image/jpeg")}},
-                "404": _problem("No such evidence of a dispute of your records (the same whether the dispute "
-                                "or the file does not exist, or is not yours)."),
-                **_problems("401", "403", "429"),
-            },
-        }},
-        f"{PREFIX}/disputes/{{dispute_id}}/responses": {"post": {
-            "operationId": "answerDispute", "summary": "Answer for one of your records in a dispute.",
-            "description": "One answer per record, final. verified_accurate and cannot_verify take no "
-                           "correction; corrected needs one (same reference and category), kept "
-                           "until an officer decides the case: it becomes the record's next version only if the "
-                           "decision is corrected (corrected_version is null until then). Every answer is a step "
-                           "of the dispute's timeline; a dispute waiting for its furnishers goes back to review "
-                           "once every record has an answer.",
-            "security": _security(app, "api.answer_dispute"),
-            "parameters": _path("dispute_id"),
-            "requestBody": {"required": True, "content": _json("AnswerRequest")},
-            "responses": {
-                "201": {"description": "Answered.", "content": _json("Answered")},
-                "404": no_dispute,
-                "409": _problem("The dispute is closed (type dispute-closed), or this record already has an "
-                                "answer (type already-answered)."),
-                "422": _problem("The body breaks the schema or the rules: errors[].pointer names each field "
-                                "(a record that is not yours in this dispute is /record_id; a correction with "
-                                "another reference is /correction/reference)."),
-                **_problems("400", "401", "403", "413", "415", "429"),
-            },
-        }},
-        f"{PREFIX}/notices": {"get": {
-            "operationId": "listNotices", "summary": "Correction notices for records you received.",
-            "description": "When a dispute decision changes a record you received in a report, you are sent a "
-                           "notice with what changed and the record as it may now be disclosed (null when it "
-                           "no longer is). Either scope may read them. Paged with limit and offset.",
-            "security": _security(app, "api.correction_notices"),
-            "parameters": _query(schemas.NOTICE_PARAMETERS),
-            "responses": {"200": {"description": "A page of notices.", "content": _json("NoticeList")},
-                          **_problems("400", "401", "403", "429")},
-        }},
-        f"{PREFIX}/notices/{{notice_id}}/ack": {"post": {
-            "operationId": "acknowledgeNotice", "summary": "Acknowledge a correction notice.",
-            "description": "Idempotent: acknowledging again answers 200 with the time of the first "
-                           "acknowledgement. No body.",
-            "security": _security(app, "api.acknowledge_notice"),
-            "parameters": _path("notice_id"),
-            "responses": {"200": {"description": "Acknowledged.", "content": _json("Acknowledged")},
-                          "404": _problem("No notice of yours has this id."),
-                          **_problems("401", "403", "429")},
-        }},
-        f"{PREFIX}/openapi.json": {"get": {
-            "operationId": "openapi", "summary": "This document.", "security": [],
-            "responses": {"200": {"description": "OpenAPI 3.1.", "content": {"application/json": {
-                "schema": {"type": "object"}}}}, **_problems("429")},
-        }},
+        f"{PREFIX}/records": {
+            "post": {
+                "operationId": "furnishRecord",
+                "summary": "Furnish a new record, or a new version of one.",
+                "description": "A subject not on file is created with the name given. Validation is strict and "
+                "complete before anything is written. A record that a dispute decision deleted is "
+                "furnished again only with certify_accurate: true (otherwise a 409 of type "
+                "record-deleted); the subject is told.",
+                "security": _security(app, "api.furnish_record"),
+                "requestBody": {"required": True, "content": _json("FurnishRequest")},
+                "responses": {
+                    "201": {"description": "Furnished.", "content": _json("Furnished")},
+                    **_problems("400", "401", "403", "409", "413", "415", "422", "429"),
+                },
+            }
+        },
+        f"{PREFIX}/reports/{{identifier}}": {
+            "get": {
+                "operationId": "queryReport",
+                "summary": "The subject's report, as you may see it.",
+                "description": "Needs a live consent (named, or the live one for this purpose), or a legal basis: "
+                "post-loan management of an open record you furnished, or court enforcement by a "
+                "court. Refused while the subject's file is locked (court enforcement excepted). "
+                "Every attempt, refused ones too, is an access event the subject sees; what is "
+                "disclosed is kept, with its hash.",
+                "security": _security(app, "api.report"),
+                "parameters": parameters,
+                "responses": {
+                    "200": {
+                        "description": "Served.",
+                        "content": _json("ReportSent"),
+                        "headers": {
+                            "Disclosure-SHA256": {
+                                "description": "SHA-256 of the report's canonical JSON.",
+                                "schema": schemas.SHA256_HEX.schema(),
+                            }
+                        },
+                    },
+                    "403": {
+                        "description": "Refused (reason in the body), or the key lacks the query scope.",
+                        "content": {MEDIA_TYPE: {"schema": _ref("Problem")}},
+                    },
+                    **_problems("400", "401", "404", "429"),
+                },
+            }
+        },
+        f"{PREFIX}/authorisations": {
+            "post": {
+                "operationId": "registerAuthorisation",
+                "summary": "Register a signed written authorisation.",
+                "description": "Its hash and scope are kept and shown to the subject, who may revoke it.",
+                "security": _security(app, "api.register_authorisation"),
+                "requestBody": {"required": True, "content": _json("AuthorisationRequest")},
+                "responses": {
+                    "201": {"description": "Registered.", "content": _json("Authorised")},
+                    **_problems("400", "401", "403", "404", "413", "415", "422", "429"),
+                },
+            }
+        },
+        f"{PREFIX}/disputes": {
+            "get": {
+                "operationId": "listDisputes",
+                "summary": "Disputes of your records.",
+                "description": "Only disputes covering a record you furnished, and in each only your records, with "
+                "whether you have answered; the subject's statement and links to the evidence come "
+                "once an officer has sent you the case, while it is open (each sending is an access "
+                "event the subject sees). In a case over several furnishers' records you get only the "
+                "files the officer sends you. Paged with limit and offset; next_offset is null on the "
+                "last page.",
+                "security": _security(app, "api.disputes"),
+                "parameters": _query(schemas.DISPUTE_PARAMETERS),
+                "responses": {
+                    "200": {"description": "A page of disputes.", "content": _json("DisputeList")},
+                    **_problems("400", "401", "403", "429"),
+                },
+            }
+        },
+        f"{PREFIX}/disputes/{{dispute_id}}/evidence/{{evidence_id}}": {
+            "get": {
+                "operationId": "getDisputeEvidence",
+                "summary": "A file the subject sent with a dispute.",
+                "description": "Sent as an attachment, with the media type found in its content (PDF, PNG or JPEG) "
+                "and checked against its SHA-256. Each fetch is an access event the subject sees.",
+                "security": _security(app, "api.dispute_evidence"),
+                "parameters": _path("dispute_id", "evidence_id"),
+                "responses": {
+                    "200": {
+                        "description": "The file.",
+                        "headers": {
+                            "Content-Disposition": {
+                                "description": "attachment, with a file name.",
+                                "schema": {"type": "string"},
+                            }
+                        },
+                        "content": {
+                            media: {"schema": {"type": "string", "contentMediaType": media}}
+                            for media in ("application/pdf", "image/png", "image/jpeg")
+                        },
+                    },
+                    "404": _problem(
+                        "No such evidence of a dispute of your records (the same whether the dispute "
+                        "or the file does not exist, or is not yours)."
+                    ),
+                    **_problems("401", "403", "429"),
+                },
+            }
+        },
+        f"{PREFIX}/disputes/{{dispute_id}}/responses": {
+            "post": {
+                "operationId": "answerDispute",
+                "summary": "Answer for one of your records in a dispute.",
+                "description": "One answer per record, final. verified_accurate and cannot_verify take no "
+                "correction; corrected needs one (same reference and category), kept "
+                "until an officer decides the case: it becomes the record's next version only if the "
+                "decision is corrected (corrected_version is null until then). Every answer is a step "
+                "of the dispute's timeline; a dispute waiting for its furnishers goes back to review "
+                "once every record has an answer.",
+                "security": _security(app, "api.answer_dispute"),
+                "parameters": _path("dispute_id"),
+                "requestBody": {"required": True, "content": _json("AnswerRequest")},
+                "responses": {
+                    "201": {"description": "Answered.", "content": _json("Answered")},
+                    "404": no_dispute,
+                    "409": _problem(
+                        "The dispute is closed (type dispute-closed), or this record already has an "
+                        "answer (type already-answered)."
+                    ),
+                    "422": _problem(
+                        "The body breaks the schema or the rules: errors[].pointer names each field "
+                        "(a record that is not yours in this dispute is /record_id; a correction with "
+                        "another reference is /correction/reference)."
+                    ),
+                    **_problems("400", "401", "403", "413", "415", "429"),
+                },
+            }
+        },
+        f"{PREFIX}/notices": {
+            "get": {
+                "operationId": "listNotices",
+                "summary": "Correction notices for records you received.",
+                "description": "When a dispute decision changes a record you received in a report, you are sent a "
+                "notice with what changed and the record as it may now be disclosed (null when it "
+                "no longer is). Either scope may read them. Paged with limit and offset.",
+                "security": _security(app, "api.correction_notices"),
+                "parameters": _query(schemas.NOTICE_PARAMETERS),
+                "responses": {
+                    "200": {"description": "A page of notices.", "content": _json("NoticeList")},
+                    **_problems("400", "401", "403", "429"),
+                },
+            }
+        },
+        f"{PREFIX}/notices/{{notice_id}}/ack": {
+            "post": {
+                "operationId": "acknowledgeNotice",
+                "summary": "Acknowledge a correction notice.",
+                "description": "Idempotent: acknowledging again answers 200 with the time of the first "
+                "acknowledgement. No body.",
+                "security": _security(app, "api.acknowledge_notice"),
+                "parameters": _path("notice_id"),
+                "responses": {
+                    "200": {"description": "Acknowledged.", "content": _json("Acknowledged")},
+                    "404": _problem("No notice of yours has this id."),
+                    **_problems("401", "403", "429"),
+                },
+            }
+        },
+        f"{PREFIX}/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document.",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "OpenAPI 3.1.",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    **_problems("429"),
+                },
+            }
+        },
     }
 
 
 def document(app: Flask) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Credit-subject portal: institution API", "version": "1",
-                 "description": "Furnish records, query reports, answer disputes of your records and read "
-                                "correction notices. Errors are RFC 9457 problem+json."},
+        "info": {
+            "title": "Credit-subject portal: institution API",
+            "version": "1",
+            "description": "Furnish records, query reports, answer disputes of your records and read "
+            "correction notices. Errors are RFC 9457 problem+json.",
+        },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "paths": _paths(app),
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "pk_<key id>.<secret>",
-                                           "description": "An API key, shown once when issued."}},
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "pk_<key id>.<secret>",
+                    "description": "An API key, shown once when issued.",
+                }
+            },
             "schemas": {name: t.schema() for name, t in COMPONENTS.items()},
-            "responses": {f"Problem{code}": {"description": text, "content": {MEDIA_TYPE: {"schema": _ref("Problem")}}}
-                          for code, text in PROBLEMS.items()},
+            "responses": {
+                f"Problem{code}": {"description": text, "content": {MEDIA_TYPE: {"schema": _ref("Problem")}}}
+                for code, text in PROBLEMS.items()
+            },
         },
     }

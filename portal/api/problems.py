@@ -2,6 +2,7 @@
 HTTP errors inside API views (404, 405, 413, 429, 500), and routing errors
 for URLs that match no API route (which belong to no blueprint, so the
 blueprint's handlers would never see them)."""
+
 from __future__ import annotations
 
 import json
@@ -17,10 +18,16 @@ MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "urn:portal:problem:"
 
 
-def problem_response(status: int, title: str, detail: str | None = None, *, type_: str | None = None,
-                     headers: dict[str, str] | None = None, **extra: Any) -> Response:
-    body: dict[str, Any] = {"type": TYPE_BASE + type_ if type_ else "about:blank", "title": title,
-                            "status": status}
+def problem_response(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    *,
+    type_: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    body: dict[str, Any] = {"type": TYPE_BASE + type_ if type_ else "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
     body.update(extra)
@@ -32,15 +39,24 @@ def problem_response(status: int, title: str, detail: str | None = None, *, type
 class ApiProblem(Exception):
     """Raise anywhere in an API request to answer with a problem."""
 
-    def __init__(self, status: int, title: str, detail: str | None = None, *, type_: str | None = None,
-                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        *,
+        type_: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail or title)
         self.status, self.title, self.detail = status, title, detail
         self.type_, self.headers, self.extra = type_, headers, extra
 
     def response(self) -> Response:
-        return problem_response(self.status, self.title, self.detail, type_=self.type_, headers=self.headers,
-                                **self.extra)
+        return problem_response(
+            self.status, self.title, self.detail, type_=self.type_, headers=self.headers, **self.extra
+        )
 
 
 def invalid(errors: list[dict[str, str]], status: int = 422) -> ApiProblem:

@@ -1,6 +1,7 @@
 """The institution API at /api/v1: bearer tokens, JSON in, JSON or RFC 9457
 problem+json out. Routes parse and answer; schemas.py validates and
 services.py holds the rules. No cookies, so no CSRF; rate limited per key."""
+
 from __future__ import annotations
 
 import uuid
@@ -45,16 +46,30 @@ def furnish_record():
     try:
         done = services.furnish_record(session(), vault(), g.institution, g.api_key, data)
     except services.Conflict as exc:
-        raise ApiProblem(409, "Conflict", str(exc), type_="reference-conflict",
-                         errors=[{"pointer": "/record/reference", "detail": str(exc)}]) from None
+        raise ApiProblem(
+            409,
+            "Conflict",
+            str(exc),
+            type_="reference-conflict",
+            errors=[{"pointer": "/record/reference", "detail": str(exc)}],
+        ) from None
     except RecordDeleted as exc:
-        detail = ("This record was deleted after a dispute. Furnish it again only if you certify that it is "
-                  "accurate, with \"certify_accurate\": true; the subject is told.")
-        raise ApiProblem(409, "Record deleted", detail, type_="record-deleted", record_id=str(exc.record_id),
-                         errors=[{"pointer": "/certify_accurate", "detail": detail}]) from None
+        detail = (
+            "This record was deleted after a dispute. Furnish it again only if you certify that it is "
+            'accurate, with "certify_accurate": true; the subject is told.'
+        )
+        raise ApiProblem(
+            409,
+            "Record deleted",
+            detail,
+            type_="record-deleted",
+            record_id=str(exc.record_id),
+            errors=[{"pointer": "/certify_accurate", "detail": detail}],
+        ) from None
     v = done.version
-    return jsonify(record_id=str(v.record_id), version=v.version,
-                   expires_on=v.expires_on.isoformat() if v.expires_on else None), 201
+    return jsonify(
+        record_id=str(v.record_id), version=v.version, expires_on=v.expires_on.isoformat() if v.expires_on else None
+    ), 201
 
 
 @bp.get("/reports/<identifier>")
@@ -70,13 +85,20 @@ def report(identifier: str):
     if subject is None:
         raise ApiProblem(404, "Not Found", "No subject with this identifier is on file.", type_="unknown-subject")
     consent = uuid.UUID(params["consent"]) if params["consent"] else None
-    result = services.query_report(session(), vault(), g.institution, g.api_key, subject, params["purpose"],
-                                   consent, local_today())
+    result = services.query_report(
+        session(), vault(), g.institution, g.api_key, subject, params["purpose"], consent, local_today()
+    )
     if not result.basis.allowed:
         # The refused attempt stays recorded for the subject (the service
         # marked it so): this 4xx commits.
-        raise ApiProblem(403, "Query refused", result.basis.message, type_="query-refused",
-                         reason=result.basis.reason.value, event_id=str(result.event.id))
+        raise ApiProblem(
+            403,
+            "Query refused",
+            result.basis.message,
+            type_="query-refused",
+            reason=result.basis.reason.value,
+            event_id=str(result.event.id),
+        )
     # The report's bytes verbatim inside the canonical JSON of the wrapper
     # ("report" sorts before "sha256"), so what is kept is what was sent.
     report, sha256 = result.sent()

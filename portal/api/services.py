@@ -7,6 +7,7 @@ Each checks everything before it writes and records its access event in the
 same transaction. A refused request (4xx) writes nothing, except a refused
 report query, which stays recorded for the subject (`keep_refused_attempt`).
 Services flush, never commit."""
+
 from __future__ import annotations
 
 import hashlib
@@ -16,11 +17,11 @@ from datetime import date, datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import case, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.access import consents
-from portal.access.consents import Basis
+from portal.access.basis import Basis, legal_basis
 from portal.access.models import Consent
 from portal.access.notify import tell_subject_of_query
 from portal.api.problems import PREFIX
@@ -31,7 +32,7 @@ from portal.audit.models import AccessEvent, EventKind, Outcome
 from portal.audit.purposes import Purpose
 from portal.crypto import Vault
 from portal.db import keep_refused_attempt
-from portal.disputes import notices, responses
+from portal.disputes import inbox, notices, responses
 from portal.disputes.messages import tell_subject
 from portal.disputes.models import Answer, DisputeStatus
 from portal.disputes.services import disputed_records
@@ -40,20 +41,9 @@ from portal.i18n import local_name
 from portal.institutions.models import ApiKey, Institution
 from portal.localtime import today as local_today
 from portal.records.documents import record_document
-from portal.records.models import (
-    Category,
-    CreditRecord,
-    RecordVersion,
-    Subject,
-)
-from portal.records.services import (
-    REFERENCE_INDEX,
-    RecordDeleted,
-    create_subject,
-    find_subject,
-    furnish,
-    view_subject,
-)
+from portal.records.models import CreditRecord, RecordVersion, Subject
+from portal.records.pages import REPORT_ORDER
+from portal.records.services import REFERENCE_INDEX, RecordDeleted, create_subject, find_subject, furnish, view_subject
 from portal.transparency import log
 
 
@@ -68,8 +58,9 @@ class Furnished:
     subject_created: bool
 
 
-def furnish_record(session: Session, vault: Vault, institution: Institution, key: ApiKey,
-                   data: FurnishRequest) -> Furnished:
+def furnish_record(
+    session: Session, vault: Vault, institution: Institution, key: ApiKey, data: FurnishRequest
+) -> Furnished:
     """A new record or a new version, about a subject found by identifier.
     A subject not on file is created with the name given: furnishing is how
     subjects arrive. A reference of this furnisher already used for another
@@ -79,11 +70,15 @@ def furnish_record(session: Session, vault: Vault, institution: Institution, key
     such a certification is told to the subject."""
     ref = data.subject
     subject = find_subject(session, vault, ref.kind, ref.identifier)
-    existing = session.scalar(select(CreditRecord).where(
-        CreditRecord.furnisher_id == institution.id,
-        CreditRecord.reference_bidx == vault.blind_index(REFERENCE_INDEX, data.record.reference)))
-    if existing is not None and (subject is None or existing.subject_id != subject.id
-                                 or existing.category != data.record.category):
+    existing = session.scalar(
+        select(CreditRecord).where(
+            CreditRecord.furnisher_id == institution.id,
+            CreditRecord.reference_bidx == vault.blind_index(REFERENCE_INDEX, data.record.reference),
+        )
+    )
+    if existing is not None and (
+        subject is None or existing.subject_id != subject.id or existing.category != data.record.category
+    ):
         raise Conflict("This reference is already used for another subject or category.")
     recertified = False
     if existing is not None and existing.deleted_at is not None:
@@ -94,11 +89,22 @@ def furnish_record(session: Session, vault: Vault, institution: Institution, key
     if subject is None:
         subject = create_subject(session, vault, ref.kind, ref.identifier, ref.name or "", ref.contact_email)
     version = furnish(session, vault, institution, subject, data.record, certified=data.certify_accurate)
-    record_event(session, vault, subject, EventKind.RECORD_FURNISHED, channel="api", institution_id=institution.id,
-                 detail={"record": str(version.record_id), "version": version.version,
-                         "category": data.record.category.value, "key_id": key.key_id,
-                         **({"subject_created": True} if created else {}),
-                         **({"recertified": True} if recertified else {})})
+    record_event(
+        session,
+        vault,
+        subject,
+        EventKind.RECORD_FURNISHED,
+        channel="api",
+        institution_id=institution.id,
+        detail={
+            "record": str(version.record_id),
+            "version": version.version,
+            "category": data.record.category.value,
+            "key_id": key.key_id,
+            **({"subject_created": True} if created else {}),
+            **({"recertified": True} if recertified else {}),
+        },
+    )
     if recertified:
         _tell_of_recertification(session, vault, subject, institution)
     return Furnished(version, created)
@@ -107,25 +113,31 @@ def furnish_record(session: Session, vault: Vault, institution: Institution, key
 def _tell_of_recertification(session: Session, vault: Vault, subject: Subject, institution: Institution) -> None:
     def compose() -> tuple[str, str]:
         name = local_name(institution)
-        return (_("%(institution)s furnished a deleted record again", institution=name),
-                _("%(institution)s furnished again a record that had been deleted after a dispute, and certified "
-                  "that it is accurate. See it in your credit report; if it is wrong, you can dispute it again.",
-                  institution=name))
+        return (
+            _("%(institution)s furnished a deleted record again", institution=name),
+            _(
+                "%(institution)s furnished again a record that had been deleted after a dispute, and certified "
+                "that it is accurate. See it in your credit report; if it is wrong, you can dispute it again.",
+                institution=name,
+            ),
+        )
 
     tell_subject(session, vault, subject, compose)
 
 
 # -- written authorisations ---------------------------------------------------------------
-def register_authorisation(session: Session, vault: Vault, institution: Institution,
-                           data: AuthorisationRequest) -> Consent | None:
+def register_authorisation(
+    session: Session, vault: Vault, institution: Institution, data: AuthorisationRequest
+) -> Consent | None:
     """None when the subject is not on file. ConsentError names the field;
     it is raised the same whether or not the subject is on file."""
     consents.check_request(institution, data.purpose.value, data.valid_until, local_today())
     subject = find_subject(session, vault, data.subject.kind, data.subject.identifier)
     if subject is None:
         return None
-    return consents.register_written(session, vault, institution, subject, data.purpose.value, data.valid_until,
-                                     data.document_sha256, data.scope)
+    return consents.register_written(
+        session, vault, institution, subject, data.purpose.value, data.valid_until, data.document_sha256, data.scope
+    )
 
 
 # -- report queries -------------------------------------------------------------------------
@@ -143,19 +155,34 @@ class QueryResult:
         return self.body, self.sha256
 
 
-def query_report(session: Session, vault: Vault, institution: Institution, key: ApiKey, subject: Subject,
-                 purpose: Purpose, consent_id: uuid.UUID | None, today: date) -> QueryResult:
+def query_report(
+    session: Session,
+    vault: Vault,
+    institution: Institution,
+    key: ApiKey,
+    subject: Subject,
+    purpose: Purpose,
+    consent_id: uuid.UUID | None,
+    today: date,
+) -> QueryResult:
     """Decide, record the attempt (served or refused: exactly one event),
     and when served build the report and keep what was sent."""
     # Take the log's append lock before deciding: a revocation or a lock
     # committed before this query is then seen by it (its own event needs
     # the same lock), so nothing is served on a basis already withdrawn.
     log.lock_head(session)
-    basis = consents.legal_basis(session, subject, institution, purpose, consent_id, today)
-    event = record_event(session, vault, subject, EventKind.INSTITUTION_QUERY, channel="api",
-                         outcome=Outcome.SERVED if basis.allowed else Outcome.REFUSED,
-                         institution_id=institution.id, purpose=purpose.value,
-                         detail={**basis.detail(), "key_id": key.key_id})
+    basis = legal_basis(session, subject, institution, purpose, consent_id, today)
+    event = record_event(
+        session,
+        vault,
+        subject,
+        EventKind.INSTITUTION_QUERY,
+        channel="api",
+        outcome=Outcome.SERVED if basis.allowed else Outcome.REFUSED,
+        institution_id=institution.id,
+        purpose=purpose.value,
+        detail={**basis.detail(), "key_id": key.key_id},
+    )
     tell_subject_of_query(session, vault, subject, institution, purpose.value, event.outcome)
     if not basis.allowed:
         # Answered with a 403, yet the subject sees the attempt and is told.
@@ -167,11 +194,16 @@ def query_report(session: Session, vault: Vault, institution: Institution, key: 
     return QueryResult(basis, event, body, hashlib.sha256(body).hexdigest())
 
 
-_CATEGORY_ORDER = case({c: i for i, c in enumerate(Category)}, value=CreditRecord.category)
-
-
-def institution_report(session: Session, vault: Vault, subject: Subject, institution: Institution,
-                       purpose: Purpose, basis: Basis, event: AccessEvent, today: date) -> dict[str, Any]:
+def institution_report(
+    session: Session,
+    vault: Vault,
+    subject: Subject,
+    institution: Institution,
+    purpose: Purpose,
+    basis: Basis,
+    event: AccessEvent,
+    today: date,
+) -> dict[str, Any]:
     """The report as an institution may see it: the current version of each
     record only (corrections replace, earlier versions are never disclosed
     again), no negative information past its expiry, nothing a dispute
@@ -179,22 +211,33 @@ def institution_report(session: Session, vault: Vault, subject: Subject, institu
     marked so, and the subject's statements beside their records."""
     rows = session.execute(
         select(CreditRecord, RecordVersion, Institution)
-        .join(RecordVersion, (RecordVersion.record_id == CreditRecord.id)
-              & (RecordVersion.version == CreditRecord.current_version))
+        .join(
+            RecordVersion,
+            (RecordVersion.record_id == CreditRecord.id) & (RecordVersion.version == CreditRecord.current_version),
+        )
         .join(Institution, Institution.id == CreditRecord.furnisher_id)
-        .where(CreditRecord.subject_id == subject.id,
-               CreditRecord.deleted_at.is_(None), CreditRecord.publicity_ended_at.is_(None),
-               (RecordVersion.expires_on.is_(None)) | (RecordVersion.expires_on > today))
-        .order_by(_CATEGORY_ORDER, CreditRecord.created_at.desc(), CreditRecord.id)).all()
+        .where(
+            CreditRecord.subject_id == subject.id,
+            CreditRecord.deleted_at.is_(None),
+            CreditRecord.publicity_ended_at.is_(None),
+            (RecordVersion.expires_on.is_(None)) | (RecordVersion.expires_on > today),
+        )
+        .order_by(*REPORT_ORDER)
+    ).all()
     cipher = vault.cipher(session, subject.data_key_id)
     who = view_subject(session, vault, subject)
     ids = [r.id for r, _, _ in rows]
     disputed = disputed_records(session, ids)
     statements = statements_for(session, vault, subject, ids)
     return {
-        "query": {"id": str(event.id), "at": event.occurred_at.isoformat(), "institution": institution.code,
-                  "purpose": purpose.value, "basis": basis.reason.value,
-                  "consent": str(basis.consent_id) if basis.consent_id else None},
+        "query": {
+            "id": str(event.id),
+            "at": event.occurred_at.isoformat(),
+            "institution": institution.code,
+            "purpose": purpose.value,
+            "basis": basis.reason.value,
+            "consent": str(basis.consent_id) if basis.consent_id else None,
+        },
         "subject": {"kind": who.kind.value, "identifier": who.identifier, "name": who.name},
         "records": [record_document(cipher, r, v, f, r.id in disputed, statements.get(r.id, [])) for r, v, f in rows],
     }
@@ -205,50 +248,93 @@ def _next(offset: int, shown: int, total: int) -> int | None:
     return offset + shown if shown and offset + shown < total else None
 
 
-def dispute_page(session: Session, vault: Vault, institution: Institution, params: dict[str, Any],
-                 today: date) -> dict[str, Any]:
-    page = responses.disputes_for(session, vault, institution, params["status"], params["limit"],
-                                  params["offset"], today)
-    return {"disputes": [_dispute(d) for d in page.disputes], "total": page.total, "limit": params["limit"],
-            "offset": params["offset"],
-            "next_offset": _next(params["offset"], len(page.disputes), page.total)}
+def dispute_page(
+    session: Session, vault: Vault, institution: Institution, params: dict[str, Any], today: date
+) -> dict[str, Any]:
+    page = inbox.disputes_for(session, vault, institution, params["status"], params["limit"], params["offset"], today)
+    return {
+        "disputes": [_dispute(d) for d in page.disputes],
+        "total": page.total,
+        "limit": params["limit"],
+        "offset": params["offset"],
+        "next_offset": _next(params["offset"], len(page.disputes), page.total),
+    }
 
 
 def evidence_href(dispute_id: uuid.UUID, evidence_id: uuid.UUID) -> str:
     return f"{PREFIX}/disputes/{dispute_id}/evidence/{evidence_id}"
 
 
-def _dispute(d: responses.DisputeView) -> dict[str, Any]:
+def _dispute(d: inbox.DisputeView) -> dict[str, Any]:
     return {
-        "id": str(d.id), "reason": d.reason.value, "status": d.status.value, "filed_at": d.filed_at.isoformat(),
-        "due_on": d.due_on.isoformat(), "days_left": d.days_left, "forwarded": d.forwarded, "statement": d.statement,
-        "items": [{"record_id": str(i.record_id), "reference": i.reference, "version": i.version,
-                   "answered": i.answer is not None, "answer": i.answer.value if i.answer else None,
-                   "decision": i.decision.value if i.decision else None}
-                  for i in d.items],
-        "evidence": [{"id": str(e.id), "href": evidence_href(d.id, e.id), "media_type": e.media_type,
-                      "size": e.size, "sha256": e.sha256} for e in d.evidence],
+        "id": str(d.id),
+        "reason": d.reason.value,
+        "status": d.status.value,
+        "filed_at": d.filed_at.isoformat(),
+        "due_on": d.due_on.isoformat(),
+        "days_left": d.days_left,
+        "forwarded": d.forwarded,
+        "statement": d.statement,
+        "items": [
+            {
+                "record_id": str(i.record_id),
+                "reference": i.reference,
+                "version": i.version,
+                "answered": i.answer is not None,
+                "answer": i.answer.value if i.answer else None,
+                "decision": i.decision.value if i.decision else None,
+            }
+            for i in d.items
+        ],
+        "evidence": [
+            {
+                "id": str(e.id),
+                "href": evidence_href(d.id, e.id),
+                "media_type": e.media_type,
+                "size": e.size,
+                "sha256": e.sha256,
+            }
+            for e in d.evidence
+        ],
     }
 
 
 def answered(done: responses.Answered) -> dict[str, Any]:
     r = done.response
-    return {"id": str(r.id), "dispute_id": str(r.dispute_id), "record_id": str(done.record_id),
-            "answer": Answer(r.answer).value,
-            "corrected_version": r.corrected_version, "dispute_status": DisputeStatus(done.dispute.status).value}
+    return {
+        "id": str(r.id),
+        "dispute_id": str(r.dispute_id),
+        "record_id": str(done.record_id),
+        "answer": Answer(r.answer).value,
+        "corrected_version": r.corrected_version,
+        "dispute_status": DisputeStatus(done.dispute.status).value,
+    }
 
 
 _ACKNOWLEDGED = {"false": False, "true": True, "all": None}
 
 
 def notice_page(session: Session, vault: Vault, institution: Institution, params: dict[str, Any]) -> dict[str, Any]:
-    page = notices.list_for_institution(session, vault, institution, _ACKNOWLEDGED[params["acknowledged"].value],
-                                        params["limit"], params["offset"])
-    return {"notices": [{"id": str(n.id), "dispute_id": str(n.dispute_id), "record_id": str(n.record_id),
-                         "created_at": n.created_at.isoformat(), "acknowledged_at": _moment(n.acknowledged_at),
-                         "body": n.body} for n in page.notices],
-            "total": page.total, "limit": params["limit"], "offset": params["offset"],
-            "next_offset": _next(params["offset"], len(page.notices), page.total)}
+    page = notices.list_for_institution(
+        session, vault, institution, _ACKNOWLEDGED[params["acknowledged"].value], params["limit"], params["offset"]
+    )
+    return {
+        "notices": [
+            {
+                "id": str(n.id),
+                "dispute_id": str(n.dispute_id),
+                "record_id": str(n.record_id),
+                "created_at": n.created_at.isoformat(),
+                "acknowledged_at": _moment(n.acknowledged_at),
+                "body": n.body,
+            }
+            for n in page.notices
+        ],
+        "total": page.total,
+        "limit": params["limit"],
+        "offset": params["offset"],
+        "next_offset": _next(params["offset"], len(page.notices), page.total),
+    }
 
 
 def _moment(moment: datetime | None) -> str | None:

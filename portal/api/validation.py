@@ -4,6 +4,7 @@ refused at every level) and describes itself as JSON Schema, so the OpenAPI
 document is built from the very objects that validate. Errors name their
 field as a JSON pointer (RFC 6901) and are all collected before the caller
 writes anything."""
+
 from __future__ import annotations
 
 import contextlib
@@ -60,8 +61,14 @@ class Type:
 
 
 class Str(Type):
-    def __init__(self, min_length: int = 1, max_length: int = 200, pattern: str | None = None,
-                 description: str | None = None, example: str | None = None) -> None:
+    def __init__(
+        self,
+        min_length: int = 1,
+        max_length: int = 200,
+        pattern: str | None = None,
+        description: str | None = None,
+        example: str | None = None,
+    ) -> None:
         self.min_length, self.max_length, self.description, self.example = min_length, max_length, description, example
         self.pattern = re.compile(pattern) if pattern else None
 
@@ -155,12 +162,17 @@ class Amount(Str):
     """Money as a decimal string ("1234.50"): no floats, no rounding."""
 
     def __init__(self, description: str | None = None) -> None:
-        super().__init__(1, 20, r"-?(?:0|[1-9][0-9]{0,14})(?:\.[0-9]{1,2})?",
-                         description or "A decimal string with at most two decimals.", "50000.00")
+        super().__init__(
+            1,
+            20,
+            r"-?(?:0|[1-9][0-9]{0,14})(?:\.[0-9]{1,2})?",
+            description or "A decimal string with at most two decimals.",
+            "50000.00",
+        )
 
     def check(self, value: Any, at: str, errors: Errors) -> str:
         if not isinstance(value, str):
-            return self.fail(at, errors, f"an amount is a decimal string such as \"50000.00\", not {json_type(value)}")
+            return self.fail(at, errors, f'an amount is a decimal string such as "50000.00", not {json_type(value)}')
         return super().check(value, at, errors)
 
 
@@ -246,8 +258,11 @@ class Obj(Type):
         return out
 
     def schema(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "object", "properties": {k: p.type.schema() for k, p in self.props.items()},
-                               "additionalProperties": False}
+        out: dict[str, Any] = {
+            "type": "object",
+            "properties": {k: p.type.schema() for k, p in self.props.items()},
+            "additionalProperties": False,
+        }
         if required := [k for k, p in self.props.items() if p.required]:
             out["required"] = required
         return self.describe(out)

@@ -1,4 +1,5 @@
 """`portal audit`: check the transparency log, and proof bundles offline."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,10 @@ def init_log_key() -> None:
     key_dir: Path = current_app.config["KEY_DIR"]
     last = session().scalars(select(Checkpoint).order_by(Checkpoint.size.desc()).limit(1)).first()
     if last is not None and not (key_dir / KEY_FILE).exists():
-        raise click.ClickException(f"the log's checkpoints were signed with {key_dir / KEY_FILE}, which is missing: "
-                                   "restore it; refusing to create a new one")
+        raise click.ClickException(
+            f"the log's checkpoints were signed with {key_dir / KEY_FILE}, which is missing: "
+            "restore it; refusing to create a new one"
+        )
     if path := create_key_file(key_dir):
         click.echo(f"created {path} (mode 0600)")
     try:
@@ -37,8 +40,9 @@ def init_log_key() -> None:
         if last is not None:
             verify_note(last.note, signer.vkey)
     except (KeyringError, NoteError) as exc:
-        raise click.ClickException(f"{key_dir / KEY_FILE} is not the key the log's checkpoints were signed with "
-                                   f"(or LOG_ORIGIN changed): {exc}") from None
+        raise click.ClickException(
+            f"{key_dir / KEY_FILE} is not the key the log's checkpoints were signed with (or LOG_ORIGIN changed): {exc}"
+        ) from None
 
 
 @audit.command("verify")
@@ -58,10 +62,13 @@ def verify_command(vkey: str | None, log_only: bool) -> None:
     except AuditFailure as exc:
         click.echo(f"log verification FAILED: {exc}", err=True)
         raise SystemExit(1) from None
-    checked = "" if events is None else f"{events} events recomputed from their sealed content " \
-                                        "(shredded subjects skipped); "
-    click.echo(f"log verified: {report.size} leaves, {report.checkpoints} signed checkpoints consistent; "
-               f"{checked}root {report.root.hex()}")
+    checked = (
+        "" if events is None else f"{events} events recomputed from their sealed content (shredded subjects skipped); "
+    )
+    click.echo(
+        f"log verified: {report.size} leaves, {report.checkpoints} signed checkpoints consistent; "
+        f"{checked}root {report.root.hex()}"
+    )
 
 
 def _snapshot(s: Session) -> Session:
@@ -76,8 +83,12 @@ def _snapshot(s: Session) -> Session:
 
 @audit.command("verify-proof", with_appcontext=False)
 @click.argument("file", type=click.File("rb"))
-@click.option("--key", "vkey", help="The log's verifier key, as published at /transparency/key "
-                                    "(default: the key named in the bundle, which proves less).")
+@click.option(
+    "--key",
+    "vkey",
+    help="The log's verifier key, as published at /transparency/key "
+    "(default: the key named in the bundle, which proves less).",
+)
 def verify_proof_command(file: IO[bytes], vkey: str | None) -> None:
     """Check a downloaded proof bundle offline: the checkpoint's signature,
     and that the event is in the log it signs."""
@@ -91,9 +102,13 @@ def verify_proof_command(file: IO[bytes], vkey: str | None) -> None:
     except BundleError as exc:
         click.echo(f"proof NOT verified: {exc}", err=True)
         raise SystemExit(1) from None
-    click.echo(f"proof verified: event {event.get('id')} ({event.get('kind')}, {event.get('occurred_at')}) is leaf "
-               f"{bundle['leaf_index']} of the log at size {bundle['tree_size']}, signed by "
-               f"{(vkey or bundle['key']).split('+')[0]}")
+    click.echo(
+        f"proof verified: event {event.get('id')} ({event.get('kind')}, {event.get('occurred_at')}) is leaf "
+        f"{bundle['leaf_index']} of the log at size {bundle['tree_size']}, signed by "
+        f"{(vkey or bundle['key']).split('+')[0]}"
+    )
     if not vkey:
-        click.echo("note: checked against the key inside the bundle; pass --key with the key published at "
-                   "/transparency/key to be sure it is the log's")
+        click.echo(
+            "note: checked against the key inside the bundle; pass --key with the key published at "
+            "/transparency/key to be sure it is the log's"
+        )

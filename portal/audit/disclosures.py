@@ -2,6 +2,7 @@
 kept as the canonical JSON bytes that were sent, sealed under the subject's
 data key, with their SHA-256; it is linked to the INSTITUTION_QUERY event,
 so the subject can open it from their access log."""
+
 from __future__ import annotations
 
 import hashlib
@@ -26,11 +27,18 @@ def store(session: Session, vault: Vault, subject: KeyedSubject, event: AccessEv
     """Keep `body`, the exact bytes sent, for the query `event`."""
     if event.subject_id != subject.id or event.institution_id is None:
         raise ValueError("a disclosure belongs to an institution's query about this subject")
-    row = Disclosure(id=new_id(), event_id=event.id, subject_id=subject.id, institution_id=event.institution_id,
-                     snapshot_hash=hashlib.sha256(body).digest(), created_at=utcnow())
+    row = Disclosure(
+        id=new_id(),
+        event_id=event.id,
+        subject_id=subject.id,
+        institution_id=event.institution_id,
+        snapshot_hash=hashlib.sha256(body).digest(),
+        created_at=utcnow(),
+    )
     # Bytes in, bytes out: sealed as sent, not re-encoded.
-    row.snapshot_ct = vault.cipher(session, subject.data_key_id).seal(Disclosure.__tablename__, "snapshot",
-                                                                      row.id, body)
+    row.snapshot_ct = vault.cipher(session, subject.data_key_id).seal(
+        Disclosure.__tablename__, "snapshot", row.id, body
+    )
     session.add(row)
     session.flush()
     return row
@@ -47,20 +55,21 @@ class DisclosureView:
 
 
 def open_snapshot(session: Session, vault: Vault, subject: KeyedSubject, row: Disclosure) -> bytes:
-    body = vault.cipher(session, subject.data_key_id).open(Disclosure.__tablename__, "snapshot", row.id,
-                                                           row.snapshot_ct)
+    body = vault.cipher(session, subject.data_key_id).open(
+        Disclosure.__tablename__, "snapshot", row.id, row.snapshot_ct
+    )
     # The ciphertext is authenticated; the hash column is not: check it.
     if not hmac.compare_digest(hashlib.sha256(body).digest(), row.snapshot_hash):
         raise DecryptionFailed(f"disclosure {row.id}: the stored hash does not match the snapshot")
     return body
 
 
-def disclosure_for_event(session: Session, vault: Vault, subject: KeyedSubject,
-                         event_id: uuid.UUID) -> DisclosureView | None:
+def disclosure_for_event(
+    session: Session, vault: Vault, subject: KeyedSubject, event_id: uuid.UUID
+) -> DisclosureView | None:
     """What was disclosed by one of the subject's access events; None when
     the event disclosed nothing (or is not the subject's)."""
-    row = session.scalar(select(Disclosure).where(Disclosure.event_id == event_id,
-                                                  Disclosure.subject_id == subject.id))
+    row = session.scalar(select(Disclosure).where(Disclosure.event_id == event_id, Disclosure.subject_id == subject.id))
     if row is None:
         return None
     body = open_snapshot(session, vault, subject, row)

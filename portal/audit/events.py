@@ -6,6 +6,7 @@ transaction: d = SHA-256(salt || canonical JSON of the event). The random
 salt is sealed with the event's detail under the subject's data key, so the
 public leaf reveals nothing, and once the subject is shredded the leaf can
 no longer be tied to anything while the log stays intact."""
+
 from __future__ import annotations
 
 import base64
@@ -34,22 +35,42 @@ SALT_BYTES = 32
 BUNDLE_FORMAT = "portal-event-proof/1"
 
 
-def record_event(session: Session, vault: Vault, subject: KeyedSubject, kind: EventKind, *,
-                 channel: str = "web", outcome: Outcome = Outcome.SERVED, actor_user_id: uuid.UUID | None = None,
-                 institution_id: uuid.UUID | None = None, purpose: str | None = None,
-                 detail: dict[str, Any] | None = None) -> AccessEvent:
+def record_event(
+    session: Session,
+    vault: Vault,
+    subject: KeyedSubject,
+    kind: EventKind,
+    *,
+    channel: str = "web",
+    outcome: Outcome = Outcome.SERVED,
+    actor_user_id: uuid.UUID | None = None,
+    institution_id: uuid.UUID | None = None,
+    purpose: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AccessEvent:
     # Round-trip the detail through JSON: the leaf commits to exactly what
     # reading it back gives.
     detail = json.loads(json.dumps(detail or {}, ensure_ascii=False))
     if SALT_KEY in detail:
         raise ValueError(f"{SALT_KEY!r} is reserved in an event's detail")
-    event = AccessEvent(id=new_id(), subject_id=subject.id, occurred_at=utcnow(), kind=kind, outcome=outcome,
-                        channel=channel, actor_user_id=actor_user_id, institution_id=institution_id,
-                        purpose=purpose)
+    event = AccessEvent(
+        id=new_id(),
+        subject_id=subject.id,
+        occurred_at=utcnow(),
+        kind=kind,
+        outcome=outcome,
+        channel=channel,
+        actor_user_id=actor_user_id,
+        institution_id=institution_id,
+        purpose=purpose,
+    )
     cipher = vault.cipher(session, subject.data_key_id)  # fails (shredded subject) before anything is logged
     salt = secrets.token_bytes(SALT_BYTES)
-    cipher.seal_field(event, "detail", json.dumps({**detail, SALT_KEY: base64.b64encode(salt).decode()},
-                                                  ensure_ascii=False, sort_keys=True))
+    cipher.seal_field(
+        event,
+        "detail",
+        json.dumps({**detail, SALT_KEY: base64.b64encode(salt).decode()}, ensure_ascii=False, sort_keys=True),
+    )
     event.log_index = log.append(session, leaf_data(salt, event_document(event, detail)))
     session.add(event)
     session.flush()
@@ -66,10 +87,18 @@ def _opt(value: uuid.UUID | None) -> str | None:
 
 def event_document(event: AccessEvent, detail: dict[str, Any]) -> dict[str, Any]:
     """The event as the log commits to it (detail without the salt)."""
-    return {"id": str(event.id), "subject_id": str(event.subject_id), "occurred_at": _iso(event.occurred_at),
-            "kind": EventKind(event.kind).value, "outcome": Outcome(event.outcome).value, "purpose": event.purpose,
-            "channel": event.channel, "actor_user_id": _opt(event.actor_user_id),
-            "institution_id": _opt(event.institution_id), "detail": detail}
+    return {
+        "id": str(event.id),
+        "subject_id": str(event.subject_id),
+        "occurred_at": _iso(event.occurred_at),
+        "kind": EventKind(event.kind).value,
+        "outcome": Outcome(event.outcome).value,
+        "purpose": event.purpose,
+        "channel": event.channel,
+        "actor_user_id": _opt(event.actor_user_id),
+        "institution_id": _opt(event.institution_id),
+        "detail": detail,
+    }
 
 
 def canonical_json(value: Any) -> bytes:
@@ -103,10 +132,18 @@ def open_detail(cipher: Cipher, event: AccessEvent) -> tuple[dict[str, Any], str
 
 def recent_events(session: Session, vault: Vault, subject: KeyedSubject, limit: int = 10) -> list[EventView]:
     cipher = vault.cipher(session, subject.data_key_id)
-    rows = session.scalars(select(AccessEvent).where(AccessEvent.subject_id == subject.id)
-                           .order_by(AccessEvent.occurred_at.desc()).limit(limit))
-    return [EventView(e.id, e.occurred_at, e.kind, e.outcome, e.channel, e.purpose, e.institution_id,
-                      open_detail(cipher, e)[0]) for e in rows]
+    rows = session.scalars(
+        select(AccessEvent)
+        .where(AccessEvent.subject_id == subject.id)
+        .order_by(AccessEvent.occurred_at.desc())
+        .limit(limit)
+    )
+    return [
+        EventView(
+            e.id, e.occurred_at, e.kind, e.outcome, e.channel, e.purpose, e.institution_id, open_detail(cipher, e)[0]
+        )
+        for e in rows
+    ]
 
 
 # -- proofs for the subject ----------------------------------------------------------
@@ -130,10 +167,17 @@ def proof_bundle(session: Session, vault: Vault, event: AccessEvent, signer: Sig
     # stored note altered in the database is refused, never passed on.
     verify_note(checkpoint.note, signer.vkey)
     proof = log.inclusion_proof(session, event.log_index, checkpoint.size)
-    return {"format": BUNDLE_FORMAT, "event": canonical_json(event_document(event, detail)).decode(),
-            "salt": salt, "leaf_index": event.log_index, "tree_size": checkpoint.size,
-            "proof": [base64.b64encode(p).decode() for p in proof],
-            "checkpoint": checkpoint.note, "key": signer.vkey, "checkpoint_verified_by_server": True}
+    return {
+        "format": BUNDLE_FORMAT,
+        "event": canonical_json(event_document(event, detail)).decode(),
+        "salt": salt,
+        "leaf_index": event.log_index,
+        "tree_size": checkpoint.size,
+        "proof": [base64.b64encode(p).decode() for p in proof],
+        "checkpoint": checkpoint.note,
+        "key": signer.vkey,
+        "checkpoint_verified_by_server": True,
+    }
 
 
 class BundleError(ValueError):
@@ -211,8 +255,11 @@ def audit_events(session: Session, vault: Vault, leaves: bytes) -> int:
         if subject.id not in ciphers:
             ciphers[subject.id] = vault.cipher(session, subject.data_key_id)
         detail, salt = open_detail(ciphers[subject.id], event)
-        if salt is None or merkle.leaf_hash(leaf_data(base64.b64decode(salt), event_document(event, detail))) \
-                != leaves[index * 32:(index + 1) * 32]:
+        if (
+            salt is None
+            or merkle.leaf_hash(leaf_data(base64.b64decode(salt), event_document(event, detail)))
+            != leaves[index * 32 : (index + 1) * 32]
+        ):
             raise AuditFailure(f"leaf {index}: event {event.id} no longer hashes to it (the event was changed)", index)
         checked += 1
     if len(seen) != size:

@@ -2,6 +2,7 @@
 verifier key and proofs, so subjects (or anyone for them) can check that the
 log only ever grew and that their events are in it. Bad parameters get a
 400 problem+json (RFC 9457), never a 500."""
+
 from __future__ import annotations
 
 import base64
@@ -24,8 +25,9 @@ def log_signer() -> Signer:
     """The app's log signing key, read from its file on first use."""
     ext = current_app.extensions
     if "portal.log_signer" not in ext:
-        ext["portal.log_signer"] = Signer.load(current_app.config["KEY_DIR"],
-                                               current_app.config.get("LOG_ORIGIN") or DEFAULT_ORIGIN)
+        ext["portal.log_signer"] = Signer.load(
+            current_app.config["KEY_DIR"], current_app.config.get("LOG_ORIGIN") or DEFAULT_ORIGIN
+        )
     signer: Signer = ext["portal.log_signer"]
     return signer
 

@@ -3,6 +3,7 @@ refused attempts included, written in the same transaction as the action.
 What happened in detail is sealed under the subject's data key. Every area
 writes them, so they sit low: below records, accounts and institutions,
 whose tables they name only by foreign key."""
+
 from __future__ import annotations
 
 import uuid
@@ -16,7 +17,7 @@ from portal.db import Base, new_id, str_enum, utcnow
 
 
 class EventKind(StrEnum):
-    SELF_QUERY = "self_query"              # the subject (or its agent) viewed the report
+    SELF_QUERY = "self_query"  # the subject (or its agent) viewed the report
     INSTITUTION_QUERY = "institution_query"  # an institution asked for the report (served or refused)
     RECORD_FURNISHED = "record_furnished"  # a new record, or a new version of one
     CONSENT_GRANTED = "consent_granted"
@@ -24,18 +25,18 @@ class EventKind(StrEnum):
     AUTHORISATION_REGISTERED = "authorisation_registered"  # a signed written authorisation
     LOCK_SET = "lock_set"
     LOCK_RELEASED = "lock_released"
-    COMPLAINT_FILED = "complaint_filed"    # "I did not authorise this"
-    EXPORT = "export"                      # ... or downloaded it
-    REGISTRATION = "registration"          # an account was opened for the subject
+    COMPLAINT_FILED = "complaint_filed"  # "I did not authorise this"
+    EXPORT = "export"  # ... or downloaded it
+    REGISTRATION = "registration"  # an account was opened for the subject
     DELEGATION_GRANTED = "delegation_granted"
     DELEGATION_REVOKED = "delegation_revoked"
     INVITATION_SENT = "invitation_sent"
     INVITATION_CANCELLED = "invitation_cancelled"
-    DISPUTE_FILED = "dispute_filed"        # a dispute (objection) was filed
-    DISPUTE_STEP = "dispute_step"          # a step of a dispute: status change, extension, evidence
-    CASE_VIEWED = "case_viewed"            # an officer opened a case about the subject
+    DISPUTE_FILED = "dispute_filed"  # a dispute (objection) was filed
+    DISPUTE_STEP = "dispute_step"  # a step of a dispute: status change, extension, evidence
+    CASE_VIEWED = "case_viewed"  # an officer opened a case about the subject
     IDENTITY_REVEALED = "identity_revealed"  # an officer unmasked the name and identifier, with a reason
-    EVIDENCE_SENT = "evidence_sent"        # a furnisher fetched a dispute's evidence through the API
+    EVIDENCE_SENT = "evidence_sent"  # a furnisher fetched a dispute's evidence through the API
     DISPUTE_FORWARDED = "dispute_forwarded"  # an officer sent the dispute to a furnisher for an answer
     CORRECTION_NOTICE = "correction_notice"  # a recipient of a changed record was sent a notice
 

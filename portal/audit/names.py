@@ -1,5 +1,6 @@
 """What pages call access events, their actors and purposes, in both
 languages."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -32,8 +33,11 @@ EVENT_NAMES = {
     EventKind.DISPUTE_FORWARDED: _l("Dispute sent to the furnisher for an answer"),
     EventKind.CORRECTION_NOTICE: _l("Correction notice sent to a recipient"),
 }
-STAFF_ROLES = {"officer": _l("compliance officer"), "supervisor": _l("supervisor"),
-               "administrator": _l("administrator")}
+STAFF_ROLES = {
+    "officer": _l("compliance officer"),
+    "supervisor": _l("supervisor"),
+    "administrator": _l("administrator"),
+}
 CHANNEL_ACTORS = {"web": _l("You, on the portal"), "api": _l("An institution"), "staff": _l("Portal staff")}
 
 # Keyed by str: purposes stored on events are looked up as plain strings.

@@ -2,6 +2,7 @@
 id and its data key. Subjects belong to records, a layer above audit, so
 records registers how to load one (`register_loader`) when its models are
 imported, and every function here takes any object of that shape."""
+
 from __future__ import annotations
 
 import uuid

@@ -6,6 +6,7 @@ A refused step leaves nothing behind: each runs in a savepoint, since a
 decision may refuse after it began writing and a change made meanwhile by
 someone else shows only when the case is written. Services flush, never
 commit."""
+
 from __future__ import annotations
 
 import uuid
@@ -41,8 +42,15 @@ def _status(to: DisputeStatus | str) -> DisputeStatus | None:
         return None
 
 
-def move(session: Session, vault: Vault, dispute: Dispute, officer: User, to: DisputeStatus | str,
-         note: str | None = None, expected_version: int | None = None) -> DisputeStep:
+def move(
+    session: Session,
+    vault: Vault,
+    dispute: Dispute,
+    officer: User,
+    to: DisputeStatus | str,
+    note: str | None = None,
+    expected_version: int | None = None,
+) -> DisputeStep:
     status = _status(to)
     policy.require(policy.act_refusal(officer, dispute, MOVE_ACTS.get(status) if status else None))
     if status is None:
@@ -53,23 +61,47 @@ def move(session: Session, vault: Vault, dispute: Dispute, officer: User, to: Di
         return advance(session, vault, dispute, status, officer, note=note, expected_version=expected_version)
 
 
-def extend_deadline(session: Session, vault: Vault, dispute: Dispute, officer: User, days: int, reason: str,
-                    expected_version: int | None = None) -> DisputeStep:
+def extend_deadline(
+    session: Session,
+    vault: Vault,
+    dispute: Dispute,
+    officer: User,
+    days: int,
+    reason: str,
+    expected_version: int | None = None,
+) -> DisputeStep:
     policy.require(policy.act_refusal(officer, dispute, Act.EXTEND))
     with session.begin_nested():
         return extend(session, vault, dispute, officer, days, reason, expected_version=expected_version)
 
 
-def decide(session: Session, vault: Vault, dispute: Dispute, officer: User, outcome: DisputeOutcome | str,
-           reason: str, expected_version: int | None = None, per_record=None,
-           unverifiable_policy: str = decisions.DEFAULT_POLICY) -> OutcomeLetter:
+def decide(
+    session: Session,
+    vault: Vault,
+    dispute: Dispute,
+    officer: User,
+    outcome: DisputeOutcome | str,
+    reason: str,
+    expected_version: int | None = None,
+    per_record=None,
+    unverifiable_policy: str = decisions.DEFAULT_POLICY,
+) -> OutcomeLetter:
     """`unverifiable_policy`: the setting UNVERIFIABLE_POLICY."""
     policy.require(policy.act_refusal(officer, dispute, Act.DECIDE))
     if not (reason or "").strip():
         raise DisputeError(N_("A decision needs a reason."))
     with session.begin_nested():
-        return decisions.decide(session, vault, dispute, officer, outcome, reason, expected_version=expected_version,
-                                per_record=per_record, unverifiable_policy=unverifiable_policy)
+        return decisions.decide(
+            session,
+            vault,
+            dispute,
+            officer,
+            outcome,
+            reason,
+            expected_version=expected_version,
+            per_record=per_record,
+            unverifiable_policy=unverifiable_policy,
+        )
 
 
 def outcomes(dispute: Dispute) -> tuple[DisputeOutcome, ...]:
@@ -80,11 +112,16 @@ def outcomes(dispute: Dispute) -> tuple[DisputeOutcome, ...]:
 def case_records(session: Session, dispute: Dispute) -> list[tuple[uuid.UUID, Category, Institution]]:
     """The records a case covers, with their category and furnisher (for
     the decision form: nothing sealed is opened)."""
-    return [(record_id, category, institution) for record_id, category, institution in session.execute(
-        select(CreditRecord.id, CreditRecord.category, Institution)
-        .join(DisputeItem, DisputeItem.record_id == CreditRecord.id)
-        .join(Institution, Institution.id == CreditRecord.furnisher_id)
-        .where(DisputeItem.dispute_id == dispute.id).order_by(CreditRecord.created_at, CreditRecord.id))]
+    return [
+        (record_id, category, institution)
+        for record_id, category, institution in session.execute(
+            select(CreditRecord.id, CreditRecord.category, Institution)
+            .join(DisputeItem, DisputeItem.record_id == CreditRecord.id)
+            .join(Institution, Institution.id == CreditRecord.furnisher_id)
+            .where(DisputeItem.dispute_id == dispute.id)
+            .order_by(CreditRecord.created_at, CreditRecord.id)
+        )
+    ]
 
 
 def case_furnishers(session: Session, dispute: Dispute) -> list[Institution]:
@@ -92,8 +129,14 @@ def case_furnishers(session: Session, dispute: Dispute) -> list[Institution]:
     return sharing.case_furnishers(session, dispute.id)
 
 
-def share_evidence(session: Session, dispute: Dispute, officer: User, evidence_id: uuid.UUID,
-                   institution_ids, expected_version: int | None = None) -> list[Institution]:
+def share_evidence(
+    session: Session,
+    dispute: Dispute,
+    officer: User,
+    evidence_id: uuid.UUID,
+    institution_ids,
+    expected_version: int | None = None,
+) -> list[Institution]:
     """Send a file of a case spanning several furnishers to some of them."""
     policy.require(policy.act_refusal(officer, dispute, Act.SHARE, expected_version))
     with session.begin_nested():

@@ -1,5 +1,6 @@
 """Who holds a case: an officer takes it, a supervisor gives it to another
 (the rules are `policy.assignment_refusal`). Services flush, never commit."""
+
 from __future__ import annotations
 
 import uuid
@@ -19,8 +20,14 @@ from portal.disputes.models import Dispute, DisputeStep, StepKind
 from portal.i18n import N_
 
 
-def assign(session: Session, vault: Vault, dispute: Dispute, actor: User, officer: User | None = None,
-           expected_version: int | None = None) -> DisputeStep:
+def assign(
+    session: Session,
+    vault: Vault,
+    dispute: Dispute,
+    actor: User,
+    officer: User | None = None,
+    expected_version: int | None = None,
+) -> DisputeStep:
     """`actor` takes the case (no `officer`), or a supervisor assigns it to
     `officer`. Nobody linked to the subject can hold the case; a case held
     by someone else is reassigned only by a supervisor."""
@@ -42,8 +49,14 @@ def assign(session: Session, vault: Vault, dispute: Dispute, actor: User, office
         return write_step(session, vault, dispute, StepKind.ASSIGNED, actor, None, detail)
 
 
-def assign_to(session: Session, vault: Vault, dispute: Dispute, actor: User, officer_id: uuid.UUID,
-              expected_version: int | None = None) -> DisputeStep:
+def assign_to(
+    session: Session,
+    vault: Vault,
+    dispute: Dispute,
+    actor: User,
+    officer_id: uuid.UUID,
+    expected_version: int | None = None,
+) -> DisputeStep:
     """`assign` to the user with this id (a form's choice)."""
     officer = session.get(User, officer_id)
     if officer is None:

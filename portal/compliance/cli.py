@@ -1,4 +1,5 @@
 """`portal disputes conflicts`: officers' declared links to subjects."""
+
 from __future__ import annotations
 
 import click
@@ -34,8 +35,9 @@ def _subject(identifier: str, kind: str | None) -> Subject:
     return subject
 
 
-KIND = click.option("--kind", type=click.Choice(["person", "firm"]), default=None,
-                    help="Needed only when the number is valid as both.")
+KIND = click.option(
+    "--kind", type=click.Choice(["person", "firm"]), default=None, help="Needed only when the number is valid as both."
+)
 
 
 @conflicts.command("add")

@@ -1,19 +1,14 @@
 """Forms of the officers' pages, and the names their lists show. Every form
 that acts on a case carries the case's lock_version, so an action based on
 a page someone else has since changed is refused."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import (
-    DataRequired,
-    InputRequired,
-    Length,
-    NumberRange,
-    Optional,
-)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import HiddenInput
 
 from portal.accounts.forms import MultiCheckboxField
@@ -21,13 +16,7 @@ from portal.compliance.notes import MAX_NOTE
 from portal.compliance.reveal import MAX_REVEAL_REASON
 from portal.disputes.deadlines import MAX_EXTENSION_DAYS
 from portal.disputes.lifecycle import MAX_NOTE as MAX_STEP_NOTE
-from portal.disputes.models import (
-    Answer,
-    DisputeKind,
-    DisputeReason,
-    DisputeStatus,
-    StepKind,
-)
+from portal.disputes.models import Answer, DisputeKind, DisputeReason, DisputeStatus, StepKind
 
 STATUS_NAMES = {
     DisputeStatus.SUBMITTED: _l("Submitted"),
@@ -49,10 +38,7 @@ REASON_NAMES = {
     DisputeReason.OTHER: _l("Other"),
     DisputeReason.CREDIT_REPAIR: _l("Credit repair"),
 }
-KIND_NAMES = {
-    DisputeKind.OBJECTION: _l("Objection"),
-    DisputeKind.CREDIT_REPAIR: _l("Credit repair application"),
-}
+KIND_NAMES = {DisputeKind.OBJECTION: _l("Objection"), DisputeKind.CREDIT_REPAIR: _l("Credit repair application")}
 STEP_NAMES = {
     StepKind.FILED: _l("Filed"),
     StepKind.ACKNOWLEDGED: _l("Acknowledged"),
@@ -93,12 +79,21 @@ class QueueFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    status = SelectField(_l("Status"), default="open", validators=[Optional()],
-                         choices=choices([("open", _l("Open (any open status)"))]
-                                         + [(s.value, STATUS_NAMES[s]) for s in DisputeStatus]
-                                         + [("closed", _l("Closed (resolved or withdrawn)")), ("all", _l("All"))]))
-    reason = SelectField(_l("Reason"), validators=[Optional()],
-                         choices=choices([("", _l("Any"))] + [(r.value, REASON_NAMES[r]) for r in DisputeReason]))
+    status = SelectField(
+        _l("Status"),
+        default="open",
+        validators=[Optional()],
+        choices=choices(
+            [("open", _l("Open (any open status)"))]
+            + [(s.value, STATUS_NAMES[s]) for s in DisputeStatus]
+            + [("closed", _l("Closed (resolved or withdrawn)")), ("all", _l("All"))]
+        ),
+    )
+    reason = SelectField(
+        _l("Reason"),
+        validators=[Optional()],
+        choices=choices([("", _l("Any"))] + [(r.value, REASON_NAMES[r]) for r in DisputeReason]),
+    )
     institution = SelectField(_l("Furnisher"), validators=[Optional()])
     assigned = SelectField(_l("Assigned"), validators=[Optional()], choices=choices(ASSIGNED_FILTERS))
     submit = SubmitField(_l("Filter"))
@@ -107,8 +102,11 @@ class QueueFilterForm(FlaskForm):
 class CaseForm(FlaskForm):
     """Base of the forms of a case: the version of the case the page showed."""
 
-    lock_version = IntegerField(_l("Version of the case"), widget=HiddenInput(),
-                                validators=[InputRequired(message=_l("The page is incomplete; reload the case."))])
+    lock_version = IntegerField(
+        _l("Version of the case"),
+        widget=HiddenInput(),
+        validators=[InputRequired(message=_l("The page is incomplete; reload the case."))],
+    )
 
     def show_version(self, version: int) -> None:
         """Carry `version` from now on (the page shows the case as it is now)."""
@@ -126,27 +124,33 @@ class AssignForm(CaseForm):
 
 
 class MoveForm(CaseForm):
-    note = TextAreaField(_l("Note to the subject (they read it on their timeline)"),
-                         validators=[Optional(), Length(max=MAX_STEP_NOTE)])
+    note = TextAreaField(
+        _l("Note to the subject (they read it on their timeline)"), validators=[Optional(), Length(max=MAX_STEP_NOTE)]
+    )
     submit = SubmitField(_l("Go"))
 
 
 class ExtendForm(CaseForm):
-    days = IntegerField(_l("Days to add"),
-                        validators=[InputRequired(message=_l("Say by how many days.")),
-                                    NumberRange(min=1, max=MAX_EXTENSION_DAYS,
-                                                message=_l("Between %(min)d and %(max)d days."))])
-    reason = TextAreaField(_l("Reason (the subject reads it)"),
-                           validators=[DataRequired(message=_l("An extension needs a reason.")),
-                                       Length(max=MAX_STEP_NOTE)])
+    days = IntegerField(
+        _l("Days to add"),
+        validators=[
+            InputRequired(message=_l("Say by how many days.")),
+            NumberRange(min=1, max=MAX_EXTENSION_DAYS, message=_l("Between %(min)d and %(max)d days.")),
+        ],
+    )
+    reason = TextAreaField(
+        _l("Reason (the subject reads it)"),
+        validators=[DataRequired(message=_l("An extension needs a reason.")), Length(max=MAX_STEP_NOTE)],
+    )
     submit = SubmitField(_l("Extend the deadline"))
 
 
 class DecideForm(CaseForm):
     outcome = SelectField(_l("Outcome"), validators=[DataRequired(message=_l("Choose an outcome."))])
-    reason = TextAreaField(_l("Reason for the decision (the subject reads it in the outcome letter)"),
-                           validators=[DataRequired(message=_l("A decision needs a reason.")),
-                                       Length(max=MAX_STEP_NOTE)])
+    reason = TextAreaField(
+        _l("Reason for the decision (the subject reads it in the outcome letter)"),
+        validators=[DataRequired(message=_l("A decision needs a reason.")), Length(max=MAX_STEP_NOTE)],
+    )
     submit = SubmitField(_l("Decide"))
 
 
@@ -156,35 +160,41 @@ def decide_form(records) -> type[DecideForm]:
     record_<hex of the record's id>)."""
     if len(records) < 2:
         return DecideForm
-    fields = {f"record_{record_id.hex}": SelectField(label, validators=[Optional()])
-              for record_id, label in records}
+    fields = {f"record_{record_id.hex}": SelectField(label, validators=[Optional()]) for record_id, label in records}
     return type("CaseDecideForm", (DecideForm,), fields)
 
 
 class NoteForm(CaseForm):
-    text = TextAreaField(_l("Note for officers (never shown to the subject)"),
-                         validators=[DataRequired(message=_l("Write the note.")), Length(max=MAX_NOTE)])
+    text = TextAreaField(
+        _l("Note for officers (never shown to the subject)"),
+        validators=[DataRequired(message=_l("Write the note.")), Length(max=MAX_NOTE)],
+    )
     submit = SubmitField(_l("Add the note"))
 
 
 class RevealForm(CaseForm):
-    reason = TextAreaField(_l("Why do you need the name and identifier? (the subject sees this)"),
-                           validators=[DataRequired(message=_l("Give a reason.")),
-                                       Length(max=MAX_REVEAL_REASON)])
+    reason = TextAreaField(
+        _l("Why do you need the name and identifier? (the subject sees this)"),
+        validators=[DataRequired(message=_l("Give a reason.")), Length(max=MAX_REVEAL_REASON)],
+    )
     submit = SubmitField(_l("Reveal the name and identifier"))
 
 
 class ShareForm(CaseForm):
     """Send one file of a case spanning several furnishers to some of them."""
-    furnishers = MultiCheckboxField(_l("Send this file to"),
-                                    validators=[DataRequired(message=_l("Choose at least one furnisher."))])
+
+    furnishers = MultiCheckboxField(
+        _l("Send this file to"), validators=[DataRequired(message=_l("Choose at least one furnisher."))]
+    )
     submit = SubmitField(_l("Send the file"))
 
 
 class RecuseForm(CaseForm):
     """An officer declares a link to the case's subject (a relative, an
     employer, their own firm)."""
-    confirm = BooleanField(_l("I am linked to this subject (a relative, an employer, my own firm): never show me "
-                              "this subject's cases."),
-                           validators=[DataRequired(message=_l("Tick the box to confirm."))])
+
+    confirm = BooleanField(
+        _l("I am linked to this subject (a relative, an employer, my own firm): never show me this subject's cases."),
+        validators=[DataRequired(message=_l("Tick the box to confirm."))],
+    )
     submit = SubmitField(_l("Declare a conflict"))

@@ -1,6 +1,7 @@
 """Notes between officers on a case: sealed under the subject's data key,
 never shown to the subject, never a step of their timeline. Services
 flush, never commit."""
+
 from __future__ import annotations
 
 import uuid
@@ -24,16 +25,16 @@ from portal.records.models import Subject
 MAX_NOTE = 2000
 
 
-def add_note(session: Session, vault: Vault, dispute: Dispute, officer: User, text: str,
-             expected_version: int | None = None) -> DisputeNote:
+def add_note(
+    session: Session, vault: Vault, dispute: Dispute, officer: User, text: str, expected_version: int | None = None
+) -> DisputeNote:
     """A note by the officer holding the case."""
     policy.require(policy.act_refusal(officer, dispute, Act.NOTE, expected_version))
     text = (text or "").strip()
     if not text:
         raise DisputeError(N_("Write the note."))
     if len(text) > MAX_NOTE:
-        raise DisputeError(N_("A note is at most %(max)d characters (%(given)d given)."), max=MAX_NOTE,
-                           given=len(text))
+        raise DisputeError(N_("A note is at most %(max)d characters (%(given)d given)."), max=MAX_NOTE, given=len(text))
     subject = session.get_one(Subject, dispute.subject_id)
     note = DisputeNote(id=new_id(), dispute_id=dispute.id, author_user_id=officer.id, created_at=utcnow())
     vault.cipher(session, subject.data_key_id).seal_field(note, "note", text)
@@ -53,11 +54,11 @@ class NoteView:
 def notes(session: Session, vault: Vault, dispute: Dispute) -> list[NoteView]:
     subject = session.get_one(Subject, dispute.subject_id)
     cipher = vault.cipher(session, subject.data_key_id)
-    rows = session.scalars(select(DisputeNote).where(DisputeNote.dispute_id == dispute.id)
-                           .order_by(DisputeNote.created_at, DisputeNote.id)).all()
+    rows = session.scalars(
+        select(DisputeNote).where(DisputeNote.dispute_id == dispute.id).order_by(DisputeNote.created_at, DisputeNote.id)
+    ).all()
     names = staff_names(session, vault, {n.author_user_id for n in rows})
-    return [NoteView(n.id, names.get(n.author_user_id, "—"), n.created_at, cipher.open_text(n, "note"))
-            for n in rows]
+    return [NoteView(n.id, names.get(n.author_user_id, "—"), n.created_at, cipher.open_text(n, "note")) for n in rows]
 
 
 __all__ = ["MAX_NOTE", "NoteView", "add_note", "notes"]

@@ -1,6 +1,7 @@
 """The view model of the case page: everything it shows, the subject
 masked, and which of its forms the viewer gets, each asked of `policy` (the
 rules the actions enforce)."""
+
 from __future__ import annotations
 
 import uuid
@@ -142,24 +143,45 @@ def case_view(session: Session, vault: Vault, dispute: Dispute, viewer: User, to
 
     items = session.scalars(select(DisputeItem).where(DisputeItem.dispute_id == dispute.id)).all()
     record_ids = [i.record_id for i in items]
-    records = session.scalars(select(CreditRecord).where(CreditRecord.id.in_(record_ids))
-                              .order_by(CreditRecord.created_at, CreditRecord.id)
-                              .options(selectinload(CreditRecord.versions))).all() if record_ids else []
+    records = (
+        session.scalars(
+            select(CreditRecord)
+            .where(CreditRecord.id.in_(record_ids))
+            .order_by(CreditRecord.created_at, CreditRecord.id)
+            .options(selectinload(CreditRecord.versions))
+        ).all()
+        if record_ids
+        else []
+    )
     record_views = report_record_views(session, vault, subject, records, record_marks(session, vault, subject, records))
 
     access = None
     if dispute.access_event_id is not None:
         event = session.get(AccessEvent, dispute.access_event_id)
         if event is not None:
-            access = AccessDisputed(event.occurred_at, EventKind(event.kind),
-                                    session.get(Institution, event.institution_id) if event.institution_id else None,
-                                    event.purpose)
+            access = AccessDisputed(
+                event.occurred_at,
+                EventKind(event.kind),
+                session.get(Institution, event.institution_id) if event.institution_id else None,
+                event.purpose,
+            )
 
     item_records = {i.id: i.record_id for i in items}
-    responses = session.scalars(select(FurnisherResponse).where(FurnisherResponse.dispute_id == dispute.id)
-                                .order_by(FurnisherResponse.created_at)).all()
-    institutions = {i.id: i for i in session.scalars(select(Institution).where(
-        Institution.id.in_({r.institution_id for r in responses})))} if responses else {}
+    responses = session.scalars(
+        select(FurnisherResponse)
+        .where(FurnisherResponse.dispute_id == dispute.id)
+        .order_by(FurnisherResponse.created_at)
+    ).all()
+    institutions = (
+        {
+            i.id: i
+            for i in session.scalars(
+                select(Institution).where(Institution.id.in_({r.institution_id for r in responses}))
+            )
+        }
+        if responses
+        else {}
+    )
     by_id = {r.id: r for r in records}
     answers = []
     for r in responses:
@@ -167,16 +189,34 @@ def case_view(session: Session, vault: Vault, dispute: Dispute, viewer: User, to
         record = by_id.get(record_id)
         proposed = proposed_correction(cipher, r)
         current = record.current_version if record else None
-        answers.append(AnswerView(record_id, institutions.get(r.institution_id), Answer(r.answer),
-                                  cipher.open_field(r, "reviewed") or "", r.corrected_version, r.created_at,
-                                  proposed_view(proposed, (current or 0) + 1, r.created_at) if proposed else None,
-                                  r.proposed_on_version, current,
-                                  record is not None and decisions.outdated(r, record)))
+        answers.append(
+            AnswerView(
+                record_id,
+                institutions.get(r.institution_id),
+                Answer(r.answer),
+                cipher.open_field(r, "reviewed") or "",
+                r.corrected_version,
+                r.created_at,
+                proposed_view(proposed, (current or 0) + 1, r.created_at) if proposed else None,
+                r.proposed_on_version,
+                current,
+                record is not None and decisions.outdated(r, record),
+            )
+        )
 
-    steps = session.scalars(select(DisputeStep).where(DisputeStep.dispute_id == dispute.id)
-                            .order_by(DisputeStep.at, DisputeStep.id)).all()
-    actors = {u.id: u for u in session.scalars(select(User).where(
-        User.id.in_({s.actor_user_id for s in steps if s.actor_user_id})))} if steps else {}
+    steps = session.scalars(
+        select(DisputeStep).where(DisputeStep.dispute_id == dispute.id).order_by(DisputeStep.at, DisputeStep.id)
+    ).all()
+    actors = (
+        {
+            u.id: u
+            for u in session.scalars(
+                select(User).where(User.id.in_({s.actor_user_id for s in steps if s.actor_user_id}))
+            )
+        }
+        if steps
+        else {}
+    )
     names = staff_names(session, vault, actors.keys())
     step_views = []
     for s in steps:
@@ -189,9 +229,12 @@ def case_view(session: Session, vault: Vault, dispute: Dispute, viewer: User, to
             kind, name = "subject", None
         step_views.append(StepView(s.at, StepKind(s.step), kind, name, cipher.open_field(s, "note")))
 
-    evidence = [EvidenceView(e.id, e.stored_name, e.media_type, e.size, e.created_at)
-                for e in session.scalars(select(Evidence).where(Evidence.dispute_id == dispute.id)
-                                         .order_by(Evidence.created_at, Evidence.id))]
+    evidence = [
+        EvidenceView(e.id, e.stored_name, e.media_type, e.size, e.created_at)
+        for e in session.scalars(
+            select(Evidence).where(Evidence.dispute_id == dispute.id).order_by(Evidence.created_at, Evidence.id)
+        )
+    ]
     assigned_name = None
     if dispute.assigned_officer_id is not None:
         holder = session.get(User, dispute.assigned_officer_id)

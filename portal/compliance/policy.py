@@ -16,6 +16,7 @@ A rule answers with the refusal it raises (None: allowed). What a case
 allows next (its status, a furnisher yet to answer) is the lifecycle's to
 refuse; the page asks the same table (`TRANSITIONS`) and facts
 (`case_facts`), and tests/compliance/test_policy.py holds the two together."""
+
 from __future__ import annotations
 
 import enum
@@ -27,14 +28,7 @@ from sqlalchemy.orm import Session
 
 from portal.accounts.models import FirmDelegation, Role, User
 from portal.disputes.lifecycle import TRANSITIONS, DisputeError, StaleDispute
-from portal.disputes.models import (
-    Dispute,
-    DisputeItem,
-    DisputeStatus,
-    Evidence,
-    FurnisherResponse,
-    OfficerConflict,
-)
+from portal.disputes.models import Dispute, DisputeItem, DisputeStatus, Evidence, FurnisherResponse, OfficerConflict
 from portal.i18n import N_, Refusal
 from portal.records.models import CreditRecord, Subject
 
@@ -62,12 +56,16 @@ class AssignmentRefused(DisputeError):
 def linked_subjects(session: Session, officer: User) -> set[uuid.UUID]:
     """The subjects an officer is linked to: declared conflicts, their own
     file, and every firm they hold (or held, or granted) a delegation for."""
-    ids = set(session.scalars(select(OfficerConflict.subject_id)
-                              .where(OfficerConflict.officer_user_id == officer.id)))
+    ids = set(session.scalars(select(OfficerConflict.subject_id).where(OfficerConflict.officer_user_id == officer.id)))
     if officer.subject_id is not None:
         ids.add(officer.subject_id)
-    ids.update(session.scalars(select(FirmDelegation.firm_id).where(
-        or_(FirmDelegation.agent_id == officer.id, FirmDelegation.granted_by_id == officer.id))))
+    ids.update(
+        session.scalars(
+            select(FirmDelegation.firm_id).where(
+                or_(FirmDelegation.agent_id == officer.id, FirmDelegation.granted_by_id == officer.id)
+            )
+        )
+    )
     return ids
 
 
@@ -107,8 +105,14 @@ def viewer(session: Session, user: User) -> Viewer:
 
 # -- see -------------------------------------------------------------------------------
 def can_see(viewer: Viewer, dispute: Dispute | None, subject: Subject | None) -> bool:
-    return (viewer.is_staff and dispute is not None and subject is not None and subject.id == dispute.subject_id
-            and subject.shredded_at is None and subject.id not in viewer.linked)
+    return (
+        viewer.is_staff
+        and dispute is not None
+        and subject is not None
+        and subject.id == dispute.subject_id
+        and subject.shredded_at is None
+        and subject.id not in viewer.linked
+    )
 
 
 def load_case(session: Session, user: User, dispute_id: uuid.UUID) -> Dispute:
@@ -167,8 +171,9 @@ def _closed_refusal(dispute: Dispute) -> Refusal | None:
     return None
 
 
-def assignment_refusal(actor: Viewer, dispute: Dispute, target: Viewer | None = None,
-                       expected_version: int | None = None) -> Refusal | None:
+def assignment_refusal(
+    actor: Viewer, dispute: Dispute, target: Viewer | None = None, expected_version: int | None = None
+) -> Refusal | None:
     """Why `actor` may not take the case (no `target`) or give it to
     `target`, or None. Nobody linked to the subject holds the case; a case
     held by someone else moves only at a supervisor's hand. A version given
@@ -183,16 +188,22 @@ def assignment_refusal(actor: Viewer, dispute: Dispute, target: Viewer | None = 
         return refusal
     if dispute.subject_id in target.linked:
         return AssignmentRefused(
-            N_("You are linked to the subject of this case (a declared conflict, your own file or a firm you act "
-               "for); you cannot take it.") if own else
-            N_("This officer is linked to the subject of this case (a declared conflict, their own file or a firm "
-               "they act for); choose another officer."))
+            N_(
+                "You are linked to the subject of this case (a declared conflict, your own file or a firm you act "
+                "for); you cannot take it."
+            )
+            if own
+            else N_(
+                "This officer is linked to the subject of this case (a declared conflict, their own file or a firm "
+                "they act for); choose another officer."
+            )
+        )
     if dispute.assigned_officer_id == target.id:
-        return DisputeError(N_("This case is already assigned to you.") if own
-                            else N_("This case is already assigned to that officer."))
+        return DisputeError(
+            N_("This case is already assigned to you.") if own else N_("This case is already assigned to that officer.")
+        )
     if dispute.assigned_officer_id is not None and actor.role is not Role.SUPERVISOR:
-        return AssignmentRefused(N_("This case is already assigned to another officer; a supervisor can "
-                                    "reassign it."))
+        return AssignmentRefused(N_("This case is already assigned to another officer; a supervisor can reassign it."))
     return None
 
 
@@ -221,8 +232,12 @@ class Act(enum.Enum):
 
 
 # The steps an officer takes with a button, in the page's order, and the status each leads to.
-MOVES = {Act.ACKNOWLEDGE: S.ACKNOWLEDGED, Act.REVIEW: S.UNDER_REVIEW, Act.SEND: S.WAITING_FOR_FURNISHER,
-         Act.ASK_SUBJECT: S.WAITING_FOR_SUBJECT}
+MOVES = {
+    Act.ACKNOWLEDGE: S.ACKNOWLEDGED,
+    Act.REVIEW: S.UNDER_REVIEW,
+    Act.SEND: S.WAITING_FOR_FURNISHER,
+    Act.ASK_SUBJECT: S.WAITING_FOR_SUBJECT,
+}
 MOVE_ACTS = {status: act for act, status in MOVES.items()}
 # Where an officer may move a case with a button; resolving is a decision,
 # withdrawing belongs to the subject.
@@ -249,13 +264,16 @@ class CaseFacts:
 
 
 def case_facts(session: Session, dispute: Dispute) -> CaseFacts:
-    rows = session.execute(select(CreditRecord.furnisher_id, FurnisherResponse.id)
-                           .select_from(DisputeItem)
-                           .join(CreditRecord, CreditRecord.id == DisputeItem.record_id)
-                           .outerjoin(FurnisherResponse, FurnisherResponse.item_id == DisputeItem.id)
-                           .where(DisputeItem.dispute_id == dispute.id)).all()
-    return CaseFacts(len({furnisher for furnisher, _answer in rows}),
-                     sum(1 for _furnisher, answer in rows if answer is None))
+    rows = session.execute(
+        select(CreditRecord.furnisher_id, FurnisherResponse.id)
+        .select_from(DisputeItem)
+        .join(CreditRecord, CreditRecord.id == DisputeItem.record_id)
+        .outerjoin(FurnisherResponse, FurnisherResponse.item_id == DisputeItem.id)
+        .where(DisputeItem.dispute_id == dispute.id)
+    ).all()
+    return CaseFacts(
+        len({furnisher for furnisher, _answer in rows}), sum(1 for _furnisher, answer in rows if answer is None)
+    )
 
 
 def _status_allows(dispute: Dispute, act: Act, facts: CaseFacts) -> bool:
@@ -308,7 +326,35 @@ def require(refusal: Refusal | None) -> None:
         raise refusal
 
 
-__all__ = ["CASE_ROLES", "MOVES", "MOVE_ACTS", "OFFICER_MOVES", "Act", "AssignmentRefused", "CaseFacts",
-           "CaseNotFound", "NotAssigned", "Viewer", "act_refusal", "assignment_refusal", "can_act", "can_assign",
-           "can_decide", "can_recuse", "can_see", "can_take", "case_facts", "holds", "is_linked", "is_staff",
-           "linked_subjects", "load_case", "load_file", "moves", "recusal_refusal", "require", "viewer", "visible"]
+__all__ = [
+    "CASE_ROLES",
+    "MOVES",
+    "MOVE_ACTS",
+    "OFFICER_MOVES",
+    "Act",
+    "AssignmentRefused",
+    "CaseFacts",
+    "CaseNotFound",
+    "NotAssigned",
+    "Viewer",
+    "act_refusal",
+    "assignment_refusal",
+    "can_act",
+    "can_assign",
+    "can_decide",
+    "can_recuse",
+    "can_see",
+    "can_take",
+    "case_facts",
+    "holds",
+    "is_linked",
+    "is_staff",
+    "linked_subjects",
+    "load_case",
+    "load_file",
+    "moves",
+    "recusal_refusal",
+    "require",
+    "viewer",
+    "visible",
+]

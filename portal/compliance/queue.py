@@ -2,6 +2,7 @@
 filtered (status, reason, furnisher, assigned to me / unassigned) and paged,
 ordered by days left. Reads only: the deadline sweep runs elsewhere
 (`portal serve`'s thread, `portal disputes expire`)."""
+
 from __future__ import annotations
 
 import uuid
@@ -80,10 +81,14 @@ def _queue_conditions(session: Session, officer: User, filters: QueueFilters) ->
     if filters.reason is not None:
         where.append(Dispute.reason == DisputeReason(filters.reason))
     if filters.institution_id is not None:
-        furnished = exists().where(DisputeItem.dispute_id == Dispute.id, CreditRecord.id == DisputeItem.record_id,
-                                   CreditRecord.furnisher_id == filters.institution_id)
-        accessed = exists().where(AccessEvent.id == Dispute.access_event_id,
-                                  AccessEvent.institution_id == filters.institution_id)
+        furnished = exists().where(
+            DisputeItem.dispute_id == Dispute.id,
+            CreditRecord.id == DisputeItem.record_id,
+            CreditRecord.furnisher_id == filters.institution_id,
+        )
+        accessed = exists().where(
+            AccessEvent.id == Dispute.access_event_id, AccessEvent.institution_id == filters.institution_id
+        )
         where.append(or_(furnished, accessed))
     if filters.assigned == "me":
         where.append(Dispute.assigned_officer_id == officer.id)
@@ -92,8 +97,14 @@ def _queue_conditions(session: Session, officer: User, filters: QueueFilters) ->
     return where
 
 
-def queue(session: Session, vault: Vault, officer: User, filters: QueueFilters | None = None, page: int = 1,
-          today: date | None = None) -> QueuePage:
+def queue(
+    session: Session,
+    vault: Vault,
+    officer: User,
+    filters: QueueFilters | None = None,
+    page: int = 1,
+    today: date | None = None,
+) -> QueuePage:
     """Cases `officer` may see, matching `filters`: open ones first by days
     left (overdue ones, most overdue first, at the top; a paused clock counts
     its frozen days), then closed ones, newest first. Raises LookupError for
@@ -106,13 +117,26 @@ def queue(session: Session, vault: Vault, officer: User, filters: QueueFilters |
     filters = filters or QueueFilters()
     today = today or local_today()
     where = _queue_conditions(session, officer, filters)
-    columns = (Dispute.id, Dispute.status, Dispute.due_on, Dispute.paused_since, Dispute.paused_days,
-               Dispute.extended_days, Dispute.filed_at)
+    columns = (
+        Dispute.id,
+        Dispute.status,
+        Dispute.due_on,
+        Dispute.paused_since,
+        Dispute.paused_days,
+        Dispute.extended_days,
+        Dispute.filed_at,
+    )
     base = select(*columns).join(Subject, Subject.id == Dispute.subject_id).where(*where)
     is_open = Dispute.status.in_(OPEN_STATUSES)
-    counted = dict(session.execute(
-        select(is_open, func.count()).select_from(Dispute).join(Subject, Subject.id == Dispute.subject_id)
-        .where(*where).group_by(is_open)).all())
+    counted = dict(
+        session.execute(
+            select(is_open, func.count())
+            .select_from(Dispute)
+            .join(Subject, Subject.id == Dispute.subject_id)
+            .where(*where)
+            .group_by(is_open)
+        ).all()
+    )
     open_total, total = counted.get(True, 0), sum(counted.values())
     pages = max(1, -(-total // PAGE_SIZE))
     if page < 1 or page > pages:
@@ -122,14 +146,18 @@ def queue(session: Session, vault: Vault, officer: User, filters: QueueFilters |
     def key(row) -> tuple:
         return (days_left(row, today), row.filed_at, str(row.id))
 
-    running = session.execute(base.where(is_open, Dispute.paused_since.is_(None))
-                              .order_by(Dispute.due_on, Dispute.filed_at, Dispute.id).limit(need)).all()
+    running = session.execute(
+        base.where(is_open, Dispute.paused_since.is_(None))
+        .order_by(Dispute.due_on, Dispute.filed_at, Dispute.id)
+        .limit(need)
+    ).all()
     paused = session.execute(base.where(is_open, Dispute.paused_since.is_not(None))).all()
     light = sorted([*running, *paused], key=key)[:need]
     if len(light) < need and open_total < need:
-        light += session.execute(base.where(~is_open).order_by(Dispute.filed_at.desc(), Dispute.id)
-                                 .limit(need - open_total)).all()
-    shown = [r.id for r in light[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]]
+        light += session.execute(
+            base.where(~is_open).order_by(Dispute.filed_at.desc(), Dispute.id).limit(need - open_total)
+        ).all()
+    shown = [r.id for r in light[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]]
     disputes = {d.id: d for d in session.scalars(select(Dispute).where(Dispute.id.in_(shown)))} if shown else {}
     furnishers = _case_furnishers(session, shown)
     names = staff_names(session, vault, {d.assigned_officer_id for d in disputes.values()})
@@ -137,11 +165,21 @@ def queue(session: Session, vault: Vault, officer: User, filters: QueueFilters |
     for dispute_id in shown:
         d = disputes[dispute_id]
         open_ = d.is_open
-        rows.append(QueueRow(d.id, DisputeKind(d.kind), DisputeReason(d.reason), DisputeStatus(d.status), d.filed_at,
-                             d.due_on, days_left(d, today) if open_ else None, open_ and d.paused_since is not None,
-                             furnishers.get(d.id, []),
-                             names.get(d.assigned_officer_id) if d.assigned_officer_id else None,
-                             d.assigned_officer_id == officer.id))
+        rows.append(
+            QueueRow(
+                d.id,
+                DisputeKind(d.kind),
+                DisputeReason(d.reason),
+                DisputeStatus(d.status),
+                d.filed_at,
+                d.due_on,
+                days_left(d, today) if open_ else None,
+                open_ and d.paused_since is not None,
+                furnishers.get(d.id, []),
+                names.get(d.assigned_officer_id) if d.assigned_officer_id else None,
+                d.assigned_officer_id == officer.id,
+            )
+        )
     return QueuePage(rows, page, pages, total)
 
 
@@ -150,16 +188,20 @@ def _case_furnishers(session: Session, dispute_ids: list[uuid.UUID]) -> dict[uui
     access it disputes), by code."""
     if not dispute_ids:
         return {}
-    pairs = list(session.execute(
-        select(DisputeItem.dispute_id, Institution)
-        .join(CreditRecord, CreditRecord.id == DisputeItem.record_id)
-        .join(Institution, Institution.id == CreditRecord.furnisher_id)
-        .where(DisputeItem.dispute_id.in_(dispute_ids))).all())
+    pairs = list(
+        session.execute(
+            select(DisputeItem.dispute_id, Institution)
+            .join(CreditRecord, CreditRecord.id == DisputeItem.record_id)
+            .join(Institution, Institution.id == CreditRecord.furnisher_id)
+            .where(DisputeItem.dispute_id.in_(dispute_ids))
+        ).all()
+    )
     pairs += session.execute(
         select(Dispute.id, Institution)
         .join(AccessEvent, AccessEvent.id == Dispute.access_event_id)
         .join(Institution, Institution.id == AccessEvent.institution_id)
-        .where(Dispute.id.in_(dispute_ids))).all()
+        .where(Dispute.id.in_(dispute_ids))
+    ).all()
     out: dict[uuid.UUID, dict[uuid.UUID, Institution]] = {}
     for dispute_id, institution in pairs:
         out.setdefault(dispute_id, {})[institution.id] = institution
@@ -171,8 +213,13 @@ def furnisher_choices(session: Session) -> list[Institution]:
     access a case disputes."""
     furnished = select(CreditRecord.furnisher_id).join(DisputeItem, DisputeItem.record_id == CreditRecord.id)
     accessed = select(AccessEvent.institution_id).join(Dispute, Dispute.access_event_id == AccessEvent.id)
-    return list(session.scalars(select(Institution).where(
-        or_(Institution.id.in_(furnished), Institution.id.in_(accessed))).order_by(Institution.code)))
+    return list(
+        session.scalars(
+            select(Institution)
+            .where(or_(Institution.id.in_(furnished), Institution.id.in_(accessed)))
+            .order_by(Institution.code)
+        )
+    )
 
 
 __all__ = ["PAGE_SIZE", "STATUS_FILTERS", "QueueFilters", "QueuePage", "QueueRow", "furnisher_choices", "queue"]

@@ -2,6 +2,7 @@
 the name and identifier masked; revealing them needs a reason, and
 revealing, opening a case (once a day per officer) and downloading a file
 are each an access event the subject sees. Services flush, never commit."""
+
 from __future__ import annotations
 
 import uuid
@@ -62,17 +63,26 @@ def reveal(session: Session, vault: Vault, dispute: Dispute, officer: User, reas
     if not reason:
         raise DisputeError(N_("Say why you need to see the name and identifier."))
     if len(reason) > MAX_REVEAL_REASON:
-        raise DisputeError(N_("The reason is at most %(max)d characters (%(given)d given)."),
-                           max=MAX_REVEAL_REASON, given=len(reason))
+        raise DisputeError(
+            N_("The reason is at most %(max)d characters (%(given)d given)."), max=MAX_REVEAL_REASON, given=len(reason)
+        )
     subject = session.get_one(Subject, dispute.subject_id)
     view = view_subject(session, vault, subject)
-    record_event(session, vault, subject, EventKind.IDENTITY_REVEALED, channel="staff", actor_user_id=officer.id,
-                 detail={"dispute_id": str(dispute.id), "reason": reason, "role": Role(officer.role).value})
+    record_event(
+        session,
+        vault,
+        subject,
+        EventKind.IDENTITY_REVEALED,
+        channel="staff",
+        actor_user_id=officer.id,
+        detail={"dispute_id": str(dispute.id), "reason": reason, "role": Role(officer.role).value},
+    )
     return view
 
 
-def record_case_view(session: Session, vault: Vault, dispute: Dispute, officer: User,
-                     now: datetime | None = None) -> AccessEvent | None:
+def record_case_view(
+    session: Session, vault: Vault, dispute: Dispute, officer: User, now: datetime | None = None
+) -> AccessEvent | None:
     """The CASE_VIEWED event of an officer opening a case: at most one per
     officer, case and day, so working a case does not flood the
     subject's log. Returns the event written, or None."""
@@ -80,18 +90,31 @@ def record_case_view(session: Session, vault: Vault, dispute: Dispute, officer: 
     subject = session.get_one(Subject, dispute.subject_id)
     cipher = vault.cipher(session, subject.data_key_id)
     today = datetime.combine(day_of(now), time.min, zone())
-    for event in session.scalars(select(AccessEvent).where(
-            AccessEvent.subject_id == subject.id, AccessEvent.kind == EventKind.CASE_VIEWED,
-            AccessEvent.actor_user_id == officer.id, AccessEvent.occurred_at >= today)):
+    for event in session.scalars(
+        select(AccessEvent).where(
+            AccessEvent.subject_id == subject.id,
+            AccessEvent.kind == EventKind.CASE_VIEWED,
+            AccessEvent.actor_user_id == officer.id,
+            AccessEvent.occurred_at >= today,
+        )
+    ):
         detail, _salt = open_detail(cipher, event)
         if detail.get("dispute_id") == str(dispute.id) and detail.get("what") == "case":
             return None
-    return record_event(session, vault, subject, EventKind.CASE_VIEWED, channel="staff", actor_user_id=officer.id,
-                        detail={"dispute_id": str(dispute.id), "what": "case", "role": Role(officer.role).value})
+    return record_event(
+        session,
+        vault,
+        subject,
+        EventKind.CASE_VIEWED,
+        channel="staff",
+        actor_user_id=officer.id,
+        detail={"dispute_id": str(dispute.id), "what": "case", "role": Role(officer.role).value},
+    )
 
 
-def evidence_file(session: Session, vault: Vault, dispute: Dispute, officer: User,
-                  evidence_id: uuid.UUID) -> tuple[bytes, str, str]:
+def evidence_file(
+    session: Session, vault: Vault, dispute: Dispute, officer: User, evidence_id: uuid.UUID
+) -> tuple[bytes, str, str]:
     """(content, media type, stored name) of one file of the case, for the
     officer it is assigned to; every download is an access event. Raises
     NotAssigned, or CaseNotFound for a file of another case."""
@@ -99,11 +122,29 @@ def evidence_file(session: Session, vault: Vault, dispute: Dispute, officer: Use
     row = policy.load_file(session, dispute, evidence_id)
     subject = session.get_one(Subject, dispute.subject_id)
     content = read_evidence(vault.cipher(session, subject.data_key_id), row)
-    record_event(session, vault, subject, EventKind.CASE_VIEWED, channel="staff", actor_user_id=officer.id,
-                 detail={"dispute_id": str(dispute.id), "what": "evidence", "evidence_id": str(row.id),
-                         "role": Role(officer.role).value})
+    record_event(
+        session,
+        vault,
+        subject,
+        EventKind.CASE_VIEWED,
+        channel="staff",
+        actor_user_id=officer.id,
+        detail={
+            "dispute_id": str(dispute.id),
+            "what": "evidence",
+            "evidence_id": str(row.id),
+            "role": Role(officer.role).value,
+        },
+    )
     return content
 
 
-__all__ = ["MAX_REVEAL_REASON", "MaskedSubject", "evidence_file", "mask_identifier", "mask_name",
-           "record_case_view", "reveal"]
+__all__ = [
+    "MAX_REVEAL_REASON",
+    "MaskedSubject",
+    "evidence_file",
+    "mask_identifier",
+    "mask_name",
+    "record_case_view",
+    "reveal",
+]

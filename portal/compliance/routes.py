@@ -2,30 +2,21 @@
 everyone else gets 404 for every page here. Routes parse and render; who
 may do what is `policy`, the actions are services that enforce it and undo
 their own writes when refused."""
+
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from flask import (
-    Blueprint,
-    Response,
-    abort,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from portal.accounts.models import Role
 from portal.audit.names import EVENT_NAMES
 from portal.compliance import actions, assignment, conflicts, notes, pages, policy
 from portal.compliance import queue as case_queue
+from portal.compliance.case_forms import case_forms, record_choices, record_labels
 from portal.compliance.forms import (
     ANSWER_NAMES,
     KIND_NAMES,
@@ -55,13 +46,19 @@ from portal.disputes.models import Dispute, DisputeReason, DisputeStatus
 from portal.extensions import session, vault
 from portal.i18n import local_name, shown
 from portal.paging import page_number
-from portal.records.pages import CATEGORY_NAMES
 
 bp = Blueprint("officer", __name__, url_prefix="/officer")
 
-NAMES = dict(STATUS_NAMES=STATUS_NAMES, REASON_NAMES=REASON_NAMES, KIND_NAMES=KIND_NAMES, STEP_NAMES=STEP_NAMES,
-             ANSWER_NAMES=ANSWER_NAMES, MOVE_LABELS=MOVE_LABELS, OUTCOME_NAMES=OUTCOME_NAMES,
-             EVENT_NAMES=EVENT_NAMES)
+NAMES = dict(
+    STATUS_NAMES=STATUS_NAMES,
+    REASON_NAMES=REASON_NAMES,
+    KIND_NAMES=KIND_NAMES,
+    STEP_NAMES=STEP_NAMES,
+    ANSWER_NAMES=ANSWER_NAMES,
+    MOVE_LABELS=MOVE_LABELS,
+    OUTCOME_NAMES=OUTCOME_NAMES,
+    EVENT_NAMES=EVENT_NAMES,
+)
 
 
 @bp.before_request
@@ -89,15 +86,17 @@ def queue():
     # A GET writes nothing: the deadline sweep runs in `portal serve`'s
     # thread and `portal disputes expire`, not here.
     form = QueueFilterForm(request.args)
-    form.institution.choices = choices([("", _("Any"))] + [(str(i.id), local_name(i))
-                                                           for i in case_queue.furnisher_choices(session())])
+    form.institution.choices = choices(
+        [("", _("Any"))] + [(str(i.id), local_name(i)) for i in case_queue.furnisher_choices(session())]
+    )
     filters = case_queue.QueueFilters()
     if form.validate():
         filters = case_queue.QueueFilters(
             status=form.status.data or "open",
             reason=DisputeReason(form.reason.data) if form.reason.data else None,
             institution_id=uuid.UUID(form.institution.data) if form.institution.data else None,
-            assigned=form.assigned.data or None)
+            assigned=form.assigned.data or None,
+        )
     try:
         page = case_queue.queue(session(), vault(), _me(), filters, page_number())
     except LookupError:
@@ -107,73 +106,34 @@ def queue():
 
 
 # -- the case page -------------------------------------------------------------------------
-def _forms(view: pages.CaseView, given: dict[str, Any], stale: bool) -> tuple[dict[str, Any], set[str]]:
-    """The forms the case page shows the viewer (and the names of those
-    made): the one just sent (`given`, with its data and errors), the others
-    fresh. Fresh forms carry the version shown; so does the one sent when
-    it was refused as stale, since the page now shows the case as it is."""
-    version = view.dispute.lock_version
-    forms: dict[str, Any] = {}
-    made: set[str] = set()
-
-    def make(name: str, cls):
-        made.add(name)
-        form = given.get(name)
-        if form is None:
-            form = cls(formdata=None, prefix=name)
-            form.show_version(version)
-        elif stale:
-            form.show_version(version)
-        return form
-
-    if view.can_take:
-        forms["take"] = make("take", TakeForm)
-    if view.can_assign_others:
-        assign = make("assign", AssignForm)
-        assign.officer.choices = choices([("", _("Choose…"))] + [
-            (str(i), f"{name} ({_('supervisor') if role is Role.SUPERVISOR else _('officer')})")
-            for i, name, role in view.officers])
-        forms["assign"] = assign
-    forms["moves"] = [(to, make(f"move-{to.value}", MoveForm)) for to in view.moves]
-    if view.can_extend:
-        forms["extend"] = make("extend", ExtendForm)
-    if view.can_decide:
-        decide = make("decide", decide_form(_record_labels(view.dispute)))
-        decide.outcome.choices = choices([("", _("Choose…"))]
-                                         + [(o.value, OUTCOME_NAMES[o]) for o in view.outcomes])
-        _record_choices(decide, view.outcomes)
-        forms["decide"] = decide
-    shares = {}
-    for evidence_id, left in view.share_to.items():
-        form = make(f"share-{evidence_id.hex}", ShareForm)
-        form.furnishers.choices = choices((str(i.id), local_name(i)) for i in left)
-        shares[evidence_id] = form
-    forms["share"] = shares
-    if view.can_recuse:
-        forms["recuse"] = make("recuse", RecuseForm)
-    if view.can_note:
-        forms["note"] = make("note", NoteForm)
-    if view.can_reveal:
-        forms["reveal"] = make("reveal", RevealForm)
-    return forms, made
-
-
-def _render(dispute: Dispute, status: int = 200, given: dict[str, Any] | None = None, stale: bool = False,
-            error: str | None = None, revealed=None):
+def _render(
+    dispute: Dispute,
+    status: int = 200,
+    given: dict[str, Any] | None = None,
+    stale: bool = False,
+    error: str | None = None,
+    revealed=None,
+):
     view = pages.case_view(session(), vault(), dispute, _me())
     record_case_view(session(), vault(), dispute, _me())
     if status >= 400:
         # The refused action left nothing (its savepoint rolled back), but the
         # officer sees the case again: that view's access event stays.
         keep_refused_attempt(session())
-    forms, made = _forms(view, given or {}, stale)
+    forms, made = case_forms(session(), view, given or {}, stale)
     # A form sent from a page the viewer no longer gets (the case moved on,
     # or never theirs): its errors go at the top, where they are seen.
-    hidden = [message for name, form in (given or {}).items() if name not in made
-              for messages in form.errors.values() for message in messages]
+    hidden = [
+        message
+        for name, form in (given or {}).items()
+        if name not in made
+        for messages in form.errors.values()
+        for message in messages
+    ]
     error = " ".join(filter(None, [error, *hidden])) or None
-    return render_template("compliance/case.html", view=view, forms=forms, stale=stale, error=error,
-                           revealed=revealed, **NAMES), status
+    return render_template(
+        "compliance/case.html", view=view, forms=forms, stale=stale, error=error, revealed=revealed, **NAMES
+    ), status
 
 
 @bp.get("/cases/<uuid:dispute_id>")
@@ -195,8 +155,16 @@ def _refused(dispute_id: uuid.UUID, name: str, form, exc: DisputeError, field: s
     return _render(dispute, 200, {name: form}, error=shown(exc))
 
 
-def _act(dispute_id: uuid.UUID, name: str, cls, action, done: str, field: str | None = None,
-         act: Act | None = None, setup=None):
+def _act(
+    dispute_id: uuid.UUID,
+    name: str,
+    cls,
+    action,
+    done: str,
+    field: str | None = None,
+    act: Act | None = None,
+    setup=None,
+):
     """Validate the form named `name`, run `action(dispute, form)`, and
     come back to the case page: redirected with `done` on success,
     re-rendered with the form's data and the error otherwise. For an `act`
@@ -222,20 +190,26 @@ def _act(dispute_id: uuid.UUID, name: str, cls, action, done: str, field: str | 
 
 @bp.post("/cases/<uuid:dispute_id>/take")
 def take(dispute_id: uuid.UUID):
-    return _act(dispute_id, "take", TakeForm,
-                lambda d, f: assignment.assign(session(), vault(), d, _me(), expected_version=f.lock_version.data),
-                _("The case is assigned to you."))
+    return _act(
+        dispute_id,
+        "take",
+        TakeForm,
+        lambda d, f: assignment.assign(session(), vault(), d, _me(), expected_version=f.lock_version.data),
+        _("The case is assigned to you."),
+    )
 
 
 @bp.post("/cases/<uuid:dispute_id>/assign")
 def assign(dispute_id: uuid.UUID):
     def setup(dispute, form):
-        form.officer.choices = choices((str(i), name)
-                                       for i, name, _role in assignment.assignable_officers(session(), vault()))
+        form.officer.choices = choices(
+            (str(i), name) for i, name, _role in assignment.assignable_officers(session(), vault())
+        )
 
     def action(dispute, form):
-        assignment.assign_to(session(), vault(), dispute, _me(), uuid.UUID(form.officer.data),
-                             expected_version=form.lock_version.data)
+        assignment.assign_to(
+            session(), vault(), dispute, _me(), uuid.UUID(form.officer.data), expected_version=form.lock_version.data
+        )
 
     return _act(dispute_id, "assign", AssignForm, action, _("The case is assigned."), field="officer", setup=setup)
 
@@ -248,31 +222,32 @@ def move(dispute_id: uuid.UUID, to: str):
         abort(404)
     if status not in policy.MOVE_ACTS:  # resolving is a decision, withdrawing the subject's
         abort(404)
-    return _act(dispute_id, f"move-{status.value}", MoveForm,
-                lambda d, f: actions.move(session(), vault(), d, _me(), status, f.note.data,
-                                          expected_version=f.lock_version.data),
-                _("The case is now: %(status)s.", status=STATUS_NAMES[status]), field="note",
-                act=policy.MOVE_ACTS[status])
+    return _act(
+        dispute_id,
+        f"move-{status.value}",
+        MoveForm,
+        lambda d, f: actions.move(
+            session(), vault(), d, _me(), status, f.note.data, expected_version=f.lock_version.data
+        ),
+        _("The case is now: %(status)s.", status=STATUS_NAMES[status]),
+        field="note",
+        act=policy.MOVE_ACTS[status],
+    )
 
 
 @bp.post("/cases/<uuid:dispute_id>/extend")
 def extend(dispute_id: uuid.UUID):
-    return _act(dispute_id, "extend", ExtendForm,
-                lambda d, f: actions.extend_deadline(session(), vault(), d, _me(), f.days.data, f.reason.data,
-                                                     expected_version=f.lock_version.data),
-                _("The deadline is extended."), field="reason", act=Act.EXTEND)
-
-
-def _record_labels(dispute) -> list[tuple[uuid.UUID, str]]:
-    return [(record_id, f"{CATEGORY_NAMES[category]} · {local_name(furnisher)}")
-            for record_id, category, furnisher in actions.case_records(session(), dispute)]
-
-
-def _record_choices(form, outcomes) -> None:
-    """The choices of the per-record fields of a decision form."""
-    for field in form:
-        if field.short_name.startswith("record_"):
-            field.choices = choices([("", _("As decided above"))] + [(o.value, OUTCOME_NAMES[o]) for o in outcomes])
+    return _act(
+        dispute_id,
+        "extend",
+        ExtendForm,
+        lambda d, f: actions.extend_deadline(
+            session(), vault(), d, _me(), f.days.data, f.reason.data, expected_version=f.lock_version.data
+        ),
+        _("The deadline is extended."),
+        field="reason",
+        act=Act.EXTEND,
+    )
 
 
 @bp.post("/cases/<uuid:dispute_id>/decide")
@@ -282,17 +257,36 @@ def decide(dispute_id: uuid.UUID):
 
     def setup(dispute, form):
         form.outcome.choices = choices((o.value, OUTCOME_NAMES[o]) for o in outcomes)
-        _record_choices(form, outcomes)
+        record_choices(form, outcomes)
 
     def action(dispute, form):
-        per_record = {uuid.UUID(hex=field.short_name.removeprefix("record_")): field.data for field in form
-                      if field.short_name.startswith("record_") and field.data}
-        return actions.decide(session(), vault(), dispute, _me(), form.outcome.data, form.reason.data,
-                              expected_version=form.lock_version.data, per_record=per_record,
-                              unverifiable_policy=current_app.config["UNVERIFIABLE_POLICY"])
+        per_record = {
+            uuid.UUID(hex=field.short_name.removeprefix("record_")): field.data
+            for field in form
+            if field.short_name.startswith("record_") and field.data
+        }
+        return actions.decide(
+            session(),
+            vault(),
+            dispute,
+            _me(),
+            form.outcome.data,
+            form.reason.data,
+            expected_version=form.lock_version.data,
+            per_record=per_record,
+            unverifiable_policy=current_app.config["UNVERIFIABLE_POLICY"],
+        )
 
-    return _act(dispute_id, "decide", decide_form(_record_labels(case)), action,
-                _("The case is decided; the subject has been told."), field="outcome", setup=setup, act=Act.DECIDE)
+    return _act(
+        dispute_id,
+        "decide",
+        decide_form(record_labels(session(), case)),
+        action,
+        _("The case is decided; the subject has been told."),
+        field="outcome",
+        setup=setup,
+        act=Act.DECIDE,
+    )
 
 
 @bp.post("/cases/<uuid:dispute_id>/evidence/<uuid:evidence_id>/share")
@@ -303,30 +297,50 @@ def share(dispute_id: uuid.UUID, evidence_id: uuid.UUID):
         abort(404)
 
     def setup(dispute, form):
-        form.furnishers.choices = choices((str(i.id), local_name(i))
-                                          for i in actions.case_furnishers(session(), dispute))
+        form.furnishers.choices = choices(
+            (str(i.id), local_name(i)) for i in actions.case_furnishers(session(), dispute)
+        )
 
     def action(dispute, form):
-        added = actions.share_evidence(session(), dispute, _me(), evidence_id,
-                                       [uuid.UUID(i) for i in form.furnishers.data],
-                                       expected_version=form.lock_version.data)
-        flash(_("The file goes to: %(names)s.", names=", ".join(local_name(i) for i in added))
-              if added else _("The file already went to them."), "success")
+        added = actions.share_evidence(
+            session(),
+            dispute,
+            _me(),
+            evidence_id,
+            [uuid.UUID(i) for i in form.furnishers.data],
+            expected_version=form.lock_version.data,
+        )
+        flash(
+            _("The file goes to: %(names)s.", names=", ".join(local_name(i) for i in added))
+            if added
+            else _("The file already went to them."),
+            "success",
+        )
         return redirect(url_for(".case", dispute_id=dispute_id))
 
-    return _act(dispute_id, f"share-{evidence_id.hex}", ShareForm, action, "", field="furnishers", setup=setup,
-                act=Act.SHARE)
+    return _act(
+        dispute_id, f"share-{evidence_id.hex}", ShareForm, action, "", field="furnishers", setup=setup, act=Act.SHARE
+    )
 
 
 @bp.post("/cases/<uuid:dispute_id>/recuse")
 def recuse(dispute_id: uuid.UUID):
     """After this the case is not found for this officer: back to the queue."""
+
     def action(dispute, form):
         released = conflicts.recuse(session(), vault(), dispute, _me(), expected_version=form.lock_version.data)
-        flash(_("Conflict declared: this subject's cases are no longer shown to you.") + " "
-              + ngettext("%(num)d case you held went back to the queue.",
-                         "%(num)d cases you held went back to the queue.", released) if released else
-              _("Conflict declared: this subject's cases are no longer shown to you."), "success")
+        flash(
+            _("Conflict declared: this subject's cases are no longer shown to you.")
+            + " "
+            + ngettext(
+                "%(num)d case you held went back to the queue.",
+                "%(num)d cases you held went back to the queue.",
+                released,
+            )
+            if released
+            else _("Conflict declared: this subject's cases are no longer shown to you."),
+            "success",
+        )
         return redirect(url_for(".queue"))
 
     return _act(dispute_id, "recuse", RecuseForm, action, "", field="confirm")
@@ -334,16 +348,22 @@ def recuse(dispute_id: uuid.UUID):
 
 @bp.post("/cases/<uuid:dispute_id>/notes")
 def add_note(dispute_id: uuid.UUID):
-    return _act(dispute_id, "note", NoteForm,
-                lambda d, f: notes.add_note(session(), vault(), d, _me(), f.text.data,
-                                            expected_version=f.lock_version.data),
-                _("Note added."), field="text", act=Act.NOTE)
+    return _act(
+        dispute_id,
+        "note",
+        NoteForm,
+        lambda d, f: notes.add_note(session(), vault(), d, _me(), f.text.data, expected_version=f.lock_version.data),
+        _("Note added."),
+        field="text",
+        act=Act.NOTE,
+    )
 
 
 @bp.post("/cases/<uuid:dispute_id>/reveal")
 def reveal(dispute_id: uuid.UUID):
     """The clear name and identifier are in this response only; the case
     page shows them masked again on the next visit."""
+
     def action(dispute, form):
         clear = reveal_subject(session(), vault(), dispute, _me(), form.reason.data)
         return _render(dispute, 200, revealed=clear)

@@ -1,4 +1,5 @@
 """Staff as the officers' pages name them."""
+
 from __future__ import annotations
 
 import uuid

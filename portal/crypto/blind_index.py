@@ -1,6 +1,7 @@
 """Blind indexes: equality look-ups on encrypted values. HMAC-SHA-256 over
 the normalised value, under a key derived per purpose with HKDF, so an index
 of identifiers cannot be matched against an index of e-mails."""
+
 from __future__ import annotations
 
 import hashlib
@@ -17,8 +18,9 @@ class BlindIndex:
 
     def _key(self, purpose: str) -> bytes:
         if purpose not in self._keys:
-            hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                        info=b"portal blind index v1: " + purpose.encode())
+            hkdf = HKDF(
+                algorithm=hashes.SHA256(), length=32, salt=None, info=b"portal blind index v1: " + purpose.encode()
+            )
             self._keys[purpose] = hkdf.derive(self._root)
         return self._keys[purpose]
 

@@ -2,6 +2,7 @@
 outside the database: `kek-v<N>.key` and `index.key`, base64 of 32 random
 bytes, mode 0600. A missing, unreadable or damaged file is an error, never a
 reason to go on without encryption."""
+
 from __future__ import annotations
 
 import base64
@@ -57,9 +58,7 @@ def _read_key_file(path: Path) -> bytes:
     except FileNotFoundError:
         raise KeyringError(f"key file {path} is missing") from None
     if os.name == "posix" and mode & 0o077:
-        raise KeyringError(
-            f"key file {path} is readable by other users (mode {mode & 0o777:o}); run: chmod 600 {path}"
-        )
+        raise KeyringError(f"key file {path} is readable by other users (mode {mode & 0o777:o}); run: chmod 600 {path}")
     try:
         key = base64.b64decode(path.read_bytes().strip(), validate=True)
     except (OSError, binascii.Error) as exc:

@@ -2,6 +2,7 @@
 AES-256-GCM with a fresh 96-bit nonce and associated data naming where the
 ciphertext lives, `table.column.row-id.key-version`, so a ciphertext copied
 to another row or column fails to open."""
+
 from __future__ import annotations
 
 import hmac
@@ -55,9 +56,9 @@ class Cipher:
         fmt, version = _HEADER.unpack_from(blob)
         if fmt != FORMAT or version != self.version:
             raise DecryptionFailed(f"{table}.{column} of {row_id}: unknown format {fmt} or key version {version}")
-        nonce = blob[head:head + NONCE_BYTES]
+        nonce = blob[head : head + NONCE_BYTES]
         try:
-            return self._aead.decrypt(nonce, blob[head + NONCE_BYTES:], self._aad(table, column, row_id, version))
+            return self._aead.decrypt(nonce, blob[head + NONCE_BYTES :], self._aad(table, column, row_id, version))
         except InvalidTag:
             raise DecryptionFailed(
                 f"{table}.{column} of {row_id}: ciphertext altered or not sealed for this place"
@@ -159,19 +160,25 @@ class Vault:
         if index is None:
             session.add(KeyCheck(name="index", check_value=self.keyring.index_check_value()))
         elif not hmac.compare_digest(index.check_value, self.keyring.index_check_value()):
-            raise KeyringError(f"{self.keyring.key_dir / 'index.key'} is not the key this database was set up "
-                               "with: restore the original, or every look-up by identifier or e-mail fails")
+            raise KeyringError(
+                f"{self.keyring.key_dir / 'index.key'} is not the key this database was set up "
+                "with: restore the original, or every look-up by identifier or e-mail fails"
+            )
         known = {v.version: v for v in session.scalars(select(KekVersion))}
         if known and max(known) > self.keyring.current_version:
-            raise KeyringError(f"the database uses key-encryption key v{max(known)} but "
-                               f"{self.keyring.key_dir / f'kek-v{max(known)}.key'} is missing: restore it")
+            raise KeyringError(
+                f"the database uses key-encryption key v{max(known)} but "
+                f"{self.keyring.key_dir / f'kek-v{max(known)}.key'} is missing: restore it"
+            )
         in_use = set(session.scalars(select(DataKey.kek_version).where(DataKey.wrapped.is_not(None)).distinct()))
         if None in in_use:
             raise KeyringError(_UNNAMED_KEK)
         missing = sorted({v for v in in_use if v is not None} - set(self.keyring.keks))
         if missing:
-            raise KeyringError(f"data keys are wrapped by key-encryption key v{missing[0]} but "
-                               f"{self.keyring.key_dir / f'kek-v{missing[0]}.key'} is missing: restore it")
+            raise KeyringError(
+                f"data keys are wrapped by key-encryption key v{missing[0]} but "
+                f"{self.keyring.key_dir / f'kek-v{missing[0]}.key'} is missing: restore it"
+            )
         for version in sorted(self.keyring.keks):
             if version in known:
                 self.keyring.verify_check_value(version, known[version].check_value)
@@ -223,6 +230,8 @@ class Vault:
         return RotationReport(current, created, done)
 
     def _pending(self, session: Session) -> Select[DataKey]:
-        return (select(DataKey)
-                .where(DataKey.wrapped.is_not(None), DataKey.kek_version != self.keyring.current_version)
-                .order_by(DataKey.id))
+        return (
+            select(DataKey)
+            .where(DataKey.wrapped.is_not(None), DataKey.kek_version != self.keyring.current_version)
+            .order_by(DataKey.id)
+        )

@@ -3,6 +3,7 @@ institutions, records and logins (dates are relative to `today`). Rows are
 built by the same services the portal uses and inserted in bulk, so a
 hundred thousand subjects load in minutes. Who is in it: `people`; their
 records: `records`; what the logins see beyond their records: `showcase`."""
+
 from __future__ import annotations
 
 import random
@@ -41,9 +42,16 @@ def _bulk(session: Session, objects: list[Any]) -> None:
         session.execute(insert(type(objects[0])), _rows(objects))
 
 
-def load_demo(session: Session, vault: Vault, *, subjects: int = 60, seed: int = 2014,
-              today: date | None = None, progress: Callable[[str], None] = lambda _m: None,
-              dispute_regime: Regime | str = Regime.CN_20_DAYS) -> dict[str, Any]:
+def load_demo(
+    session: Session,
+    vault: Vault,
+    *,
+    subjects: int = 60,
+    seed: int = 2014,
+    today: date | None = None,
+    progress: Callable[[str], None] = lambda _m: None,
+    dispute_regime: Regime | str = Regime.CN_20_DAYS,
+) -> dict[str, Any]:
     """Load the demo into an empty database and return the credentials
     (written by the caller to instance/demo-credentials.json). The demo's
     disputes are answered within `dispute_regime` (setting DISPUTE_REGIME)."""
@@ -51,8 +59,10 @@ def load_demo(session: Session, vault: Vault, *, subjects: int = 60, seed: int =
     existing_keys = session.scalar(select(func.count()).select_from(DataKey))
     if existing or existing_keys:
         what = f"{existing} subjects" if existing else f"{existing_keys} encrypted records (users or institutions)"
-        raise DemoRefused(f"the database already holds {what}: demo data loads only into an "
-                          "empty database (point PORTAL_DATABASE_URL at a new one)")
+        raise DemoRefused(
+            f"the database already holds {what}: demo data loads only into an "
+            "empty database (point PORTAL_DATABASE_URL at a new one)"
+        )
     rng, today = random.Random(seed), today or local_today()  # noqa: S311 - repeatable data, not secrets
     people = People(rng, today)
 
@@ -83,8 +93,9 @@ def load_demo(session: Session, vault: Vault, *, subjects: int = 60, seed: int =
                 if identifier not in seen:
                     seen.add(identifier)
                     break
-            key, subject, cipher = build_subject(vault, kind, identifier, name,
-                                                 contact_email=f"subject{i + 1}@mail.example")
+            key, subject, cipher = build_subject(
+                vault, kind, identifier, name, contact_email=f"subject{i + 1}@mail.example"
+            )
             keys.append(key)
             subs.append(subject)
             if kind is SubjectKind.PERSON and kind in showcase and "register" not in showcase:
@@ -111,18 +122,30 @@ def load_demo(session: Session, vault: Vault, *, subjects: int = 60, seed: int =
         progress(f"  subjects {min(start + BATCH, subjects)}/{subjects}, records {serial}")
 
     _, reg_id, reg_name = showcase["register"]
-    creds: dict[str, Any] = {"seed": seed, "subjects": subjects, "logins": [], "institutions": [],
-             "registration_example": {"kind": "person", "identifier": reg_id, "name": reg_name,
-                                      "contact_on_file": f"subject{firms + 2}@mail.example"}}
+    creds: dict[str, Any] = {
+        "seed": seed,
+        "subjects": subjects,
+        "logins": [],
+        "institutions": [],
+        "registration_example": {
+            "kind": "person",
+            "identifier": reg_id,
+            "name": reg_name,
+            "contact_on_file": f"subject{firms + 2}@mail.example",
+        },
+    }
     shown.logins(session, vault, rng, today, showcase, creds)
     for data in DEMO_INSTITUTIONS:
         inst = institutions[data.code]
         scopes = ([ApiScope.FURNISH] if data.code in {c for f in FURNISHERS.values() for c in f} else []) + (
-            [ApiScope.QUERY] if data.allowed_purposes else [])
-        tokens = ([{"scopes": [s.value for s in scopes], "token": issue_api_key(session, inst, scopes)}]
-                  if scopes else [])
-        creds["institutions"].append({"code": data.code, "name": data.name, "name_en": data.name_en,
-                                      "kind": data.kind.value, "api_keys": tokens})
+            [ApiScope.QUERY] if data.allowed_purposes else []
+        )
+        tokens = (
+            [{"scopes": [s.value for s in scopes], "token": issue_api_key(session, inst, scopes)}] if scopes else []
+        )
+        creds["institutions"].append(
+            {"code": data.code, "name": data.name, "name_en": data.name_en, "kind": data.kind.value, "api_keys": tokens}
+        )
     shown.authorities(session, vault, today, showcase, institutions)
     shown.queries(session, vault, today, showcase, institutions)
     shown.disputes(session, vault, rng, today, showcase, dispute_regime)

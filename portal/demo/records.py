@@ -1,6 +1,7 @@
 """The demo's credit records: which institutions furnish which categories,
 the mix of categories a person or a firm holds, and one plausible record of
 each category (dates that make sense together, amounts with cents)."""
+
 from __future__ import annotations
 
 import random
@@ -23,19 +24,45 @@ FURNISHERS = {
     Category.DISHONEST_DEBTOR: ["mingzhou-court"],
     Category.UTILITY_ARREARS: ["mingzhou-water", "mingzhou-power"],
 }
-PERSON_MIX = [Category.LOAN] * 5 + [Category.CREDIT_CARD] * 6 + [Category.UTILITY_ARREARS, Category.GUARANTEE,
-                                                                  Category.COURT_JUDGMENT, Category.DISHONEST_DEBTOR]
-FIRM_MIX = [Category.LOAN] * 5 + [Category.GUARANTEE] * 2 + [
-    Category.TAX_ARREARS, Category.ADMINISTRATIVE_PENALTY, Category.ADMINISTRATIVE_PENALTY,
-    Category.COURT_JUDGMENT, Category.UTILITY_ARREARS, Category.DISHONEST_DEBTOR]
+PERSON_MIX = (
+    [Category.LOAN] * 5
+    + [Category.CREDIT_CARD] * 6
+    + [Category.UTILITY_ARREARS, Category.GUARANTEE, Category.COURT_JUDGMENT, Category.DISHONEST_DEBTOR]
+)
+FIRM_MIX = (
+    [Category.LOAN] * 5
+    + [Category.GUARANTEE] * 2
+    + [
+        Category.TAX_ARREARS,
+        Category.ADMINISTRATIVE_PENALTY,
+        Category.ADMINISTRATIVE_PENALTY,
+        Category.COURT_JUDGMENT,
+        Category.UTILITY_ARREARS,
+        Category.DISHONEST_DEBTOR,
+    ]
+)
 # The first person and the first firm get one record of each of these, so
 # the demo logins show every kind of entry.
 SHOWCASE = {
-    SubjectKind.PERSON: [Category.LOAN, Category.CREDIT_CARD, Category.CREDIT_CARD, Category.GUARANTEE,
-                         Category.UTILITY_ARREARS, Category.COURT_JUDGMENT, Category.DISHONEST_DEBTOR,
-                         Category.LOAN],
-    SubjectKind.FIRM: [Category.LOAN, Category.GUARANTEE, Category.TAX_ARREARS, Category.ADMINISTRATIVE_PENALTY,
-                       Category.COURT_JUDGMENT, Category.UTILITY_ARREARS, Category.DISHONEST_DEBTOR],
+    SubjectKind.PERSON: [
+        Category.LOAN,
+        Category.CREDIT_CARD,
+        Category.CREDIT_CARD,
+        Category.GUARANTEE,
+        Category.UTILITY_ARREARS,
+        Category.COURT_JUDGMENT,
+        Category.DISHONEST_DEBTOR,
+        Category.LOAN,
+    ],
+    SubjectKind.FIRM: [
+        Category.LOAN,
+        Category.GUARANTEE,
+        Category.TAX_ARREARS,
+        Category.ADMINISTRATIVE_PENALTY,
+        Category.COURT_JUDGMENT,
+        Category.UTILITY_ARREARS,
+        Category.DISHONEST_DEBTOR,
+    ],
 }
 
 
@@ -56,8 +83,11 @@ class _Dates:
         return self.today - timedelta(days=self.rng.randint(lo, hi))
 
     def near_expiry_end(self) -> date:
-        five_years = self.today.replace(year=self.today.year - 5) if (self.today.month, self.today.day) != (2, 29) \
+        five_years = (
+            self.today.replace(year=self.today.year - 5)
+            if (self.today.month, self.today.day) != (2, 29)
             else self.today.replace(year=self.today.year - 5, day=28)
+        )
         return five_years + timedelta(days=self.rng.randint(5, 60))
 
     def span(self, lo: int, hi: int, near_expiry: bool) -> tuple[date, date]:
@@ -69,8 +99,9 @@ class _Dates:
         return start, start + timedelta(days=self.rng.randint(1, max(1, (self.today - start).days)))
 
 
-def make_record(rng: random.Random, today: date, category: Category, serial: int,
-                near_expiry: bool = False) -> RecordInput:
+def make_record(
+    rng: random.Random, today: date, category: Category, serial: int, near_expiry: bool = False
+) -> RecordInput:
     """One plausible record. `near_expiry` makes a negative one whose five
     years run out within about two months."""
     d = _Dates(rng, today)
@@ -82,17 +113,22 @@ def make_record(rng: random.Random, today: date, category: Category, serial: int
         opened, ended = d.span(200, 3600, near_expiry)
         details: dict[str, Any] = {"currency": "CNY", "opened_on": opened.isoformat()}
         if category is c.LOAN:
-            details |= {"loan_type": rng.choice(["mortgage", "consumer", "business", "auto"]),
-                        "principal": _money(rng, amount, amount),
-                        "maturity_on": (opened + timedelta(days=365 * rng.randint(1, 20))).isoformat()}
+            details |= {
+                "loan_type": rng.choice(["mortgage", "consumer", "business", "auto"]),
+                "principal": _money(rng, amount, amount),
+                "maturity_on": (opened + timedelta(days=365 * rng.randint(1, 20))).isoformat(),
+            }
         else:
             details |= {"credit_limit": _money(rng, amount // 10, amount // 10)}
         if roll < 0.12:  # was overdue, paid later: negative until five years after
             details |= {"balance": "0.00", "worst_overdue_months": rng.randint(1, 6)}
             return RecordInput(category, ref, RecordStatus.SETTLED, True, ended, details)
         if roll < 0.22:
-            details |= {"balance": _money(rng, amount // 4, amount), "overdue_amount": _money(rng, 500, amount // 5),
-                        "overdue_months": rng.randint(1, 9)}
+            details |= {
+                "balance": _money(rng, amount // 4, amount),
+                "overdue_amount": _money(rng, 500, amount // 5),
+                "overdue_months": rng.randint(1, 9),
+            }
             return RecordInput(category, ref, RecordStatus.OVERDUE, True, None, details)
         if roll < 0.25:
             details |= {"balance": _money(rng, amount // 2, amount), "written_off_on": ended.isoformat()}
@@ -104,29 +140,59 @@ def make_record(rng: random.Random, today: date, category: Category, serial: int
         return RecordInput(category, ref, RecordStatus.ACTIVE, False, None, details)
     if category is c.GUARANTEE:
         signed, called = d.span(100, 2500, near_expiry)
-        details = {"currency": "CNY", "guaranteed_amount": _money(rng, 10_000, 3_000_000),
-                   "guaranteed_party": f"{rng.choice(FIRM_WORDS)}{rng.choice(FIRM_TRADES)}有限公司",
-                   "signed_on": signed.isoformat()}
+        details = {
+            "currency": "CNY",
+            "guaranteed_amount": _money(rng, 10_000, 3_000_000),
+            "guaranteed_party": f"{rng.choice(FIRM_WORDS)}{rng.choice(FIRM_TRADES)}有限公司",
+            "signed_on": signed.isoformat(),
+        }
         if near_expiry or rng.random() < 0.15:  # the guarantor had to pay
-            return RecordInput(category, ref, RecordStatus.SETTLED, True, called,
-                               details | {"called_amount": _money(rng, 5_000, 500_000)})
+            return RecordInput(
+                category,
+                ref,
+                RecordStatus.SETTLED,
+                True,
+                called,
+                details | {"called_amount": _money(rng, 5_000, 500_000)},
+            )
         return RecordInput(category, ref, RecordStatus.ACTIVE, False, None, details)
     if category is c.TAX_ARREARS:
         assessed, paid_on = d.span(100, 1500, near_expiry)
-        details = {"currency": "CNY", "tax_type": rng.choice(["增值税 VAT", "企业所得税 corporate income tax",
-                                                             "个人所得税 individual income tax"]),
-                   "amount": _money(rng, 2_000, 900_000), "assessed_on": assessed.isoformat()}
+        details = {
+            "currency": "CNY",
+            "tax_type": rng.choice(
+                ["增值税 VAT", "企业所得税 corporate income tax", "个人所得税 individual income tax"]
+            ),
+            "amount": _money(rng, 2_000, 900_000),
+            "assessed_on": assessed.isoformat(),
+        }
         paid = near_expiry or rng.random() < 0.5
-        return RecordInput(category, ref, RecordStatus.SETTLED if paid else RecordStatus.OVERDUE, True,
-                           paid_on if paid else None, details)
+        return RecordInput(
+            category,
+            ref,
+            RecordStatus.SETTLED if paid else RecordStatus.OVERDUE,
+            True,
+            paid_on if paid else None,
+            details,
+        )
     if category in (c.COURT_JUDGMENT, c.DISHONEST_DEBTOR):
         decided, done_on = d.span(100, 1700, near_expiry)
         kind = "执" if category is c.DISHONEST_DEBTOR else "民初"
-        details = {"case_number": f"({decided.year})明01{kind}{rng.randint(100, 9999)}号",
-                   "amount": _money(rng, 5_000, 2_000_000), "currency": "CNY", "decided_on": decided.isoformat()}
+        details = {
+            "case_number": f"({decided.year})明01{kind}{rng.randint(100, 9999)}号",
+            "amount": _money(rng, 5_000, 2_000_000),
+            "currency": "CNY",
+            "decided_on": decided.isoformat(),
+        }
         done = near_expiry or rng.random() < 0.4
-        return RecordInput(category, ref, RecordStatus.LIFTED if done else RecordStatus.IN_FORCE, True,
-                           done_on if done else None, details)
+        return RecordInput(
+            category,
+            ref,
+            RecordStatus.LIFTED if done else RecordStatus.IN_FORCE,
+            True,
+            done_on if done else None,
+            details,
+        )
     if category is c.ADMINISTRATIVE_PENALTY:
         minimum = rng.choice([90, 365, 1095])  # days the penalty must stay public
         if near_expiry:
@@ -135,17 +201,32 @@ def make_record(rng: random.Random, today: date, category: Category, serial: int
         else:
             decided = d.ago(minimum + 30, minimum + 1500)
             lifted = decided + timedelta(days=minimum + rng.randint(0, (today - decided).days - minimum))
-        details = {"decision_number": f"明市监罚字〔{decided.year}〕{rng.randint(1, 999)}号",
-                   "penalty": rng.choice(["罚款 fine", "警告 warning", "没收违法所得 confiscation"]),
-                   "amount": _money(rng, 1_000, 200_000), "currency": "CNY", "decided_on": decided.isoformat(),
-                   "minimum_publicity_until": (decided + timedelta(days=minimum)).isoformat()}
+        details = {
+            "decision_number": f"明市监罚字〔{decided.year}〕{rng.randint(1, 999)}号",
+            "penalty": rng.choice(["罚款 fine", "警告 warning", "没收违法所得 confiscation"]),
+            "amount": _money(rng, 1_000, 200_000),
+            "currency": "CNY",
+            "decided_on": decided.isoformat(),
+            "minimum_publicity_until": (decided + timedelta(days=minimum)).isoformat(),
+        }
         done = near_expiry or rng.random() < 0.3
-        return RecordInput(category, ref, RecordStatus.LIFTED if done else RecordStatus.IN_FORCE, True,
-                           lifted if done else None, details)
+        return RecordInput(
+            category,
+            ref,
+            RecordStatus.LIFTED if done else RecordStatus.IN_FORCE,
+            True,
+            lifted if done else None,
+            details,
+        )
     # utility arrears
     since, paid_on = d.span(60, 1200, near_expiry)
-    details = {"account": f"UA{rng.randint(10**7, 10**8 - 1)}", "amount": _money(rng, 50, 8_000),
-               "currency": "CNY", "since": since.isoformat()}
+    details = {
+        "account": f"UA{rng.randint(10**7, 10**8 - 1)}",
+        "amount": _money(rng, 50, 8_000),
+        "currency": "CNY",
+        "since": since.isoformat(),
+    }
     paid = near_expiry or rng.random() < 0.6
-    return RecordInput(category, ref, RecordStatus.SETTLED if paid else RecordStatus.OVERDUE, True,
-                       paid_on if paid else None, details)
+    return RecordInput(
+        category, ref, RecordStatus.SETTLED if paid else RecordStatus.OVERDUE, True, paid_on if paid else None, details
+    )

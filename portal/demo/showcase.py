@@ -2,6 +2,7 @@
 (with a firm agent's delegation), authorities given and registered,
 institutions' queries (served and refused), and dispute cases for the
 officers. Everything goes through the portal's own services."""
+
 from __future__ import annotations
 
 import hashlib
@@ -33,8 +34,9 @@ from portal.records.services import view_subject
 Showcase = dict[SubjectKind | str, tuple[Subject, str, str]]
 
 
-def logins(session: Session, vault: Vault, rng: random.Random, today: date, showcase: Showcase,
-           creds: dict[str, Any]) -> None:
+def logins(
+    session: Session, vault: Vault, rng: random.Random, today: date, showcase: Showcase, creds: dict[str, Any]
+) -> None:
     """The demo logins (passwords and TOTP secrets from the system's
     generator), with the firm agent's delegation; written into `creds`."""
     person, person_id, person_name = showcase[SubjectKind.PERSON]
@@ -42,8 +44,13 @@ def logins(session: Session, vault: Vault, rng: random.Random, today: date, show
     logins = [
         (Role.PERSON, "person@demo.example", person_name, person, person_id),
         (Role.FIRM_REPRESENTATIVE, "firm.rep@demo.example", "法定代表人 " + firm_name, firm, firm_id),
-        (Role.FIRM_AGENT, "firm.agent@demo.example", "经办人 " + rng.choice(SURNAMES) + rng.choice(GIVEN), None,
-         firm_id),
+        (
+            Role.FIRM_AGENT,
+            "firm.agent@demo.example",
+            "经办人 " + rng.choice(SURNAMES) + rng.choice(GIVEN),
+            None,
+            firm_id,
+        ),
         (Role.OFFICER, "officer@demo.example", "合规专员 " + rng.choice(SURNAMES) + rng.choice(GIVEN), None, None),
         (Role.OFFICER, "officer2@demo.example", "合规专员 " + rng.choice(SURNAMES) + rng.choice(GIVEN), None, None),
         (Role.SUPERVISOR, "supervisor@demo.example", "主管 " + rng.choice(SURNAMES) + rng.choice(GIVEN), None, None),
@@ -55,21 +62,43 @@ def logins(session: Session, vault: Vault, rng: random.Random, today: date, show
         # seed must not give the same passwords on every installation.
         password = secrets.token_urlsafe(12)
         totp = pyotp.random_base32() if role.needs_second_factor else None
-        users[role] = create_user(session, vault, role=role, email=email, display_name=display, password=password,
-                                  totp_secret=totp, subject_id=subject.id if subject else None)
-        creds["logins"].append({"role": role.value, "login": email, "password": password, "totp_secret": totp,
-                                "subject_identifier": identifier})
-    session.add(FirmDelegation(firm_id=firm.id, agent_id=users[Role.FIRM_AGENT].id,
-                               granted_by_id=users[Role.FIRM_REPRESENTATIVE].id,
-                               scopes=[DelegationScope.VIEW_REPORT.value, DelegationScope.FILE_DISPUTES.value],
-                               valid_until=today + timedelta(days=365)))
+        users[role] = create_user(
+            session,
+            vault,
+            role=role,
+            email=email,
+            display_name=display,
+            password=password,
+            totp_secret=totp,
+            subject_id=subject.id if subject else None,
+        )
+        creds["logins"].append(
+            {
+                "role": role.value,
+                "login": email,
+                "password": password,
+                "totp_secret": totp,
+                "subject_identifier": identifier,
+            }
+        )
+    session.add(
+        FirmDelegation(
+            firm_id=firm.id,
+            agent_id=users[Role.FIRM_AGENT].id,
+            granted_by_id=users[Role.FIRM_REPRESENTATIVE].id,
+            scopes=[DelegationScope.VIEW_REPORT.value, DelegationScope.FILE_DISPUTES.value],
+            valid_until=today + timedelta(days=365),
+        )
+    )
 
 
-def authorities(session: Session, vault: Vault, today: date, showcase: Showcase,
-                institutions: dict[str, Institution]) -> None:
+def authorities(
+    session: Session, vault: Vault, today: date, showcase: Showcase, institutions: dict[str, Institution]
+) -> None:
     """Authorities the demo logins can see: a bank's live loan-approval
     grant and an employer's expired one for the person; a live grant and a
     registered written authorisation for the firm."""
+
     def owner(subject: Subject) -> User:
         user = session.scalar(select(User).where(User.subject_id == subject.id))
         if user is None:  # `logins` gives every showcase subject its login
@@ -78,30 +107,57 @@ def authorities(session: Session, vault: Vault, today: date, showcase: Showcase,
 
     person, firm = showcase[SubjectKind.PERSON][0], showcase[SubjectKind.FIRM][0]
     bank, employer = institutions["hengtong-bank"], institutions["yunfan-hr"]
-    consents.grant(session, vault, person, bank, Purpose.LOAN_APPROVAL, today + timedelta(days=90), owner(person),
-                   today=today)
+    consents.grant(
+        session, vault, person, bank, Purpose.LOAN_APPROVAL, today + timedelta(days=90), owner(person), today=today
+    )
     # Granted four months ago for a month: expired now (and shown as such).
-    consents.grant(session, vault, person, employer, Purpose.EMPLOYMENT_SCREENING, today - timedelta(days=90),
-                   owner(person), today=today - timedelta(days=120))
-    consents.grant(session, vault, firm, institutions["jinqiao-bank"], Purpose.LOAN_APPROVAL,
-                   today + timedelta(days=180), owner(firm), today=today)
-    consents.register_written(session, vault, bank, firm, Purpose.GUARANTEE_REVIEW, today + timedelta(days=60),
-                              hashlib.sha256(b"demo: signed guarantee review authorisation").digest(),
-                              "Guarantee review for a working-capital loan, signed by the legal representative",
-                              today=today)
+    consents.grant(
+        session,
+        vault,
+        person,
+        employer,
+        Purpose.EMPLOYMENT_SCREENING,
+        today - timedelta(days=90),
+        owner(person),
+        today=today - timedelta(days=120),
+    )
+    consents.grant(
+        session,
+        vault,
+        firm,
+        institutions["jinqiao-bank"],
+        Purpose.LOAN_APPROVAL,
+        today + timedelta(days=180),
+        owner(firm),
+        today=today,
+    )
+    consents.register_written(
+        session,
+        vault,
+        bank,
+        firm,
+        Purpose.GUARANTEE_REVIEW,
+        today + timedelta(days=60),
+        hashlib.sha256(b"demo: signed guarantee review authorisation").digest(),
+        "Guarantee review for a working-capital loan, signed by the legal representative",
+        today=today,
+    )
 
 
-def queries(session: Session, vault: Vault, today: date, showcase: Showcase,
-            institutions: dict[str, Institution]) -> None:
+def queries(
+    session: Session, vault: Vault, today: date, showcase: Showcase, institutions: dict[str, Institution]
+) -> None:
     """Institution queries through the API's own service, so "who accessed
     my data" has something to show: one served under the bank's grant, one
     refused because the employer's grant expired, one refused for want of
     any authority, and one served for the firm."""
     person, firm = showcase[SubjectKind.PERSON][0], showcase[SubjectKind.FIRM][0]
-    for code, subject, purpose in (("hengtong-bank", person, Purpose.LOAN_APPROVAL),
-                                   ("yunfan-hr", person, Purpose.EMPLOYMENT_SCREENING),
-                                   ("xiaoyu-microcredit", person, Purpose.LOAN_APPROVAL),
-                                   ("jinqiao-bank", firm, Purpose.LOAN_APPROVAL)):
+    for code, subject, purpose in (
+        ("hengtong-bank", person, Purpose.LOAN_APPROVAL),
+        ("yunfan-hr", person, Purpose.EMPLOYMENT_SCREENING),
+        ("xiaoyu-microcredit", person, Purpose.LOAN_APPROVAL),
+        ("jinqiao-bank", firm, Purpose.LOAN_APPROVAL),
+    ):
         inst = institutions[code]
         key = session.scalar(select(ApiKey).where(ApiKey.institution_id == inst.id))
         if key is None:  # `load_demo` issues a key to every institution that queries
@@ -109,8 +165,9 @@ def queries(session: Session, vault: Vault, today: date, showcase: Showcase,
         query_report(session, vault, inst, key, subject, purpose, None, today)
 
 
-def disputes(session: Session, vault: Vault, rng: random.Random, today: date, showcase: Showcase,
-             regime: Regime | str) -> None:
+def disputes(
+    session: Session, vault: Vault, rng: random.Random, today: date, showcase: Showcase, regime: Regime | str
+) -> None:
     """Cases for the officers' queue: the showcase person's dispute waiting
     for the furnisher (answer it with the furnisher's demo key), three new
     ones filed 25, 12 and 2 days ago (the first overdue), and one decided
@@ -123,8 +180,13 @@ def disputes(session: Session, vault: Vault, rng: random.Random, today: date, sh
     scan = Upload("statement.pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n", "application/pdf")
 
     def records_of(subject: Subject) -> list[CreditRecord]:
-        return list(session.scalars(select(CreditRecord).where(CreditRecord.subject_id == subject.id)
-                                    .order_by(CreditRecord.created_at, CreditRecord.id)))
+        return list(
+            session.scalars(
+                select(CreditRecord)
+                .where(CreditRecord.subject_id == subject.id)
+                .order_by(CreditRecord.created_at, CreditRecord.id)
+            )
+        )
 
     def file(subject: Subject, reason: DisputeReason, statement: str, days_ago: int, files=()):
         by = session.scalar(select(User).where(User.subject_id == subject.id))
@@ -133,11 +195,22 @@ def disputes(session: Session, vault: Vault, rng: random.Random, today: date, sh
             contact = vault.cipher(session, subject.data_key_id).open_field(subject, "contact_email")
             if contact is None:  # every demo subject is built with a contact e-mail
                 raise LookupError(f"the demo subject {subject.id} has no contact e-mail to register with")
-            by = create_user(session, vault, role=Role.PERSON, subject_id=subject.id, display_name=who.name,
-                             email=contact)
+            by = create_user(
+                session, vault, role=Role.PERSON, subject_id=subject.id, display_name=who.name, email=contact
+            )
         filed = today - timedelta(days=days_ago)
-        dispute = file_dispute(session, vault, subject, by, [records_of(subject)[0].id], reason, statement,
-                               files, regime=regime, today=filed)
+        dispute = file_dispute(
+            session,
+            vault,
+            subject,
+            by,
+            [records_of(subject)[0].id],
+            reason,
+            statement,
+            files,
+            regime=regime,
+            today=filed,
+        )
         # As if filed `days_ago`: the filing and its files.
         dispute.filed_at = dispute.filed_at - timedelta(days=days_ago)
         for step in dispute.steps:
@@ -154,10 +227,18 @@ def disputes(session: Session, vault: Vault, rng: random.Random, today: date, sh
 
     mine = file(person, DisputeReason.WRONG_AMOUNT, "余额有误：该笔贷款已于上月部分提前还款。", 3, [scan])
     walk(mine, S.ACKNOWLEDGED, S.UNDER_REVIEW, S.WAITING_FOR_FURNISHER)
-    others = list(session.scalars(select(Subject).where(Subject.kind == SubjectKind.PERSON,
-                                                        Subject.id != person.id,
-                                                        Subject.id.in_(select(CreditRecord.subject_id)))
-                                  .order_by(Subject.created_at, Subject.id).limit(4)))
+    others = list(
+        session.scalars(
+            select(Subject)
+            .where(
+                Subject.kind == SubjectKind.PERSON,
+                Subject.id != person.id,
+                Subject.id.in_(select(CreditRecord.subject_id)),
+            )
+            .order_by(Subject.created_at, Subject.id)
+            .limit(4)
+        )
+    )
     # The first three others get a new case each; the fourth, below, a decided one.
     reasons = (DisputeReason.NOT_MINE, DisputeReason.PAID_OR_SETTLED, DisputeReason.OUTDATED)
     for subject, days, reason in zip(others, (25, 12, 2), reasons, strict=False):
@@ -166,5 +247,6 @@ def disputes(session: Session, vault: Vault, rng: random.Random, today: date, sh
     if len(others) == 4:
         decided = file(others[3], DisputeReason.WRONG_DATES, "结清日期有误。", 15)
         walk(decided, S.ACKNOWLEDGED, S.UNDER_REVIEW)
-        decisions.decide(session, vault, decided, officer, "verified_accurate",
-                         "数据提供机构提交了还款流水，记录日期与流水一致。")
+        decisions.decide(
+            session, vault, decided, officer, "verified_accurate", "数据提供机构提交了还款流水，记录日期与流水一致。"
+        )

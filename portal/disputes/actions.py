@@ -2,6 +2,7 @@
 download a file of evidence or the outcome letter. Each writes its step
 and access event in the caller's transaction (services flush, never
 commit); the caller has loaded the dispute through `portal.accounts.authz`."""
+
 from __future__ import annotations
 
 import uuid
@@ -26,14 +27,33 @@ from portal.records.models import Subject
 
 
 # -- filing ----------------------------------------------------------------------------
-def file(session: Session, vault: Vault, access: SubjectAccess, by_user: User, record_ids: Sequence[uuid.UUID],
-         reason: str, statement: str, uploads: Sequence[ev.Upload], access_event_id: uuid.UUID | None,
-         regime: Regime | str) -> Dispute:
+def file(
+    session: Session,
+    vault: Vault,
+    access: SubjectAccess,
+    by_user: User,
+    record_ids: Sequence[uuid.UUID],
+    reason: str,
+    statement: str,
+    uploads: Sequence[ev.Upload],
+    access_event_id: uuid.UUID | None,
+    regime: Regime | str,
+) -> Dispute:
     """File the dispute (under the deadline `regime`) and acknowledge its
     receipt to the subject's people. Raises what `services.file_dispute`
     raises, before anything is written."""
-    dispute = services.file_dispute(session, vault, access.subject, by_user, record_ids, reason, statement,
-                                    files=uploads, regime=regime, access_event_id=access_event_id)
+    dispute = services.file_dispute(
+        session,
+        vault,
+        access.subject,
+        by_user,
+        record_ids,
+        reason,
+        statement,
+        files=uploads,
+        regime=regime,
+        access_event_id=access_event_id,
+    )
     _acknowledge_receipt(session, vault, access.subject, dispute, by_user)
     return dispute
 
@@ -45,13 +65,18 @@ def _acknowledge_receipt(session: Session, vault: Vault, subject: Subject, dispu
     days = lifecycle.days_left(dispute)
 
     def compose() -> tuple[str, str]:
-        return (_("We received your dispute %(ref)s", ref=reference),
-                _("Your dispute %(ref)s was received. It will be answered by %(due)s (%(days)s). On the "
-                  "portal, under Disputes, you can follow it, add evidence or withdraw it.",
-                  ref=reference, due=day(due_on), days=days_phrase(days)))
+        return (
+            _("We received your dispute %(ref)s", ref=reference),
+            _(
+                "Your dispute %(ref)s was received. It will be answered by %(due)s (%(days)s). On the "
+                "portal, under Disputes, you can follow it, add evidence or withdraw it.",
+                ref=reference,
+                due=day(due_on),
+                days=days_phrase(days),
+            ),
+        )
 
-    tell_subject(session, vault, subject, compose,
-                 also=[by_user] if Role(by_user.role) is Role.FIRM_AGENT else [])
+    tell_subject(session, vault, subject, compose, also=[by_user] if Role(by_user.role) is Role.FIRM_AGENT else [])
 
 
 # -- on a dispute -----------------------------------------------------------------------
@@ -63,8 +88,9 @@ class ReplyRefused(ValueError):
         self.messages = messages
 
 
-def reply(session: Session, vault: Vault, dispute: Dispute, by_user: User, note: str | None,
-          uploads: Sequence[ev.Upload]) -> None:
+def reply(
+    session: Session, vault: Vault, dispute: Dispute, by_user: User, note: str | None, uploads: Sequence[ev.Upload]
+) -> None:
     """Files, a note, or both, added to an open dispute, with what is wrong
     said in the reader's language. Replying does not move the status: the
     officer does."""
@@ -89,30 +115,47 @@ def _tell_officer(session: Session, vault: Vault, dispute: Dispute) -> None:
     officer = session.get(User, dispute.assigned_officer_id)
     if officer is None or not officer.is_active:
         return
-    notify(session, vault, key_id=officer.data_key_id, user=officer,
-           title=_("New evidence on dispute %(ref)s", ref=short_reference(dispute.id)),
-           body=_("The subject added evidence or a reply to dispute %(ref)s.", ref=short_reference(dispute.id)))
+    notify(
+        session,
+        vault,
+        key_id=officer.data_key_id,
+        user=officer,
+        title=_("New evidence on dispute %(ref)s", ref=short_reference(dispute.id)),
+        body=_("The subject added evidence or a reply to dispute %(ref)s.", ref=short_reference(dispute.id)),
+    )
 
 
-def withdraw(session: Session, vault: Vault, dispute: Dispute, by_user: User, note: str | None,
-             expected_version: int | None) -> DisputeStep:
+def withdraw(
+    session: Session, vault: Vault, dispute: Dispute, by_user: User, note: str | None, expected_version: int | None
+) -> DisputeStep:
     """Raises lifecycle.DisputeError (StaleDispute included) with a message."""
-    return lifecycle.advance(session, vault, dispute, DisputeStatus.WITHDRAWN, by_user, note=note,
-                             expected_version=expected_version)
+    return lifecycle.advance(
+        session, vault, dispute, DisputeStatus.WITHDRAWN, by_user, note=note, expected_version=expected_version
+    )
 
 
-def evidence_file(session: Session, vault: Vault, user: User, access: SubjectAccess, dispute: Dispute,
-                  row: Evidence) -> tuple[bytes, str, str]:
+def evidence_file(
+    session: Session, vault: Vault, user: User, access: SubjectAccess, dispute: Dispute, row: Evidence
+) -> tuple[bytes, str, str]:
     """(content, media type, stored name); the download is recorded."""
     data, media_type, name = ev.read(vault.cipher(session, access.subject.data_key_id), row)
-    log_view(session, vault, user, access, EventKind.EXPORT, what="evidence", dispute_id=str(dispute.id),
-         evidence_id=str(row.id))
+    log_view(
+        session,
+        vault,
+        user,
+        access,
+        EventKind.EXPORT,
+        what="evidence",
+        dispute_id=str(dispute.id),
+        evidence_id=str(row.id),
+    )
     return data, media_type, name
 
 
 def log_letter_download(session: Session, vault: Vault, user: User, access: SubjectAccess, dispute: Dispute) -> None:
-    log_view(session, vault, user, access, EventKind.EXPORT, what="outcome letter", format="pdf",
-         dispute_id=str(dispute.id))
+    log_view(
+        session, vault, user, access, EventKind.EXPORT, what="outcome letter", format="pdf", dispute_id=str(dispute.id)
+    )
 
 
 __all__ = ["ReplyRefused", "evidence_file", "file", "log_letter_download", "reply", "withdraw"]

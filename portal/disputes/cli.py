@@ -1,4 +1,5 @@
 """`portal disputes`: the daily deadline sweep."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -14,8 +15,12 @@ disputes = AppGroup("disputes", help="Dispute deadlines.")
 
 
 @disputes.command("expire")
-@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="Treat this day (YYYY-MM-DD) as today; default: today (UTC).")
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Treat this day (YYYY-MM-DD) as today; default: today (UTC).",
+)
 def expire_command(today) -> None:
     """Resolve cases whose furnisher did not answer before the deadline: the
     records are left unverifiable and the subjects told. Run it daily."""

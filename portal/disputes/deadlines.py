@@ -5,6 +5,7 @@ extended_days). `due_on` is the effective deadline: the regime's date, plus
 the days spent waiting for the subject (added on resuming), plus extensions.
 While paused, the days left stay frozen at what they were when the pause
 began."""
+
 from __future__ import annotations
 
 import calendar
@@ -65,8 +66,9 @@ class Clock:
         if self.paused_since is None:
             raise DeadlineError(N_("The deadline is not paused."))
         waited = max(0, (today - self.paused_since).days)
-        return replace(self, due_on=self.due_on + timedelta(days=waited), paused_since=None,
-                       paused_days=self.paused_days + waited)
+        return replace(
+            self, due_on=self.due_on + timedelta(days=waited), paused_since=None, paused_days=self.paused_days + waited
+        )
 
     def extend(self, days: int, reason: str) -> Clock:
         if not (reason or "").strip():

@@ -2,6 +2,7 @@
 the name or the type the browser claims), at most 10 MB each and 5 per
 dispute, sealed under the subject's data key with associated data naming
 the row (`evidence.content.<id>`), stored under a name the server chose."""
+
 from __future__ import annotations
 
 import hashlib
@@ -43,6 +44,7 @@ class EvidenceCorrupt(ValueError):
 class Upload:
     """A file as received. `filename` and `claimed_type` are only used in
     messages: the content decides."""
+
     filename: str
     data: bytes
     claimed_type: str | None = None
@@ -76,12 +78,18 @@ def check_content(upload: Upload) -> tuple[bytes, str]:
     if not data:
         raise EvidenceRejected(N_("%(name)s is empty."), name=_label(upload))
     if len(data) > MAX_BYTES:
-        raise EvidenceRejected(N_("%(name)s is larger than 10 MB; send a smaller copy or split it."),
-                               name=_label(upload))
+        raise EvidenceRejected(
+            N_("%(name)s is larger than 10 MB; send a smaller copy or split it."), name=_label(upload)
+        )
     media_type = sniff(data)
     if media_type is None:
-        raise EvidenceRejected(N_("%(name)s is not a PDF, PNG or JPEG file (judged by its content, whatever its "
-                                  "name). Only those kinds are accepted."), name=_label(upload))
+        raise EvidenceRejected(
+            N_(
+                "%(name)s is not a PDF, PNG or JPEG file (judged by its content, whatever its "
+                "name). Only those kinds are accepted."
+            ),
+            name=_label(upload),
+        )
     return data, media_type
 
 
@@ -97,23 +105,33 @@ def check_files(uploads: Iterable[Upload], already: int = 0) -> list[CheckedFile
     if already + len(uploads) > MAX_FILES:
         left = max(0, MAX_FILES - already)
         if already:
-            raise EvidenceRejected(N_("A dispute holds at most %(n)d files; you may add %(left)d more."),
-                                   n=MAX_FILES, left=left)
-        raise EvidenceRejected(N_("A dispute holds at most %(n)d files; %(sent)d were chosen."), n=MAX_FILES,
-                               sent=len(uploads))
+            raise EvidenceRejected(
+                N_("A dispute holds at most %(n)d files; you may add %(left)d more."), n=MAX_FILES, left=left
+            )
+        raise EvidenceRejected(
+            N_("A dispute holds at most %(n)d files; %(sent)d were chosen."), n=MAX_FILES, sent=len(uploads)
+        )
     return [check_file(u) for u in uploads]
 
 
-def store(session: Session, cipher: Cipher, dispute: Dispute, checked: Sequence[CheckedFile],
-          uploaded_by: uuid.UUID | None) -> list[Evidence]:
+def store(
+    session: Session, cipher: Cipher, dispute: Dispute, checked: Sequence[CheckedFile], uploaded_by: uuid.UUID | None
+) -> list[Evidence]:
     """Seal and add files already checked (see `check_files`)."""
     rows = []
     for item in checked:
         row_id = new_id()
-        row = Evidence(id=row_id, dispute_id=dispute.id, stored_name=f"{row_id.hex}.{EXTENSIONS[item.media_type]}",
-                       media_type=item.media_type, size=len(item.upload.data), sha256=item.sha256,
-                       content_ct=cipher.seal("evidence", "content", row_id, item.upload.data),
-                       uploaded_by_user_id=uploaded_by, created_at=utcnow())
+        row = Evidence(
+            id=row_id,
+            dispute_id=dispute.id,
+            stored_name=f"{row_id.hex}.{EXTENSIONS[item.media_type]}",
+            media_type=item.media_type,
+            size=len(item.upload.data),
+            sha256=item.sha256,
+            content_ct=cipher.seal("evidence", "content", row_id, item.upload.data),
+            uploaded_by_user_id=uploaded_by,
+            created_at=utcnow(),
+        )
         session.add(row)
         rows.append(row)
     session.flush()

@@ -1,17 +1,12 @@
 """Forms of the subject's dispute pages. Labels and messages are lazy so
 they follow the page's language. Files are checked by `ev.upload_errors`
 (content decides, never the name) and again by the services."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (
-    HiddenField,
-    MultipleFileField,
-    SelectField,
-    SubmitField,
-    TextAreaField,
-)
+from wtforms import HiddenField, MultipleFileField, SelectField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
@@ -45,15 +40,20 @@ def uploads_of(field) -> list[ev.Upload]:
 class FilingForm(FlaskForm):
     records = MultiCheckboxField(_l("Records you dispute"), validate_choice=False)
     event = HiddenField()
-    reason = SelectField(_l("What is wrong?"),
-                         choices=[SelectChoice("", _l("Choose…"))]
-                         + [SelectChoice(r.value, REASON_NAMES[r]) for r in FILING_REASONS],
-                         validators=[DataRequired(message=_l("Choose what is wrong."))])
+    reason = SelectField(
+        _l("What is wrong?"),
+        choices=[SelectChoice("", _l("Choose…"))] + [SelectChoice(r.value, REASON_NAMES[r]) for r in FILING_REASONS],
+        validators=[DataRequired(message=_l("Choose what is wrong."))],
+    )
     statement = TextAreaField(
         _l("Your statement"),
-        validators=[DataRequired(message=_l("Say what is wrong and what it should be.")),
-                    Length(max=MAX_STATEMENT, message=_l("The statement is at most %(max)d characters."))],
-        filters=[_lines], render_kw={"maxlength": MAX_STATEMENT, "rows": 8})
+        validators=[
+            DataRequired(message=_l("Say what is wrong and what it should be.")),
+            Length(max=MAX_STATEMENT, message=_l("The statement is at most %(max)d characters.")),
+        ],
+        filters=[_lines],
+        render_kw={"maxlength": MAX_STATEMENT, "rows": 8},
+    )
     evidence = MultipleFileField(_l("Evidence (optional)"), render_kw={"accept": ACCEPT})
     submit = SubmitField(_l("File the dispute"))
 
@@ -69,27 +69,35 @@ class FilingForm(FlaskForm):
 class ReplyForm(FlaskForm):
     """More evidence, a note, or both (the reply when we wait for you)."""
 
-    note = TextAreaField(_l("Note (optional)"),
-                         validators=[Optional(), Length(max=MAX_NOTE,
-                                                        message=_l("A note is at most %(max)d characters."))],
-                         filters=[_lines], render_kw={"maxlength": MAX_NOTE, "rows": 5})
+    note = TextAreaField(
+        _l("Note (optional)"),
+        validators=[Optional(), Length(max=MAX_NOTE, message=_l("A note is at most %(max)d characters."))],
+        filters=[_lines],
+        render_kw={"maxlength": MAX_NOTE, "rows": 5},
+    )
     evidence = MultipleFileField(_l("Files"), render_kw={"accept": ACCEPT})
     submit = SubmitField(_l("Send"))
 
 
 class WithdrawForm(FlaskForm):
     version = HiddenField()
-    note = TextAreaField(_l("Why do you withdraw it? (optional)"),
-                         validators=[Optional(), Length(max=MAX_NOTE,
-                                                        message=_l("A note is at most %(max)d characters."))],
-                         filters=[_lines], render_kw={"maxlength": MAX_NOTE, "rows": 3})
+    note = TextAreaField(
+        _l("Why do you withdraw it? (optional)"),
+        validators=[Optional(), Length(max=MAX_NOTE, message=_l("A note is at most %(max)d characters."))],
+        filters=[_lines],
+        render_kw={"maxlength": MAX_NOTE, "rows": 3},
+    )
     submit = SubmitField(_l("Withdraw the dispute"))
 
 
 class StatementForm(FlaskForm):
     text = TextAreaField(
         _l("Your statement beside this record"),
-        validators=[DataRequired(message=_l("Write the statement.")),
-                    Length(max=MAX_RECORD_STATEMENT, message=_l("A statement is at most %(max)d characters."))],
-        filters=[_lines], render_kw={"maxlength": MAX_RECORD_STATEMENT, "rows": 3})
+        validators=[
+            DataRequired(message=_l("Write the statement.")),
+            Length(max=MAX_RECORD_STATEMENT, message=_l("A statement is at most %(max)d characters.")),
+        ],
+        filters=[_lines],
+        render_kw={"maxlength": MAX_RECORD_STATEMENT, "rows": 3},
+    )
     submit = SubmitField(_l("Add the statement"))

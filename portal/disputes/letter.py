@@ -1,7 +1,8 @@
 """The outcome letter as the subject reads it (on the dispute's page, by
 e-mail and as a PDF), and who was sent a correction notice. The decision
 writes the letter's body, sealed under the subject's key; this reads it
-back in the reader's language."""
+back in the reader's language and tells the subject (`tell_outcome`)."""
+
 from __future__ import annotations
 
 import json
@@ -9,11 +10,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.accounts.models import Role, User
 from portal.crypto import Vault
+from portal.disputes.messages import tell_subject
 from portal.disputes.models import CorrectionNotice, Dispute, DisputeOutcome, OutcomeLetter
 from portal.disputes.names import OUTCOME_NAMES
 from portal.institutions.models import Institution
@@ -22,6 +26,7 @@ from portal.records.models import Subject
 
 class Change:
     """What a decision did to a record, as the letter names it."""
+
     NEW_VERSION = "new_version"
     DELETED = "deleted"
     MARKED_UNVERIFIABLE = "marked_unverifiable"
@@ -31,6 +36,7 @@ class Change:
 
 class Method:
     """How the decision was verified."""
+
     FURNISHER_CORRECTED = "furnisher_corrected"
     FURNISHER_VERIFIED = "furnisher_verified"
     FURNISHER_COULD_NOT_VERIFY = "furnisher_could_not_verify"
@@ -39,8 +45,9 @@ class Method:
 
 
 CHANGE_TEXT = {
-    Change.NEW_VERSION: _l("%(reference)s: corrected; version %(to)s replaces version %(from)s, which is never "
-                           "disclosed again."),
+    Change.NEW_VERSION: _l(
+        "%(reference)s: corrected; version %(to)s replaces version %(from)s, which is never disclosed again."
+    ),
     Change.DELETED: _l("%(reference)s: deleted; it is no longer disclosed."),
     Change.MARKED_UNVERIFIABLE: _l("%(reference)s: marked as unverifiable wherever it is disclosed."),
     Change.PUBLICITY_ENDED: _l("%(reference)s: its publicity has ended; it is no longer disclosed."),
@@ -67,8 +74,9 @@ class LetterChange:
 
     @property
     def text(self) -> str:
-        return str(CHANGE_TEXT[self.change] % {"reference": self.reference, "from": self.from_version,
-                                                "to": self.to_version})
+        return str(
+            CHANGE_TEXT[self.change] % {"reference": self.reference, "from": self.from_version, "to": self.to_version}
+        )
 
 
 @dataclass(frozen=True)
@@ -114,11 +122,25 @@ def letter(session: Session, vault: Vault, dispute: Dispute) -> Letter | None:
         return None
     subject = session.get_one(Subject, dispute.subject_id)
     body = json.loads(vault.cipher(session, subject.data_key_id).open_text(row, "body"))
-    return Letter(dispute.id, datetime.fromisoformat(body["decided_at"]), DisputeOutcome(body["outcome"]),
-                  body["reason"], body["method"],
-                  [LetterChange(uuid.UUID(c["record_id"]), c["category"], c["reference"], c["change"],
-                                c.get("from"), c.get("to"), DisputeOutcome(c["outcome"]) if c.get("outcome") else None)
-                   for c in body["changes"]])
+    return Letter(
+        dispute.id,
+        datetime.fromisoformat(body["decided_at"]),
+        DisputeOutcome(body["outcome"]),
+        body["reason"],
+        body["method"],
+        [
+            LetterChange(
+                uuid.UUID(c["record_id"]),
+                c["category"],
+                c["reference"],
+                c["change"],
+                c.get("from"),
+                c.get("to"),
+                DisputeOutcome(c["outcome"]) if c.get("outcome") else None,
+            )
+            for c in body["changes"]
+        ],
+    )
 
 
 @dataclass(frozen=True)
@@ -132,12 +154,48 @@ class NoticeView:
 
 def recipients(session: Session, dispute: Dispute) -> list[NoticeView]:
     """Who was told of the decision, and who has acknowledged."""
-    rows = session.execute(select(CorrectionNotice, Institution)
-                           .join(Institution, Institution.id == CorrectionNotice.institution_id)
-                           .where(CorrectionNotice.dispute_id == dispute.id)
-                           .order_by(Institution.code, CorrectionNotice.created_at)).all()
+    rows = session.execute(
+        select(CorrectionNotice, Institution)
+        .join(Institution, Institution.id == CorrectionNotice.institution_id)
+        .where(CorrectionNotice.dispute_id == dispute.id)
+        .order_by(Institution.code, CorrectionNotice.created_at)
+    ).all()
     return [NoticeView(n.id, i, n.record_id, n.created_at, n.acknowledged_at) for n, i in rows]
 
 
-__all__ = ["CHANGE_TEXT", "METHOD_TEXT", "Change", "Letter", "LetterChange", "Method", "NoticeView", "letter",
-           "recipients"]
+__all__ = [
+    "CHANGE_TEXT",
+    "METHOD_TEXT",
+    "Change",
+    "Letter",
+    "LetterChange",
+    "Method",
+    "NoticeView",
+    "letter",
+    "recipients",
+]
+
+
+def tell_outcome(session: Session, vault: Vault, subject: Subject, dispute: Dispute, outcome: DisputeOutcome) -> None:
+    """The outcome letter itself, in-app and by e-mail."""
+    written = letter(session, vault, dispute)
+    if written is None:  # `decide` writes the letter before it tells the subject
+        raise LookupError(f"dispute {dispute.id} has no outcome letter to tell the subject")
+
+    def compose() -> tuple[str, str]:
+        lines = [
+            _("Decision: %(outcome)s", outcome=written.outcome_name),
+            _("Reason: %(reason)s", reason=written.reason),
+            _("How it was verified: %(method)s", method=written.method),
+            _("What changed:"),
+            *[f"- {line}" for line in written.changes],
+            "",
+            _(
+                "The letter (with a PDF copy) and the institutions that were told are on the dispute's page "
+                "on the portal."
+            ),
+        ]
+        return _("Your dispute has been decided: %(outcome)s", outcome=written.outcome_name), "\n".join(lines)
+
+    filer = session.get_one(User, dispute.filed_by_user_id)
+    tell_subject(session, vault, subject, compose, also=[filer] if filer.role is Role.FIRM_AGENT else [])

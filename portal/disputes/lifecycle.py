@@ -9,6 +9,7 @@ subject (DISPUTE_STEP), written in the caller's transaction. Two officers
 acting on one case at once cannot overwrite each other: `lock_version` is the
 mapper's version counter, so the second flush raises StaleDispute
 (`versions`). Services flush, never commit."""
+
 from __future__ import annotations
 
 import uuid
@@ -36,14 +37,7 @@ from portal.disputes.models import (
     StepKind,
 )
 from portal.disputes.sharing import recipients
-from portal.disputes.versions import (
-    DisputeError,
-    IllegalTransition,
-    StaleDispute,
-    check_version,
-    flush_dispute,
-    touch,
-)
+from portal.disputes.versions import DisputeError, IllegalTransition, StaleDispute, check_version, flush_dispute, touch
 from portal.i18n import N_
 from portal.localtime import day_of
 from portal.localtime import today as local_today
@@ -73,8 +67,12 @@ def _day(moment: datetime) -> date:
 
 
 def clock_of(dispute: Dispute) -> Clock:
-    return Clock(dispute.due_on, None if dispute.paused_since is None else _day(dispute.paused_since),
-                 dispute.paused_days or 0, dispute.extended_days or 0)
+    return Clock(
+        dispute.due_on,
+        None if dispute.paused_since is None else _day(dispute.paused_since),
+        dispute.paused_days or 0,
+        dispute.extended_days or 0,
+    )
 
 
 def days_left(dispute: Dispute, today: date | None = None) -> int:
@@ -88,10 +86,19 @@ def _clean_note(note: str | None) -> str | None:
     return note
 
 
-def write_step(session: Session, vault: Vault, dispute: Dispute, step: StepKind, actor: User | None,
-               note: str | None, detail: dict[str, Any] | None = None,
-               kind: EventKind = EventKind.DISPUTE_STEP, now: datetime | None = None,
-               institution_id: uuid.UUID | None = None, touch: bool = True) -> DisputeStep:
+def write_step(
+    session: Session,
+    vault: Vault,
+    dispute: Dispute,
+    step: StepKind,
+    actor: User | None,
+    note: str | None,
+    detail: dict[str, Any] | None = None,
+    kind: EventKind = EventKind.DISPUTE_STEP,
+    now: datetime | None = None,
+    institution_id: uuid.UUID | None = None,
+    touch: bool = True,
+) -> DisputeStep:
     """A timeline entry and its access event, in the caller's transaction.
     No actor: the portal itself (a deadline passed) or, with
     `institution_id`, a furnisher through the API. A new entry changes the
@@ -105,11 +112,24 @@ def write_step(session: Session, vault: Vault, dispute: Dispute, step: StepKind,
         channel = "staff"
     else:
         channel = "web"
-    event = record_event(session, vault, subject, kind, channel=channel,
-                         actor_user_id=actor.id if actor else None, institution_id=institution_id,
-                         detail={"dispute_id": str(dispute.id), "step": StepKind(step).value, **(detail or {})})
-    row = DisputeStep(id=new_id(), dispute_id=dispute.id, at=now or utcnow(), step=step,
-                      actor_user_id=actor.id if actor else None, event_id=event.id)
+    event = record_event(
+        session,
+        vault,
+        subject,
+        kind,
+        channel=channel,
+        actor_user_id=actor.id if actor else None,
+        institution_id=institution_id,
+        detail={"dispute_id": str(dispute.id), "step": StepKind(step).value, **(detail or {})},
+    )
+    row = DisputeStep(
+        id=new_id(),
+        dispute_id=dispute.id,
+        at=now or utcnow(),
+        step=step,
+        actor_user_id=actor.id if actor else None,
+        event_id=event.id,
+    )
     cipher.seal_field(row, "note", note)
     session.add(row)
     if touch:
@@ -118,10 +138,18 @@ def write_step(session: Session, vault: Vault, dispute: Dispute, step: StepKind,
     return row
 
 
-def advance(session: Session, vault: Vault, dispute: Dispute, to: DisputeStatus | str, actor: User | None,
-            note: str | None = None, outcome: DisputeOutcome | str | None = None,
-            expected_version: int | None = None, now: datetime | None = None,
-            institution_id: uuid.UUID | None = None) -> DisputeStep:
+def advance(
+    session: Session,
+    vault: Vault,
+    dispute: Dispute,
+    to: DisputeStatus | str,
+    actor: User | None,
+    note: str | None = None,
+    outcome: DisputeOutcome | str | None = None,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+    institution_id: uuid.UUID | None = None,
+) -> DisputeStep:
     """Move a dispute to `to`. Officers move cases along; only the subject's
     side withdraws. Resolving needs an outcome and a reason; asking the
     subject for something needs a note saying what. Entering
@@ -140,8 +168,9 @@ def advance(session: Session, vault: Vault, dispute: Dispute, to: DisputeStatus 
     # The portal itself resolves a case whose furnisher let the deadline pass.
     expiry = actor is None and current is S.WAITING_FOR_FURNISHER and to is S.RESOLVED
     if to not in TRANSITIONS[current] and not expiry:
-        raise IllegalTransition(N_("This step does not follow from the case's status now; reload the case to "
-                                   "see what it allows."))
+        raise IllegalTransition(
+            N_("This step does not follow from the case's status now; reload the case to see what it allows.")
+        )
     if actor is None:
         if not (current is S.WAITING_FOR_FURNISHER and to in (S.UNDER_REVIEW, S.RESOLVED)):
             raise DisputeError(N_("Only an officer can move a dispute along."))
@@ -156,8 +185,9 @@ def advance(session: Session, vault: Vault, dispute: Dispute, to: DisputeStatus 
         _check_forwardable(session, dispute)
     note = _clean_note(note)
     if to in NOTE_REQUIRED and note is None:
-        raise DisputeError(N_("A decision needs a reason.") if to is S.RESOLVED
-                           else N_("Say what the subject is asked for."))
+        raise DisputeError(
+            N_("A decision needs a reason.") if to is S.RESOLVED else N_("Say what the subject is asked for.")
+        )
     if to is S.RESOLVED:
         if outcome is None:
             raise DisputeError(N_("Resolving a dispute needs an outcome."))
@@ -182,8 +212,18 @@ def advance(session: Session, vault: Vault, dispute: Dispute, to: DisputeStatus 
     detail: dict[str, Any] = {"from": current.value, "to": to.value, "due_on": dispute.due_on.isoformat()}
     if outcome is not None:
         detail["outcome"] = outcome.value
-    step = write_step(session, vault, dispute, StepKind(to.value), actor, note, detail, now=now,
-                      institution_id=institution_id, touch=False)
+    step = write_step(
+        session,
+        vault,
+        dispute,
+        StepKind(to.value),
+        actor,
+        note,
+        detail,
+        now=now,
+        institution_id=institution_id,
+        touch=False,
+    )
     if to is S.WAITING_FOR_FURNISHER:
         _forward(session, vault, dispute, actor)
     return step
@@ -191,10 +231,12 @@ def advance(session: Session, vault: Vault, dispute: Dispute, to: DisputeStatus 
 
 def _furnishers(session: Session, dispute: Dispute) -> dict[uuid.UUID, list[uuid.UUID]]:
     """The dispute's records by furnisher, and whether each was answered."""
-    rows = session.execute(select(CreditRecord.furnisher_id, DisputeItem.id, FurnisherResponse.id)
-                           .join(CreditRecord, CreditRecord.id == DisputeItem.record_id)
-                           .outerjoin(FurnisherResponse, FurnisherResponse.item_id == DisputeItem.id)
-                           .where(DisputeItem.dispute_id == dispute.id)).all()
+    rows = session.execute(
+        select(CreditRecord.furnisher_id, DisputeItem.id, FurnisherResponse.id)
+        .join(CreditRecord, CreditRecord.id == DisputeItem.record_id)
+        .outerjoin(FurnisherResponse, FurnisherResponse.item_id == DisputeItem.id)
+        .where(DisputeItem.dispute_id == dispute.id)
+    ).all()
     out: dict[uuid.UUID, list[uuid.UUID]] = {}
     for furnisher_id, _item, answer in rows:
         out.setdefault(furnisher_id, [])
@@ -220,13 +262,28 @@ def _forward(session: Session, vault: Vault, dispute: Dispute, actor: User | Non
     for furnisher_id, unanswered in _furnishers(session, dispute).items():
         if unanswered:
             given = sum(1 for to in files.values() if any(i.id == furnisher_id for i in to))
-            record_event(session, vault, subject, EventKind.DISPUTE_FORWARDED, channel="staff",
-                         actor_user_id=actor.id if actor else None, institution_id=furnisher_id,
-                         detail={"dispute_id": str(dispute.id), "evidence": given})
+            record_event(
+                session,
+                vault,
+                subject,
+                EventKind.DISPUTE_FORWARDED,
+                channel="staff",
+                actor_user_id=actor.id if actor else None,
+                institution_id=furnisher_id,
+                detail={"dispute_id": str(dispute.id), "evidence": given},
+            )
 
 
-def extend(session: Session, vault: Vault, dispute: Dispute, actor: User, days: int, reason: str,
-           expected_version: int | None = None, now: datetime | None = None) -> DisputeStep:
+def extend(
+    session: Session,
+    vault: Vault,
+    dispute: Dispute,
+    actor: User,
+    days: int,
+    reason: str,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> DisputeStep:
     """An officer extends the deadline; the reason is a step the subject sees."""
     check_version(dispute, expected_version)
     if not dispute.is_open:
@@ -240,9 +297,30 @@ def extend(session: Session, vault: Vault, dispute: Dispute, actor: User, days: 
         raise DisputeError(exc.message, **exc.params) from None
     dispute.due_on, dispute.extended_days = clock.due_on, clock.extended_days
     flush_dispute(session, dispute)
-    return write_step(session, vault, dispute, StepKind.EXTENDED, actor, note,
-                      {"days": days, "due_on": dispute.due_on.isoformat()}, now=now, touch=False)
+    return write_step(
+        session,
+        vault,
+        dispute,
+        StepKind.EXTENDED,
+        actor,
+        note,
+        {"days": days, "due_on": dispute.due_on.isoformat()},
+        now=now,
+        touch=False,
+    )
 
 
-__all__ = ["DisputeError", "IllegalTransition", "Regime", "StaleDispute", "TRANSITIONS", "advance", "allowed",
-           "clock_of", "days_left", "extend", "touch", "write_step"]
+__all__ = [
+    "DisputeError",
+    "IllegalTransition",
+    "Regime",
+    "StaleDispute",
+    "TRANSITIONS",
+    "advance",
+    "allowed",
+    "clock_of",
+    "days_left",
+    "extend",
+    "touch",
+    "write_step",
+]

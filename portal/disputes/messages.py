@@ -1,5 +1,6 @@
 """Telling a subject's people of what happened to their file: in-app and by
 e-mail, each in their own language."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -16,21 +17,33 @@ from portal.notifications.services import notify
 from portal.records.models import Subject
 
 
-def tell_subject(session: Session, vault: Vault, subject: Subject, compose: Callable[[], tuple[str, str]],
-                 also: Iterable[User] = ()) -> int:
+def tell_subject(
+    session: Session, vault: Vault, subject: Subject, compose: Callable[[], tuple[str, str]], also: Iterable[User] = ()
+) -> int:
     """In-app and by e-mail, in each holder's language, to everyone who holds
     the subject's own account (and to the users `also`, say the agent who
     filed); to the contact on file when nobody holds it. `compose()`
     returns (title, body) in the current locale."""
-    holders = session.scalars(select(User).where(
-        User.subject_id == subject.id, User.is_active.is_(True),
-        User.role.in_([Role.PERSON, Role.FIRM_REPRESENTATIVE]))).all()
+    holders = session.scalars(
+        select(User).where(
+            User.subject_id == subject.id,
+            User.is_active.is_(True),
+            User.role.in_([Role.PERSON, Role.FIRM_REPRESENTATIVE]),
+        )
+    ).all()
     extra = [u for u in also if u.is_active and u not in holders]
     for user in [*holders, *extra]:
         with force_locale(user.locale or DEFAULT):
             title, body = compose()
-        notify(session, vault, key_id=user.data_key_id, user=user, email=user_email(session, vault, user),
-               title=title, body=body)
+        notify(
+            session,
+            vault,
+            key_id=user.data_key_id,
+            user=user,
+            email=user_email(session, vault, user),
+            title=title,
+            body=body,
+        )
     if not holders:
         contact = vault.cipher(session, subject.data_key_id).open_field(subject, "contact_email")
         if contact:

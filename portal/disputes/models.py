@@ -1,6 +1,7 @@
 """Disputes, the records they cover, their timeline and their evidence.
 Statements, notes and evidence files are sealed under the subject's data
 key; status, reason, regime and dates stay in clear for the queue."""
+
 from __future__ import annotations
 
 import uuid
@@ -26,7 +27,7 @@ class DisputeReason(StrEnum):
 
 
 class DisputeKind(StrEnum):
-    OBJECTION = "objection"      # the record (or an access) is wrong
+    OBJECTION = "objection"  # the record (or an access) is wrong
     CREDIT_REPAIR = "credit_repair"  # end the publicity of a rectified penalty
 
 
@@ -53,26 +54,31 @@ class DisputeOutcome(StrEnum):
     DELETED = "deleted"
     VERIFIED_ACCURATE = "verified_accurate"
     UNVERIFIABLE = "unverifiable"
-    REPAIRED = "repaired"              # credit repair approved: publicity ended
+    REPAIRED = "repaired"  # credit repair approved: publicity ended
     REPAIR_REFUSED = "repair_refused"
 
 
 # What each kind of case may end with.
 OUTCOMES: dict[DisputeKind, tuple[DisputeOutcome, ...]] = {
-    DisputeKind.OBJECTION: (DisputeOutcome.CORRECTED, DisputeOutcome.DELETED, DisputeOutcome.VERIFIED_ACCURATE,
-                            DisputeOutcome.UNVERIFIABLE),
+    DisputeKind.OBJECTION: (
+        DisputeOutcome.CORRECTED,
+        DisputeOutcome.DELETED,
+        DisputeOutcome.VERIFIED_ACCURATE,
+        DisputeOutcome.UNVERIFIABLE,
+    ),
     DisputeKind.CREDIT_REPAIR: (DisputeOutcome.REPAIRED, DisputeOutcome.REPAIR_REFUSED),
 }
 
 
 class Regime(StrEnum):
-    CN_20_DAYS = "cn_20_days"        # Regulation on Credit Investigation art. 25
-    FCRA_30_DAYS = "fcra_30_days"    # 15 U.S.C. 1681i(a)(1)
+    CN_20_DAYS = "cn_20_days"  # Regulation on Credit Investigation art. 25
+    FCRA_30_DAYS = "fcra_30_days"  # 15 U.S.C. 1681i(a)(1)
     GDPR_ONE_MONTH = "gdpr_one_month"  # GDPR art. 12(3)
 
 
 class StepKind(StrEnum):
     """What a timeline entry records: a status reached, or another event."""
+
     FILED = "filed"
     ACKNOWLEDGED = "acknowledged"
     UNDER_REVIEW = "under_review"
@@ -90,6 +96,7 @@ class StepKind(StrEnum):
 
 class Answer(StrEnum):
     """A furnisher's answer to a dispute of one of its records."""
+
     VERIFIED_ACCURATE = "verified_accurate"
     CORRECTED = "corrected"
     CANNOT_VERIFY = "cannot_verify"
@@ -104,8 +111,7 @@ class Dispute(Base):
     kind: Mapped[DisputeKind] = mapped_column(str_enum(DisputeKind, 16), default=DisputeKind.OBJECTION)
     reason: Mapped[DisputeReason] = mapped_column(str_enum(DisputeReason))
     statement_ct: Mapped[bytes] = mapped_column(LargeBinary)
-    status: Mapped[DisputeStatus] = mapped_column(str_enum(DisputeStatus), index=True,
-                                                  default=DisputeStatus.SUBMITTED)
+    status: Mapped[DisputeStatus] = mapped_column(str_enum(DisputeStatus), index=True, default=DisputeStatus.SUBMITTED)
     outcome: Mapped[DisputeOutcome | None] = mapped_column(str_enum(DisputeOutcome))
     regime: Mapped[Regime] = mapped_column(str_enum(Regime), default=Regime.CN_20_DAYS)
     filed_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -121,10 +127,12 @@ class Dispute(Base):
     access_event_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("access_events.id"))
 
     items: Mapped[list[DisputeItem]] = relationship(back_populates="dispute", cascade="all, delete-orphan")
-    steps: Mapped[list[DisputeStep]] = relationship(back_populates="dispute", order_by="DisputeStep.at",
-                                                    cascade="all, delete-orphan")
-    evidence: Mapped[list[Evidence]] = relationship(back_populates="dispute", order_by="Evidence.created_at",
-                                                    cascade="all, delete-orphan")
+    steps: Mapped[list[DisputeStep]] = relationship(
+        back_populates="dispute", order_by="DisputeStep.at", cascade="all, delete-orphan"
+    )
+    evidence: Mapped[list[Evidence]] = relationship(
+        back_populates="dispute", order_by="Evidence.created_at", cascade="all, delete-orphan"
+    )
 
     __mapper_args__ = {"version_id_col": lock_version}
 

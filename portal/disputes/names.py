@@ -1,6 +1,7 @@
 """How disputes are named to people: reasons, statuses, steps, outcomes
 and the short reference, in the reader's language (lazily translated: the
 names are read when a page or a message is made)."""
+
 from __future__ import annotations
 
 import uuid
@@ -55,8 +56,12 @@ STEP_NAMES = {
     StepKind.FURNISHER_ANSWERED: _l("The furnisher answered"),
     StepKind.STATEMENT_ADDED: _l("Statement added beside a record"),
 }
-WHO_NAMES = {"you": _l("you"), "officer": _l("an officer"), "furnisher": _l("the furnisher"),
-             "portal": _l("the portal")}
+WHO_NAMES = {
+    "you": _l("you"),
+    "officer": _l("an officer"),
+    "furnisher": _l("the furnisher"),
+    "portal": _l("the portal"),
+}
 MEDIA_NAMES = {"application/pdf": "PDF", "image/png": "PNG", "image/jpeg": "JPEG"}
 
 
@@ -86,6 +91,7 @@ def days_phrase(days: int) -> str:
 class Labelled:
     """The translated names of a dispute's status, reason and outcome, for
     the view models that have these three fields."""
+
     status: DisputeStatus
     reason: DisputeReason
     outcome: DisputeOutcome | None

@@ -1,35 +1,34 @@
-"""The subject's side of disputes, as view models: the filing page's
-choices and the dispute page (timeline, evidence, letter, who was told,
-statements); the list is in `listing`. Each builder that shows the
+"""The subject's side of disputes, as view models: the dispute page (timeline, evidence, letter, who was told,
+statements); the filing page's choices are in `choices`, the list in
+`listing`. Each builder that shows the
 subject's data writes the access event of that view, in the caller's
 transaction (services flush, never commit). Authorisation happened before:
 builders take the `SubjectAccess` and the objects that `portal.accounts.authz`
 loaded. What the subject does from these pages is in `actions`."""
+
 from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import case, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.accounts.authz import SubjectAccess
 from portal.accounts.models import Role, User
 from portal.audit.events import open_detail, record_event
 from portal.audit.models import AccessEvent, EventKind
-from portal.audit.names import EVENT_NAMES, PURPOSE_NAMES
 from portal.crypto import Vault
 from portal.disputes import evidence as ev
 from portal.disputes import lifecycle, services, sharing
+from portal.disputes.choices import EventSummary, RecordChoice, event_summary, record_choices
 from portal.disputes.letter import Letter, NoticeView, letter, recipients
 from portal.disputes.models import (
-    OPEN_STATUSES,
     Dispute,
     DisputeItem,
     DisputeOutcome,
@@ -52,117 +51,19 @@ from portal.disputes.names import (
 from portal.disputes.statements import MAX_STATEMENT as MAX_RECORD_STATEMENT
 from portal.disputes.statements import statements_for
 from portal.institutions.models import Institution
-from portal.records.models import Category, CreditRecord, RecordVersion, Subject
-from portal.records.pages import CATEGORY_NAMES, REPORT_PAGE_SIZE, SubjectHeader
-from portal.records.services import open_payload, view_subject
+from portal.records.pages import SubjectHeader
+from portal.records.services import view_subject
 
 MAX_NOTE = lifecycle.MAX_NOTE
 MAX_STATEMENT = services.MAX_STATEMENT
 
 
-def log_view(session: Session, vault: Vault, user: User, access: SubjectAccess, kind: EventKind,
-             **detail: Any) -> None:
+def log_view(session: Session, vault: Vault, user: User, access: SubjectAccess, kind: EventKind, **detail: Any) -> None:
     """The access event of a view or download; an agent's names the delegation."""
     detail["role"] = Role(user.role).value
     if access.delegation is not None:
         detail["via_delegation"] = str(access.delegation.id)
     record_event(session, vault, access.subject, kind, channel="web", actor_user_id=user.id, detail=detail)
-
-
-# -- records and events as the pages name them -------------------------------------
-@dataclass(frozen=True)
-class RecordChoice:
-    """A record as the filing page and the dispute page show it."""
-
-    id: uuid.UUID
-    category: Category
-    furnisher: Institution | None
-    reference: str
-    disputed: bool
-    deleted: bool
-    unverifiable: bool
-    report_page: int
-
-    @property
-    def category_label(self) -> str:
-        return str(CATEGORY_NAMES.get(self.category, self.category))
-
-    def label(self, locale: str) -> str:
-        furnisher = "—" if self.furnisher is None else (
-            self.furnisher.name if locale.startswith("zh") else self.furnisher.name_en)
-        text = f"{self.category_label} · {furnisher}"
-        if self.reference:
-            text += " · " + _("reference %(ref)s", ref=self.reference)
-        if self.disputed:
-            text += " (" + _("under dispute") + ")"
-        return text
-
-
-_CATEGORY_ORDER = case({c: i for i, c in enumerate(Category)}, value=CreditRecord.category)
-
-
-def record_choices(session: Session, vault: Vault, subject: Subject,
-                   ids: Sequence[uuid.UUID] | None = None, include_deleted: bool = False) -> list[RecordChoice]:
-    """The subject's records (these `ids` only, when given), in the order
-    of the report; each knows the report page it is on."""
-    order = session.scalars(select(CreditRecord.id).where(CreditRecord.subject_id == subject.id)
-                            .order_by(_CATEGORY_ORDER, CreditRecord.created_at.desc(), CreditRecord.id)).all()
-    position = {rid: n for n, rid in enumerate(order)}
-    query = select(CreditRecord).where(CreditRecord.subject_id == subject.id)
-    if ids is not None:
-        if not ids:
-            return []
-        query = query.where(CreditRecord.id.in_(list(ids)))
-    records = [r for r in session.scalars(query) if include_deleted or r.deleted_at is None]
-    records.sort(key=lambda r: position.get(r.id, 0))
-    if not records:
-        return []
-    versions = {(v.record_id, v.version): v for v in session.scalars(select(RecordVersion).where(
-        RecordVersion.record_id.in_([r.id for r in records])))}
-    furnishers = {i.id: i for i in session.scalars(select(Institution).where(
-        Institution.id.in_({r.furnisher_id for r in records})))}
-    disputed = services.disputed_records(session, [r.id for r in records])
-    cipher = vault.cipher(session, subject.data_key_id)
-    out = []
-    for r in records:
-        version = versions.get((r.id, r.current_version))
-        reference = str(open_payload(cipher, version).get("reference") or "") if version else ""
-        out.append(RecordChoice(r.id, r.category, furnishers.get(r.furnisher_id), reference, r.id in disputed,
-                                r.deleted_at is not None, r.unverifiable_since is not None,
-                                position.get(r.id, 0) // REPORT_PAGE_SIZE + 1))
-    return out
-
-
-@dataclass(frozen=True)
-class EventSummary:
-    id: uuid.UUID
-    occurred_at: datetime
-    kind: EventKind
-    institution: Institution | None
-    purpose: str | None
-
-    @property
-    def kind_label(self) -> str:
-        return str(EVENT_NAMES.get(self.kind, self.kind.value))
-
-    @property
-    def purpose_label(self) -> str:
-        return str(PURPOSE_NAMES.get(self.purpose, self.purpose)) if self.purpose else ""
-
-
-def event_summary(session: Session, event: AccessEvent | None) -> EventSummary | None:
-    if event is None:
-        return None
-    institution = session.get(Institution, event.institution_id) if event.institution_id else None
-    return EventSummary(event.id, event.occurred_at, EventKind(event.kind), institution, event.purpose)
-
-
-def open_dispute_of_event(session: Session, subject: Subject, event_id: uuid.UUID) -> uuid.UUID | None:
-    """An open dispute of this access event, if there is one."""
-    return session.scalar(select(Dispute.id).where(Dispute.subject_id == subject.id,
-                                                   Dispute.access_event_id == event_id,
-                                                   Dispute.status.in_(OPEN_STATUSES))
-                          .order_by(Dispute.filed_at).limit(1))
 
 
 # -- the dispute page ------------------------------------------------------------------
@@ -181,10 +82,14 @@ class StepLine:
     @property
     def what(self) -> str:
         if self.step is StepKind.EXTENDED and isinstance(self.detail.get("days"), int):
-            return ngettext("Deadline extended by %(num)d day", "Deadline extended by %(num)d days",
-                            self.detail["days"])
-        if self.step is StepKind.EVIDENCE_ADDED and isinstance(self.detail.get("evidence"), int) \
-                and self.detail["evidence"]:
+            return ngettext(
+                "Deadline extended by %(num)d day", "Deadline extended by %(num)d days", self.detail["days"]
+            )
+        if (
+            self.step is StepKind.EVIDENCE_ADDED
+            and isinstance(self.detail.get("evidence"), int)
+            and self.detail["evidence"]
+        ):
             return ngettext("%(num)d file added", "%(num)d files added", self.detail["evidence"])
         if self.step is StepKind.RESOLVED and self.detail.get("outcome"):
             return _("Decided: %(outcome)s", outcome=outcome_label(self.detail["outcome"]))
@@ -268,51 +173,97 @@ def _who(step: DisputeStep, roles: dict[uuid.UUID, Role], events: dict[uuid.UUID
     return "portal"
 
 
-def dispute_page(session: Session, vault: Vault, user: User, access: SubjectAccess, dispute: Dispute,
-                 log: bool = True) -> DisputePage:
+def dispute_page(
+    session: Session, vault: Vault, user: User, access: SubjectAccess, dispute: Dispute, log: bool = True
+) -> DisputePage:
     subject = access.subject
     cipher = vault.cipher(session, subject.data_key_id)
-    steps = session.scalars(select(DisputeStep).where(DisputeStep.dispute_id == dispute.id)
-                            .order_by(DisputeStep.at, DisputeStep.id)).all()
-    events = {e.id: e for e in session.scalars(select(AccessEvent).where(
-        AccessEvent.id.in_([s.event_id for s in steps if s.event_id])))} if steps else {}
-    roles = {u.id: Role(u.role) for u in session.scalars(select(User).where(
-        User.id.in_({s.actor_user_id for s in steps if s.actor_user_id} | {dispute.filed_by_user_id})))}
+    steps = session.scalars(
+        select(DisputeStep).where(DisputeStep.dispute_id == dispute.id).order_by(DisputeStep.at, DisputeStep.id)
+    ).all()
+    events = (
+        {
+            e.id: e
+            for e in session.scalars(
+                select(AccessEvent).where(AccessEvent.id.in_([s.event_id for s in steps if s.event_id]))
+            )
+        }
+        if steps
+        else {}
+    )
+    roles = {
+        u.id: Role(u.role)
+        for u in session.scalars(
+            select(User).where(
+                User.id.in_({s.actor_user_id for s in steps if s.actor_user_id} | {dispute.filed_by_user_id})
+            )
+        )
+    }
     timeline = []
     for step in steps:
         event = events.get(step.event_id) if step.event_id else None
         detail = open_detail(cipher, event)[0] if event is not None else {}
-        timeline.append(StepLine(step.at, StepKind(step.step), _who(step, roles, events),
-                                 cipher.open_field(step, "note"), detail))
+        timeline.append(
+            StepLine(step.at, StepKind(step.step), _who(step, roles, events), cipher.open_field(step, "note"), detail)
+        )
     items = session.scalars(select(DisputeItem).where(DisputeItem.dispute_id == dispute.id)).all()
     record_ids = [i.record_id for i in items]
     verified = {i.record_id for i in items if i.decided(dispute) == DisputeOutcome.VERIFIED_ACCURATE}
     choices = record_choices(session, vault, subject, record_ids, include_deleted=True)
     statements = statements_for(session, vault, subject, record_ids)
     stated = set(session.scalars(select(RecordStatement.record_id).where(RecordStatement.dispute_id == dispute.id)))
-    lines = [RecordLine(c, statements.get(c.id, []), c.id in verified and c.id not in stated and not c.deleted)
-             for c in choices]
-    files = session.scalars(select(Evidence).where(Evidence.dispute_id == dispute.id)
-                            .order_by(Evidence.created_at, Evidence.id)).all()
-    uploaders = {u.id: Role(u.role) for u in session.scalars(select(User).where(
-        User.id.in_({f.uploaded_by_user_id for f in files if f.uploaded_by_user_id})))} if files else {}
+    lines = [
+        RecordLine(c, statements.get(c.id, []), c.id in verified and c.id not in stated and not c.deleted)
+        for c in choices
+    ]
+    files = session.scalars(
+        select(Evidence).where(Evidence.dispute_id == dispute.id).order_by(Evidence.created_at, Evidence.id)
+    ).all()
+    uploaders = (
+        {
+            u.id: Role(u.role)
+            for u in session.scalars(
+                select(User).where(User.id.in_({f.uploaded_by_user_id for f in files if f.uploaded_by_user_id}))
+            )
+        }
+        if files
+        else {}
+    )
     sent = sharing.recipients(session, dispute) if sharing.forwarded(session, [dispute.id]) else {}
-    evidence = [EvidenceLine(f.id, n, f.media_type, f.size, f.created_at,
-                             f.uploaded_by_user_id is not None
-                             and not uploaders.get(f.uploaded_by_user_id, Role.OFFICER).is_staff,
-                             sent.get(f.id, []))
-                for n, f in enumerate(files, 1)]
+    evidence = [
+        EvidenceLine(
+            f.id,
+            n,
+            f.media_type,
+            f.size,
+            f.created_at,
+            f.uploaded_by_user_id is not None and not uploaders.get(f.uploaded_by_user_id, Role.OFFICER).is_staff,
+            sent.get(f.id, []),
+        )
+        for n, f in enumerate(files, 1)
+    ]
     status = DisputeStatus(dispute.status)
     asked = [s for s in timeline if s.step is StepKind.WAITING_FOR_SUBJECT]
     page = DisputePage(
-        dispute.id, short_reference(dispute.id), SubjectHeader.of(view_subject(session, vault, subject)), status,
-        DisputeReason(dispute.reason), DisputeOutcome(dispute.outcome) if dispute.outcome else None,
-        dispute.filed_at, dispute.due_on, lifecycle.days_left(dispute), dispute.paused_since is not None,
-        dispute.lock_version, services.statement(session, vault, dispute), lines,
-        event_summary(session, session.get(AccessEvent, dispute.access_event_id) if dispute.access_event_id
-                      else None),
-        timeline, evidence, asked[-1].note if asked and status is DisputeStatus.WAITING_FOR_SUBJECT else None,
-        [s for s in timeline if s.step is StepKind.EXTENDED])
+        dispute.id,
+        short_reference(dispute.id),
+        SubjectHeader.of(view_subject(session, vault, subject)),
+        status,
+        DisputeReason(dispute.reason),
+        DisputeOutcome(dispute.outcome) if dispute.outcome else None,
+        dispute.filed_at,
+        dispute.due_on,
+        lifecycle.days_left(dispute),
+        dispute.paused_since is not None,
+        dispute.lock_version,
+        services.statement(session, vault, dispute),
+        lines,
+        event_summary(session, session.get(AccessEvent, dispute.access_event_id) if dispute.access_event_id else None),
+        timeline,
+        evidence,
+        asked[-1].note if asked and status is DisputeStatus.WAITING_FOR_SUBJECT else None,
+        [s for s in timeline if s.step is StepKind.EXTENDED],
+    )
     if status is DisputeStatus.RESOLVED:
         page.letter = letter(session, vault, dispute)
         page.recipients = recipients(session, dispute)
@@ -321,5 +272,12 @@ def dispute_page(session: Session, vault: Vault, user: User, access: SubjectAcce
     return page
 
 
-__all__ = ["MAX_NOTE", "MAX_RECORD_STATEMENT", "MAX_STATEMENT", "DisputePage", "EventSummary", "RecordChoice",
-           "dispute_page", "event_summary", "log_view", "open_dispute_of_event", "record_choices", "short_reference"]
+__all__ = [
+    "MAX_NOTE",
+    "MAX_RECORD_STATEMENT",
+    "MAX_STATEMENT",
+    "DisputePage",
+    "dispute_page",
+    "log_view",
+    "short_reference",
+]

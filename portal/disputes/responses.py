@@ -6,12 +6,12 @@ goes to it (`given_evidence`); for anything else the answer is the same
 NotFound, whether it exists or not. The API loads through these before it
 acts (`portal.api.auth`). Everything is checked before anything is
 written. Services flush, never commit."""
+
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
-from enum import StrEnum
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,26 +22,12 @@ from portal.crypto import Cipher, Vault
 from portal.db import new_id, utcnow
 from portal.disputes import evidence as ev
 from portal.disputes import sharing
-from portal.disputes.lifecycle import DisputeError, advance, days_left, write_step
-from portal.disputes.models import (
-    CLOSED_STATUSES,
-    OPEN_STATUSES,
-    Answer,
-    Dispute,
-    DisputeItem,
-    DisputeOutcome,
-    DisputeReason,
-    DisputeStatus,
-    Evidence,
-    FurnisherResponse,
-    StepKind,
-)
-from portal.disputes.services import statement
+from portal.disputes.lifecycle import DisputeError, advance, write_step
+from portal.disputes.models import Answer, Dispute, DisputeItem, DisputeStatus, Evidence, FurnisherResponse, StepKind
 from portal.disputes.sharing import forwarded
 from portal.institutions.models import ApiKey, Institution
-from portal.localtime import today as local_today
-from portal.records.models import CreditRecord, RecordVersion, Subject
-from portal.records.services import REFERENCE_INDEX, RecordInput, open_payload
+from portal.records.models import CreditRecord, Subject
+from portal.records.services import REFERENCE_INDEX, RecordInput
 
 MAX_REVIEWED = 2000
 
@@ -70,132 +56,32 @@ class AnswerRefused(ValueError):
         self.errors = errors
 
 
-class Listing(StrEnum):
-    OPEN = "open"
-    CLOSED = "closed"
-    ALL = "all"
-
-
 # -- which disputes an institution sees ---------------------------------------------
-def _own_disputes(institution: Institution):
+def own_disputes(institution: Institution):
     """Ids of the disputes covering at least one record this institution furnished."""
-    return (select(DisputeItem.dispute_id).join(CreditRecord, CreditRecord.id == DisputeItem.record_id)
-            .where(CreditRecord.furnisher_id == institution.id))
+    return (
+        select(DisputeItem.dispute_id)
+        .join(CreditRecord, CreditRecord.id == DisputeItem.record_id)
+        .where(CreditRecord.furnisher_id == institution.id)
+    )
 
 
-def visible_dispute(session: Session, institution: Institution, dispute_id: uuid.UUID,
-                    for_update: bool = False) -> Dispute:
+def visible_dispute(
+    session: Session, institution: Institution, dispute_id: uuid.UUID, for_update: bool = False
+) -> Dispute:
     """The dispute, if it covers one of the institution's records; NotFound
     otherwise (unknown and someone else's alike)."""
-    query = (select(Dispute).join(Subject, Subject.id == Dispute.subject_id)
-             .where(Dispute.id == dispute_id, Dispute.id.in_(_own_disputes(institution)),
-                    Subject.shredded_at.is_(None)))
+    query = (
+        select(Dispute)
+        .join(Subject, Subject.id == Dispute.subject_id)
+        .where(Dispute.id == dispute_id, Dispute.id.in_(own_disputes(institution)), Subject.shredded_at.is_(None))
+    )
     if for_update:  # answers to one case are taken one at a time
         query = query.with_for_update(of=Dispute)
     dispute = session.scalar(query)
     if dispute is None:
         raise NotFound(str(dispute_id))
     return dispute
-
-
-# -- the listing --------------------------------------------------------------------
-@dataclass(frozen=True)
-class ItemView:
-    record_id: uuid.UUID
-    reference: str
-    version: int
-    answer: Answer | None
-    decision: DisputeOutcome | None = None  # once the case is resolved
-
-
-@dataclass(frozen=True)
-class EvidenceView:
-    id: uuid.UUID
-    media_type: str
-    size: int
-    sha256: str  # hex
-
-
-@dataclass(frozen=True)
-class DisputeView:
-    id: uuid.UUID
-    reason: DisputeReason
-    status: DisputeStatus
-    filed_at: datetime
-    due_on: date
-    days_left: int | None  # None once closed
-    forwarded: bool
-    statement: str | None  # only while forwarded and open
-    items: list[ItemView]
-    evidence: list[EvidenceView]
-
-
-@dataclass(frozen=True)
-class Page:
-    disputes: list[DisputeView]
-    total: int
-
-
-def disputes_for(session: Session, vault: Vault, institution: Institution, which: Listing = Listing.OPEN,
-                 limit: int = 50, offset: int = 0, today: date | None = None) -> Page:
-    """A page of the disputes of the institution's records, soonest deadline
-    first, each with only the items that are the institution's own."""
-    today = today or local_today()
-    where = [Dispute.id.in_(_own_disputes(institution)), Subject.shredded_at.is_(None)]
-    if which is Listing.OPEN:
-        where.append(Dispute.status.in_(OPEN_STATUSES))
-    elif which is Listing.CLOSED:
-        where.append(Dispute.status.in_(CLOSED_STATUSES))
-    base = select(Dispute, Subject).join(Subject, Subject.id == Dispute.subject_id).where(*where)
-    total = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
-    rows = session.execute(base.order_by(Dispute.due_on, Dispute.filed_at, Dispute.id)
-                           .limit(limit).offset(offset)).all()
-    ids = [d.id for d, _ in rows]
-    if not ids:
-        return Page([], total)
-
-    items: dict[uuid.UUID, list[tuple[DisputeItem, CreditRecord, RecordVersion]]] = {}
-    for item, record, version in session.execute(
-            select(DisputeItem, CreditRecord, RecordVersion)
-            .join(CreditRecord, CreditRecord.id == DisputeItem.record_id)
-            .join(RecordVersion, (RecordVersion.record_id == CreditRecord.id)
-                  & (RecordVersion.version == CreditRecord.current_version))
-            .where(DisputeItem.dispute_id.in_(ids), CreditRecord.furnisher_id == institution.id)
-            .order_by(CreditRecord.created_at, CreditRecord.id)):
-        items.setdefault(item.dispute_id, []).append((item, record, version))
-    item_ids = [i.id for found in items.values() for i, _, _ in found]
-    answers = {item_id: given for item_id, given in session.execute(
-        select(FurnisherResponse.item_id, FurnisherResponse.answer).where(FurnisherResponse.item_id.in_(item_ids)))}
-    files: dict[uuid.UUID, list[EvidenceView]] = {}
-    # The columns only: the sealed content stays in the database.
-    for dispute_id, file_id, media_type, size, sha256 in session.execute(
-            select(Evidence.dispute_id, Evidence.id, Evidence.media_type, Evidence.size, Evidence.sha256)
-            .where(Evidence.dispute_id.in_(ids), sharing.given_to(institution.id))
-            .order_by(Evidence.created_at, Evidence.id)):
-        files.setdefault(dispute_id, []).append(EvidenceView(file_id, media_type, size, bytes(sha256).hex()))
-
-    sent = forwarded(session, ids)
-    out = []
-    for dispute, subject in rows:
-        cipher = vault.cipher(session, subject.data_key_id)
-        status = DisputeStatus(dispute.status)
-        # The subject's words and files go to the furnisher only once an
-        # officer sent the case, and only while it is open.
-        shown = dispute.id in sent and status.is_open
-        out.append(DisputeView(
-            dispute.id, DisputeReason(dispute.reason), status, dispute.filed_at, dispute.due_on,
-            days_left(dispute, today) if status.is_open else None, dispute.id in sent,
-            statement(session, vault, dispute) if shown else None,
-            [ItemView(record.id, _reference(cipher, version), version.version,
-                      None if item.id not in answers else Answer(answers[item.id]),
-                      item.decided(dispute) if status is DisputeStatus.RESOLVED else None)
-             for item, record, version in items.get(dispute.id, [])],
-            files.get(dispute.id, []) if shown else []))
-    return Page(out, total)
-
-
-def _reference(cipher: Cipher, version: RecordVersion) -> str:
-    return str(open_payload(cipher, version).get("reference", ""))
 
 
 # -- evidence ---------------------------------------------------------------------------
@@ -206,26 +92,42 @@ class EvidenceFile:
     name: str
 
 
-def given_evidence(session: Session, institution: Institution, dispute: Dispute,
-                   evidence_id: uuid.UUID) -> Evidence:
+def given_evidence(session: Session, institution: Institution, dispute: Dispute, evidence_id: uuid.UUID) -> Evidence:
     """A file of `dispute` (one the institution sees) that goes to it
     (`sharing`), while the case is sent and open; NotFound otherwise."""
-    row = session.scalar(select(Evidence).where(Evidence.id == evidence_id, Evidence.dispute_id == dispute.id,
-                                                sharing.given_to(institution.id)))
+    row = session.scalar(
+        select(Evidence).where(
+            Evidence.id == evidence_id, Evidence.dispute_id == dispute.id, sharing.given_to(institution.id)
+        )
+    )
     if row is None or not dispute.is_open or dispute.id not in forwarded(session, [dispute.id]):
         raise NotFound(str(evidence_id))
     return row
 
 
-def send_evidence(session: Session, vault: Vault, institution: Institution, key: ApiKey, dispute: Dispute,
-                  row: Evidence) -> EvidenceFile:
+def send_evidence(
+    session: Session, vault: Vault, institution: Institution, key: ApiKey, dispute: Dispute, row: Evidence
+) -> EvidenceFile:
     """The file `given_evidence` found, checked against its hash; sending
     it is an access event the subject sees."""
     subject = session.get_one(Subject, dispute.subject_id)
     content, media_type, name = ev.read(vault.cipher(session, subject.data_key_id), row)
-    record_event(session, vault, subject, EventKind.EVIDENCE_SENT, channel="api", institution_id=institution.id,
-                 detail={"dispute_id": str(dispute.id), "evidence_id": str(row.id), "media_type": media_type,
-                         "size": row.size, "sha256": bytes(row.sha256).hex(), "key_id": key.key_id})
+    record_event(
+        session,
+        vault,
+        subject,
+        EventKind.EVIDENCE_SENT,
+        channel="api",
+        institution_id=institution.id,
+        detail={
+            "dispute_id": str(dispute.id),
+            "evidence_id": str(row.id),
+            "media_type": media_type,
+            "size": row.size,
+            "sha256": bytes(row.sha256).hex(),
+            "key_id": key.key_id,
+        },
+    )
     return EvidenceFile(content, media_type, name)
 
 
@@ -251,8 +153,15 @@ def proposed_correction(cipher: Cipher, response: FurnisherResponse) -> RecordIn
     return RecordInput.from_json(sealed) if sealed else None
 
 
-def answer(session: Session, vault: Vault, institution: Institution, key: ApiKey, dispute: Dispute,
-           given: AnswerInput, now: datetime | None = None) -> Answered:
+def answer(
+    session: Session,
+    vault: Vault,
+    institution: Institution,
+    key: ApiKey,
+    dispute: Dispute,
+    given: AnswerInput,
+    now: datetime | None = None,
+) -> Answered:
     """The institution's answer for one of its records in an open dispute
     (loaded by `visible_dispute`, with `for_update`: answers to one case are
     taken one at a time): verified as accurate, could not verify, or
@@ -261,19 +170,33 @@ def answer(session: Session, vault: Vault, institution: Institution, key: ApiKey
     for the furnisher goes back to review once every record has an answer."""
     reviewed = (given.reviewed or "").strip()
     if not reviewed or len(reviewed) > MAX_REVIEWED:
-        raise AnswerRefused([{"pointer": "/reviewed",
-                              "detail": f"say what was reviewed, in 1 to {MAX_REVIEWED} characters"}])
+        raise AnswerRefused(
+            [{"pointer": "/reviewed", "detail": f"say what was reviewed, in 1 to {MAX_REVIEWED} characters"}]
+        )
     if (given.answer is Answer.CORRECTED) != (given.correction is not None):
-        raise AnswerRefused([{"pointer": "/correction",
-                              "detail": "is required when the answer is corrected" if given.correction is None
-                              else "is allowed only when the answer is corrected"}])
+        raise AnswerRefused(
+            [
+                {
+                    "pointer": "/correction",
+                    "detail": "is required when the answer is corrected"
+                    if given.correction is None
+                    else "is allowed only when the answer is corrected",
+                }
+            ]
+        )
     if not dispute.is_open:
-        raise Closed(f"This dispute is {DisputeStatus(dispute.status).value.replace('_', ' ')}; "
-                     "it takes no more answers.")
+        raise Closed(
+            f"This dispute is {DisputeStatus(dispute.status).value.replace('_', ' ')}; it takes no more answers."
+        )
     found = session.execute(
-        select(DisputeItem, CreditRecord).join(CreditRecord, CreditRecord.id == DisputeItem.record_id)
-        .where(DisputeItem.dispute_id == dispute.id, DisputeItem.record_id == given.record_id,
-               CreditRecord.furnisher_id == institution.id)).first()
+        select(DisputeItem, CreditRecord)
+        .join(CreditRecord, CreditRecord.id == DisputeItem.record_id)
+        .where(
+            DisputeItem.dispute_id == dispute.id,
+            DisputeItem.record_id == given.record_id,
+            CreditRecord.furnisher_id == institution.id,
+        )
+    ).first()
     if found is None:  # not in the dispute, or another furnisher's: one answer
         raise AnswerRefused([{"pointer": "/record_id", "detail": "is not one of your records in this dispute"}])
     item, record = found
@@ -286,9 +209,15 @@ def answer(session: Session, vault: Vault, institution: Institution, key: ApiKey
 
     subject = session.get_one(Subject, dispute.subject_id)
     now = now or utcnow()
-    row = FurnisherResponse(id=new_id(), dispute_id=dispute.id, item_id=item.id, institution_id=institution.id,
-                            answer=given.answer, created_at=now,
-                            proposed_on_version=record.current_version if given.correction else None)
+    row = FurnisherResponse(
+        id=new_id(),
+        dispute_id=dispute.id,
+        item_id=item.id,
+        institution_id=institution.id,
+        answer=given.answer,
+        created_at=now,
+        proposed_on_version=record.current_version if given.correction else None,
+    )
     cipher = vault.cipher(session, subject.data_key_id)
     cipher.seal_field(row, "reviewed", reviewed)
     # The correction waits for the officer: it becomes the record's next
@@ -297,8 +226,9 @@ def answer(session: Session, vault: Vault, institution: Institution, key: ApiKey
     session.add(row)
     session.flush()
     detail = {"record_id": str(record.id), "answer": given.answer.value, "key_id": key.key_id}
-    write_step(session, vault, dispute, StepKind.FURNISHER_ANSWERED, None, None, detail, now=now,
-               institution_id=institution.id)
+    write_step(
+        session, vault, dispute, StepKind.FURNISHER_ANSWERED, None, None, detail, now=now, institution_id=institution.id
+    )
     if dispute.status == DisputeStatus.WAITING_FOR_FURNISHER and _all_answered(session, dispute):
         advance(session, vault, dispute, DisputeStatus.UNDER_REVIEW, None, now=now, institution_id=institution.id)
     return Answered(row, dispute, record.id)
@@ -307,24 +237,45 @@ def answer(session: Session, vault: Vault, institution: Institution, key: ApiKey
 def _check_correction(vault: Vault, record: CreditRecord, correction: RecordInput) -> None:
     errors = []
     if vault.blind_index(REFERENCE_INDEX, correction.reference) != record.reference_bidx:
-        errors.append({"pointer": "/correction/reference",
-                       "detail": "must be the disputed record's own reference: a correction is a new version "
-                                 "of that record"})
+        errors.append(
+            {
+                "pointer": "/correction/reference",
+                "detail": "must be the disputed record's own reference: a correction is a new version of that record",
+            }
+        )
     if correction.category != record.category:
-        errors.append({"pointer": "/correction/category",
-                       "detail": f"must stay {record.category.value}, the category of the disputed record"})
+        errors.append(
+            {
+                "pointer": "/correction/category",
+                "detail": f"must stay {record.category.value}, the category of the disputed record",
+            }
+        )
     if errors:
         raise AnswerRefused(errors)
 
 
 def _all_answered(session: Session, dispute: Dispute) -> bool:
-    items = session.execute(select(func.count()).select_from(DisputeItem)
-                            .where(DisputeItem.dispute_id == dispute.id)).scalar_one()
-    answered = session.execute(select(func.count()).select_from(FurnisherResponse)
-                               .where(FurnisherResponse.dispute_id == dispute.id)).scalar_one()
+    items = session.execute(
+        select(func.count()).select_from(DisputeItem).where(DisputeItem.dispute_id == dispute.id)
+    ).scalar_one()
+    answered = session.execute(
+        select(func.count()).select_from(FurnisherResponse).where(FurnisherResponse.dispute_id == dispute.id)
+    ).scalar_one()
     return items > 0 and answered >= items
 
 
-__all__ = ["AlreadyAnswered", "AnswerInput", "AnswerRefused", "Answered", "Closed", "Conflict", "DisputeView",
-           "EvidenceFile", "Listing", "NotFound", "Page", "answer", "disputes_for", "given_evidence",
-           "proposed_correction", "send_evidence", "visible_dispute"]
+__all__ = [
+    "AlreadyAnswered",
+    "AnswerInput",
+    "AnswerRefused",
+    "Answered",
+    "Closed",
+    "Conflict",
+    "EvidenceFile",
+    "NotFound",
+    "answer",
+    "given_evidence",
+    "proposed_correction",
+    "send_evidence",
+    "visible_dispute",
+]

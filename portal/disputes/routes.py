@@ -4,21 +4,12 @@ statements beside records. Routes parse and render; the view models are in
 `pages` and `listing`, what the subject does in `actions`. Everything here
 needs the subject's own account, or an agent holding the file_disputes
 scope; anything else is 404 (`portal.accounts.authz`)."""
+
 from __future__ import annotations
 
 import uuid
 
-from flask import (
-    Blueprint,
-    Response,
-    abort,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -29,15 +20,10 @@ from portal.audit.models import AccessEvent
 from portal.db import utcnow
 from portal.disputes import actions, decisions, listing
 from portal.disputes import pages as views
+from portal.disputes.choices import event_summary, open_dispute_of_event, record_choices
 from portal.disputes.deadlines import due_date
 from portal.disputes.evidence import EvidenceRejected, upload_errors
-from portal.disputes.forms import (
-    FilingForm,
-    ReplyForm,
-    StatementForm,
-    WithdrawForm,
-    uploads_of,
-)
+from portal.disputes.forms import FilingForm, ReplyForm, StatementForm, WithdrawForm, uploads_of
 from portal.disputes.letter_pdf import build_letter_pdf
 from portal.disputes.lifecycle import DisputeError, StaleDispute
 from portal.disputes.models import Dispute, DisputeOutcome, DisputeReason, Evidence, Regime
@@ -95,7 +81,7 @@ def new(subject_id: uuid.UUID):
     if ids is None or event_ids is None:
         abort(404)
     event = load_of(s, access, AccessEvent, event_ids[0]) if event_ids else None
-    choices = views.record_choices(s, v, subject, ids if ids or event else None)
+    choices = record_choices(s, v, subject, ids if ids or event else None)
     foreign = bool(ids) and len(choices) != len(ids)  # not this subject's, or deleted
     if foreign and not posted:
         abort(404)
@@ -120,9 +106,18 @@ def new(subject_id: uuid.UUID):
             form.records.errors = list(form.records.errors) + [_("Choose records from your own report.")]
         if valid and not file_errors and not foreign:
             try:
-                dispute = actions.file(s, v, access, current_user.user, [c.id for c in choices], form.reason.data,
-                                       form.statement.data, uploads, event.id if event else None,
-                                       configured_regime())
+                dispute = actions.file(
+                    s,
+                    v,
+                    access,
+                    current_user.user,
+                    [c.id for c in choices],
+                    form.reason.data,
+                    form.statement.data,
+                    uploads,
+                    event.id if event else None,
+                    configured_regime(),
+                )
             except DuplicateDispute as exc:
                 duplicate = exc.open_id
                 form.reason.errors.append(_("An open dispute already covers this for the same reason."))
@@ -131,14 +126,21 @@ def new(subject_id: uuid.UUID):
             except ValueError as exc:
                 form.statement.errors.append(shown(exc))
             else:
-                flash(_("Your dispute was filed. It will be answered by %(due)s.", due=day(dispute.due_on)),
-                      "success")
+                flash(_("Your dispute was filed. It will be answered by %(due)s.", due=day(dispute.due_on)), "success")
                 return redirect(_show_url(access, dispute.id))
-    existing = views.open_dispute_of_event(s, subject, event.id) if event is not None else None
-    return render_template("disputes/new.html", access=access, form=form, choices=choices,
-                           event=views.event_summary(s, event), duplicate=duplicate, existing=existing,
-                           files_lost=bool(uploads) and bool(form.errors), max_statement=views.MAX_STATEMENT,
-                           answer_by=due_date(configured_regime(), local_today()))
+    existing = open_dispute_of_event(s, subject, event.id) if event is not None else None
+    return render_template(
+        "disputes/new.html",
+        access=access,
+        form=form,
+        choices=choices,
+        event=event_summary(s, event),
+        duplicate=duplicate,
+        existing=existing,
+        files_lost=bool(uploads) and bool(form.errors),
+        max_statement=views.MAX_STATEMENT,
+        answer_by=due_date(configured_regime(), local_today()),
+    )
 
 
 # -- the list and the dispute page --------------------------------------------------
@@ -153,16 +155,30 @@ def index(subject_id: uuid.UUID):
     return render_template("disputes/list.html", access=access, listing=shown_page)
 
 
-def _render(access: SubjectAccess, dispute: Dispute, reply_form: ReplyForm | None = None,
-            statement_form: tuple[uuid.UUID, StatementForm] | None = None, files_lost: bool = False) -> str:
+def _render(
+    access: SubjectAccess,
+    dispute: Dispute,
+    reply_form: ReplyForm | None = None,
+    statement_form: tuple[uuid.UUID, StatementForm] | None = None,
+    files_lost: bool = False,
+) -> str:
     page = views.dispute_page(session(), vault(), current_user.user, access, dispute)
-    forms = {line.record.id: StatementForm(prefix=_statement_prefix(line.record.id))
-             for line in page.records if line.can_add_statement}
+    forms = {
+        line.record.id: StatementForm(prefix=_statement_prefix(line.record.id))
+        for line in page.records
+        if line.can_add_statement
+    }
     if statement_form is not None:
         forms[statement_form[0]] = statement_form[1]
-    return render_template("disputes/show.html", access=access, page=page, reply_form=reply_form or ReplyForm(),
-                           statement_forms=forms, files_lost=files_lost,
-                           max_record_statement=views.MAX_RECORD_STATEMENT)
+    return render_template(
+        "disputes/show.html",
+        access=access,
+        page=page,
+        reply_form=reply_form or ReplyForm(),
+        statement_forms=forms,
+        files_lost=files_lost,
+        max_record_statement=views.MAX_RECORD_STATEMENT,
+    )
 
 
 def _statement_prefix(record_id: uuid.UUID) -> str:
@@ -193,8 +209,7 @@ def reply(subject_id: uuid.UUID, dispute_id: uuid.UUID):
         except actions.ReplyRefused as exc:
             form.evidence.errors = list(form.evidence.errors) + exc.messages
         except StaleDispute:
-            flash(_("This dispute changed in the meantime; look at it again and send your reply again."),
-                  "error")
+            flash(_("This dispute changed in the meantime; look at it again and send your reply again."), "error")
             return redirect(_show_url(access, dispute_id))
         else:
             flash(_("Sent. The officer on your case will see it."), "success")
@@ -239,8 +254,9 @@ def withdraw(subject_id: uuid.UUID, dispute_id: uuid.UUID):
         else:
             flash(_("Your dispute was withdrawn."), "success")
             return redirect(_show_url(access, dispute.id))
-    return render_template("disputes/withdraw.html", access=access, form=form,
-                           summary=listing.summary(session(), dispute))
+    return render_template(
+        "disputes/withdraw.html", access=access, form=form, summary=listing.summary(session(), dispute)
+    )
 
 
 # -- after the decision ----------------------------------------------------------------
@@ -276,7 +292,9 @@ def add_statement(subject_id: uuid.UUID, dispute_id: uuid.UUID, record_id: uuid.
         except ValueError as exc:
             flash(shown(exc), "error")
         else:
-            flash(_("Your statement was added. It is sent with the record to everyone who receives it from "
-                    "now on."), "success")
+            flash(
+                _("Your statement was added. It is sent with the record to everyone who receives it from now on."),
+                "success",
+            )
         return redirect(_show_url(access, dispute.id, anchor))
     return _render(access, dispute, statement_form=(record_id, form))

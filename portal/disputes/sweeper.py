@@ -2,6 +2,7 @@
 `expire_overdue` at start-up and then every SWEEP_MINUTES (default 60; 0
 turns it off), each run in an app context and a transaction of its own.
 `portal disputes expire` is the same sweep, for cron."""
+
 from __future__ import annotations
 
 import logging

@@ -4,6 +4,7 @@ acting on one case at once the second is refused (StaleDispute) rather than
 overwriting the first. Lower than the lifecycle, so that what the lifecycle
 builds on (which files go to which furnisher) can refuse and move versions
 too."""
+
 from __future__ import annotations
 
 import uuid

@@ -1,5 +1,6 @@
 """Institutions that furnish and query records, and their API keys. An
 institution's name is public; its contact person is personal data."""
+
 from __future__ import annotations
 
 import uuid

@@ -1,4 +1,5 @@
 """Institutions and their API keys. Services flush, never commit."""
+
 from __future__ import annotations
 
 import hashlib
@@ -28,8 +29,16 @@ class NewInstitution:
 
 def build_institution(vault: Vault, data: NewInstitution) -> tuple[DataKey, Institution, Cipher]:
     key, cipher = vault.new_key()
-    inst = Institution(id=new_id(), code=data.code, name=data.name, name_en=data.name_en, kind=data.kind,
-                       allowed_purposes=list(data.allowed_purposes), data_key_id=key.id, created_at=utcnow())
+    inst = Institution(
+        id=new_id(),
+        code=data.code,
+        name=data.name,
+        name_en=data.name_en,
+        kind=data.kind,
+        allowed_purposes=list(data.allowed_purposes),
+        data_key_id=key.id,
+        created_at=utcnow(),
+    )
     cipher.seal_field(inst, "contact_name", data.contact_name)
     cipher.seal_field(inst, "contact_email", data.contact_email)
     return key, inst, cipher
@@ -53,7 +62,13 @@ def issue_api_key(session: Session, institution: Institution, scopes: list[ApiSc
     if not scopes:
         raise ValueError("An API key needs at least one scope.")
     key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
-    session.add(ApiKey(institution_id=institution.id, key_id=key_id, secret_hash=hash_secret(secret),
-                       scopes=sorted(ApiScope(s).value for s in scopes)))
+    session.add(
+        ApiKey(
+            institution_id=institution.id,
+            key_id=key_id,
+            secret_hash=hash_secret(secret),
+            scopes=sorted(ApiScope(s).value for s in scopes),
+        )
+    )
     session.flush()
     return f"{TOKEN_PREFIX}{key_id}.{secret}"

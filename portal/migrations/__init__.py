@@ -1,5 +1,6 @@
 """Alembic, configured in code so an installed wheel needs no alembic.ini.
 Migrations run only from the CLI (`portal init`)."""
+
 from __future__ import annotations
 
 from pathlib import Path

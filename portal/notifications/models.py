@@ -1,6 +1,7 @@
 """The outbox: every message is kept (in-app), and e-mailed when SMTP is
 configured. Address, subject line and body are sealed under the data key
 of whom the message concerns."""
+
 from __future__ import annotations
 
 import uuid

@@ -1,4 +1,5 @@
 """The in-app inbox, and in demo mode the operator's view of the outbox."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, request
@@ -25,8 +26,7 @@ def inbox():
     page = max(page, 1)
     messages, total = services.inbox(session(), vault(), current_user.user, (page - 1) * PAGE, PAGE)
     services.mark_read(session(), current_user.user)
-    return render_template("notifications/inbox.html", messages=messages, page=page,
-                           pages=max(1, -(-total // PAGE)))
+    return render_template("notifications/inbox.html", messages=messages, page=page, pages=max(1, -(-total // PAGE)))
 
 
 @bp.get("/demo/outbox")

@@ -3,6 +3,7 @@ e-mailed after the transaction commits, when SMTP is configured, by a
 background worker: the response never waits for the mail server, so its
 timing reveals nothing (say, whether a registration matched a subject). An
 e-mail that fails stays queued for `portal outbox deliver`."""
+
 from __future__ import annotations
 
 import logging
@@ -34,8 +35,16 @@ class Recipient(Protocol):
     def id(self) -> uuid.UUID: ...
 
 
-def notify(session: Session, vault: Vault, *, key_id: uuid.UUID, title: str, body: str,
-           user: Recipient | None = None, email: str | None = None) -> Message:
+def notify(
+    session: Session,
+    vault: Vault,
+    *,
+    key_id: uuid.UUID,
+    title: str,
+    body: str,
+    user: Recipient | None = None,
+    email: str | None = None,
+) -> Message:
     """Queue a message for a user's inbox and/or an e-mail address. It is
     sealed under `key_id`, the data key of whom it concerns."""
     message = Message(id=new_id(), data_key_id=key_id, user_id=user.id if user else None, created_at=utcnow())
@@ -63,12 +72,20 @@ class MessageView:
 
 def _view(session: Session, vault: Vault, m: Message) -> MessageView:
     c = vault.cipher(session, m.data_key_id)
-    return MessageView(m.id, m.created_at, c.open_text(m, "title"), c.open_text(m, "body"),
-                       c.open_field(m, "email"), m.read_at is not None, m.emailed_at is not None)
+    return MessageView(
+        m.id,
+        m.created_at,
+        c.open_text(m, "title"),
+        c.open_text(m, "body"),
+        c.open_field(m, "email"),
+        m.read_at is not None,
+        m.emailed_at is not None,
+    )
 
 
-def inbox(session: Session, vault: Vault, user: Recipient, offset: int = 0,
-          limit: int = 20) -> tuple[list[MessageView], int]:
+def inbox(
+    session: Session, vault: Vault, user: Recipient, offset: int = 0, limit: int = 20
+) -> tuple[list[MessageView], int]:
     where = Message.user_id == user.id
     total = session.execute(select(func.count()).select_from(Message).where(where)).scalar_one()
     rows = session.scalars(select(Message).where(where).order_by(Message.created_at.desc()).offset(offset).limit(limit))
@@ -76,8 +93,9 @@ def inbox(session: Session, vault: Vault, user: Recipient, offset: int = 0,
 
 
 def unread_count(session: Session, user: Recipient) -> int:
-    return session.execute(select(func.count()).select_from(Message).where(
-        Message.user_id == user.id, Message.read_at.is_(None))).scalar_one()
+    return session.execute(
+        select(func.count()).select_from(Message).where(Message.user_id == user.id, Message.read_at.is_(None))
+    ).scalar_one()
 
 
 def mark_read(session: Session, user: Recipient) -> None:
@@ -88,8 +106,9 @@ def mark_read(session: Session, user: Recipient) -> None:
 
 def outbox(session: Session, vault: Vault, limit: int = 50) -> list[MessageView]:
     """Every e-mail, newest first: the operator's view in demo mode."""
-    rows = session.scalars(select(Message).where(Message.email_ct.is_not(None))
-                           .order_by(Message.created_at.desc()).limit(limit))
+    rows = session.scalars(
+        select(Message).where(Message.email_ct.is_not(None)).order_by(Message.created_at.desc()).limit(limit)
+    )
     return [_view(session, vault, m) for m in rows]
 
 

@@ -1,5 +1,6 @@
 """Subject identifiers: the resident identity number (GB 11643-1999) and the
 unified social credit code (GB 32100-2015). Errors say what is wrong."""
+
 from __future__ import annotations
 
 import unicodedata
@@ -13,9 +14,41 @@ ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 ID_CHECK = "10X98765432"  # ISO 7064 MOD 11-2: (sum mod 11) -> check character
 # First two digits: the province-level division (GB/T 2260).
 PROVINCES = {
-    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
-    "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
-    "65", "71", "81", "82", "83",  # 81-83: residence permits of HK, Macao, Taiwan residents
+    "11",
+    "12",
+    "13",
+    "14",
+    "15",
+    "21",
+    "22",
+    "23",
+    "31",
+    "32",
+    "33",
+    "34",
+    "35",
+    "36",
+    "37",
+    "41",
+    "42",
+    "43",
+    "44",
+    "45",
+    "46",
+    "50",
+    "51",
+    "52",
+    "53",
+    "54",
+    "61",
+    "62",
+    "63",
+    "64",
+    "65",
+    "71",
+    "81",
+    "82",
+    "83",  # 81-83: residence permits of HK, Macao, Taiwan residents
 }
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # no I, O, S, V, Z
@@ -23,8 +56,18 @@ USCC_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
 # Registration authority (first character) and the organisation types it
 # may issue (second character), GB 32100-2015 table 1.
 USCC_AUTHORITIES = {
-    "1": "1239", "2": "19", "3": "123459", "4": "19", "5": "1239", "6": "129", "7": "129",
-    "8": "19", "9": "123", "A": "19", "N": "1239", "Y": "1",
+    "1": "1239",
+    "2": "19",
+    "3": "123459",
+    "4": "19",
+    "5": "1239",
+    "6": "129",
+    "7": "129",
+    "8": "19",
+    "9": "123",
+    "A": "19",
+    "N": "1239",
+    "Y": "1",
 }
 
 
@@ -58,15 +101,22 @@ def validate_resident_id(value: str, today: date | None = None) -> str:
     try:
         born = date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
     except ValueError:
-        raise InvalidIdentifier(_("The birth date %(date)s in the identity number is not a real date.",
-                                  date=v[6:14])) from None
+        raise InvalidIdentifier(
+            _("The birth date %(date)s in the identity number is not a real date.", date=v[6:14])
+        ) from None
     if born.year < 1900 or born > (today or local_today()):
-        raise InvalidIdentifier(_("The birth date %(date)s in the identity number is out of range.",
-                                  date=born.isoformat()))
+        raise InvalidIdentifier(
+            _("The birth date %(date)s in the identity number is out of range.", date=born.isoformat())
+        )
     expected = resident_id_check(v[:17])
     if v[17] != expected:
-        raise InvalidIdentifier(_("The check character should be %(expected)s, not %(found)s: the number is mistyped.",
-                                 expected=expected, found=v[17]))
+        raise InvalidIdentifier(
+            _(
+                "The check character should be %(expected)s, not %(found)s: the number is mistyped.",
+                expected=expected,
+                found=v[17],
+            )
+        )
     return v
 
 
@@ -82,15 +132,25 @@ def validate_uscc(value: str) -> str:
         raise InvalidIdentifier(_("A unified social credit code has 18 characters; this one has %(n)d.", n=len(v)))
     bad = sorted({c for c in v if c not in USCC_ALPHABET})
     if bad:
-        raise InvalidIdentifier(_("A unified social credit code uses digits and capital letters except I, O, S, V "
-                                  "and Z; found %(bad)s.", bad="".join(bad)))
+        raise InvalidIdentifier(
+            _(
+                "A unified social credit code uses digits and capital letters except I, O, S, V and Z; found %(bad)s.",
+                bad="".join(bad),
+            )
+        )
     if v[0] not in USCC_AUTHORITIES or v[1] not in USCC_AUTHORITIES[v[0]]:
-        raise InvalidIdentifier(_("%(prefix)s is not a valid registration authority and organisation type.",
-                                  prefix=v[:2]))
+        raise InvalidIdentifier(
+            _("%(prefix)s is not a valid registration authority and organisation type.", prefix=v[:2])
+        )
     if not _ascii_digits(v[2:8]) or v[2:4] not in PROVINCES | {"10"}:
         raise InvalidIdentifier(_("The region code %(code)s in the credit code is not valid.", code=v[2:8]))
     expected = uscc_check(v[:17])
     if v[17] != expected:
-        raise InvalidIdentifier(_("The check character should be %(expected)s, not %(found)s: the code is mistyped.",
-                                 expected=expected, found=v[17]))
+        raise InvalidIdentifier(
+            _(
+                "The check character should be %(expected)s, not %(found)s: the code is mistyped.",
+                expected=expected,
+                found=v[17],
+            )
+        )
     return v

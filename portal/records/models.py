@@ -2,6 +2,7 @@
 are sealed under the subject's data key (`*_ct` columns); what stays in clear
 is what the portal must query on: kind, category, status, negative flag and
 the dates that drive expiry."""
+
 from __future__ import annotations
 
 import uuid
@@ -32,13 +33,13 @@ class Category(StrEnum):
 
 
 class RecordStatus(StrEnum):
-    ACTIVE = "active"            # account open, paid as agreed
-    OVERDUE = "overdue"          # payments missed
-    SETTLED = "settled"          # paid off / arrears cleared
-    CLOSED = "closed"            # closed in good standing
+    ACTIVE = "active"  # account open, paid as agreed
+    OVERDUE = "overdue"  # payments missed
+    SETTLED = "settled"  # paid off / arrears cleared
+    CLOSED = "closed"  # closed in good standing
     WRITTEN_OFF = "written_off"  # lender gave up on collection
-    IN_FORCE = "in_force"        # judgment, penalty or listing in effect
-    LIFTED = "lifted"            # penalty or listing ended
+    IN_FORCE = "in_force"  # judgment, penalty or listing in effect
+    LIFTED = "lifted"  # penalty or listing ended
 
 
 class Subject(Base):

@@ -1,6 +1,7 @@
 """Credit records as pages show them: labels, typed fields, every version,
 and the marks disputes and credit repair left on them (passed in, since
 those areas sit above records)."""
+
 from __future__ import annotations
 
 import json
@@ -12,23 +13,23 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from portal.crypto import Cipher, Vault
 from portal.institutions.models import Institution
 from portal.localtime import today as local_today
-from portal.records.models import (
-    Category,
-    CreditRecord,
-    RecordStatus,
-    RecordVersion,
-    Subject,
-    SubjectKind,
-)
+from portal.records.models import Category, CreditRecord, RecordStatus, RecordVersion, Subject, SubjectKind
 from portal.records.services import RecordInput, SubjectView, expiry_date, open_payload
 
 REPORT_PAGE_SIZE = 20  # records per page of the subject's report
+# The report's order, everywhere records are listed: by category as the
+# report groups them, newest first.
+REPORT_ORDER = (
+    case({c: i for i, c in enumerate(Category)}, value=CreditRecord.category),
+    CreditRecord.created_at.desc(),
+    CreditRecord.id,
+)
 
 CATEGORY_NAMES = {
     Category.LOAN: _l("Loans"),
@@ -81,8 +82,12 @@ KNOWN_FIELDS: dict[str, tuple[str, Any]] = {
     "written_off_on": ("date", _l("Written off")),
     "minimum_publicity_until": ("date", _l("Published at least until")),
 }
-LOAN_TYPES = {"mortgage": _l("Mortgage"), "consumer": _l("Consumer loan"), "business": _l("Business loan"),
-              "auto": _l("Car loan")}
+LOAN_TYPES = {
+    "mortgage": _l("Mortgage"),
+    "consumer": _l("Consumer loan"),
+    "business": _l("Business loan"),
+    "auto": _l("Car loan"),
+}
 # Carried by every amount instead of being shown on its own.
 CURRENCY_KEY = "currency"
 
@@ -95,7 +100,6 @@ def mask_identifier(identifier: str, head: int = 6, tail: int = 4) -> str:
     if len(identifier) <= head + tail:
         return "*" * len(identifier)
     return identifier[:head] + "*" * (len(identifier) - head - tail) + identifier[-tail:]
-
 
 
 @dataclass(frozen=True)
@@ -194,41 +198,68 @@ class RecordMarks:
     repair_from: dict[uuid.UUID, date] = field(default_factory=dict)
 
 
-def record_views(session: Session, vault: Vault, subject: Subject, records: Sequence[CreditRecord],
-                 marks: RecordMarks) -> list[RecordView]:
+def record_views(
+    session: Session, vault: Vault, subject: Subject, records: Sequence[CreditRecord], marks: RecordMarks
+) -> list[RecordView]:
     """Views of `records` (versions loaded) with every version, newest
     first, and the marks left on them."""
     cipher = vault.cipher(session, subject.data_key_id)
     by_id = furnishers(session, {r.furnisher_id for r in records})
-    return [RecordView(r.id, r.category, by_id.get(r.furnisher_id, UNKNOWN_FURNISHER),
-                       [_version_view(cipher, v) for v in sorted(r.versions, key=lambda v: -v.version)],
-                       disputed=r.id in marks.disputed, deleted=r.deleted_at is not None,
-                       unverifiable=r.unverifiable_since is not None, statements=tuple(marks.statements.get(r.id, ())),
-                       publicity_ended=r.publicity_ended_at is not None, repair_from=marks.repair_from.get(r.id))
-            for r in records]
+    return [
+        RecordView(
+            r.id,
+            r.category,
+            by_id.get(r.furnisher_id, UNKNOWN_FURNISHER),
+            [_version_view(cipher, v) for v in sorted(r.versions, key=lambda v: -v.version)],
+            disputed=r.id in marks.disputed,
+            deleted=r.deleted_at is not None,
+            unverifiable=r.unverifiable_since is not None,
+            statements=tuple(marks.statements.get(r.id, ())),
+            publicity_ended=r.publicity_ended_at is not None,
+            repair_from=marks.repair_from.get(r.id),
+        )
+        for r in records
+    ]
 
 
 def _version_view(cipher: Cipher, version: RecordVersion) -> VersionView:
     payload = open_payload(cipher, version)
-    return VersionView(version.version, version.status, version.is_negative, version.ended_on,
-                       version.expires_on, version.furnished_at, str(payload.get(CURRENCY_KEY) or "CNY"),
-                       _fields(payload), payload)
+    return VersionView(
+        version.version,
+        version.status,
+        version.is_negative,
+        version.ended_on,
+        version.expires_on,
+        version.furnished_at,
+        str(payload.get(CURRENCY_KEY) or "CNY"),
+        _fields(payload),
+        payload,
+    )
 
 
 def proposed_view(data: RecordInput, version: int, at: datetime) -> VersionView:
     """A version not furnished yet (a correction awaiting the officer's
     decision), shown as a furnished one would be."""
     payload = json.loads(data.payload())
-    return VersionView(version, data.status, data.is_negative, data.ended_on,
-                       expiry_date(data.is_negative, data.ended_on), at, str(payload.get(CURRENCY_KEY) or "CNY"),
-                       _fields(payload), payload)
+    return VersionView(
+        version,
+        data.status,
+        data.is_negative,
+        data.ended_on,
+        expiry_date(data.is_negative, data.ended_on),
+        at,
+        str(payload.get(CURRENCY_KEY) or "CNY"),
+        _fields(payload),
+        payload,
+    )
 
 
 def _fields(payload: dict[str, Any]) -> list[Field]:
-    known = [_field(key, kind, label, payload[key]) for key, (kind, label) in KNOWN_FIELDS.items()
-             if key in payload]
-    unknown = [Field(key, key, "text", _text(payload[key]))
-               for key in sorted(payload.keys() - KNOWN_FIELDS.keys() - {CURRENCY_KEY})]
+    known = [_field(key, kind, label, payload[key]) for key, (kind, label) in KNOWN_FIELDS.items() if key in payload]
+    unknown = [
+        Field(key, key, "text", _text(payload[key]))
+        for key in sorted(payload.keys() - KNOWN_FIELDS.keys() - {CURRENCY_KEY})
+    ]
     return known + unknown
 
 

@@ -1,4 +1,5 @@
 """Rules for subjects and credit records. Services flush, never commit."""
+
 from __future__ import annotations
 
 import json
@@ -15,19 +16,8 @@ from portal.crypto import Cipher, Vault
 from portal.crypto.models import DataKey
 from portal.db import new_id, utcnow
 from portal.institutions.models import Institution
-from portal.records.identifiers import (
-    InvalidIdentifier,
-    validate_resident_id,
-    validate_uscc,
-)
-from portal.records.models import (
-    Category,
-    CreditRecord,
-    RecordStatus,
-    RecordVersion,
-    Subject,
-    SubjectKind,
-)
+from portal.records.identifiers import InvalidIdentifier, validate_resident_id, validate_uscc
+from portal.records.models import Category, CreditRecord, RecordStatus, RecordVersion, Subject, SubjectKind
 
 EXPIRY_YEARS = 5
 IDENTIFIER_INDEX = "subject.identifier.{kind}"  # per kind: some numbers are valid as both
@@ -47,8 +37,9 @@ class RecordDeleted(ValueError):
     it is furnished again only with a certification of its accuracy."""
 
     def __init__(self, record_id: uuid.UUID) -> None:
-        super().__init__("This record was deleted after a dispute; furnish it again only if you certify that "
-                         "it is accurate.")
+        super().__init__(
+            "This record was deleted after a dispute; furnish it again only if you certify that it is accurate."
+        )
         self.record_id = record_id
 
 
@@ -73,24 +64,31 @@ def add_years(day: date, years: int) -> date:
 
 
 # -- subjects -------------------------------------------------------------
-def build_subject(vault: Vault, kind: SubjectKind, identifier: str, name: str,
-                  contact_email: str | None = None) -> tuple[DataKey, Subject, Cipher]:
+def build_subject(
+    vault: Vault, kind: SubjectKind, identifier: str, name: str, contact_email: str | None = None
+) -> tuple[DataKey, Subject, Cipher]:
     """A new subject and its data key, not yet in a session (the demo loader
     inserts these in bulk)."""
     identifier = validate_identifier(kind, identifier)
     if not name.strip():
         raise ValueError("A subject needs a name.")
     key, cipher = vault.new_key()
-    subject = Subject(id=new_id(), kind=kind, data_key_id=key.id, created_at=utcnow(),
-                      identifier_bidx=identifier_index(vault, kind, identifier))
+    subject = Subject(
+        id=new_id(),
+        kind=kind,
+        data_key_id=key.id,
+        created_at=utcnow(),
+        identifier_bidx=identifier_index(vault, kind, identifier),
+    )
     cipher.seal_field(subject, "identifier", identifier)
     cipher.seal_field(subject, "name", name.strip())
     cipher.seal_field(subject, "contact_email", contact_email)
     return key, subject, cipher
 
 
-def create_subject(session: Session, vault: Vault, kind: SubjectKind, identifier: str, name: str,
-                   contact_email: str | None = None) -> Subject:
+def create_subject(
+    session: Session, vault: Vault, kind: SubjectKind, identifier: str, name: str, contact_email: str | None = None
+) -> Subject:
     if find_subject(session, vault, kind, identifier) is not None:
         raise SubjectExists("A subject with this identifier is already on file.")
     key, subject, cipher = build_subject(vault, kind, identifier, name, contact_email)
@@ -105,8 +103,7 @@ def find_subject(session: Session, vault: Vault, kind: SubjectKind, identifier: 
     return session.scalar(select(Subject).where(Subject.identifier_bidx == identifier_index(vault, kind, identifier)))
 
 
-def find_by_identifier(session: Session, vault: Vault, identifier: str,
-                       kind: SubjectKind | None) -> Subject | None:
+def find_by_identifier(session: Session, vault: Vault, identifier: str, kind: SubjectKind | None) -> Subject | None:
     """The subject with this identifier. Without a kind, it is inferred:
     a number valid as a resident id and as a credit code must name the one
     kind that is on file. Raises InvalidIdentifier when valid as neither."""
@@ -142,8 +139,9 @@ class SubjectView:
 
 def view_subject(session: Session, vault: Vault, subject: Subject) -> SubjectView:
     cipher = vault.cipher(session, subject.data_key_id)
-    return SubjectView(subject.id, subject.kind, cipher.open_text(subject, "identifier"),
-                       cipher.open_text(subject, "name"))
+    return SubjectView(
+        subject.id, subject.kind, cipher.open_text(subject, "identifier"), cipher.open_text(subject, "name")
+    )
 
 
 # -- records --------------------------------------------------------------
@@ -164,17 +162,30 @@ class RecordInput:
 
     def to_json(self) -> str:
         """The whole input, to keep (sealed) and furnish later (`from_json`)."""
-        return json.dumps({"category": self.category.value, "reference": self.reference,
-                           "status": self.status.value, "is_negative": self.is_negative,
-                           "ended_on": self.ended_on.isoformat() if self.ended_on else None,
-                           "details": self.details}, ensure_ascii=False, sort_keys=True)
+        return json.dumps(
+            {
+                "category": self.category.value,
+                "reference": self.reference,
+                "status": self.status.value,
+                "is_negative": self.is_negative,
+                "ended_on": self.ended_on.isoformat() if self.ended_on else None,
+                "details": self.details,
+            },
+            ensure_ascii=False,
+            sort_keys=True,
+        )
 
     @classmethod
     def from_json(cls, text: str) -> RecordInput:
         data = json.loads(text)
-        return cls(Category(data["category"]), data["reference"], RecordStatus(data["status"]),
-                   bool(data["is_negative"]), date.fromisoformat(data["ended_on"]) if data["ended_on"] else None,
-                   data["details"])
+        return cls(
+            Category(data["category"]),
+            data["reference"],
+            RecordStatus(data["status"]),
+            bool(data["is_negative"]),
+            date.fromisoformat(data["ended_on"]) if data["ended_on"] else None,
+            data["details"],
+        )
 
 
 def normalise_reference(reference: str) -> str:
@@ -187,32 +198,50 @@ def normalise_reference(reference: str) -> str:
 
 
 def build_version(cipher: Cipher, record_id: uuid.UUID, version: int, data: RecordInput) -> RecordVersion:
-    row = RecordVersion(id=new_id(), record_id=record_id, version=version, status=data.status,
-                        is_negative=data.is_negative, ended_on=data.ended_on,
-                        expires_on=expiry_date(data.is_negative, data.ended_on), furnished_at=utcnow())
+    row = RecordVersion(
+        id=new_id(),
+        record_id=record_id,
+        version=version,
+        status=data.status,
+        is_negative=data.is_negative,
+        ended_on=data.ended_on,
+        expires_on=expiry_date(data.is_negative, data.ended_on),
+        furnished_at=utcnow(),
+    )
     cipher.seal_field(row, "payload", data.payload())
     return row
 
 
-def build_record(vault: Vault, cipher: Cipher, subject_id: uuid.UUID, furnisher_id: uuid.UUID,
-                 data: RecordInput) -> tuple[CreditRecord, RecordVersion]:
-    record = CreditRecord(id=new_id(), subject_id=subject_id, furnisher_id=furnisher_id, category=data.category,
-                          reference_bidx=vault.blind_index(REFERENCE_INDEX, data.reference), current_version=1,
-                          created_at=utcnow())
+def build_record(
+    vault: Vault, cipher: Cipher, subject_id: uuid.UUID, furnisher_id: uuid.UUID, data: RecordInput
+) -> tuple[CreditRecord, RecordVersion]:
+    record = CreditRecord(
+        id=new_id(),
+        subject_id=subject_id,
+        furnisher_id=furnisher_id,
+        category=data.category,
+        reference_bidx=vault.blind_index(REFERENCE_INDEX, data.reference),
+        current_version=1,
+        created_at=utcnow(),
+    )
     return record, build_version(cipher, record.id, 1, data)
 
 
-def furnish(session: Session, vault: Vault, furnisher: Institution, subject: Subject,
-            data: RecordInput, certified: bool = False) -> RecordVersion:
+def furnish(
+    session: Session, vault: Vault, furnisher: Institution, subject: Subject, data: RecordInput, certified: bool = False
+) -> RecordVersion:
     """A new record, or a new version when the furnisher's reference is
     already on file for this subject; older versions stay in the history.
     A record deleted by a dispute decision comes back only `certified`
     (the furnisher certifies its accuracy); otherwise RecordDeleted, raised
     before anything is written."""
     cipher = vault.cipher(session, subject.data_key_id)
-    record = session.scalar(select(CreditRecord).where(
-        CreditRecord.furnisher_id == furnisher.id,
-        CreditRecord.reference_bidx == vault.blind_index(REFERENCE_INDEX, data.reference)))
+    record = session.scalar(
+        select(CreditRecord).where(
+            CreditRecord.furnisher_id == furnisher.id,
+            CreditRecord.reference_bidx == vault.blind_index(REFERENCE_INDEX, data.reference),
+        )
+    )
     if record is None:
         record, version = build_record(vault, cipher, subject.id, furnisher.id, data)
         session.add_all([record, version])
@@ -232,8 +261,11 @@ def furnish(session: Session, vault: Vault, furnisher: Institution, subject: Sub
 
 def current_version(session: Session, record: CreditRecord) -> RecordVersion:
     """The record's newest version, which every record has."""
-    return session.scalars(select(RecordVersion).where(RecordVersion.record_id == record.id,
-                                                       RecordVersion.version == record.current_version)).one()
+    return session.scalars(
+        select(RecordVersion).where(
+            RecordVersion.record_id == record.id, RecordVersion.version == record.current_version
+        )
+    ).one()
 
 
 def open_payload(cipher: Cipher, version: RecordVersion) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """A firm applies for credit repair of an administrative penalty. Routes
 parse and render; the rules are in repair.py."""
+
 from __future__ import annotations
 
 import uuid
@@ -28,9 +29,10 @@ bp = Blueprint("repair", __name__)
 
 
 class RepairForm(FlaskForm):
-    statement = TextAreaField(_l("What was rectified, and how"),
-                              validators=[DataRequired(message=_l("This field is required.")),
-                                          Length(max=MAX_STATEMENT)])
+    statement = TextAreaField(
+        _l("What was rectified, and how"),
+        validators=[DataRequired(message=_l("This field is required.")), Length(max=MAX_STATEMENT)],
+    )
     commitment = FileField(_l("Signed commitment letter (PDF, PNG or JPEG)"))
     proof = MultipleFileField(_l("Proof of rectification (up to 4 files)"))
     submit = SubmitField(_l("Apply for credit repair"))
@@ -63,12 +65,22 @@ def apply(subject_id: uuid.UUID, record_id: uuid.UUID):
         if errors := upload_errors([u for u in (commitment, *proof) if u is not None]):
             form.proof.errors = [*form.proof.errors, *errors]
         if start > local_today():
-            form.form_errors.append(_("Repair may be asked from %(day)s, when the minimum publicity period "
-                                      "has passed.", day=day(start)))
+            form.form_errors.append(
+                _("Repair may be asked from %(day)s, when the minimum publicity period has passed.", day=day(start))
+            )
         elif not (form.commitment.errors or form.proof.errors):
             try:
-                case = repair.apply(session(), vault(), access.subject, current_user.user, record.id,
-                                    form.statement.data, commitment, proof, regime=configured_regime())
+                case = repair.apply(
+                    session(),
+                    vault(),
+                    access.subject,
+                    current_user.user,
+                    record.id,
+                    form.statement.data,
+                    commitment,
+                    proof,
+                    regime=configured_regime(),
+                )
             except DuplicateDispute as exc:
                 duplicate = exc.open_id
                 form.form_errors.append(_("An application for this record is already open."))
@@ -77,5 +89,6 @@ def apply(subject_id: uuid.UUID, record_id: uuid.UUID):
             else:
                 return redirect(url_for("disputes.show", subject_id=access.subject.id, dispute_id=case.id))
     status = 422 if form.is_submitted() else 200
-    return render_template("repair/apply.html", access=access, record=record, start=start, form=form,
-                           duplicate=duplicate), status
+    return render_template(
+        "repair/apply.html", access=access, record=record, start=start, form=form, duplicate=duplicate
+    ), status

@@ -5,6 +5,7 @@ rectification, to end its publicity early (NDRC Measures on credit repair,
 the firm has rectified). The application is a case of its own kind; the
 officer decides it like any other (approved: the record is no longer
 disclosed)."""
+
 from __future__ import annotations
 
 import uuid
@@ -50,9 +51,18 @@ def repair_from(category: Category | str, payload: dict[str, Any]) -> date | Non
     return None
 
 
-def apply(session: Session, vault: Vault, subject: Subject, by_user: User, record_id: uuid.UUID | str,
-          statement: str, commitment: ev.Upload | None, proof: Sequence[ev.Upload],
-          today: date | None = None, regime: Regime | str = Regime.CN_20_DAYS) -> Dispute:
+def apply(
+    session: Session,
+    vault: Vault,
+    subject: Subject,
+    by_user: User,
+    record_id: uuid.UUID | str,
+    statement: str,
+    commitment: ev.Upload | None,
+    proof: Sequence[ev.Upload],
+    today: date | None = None,
+    regime: Regime | str = Regime.CN_20_DAYS,
+) -> Dispute:
     """File a credit-repair application, answered within the deadline
     `regime`; everything is checked before anything is written. The caller
     has checked that `by_user` may act for the firm."""
@@ -73,27 +83,43 @@ def apply(session: Session, vault: Vault, subject: Subject, by_user: User, recor
     if start is None:
         raise Refusal(N_("Credit repair applies only to administrative penalties."))
     if today < start:
-        raise Refusal(N_("Repair may be asked from %(day)s, when the minimum publicity period has passed."),
-                      day=start.isoformat())
+        raise Refusal(
+            N_("Repair may be asked from %(day)s, when the minimum publicity period has passed."), day=start.isoformat()
+        )
     if commitment is None or not commitment.data:
         raise ev.EvidenceRejected(N_("Attach the signed commitment letter."))
     if not [p for p in proof if p.data]:
         raise ev.EvidenceRejected(N_("Attach proof of rectification (for example the receipt of the fine paid)."))
     files = [commitment, *[p for p in proof if p.data]]
-    return file_dispute(session, vault, subject, by_user, [record.id], DisputeReason.CREDIT_REPAIR, statement,
-                        files, regime=regime, today=today, kind=DisputeKind.CREDIT_REPAIR)
+    return file_dispute(
+        session,
+        vault,
+        subject,
+        by_user,
+        [record.id],
+        DisputeReason.CREDIT_REPAIR,
+        statement,
+        files,
+        regime=regime,
+        today=today,
+        kind=DisputeKind.CREDIT_REPAIR,
+    )
 
 
-def repair_dates(session: Session, vault: Vault, subject: Subject,
-                 records: Sequence[CreditRecord]) -> dict[uuid.UUID, date]:
+def repair_dates(
+    session: Session, vault: Vault, subject: Subject, records: Sequence[CreditRecord]
+) -> dict[uuid.UUID, date]:
     """For the report: the date from which repair may be asked, by record."""
     if subject.kind is not SubjectKind.FIRM:
         return {}
     cipher = vault.cipher(session, subject.data_key_id)
     out: dict[uuid.UUID, date] = {}
     for record in records:
-        if (record.category is not Category.ADMINISTRATIVE_PENALTY or record.publicity_ended_at is not None
-                or record.deleted_at is not None):
+        if (
+            record.category is not Category.ADMINISTRATIVE_PENALTY
+            or record.publicity_ended_at is not None
+            or record.deleted_at is not None
+        ):
             continue
         if start := repair_from(record.category, open_payload(cipher, current_version(session, record))):
             out[record.id] = start
@@ -103,8 +129,11 @@ def repair_dates(session: Session, vault: Vault, subject: Subject,
 def record_marks(session: Session, vault: Vault, subject: Subject, records: Sequence[CreditRecord]) -> RecordMarks:
     """What disputes and credit repair did to `records`, for their views."""
     ids = [r.id for r in records]
-    return RecordMarks(disputed_records(session, ids), statements_for(session, vault, subject, ids),
-                       repair_dates(session, vault, subject, records))
+    return RecordMarks(
+        disputed_records(session, ids),
+        statements_for(session, vault, subject, ids),
+        repair_dates(session, vault, subject, records),
+    )
 
 
 __all__ = ["apply", "record_marks", "repair_dates", "repair_from"]

@@ -2,6 +2,7 @@
 formats follow the current locale (call it inside a request or with
 `force_locale`). Chinese needs an embedded font: Noto Sans SC (SIL OFL),
 which fpdf2 subsets to the characters used."""
+
 from __future__ import annotations
 
 from flask_babel import gettext as _
@@ -19,10 +20,14 @@ def build_pdf(printable: Printable) -> bytes:
     locale = pdf.locale
 
     pdf.heading(_("Credit report"), 18)
-    pdf.facts([(_("Name"), report.subject.name),
-                 (_("Identifier"), report.subject.masked_identifier),
-                 (_("Kind"), report.subject.kind_label),
-                 (_("Records"), str(report.total))])
+    pdf.facts(
+        [
+            (_("Name"), report.subject.name),
+            (_("Identifier"), report.subject.masked_identifier),
+            (_("Kind"), report.subject.kind_label),
+            (_("Records"), str(report.total)),
+        ]
+    )
     if not report.groups:
         pdf.paragraph(_("No records are held in this file."))
     for category, records in report.groups:
@@ -47,14 +52,20 @@ def _record(pdf: PortalPDF, record: RecordView, locale: str, category: str | Non
     for older in record.versions[1:]:
         summary = "; ".join(f"{label}: {value}" for label, value in _version_rows(older))
         pdf.set_font(FONT, size=8)
-        pdf.paragraph(_("Earlier version %(n)d, furnished %(when)s — %(summary)s",
-                          n=older.version, when=pdf_moment(older.furnished_at), summary=summary), height=4.5)
+        pdf.paragraph(
+            _(
+                "Earlier version %(n)d, furnished %(when)s — %(summary)s",
+                n=older.version,
+                when=pdf_moment(older.furnished_at),
+                summary=summary,
+            ),
+            height=4.5,
+        )
         pdf.set_font(FONT, size=10)
 
 
 def _version_rows(version: VersionView) -> list[tuple[str, str]]:
-    rows = [(_("Status"), version.status_label),
-            (_("Negative"), _("Yes") if version.is_negative else _("No"))]
+    rows = [(_("Status"), version.status_label), (_("Negative"), _("Yes") if version.is_negative else _("No"))]
     rows += [(str(f.label), _value(f, version.currency)) for f in version.fields]
     if version.is_negative:
         rows.append((_("Behaviour ended"), day(version.ended_on) if version.ended_on else _("Ongoing")))
@@ -74,8 +85,13 @@ def _events(pdf: PortalPDF, events: list[EventRow], locale: str) -> None:
     if not events:
         pdf.paragraph(_("No access has been recorded yet."))
         return
-    with pdf.table(col_widths=(45, 65, pdf.epw - 110), line_height=LINE, wrapmode=WrapMode.CHAR,
-                   borders_layout="HORIZONTAL_LINES", headings_style=HEADINGS) as table:
+    with pdf.table(
+        col_widths=(45, 65, pdf.epw - 110),
+        line_height=LINE,
+        wrapmode=WrapMode.CHAR,
+        borders_layout="HORIZONTAL_LINES",
+        headings_style=HEADINGS,
+    ) as table:
         head = table.row()
         for title in (_("When"), _("What"), _("Who")):
             head.cell(title)

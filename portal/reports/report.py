@@ -3,6 +3,7 @@ exports, built as view models. Each builder that shows subject data also
 writes the access event of that view, in the caller's transaction (services
 flush, never commit). Authorisation happened before: builders take the
 `SubjectAccess` that `load_subject` returned."""
+
 from __future__ import annotations
 
 import math
@@ -12,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.authz import SubjectAccess, represents
@@ -26,6 +27,7 @@ from portal.disputes.services import export_disputes
 from portal.records.models import Category, CreditRecord, RecordStatus, RecordVersion
 from portal.records.pages import (
     CATEGORY_NAMES,
+    REPORT_ORDER,
     REPORT_PAGE_SIZE,
     STATUS_NAMES,
     UNKNOWN_FURNISHER,
@@ -42,6 +44,7 @@ from portal.repair.services import record_marks
 PAGE_SIZE = REPORT_PAGE_SIZE
 DASHBOARD_EVENTS = 5
 PRINTED_EVENTS = 20
+
 
 class PageNotFound(LookupError):
     """A report page past the last one."""
@@ -141,36 +144,55 @@ def dashboard(session: Session, vault: Vault, user: User, access: SubjectAccess)
     subject = access.subject
     current = session.execute(
         select(CreditRecord, RecordVersion)
-        .join(RecordVersion, (RecordVersion.record_id == CreditRecord.id)
-              & (RecordVersion.version == CreditRecord.current_version))
-        .where(CreditRecord.subject_id == subject.id)).all()
+        .join(
+            RecordVersion,
+            (RecordVersion.record_id == CreditRecord.id) & (RecordVersion.version == CreditRecord.current_version),
+        )
+        .where(CreditRecord.subject_id == subject.id)
+    ).all()
     by_id = furnishers(session, {r.furnisher_id for r, _v in current})
     per_category = {c: 0 for c in Category}
     for record, _version in current:
         per_category[record.category] += 1
-    negatives = [NegativeItem(r.category, by_id.get(r.furnisher_id, UNKNOWN_FURNISHER), v.status,
-                              v.ended_on, v.expires_on) for r, v in current if v.is_negative]
+    negatives = [
+        NegativeItem(r.category, by_id.get(r.furnisher_id, UNKNOWN_FURNISHER), v.status, v.ended_on, v.expires_on)
+        for r, v in current
+        if v.is_negative
+    ]
     # Soonest to leave first; ongoing ones have no date yet and come last.
     negatives.sort(key=lambda n: (n.expires_on is None, n.expires_on or date.max))
     # Read before this visit is logged, so the list shows what came before it.
     events = _event_rows(session, recent_events(session, vault, subject, limit=DASHBOARD_EVENTS))
     _log_access(session, vault, user, access, EventKind.SELF_QUERY, what="dashboard")
-    return Dashboard(SubjectHeader.of(view_subject(session, vault, subject)),
-                     [(str(CATEGORY_NAMES[c]), n) for c, n in per_category.items()], len(current), negatives,
-                     events, represents(user, subject.id), not access.is_own)
+    return Dashboard(
+        SubjectHeader.of(view_subject(session, vault, subject)),
+        [(str(CATEGORY_NAMES[c]), n) for c, n in per_category.items()],
+        len(current),
+        negatives,
+        events,
+        represents(user, subject.id),
+        not access.is_own,
+    )
 
 
 def report_page(session: Session, vault: Vault, user: User, access: SubjectAccess, page: int) -> Report:
     subject = access.subject
-    total = session.scalar(select(func.count()).select_from(CreditRecord)
-                           .where(CreditRecord.subject_id == subject.id)) or 0
+    total = (
+        session.scalar(select(func.count()).select_from(CreditRecord).where(CreditRecord.subject_id == subject.id)) or 0
+    )
     pages = max(1, math.ceil(total / PAGE_SIZE))
     if page > pages:
         raise PageNotFound(page)
     records = _record_views(session, vault, access, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     _log_access(session, vault, user, access, EventKind.SELF_QUERY, what="report", page=page)
-    return Report(SubjectHeader.of(view_subject(session, vault, subject)), _group(records), page, pages, total,
-                  DelegationScope.FILE_DISPUTES in access.scopes)
+    return Report(
+        SubjectHeader.of(view_subject(session, vault, subject)),
+        _group(records),
+        page,
+        pages,
+        total,
+        DelegationScope.FILE_DISPUTES in access.scopes,
+    )
 
 
 def printable_report(session: Session, vault: Vault, user: User, access: SubjectAccess) -> Printable:
@@ -178,8 +200,7 @@ def printable_report(session: Session, vault: Vault, user: User, access: Subject
     records = _record_views(session, vault, access)
     events = _event_rows(session, recent_events(session, vault, access.subject, limit=PRINTED_EVENTS))
     _log_access(session, vault, user, access, EventKind.EXPORT, what="report", format="pdf")
-    report = Report(SubjectHeader.of(view_subject(session, vault, access.subject)), _group(records), 1, 1,
-                    len(records))
+    report = Report(SubjectHeader.of(view_subject(session, vault, access.subject)), _group(records), 1, 1, len(records))
     return Printable(report, events, utcnow())
 
 
@@ -190,14 +211,20 @@ def export_data(session: Session, vault: Vault, user: User, access: SubjectAcces
     subject = view_subject(session, vault, access.subject)
     records = _record_views(session, vault, access)
     _log_access(session, vault, user, access, EventKind.EXPORT, what="report", format="json")
-    count = session.scalar(select(func.count()).select_from(AccessEvent)
-                           .where(AccessEvent.subject_id == access.subject.id)) or 0
+    count = (
+        session.scalar(select(func.count()).select_from(AccessEvent).where(AccessEvent.subject_id == access.subject.id))
+        or 0
+    )
     events = recent_events(session, vault, access.subject, limit=max(count, 1))
     codes = {i.id: i.code for i in institutions(session, {e.institution_id for e in events})}
     return {
         "generated_at": utcnow().isoformat(),
-        "subject": {"id": str(subject.id), "kind": subject.kind.value, "identifier": subject.identifier,
-                    "name": subject.name},
+        "subject": {
+            "id": str(subject.id),
+            "kind": subject.kind.value,
+            "identifier": subject.identifier,
+            "name": subject.name,
+        },
         "records": [_export_record(r) for r in records],
         "access_events": [_export_event(e, codes) for e in events],
         "disputes": export_disputes(session, vault, access.subject),
@@ -205,8 +232,9 @@ def export_data(session: Session, vault: Vault, user: User, access: SubjectAcces
 
 
 # -- helpers --------------------------------------------------------------------
-def _log_access(session: Session, vault: Vault, user: User, access: SubjectAccess, kind: EventKind,
-                 **detail: Any) -> None:
+def _log_access(
+    session: Session, vault: Vault, user: User, access: SubjectAccess, kind: EventKind, **detail: Any
+) -> None:
     """The access event of a view. An agent's view is the use of their
     delegation, so the delegation is named."""
     detail["role"] = user.role.value
@@ -215,14 +243,17 @@ def _log_access(session: Session, vault: Vault, user: User, access: SubjectAcces
     record_event(session, vault, access.subject, kind, channel="web", actor_user_id=user.id, detail=detail)
 
 
-_CATEGORY_ORDER = case({c: i for i, c in enumerate(Category)}, value=CreditRecord.category)
-
-
-def _record_views(session: Session, vault: Vault, access: SubjectAccess, offset: int = 0,
-                  limit: int | None = None) -> list[RecordView]:
-    query = (select(CreditRecord).where(CreditRecord.subject_id == access.subject.id)
-             .order_by(_CATEGORY_ORDER, CreditRecord.created_at.desc(), CreditRecord.id)
-             .offset(offset).limit(limit).options(selectinload(CreditRecord.versions)))
+def _record_views(
+    session: Session, vault: Vault, access: SubjectAccess, offset: int = 0, limit: int | None = None
+) -> list[RecordView]:
+    query = (
+        select(CreditRecord)
+        .where(CreditRecord.subject_id == access.subject.id)
+        .order_by(*REPORT_ORDER)
+        .offset(offset)
+        .limit(limit)
+        .options(selectinload(CreditRecord.versions))
+    )
     records = session.scalars(query).all()
     return record_views(session, vault, access.subject, records, record_marks(session, vault, access.subject, records))
 
@@ -236,9 +267,17 @@ def _group(records: list[RecordView]) -> list[tuple[Category, list[RecordView]]]
 
 def _event_rows(session: Session, events: list[EventView]) -> list[EventRow]:
     institutions = furnishers(session, {e.institution_id for e in events})
-    return [EventRow(e.occurred_at, e.kind, e.outcome, e.channel,
-                     institutions.get(e.institution_id) if e.institution_id else None,
-                     "via_delegation" in e.detail) for e in events]
+    return [
+        EventRow(
+            e.occurred_at,
+            e.kind,
+            e.outcome,
+            e.channel,
+            institutions.get(e.institution_id) if e.institution_id else None,
+            "via_delegation" in e.detail,
+        )
+        for e in events
+    ]
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -249,19 +288,40 @@ def _export_record(record: RecordView) -> dict[str, Any]:
     return {
         "id": str(record.id),
         "category": record.category.value,
-        "furnisher": {"code": record.furnisher.code, "name": record.furnisher.name,
-                      "name_en": record.furnisher.name_en},
+        "furnisher": {
+            "code": record.furnisher.code,
+            "name": record.furnisher.name,
+            "name_en": record.furnisher.name_en,
+        },
         "current_version": record.current.version,
-        "under_dispute": record.disputed, "deleted": record.deleted, "unverifiable": record.unverifiable,
-        "publicity_ended": record.publicity_ended, "statements": list(record.statements),
-        "versions": [{"version": v.version, "status": v.status.value, "negative": v.is_negative,
-                      "ended_on": _iso(v.ended_on), "expires_on": _iso(v.expires_on),
-                      "furnished_at": _iso(v.furnished_at), "payload": v.payload} for v in record.versions],
+        "under_dispute": record.disputed,
+        "deleted": record.deleted,
+        "unverifiable": record.unverifiable,
+        "publicity_ended": record.publicity_ended,
+        "statements": list(record.statements),
+        "versions": [
+            {
+                "version": v.version,
+                "status": v.status.value,
+                "negative": v.is_negative,
+                "ended_on": _iso(v.ended_on),
+                "expires_on": _iso(v.expires_on),
+                "furnished_at": _iso(v.furnished_at),
+                "payload": v.payload,
+            }
+            for v in record.versions
+        ],
     }
 
 
 def _export_event(event: EventView, codes: dict[uuid.UUID, str]) -> dict[str, Any]:
-    return {"id": str(event.id), "occurred_at": _iso(event.occurred_at), "kind": event.kind.value,
-            "outcome": event.outcome.value, "channel": event.channel, "purpose": event.purpose,
-            "institution": codes.get(event.institution_id) if event.institution_id else None,
-            "detail": event.detail}
+    return {
+        "id": str(event.id),
+        "occurred_at": _iso(event.occurred_at),
+        "kind": event.kind.value,
+        "outcome": event.outcome.value,
+        "channel": event.channel,
+        "purpose": event.purpose,
+        "institution": codes.get(event.institution_id) if event.institution_id else None,
+        "detail": event.detail,
+    }

@@ -1,5 +1,6 @@
 """The subject's own credit file: dashboard, report, exports. Routes parse
 and render; report.py builds the views and records each access."""
+
 from __future__ import annotations
 
 import json
@@ -24,15 +25,15 @@ def _download(body: bytes, mimetype: str, extension: str) -> Response:
     # The date only: no personal data in a file name that outlives the page.
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = (
-        f'attachment; filename="credit-report-{local_today():%Y-%m-%d}.{extension}"')
+        f'attachment; filename="credit-report-{local_today():%Y-%m-%d}.{extension}"'
+    )
     return response
 
 
 def _show_dashboard(access: SubjectAccess) -> str:
     view = report.dashboard(session(), vault(), current_user.user, access)
     # Disputes only for those who may file them (an agent may lack the scope).
-    disputes = (dashboard_disputes(session(), access.subject)
-                if DelegationScope.FILE_DISPUTES in access.scopes else None)
+    disputes = dashboard_disputes(session(), access.subject) if DelegationScope.FILE_DISPUTES in access.scopes else None
     return render_template("reports/dashboard.html", view=view, disputes=disputes)
 
 

@@ -1,4 +1,5 @@
 """Public pages that belong to no area: home, language, health."""
+
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request
@@ -20,8 +21,9 @@ def index():
 def language(code: str):
     response = redirect(safe_next(request.args.get("next")))
     if code in LOCALES:
-        response.set_cookie(COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
-                            secure=request.is_secure)
+        response.set_cookie(
+            COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True, secure=request.is_secure
+        )
     return response
 
 

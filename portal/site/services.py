@@ -1,4 +1,5 @@
 """What the public pages ask of the portal beyond templates."""
+
 from __future__ import annotations
 
 from sqlalchemy import text

@@ -1,6 +1,7 @@
 """Signed checkpoints, made on demand, and the audit of the whole log:
 recompute the tree from the stored leaves alone, compare it with the stored
 subtrees, and check every stored checkpoint against it."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -31,8 +32,9 @@ def latest_checkpoint(session: Session, signer: Signer) -> Checkpoint:
     if (cp := session.get(Checkpoint, current)) is not None:
         return cp
     root = log.root(session, current)
-    cp = Checkpoint(size=current, root=root, note=signer.sign_checkpoint(signer.name, current, root),
-                    key_name=signer.name)
+    cp = Checkpoint(
+        size=current, root=root, note=signer.sign_checkpoint(signer.name, current, root), key_name=signer.name
+    )
     session.add(cp)
     session.flush()
     return cp
@@ -109,13 +111,23 @@ def compare_nodes(session: Session, levels: list[bytes]) -> None:
             continue
         blob = levels[level]
         if not 0 <= index < len(blob) // H:
-            bad(level, index, "missing (the stored tree still has it)" if level == 0
-                else "stored, but not part of the tree recomputed from the leaves")
+            bad(
+                level,
+                index,
+                "missing (the stored tree still has it)"
+                if level == 0
+                else "stored, but not part of the tree recomputed from the leaves",
+            )
             continue
         counts[level] += 1
-        if blob[H * index:H * (index + 1)] != h:
-            bad(level, index, "changed (its hash differs from the one the stored tree was built with)"
-                if level == 0 else "changed: it differs from the tree recomputed from the leaves")
+        if blob[H * index : H * (index + 1)] != h:
+            bad(
+                level,
+                index,
+                "changed (its hash differs from the one the stored tree was built with)"
+                if level == 0
+                else "changed: it differs from the tree recomputed from the leaves",
+            )
     for level, blob in enumerate(levels):  # (level, index) is unique: a short count means a gap
         if counts[level] < len(blob) // H:
             bad(level, _first_missing(session, level), "missing from the stored tree")
@@ -124,8 +136,11 @@ def compare_nodes(session: Session, levels: list[bytes]) -> None:
         index, reason = first[level]
         start, end = index << level, (index + 1) << level
         if best is None or end <= best[0]:
-            where = (f"leaf {index}" if level == 0 else
-                     f"leaf {start}: the subtree (level {level}, index {index}) over leaves {start}-{end - 1}")
+            where = (
+                f"leaf {index}"
+                if level == 0
+                else f"leaf {start}: the subtree (level {level}, index {index}) over leaves {start}-{end - 1}"
+            )
             best = (start, end, f"{where}: {reason}")
     if best:
         raise AuditFailure(best[2], best[0])
@@ -155,19 +170,25 @@ def verify_log(session: Session, vkey: str) -> AuditReport:
         if (size, root) != (cp.size, cp.root):
             raise AuditFailure(f"checkpoint at size {cp.size}: its stored size or root differ from its signed note")
         if size > n:
-            raise AuditFailure(f"checkpoint at size {size}: beyond the {n} stored leaves "
-                               f"(leaves {n} and on were removed)", n)
+            raise AuditFailure(
+                f"checkpoint at size {size}: beyond the {n} stored leaves (leaves {n} and on were removed)", n
+            )
         if tree.root(size) != root:
             low = previous[0] if previous else 0
-            raise AuditFailure(f"checkpoint at size {size}: the stored leaves no longer give its signed root; "
-                               f"a leaf between {low} and {size - 1} was changed, removed or inserted", low)
+            raise AuditFailure(
+                f"checkpoint at size {size}: the stored leaves no longer give its signed root; "
+                f"a leaf between {low} and {size - 1} was changed, removed or inserted",
+                low,
+            )
         if previous:
             try:  # by recomputation: a proof from the rebuilt tree, checked by the verifier
-                merkle.verify_consistency(previous[0], size, previous[1], root,
-                                          tree.consistency_proof(previous[0], size))
+                merkle.verify_consistency(
+                    previous[0], size, previous[1], root, tree.consistency_proof(previous[0], size)
+                )
             except merkle.ProofError as exc:
-                raise AuditFailure(f"checkpoint at size {size}: not consistent with the one at size "
-                                   f"{previous[0]}: {exc}", previous[0]) from None
+                raise AuditFailure(
+                    f"checkpoint at size {size}: not consistent with the one at size {previous[0]}: {exc}", previous[0]
+                ) from None
         if size:
             previous = (size, root)
         count += 1

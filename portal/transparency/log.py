@@ -20,6 +20,7 @@ two processes appending at once.
 Reads (`size`, `root`, proofs) need no snapshot: leaves and complete
 subtrees below a committed size never change, and each is one query.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -46,8 +47,7 @@ def _table(model: type[Base]) -> Table:
 _head, _leaves, _nodes = _table(LogHead), _table(LogLeaf), _table(LogNode)
 
 # Built once: Core statements on the tables (no ORM bookkeeping per append).
-_BUMP = (update(_head).where(_head.c.id == HEAD_ID).values(size=_head.c.size + bindparam("by"))
-         .returning(_head.c.size))
+_BUMP = update(_head).where(_head.c.id == HEAD_ID).values(size=_head.c.size + bindparam("by")).returning(_head.c.size)
 _SIZE = select(_head.c.size).where(_head.c.id == HEAD_ID)
 
 
@@ -56,8 +56,9 @@ def _nodes_query(count: int) -> Select[int, int, bytes]:
     """SELECT of `count` subtrees by primary key, built once per count. An
     OR of key equalities, not (level, index) IN (VALUES ...): SQLite answers
     the latter with a scan of the whole table."""
-    return select(_nodes.c.level, _nodes.c.index, _nodes.c.hash).where(or_(*(
-        and_(_nodes.c.level == bindparam(f"l{i}"), _nodes.c.index == bindparam(f"i{i}")) for i in range(count))))
+    return select(_nodes.c.level, _nodes.c.index, _nodes.c.hash).where(
+        or_(*(and_(_nodes.c.level == bindparam(f"l{i}"), _nodes.c.index == bindparam(f"i{i}")) for i in range(count)))
+    )
 
 
 def _bump(session: Session, by: int) -> int:
@@ -127,8 +128,9 @@ def _fetch(session: Session, wanted: Iterable[merkle.Node]) -> dict[merkle.Node,
     return found
 
 
-def _ranges_hashes(session: Session, ranges: list[merkle.Range], tree_size: int, what: str,
-                   also: tuple[merkle.Node, ...] = ()) -> list[bytes]:
+def _ranges_hashes(
+    session: Session, ranges: list[merkle.Range], tree_size: int, what: str, also: tuple[merkle.Node, ...] = ()
+) -> list[bytes]:
     """The MTH of each range, in one query when the size is in range: a size
     beyond the log needs a subtree that does not exist, and only then is the
     head read, to tell a bad request from a damaged log. `also`: nodes that
@@ -171,4 +173,3 @@ def consistency_proof(session: Session, first: int, second: int) -> list[bytes]:
     # Ask for the last leaf too, so an empty proof (first == second) still
     # refuses a size beyond the log.
     return _ranges_hashes(session, merkle.consistency_ranges(first, second), second, "second", ((0, second - 1),))
-

@@ -12,6 +12,7 @@ Three layers:
   make up each range, so a store can fetch them in one query;
 - the verifiers, RFC 9162 sections 2.1.3.2 and 2.1.4.2 step by step.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -161,7 +162,7 @@ def build_levels(leaf_hashes: bytes) -> list[bytes]:
     while len(levels[-1]) >= 2 * HASH_SIZE:
         below = levels[-1]
         pairs = len(below) // (2 * HASH_SIZE)
-        levels.append(b"".join(sha256(b"\x01" + below[64 * i:64 * i + 64]).digest() for i in range(pairs)))
+        levels.append(b"".join(sha256(b"\x01" + below[64 * i : 64 * i + 64]).digest() for i in range(pairs)))
     return levels
 
 
@@ -174,7 +175,7 @@ class MemoryTree:
 
     def node(self, n: Node) -> bytes:
         level, index = n
-        return self.levels[level][HASH_SIZE * index:HASH_SIZE * (index + 1)]
+        return self.levels[level][HASH_SIZE * index : HASH_SIZE * (index + 1)]
 
     def root(self, size: int) -> bytes:
         if not 0 <= size <= self.size:

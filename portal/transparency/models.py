@@ -1,6 +1,7 @@
 """Storage of the log: leaf hashes in order, the hashes of complete
 subtrees by (level, index) so roots and proofs take O(log n) reads, one
 head row that sequences appends, and the signed checkpoints."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -13,6 +13,7 @@ key, `name+<hex key id>+base64(0x01 || public key)`, is what the portal
 publishes. The private key lives in `<key folder>/log-signing.key` (base64
 of the 32-byte Ed25519 seed, mode 0600), never in the database.
 """
+
 from __future__ import annotations
 
 import base64
@@ -23,10 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 # The keyring's key files follow the same rules (created exclusively,
@@ -149,7 +147,7 @@ def open_note(note: str, vkey: str) -> str:
     if not isinstance(note, str) or not note.endswith("\n") or "\n\n" not in note:
         raise NoteError("not a signed note: no blank line before the signatures, or no final newline")
     split = note.rindex("\n\n")
-    text, signatures = note[:split + 1], note[split + 2:-1].split("\n")
+    text, signatures = note[: split + 1], note[split + 2 : -1].split("\n")
     ok = False
     for line in signatures:
         m = _SIG_LINE.fullmatch(line)

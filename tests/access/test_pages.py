@@ -1,6 +1,7 @@
 """The subject's side of access: who accessed my data (filters, pages,
 what was disclosed, proofs), authorities and the lock, and "I did not
 authorise this", which files a dispute of the access."""
+
 from __future__ import annotations
 
 import json
@@ -38,9 +39,17 @@ def queries(app, world, n=3, outcome=Outcome.SERVED):
         s, v = session(), vault()
         a = s.get(Subject, world.person_a.id)
         for i in range(n):
-            record_event(s, v, a, EventKind.INSTITUTION_QUERY, channel="api", outcome=outcome,
-                         institution_id=world.bank.id, purpose="loan_approval",
-                         detail={"basis": "consent", "n": i})
+            record_event(
+                s,
+                v,
+                a,
+                EventKind.INSTITUTION_QUERY,
+                channel="api",
+                outcome=outcome,
+                institution_id=world.bank.id,
+                purpose="loan_approval",
+                detail={"basis": "consent", "n": i},
+            )
         s.commit()
 
 
@@ -50,9 +59,12 @@ def test_the_log_lists_institution_queries_with_purpose_and_outcome(app, world, 
     client = english(sign_in(app.test_client(), world.user_a))
     html = client.get(f"/subjects/{world.person_a.id}/access").get_data(as_text=True)
     assert html.count("Test Bank") >= 3
-    assert "Loan approval" in html and "Refused" in html and "Served" in html
+    assert "Loan approval" in html
+    assert "Refused" in html
+    assert "Served" in html
     assert "I did not authorise this" in html
-    assert 'data-proof-url="' in html and "verify.js" in html
+    assert 'data-proof-url="' in html
+    assert "verify.js" in html
 
 
 def test_filters_narrow_the_list_and_bad_filters_are_errors_not_crashes(app, world, sign_in):
@@ -61,11 +73,16 @@ def test_filters_narrow_the_list_and_bad_filters_are_errors_not_crashes(app, wor
     client = english(sign_in(app.test_client(), world.user_a))
     url = f"/subjects/{world.person_a.id}/access"
     refused = client.get(url, query_string={"outcome": "refused"}).get_data(as_text=True)
-    assert refused.count('class="outcome-refused"') == 1 and 'class="outcome-served"' not in refused
+    assert refused.count('class="outcome-refused"') == 1
+    assert 'class="outcome-served"' not in refused
     future = client.get(url, query_string={"since": (portal_today() + timedelta(days=1)).isoformat()})
     assert "No access matches." in future.get_data(as_text=True)
-    for bad in ({"outcome": "maybe"}, {"since": "yesterday"}, {"institution": "not-a-uuid"},
-                {"since": "2026-05-02", "until": "2026-05-01"}):
+    for bad in (
+        {"outcome": "maybe"},
+        {"since": "yesterday"},
+        {"institution": "not-a-uuid"},
+        {"since": "2026-05-02", "until": "2026-05-01"},
+    ):
         response = client.get(url, query_string=bad)
         assert response.status_code == 200, bad
         assert 'class="error"' in response.get_data(as_text=True), bad
@@ -113,17 +130,31 @@ def test_i_did_not_authorise_this_files_a_dispute_of_the_access(app, world, sign
         assert moved.status_code in (302, 303)
         assert moved.headers["Location"].endswith(f"{new}?event={event_id}&reason=unauthorised_access")
     form = client.get(f"{new}?event={event_id}&reason=unauthorised_access").get_data(as_text=True)
-    assert "Test Bank" in form and 'selected value="unauthorised_access"' in form
-    empty = post(client, new, {"event": str(event_id), "reason": "unauthorised_access", "statement": "   "},
-                 page=f"{new}?event={event_id}")
-    assert empty.status_code == 200 and "Say what is wrong" in empty.get_data(as_text=True)
-    done = post(client, new, {"event": str(event_id), "reason": "unauthorised_access",
-                              "statement": "I never applied for a loan at <b>this bank</b>."},
-                page=f"{new}?event={event_id}")
+    assert "Test Bank" in form
+    assert 'selected value="unauthorised_access"' in form
+    empty = post(
+        client,
+        new,
+        {"event": str(event_id), "reason": "unauthorised_access", "statement": "   "},
+        page=f"{new}?event={event_id}",
+    )
+    assert empty.status_code == 200
+    assert "Say what is wrong" in empty.get_data(as_text=True)
+    done = post(
+        client,
+        new,
+        {
+            "event": str(event_id),
+            "reason": "unauthorised_access",
+            "statement": "I never applied for a loan at <b>this bank</b>.",
+        },
+        page=f"{new}?event={event_id}",
+    )
     assert done.status_code == 302
     with app.app_context():
         (dispute,) = session().scalars(select(Dispute)).all()
-        assert dispute.access_event_id == event_id and dispute.reason is DisputeReason.UNAUTHORISED_ACCESS
+        assert dispute.access_event_id == event_id
+        assert dispute.reason is DisputeReason.UNAUTHORISED_ACCESS
         assert session().scalar(select(func.count()).select_from(Complaint)) == 0
     again = client.get(f"{new}?event={event_id}").get_data(as_text=True)
     assert "An open dispute already covers this access." in again
@@ -140,16 +171,21 @@ def test_complaints_filed_before_disputes_stay_readable(app, world, sign_in):
         s, v = session(), vault()
         a = s.get(Subject, world.person_a.id)
         event = s.scalar(select(AccessEvent).where(AccessEvent.kind == EventKind.INSTITUTION_QUERY))
-        old = Complaint(id=new_id(), subject_id=a.id, event_id=event.id, filed_by_user_id=world.user_a.id,
-                        status="open")
+        old = Complaint(
+            id=new_id(), subject_id=a.id, event_id=event.id, filed_by_user_id=world.user_a.id, status="open"
+        )
         v.cipher(s, a.data_key_id).seal_field(old, "statement", "Filed in the old days.")
         s.add(old)
         s.commit()
         assert complaints.complained(s, event)
         assert [complaints.statement(s, v, c) for c in complaints.complaints_of(s, a)] == ["Filed in the old days."]
-    html = english(sign_in(app.test_client(), world.user_a)).get(
-        f"/subjects/{world.person_a.id}/access").get_data(as_text=True)
-    assert "Complaint sent" in html and "I did not authorise this" not in html
+    html = (
+        english(sign_in(app.test_client(), world.user_a))
+        .get(f"/subjects/{world.person_a.id}/access")
+        .get_data(as_text=True)
+    )
+    assert "Complaint sent" in html
+    assert "I did not authorise this" not in html
 
 
 def test_grant_see_and_revoke_an_authority(app, world, sign_in):
@@ -157,11 +193,11 @@ def test_grant_see_and_revoke_an_authority(app, world, sign_in):
     url = f"/subjects/{world.person_a.id}/consents"
     assert "You have not authorised anyone yet." in client.get(url).get_data(as_text=True)
     until = (portal_today() + timedelta(days=30)).isoformat()
-    response = post(client, url, {"institution": str(world.bank.id), "purpose": "loan_approval",
-                                   "valid_until": until})
+    response = post(client, url, {"institution": str(world.bank.id), "purpose": "loan_approval", "valid_until": until})
     assert response.status_code == 302
     html = client.get(url).get_data(as_text=True)
-    assert "Test Bank" in html and "In force" in html
+    assert "Test Bank" in html
+    assert "In force" in html
     with app.app_context():
         consent = session().scalar(select(Consent))
     assert post(client, f"{url}/{consent.id}/revoke", page=url).status_code == 302
@@ -171,16 +207,21 @@ def test_grant_see_and_revoke_an_authority(app, world, sign_in):
     assert {EventKind.CONSENT_GRANTED, EventKind.CONSENT_REVOKED} <= kinds
 
 
-@pytest.mark.parametrize("until, message", [
-    (portal_today() - timedelta(days=1), "today or a later date"),
-    (portal_today() + timedelta(days=400), "at most one year"),
-])
+@pytest.mark.parametrize(
+    ("until", "message"),
+    [
+        (portal_today() - timedelta(days=1), "today or a later date"),
+        (portal_today() + timedelta(days=400), "at most one year"),
+    ],
+)
 def test_bad_grants_are_refused_with_a_message(app, world, sign_in, until, message):
     client = english(sign_in(app.test_client(), world.user_a))
     url = f"/subjects/{world.person_a.id}/consents"
-    response = post(client, url, {"institution": str(world.bank.id), "purpose": "loan_approval",
-                                  "valid_until": until.isoformat()})
-    assert response.status_code == 200 and message in response.get_data(as_text=True)
+    response = post(
+        client, url, {"institution": str(world.bank.id), "purpose": "loan_approval", "valid_until": until.isoformat()}
+    )
+    assert response.status_code == 200
+    assert message in response.get_data(as_text=True)
     with app.app_context():
         assert session().scalar(select(func.count()).select_from(Consent)) == 0
 
@@ -197,11 +238,14 @@ def test_authority_dates_are_the_portals_calendar_days(app, world, sign_in, monk
     client = english(sign_in(app.test_client(), world.user_a))
     url = f"/subjects/{world.person_a.id}/consents"
     assert 'value="2026-05-31"' in client.get(url).get_data(as_text=True)  # the default: 90 days on
-    yesterday = post(client, url, {"institution": str(world.bank.id), "purpose": "loan_approval",
-                                   "valid_until": "2026-03-01"})
-    assert yesterday.status_code == 200 and "today or a later date" in yesterday.get_data(as_text=True)
-    a_year_on = post(client, url, {"institution": str(world.bank.id), "purpose": "loan_approval",
-                                   "valid_until": "2027-03-02"})
+    yesterday = post(
+        client, url, {"institution": str(world.bank.id), "purpose": "loan_approval", "valid_until": "2026-03-01"}
+    )
+    assert yesterday.status_code == 200
+    assert "today or a later date" in yesterday.get_data(as_text=True)
+    a_year_on = post(
+        client, url, {"institution": str(world.bank.id), "purpose": "loan_approval", "valid_until": "2027-03-02"}
+    )
     assert a_year_on.status_code == 302
     with app.app_context():
         assert session().scalar(select(Consent.valid_until)) == date(2027, 3, 2)
@@ -217,12 +261,20 @@ def query_as_bank(app, world):
         s, v = session(), vault()
         bank = s.get(Institution, world.bank.id)
         if not s.scalar(select(Consent.id)):
-            grants.grant(s, v, s.get(Subject, world.person_a.id), bank, "loan_approval",
-                         portal_today() + timedelta(days=10), s.get(User, world.user_a.id))
+            grants.grant(
+                s,
+                v,
+                s.get(Subject, world.person_a.id),
+                bank,
+                "loan_approval",
+                portal_today() + timedelta(days=10),
+                s.get(User, world.user_a.id),
+            )
         token = issue_api_key(s, bank, [ApiScope.QUERY])
         s.commit()
-    return app.test_client().get("/api/v1/reports/11010519491231002X?purpose=loan_approval",
-                                 headers={"Authorization": f"Bearer {token}"})
+    return app.test_client().get(
+        "/api/v1/reports/11010519491231002X?purpose=loan_approval", headers={"Authorization": f"Bearer {token}"}
+    )
 
 
 def test_lock_and_unlock_take_effect_at_once(app, world, sign_in):
@@ -234,7 +286,8 @@ def test_lock_and_unlock_take_effect_at_once(app, world, sign_in):
         assert session().get(Subject, world.person_a.id).locked_at is not None
     assert "Your file is locked since" in client.get(url).get_data(as_text=True)
     bank = query_as_bank(app, world)
-    assert bank.status_code == 403 and bank.get_json(force=True)["reason"] == "file_locked"
+    assert bank.status_code == 403
+    assert bank.get_json(force=True)["reason"] == "file_locked"
     post(client, f"/subjects/{world.person_a.id}/lock", {"state": "unlocked"}, page=url)
     with app.app_context():
         assert session().get(Subject, world.person_a.id).locked_at is None
@@ -268,8 +321,15 @@ def test_an_institution_query_is_told_to_the_subject_served_or_refused(app, worl
     assert refused.status_code == 403
     with app.app_context():
         s, v = session(), vault()
-        grants.grant(s, v, s.get(Subject, world.person_a.id), s.get(Institution, world.bank.id), "loan_approval",
-                     portal_today() + timedelta(days=10), s.get(User, world.user_a.id))
+        grants.grant(
+            s,
+            v,
+            s.get(Subject, world.person_a.id),
+            s.get(Institution, world.bank.id),
+            "loan_approval",
+            portal_today() + timedelta(days=10),
+            s.get(User, world.user_a.id),
+        )
         s.commit()
     served = api.get("/api/v1/reports/11010519491231002X?purpose=loan_approval", headers=headers)
     assert served.status_code == 200

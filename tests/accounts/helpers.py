@@ -1,5 +1,6 @@
 """Helpers shared by the account tests: forms with their CSRF token, signing
 in, users and subjects, the outbox, and a database context."""
+
 from __future__ import annotations
 
 import re
@@ -46,8 +47,16 @@ def new_user(app, email, *, password=PASSWORD, role=Role.PERSON, secret=None, fi
         subject_id = None
         if firm:
             subject_id = create_subject(s, v, SubjectKind.FIRM, "91350100M000100Y43", "福州示例科技有限公司").id
-        return create_user(s, v, role=role, email=email, display_name=email.split("@")[0], password=password,
-                           totp_secret=secret, subject_id=subject_id).id
+        return create_user(
+            s,
+            v,
+            role=role,
+            email=email,
+            display_name=email.split("@")[0],
+            password=password,
+            totp_secret=secret,
+            subject_id=subject_id,
+        ).id
 
 
 def user_for(app, email):
@@ -113,5 +122,6 @@ def signed_in(client) -> bool:
     response = client.get("/me")
     if response.status_code == 200:
         return True
-    assert response.status_code == 302 and where(response) == "/login"
+    assert response.status_code == 302
+    assert where(response) == "/login"
     return False

@@ -1,6 +1,7 @@
 """Firms act through people: the representative invites agents with a scope
 and an end date and revokes them; every grant and revocation is an access
 event of the firm; an agent sees only the firms it acts for."""
+
 from __future__ import annotations
 
 import re
@@ -12,30 +13,14 @@ from sqlalchemy import select, update
 from werkzeug.exceptions import NotFound
 
 from portal.accounts.authz import accessible, load_subject
-from portal.accounts.models import (
-    DelegationScope,
-    FirmDelegation,
-    Invitation,
-    Role,
-    User,
-)
+from portal.accounts.models import DelegationScope, FirmDelegation, Invitation, Role, User
 from portal.accounts.services import find_user
 from portal.audit.models import AccessEvent, EventKind
 from portal.db import utcnow
 from portal.extensions import session, vault
 from portal.localtime import today as portal_today
 
-from .helpers import (
-    count,
-    db,
-    english_client,
-    invitation_token,
-    login,
-    post_form,
-    token,
-    user_for,
-    where,
-)
+from .helpers import count, db, english_client, invitation_token, login, post_form, token, user_for, where
 
 AGENT_EMAIL, AGENT_PASSWORD = "new.agent@test.example", "an agent passphrase 99"
 INVALID = "Invitation not valid"
@@ -44,13 +29,13 @@ INVALID = "Invitation not valid"
 # -- helpers -------------------------------------------------------------------
 def invite(client, firm_id, email=AGENT_EMAIL, scopes=("view_report",), until=None):
     until = until or portal_today() + timedelta(days=90)
-    return post_form(client, f"/firms/{firm_id}/agents",
-                     {"email": email, "scopes": list(scopes), "valid_until": until.isoformat()})
+    return post_form(
+        client, f"/firms/{firm_id}/agents", {"email": email, "scopes": list(scopes), "valid_until": until.isoformat()}
+    )
 
 
 def accept(client, tok, name="New Agent", password=AGENT_PASSWORD):
-    return post_form(client, f"/invitations/{tok}", {"display_name": name, "password": password,
-                                                     "confirm": password})
+    return post_form(client, f"/invitations/{tok}", {"display_name": name, "password": password, "confirm": password})
 
 
 def firms_of(app, email_or_id):
@@ -63,14 +48,19 @@ def firms_of(app, email_or_id):
 
 def events(app, subject_id, kind):
     with app.app_context():
-        return [SimpleNamespace(actor=e.actor_user_id, outcome=e.outcome) for e in session().scalars(
-            select(AccessEvent).where(AccessEvent.subject_id == subject_id, AccessEvent.kind == kind))]
+        return [
+            SimpleNamespace(actor=e.actor_user_id, outcome=e.outcome)
+            for e in session().scalars(
+                select(AccessEvent).where(AccessEvent.subject_id == subject_id, AccessEvent.kind == kind)
+            )
+        ]
 
 
 def delegation_of(app, agent_id, firm_id):
     with app.app_context():
-        return session().scalar(select(FirmDelegation.id).where(FirmDelegation.agent_id == agent_id,
-                                                                FirmDelegation.firm_id == firm_id))
+        return session().scalar(
+            select(FirmDelegation.id).where(FirmDelegation.agent_id == agent_id, FirmDelegation.firm_id == firm_id)
+        )
 
 
 @pytest.fixture
@@ -88,15 +78,19 @@ def test_invited_agent_acts_for_that_firm_only(app, world, rep, stranger):
     F, G = world.firm_f.id, world.firm_g.id
     assert rep.get(f"/firms/{F}/agents").status_code == 200
     response = invite(rep, F, scopes=("view_report",))
-    assert response.status_code == 302 and where(response) == f"/firms/{F}/agents"
+    assert response.status_code == 302
+    assert where(response) == f"/firms/{F}/agents"
     page = rep.get(f"/firms/{F}/agents").get_data(as_text=True)
-    assert "Invitation sent." in page and AGENT_EMAIL in page
+    assert "Invitation sent." in page
+    assert AGENT_EMAIL in page
 
     tok = invitation_token(app, AGENT_EMAIL)
     page = stranger.get(f"/invitations/{tok}")
-    assert page.status_code == 200 and f"You will sign in as {AGENT_EMAIL}" in page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert f"You will sign in as {AGENT_EMAIL}" in page.get_data(as_text=True)
     response = accept(stranger, tok)
-    assert response.status_code == 302 and where(response) == "/login"
+    assert response.status_code == 302
+    assert where(response) == "/login"
 
     agent = user_for(app, AGENT_EMAIL)
     agent_id, role = agent.id, agent.role
@@ -112,11 +106,13 @@ def test_invited_agent_acts_for_that_firm_only(app, world, rep, stranger):
 
     # The agent signs in with the password chosen, and has no business on the agents page.
     response = login(stranger, AGENT_EMAIL, AGENT_PASSWORD)
-    assert response.status_code == 302 and where(response) == "/me"
+    assert response.status_code == 302
+    assert where(response) == "/me"
     assert stranger.get(f"/firms/{F}/agents").status_code == 404
 
     page = rep.get(f"/firms/{F}/agents").get_data(as_text=True)
-    assert "New Agent" in page and "Active" in page
+    assert "New Agent" in page
+    assert "Active" in page
     assert "An agent accepted your invitation" in rep.get("/messages").get_data(as_text=True)
 
     sent = events(app, F, EventKind.INVITATION_SENT)
@@ -141,11 +137,19 @@ def test_other_people_cannot_manage_the_firms_agents(app, world, sign_in):
         client = sign_in(app.test_client(), who)
         assert client.get(f"/firms/{F}/agents").status_code == 404, who.role
         csrf = token(client, "/account")
-        assert client.post(f"/firms/{F}/agents", data={"email": "x@test.example", "scopes": ["view_report"],
-                                                       "valid_until": (portal_today() + timedelta(days=9)).isoformat(),
-                                                       "csrf_token": csrf}).status_code == 404
-        assert client.post(f"/firms/{F}/agents/{delegation_id}/revoke",
-                           data={"csrf_token": csrf}).status_code == 404
+        assert (
+            client.post(
+                f"/firms/{F}/agents",
+                data={
+                    "email": "x@test.example",
+                    "scopes": ["view_report"],
+                    "valid_until": (portal_today() + timedelta(days=9)).isoformat(),
+                    "csrf_token": csrf,
+                },
+            ).status_code
+            == 404
+        )
+        assert client.post(f"/firms/{F}/agents/{delegation_id}/revoke", data={"csrf_token": csrf}).status_code == 404
     rep_g = sign_in(app.test_client(), world.rep_g)
     assert rep_g.get(f"/firms/{world.firm_g.id}/agents").status_code == 200  # their own firm
     assert F in firms_of(app, world.agent_f.id)
@@ -163,7 +167,8 @@ def test_revoking_ends_access_at_once_and_is_recorded(app, world, rep, sign_in):
     assert world.firm_g.id in firms_of(app, world.agent_g.id)
 
     response = post_form(rep, f"/firms/{F}/agents/{delegation_id}/revoke", {}, page=f"/firms/{F}/agents")
-    assert response.status_code == 302 and where(response) == f"/firms/{F}/agents"
+    assert response.status_code == 302
+    assert where(response) == f"/firms/{F}/agents"
     assert firms_of(app, world.agent_f.id) == {}
     page = rep.get(f"/firms/{F}/agents").get_data(as_text=True)
     assert "Revoked" in page
@@ -178,17 +183,28 @@ def test_revoking_ends_access_at_once_and_is_recorded(app, world, rep, sign_in):
 
 def test_an_ended_delegation_gives_no_access(app, world):
     with db(app) as (s, _):
-        s.execute(update(FirmDelegation).where(FirmDelegation.agent_id == world.agent_f.id)
-                  .values(valid_until=portal_today() - timedelta(days=1)))
+        s.execute(
+            update(FirmDelegation)
+            .where(FirmDelegation.agent_id == world.agent_f.id)
+            .values(valid_until=portal_today() - timedelta(days=1))
+        )
     assert firms_of(app, world.agent_f.id) == {}
 
 
 # -- links that no longer work ------------------------------------------------------------
 def _assert_invalid(client, tok):
-    for response in (client.get(f"/invitations/{tok}"),
-                     client.post(f"/invitations/{tok}", data={"display_name": "X", "password": AGENT_PASSWORD,
-                                                               "confirm": AGENT_PASSWORD,
-                                                               "csrf_token": token(client, "/register")})):
+    for response in (
+        client.get(f"/invitations/{tok}"),
+        client.post(
+            f"/invitations/{tok}",
+            data={
+                "display_name": "X",
+                "password": AGENT_PASSWORD,
+                "confirm": AGENT_PASSWORD,
+                "csrf_token": token(client, "/register"),
+            },
+        ),
+    ):
         assert response.status_code == 404
         assert INVALID in response.get_data(as_text=True)
 
@@ -236,7 +252,8 @@ def test_invitation_to_a_person_account_is_refused_with_a_message(app, world, re
     with app.app_context():
         user = session().get(User, world.user_a.id)
         assert user.role is Role.PERSON
-        assert accessible(session(), user)[0].subject.id == world.person_a.id and len(accessible(session(), user)) == 1
+        assert accessible(session(), user)[0].subject.id == world.person_a.id
+        assert len(accessible(session(), user)) == 1
     assert count(app, FirmDelegation, FirmDelegation.agent_id == world.user_a.id) == 0
     assert events(app, world.firm_f.id, EventKind.DELEGATION_GRANTED) == []
 
@@ -252,12 +269,16 @@ def test_new_agent_password_must_follow_the_rules(app, world, rep, stranger):
 
 
 # -- validation ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("scopes, until, says", [
-    ((), portal_today() + timedelta(days=30), "Choose at least one."),
-    (("view_report",), portal_today() - timedelta(days=1), "Choose a date after today."),
-    (("view_report",), portal_today(), "Choose a date after today."),
-    (("view_report",), portal_today() + timedelta(days=4 * 365), "A delegation lasts at most three years."),
-], ids=["no-scope", "past", "today", "four-years"])
+@pytest.mark.parametrize(
+    ("scopes", "until", "says"),
+    [
+        ((), portal_today() + timedelta(days=30), "Choose at least one."),
+        (("view_report",), portal_today() - timedelta(days=1), "Choose a date after today."),
+        (("view_report",), portal_today(), "Choose a date after today."),
+        (("view_report",), portal_today() + timedelta(days=4 * 365), "A delegation lasts at most three years."),
+    ],
+    ids=["no-scope", "past", "today", "four-years"],
+)
 def test_invitation_form_refuses_bad_input_with_field_errors(app, world, rep, scopes, until, says):
     F = world.firm_f.id
     response = invite(rep, F, scopes=scopes, until=until)

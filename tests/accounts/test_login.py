@@ -1,5 +1,6 @@
 """Signing in: argon2id, long passwords, one generic error, lockout, rate
 limits, a new session at every sign-in, safe `next` redirects."""
+
 from __future__ import annotations
 
 import re
@@ -47,7 +48,8 @@ def test_generic_error_is_identical_for_unknown_email_and_wrong_password(app, br
 def test_right_password_signs_in_and_email_case_does_not_matter(app, browser):
     user_id = new_user(app, EMAIL)
     response = login(browser, "  Login@TEST.example ", PASSWORD)
-    assert response.status_code == 302 and where(response) == "/me"
+    assert response.status_code == 302
+    assert where(response) == "/me"
     assert signed_in(browser)
     with app.app_context():
         user = session().get(User, user_id)
@@ -61,7 +63,8 @@ def test_long_passwords_work(app, browser, length):
     assert len(password) == length
     new_user(app, EMAIL, password=password)
     response = login(browser, EMAIL, password)
-    assert response.status_code == 302 and where(response) == "/me"
+    assert response.status_code == 302
+    assert where(response) == "/me"
     assert signed_in(browser)
 
 
@@ -108,8 +111,12 @@ def test_four_failures_do_not_lock(app, browser):
 def test_rate_limit_answers_429(app, browser):
     assert app.config["RATELIMIT_ENABLED"] is True  # the default, also under test
     csrf = token(browser, "/login")
-    statuses = [browser.post("/login", data={"email": f"n{n}@test.example", "password": "whatever it is",
-                                              "csrf_token": csrf}).status_code for n in range(11)]
+    statuses = [
+        browser.post(
+            "/login", data={"email": f"n{n}@test.example", "password": "whatever it is", "csrf_token": csrf}
+        ).status_code
+        for n in range(11)
+    ]
     assert statuses[:10] == [200] * 10
     assert statuses[10] == 429
     response = browser.post("/login", data={"email": "x@test.example", "password": "y", "csrf_token": csrf})
@@ -164,19 +171,23 @@ def test_signed_in_user_visiting_login_goes_to_the_dashboard(app, browser):
     new_user(app, EMAIL)
     login(browser, EMAIL, PASSWORD)
     response = browser.get("/login")
-    assert response.status_code == 302 and where(response) == "/me"
+    assert response.status_code == 302
+    assert where(response) == "/me"
 
 
 # -- safe next --------------------------------------------------------------------------
-@pytest.mark.parametrize("next_, lands", [
-    ("https://evil.example/", "/me"),
-    ("//evil.example", "/me"),
-    ("/\\evil.example", "/me"),
-    ("\\\\evil.example", "/me"),
-    ("/\t/evil.example", "/me"),
-    ("javascript:alert(1)", "/me"),
-    ("/account", "/account"),
-])
+@pytest.mark.parametrize(
+    ("next_", "lands"),
+    [
+        ("https://evil.example/", "/me"),
+        ("//evil.example", "/me"),
+        ("/\\evil.example", "/me"),
+        ("\\\\evil.example", "/me"),
+        ("/\t/evil.example", "/me"),
+        ("javascript:alert(1)", "/me"),
+        ("/account", "/account"),
+    ],
+)
 def test_next_only_leads_to_this_site(app, browser, next_, lands):
     new_user(app, EMAIL)
     response = login(browser, EMAIL, PASSWORD, next_=next_)

@@ -1,5 +1,6 @@
 """With several workers, rate limits must be shared: two apps (as two
 worker processes would be) counting in the same Redis see one limit."""
+
 import os
 import secrets
 import socket
@@ -29,7 +30,11 @@ def test_two_workers_share_one_login_limit(make_app):
     codes = []
     for n in range(12):  # the limit is 10 a minute per address, whichever worker answers
         client = clients[n % 2]
-        codes.append(client.post("/login", data={"email": "x@y.example", "password": "wrong password",
-                                                 "csrf_token": token(client, "/login")}).status_code)
+        codes.append(
+            client.post(
+                "/login",
+                data={"email": "x@y.example", "password": "wrong password", "csrf_token": token(client, "/login")},
+            ).status_code
+        )
     assert codes[:10] == [200] * 10
     assert codes[10:] == [429, 429]

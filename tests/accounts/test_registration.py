@@ -1,6 +1,7 @@
 """Signing up proves control of the contact on file, not knowledge of an
 identifier: a one-time code goes to the subject's contact e-mail, expires,
 allows five attempts, and a failure never tells who is on file."""
+
 from __future__ import annotations
 
 import re
@@ -43,11 +44,29 @@ GENERIC_CODE_ERROR = "The code is wrong, used up or expired."
 
 
 # -- helpers -------------------------------------------------------------------
-def activate(client, identifier, code, email="zs@mail.example", password=GOOD_PASSWORD, confirm=None,
-             kind="person", display_name="Zhang San"):
-    return post_form(client, "/register/activate", {
-        "kind": kind, "identifier": identifier, "code": code, "display_name": display_name, "email": email,
-        "password": password, "confirm": password if confirm is None else confirm})
+def activate(
+    client,
+    identifier,
+    code,
+    email="zs@mail.example",
+    password=GOOD_PASSWORD,
+    confirm=None,
+    kind="person",
+    display_name="Zhang San",
+):
+    return post_form(
+        client,
+        "/register/activate",
+        {
+            "kind": kind,
+            "identifier": identifier,
+            "code": code,
+            "display_name": display_name,
+            "email": email,
+            "password": password,
+            "confirm": password if confirm is None else confirm,
+        },
+    )
 
 
 def the_code(app, to):
@@ -72,7 +91,8 @@ def on_file(app):
 # -- the happy path ------------------------------------------------------------
 def test_person_registers_with_code_from_contact_on_file_and_signs_in(app, browser, on_file):
     response = register(browser, PERSON, PERSON_NAME)
-    assert response.status_code == 302 and where(response) == "/register/sent"
+    assert response.status_code == 302
+    assert where(response) == "/register/sent"
     assert "Check your e-mail" in browser.get("/register/sent").get_data(as_text=True)
 
     sent = outbox(app)
@@ -80,21 +100,27 @@ def test_person_registers_with_code_from_contact_on_file_and_signs_in(app, brows
     code = the_code(app, PERSON_CONTACT)
 
     response = activate(browser, PERSON, code, email="zs@mail.example")
-    assert response.status_code == 302 and where(response) == "/login"
+    assert response.status_code == 302
+    assert where(response) == "/login"
     user = user_for(app, "zs@mail.example")
-    assert user.role is Role.PERSON and user.subject_id == on_file.person
-    assert count(app, AccessEvent, AccessEvent.subject_id == on_file.person,
-                 AccessEvent.kind == EventKind.REGISTRATION) == 1
+    assert user.role is Role.PERSON
+    assert user.subject_id == on_file.person
+    assert (
+        count(app, AccessEvent, AccessEvent.subject_id == on_file.person, AccessEvent.kind == EventKind.REGISTRATION)
+        == 1
+    )
 
     response = login(browser, "zs@mail.example", GOOD_PASSWORD)
-    assert response.status_code == 302 and where(response) == "/me"
+    assert response.status_code == 302
+    assert where(response) == "/me"
     assert browser.get("/me").status_code == 200
     assert "Welcome to the credit subject portal" in browser.get("/messages").get_data(as_text=True)
 
     # The code is single use: a second activation with it fails.
     other_browser = english_client(app)
     response = activate(other_browser, PERSON, code, email="someone.else@mail.example")
-    assert response.status_code == 200 and GENERIC_CODE_ERROR in response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert GENERIC_CODE_ERROR in response.get_data(as_text=True)
     assert user_for(app, "someone.else@mail.example") is None
 
 
@@ -104,11 +130,13 @@ def test_firm_representative_registers_and_must_set_up_two_step_sign_in(app, bro
     response = activate(browser, FIRM, code, kind="firm", email="legal.rep@mail.example", display_name="Rep")
     assert response.status_code == 302, response.get_data(as_text=True)
     user = user_for(app, "legal.rep@mail.example")
-    assert user.role is Role.FIRM_REPRESENTATIVE and user.subject_id == on_file.firm
+    assert user.role is Role.FIRM_REPRESENTATIVE
+    assert user.subject_id == on_file.firm
 
     assert login(browser, "legal.rep@mail.example", GOOD_PASSWORD).status_code == 302
     response = browser.get("/me")
-    assert response.status_code == 302 and where(response) == "/account/two-step"
+    assert response.status_code == 302
+    assert where(response) == "/account/two-step"
 
 
 def test_code_is_valid_for_seven_days(app, browser, on_file):
@@ -119,11 +147,15 @@ def test_code_is_valid_for_seven_days(app, browser, on_file):
 
 
 # -- nothing to learn from a failure ---------------------------------------------
-@pytest.mark.parametrize("identifier, name", [
-    (NOT_ON_FILE, PERSON_NAME),   # nobody with this identifier
-    (PERSON, "王五"),              # the name does not match
-    (NO_CONTACT, "李四"),          # on file, name right, but no contact to send to
-], ids=["unknown-identifier", "wrong-name", "no-contact"])
+@pytest.mark.parametrize(
+    ("identifier", "name"),
+    [
+        (NOT_ON_FILE, PERSON_NAME),  # nobody with this identifier
+        (PERSON, "王五"),  # the name does not match
+        (NO_CONTACT, "李四"),  # on file, name right, but no contact to send to
+    ],
+    ids=["unknown-identifier", "wrong-name", "no-contact"],
+)
 def test_failure_looks_exactly_like_success(app, on_file, identifier, name):
     ok_browser, probe = english_client(app), english_client(app)
     ok = register(ok_browser, PERSON, PERSON_NAME)
@@ -138,17 +170,21 @@ def test_failure_looks_exactly_like_success(app, on_file, identifier, name):
     assert count(app, ActivationCode) == 1
 
 
-@pytest.mark.parametrize("identifier, says", [
-    ("1101051949123100", "A resident identity number has 18 characters; this one has 16."),
-    ("110105194912310021", "The check character should be X, not 1: the number is mistyped."),
-    ("110105194913310026", "is not a real date"),
-])
+@pytest.mark.parametrize(
+    ("identifier", "says"),
+    [
+        ("1101051949123100", "A resident identity number has 18 characters; this one has 16."),
+        ("110105194912310021", "The check character should be X, not 1: the number is mistyped."),
+        ("110105194913310026", "is not a real date"),
+    ],
+)
 def test_malformed_identifier_gets_a_field_error_saying_what_is_wrong(app, browser, on_file, identifier, says):
     response = register(browser, identifier, PERSON_NAME)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     error = re.search(r'<p class="error" id="identifier-error">(.*?)</p>', html, re.S)
-    assert error and says in error.group(1)
+    assert error
+    assert says in error.group(1)
     assert 'aria-invalid="true"' in html
     assert outbox(app) == []
 
@@ -192,7 +228,8 @@ def test_expired_code_fails(app, browser, on_file):
     with db(app) as (s, _):
         s.execute(update(ActivationCode).values(expires_at=utcnow() - timedelta(minutes=1)))
     response = activate(browser, PERSON, code)
-    assert response.status_code == 200 and GENERIC_CODE_ERROR in response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert GENERIC_CODE_ERROR in response.get_data(as_text=True)
     assert count(app, User) == 0
 
 
@@ -210,7 +247,8 @@ def test_code_for_one_subject_does_not_open_another(app, browser, on_file):
     register(browser, PERSON, PERSON_NAME)
     code = the_code(app, PERSON_CONTACT)
     response = activate(browser, NO_CONTACT, code)
-    assert response.status_code == 200 and GENERIC_CODE_ERROR in response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert GENERIC_CODE_ERROR in response.get_data(as_text=True)
     assert count(app, User) == 0
 
 
@@ -221,7 +259,8 @@ def test_registering_again_when_an_account_exists_sends_a_notice_not_a_code(app,
 
     again = english_client(app)
     response = register(again, PERSON, PERSON_NAME)
-    assert response.status_code == 302 and where(response) == "/register/sent"
+    assert response.status_code == 302
+    assert where(response) == "/register/sent"
     sent = outbox(app, PERSON_CONTACT)
     assert len(sent) == before + 1
     notice = sent[0]
@@ -232,11 +271,15 @@ def test_registering_again_when_an_account_exists_sends_a_notice_not_a_code(app,
 
 
 # -- password rules ---------------------------------------------------------------
-@pytest.mark.parametrize("password, says", [
-    ("short1!", "Use at least 10 characters."),
-    ("zs@mail.example-2024", "Do not use your e-mail address or identifier in the password."),
-    ("aaaaaaaaaaaa", "Use more than a few different characters."),
-], ids=["too-short", "contains-email", "too-simple"])
+@pytest.mark.parametrize(
+    ("password", "says"),
+    [
+        ("short1!", "Use at least 10 characters."),
+        ("zs@mail.example-2024", "Do not use your e-mail address or identifier in the password."),
+        ("aaaaaaaaaaaa", "Use more than a few different characters."),
+    ],
+    ids=["too-short", "contains-email", "too-simple"],
+)
 def test_weak_password_is_refused_with_a_message_and_nothing_is_created(app, browser, on_file, password, says):
     register(browser, PERSON, PERSON_NAME)
     code = the_code(app, PERSON_CONTACT)
@@ -244,7 +287,8 @@ def test_weak_password_is_refused_with_a_message_and_nothing_is_created(app, bro
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     error = re.search(r'<p class="error" id="password-error">(.*?)</p>', html, re.S)
-    assert error and says in error.group(1)
+    assert error
+    assert says in error.group(1)
     assert count(app, User) == 0
     assert user_for(app, "zs@mail.example") is None
     # The refused password did not spend the code.
@@ -255,7 +299,8 @@ def test_passwords_that_differ_are_refused(app, browser, on_file):
     register(browser, PERSON, PERSON_NAME)
     code = the_code(app, PERSON_CONTACT)
     response = activate(browser, PERSON, code, confirm=GOOD_PASSWORD + "x")
-    assert response.status_code == 200 and "The passwords differ." in response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "The passwords differ." in response.get_data(as_text=True)
     assert count(app, User) == 0
 
 
@@ -263,6 +308,7 @@ def test_email_already_in_use_is_refused_and_the_code_still_works_with_another_a
     """An error the user can act on: fix the address, submit again, with the
     same code (nothing is lost or half-written)."""
     from portal.accounts.services import create_user
+
     with db(app) as (s, v):
         create_user(s, v, role=Role.PERSON, email="taken@mail.example", display_name="Taken")
     register(browser, PERSON, PERSON_NAME)

@@ -1,6 +1,7 @@
 """Server-side sessions: idle and absolute timeouts, sign out everywhere,
 password change signs out the other devices, re-authentication before
 sensitive changes."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -15,18 +16,7 @@ from portal.accounts.services import create_user, verify_password
 from portal.db import utcnow
 from portal.extensions import session, vault
 
-from .helpers import (
-    NEW_PASSWORD,
-    PASSWORD,
-    db,
-    english_client,
-    login,
-    outbox,
-    post_form,
-    signed_in,
-    token,
-    where,
-)
+from .helpers import NEW_PASSWORD, PASSWORD, db, english_client, login, outbox, post_form, signed_in, token, where
 
 EMAIL = "sess@test.example"
 SENSITIVE = ["/account/password", "/account/email", "/account/two-step"]
@@ -41,14 +31,18 @@ def session_token(client) -> str:
 def age(app, client, **deltas):
     """Move this browser's sign-in session back in time."""
     with db(app) as (s, _):
-        s.execute(update(AuthSession).where(AuthSession.token_hash == sessions._hash(session_token(client)))
-                  .values(**{k: utcnow() - d for k, d in deltas.items()}))
+        s.execute(
+            update(AuthSession)
+            .where(AuthSession.token_hash == sessions._hash(session_token(client)))
+            .values(**{k: utcnow() - d for k, d in deltas.items()})
+        )
 
 
 def auth_row(app, client):
     with app.app_context():
-        return session().scalar(select(AuthSession).where(
-            AuthSession.token_hash == sessions._hash(session_token(client))))
+        return session().scalar(
+            select(AuthSession).where(AuthSession.token_hash == sessions._hash(session_token(client)))
+        )
 
 
 @pytest.fixture
@@ -67,7 +61,8 @@ def test_idle_timeout_signs_out(app, browser, user, sign_in):
 
     age(app, browser, last_seen_at=timedelta(minutes=idle + 1))
     response = browser.get("/account")
-    assert response.status_code == 302 and where(response) == "/login"
+    assert response.status_code == 302
+    assert where(response) == "/login"
     assert auth_row(app, browser).revoked_at is not None
     age(app, browser, last_seen_at=timedelta(0))  # coming back does not revive it
     assert not signed_in(browser)
@@ -99,12 +94,14 @@ def test_sign_out_everywhere_ends_every_session_of_the_user_only(app, user, sign
     sign_in(phone, user)
     sign_in(laptop, user)
     sign_in(someone_else, world.user_a)
-    assert signed_in(phone) and signed_in(laptop)
+    assert signed_in(phone)
+    assert signed_in(laptop)
     page = laptop.get("/account").get_data(as_text=True)
     assert "/logout/everywhere" in page
 
     response = post_form(laptop, "/logout/everywhere", {}, page="/account")
-    assert response.status_code == 302 and where(response) == "/login"
+    assert response.status_code == 302
+    assert where(response) == "/login"
     assert not signed_in(laptop)
     assert not signed_in(phone)
     assert signed_in(someone_else)
@@ -125,7 +122,8 @@ def test_changing_the_password_signs_out_other_sessions_but_keeps_this_one(app, 
     sign_in(laptop, user)
 
     response = post_form(laptop, "/account/password", {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
-    assert response.status_code == 302 and where(response) == "/account"
+    assert response.status_code == 302
+    assert where(response) == "/account"
     assert signed_in(laptop)
     assert not signed_in(phone)
     assert "Your password was changed" in laptop.get("/messages").get_data(as_text=True)
@@ -139,7 +137,9 @@ def test_a_weak_new_password_is_refused_and_nothing_changes(app, browser, user, 
     other = app.test_client()
     sign_in(browser, user)
     sign_in(other, user)
-    response = post_form(browser, "/account/password", {"password": "sess@test.example!", "confirm": "sess@test.example!"})
+    response = post_form(
+        browser, "/account/password", {"password": "sess@test.example!", "confirm": "sess@test.example!"}
+    )
     assert response.status_code == 200
     assert "Do not use your e-mail address" in response.get_data(as_text=True)
     with app.app_context():
@@ -165,17 +165,20 @@ def test_sensitive_pages_ask_for_the_password_again_after_a_while(app, browser, 
 
     age(app, browser, created_at=timedelta(minutes=window + 1))
     response = browser.get(page)
-    assert response.status_code == 302 and where(response) == "/account/confirm"
+    assert response.status_code == 302
+    assert where(response) == "/account/confirm"
     confirm = urlsplit(response.headers["Location"])
     assert parse_qs(confirm.query)["next"] == [page]
     confirm_url = f"{confirm.path}?{confirm.query}"
 
     wrong = post_form(browser, confirm_url, {"password": "not my password at all"})
-    assert wrong.status_code == 200 and "The password is wrong." in wrong.get_data(as_text=True)
+    assert wrong.status_code == 200
+    assert "The password is wrong." in wrong.get_data(as_text=True)
     assert where(browser.get(page)) == "/account/confirm"
 
     response = post_form(browser, confirm_url, {"password": PASSWORD})
-    assert response.status_code == 302 and where(response) == page
+    assert response.status_code == 302
+    assert where(response) == page
     assert browser.get(page).status_code == 200
 
     age(app, browser, reauthenticated_at=timedelta(minutes=window + 1))  # and later, again
@@ -186,18 +189,25 @@ def test_stale_post_to_change_the_password_changes_nothing(app, browser, user, s
     sign_in(browser, user)
     csrf = token(browser, "/account/password")
     age(app, browser, created_at=timedelta(minutes=app.config["REAUTH_MINUTES"] + 1))
-    response = browser.post("/account/password", data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD,
-                                                        "csrf_token": csrf})
-    assert response.status_code == 302 and where(response) == "/account/confirm"
+    response = browser.post(
+        "/account/password", data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "csrf_token": csrf}
+    )
+    assert response.status_code == 302
+    assert where(response) == "/account/confirm"
     with app.app_context():
         assert verify_password(session().get(User, user.id), PASSWORD)
 
 
 def test_confirm_page_next_is_only_followed_within_the_site(app, browser, user, sign_in):
     sign_in(browser, user)
-    response = post_form(browser, "/account/confirm?" + urlencode({"next": "//evil.example/account"}),
-                         {"password": PASSWORD}, page="/account/confirm")
-    assert response.status_code == 302 and where(response) == "/account"
+    response = post_form(
+        browser,
+        "/account/confirm?" + urlencode({"next": "//evil.example/account"}),
+        {"password": PASSWORD},
+        page="/account/confirm",
+    )
+    assert response.status_code == 302
+    assert where(response) == "/account"
     assert urlsplit(response.headers["Location"]).netloc in ("", "localhost")
 
 
@@ -205,7 +215,8 @@ def test_changing_email_after_confirming_moves_the_sign_in(app, browser, user, s
     browser.set_cookie("lang", "en")
     sign_in(browser, user)
     response = post_form(browser, "/account/email", {"email": "moved@test.example"})
-    assert response.status_code == 302 and where(response) == "/account"
+    assert response.status_code == 302
+    assert where(response) == "/account"
     fresh = app.test_client()
     assert login(fresh, EMAIL, PASSWORD).status_code == 200
     assert login(fresh, "moved@test.example", PASSWORD).status_code == 302

@@ -1,5 +1,6 @@
 """TOTP second factor: forced for firm representatives and staff, offered
 to persons; QR as inline SVG; recovery codes; no replay."""
+
 from __future__ import annotations
 
 import html as htmllib
@@ -18,17 +19,7 @@ from portal.accounts.models import AuthSession, Role, User
 from portal.db import utcnow
 from portal.extensions import session
 
-from .helpers import (
-    PASSWORD,
-    TOKEN_RE,
-    db,
-    login,
-    new_user,
-    post_form,
-    signed_in,
-    token,
-    where,
-)
+from .helpers import PASSWORD, TOKEN_RE, db, login, new_user, post_form, signed_in, token, where
 
 BAD_CODE = "This code is not valid. Codes change every 30 seconds."
 GENERIC = "The e-mail address or password is wrong, or the account is locked"
@@ -68,8 +59,11 @@ def user_row(app, user_id):
 
 def age_sessions(app, user_id, **deltas):
     with db(app) as (s, _):
-        s.execute(update(AuthSession).where(AuthSession.user_id == user_id)
-                  .values(**{k: utcnow() - d for k, d in deltas.items()}))
+        s.execute(
+            update(AuthSession)
+            .where(AuthSession.user_id == user_id)
+            .values(**{k: utcnow() - d for k, d in deltas.items()})
+        )
 
 
 def code_at(secret, seconds_from_now=0):
@@ -88,22 +82,26 @@ def totp_person_signed_in_earlier(app, browser, sign_in):
 
 
 # -- forced set-up ------------------------------------------------------------------
-@pytest.mark.parametrize("role, firm", [(Role.FIRM_REPRESENTATIVE, True), (Role.OFFICER, False),
-                                        (Role.ADMINISTRATOR, False)])
+@pytest.mark.parametrize(
+    ("role", "firm"), [(Role.FIRM_REPRESENTATIVE, True), (Role.OFFICER, False), (Role.ADMINISTRATOR, False)]
+)
 def test_roles_that_need_a_second_factor_must_set_it_up_before_anything_else(app, browser, role, firm):
     new_user(app, "staff@test.example", role=role, firm=firm)
     response = login(browser, "staff@test.example")
     assert response.status_code == 302  # the password alone is accepted ...
     for page in ("/me", "/account", "/messages", "/account/password", "/account/email"):
         response = browser.get(page)  # ... but every page sends them to the set-up
-        assert response.status_code == 302 and where(response) == "/account/two-step", page
+        assert response.status_code == 302, page
+        assert where(response) == "/account/two-step", page
     response = browser.get("/account/two-step")
     assert response.status_code == 200
     assert "Your role requires two-step sign-in" in response.get_data(as_text=True)
     # Signing out stays possible.
     response = sign_out(browser)
-    assert response.status_code == 302 and where(response) == "/"
-    assert browser.get("/me").status_code == 302 and where(browser.get("/me")) == "/login"
+    assert response.status_code == 302
+    assert where(response) == "/"
+    assert browser.get("/me").status_code == 302
+    assert where(browser.get("/me")) == "/login"
 
 
 def test_persons_are_offered_but_not_forced(app, browser):
@@ -111,9 +109,11 @@ def test_persons_are_offered_but_not_forced(app, browser):
     login(browser, "person@test.example")
     assert browser.get("/me").status_code == 200
     page = browser.get("/account").get_data(as_text=True)
-    assert "Turn on" in page and "/account/two-step" in page
+    assert "Turn on" in page
+    assert "/account/two-step" in page
     setup = browser.get("/account/two-step")
-    assert setup.status_code == 200 and "Your role requires" not in setup.get_data(as_text=True)
+    assert setup.status_code == 200
+    assert "Your role requires" not in setup.get_data(as_text=True)
 
 
 def test_set_up_with_a_correct_code_shows_ten_recovery_codes_then_sign_in_asks_for_a_code(app, browser):
@@ -124,7 +124,8 @@ def test_set_up_with_a_correct_code_shows_ten_recovery_codes_then_sign_in_asks_f
     assert re.fullmatch(r"[A-Z2-7]{16,}", secret)
     svg = re.search(r"<svg.*?</svg>", html, re.S)
     assert svg, "the QR code is an inline SVG"
-    assert "<script" not in svg.group(0) and "href" not in svg.group(0)
+    assert "<script" not in svg.group(0)
+    assert "href" not in svg.group(0)
 
     response = submit_setup(browser, setup, f"{(int(code_at(secret)) + 1) % 10**6:06d}")
     assert response.status_code == 200
@@ -134,17 +135,20 @@ def test_set_up_with_a_correct_code_shows_ten_recovery_codes_then_sign_in_asks_f
     response = submit_setup(browser, setup, code_at(secret))
     assert response.status_code == 200
     codes = re.findall(r"<li><code>([^<]+)</code></li>", response.get_data(as_text=True))
-    assert len(codes) == 10 and len(set(codes)) == 10
+    assert len(codes) == 10
+    assert len(set(codes)) == 10
     assert user_row(app, rep).has_second_factor
     assert browser.get("/me").status_code == 200  # no longer held at the set-up
     assert "Two-step sign-in is on" in browser.get("/messages").get_data(as_text=True)
 
     sign_out(browser)
     response = login(browser, "rep@test.example")
-    assert response.status_code == 302 and where(response) == "/login/two-step"
+    assert response.status_code == 302
+    assert where(response) == "/login/two-step"
     assert not signed_in(browser)
     response = enter_code(browser, code_at(secret, 30))
-    assert response.status_code == 302 and where(response) == "/me"
+    assert response.status_code == 302
+    assert where(response) == "/me"
     assert signed_in(browser)
 
 
@@ -156,12 +160,14 @@ def test_the_code_that_turned_it_on_cannot_be_used_again_to_sign_in(app, browser
     secret = setup.secret
     code = code_at(secret)
     response = submit_setup(browser, setup, code)
-    assert response.status_code == 200 and "Your recovery codes" in response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Your recovery codes" in response.get_data(as_text=True)
     sign_out(browser)
     assert where(login(browser, "person@test.example")) == "/login/two-step"
     response = enter_code(browser, code)
     assert not signed_in(browser), "the set-up code was accepted a second time"
-    assert response.status_code == 200 and BAD_CODE in response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert BAD_CODE in response.get_data(as_text=True)
 
 
 # -- signing in with a second factor ----------------------------------------------------
@@ -169,30 +175,36 @@ def test_wrong_code_fails_correct_code_works_and_is_never_accepted_twice(app, br
     secret = pyotp.random_base32()
     new_user(app, "totp@test.example", secret=secret)
     response = login(browser, "totp@test.example")
-    assert response.status_code == 302 and where(response) == "/login/two-step"
+    assert response.status_code == 302
+    assert where(response) == "/login/two-step"
 
     for wrong in ("000000" if code_at(secret) != "000000" else "111111", "12345", "abcdef"):
         response = enter_code(browser, wrong)
-        assert response.status_code == 200 and BAD_CODE in response.get_data(as_text=True)
+        assert response.status_code == 200
+        assert BAD_CODE in response.get_data(as_text=True)
         assert not signed_in(browser)
 
     code = code_at(secret)
     response = enter_code(browser, code)
-    assert response.status_code == 302 and where(response) == "/me"
+    assert response.status_code == 302
+    assert where(response) == "/me"
     assert signed_in(browser)
 
     sign_out(browser)
     login(browser, "totp@test.example")
     response = enter_code(browser, code)  # replay
-    assert response.status_code == 200 and BAD_CODE in response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert BAD_CODE in response.get_data(as_text=True)
     assert not signed_in(browser)
     response = enter_code(browser, code_at(secret, 30))  # the next code is fine
-    assert response.status_code == 302 and signed_in(browser)
+    assert response.status_code == 302
+    assert signed_in(browser)
 
 
 def test_the_code_page_needs_a_password_first(app, browser):
     response = browser.get("/login/two-step")
-    assert response.status_code == 302 and where(response) == "/login"
+    assert response.status_code == 302
+    assert where(response) == "/login"
 
 
 def test_a_half_finished_sign_in_expires_after_five_minutes(app, browser):
@@ -204,7 +216,8 @@ def test_a_half_finished_sign_in_expires_after_five_minutes(app, browser):
         pending = cookie["pending_2fa"]
         cookie["pending_2fa"] = {**pending, "at": pending["at"] - 301}
     response = browser.post("/login/two-step", data={"code": code_at(secret), "csrf_token": csrf})
-    assert response.status_code == 302 and where(response) == "/login"
+    assert response.status_code == 302
+    assert where(response) == "/login"
     assert not signed_in(browser)
     assert "Please sign in again." in browser.get("/login").get_data(as_text=True)
 
@@ -216,13 +229,15 @@ def test_next_survives_the_second_step_but_only_to_this_site(app, browser):
     code_page = urlsplit(response.headers["Location"])
     assert code_page.path == "/login/two-step"
     response = enter_code(browser, code_at(secret), url=f"{code_page.path}?{code_page.query}")
-    assert response.status_code == 302 and response.headers["Location"] in ("/account", "http://localhost/account")
+    assert response.status_code == 302
+    assert response.headers["Location"] in ("/account", "http://localhost/account")
 
     sign_out(browser)
     response = login(browser, "totp@test.example", next_="//evil.example")
     code_page = urlsplit(response.headers["Location"])
     response = enter_code(browser, code_at(secret, 30), url=f"{code_page.path}?{code_page.query}")
-    assert response.status_code == 302 and where(response) == "/me"
+    assert response.status_code == 302
+    assert where(response) == "/me"
     assert urlsplit(response.headers["Location"]).netloc in ("", "localhost")
 
 
@@ -234,16 +249,19 @@ def test_a_recovery_code_works_once(app, browser):
 
     login(browser, "totp@test.example")
     response = enter_code(browser, codes[0].upper())
-    assert response.status_code == 302 and signed_in(browser)
+    assert response.status_code == 302
+    assert signed_in(browser)
     assert "A recovery code was used" in browser.get("/messages").get_data(as_text=True)
     assert "9 recovery codes left" in browser.get("/account").get_data(as_text=True)
 
     sign_out(browser)
     login(browser, "totp@test.example")
     response = enter_code(browser, codes[0])
-    assert response.status_code == 200 and BAD_CODE in response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert BAD_CODE in response.get_data(as_text=True)
     assert not signed_in(browser)
-    assert enter_code(browser, codes[1]).status_code == 302 and signed_in(browser)
+    assert enter_code(browser, codes[1]).status_code == 302
+    assert signed_in(browser)
 
 
 def test_five_wrong_codes_lock_the_account(app, browser):
@@ -255,10 +273,12 @@ def test_five_wrong_codes_lock_the_account(app, browser):
         enter_code(browser, wrong)
     assert user_row(app, user_id).locked_until is not None
     response = browser.get("/login/two-step")
-    assert response.status_code == 302 and where(response) == "/login"
+    assert response.status_code == 302
+    assert where(response) == "/login"
     # Locked: even the password and a correct code get the generic answer.
     response = login(browser, "totp@test.example")
-    assert response.status_code == 200 and GENERIC in response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert GENERIC in response.get_data(as_text=True)
     assert not signed_in(browser)
 
 
@@ -283,19 +303,22 @@ def test_a_person_may_turn_it_off_after_confirming_the_password(app, browser, si
     user_id = totp_person_signed_in_earlier(app, browser, sign_in)
 
     response = post_form(browser, "/account/two-step/off", {}, page="/account")
-    assert response.status_code == 302 and where(response) == "/account/confirm"
+    assert response.status_code == 302
+    assert where(response) == "/account/confirm"
     assert user_row(app, user_id).has_second_factor
 
     response = post_form(browser, "/account/confirm", {"password": PASSWORD})
     assert response.status_code == 302
     response = post_form(browser, "/account/two-step/off", {}, page="/account")
-    assert response.status_code == 302 and where(response) == "/account"
+    assert response.status_code == 302
+    assert where(response) == "/account"
     assert not user_row(app, user_id).has_second_factor
     assert "Two-step sign-in is off" in browser.get("/messages").get_data(as_text=True)
 
     sign_out(browser)
     response = login(browser, "totp@test.example")
-    assert response.status_code == 302 and where(response) == "/me"  # no code asked any more
+    assert response.status_code == 302
+    assert where(response) == "/me"
 
 
 def test_confirming_the_password_to_turn_it_off_does_not_end_on_an_error_page(app, browser, sign_in):
@@ -303,8 +326,9 @@ def test_confirming_the_password_to_turn_it_off_does_not_end_on_an_error_page(ap
     response = post_form(browser, "/account/two-step/off", {}, page="/account")
     assert where(response) == "/account/confirm"
     confirm_url = urlsplit(response.headers["Location"])
-    response = post_form(browser, confirm_url.path + "?" + confirm_url.query, {"password": PASSWORD},
-                         page="/account/confirm")
+    response = post_form(
+        browser, confirm_url.path + "?" + confirm_url.query, {"password": PASSWORD}, page="/account/confirm"
+    )
     assert response.status_code == 302
     landing = browser.get(response.headers["Location"])
     assert landing.status_code < 400, f"after confirming the password the user lands on a {landing.status_code}"
@@ -334,8 +358,10 @@ def test_a_representative_whose_sign_in_is_old_can_still_finish_the_set_up(app, 
         response = browser.get(response.headers["Location"])
     assert response.status_code == 200, f"redirected round in circles: {seen}"
     page = response.get_data(as_text=True)
-    assert seen == [] and 'class="secret"' in page  # a first set-up needs no fresh sign-in
+    assert seen == []
+    assert 'class="secret"' in page
     secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page).group(1)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
     done = browser.post("/account/two-step", data={"code": pyotp.TOTP(secret).now(), "csrf_token": token})
-    assert done.status_code == 200 and "recovery codes" in done.get_data(as_text=True).lower()
+    assert done.status_code == 200
+    assert "recovery codes" in done.get_data(as_text=True).lower()

@@ -1,6 +1,7 @@
 """Web hygiene of the account pages: no-store and a strict CSP, CSRF on
 every form, typed text escaped, the demo outbox only in demo mode and only
 from this machine."""
+
 from __future__ import annotations
 
 import re
@@ -44,7 +45,8 @@ def assert_strict_headers(response, url):
     assert response.headers.get("Cache-Control") == "no-store", url
     csp = response.headers.get("Content-Security-Policy", "")
     assert "default-src 'self'" in csp, url
-    assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp, url
+    assert "frame-ancestors 'none'" in csp, url
+    assert "object-src 'none'" in csp, url
     for loose in ("'unsafe-inline'", "'unsafe-eval'", "*", "http:"):
         assert loose not in csp, (url, loose)
     assert response.headers.get("X-Content-Type-Options") == "nosniff"
@@ -58,8 +60,15 @@ def assert_strict_headers(response, url):
 # -- headers ---------------------------------------------------------------------
 def test_signed_in_pages_are_never_cached_and_have_a_strict_csp(app, world, sign_in):
     person = sign_in(english_client(app), world.user_a)
-    for url in ("/me", "/account", "/messages", "/account/password", "/account/email", "/account/two-step",
-                "/account/confirm"):
+    for url in (
+        "/me",
+        "/account",
+        "/messages",
+        "/account/password",
+        "/account/email",
+        "/account/two-step",
+        "/account/confirm",
+    ):
         response = person.get(url)
         assert response.status_code == 200, url
         assert_strict_headers(response, url)
@@ -71,7 +80,8 @@ def test_signed_in_pages_are_never_cached_and_have_a_strict_csp(app, world, sign
     # Error pages of a signed-in user and redirects are not cached either.
     assert person.get(f"/firms/{world.firm_f.id}/agents").headers["Cache-Control"] == "no-store"
     response = person.get("/login")
-    assert response.status_code == 302 and response.headers["Cache-Control"] == "no-store"
+    assert response.status_code == 302
+    assert response.headers["Cache-Control"] == "no-store"
 
 
 def test_public_form_pages_are_not_cached_either(client):
@@ -110,7 +120,8 @@ def test_forged_login_is_refused(csrf_app):
     assert count(csrf_app, AuthSession) == 0
     with csrf_app.app_context():
         assert session().scalar(select(User)).last_login_at is None
-    assert login(victim, EMAIL).status_code == 302 and signed_in(victim)
+    assert login(victim, EMAIL).status_code == 302
+    assert signed_in(victim)
 
 
 def test_forged_registration_is_refused(csrf_app):
@@ -119,9 +130,11 @@ def test_forged_registration_is_refused(csrf_app):
     data = {"kind": "person", "identifier": PERSON, "name": PERSON_NAME}
     for name, tok in forged_tokens(csrf_app).items():
         assert forged_post(victim, "/register", data, tok).status_code == 400, name
-    assert count(csrf_app, Message) == 0 and count(csrf_app, ActivationCode) == 0
+    assert count(csrf_app, Message) == 0
+    assert count(csrf_app, ActivationCode) == 0
     response = post_form(victim, "/register", data)
-    assert response.status_code == 302 and where(response) == "/register/sent"
+    assert response.status_code == 302
+    assert where(response) == "/register/sent"
     assert count(csrf_app, ActivationCode) == 1
 
 
@@ -148,7 +161,8 @@ def test_forged_password_change_is_refused(csrf_app):
     assert signed_in(other_device)
 
     response = post_form(victim, "/account/password", data)
-    assert response.status_code == 302 and where(response) == "/account"
+    assert response.status_code == 302
+    assert where(response) == "/account"
     with csrf_app.app_context():
         assert verify_password(session().scalar(select(User)), NEW_PASSWORD)
 
@@ -176,26 +190,39 @@ def test_text_typed_into_the_login_form_comes_back_escaped(app):
     response = login(browser, typed, "whatever it is")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert "<script>alert(1)</script>" not in html and '"><script>' not in html
+    assert "<script>alert(1)</script>" not in html
+    assert '"><script>' not in html
     assert "&lt;script&gt;" in html
 
 
 def test_a_name_chosen_by_an_agent_is_shown_escaped_to_the_representative(app, world, sign_in):
     rep = sign_in(english_client(app), world.rep_f)
-    post_form(rep, f"/firms/{world.firm_f.id}/agents",
-              {"email": "xss.agent@test.example", "scopes": ["view_report"],
-               "valid_until": (portal_today() + timedelta(days=30)).isoformat()})
+    post_form(
+        rep,
+        f"/firms/{world.firm_f.id}/agents",
+        {
+            "email": "xss.agent@test.example",
+            "scopes": ["view_report"],
+            "valid_until": (portal_today() + timedelta(days=30)).isoformat(),
+        },
+    )
     tok = invitation_token(app, "xss.agent@test.example")
     agent = english_client(app)
-    assert post_form(agent, f"/invitations/{tok}", {"display_name": XSS, "password": PASSWORD,
-                                                    "confirm": PASSWORD}).status_code == 302
+    assert (
+        post_form(
+            agent, f"/invitations/{tok}", {"display_name": XSS, "password": PASSWORD, "confirm": PASSWORD}
+        ).status_code
+        == 302
+    )
     for page in (rep.get(f"/firms/{world.firm_f.id}/agents"), rep.get("/messages")):
         html = page.get_data(as_text=True)
-        assert XSS not in html and XSS_ESCAPED in html
+        assert XSS not in html
+        assert XSS_ESCAPED in html
 
     assert login(agent, "xss.agent@test.example", PASSWORD).status_code == 302
     html = agent.get("/account").get_data(as_text=True)
-    assert XSS not in html and XSS_ESCAPED in html
+    assert XSS not in html
+    assert XSS_ESCAPED in html
 
 
 # -- the demo outbox ------------------------------------------------------------------
@@ -220,7 +247,8 @@ def test_demo_outbox_shows_the_mail_to_the_operator_on_this_machine_only(make_ap
     response = browser.get("/demo/outbox")  # the test client comes from 127.0.0.1
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert PERSON_CONTACT in html and re.search(r"activation code is \d{8}", html)
+    assert PERSON_CONTACT in html
+    assert re.search(r"activation code is \d{8}", html)
     assert response.headers["Cache-Control"] == "no-store"
     assert browser.get("/demo/outbox", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
 

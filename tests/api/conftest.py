@@ -2,6 +2,7 @@
 lender and a court, each with real tokens from issue_api_key, and helpers
 that count rows around a request. No app context stays pushed while the
 client makes requests (see the `world` docstring)."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -53,7 +54,9 @@ def is_problem(response, status: int) -> dict:
     assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
     assert response.mimetype == PROBLEM
     body = response.get_json(force=True)
-    assert body["status"] == status and body["title"] and body["type"]
+    assert body["status"] == status
+    assert body["title"]
+    assert body["type"]
     return body
 
 
@@ -64,8 +67,13 @@ def api(app, world):
     enforcement) and an employer."""
     with db(app) as (s, v):
         bank = s.get(Institution, world.bank.id)
-        lender = make.institution(s, v, "test-lender", InstitutionKind.LENDER,
-                                  ["loan_approval", "credit_card_approval", "post_loan_management"])
+        lender = make.institution(
+            s,
+            v,
+            "test-lender",
+            InstitutionKind.LENDER,
+            ["loan_approval", "credit_card_approval", "post_loan_management"],
+        )
         court = make.institution(s, v, "test-court", InstitutionKind.COURT, ["court_enforcement"])
         employer = make.institution(s, v, "test-employer", InstitutionKind.EMPLOYER, ["employment_screening"])
         tokens = {
@@ -88,14 +96,29 @@ def grant(app, subject_id, institution_id, purpose="loan_approval", days=30, by=
     with db(app) as (s, v):
         subject = s.get(Subject, subject_id)
         user = by or s.scalar(select(User).where(User.subject_id == subject_id))
-        consent = consents.grant(s, v, subject, s.get(Institution, institution_id), purpose,
-                                 (today or portal_today()) + timedelta(days=days), user, today=today)
+        consent = consents.grant(
+            s,
+            v,
+            subject,
+            s.get(Institution, institution_id),
+            purpose,
+            (today or portal_today()) + timedelta(days=days),
+            user,
+            today=today,
+        )
         return consent.id
 
 
 def furnish_body(identifier="11010519491231002X", kind="person", name="张三", **record):
-    return {"subject": {"kind": kind, "identifier": identifier, "name": name},
-            "record": {"category": "loan", "reference": "API-LOAN-1", "status": "active", "negative": False,
-                       "ended_on": None, "details": {"currency": "CNY", "principal": "120000.00",
-                                                     "balance": "80000.00", "opened_on": "2024-05-01"},
-                       **record}}
+    return {
+        "subject": {"kind": kind, "identifier": identifier, "name": name},
+        "record": {
+            "category": "loan",
+            "reference": "API-LOAN-1",
+            "status": "active",
+            "negative": False,
+            "ended_on": None,
+            "details": {"currency": "CNY", "principal": "120000.00", "balance": "80000.00", "opened_on": "2024-05-01"},
+            **record,
+        },
+    }

@@ -2,6 +2,7 @@
 wrong-scope tokens are refused with problem+json and a WWW-Authenticate
 challenge, before anything is read or written; good tokens are recorded as
 used. Rate limits count per key."""
+
 from __future__ import annotations
 
 import re
@@ -21,11 +22,15 @@ PERSON_A = "11010519491231002X"
 def protected(app):
     """Every API route but the public document, from the URL map: a new
     route is covered by default."""
-    rules = [r for r in app.url_map.iter_rules()
-             if r.rule.startswith("/api/v1/") and r.endpoint != "api.openapi_document"]
+    rules = [
+        r for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1/") and r.endpoint != "api.openapi_document"
+    ]
     assert len(rules) >= 3
-    return [(m, re.sub(r"<uuid:[a-z_]+>", str(uuid.uuid4()), r.rule.replace("<identifier>", PERSON_A)))
-            for r in rules for m in sorted(r.methods - {"HEAD", "OPTIONS"})]
+    return [
+        (m, re.sub(r"<uuid:[a-z_]+>", str(uuid.uuid4()), r.rule.replace("<identifier>", PERSON_A)))
+        for r in rules
+        for m in sorted(r.methods - {"HEAD", "OPTIONS"})
+    ]
 
 
 def call(client, method, path, headers=None):
@@ -41,13 +46,22 @@ def test_every_protected_route_wants_a_token(app, api):
         assert "Bearer" in body["detail"]
 
 
-@pytest.mark.parametrize("header", [
-    "Bearer", "Bearer nonsense", "Basic dXNlcjpwYXNz", "Token pk_0123456789abcdef." + "a" * 43,
-    "Bearer pk_0123456789abcdef", "Bearer pk_0123456789ABCDEF." + "a" * 43, "Bearer pk_0123456789abcdef." + "a" * 44,
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer",
+        "Bearer nonsense",
+        "Basic dXNlcjpwYXNz",
+        "Token pk_0123456789abcdef." + "a" * 43,
+        "Bearer pk_0123456789abcdef",
+        "Bearer pk_0123456789ABCDEF." + "a" * 43,
+        "Bearer pk_0123456789abcdef." + "a" * 44,
+    ],
+)
 def test_garbled_tokens_are_401(app, api, header):
-    response = app.test_client().get(f"/api/v1/reports/{PERSON_A}?purpose=loan_approval",
-                                     headers={"Authorization": header})
+    response = app.test_client().get(
+        f"/api/v1/reports/{PERSON_A}?purpose=loan_approval", headers={"Authorization": header}
+    )
     is_problem(response, 401)
     assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
 
@@ -77,16 +91,21 @@ def test_revoked_key_is_401_and_other_keys_still_work(app, api):
     assert other.status_code == 201
 
 
-@pytest.mark.parametrize("token, method, path, scope", [
-    ("bank_furnish", "GET", f"/api/v1/reports/{PERSON_A}?purpose=loan_approval", "query"),
-    ("bank_query", "POST", "/api/v1/records", "furnish"),
-])
+@pytest.mark.parametrize(
+    ("token", "method", "path", "scope"),
+    [
+        ("bank_furnish", "GET", f"/api/v1/reports/{PERSON_A}?purpose=loan_approval", "query"),
+        ("bank_query", "POST", "/api/v1/records", "furnish"),
+    ],
+)
 def test_a_key_without_the_scope_is_403_and_nothing_happens(app, api, token, method, path, scope):
     before = counts(app)
-    response = app.test_client().open(path, method=method, headers=bearer(api.tokens[token]),
-                                      json=furnish_body() if method == "POST" else None)
+    response = app.test_client().open(
+        path, method=method, headers=bearer(api.tokens[token]), json=furnish_body() if method == "POST" else None
+    )
     body = is_problem(response, 403)
-    assert body["type"].endswith("insufficient-scope") and scope in body["detail"]
+    assert body["type"].endswith("insufficient-scope")
+    assert scope in body["detail"]
     assert f'error="insufficient_scope", scope="{scope}"' in response.headers["WWW-Authenticate"]
     assert counts(app) == before  # no event, no record
 

@@ -3,6 +3,7 @@ deleted or whose publicity ended are never disclosed, unverifiable ones
 are marked, the subject's statements go with their records; and a deleted
 record is furnished again only with a certification of its accuracy, which
 the subject is told of."""
+
 from __future__ import annotations
 
 import uuid
@@ -26,8 +27,9 @@ A = "11010519491231002X"
 
 
 def record_id(s, v, reference: str) -> uuid.UUID:
-    return s.scalar(select(CreditRecord.id).where(
-        CreditRecord.reference_bidx == v.blind_index(REFERENCE_INDEX, reference)))
+    return s.scalar(
+        select(CreditRecord.id).where(CreditRecord.reference_bidx == v.blind_index(REFERENCE_INDEX, reference))
+    )
 
 
 def mark(app, reference, **columns):
@@ -40,8 +42,9 @@ def mark(app, reference, **columns):
 
 def report(app, api, token="bank"):
     consent = grant(app, api.world.person_a.id, api.world.bank.id)
-    response = app.test_client().get(f"/api/v1/reports/{A}?purpose=loan_approval&consent={consent}",
-                                     headers=bearer(api.tokens[token]))
+    response = app.test_client().get(
+        f"/api/v1/reports/{A}?purpose=loan_approval&consent={consent}", headers=bearer(api.tokens[token])
+    )
     assert response.status_code == 200
     return {r["reference"]: r for r in response.get_json()["report"]["records"]}
 
@@ -70,8 +73,9 @@ def test_records_are_not_unverifiable_by_default_and_carry_the_subjects_statemen
     with db(app) as (s, v):
         a = s.get(Subject, api.world.person_a.id)
         loan = record_id(s, v, "A-LOAN-1")
-        dispute = file_dispute(s, v, a, s.get(User, api.world.user_a.id), [loan], DisputeReason.WRONG_AMOUNT,
-                               "The balance is wrong.")
+        dispute = file_dispute(
+            s, v, a, s.get(User, api.world.user_a.id), [loan], DisputeReason.WRONG_AMOUNT, "The balance is wrong."
+        )
         row = RecordStatement(id=new_id(), record_id=loan, dispute_id=dispute.id, created_at=utcnow())
         v.cipher(s, a.data_key_id).seal_field(row, "text", "I repaid this loan early; the bank agrees.")
         s.add(row)
@@ -83,8 +87,12 @@ def test_records_are_not_unverifiable_by_default_and_carry_the_subjects_statemen
 
 # -- furnishing a deleted record again ------------------------------------------------------
 def deleted_loan_body(**extra):
-    body = furnish_body(reference="A-LOAN-1", status="active", negative=False,
-                        details={"currency": "CNY", "principal": "50000.00", "balance": "1200.00"})
+    body = furnish_body(
+        reference="A-LOAN-1",
+        status="active",
+        negative=False,
+        details={"currency": "CNY", "principal": "50000.00", "balance": "1200.00"},
+    )
     body.update(extra)
     return body
 
@@ -94,9 +102,11 @@ def test_a_deleted_record_is_refused_without_a_certification(app, api):
     before, told = counts(app), messages_of(app, api.world.user_a.id)
     for body in (deleted_loan_body(), deleted_loan_body(certify_accurate=False)):
         problem = is_problem(post(app, api.tokens["bank"], body), 409)
-        assert problem["type"].endswith("record-deleted") and problem["record_id"] == str(loan)
+        assert problem["type"].endswith("record-deleted")
+        assert problem["record_id"] == str(loan)
         assert problem["errors"][0]["pointer"] == "/certify_accurate"
-    assert counts(app) == before and messages_of(app, api.world.user_a.id) == told
+    assert counts(app) == before
+    assert messages_of(app, api.world.user_a.id) == told
     with db(app) as (s, _v):
         assert s.get(CreditRecord, loan).deleted_at is not None
 
@@ -114,24 +124,29 @@ def test_a_certified_record_comes_back_and_the_subject_is_told(app, api):
     told = messages_of(app, api.world.user_a.id)
     response = post(app, api.tokens["bank"], deleted_loan_body(certify_accurate=True))
     assert response.status_code == 201, response.get_data(as_text=True)
-    assert response.get_json()["record_id"] == str(loan) and response.get_json()["version"] == 2
+    assert response.get_json()["record_id"] == str(loan)
+    assert response.get_json()["version"] == 2
     with db(app) as (s, v):
         assert s.get(CreditRecord, loan).deleted_at is None
         assert count(app, RecordVersion, RecordVersion.record_id == loan) == 2
         a = s.get(Subject, api.world.person_a.id)
         [event] = [e for e in recent_events(s, v, a, limit=5) if e.kind is EventKind.RECORD_FURNISHED]
-        assert event.detail["recertified"] is True and event.detail["record"] == str(loan)
-        assert event.institution_id == api.world.bank.id and event.channel == "api"
+        assert event.detail["recertified"] is True
+        assert event.detail["record"] == str(loan)
+        assert event.institution_id == api.world.bank.id
+        assert event.channel == "api"
         user = s.get(User, api.world.user_a.id)
-        [message] = s.scalars(select(Message).where(Message.user_id == user.id)
-                              .order_by(Message.created_at.desc()).limit(1))
+        [message] = s.scalars(
+            select(Message).where(Message.user_id == user.id).order_by(Message.created_at.desc()).limit(1)
+        )
         cipher = v.cipher(s, user.data_key_id)
         # In the holder's language (Chinese unless chosen otherwise): the bank by its name in it.
         assert "测试银行" in cipher.open_field(message, "title")
         assert cipher.open_field(message, "email") == "a@test.example"
     assert messages_of(app, api.world.user_a.id) == told + 1
     records = report(app, api)
-    assert records["A-LOAN-1"]["version"] == 2 and records["A-LOAN-1"]["details"]["balance"] == "1200.00"
+    assert records["A-LOAN-1"]["version"] == 2
+    assert records["A-LOAN-1"]["details"]["balance"] == "1200.00"
 
 
 def test_a_certification_on_an_ordinary_record_changes_nothing_else(app, api):
@@ -139,8 +154,11 @@ def test_a_certification_on_an_ordinary_record_changes_nothing_else(app, api):
     response = post(app, api.tokens["bank"], {**furnish_body(), "certify_accurate": True})
     assert response.status_code == 201
     with db(app) as (s, v):
-        [event] = [e for e in recent_events(s, v, s.get(Subject, api.world.person_a.id), limit=5)
-                   if e.kind is EventKind.RECORD_FURNISHED]
+        [event] = [
+            e
+            for e in recent_events(s, v, s.get(Subject, api.world.person_a.id), limit=5)
+            if e.kind is EventKind.RECORD_FURNISHED
+        ]
         assert "recertified" not in event.detail
     assert messages_of(app, api.world.user_a.id) == told
 
@@ -149,7 +167,8 @@ def test_another_furnishers_reference_is_not_a_deleted_record(app, api):
     """The lender's own A-LOAN-1 is a new record of the lender's."""
     mark(app, "A-LOAN-1", deleted_at=utcnow())
     response = post(app, api.tokens["lender"], deleted_loan_body())
-    assert response.status_code == 201 and response.get_json()["version"] == 1
+    assert response.status_code == 201
+    assert response.get_json()["version"] == 1
 
 
 def test_the_document_describes_the_certification_and_the_marks(app, api):
@@ -158,9 +177,11 @@ def test_the_document_describes_the_certification_and_the_marks(app, api):
     assert not conforms(document, "FurnishRequest", deleted_loan_body(certify_accurate="yes"))
     mark(app, "A-CARD-1", unverifiable_since=utcnow())
     consent = grant(app, api.world.person_a.id, api.world.bank.id)
-    served = app.test_client().get(f"/api/v1/reports/{A}?purpose=loan_approval&consent={consent}",
-                                   headers=bearer(api.tokens["bank"]))
+    served = app.test_client().get(
+        f"/api/v1/reports/{A}?purpose=loan_approval&consent={consent}", headers=bearer(api.tokens["bank"])
+    )
     assert conforms(document, "ReportSent", served.get_json())
     mark(app, "A-LOAN-1", deleted_at=utcnow())
     refused = post(app, api.tokens["bank"], deleted_loan_body())
-    assert refused.status_code == 409 and conforms(document, "Problem", refused.get_json())
+    assert refused.status_code == 409
+    assert conforms(document, "Problem", refused.get_json())

@@ -1,6 +1,7 @@
 """Correction notices through the API: an institution lists its own notices
 (with either key), unacknowledged first or filtered, and acknowledges each
 once; acknowledging again changes nothing; others' notices are 404."""
+
 from __future__ import annotations
 
 import json
@@ -14,13 +15,7 @@ from sqlalchemy import select
 from portal.accounts.models import User
 from portal.db import new_id, utcnow
 from portal.disputes import decisions
-from portal.disputes.models import (
-    CorrectionNotice,
-    Dispute,
-    DisputeOutcome,
-    DisputeReason,
-    DisputeStatus,
-)
+from portal.disputes.models import CorrectionNotice, Dispute, DisputeOutcome, DisputeReason, DisputeStatus
 from portal.disputes.services import file_dispute
 from portal.records.models import CreditRecord, Subject
 from portal.records.services import REFERENCE_INDEX
@@ -30,8 +25,9 @@ from .test_openapi import conforms
 
 
 def record_id(s, v, reference: str) -> uuid.UUID:
-    return s.scalar(select(CreditRecord.id).where(
-        CreditRecord.reference_bidx == v.blind_index(REFERENCE_INDEX, reference)))
+    return s.scalar(
+        select(CreditRecord.id).where(CreditRecord.reference_bidx == v.blind_index(REFERENCE_INDEX, reference))
+    )
 
 
 @pytest.fixture
@@ -39,33 +35,48 @@ def sent(app, api):
     """Notices as a decision would leave them: the bank has two (one about
     a record now deleted), the lender one."""
     consent = grant(app, api.world.person_a.id, api.world.bank.id)
-    served = app.test_client().get(f"/api/v1/reports/11010519491231002X?purpose=loan_approval&consent={consent}",
-                                   headers=bearer(api.tokens["bank"]))
+    served = app.test_client().get(
+        f"/api/v1/reports/11010519491231002X?purpose=loan_approval&consent={consent}",
+        headers=bearer(api.tokens["bank"]),
+    )
     assert served.status_code == 200
     query_id = uuid.UUID(served.get_json()["report"]["query"]["id"])
     with db(app) as (s, v):
         a = s.get(Subject, api.world.person_a.id)
         loan, card = record_id(s, v, "A-LOAN-1"), record_id(s, v, "A-CARD-1")
-        dispute = file_dispute(s, v, a, s.get(User, api.world.user_a.id), [loan, card],
-                               DisputeReason.WRONG_AMOUNT, "Both are wrong.")
+        dispute = file_dispute(
+            s, v, a, s.get(User, api.world.user_a.id), [loan, card], DisputeReason.WRONG_AMOUNT, "Both are wrong."
+        )
         cipher = v.cipher(s, a.data_key_id)
         now = utcnow()
 
         def notice(institution_id, record, outcome, body_record, age):
-            row = CorrectionNotice(id=new_id(), dispute_id=dispute.id, institution_id=institution_id,
-                                   record_id=record, received_event_id=query_id, created_at=now - age)
-            body = {"dispute_id": str(dispute.id), "record_id": str(record), "reference": "A-LOAN-1",
-                    "outcome": outcome, "decided_at": now.isoformat(), "changes": ["changed"],
-                    "record": body_record}
+            row = CorrectionNotice(
+                id=new_id(),
+                dispute_id=dispute.id,
+                institution_id=institution_id,
+                record_id=record,
+                received_event_id=query_id,
+                created_at=now - age,
+            )
+            body = {
+                "dispute_id": str(dispute.id),
+                "record_id": str(record),
+                "reference": "A-LOAN-1",
+                "outcome": outcome,
+                "decided_at": now.isoformat(),
+                "changes": ["changed"],
+                "record": body_record,
+            }
             cipher.seal_field(row, "body", json.dumps(body, ensure_ascii=False))
             s.add(row)
             return row.id
 
         ids = SimpleNamespace(
             deleted=notice(api.world.bank.id, loan, "deleted", None, timedelta(hours=2)),
-            corrected=notice(api.world.bank.id, card, "corrected", {"id": str(card), "version": 2},
-                             timedelta(hours=1)),
-            lenders=notice(api.ids.lender, loan, "deleted", None, timedelta(hours=3)))
+            corrected=notice(api.world.bank.id, card, "corrected", {"id": str(card), "version": 2}, timedelta(hours=1)),
+            lenders=notice(api.ids.lender, loan, "deleted", None, timedelta(hours=3)),
+        )
         s.flush()
     return SimpleNamespace(api=api, tokens=api.tokens, ids=ids, dispute=dispute.id)
 
@@ -88,13 +99,21 @@ def test_an_institution_lists_its_own_notices_with_either_key(app, sent):
     for token in ("bank", "bank_query", "bank_furnish"):
         page = listed(app, sent.tokens[token])
         assert [n["id"] for n in page["notices"]] == [str(sent.ids.deleted), str(sent.ids.corrected)]
-        assert page["total"] == 2 and page["next_offset"] is None
+        assert page["total"] == 2
+        assert page["next_offset"] is None
     deleted = listed(app, sent.tokens["bank"])["notices"][0]
-    assert deleted["dispute_id"] == str(sent.dispute) and deleted["acknowledged_at"] is None
-    assert deleted["body"]["outcome"] == "deleted" and deleted["body"]["record"] is None
+    assert deleted["dispute_id"] == str(sent.dispute)
+    assert deleted["acknowledged_at"] is None
+    assert deleted["body"]["outcome"] == "deleted"
+    assert deleted["body"]["record"] is None
     assert [n["id"] for n in listed(app, sent.tokens["lender"])["notices"]] == [str(sent.ids.lenders)]
-    assert listed(app, sent.tokens["court"]) == {"notices": [], "total": 0, "limit": 50, "offset": 0,
-                                                  "next_offset": None}
+    assert listed(app, sent.tokens["court"]) == {
+        "notices": [],
+        "total": 0,
+        "limit": 50,
+        "offset": 0,
+        "next_offset": None,
+    }
 
 
 def test_acknowledging_once_and_again(app, sent):
@@ -103,15 +122,19 @@ def test_acknowledging_once_and_again(app, sent):
     at = first.get_json()["acknowledged_at"]
     assert first.get_json() == {"id": str(sent.ids.deleted), "acknowledged_at": at}
     again = ack(app, sent.tokens["bank_furnish"], sent.ids.deleted)
-    assert again.status_code == 200 and again.get_json() == first.get_json()
+    assert again.status_code == 200
+    assert again.get_json() == first.get_json()
 
     token = sent.tokens["bank"]
     assert [n["id"] for n in listed(app, token)["notices"]] == [str(sent.ids.corrected)]
     [done] = listed(app, token, "?acknowledged=true")["notices"]
-    assert done["id"] == str(sent.ids.deleted) and done["acknowledged_at"] == at
+    assert done["id"] == str(sent.ids.deleted)
+    assert done["acknowledged_at"] == at
     # All: those still to acknowledge first.
     assert [n["id"] for n in listed(app, token, "?acknowledged=all")["notices"]] == [
-        str(sent.ids.corrected), str(sent.ids.deleted)]
+        str(sent.ids.corrected),
+        str(sent.ids.deleted),
+    ]
     assert [n["id"] for n in listed(app, token, "?acknowledged=false")["notices"]] == [str(sent.ids.corrected)]
 
 
@@ -119,7 +142,8 @@ def test_others_notices_and_unknown_ones_are_the_same_404(app, sent):
     before = counts(app)
     theirs = is_problem(ack(app, sent.tokens["lender"], sent.ids.deleted), 404)
     unknown = is_problem(ack(app, sent.tokens["lender"], uuid.uuid4()), 404)
-    assert theirs == unknown and theirs["type"].endswith("unknown-notice")
+    assert theirs == unknown
+    assert theirs["type"].endswith("unknown-notice")
     assert counts(app) == before
     assert count(app, CorrectionNotice, CorrectionNotice.acknowledged_at.is_not(None)) == 0
     is_problem(app.test_client().post("/api/v1/notices/nope/ack", headers=bearer(sent.tokens["bank"])), 404)
@@ -133,15 +157,23 @@ def test_notices_need_a_key(app, sent):
 def test_pages_of_notices(app, sent):
     token = sent.tokens["bank"]
     first = listed(app, token, "?acknowledged=all&limit=1")
-    assert [n["id"] for n in first["notices"]] == [str(sent.ids.deleted)] and first["next_offset"] == 1
+    assert [n["id"] for n in first["notices"]] == [str(sent.ids.deleted)]
+    assert first["next_offset"] == 1
     second = listed(app, token, "?acknowledged=all&limit=1&offset=1")
-    assert [n["id"] for n in second["notices"]] == [str(sent.ids.corrected)] and second["next_offset"] is None
+    assert [n["id"] for n in second["notices"]] == [str(sent.ids.corrected)]
+    assert second["next_offset"] is None
 
 
-@pytest.mark.parametrize("query, parameter", [
-    ("?acknowledged=yes", "acknowledged"), ("?acknowledged=False", "acknowledged"), ("?limit=0", "limit"),
-    ("?offset=x", "offset"), ("?status=open", "status"),
-])
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("?acknowledged=yes", "acknowledged"),
+        ("?acknowledged=False", "acknowledged"),
+        ("?limit=0", "limit"),
+        ("?offset=x", "offset"),
+        ("?status=open", "status"),
+    ],
+)
 def test_bad_parameters_are_400_naming_the_parameter(app, sent, query, parameter):
     problem = is_problem(get(app, sent.tokens["bank"], query), 400)
     assert parameter in [e["parameter"] for e in problem["errors"]]
@@ -151,8 +183,15 @@ def test_a_decision_sends_a_notice_the_recipient_reads_and_acknowledges(app, api
     """From a real decision: the bank received A's report, the loan is then
     deleted by a decision, and the bank reads the notice."""
     consent = grant(app, api.world.person_a.id, api.world.bank.id)
-    assert app.test_client().get(f"/api/v1/reports/11010519491231002X?purpose=loan_approval&consent={consent}",
-                                 headers=bearer(api.tokens["bank"])).status_code == 200
+    assert (
+        app.test_client()
+        .get(
+            f"/api/v1/reports/11010519491231002X?purpose=loan_approval&consent={consent}",
+            headers=bearer(api.tokens["bank"]),
+        )
+        .status_code
+        == 200
+    )
     from portal.accounts.models import Role
     from portal.accounts.services import create_user
     from portal.disputes.lifecycle import advance
@@ -160,8 +199,9 @@ def test_a_decision_sends_a_notice_the_recipient_reads_and_acknowledges(app, api
     with db(app) as (s, v):
         a = s.get(Subject, api.world.person_a.id)
         loan = record_id(s, v, "A-LOAN-1")
-        dispute = file_dispute(s, v, a, s.get(User, api.world.user_a.id), [loan], DisputeReason.NOT_MINE,
-                               "Not my loan.")
+        dispute = file_dispute(
+            s, v, a, s.get(User, api.world.user_a.id), [loan], DisputeReason.NOT_MINE, "Not my loan."
+        )
         officer = create_user(s, v, role=Role.OFFICER, email="officer@test.example", display_name="officer")
         for to in (DisputeStatus.ACKNOWLEDGED, DisputeStatus.UNDER_REVIEW):
             advance(s, v, dispute, to, officer)
@@ -170,8 +210,10 @@ def test_a_decision_sends_a_notice_the_recipient_reads_and_acknowledges(app, api
         decisions.decide(s, v, s.get(Dispute, dispute.id), officer, DisputeOutcome.DELETED, "Identity theft shown.")
         dispute_id = dispute.id
     [notice] = listed(app, api.tokens["bank_query"])["notices"]
-    assert notice["dispute_id"] == str(dispute_id) and notice["record_id"] == str(loan)
-    assert notice["body"]["outcome"] == "deleted" and notice["body"]["record"] is None
+    assert notice["dispute_id"] == str(dispute_id)
+    assert notice["record_id"] == str(loan)
+    assert notice["body"]["outcome"] == "deleted"
+    assert notice["body"]["record"] is None
     assert listed(app, api.tokens["lender"])["total"] == 0
     assert ack(app, api.tokens["bank_query"], notice["id"]).status_code == 200
     assert listed(app, api.tokens["bank_query"])["total"] == 0

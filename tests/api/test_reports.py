@@ -2,6 +2,7 @@
 basis, refused otherwise (403 problem with the reason); every attempt is
 exactly one access event the subject sees; what is served is kept as an
 encrypted snapshot whose hash is sent along."""
+
 from __future__ import annotations
 
 import hashlib
@@ -33,8 +34,13 @@ def query(app, token, identifier=A, **params):
 
 def events_of(app, subject_id):
     with db(app) as (s, _v):
-        return list(s.scalars(select(AccessEvent).where(AccessEvent.subject_id == subject_id,
-                                                        AccessEvent.kind == EventKind.INSTITUTION_QUERY)))
+        return list(
+            s.scalars(
+                select(AccessEvent).where(
+                    AccessEvent.subject_id == subject_id, AccessEvent.kind == EventKind.INSTITUTION_QUERY
+                )
+            )
+        )
 
 
 def the_event(app, subject_id, event_id):
@@ -46,10 +52,13 @@ def the_event(app, subject_id, event_id):
 def refused(app, response, reason, subject_id):
     """A 403 with the reason, and the refused attempt recorded."""
     problem = is_problem(response, 403)
-    assert problem["reason"] == reason and problem["type"].endswith("query-refused")
+    assert problem["reason"] == reason
+    assert problem["type"].endswith("query-refused")
     event = the_event(app, subject_id, uuid.UUID(problem["event_id"]))
-    assert event.kind is EventKind.INSTITUTION_QUERY and event.outcome is Outcome.REFUSED
-    assert event.detail["reason"] == reason and "basis" not in event.detail
+    assert event.kind is EventKind.INSTITUTION_QUERY
+    assert event.outcome is Outcome.REFUSED
+    assert event.detail["reason"] == reason
+    assert "basis" not in event.detail
     assert count(app, Disclosure, Disclosure.event_id == event.id) == 0
     return problem, event
 
@@ -59,7 +68,8 @@ def test_a_live_consent_serves_the_report_and_keeps_exactly_what_was_sent(app, a
     consent = grant(app, api.world.person_a.id, api.world.bank.id)
     before = count(app, AccessEvent)
     response = query(app, api.tokens["bank"], consent=consent)
-    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
     assert count(app, AccessEvent) == before + 1
     body = response.get_data()
     sent = response.get_json()
@@ -74,21 +84,33 @@ def test_a_live_consent_serves_the_report_and_keeps_exactly_what_was_sent(app, a
     # The snapshot is byte for byte the report member of the body, hashed.
     assert body == b'{"report":' + snapshot + b',"sha256":"' + sha.encode() + b'"}'
     assert hashlib.sha256(snapshot).hexdigest() == sha == row.snapshot_hash.hex() == shown.hash
-    assert canonical_json(sent["report"]) == snapshot and shown.report == sent["report"]
-    assert row.institution_id == api.world.bank.id and row.subject_id == api.world.person_a.id
+    assert canonical_json(sent["report"]) == snapshot
+    assert shown.report == sent["report"]
+    assert row.institution_id == api.world.bank.id
+    assert row.subject_id == api.world.person_a.id
 
     report = sent["report"]
-    assert report["query"] == {"id": str(event.id), "at": report["query"]["at"], "institution": "test-bank",
-                               "purpose": "loan_approval", "basis": "consent", "consent": str(consent)}
+    assert report["query"] == {
+        "id": str(event.id),
+        "at": report["query"]["at"],
+        "institution": "test-bank",
+        "purpose": "loan_approval",
+        "basis": "consent",
+        "consent": str(consent),
+    }
     assert report["subject"] == {"kind": "person", "identifier": A, "name": "张三"}
     assert sorted(r["reference"] for r in report["records"]) == ["A-CARD-1", "A-LOAN-1"]
     for record in report["records"]:
-        assert record["disputed"] is False and record["statements"] == []
+        assert record["disputed"] is False
+        assert record["statements"] == []
         assert record["furnisher"]["code"] == "test-bank"
     detail = the_event(app, api.world.person_a.id, event.id).detail
-    assert event.outcome is Outcome.SERVED and event.channel == "api" and event.purpose == "loan_approval"
+    assert event.outcome is Outcome.SERVED
+    assert event.channel == "api"
+    assert event.purpose == "loan_approval"
     assert event.institution_id == api.world.bank.id
-    assert detail["basis"] == "consent" and detail["consent"] == str(consent)
+    assert detail["basis"] == "consent"
+    assert detail["consent"] == str(consent)
     assert detail["key_id"] == api.tokens["bank"][3:19]
 
 
@@ -109,13 +131,16 @@ def test_a_firm_is_found_by_its_credit_code(app, api):
 
 def test_expired_negative_information_is_not_disclosed(app, api):
     old = (portal_today() - timedelta(days=6 * 366)).isoformat()
-    for body in (furnish_body(reference="OLD-1", status="settled", negative=True, ended_on=old),
-                 furnish_body(reference="NEW-1", status="settled", negative=True, ended_on="2024-01-31")):
+    for body in (
+        furnish_body(reference="OLD-1", status="settled", negative=True, ended_on=old),
+        furnish_body(reference="NEW-1", status="settled", negative=True, ended_on="2024-01-31"),
+    ):
         response = app.test_client().post("/api/v1/records", json=body, headers=bearer(api.tokens["bank"]))
         assert response.status_code == 201
     grant(app, api.world.person_a.id, api.world.bank.id)
     references = {r["reference"] for r in query(app, api.tokens["bank"]).get_json()["report"]["records"]}
-    assert "NEW-1" in references and "OLD-1" not in references
+    assert "NEW-1" in references
+    assert "OLD-1" not in references
 
 
 # -- refused ----------------------------------------------------------------------------------
@@ -151,21 +176,34 @@ def test_a_consent_of_another_subject_or_institution_or_purpose_is_refused(app, 
     assert "consent" not in event.detail  # B's consent is not named in A's log
     to_lender = grant(app, a, api.ids.lender)
     refused(app, query(app, api.tokens["bank"], consent=to_lender), "consent_not_found", a)
-    refused(app, query(app, api.tokens["lender"], consent=to_lender, purpose="credit_card_approval"),
-            "consent_purpose_mismatch", a)
+    refused(
+        app,
+        query(app, api.tokens["lender"], consent=to_lender, purpose="credit_card_approval"),
+        "consent_purpose_mismatch",
+        a,
+    )
 
 
 def test_a_purpose_outside_the_institutions_allowed_purposes_is_refused(app, api):
     # The bank holds an open loan of A, but may query for loan approval only.
-    refused(app, query(app, api.tokens["bank"], purpose="post_loan_management"), "purpose_not_allowed",
-            api.world.person_a.id)
-    refused(app, query(app, api.tokens["employer"], purpose="loan_approval"), "purpose_not_allowed",
-            api.world.person_a.id)
+    refused(
+        app,
+        query(app, api.tokens["bank"], purpose="post_loan_management"),
+        "purpose_not_allowed",
+        api.world.person_a.id,
+    )
+    refused(
+        app, query(app, api.tokens["employer"], purpose="loan_approval"), "purpose_not_allowed", api.world.person_a.id
+    )
 
 
 def test_self_query_is_never_for_an_institution(app, api):
-    refused(app, query(app, api.tokens["bank"], purpose="self_query"), "self_query_not_for_institutions",
-            api.world.person_a.id)
+    refused(
+        app,
+        query(app, api.tokens["bank"], purpose="self_query"),
+        "self_query_not_for_institutions",
+        api.world.person_a.id,
+    )
 
 
 # -- legal bases ------------------------------------------------------------------------------
@@ -173,18 +211,28 @@ def test_post_loan_management_needs_an_open_record_of_the_institution(app, api):
     b, token = api.world.person_b.id, api.tokens["lender"]
     refused(app, query(app, token, B, purpose="post_loan_management"), "no_existing_contract", b)
     post = app.test_client().post
-    assert post("/api/v1/records", json=furnish_body(B, name="李四", reference="L-9"),
-                headers=bearer(token)).status_code == 201
+    assert (
+        post("/api/v1/records", json=furnish_body(B, name="李四", reference="L-9"), headers=bearer(token)).status_code
+        == 201
+    )
     response = query(app, token, B, purpose="post_loan_management")
     assert response.status_code == 200
     report = response.get_json()["report"]
-    assert report["query"]["basis"] == "existing_contract" and report["query"]["consent"] is None
+    assert report["query"]["basis"] == "existing_contract"
+    assert report["query"]["consent"] is None
     [event] = [e for e in events_of(app, b) if e.outcome is Outcome.SERVED]
     detail = the_event(app, b, event.id).detail
-    assert detail["basis"] == "existing_contract" and len(detail["records"]) == 1
+    assert detail["basis"] == "existing_contract"
+    assert len(detail["records"]) == 1
     # Closed: the contract no longer exists.
-    assert post("/api/v1/records", json=furnish_body(B, name="李四", reference="L-9", status="closed"),
-                headers=bearer(token)).status_code == 201
+    assert (
+        post(
+            "/api/v1/records",
+            json=furnish_body(B, name="李四", reference="L-9", status="closed"),
+            headers=bearer(token),
+        ).status_code
+        == 201
+    )
     refused(app, query(app, token, B, purpose="post_loan_management"), "no_existing_contract", b)
 
 
@@ -208,8 +256,10 @@ def test_a_court_queries_for_enforcement_even_while_locked_and_it_is_shown(app, 
     assert response.get_json()["report"]["query"]["basis"] == "court_enforcement"
     [event] = events_of(app, a)
     detail = the_event(app, a, event.id).detail
-    assert event.outcome is Outcome.SERVED and event.purpose == "court_enforcement"
-    assert detail["basis"] == "court_enforcement" and detail["while_locked"] is True
+    assert event.outcome is Outcome.SERVED
+    assert event.purpose == "court_enforcement"
+    assert detail["basis"] == "court_enforcement"
+    assert detail["while_locked"] is True
     # ... but only for enforcement.
     refused(app, query(app, api.tokens["court"], purpose="loan_approval"), "purpose_not_allowed", a)
 
@@ -225,7 +275,7 @@ SCENARIOS = [
 ]
 
 
-@pytest.mark.parametrize("why, token, params, status", SCENARIOS, ids=[s[0] for s in SCENARIOS])
+@pytest.mark.parametrize(("why", "token", "params", "status"), SCENARIOS, ids=[s[0] for s in SCENARIOS])
 def test_every_attempt_is_exactly_one_event_the_subject_sees(app, api, why, token, params, status):
     a = api.world.person_a.id
     consent = grant(app, a, api.world.bank.id)
@@ -251,5 +301,6 @@ def test_an_identifier_not_on_file_is_404_and_records_nothing(app, api):
 def test_an_invalid_identifier_is_400_naming_it(app, api):
     before = counts(app)
     problem = is_problem(query(app, api.tokens["bank"], "123"), 400)
-    assert problem["errors"][0]["parameter"] == "identifier" and "18 characters" in problem["errors"][0]["detail"]
+    assert problem["errors"][0]["parameter"] == "identifier"
+    assert "18 characters" in problem["errors"][0]["detail"]
     assert counts(app) == before

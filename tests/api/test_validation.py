@@ -1,5 +1,6 @@
 """Strict validation: each bad body is a 400/415/413/422 problem naming the
 field (a JSON pointer) or the parameter, and writes nothing at all."""
+
 from __future__ import annotations
 
 import copy
@@ -75,7 +76,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("why, body, pointer", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(("why", "body", "pointer"), CASES, ids=[c[0] for c in CASES])
 def test_bad_bodies_are_422_naming_the_field_and_write_nothing(app, api, why, body, pointer):
     before = counts(app)
     response = app.test_client().post("/api/v1/records", json=body, headers=bearer(api.tokens["bank"]))
@@ -86,15 +87,18 @@ def test_bad_bodies_are_422_naming_the_field_and_write_nothing(app, api, why, bo
     assert counts(app) == before, why
 
 
-@pytest.mark.parametrize("language, words", [("en", "check character"), ("zh-CN", "校验")])
+@pytest.mark.parametrize(("language", "words"), [("en", "check character"), ("zh-CN", "校验")])
 def test_the_identifier_error_is_the_identifiers_own_message(app, api, language, words):
     bad = "110105194912310021"  # the check character should be X
-    with app.test_request_context(headers={"Accept-Language": language}):
-        with pytest.raises(ValueError) as expected:
-            validate_identifier(SubjectKind.PERSON, bad)
+    with (
+        app.test_request_context(headers={"Accept-Language": language}),
+        pytest.raises(ValueError, match=words) as expected,
+    ):
+        validate_identifier(SubjectKind.PERSON, bad)
     before = counts(app)
-    response = app.test_client().post("/api/v1/records", json=furnish_body(bad),
-                                      headers={**bearer(api.tokens["bank"]), "Accept-Language": language})
+    response = app.test_client().post(
+        "/api/v1/records", json=furnish_body(bad), headers={**bearer(api.tokens["bank"]), "Accept-Language": language}
+    )
     problem = is_problem(response, 422)
     assert problem["errors"] == [{"pointer": "/subject/identifier", "detail": str(expected.value)}]
     assert words in str(expected.value)
@@ -121,7 +125,7 @@ RAW = [
 ]
 
 
-@pytest.mark.parametrize("why, data, content_type, status", RAW, ids=[r[0] for r in RAW])
+@pytest.mark.parametrize(("why", "data", "content_type", "status"), RAW, ids=[r[0] for r in RAW])
 def test_unreadable_bodies_are_problems_and_write_nothing(app, api, why, data, content_type, status):
     before = counts(app)
     headers = bearer(api.tokens["bank"])
@@ -132,18 +136,20 @@ def test_unreadable_bodies_are_problems_and_write_nothing(app, api, why, data, c
     assert counts(app) == before
 
 
-@pytest.mark.parametrize("query, parameter", [
-    ("purpose=loan", "purpose"),
-    ("", "purpose"),
-    ("purpose=loan_approval&consent=not-a-uuid", "consent"),
-    ("purpose=loan_approval&purpose=loan_approval", "purpose"),
-    ("purpose=loan_approval&kind=robot", "kind"),
-    ("purpose=loan_approval&debug=1", "debug"),
-])
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("purpose=loan", "purpose"),
+        ("", "purpose"),
+        ("purpose=loan_approval&consent=not-a-uuid", "consent"),
+        ("purpose=loan_approval&purpose=loan_approval", "purpose"),
+        ("purpose=loan_approval&kind=robot", "kind"),
+        ("purpose=loan_approval&debug=1", "debug"),
+    ],
+)
 def test_bad_query_parameters_are_400_naming_the_parameter_and_record_nothing(app, api, query, parameter):
     before = counts(app)
-    response = app.test_client().get(f"/api/v1/reports/11010519491231002X?{query}",
-                                     headers=bearer(api.tokens["bank"]))
+    response = app.test_client().get(f"/api/v1/reports/11010519491231002X?{query}", headers=bearer(api.tokens["bank"]))
     problem = is_problem(response, 400)
     assert parameter in [e["parameter"] for e in problem["errors"]]
     assert counts(app) == before

@@ -1,5 +1,6 @@
 """`portal audit verify` accepts an untouched log and names the first bad
 leaf index, or the bad checkpoint, after each kind of tampering."""
+
 from __future__ import annotations
 
 import pytest
@@ -114,18 +115,25 @@ def test_a_leaf_rewritten_with_its_whole_tree_is_caught_by_the_checkpoints(audit
         leaves = b"".join(c.scalars(select(LogLeaf.leaf_hash).order_by(LogLeaf.index)))
         for level, blob in enumerate(merkle.build_levels(leaves)):
             for index in range(len(blob) // 32):
-                c.execute(update(LogNode).where(LogNode.level == level, LogNode.index == index)
-                          .values(hash=blob[32 * index:32 * index + 32]))
-    assert failed(verify(), "checkpoint at size 12: the stored leaves no longer give its signed root; "
-                            "a leaf between 5 and 11")
+                c.execute(
+                    update(LogNode)
+                    .where(LogNode.level == level, LogNode.index == index)
+                    .values(hash=blob[32 * index : 32 * index + 32])
+                )
+    assert failed(
+        verify(), "checkpoint at size 12: the stored leaves no longer give its signed root; a leaf between 5 and 11"
+    )
 
 
-@pytest.mark.parametrize("change", [
-    lambda note: note.replace("\n12\n", "\n13\n"),
-    lambda note: note.replace("/log\n", "/log2\n", 1),
-    lambda note: note[:-10] + ("A" if note[-10] != "A" else "B") + note[-9:],   # the signature
-    lambda note: note.split("\n\n")[0] + "\n\n",                                  # signature removed
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda note: note.replace("\n12\n", "\n13\n"),
+        lambda note: note.replace("/log\n", "/log2\n", 1),
+        lambda note: note[:-10] + ("A" if note[-10] != "A" else "B") + note[-9:],  # the signature
+        lambda note: note.split("\n\n")[0] + "\n\n",  # signature removed
+    ],
+)
 def test_an_altered_checkpoint(audited, change):
     verify, engine = audited
     with engine.begin() as c:
@@ -150,8 +158,9 @@ def test_a_checkpoint_from_another_key(audited, log_app, tmp_path):
     verify, engine = audited
     with engine.begin() as c:
         root = c.scalar(select(Checkpoint.root).where(Checkpoint.size == 12))
-        c.execute(update(Checkpoint).where(Checkpoint.size == 12)
-                  .values(note=other.sign_checkpoint(other.name, 12, root)))
+        c.execute(
+            update(Checkpoint).where(Checkpoint.size == 12).values(note=other.sign_checkpoint(other.name, 12, root))
+        )
     assert failed(verify(), "checkpoint at size 12: the note is not signed by")
     # ... and checked against that key instead, the others fail.
     assert failed(verify("--key", other.vkey), "checkpoint at size 5")

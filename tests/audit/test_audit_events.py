@@ -1,5 +1,6 @@
 """`portal audit verify` ties every event to its leaf: an event changed,
 deleted or moved in the database is named, not only a damaged tree."""
+
 import pytest
 from sqlalchemy import text
 
@@ -17,8 +18,17 @@ def logged(app, world):
         s, v = session(), vault()
         a = s.get(Subject, world.person_a.id)
         for outcome in (Outcome.SERVED, Outcome.REFUSED, Outcome.SERVED):
-            record_event(s, v, a, EventKind.INSTITUTION_QUERY, channel="api", outcome=outcome,
-                         institution_id=world.bank.id, purpose="loan_approval", detail={})
+            record_event(
+                s,
+                v,
+                a,
+                EventKind.INSTITUTION_QUERY,
+                channel="api",
+                outcome=outcome,
+                institution_id=world.bank.id,
+                purpose="loan_approval",
+                detail={},
+            )
         s.commit()
     return app
 
@@ -39,12 +49,15 @@ def test_an_intact_log_and_its_events_verify(logged):
     assert "3 events recomputed" in result.output
 
 
-@pytest.mark.parametrize("sql, fragment", [
-    ("UPDATE access_events SET outcome = 'served' WHERE outcome = 'refused'", "no longer hashes to it"),
-    ("UPDATE access_events SET purpose = 'court_enforcement' WHERE log_index = 0", "leaf 0: event"),
-    ("DELETE FROM access_events WHERE log_index = 1", "leaf 1: no event has it"),
-    ("UPDATE access_events SET log_index = 99 WHERE log_index = 2", "points at leaf 99"),
-])
+@pytest.mark.parametrize(
+    ("sql", "fragment"),
+    [
+        ("UPDATE access_events SET outcome = 'served' WHERE outcome = 'refused'", "no longer hashes to it"),
+        ("UPDATE access_events SET purpose = 'court_enforcement' WHERE log_index = 0", "leaf 0: event"),
+        ("DELETE FROM access_events WHERE log_index = 1", "leaf 1: no event has it"),
+        ("UPDATE access_events SET log_index = 99 WHERE log_index = 2", "points at leaf 99"),
+    ],
+)
 def test_a_rewritten_deleted_or_moved_event_is_named(logged, sql, fragment):
     tamper(logged, sql)
     result = audit(logged)

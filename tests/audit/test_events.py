@@ -1,5 +1,6 @@
 """Access events as log leaves: written in the action's transaction, salted
 and committed to by a hash, and provable to the subject offline."""
+
 from __future__ import annotations
 
 import base64
@@ -64,12 +65,23 @@ def test_the_leaf_commits_to_the_event_with_a_sealed_salt(log_app, world):
         assert len(salt) == 32
         document = event_document(event, sealed)
         assert document == {
-            "id": str(event_id), "subject_id": str(world.person_a.id), "occurred_at": document["occurred_at"],
-            "kind": "self_query", "outcome": "served", "purpose": None, "channel": "web", "actor_user_id": None,
-            "institution_id": None, "detail": {"what": "report", "page": 2, "name": "张三"}}
-        assert document["occurred_at"].endswith("Z") and "T" in document["occurred_at"]
-        assert canonical_json(document) == json.dumps(document, sort_keys=True, separators=(",", ":"),
-                                                      ensure_ascii=False).encode()
+            "id": str(event_id),
+            "subject_id": str(world.person_a.id),
+            "occurred_at": document["occurred_at"],
+            "kind": "self_query",
+            "outcome": "served",
+            "purpose": None,
+            "channel": "web",
+            "actor_user_id": None,
+            "institution_id": None,
+            "detail": {"what": "report", "page": 2, "name": "张三"},
+        }
+        assert document["occurred_at"].endswith("Z")
+        assert "T" in document["occurred_at"]
+        assert (
+            canonical_json(document)
+            == json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        )
         d = hashlib.sha256(salt + canonical_json(document)).digest()
         assert s.get(LogLeaf, index).leaf_hash == merkle.leaf_hash(d) == merkle.leaf_hash(leaf_data(salt, document))
         # The salt is never shown with the event.
@@ -86,9 +98,8 @@ def test_two_events_with_the_same_content_get_different_leaves(log_app, world):
 
 
 def test_the_salt_key_is_reserved(log_app, world):
-    with log_app.app_context():
-        with pytest.raises(ValueError, match="reserved"):
-            record(world.person_a.id, _salt="mine")
+    with log_app.app_context(), pytest.raises(ValueError, match="reserved"):
+        record(world.person_a.id, _salt="mine")
 
 
 # -- proof bundles -------------------------------------------------------------------
@@ -145,28 +156,32 @@ def flip(text):
     return base64.b64encode(raw).decode()
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda b: b.update(event=b["event"].replace("dashboard", "report")), "not proved to be in the log"),
-    (lambda b: b.update(event=b["event"].replace('"self_query"', '"export"')), "not proved"),
-    (lambda b: b.update(event=json.dumps(json.loads(b["event"]))), "not proved"),   # the same, re-serialised
-    (lambda b: b.update(event="[]"), "not the JSON text of an object"),
-    (lambda b: b.update(event="\ud800"), "not the JSON text of an object"),
-    (lambda b: b.update(salt=flip(b["salt"])), "not proved"),
-    (lambda b: b.update(leaf_index=b["leaf_index"] + 1), "not proved"),
-    (lambda b: b["proof"].__setitem__(0, flip(b["proof"][0])), "not proved"),
-    (lambda b: b["proof"].pop(), "not proved"),
-    (lambda b: b.update(tree_size=b["tree_size"] - 1), "is for size"),
-    (lambda b: b.update(checkpoint=b["checkpoint"].replace("\n", "\n1", 1)), "the checkpoint"),
-    (lambda b: b.pop("salt"), "'salt' is missing"),
-    (lambda b: b.update(leaf_index="3"), "'leaf_index' is missing or not an integer"),
-    (lambda b: b.update(proof=["not base64!"]), "proof element 0 is not base64"),
-    (lambda b: b.update(format="something else"), "not a proof bundle"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda b: b.update(event=b["event"].replace("dashboard", "report")), "not proved to be in the log"),
+        (lambda b: b.update(event=b["event"].replace('"self_query"', '"export"')), "not proved"),
+        (lambda b: b.update(event=json.dumps(json.loads(b["event"]))), "not proved"),  # the same, re-serialised
+        (lambda b: b.update(event="[]"), "not the JSON text of an object"),
+        (lambda b: b.update(event="\ud800"), "not the JSON text of an object"),
+        (lambda b: b.update(salt=flip(b["salt"])), "not proved"),
+        (lambda b: b.update(leaf_index=b["leaf_index"] + 1), "not proved"),
+        (lambda b: b["proof"].__setitem__(0, flip(b["proof"][0])), "not proved"),
+        (lambda b: b["proof"].pop(), "not proved"),
+        (lambda b: b.update(tree_size=b["tree_size"] - 1), "is for size"),
+        (lambda b: b.update(checkpoint=b["checkpoint"].replace("\n", "\n1", 1)), "the checkpoint"),
+        (lambda b: b.pop("salt"), "'salt' is missing"),
+        (lambda b: b.update(leaf_index="3"), "'leaf_index' is missing or not an integer"),
+        (lambda b: b.update(proof=["not base64!"]), "proof element 0 is not base64"),
+        (lambda b: b.update(format="something else"), "not a proof bundle"),
+    ],
+)
 def test_an_altered_bundle_fails(bundle, change, message):
     made, verify = bundle
     result = verify(altered(made, change))
     assert result.exit_code == 1, result.output
-    assert "proof NOT verified" in result.output and message in result.output
+    assert "proof NOT verified" in result.output
+    assert message in result.output
     assert "Traceback" not in result.output
 
 
@@ -176,7 +191,8 @@ def test_a_bundle_checked_against_another_key_fails(bundle, tmp_path):
     create_key_file(tmp_path / "other")
     made, verify = bundle
     result = verify(made, "--key", Signer.load(tmp_path / "other").vkey)
-    assert result.exit_code == 1 and "not signed by" in result.output
+    assert result.exit_code == 1
+    assert "not signed by" in result.output
 
 
 @pytest.mark.parametrize("content", ["{not json", "[1, 2]", "", b"\xff\xfe{}", "null"])
@@ -184,7 +200,8 @@ def test_a_file_that_is_no_bundle_gets_a_clear_error(bundle, content):
     _made, verify = bundle
     result = verify(content)
     assert result.exit_code == 1
-    assert "proof NOT verified" in result.output and "Traceback" not in result.output
+    assert "proof NOT verified" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_the_bundle_is_what_a_browser_checks(bundle, log_app):
@@ -195,16 +212,18 @@ def test_the_bundle_is_what_a_browser_checks(bundle, log_app):
     with log_app.app_context():
         _origin, size, root = verify_note(made["checkpoint"], log_signer().vkey)
         assert session().get(LogLeaf, made["leaf_index"]).leaf_hash == merkle.leaf_hash(d)
-    merkle.verify_inclusion(made["leaf_index"], size, merkle.leaf_hash(d),
-                            [base64.b64decode(p) for p in made["proof"]], root)
+    merkle.verify_inclusion(
+        made["leaf_index"], size, merkle.leaf_hash(d), [base64.b64decode(p) for p in made["proof"]], root
+    )
 
 
 def test_no_bundle_for_an_event_from_before_the_log(log_app, world):
     with log_app.app_context():
         s = session()
         subject = s.get(Subject, world.person_a.id)
-        old = AccessEvent(id=uuid.uuid4(), subject_id=subject.id, kind=EventKind.SELF_QUERY, outcome="served",
-                          channel="web")
+        old = AccessEvent(
+            id=uuid.uuid4(), subject_id=subject.id, kind=EventKind.SELF_QUERY, outcome="served", channel="web"
+        )
         vault().cipher(s, subject.data_key_id).seal_field(old, "detail", "{}")
         s.add(old)
         s.flush()

@@ -3,13 +3,14 @@ alone means little on a shared machine). Not a test: run it by hand.
 
     python tests/benchmarks/bench.py [--rounds N] [--leaves N] [--cases N]
 """
+
 from __future__ import annotations
 
 import argparse
 import secrets
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.orm import Session
@@ -22,9 +23,23 @@ from portal.records.services import RecordInput, build_version, open_payload
 
 
 def typical_record() -> RecordInput:
-    return RecordInput(Category.LOAN, "LOA-00012345", RecordStatus.OVERDUE, True, None, {
-        "currency": "CNY", "loan_type": "consumer", "principal": "200000.00", "balance": "153422.17",
-        "overdue_amount": "8210.55", "overdue_months": 3, "opened_on": "2021-03-14", "maturity_on": "2026-03-14"})
+    return RecordInput(
+        Category.LOAN,
+        "LOA-00012345",
+        RecordStatus.OVERDUE,
+        True,
+        None,
+        {
+            "currency": "CNY",
+            "loan_type": "consumer",
+            "principal": "200000.00",
+            "balance": "153422.17",
+            "overdue_amount": "8210.55",
+            "overdue_months": 3,
+            "opened_on": "2021-03-14",
+            "maturity_on": "2026-03-14",
+        },
+    )
 
 
 def best_per_op(fn: Callable[[], object], n: int, rounds: int) -> float:
@@ -59,9 +74,13 @@ def bench_vault(rounds: int, tmp: str) -> None:
     n = 2000
     sealed = cipher.seal("record_versions", "payload", version.id, payload)
     cases = {
-        "seal (Cipher.seal: header, AAD, nonce, AES-GCM)": lambda: cipher.seal("record_versions", "payload", version.id, payload),
+        "seal (Cipher.seal: header, AAD, nonce, AES-GCM)": lambda: cipher.seal(
+            "record_versions", "payload", version.id, payload
+        ),
         "seal (raw AESGCM.encrypt, same bytes and AAD)": lambda: raw.encrypt(secrets.token_bytes(12), payload, aad),
-        "open (Cipher.open: checks, AAD, AES-GCM)": lambda: cipher.open("record_versions", "payload", version.id, sealed),
+        "open (Cipher.open: checks, AAD, AES-GCM)": lambda: cipher.open(
+            "record_versions", "payload", version.id, sealed
+        ),
         "open (raw AESGCM.decrypt, same bytes and AAD)": lambda: raw.decrypt(nonce, sealed_raw, aad),
         "build a record version (ORM row, JSON, seal)": lambda: build_version(cipher, version.record_id, 1, data),
         "read a record payload (open, JSON parse)": lambda: open_payload(cipher, version),
@@ -78,8 +97,10 @@ def bench_vault(rounds: int, tmp: str) -> None:
     names = list(cases)
     print(f"  ratio seal vault/raw: {med[names[0]] / med[names[1]]:.2f}x")
     print(f"  ratio open vault/raw: {med[names[2]] / med[names[3]]:.2f}x")
-    print(f"  ratio record version build/raw encrypt: {med[names[4]] / med[names[1]]:.1f}x, "
-          f"payload read/raw decrypt: {med[names[5]] / med[names[3]]:.1f}x")
+    print(
+        f"  ratio record version build/raw encrypt: {med[names[4]] / med[names[1]]:.1f}x, "
+        f"payload read/raw decrypt: {med[names[5]] / med[names[3]]:.1f}x"
+    )
 
     # First touch of a subject in a request: unwrap its data key from the row.
     key_id = cipher.key_id
@@ -90,8 +111,10 @@ def bench_vault(rounds: int, tmp: str) -> None:
         open_payload(vault.cipher(session, key_id), version)
 
     cold = best_per_op(cold_open, 500, rounds)
-    print(f"  first read of a subject (load + unwrap its data key, then open): {cold:.2f} us, "
-          f"{cold / med[names[3]]:.0f}x raw decrypt")
+    print(
+        f"  first read of a subject (load + unwrap its data key, then open): {cold:.2f} us, "
+        f"{cold / med[names[3]]:.0f}x raw decrypt"
+    )
 
 
 # -- the transparency log ---------------------------------------------------------
@@ -161,11 +184,15 @@ def bench_log(leaves: int, rounds: int, tmp: str) -> None:
     raw.execute("PRAGMA synchronous=OFF")
     raw.execute("BEGIN")
     stamp = "2026-01-01 00:00:00.000000"
-    raw.executemany('INSERT INTO log_leaves ("index", leaf_hash, appended_at) VALUES (?, ?, ?)',
-                    ((i, h, stamp) for i, h in enumerate(hashes)))
+    raw.executemany(
+        'INSERT INTO log_leaves ("index", leaf_hash, appended_at) VALUES (?, ?, ?)',
+        ((i, h, stamp) for i, h in enumerate(hashes)),
+    )
     for level, blob in enumerate(levels):
-        raw.executemany('INSERT INTO log_nodes (level, "index", hash) VALUES (?, ?, ?)',
-                        ((level, i, blob[32 * i:32 * i + 32]) for i in range(len(blob) // 32)))
+        raw.executemany(
+            'INSERT INTO log_nodes (level, "index", hash) VALUES (?, ?, ?)',
+            ((level, i, blob[32 * i : 32 * i + 32]) for i in range(len(blob) // 32)),
+        )
     raw.execute("INSERT INTO log_head (id, size) VALUES (1, ?)", (leaves,))
     raw.execute("COMMIT")
     raw.close()
@@ -174,8 +201,10 @@ def bench_log(leaves: int, rounds: int, tmp: str) -> None:
         latest_checkpoint(session, signer)
         session.commit()
     nodes = sum(len(b) // 32 for b in levels)
-    print(f"built a log of {leaves:,} leaves ({nodes:,} stored subtrees) with bulk inserts in "
-          f"{time.perf_counter() - start:.1f} s")
+    print(
+        f"built a log of {leaves:,} leaves ({nodes:,} stored subtrees) with bulk inserts in "
+        f"{time.perf_counter() - start:.1f} s"
+    )
 
     # 3. Full verification: raw SHA-256 over the leaf hashes, the in-memory
     # recomputation audit verify does, and the whole `verify_log`.
@@ -190,7 +219,8 @@ def bench_log(leaves: int, rounds: int, tmp: str) -> None:
     def full() -> None:
         with Session(engine) as session:
             report = verify_log(session, signer.vkey)
-            assert report.size == leaves and report.checkpoints == 1
+            assert report.size == leaves
+            assert report.checkpoints == 1
 
     timed = {name: [] for name in ("raw", "recompute", "full")}
     for _ in range(max(1, min(rounds, 3))):
@@ -203,8 +233,9 @@ def bench_log(leaves: int, rounds: int, tmp: str) -> None:
     print(f"  {'raw hashlib.sha256 over each 32-byte leaf hash':<50} {med['raw']:8.2f} s")
     print(f"  {'recompute every subtree and the root (in memory)':<50} {med['recompute']:8.2f} s")
     print(f"  {'portal audit verify (read, recompute, compare)':<50} {med['full']:8.2f} s")
-    print(f"  ratio recompute/raw: {med['recompute'] / med['raw']:.2f}x, full verify/raw: "
-          f"{med['full'] / med['raw']:.1f}x")
+    print(
+        f"  ratio recompute/raw: {med['recompute'] / med['raw']:.2f}x, full verify/raw: {med['full'] / med['raw']:.1f}x"
+    )
 
     # 4. One inclusion proof at `leaves` leaves: SQL statements and time,
     # against reading one stored hash by primary key.
@@ -218,6 +249,7 @@ def bench_log(leaves: int, rounds: int, tmp: str) -> None:
         per_proof = len(statements)
         merkle.verify_inclusion(0, leaves, hashes[0], log.inclusion_proof(session, 0, leaves), root)
         indices = [rng.randrange(leaves) for _ in range(200)]
+
         def one_read(i: int):
             return select(LogNode.hash).where(LogNode.level == 0, LogNode.index == i)
 
@@ -265,8 +297,9 @@ def bench_queue(cases: int, rounds: int, tmp: str) -> None:
 
     init_keys(Path(tmp) / "qkeys")
     create_key_file(Path(tmp) / "qkeys")
-    app = create_app({"SECRET_KEY": "bench", "DATABASE_URL": f"sqlite:///{tmp}/queue.sqlite3",
-                      "KEY_DIR": str(Path(tmp) / "qkeys")})
+    app = create_app(
+        {"SECRET_KEY": "bench", "DATABASE_URL": f"sqlite:///{tmp}/queue.sqlite3", "KEY_DIR": str(Path(tmp) / "qkeys")}
+    )
     with app.app_context():
         s, v = session(), vault()
         upgrade(app.extensions["portal.db"].engine)
@@ -283,8 +316,16 @@ def bench_queue(cases: int, rounds: int, tmp: str) -> None:
             subject = record.subject
             by = s.scalar(select(User).where(User.subject_id == subject.id)) or officer
             try:
-                file_dispute(s, v, subject, by, [record.id], rng.choice(list(DisputeReason)[:7]), "bench",
-                             today=today - timedelta(days=rng.randint(0, 40)))
+                file_dispute(
+                    s,
+                    v,
+                    subject,
+                    by,
+                    [record.id],
+                    rng.choice(list(DisputeReason)[:7]),
+                    "bench",
+                    today=today - timedelta(days=rng.randint(0, 40)),
+                )
             except ValueError:
                 continue
             filed += 1

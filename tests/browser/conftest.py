@@ -2,6 +2,7 @@
 by Playwright in Debian's headless Chromium (PORTAL_CHROMIUM, default
 /usr/bin/chromium). Without Chromium these tests skip on a newcomer's
 machine; under CI=true a skip is a failure (see tests/conftest.py)."""
+
 from __future__ import annotations
 
 import os
@@ -10,10 +11,20 @@ from pathlib import Path
 
 import pytest
 
+from .people import put_on_file
+
 CHROMIUM = os.environ.get("PORTAL_CHROMIUM") or "/usr/bin/chromium"
 # Chromium flags for a closed network and a root user (see the README).
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 @pytest.fixture(scope="session")
@@ -56,3 +67,10 @@ def page(browser, live_server):
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+@pytest.fixture
+def on_file(live_app):
+    """A person and a firm on file, with a contact and records; the firm's
+    representative has an account with a password but no second factor."""
+    put_on_file(live_app)

@@ -2,6 +2,7 @@
 them: in the browser. The JavaScript verifiers must accept exactly what the
 RFC 9162 known-answer vectors accept; the page must say "verified" for a
 true log and what failed for a rewritten event."""
+
 from __future__ import annotations
 
 import json
@@ -13,20 +14,24 @@ from portal.audit.events import record_event
 from portal.audit.models import AccessEvent, EventKind, Outcome
 from portal.extensions import session, vault
 
-from .test_journeys import PASSWORD, accessible, on_file, sign_in  # noqa: F401  (fixture)
+from .people import PASSWORD
+from .test_journeys import accessible, sign_in
 
 VECTORS = Path(__file__).resolve().parents[1] / "transparency" / "vectors"
 
 
 def load(kind: str) -> list[dict]:
-    return [json.loads(p.read_text()) | {"name": str(p.relative_to(VECTORS))}
-            for p in sorted((VECTORS / kind).rglob("*.json"))]
+    return [
+        json.loads(p.read_text()) | {"name": str(p.relative_to(VECTORS))}
+        for p in sorted((VECTORS / kind).rglob("*.json"))
+    ]
 
 
 def test_the_browser_verifiers_agree_with_every_known_answer(page, live_server):
     page.goto("/")
     page.add_script_tag(url="/static/js/verify.js")
-    verdicts = page.evaluate("""async ({inclusion, consistency}) => {
+    verdicts = page.evaluate(
+        """async ({inclusion, consistency}) => {
       const L = window.PortalLog, b = (s) => s ? L.b64(s) : new Uint8Array();
       const out = {};
       for (const v of inclusion)
@@ -34,7 +39,9 @@ def test_the_browser_verifiers_agree_with_every_known_answer(page, live_server):
       for (const v of consistency)
         out[v.name] = await L.verifyConsistency(v.size1, v.size2, b(v.root1), b(v.root2), (v.proof || []).map(b));
       return out;
-    }""", {"inclusion": load("inclusion"), "consistency": load("consistency")})
+    }""",
+        {"inclusion": load("inclusion"), "consistency": load("consistency")},
+    )
     expected = {v["name"]: not v["wantErr"] for v in load("inclusion") + load("consistency")}
     assert len(verdicts) == len(expected) > 150
     wrong = {name: verdicts[name] for name in expected if verdicts[name] != expected[name]}
@@ -51,9 +58,17 @@ def add_queries(live_app, n=3):
         person = find_subject(s, v, SubjectKind.PERSON, "11010519491231002X")
         bank = s.scalar(select(Institution))
         for i in range(n):
-            record_event(s, v, person, EventKind.INSTITUTION_QUERY, channel="api",
-                         outcome=Outcome.SERVED if i % 2 == 0 else Outcome.REFUSED, institution_id=bank.id,
-                         purpose="loan_approval", detail={"basis": "consent"})
+            record_event(
+                s,
+                v,
+                person,
+                EventKind.INSTITUTION_QUERY,
+                channel="api",
+                outcome=Outcome.SERVED if i % 2 == 0 else Outcome.REFUSED,
+                institution_id=bank.id,
+                purpose="loan_approval",
+                detail={"basis": "consent"},
+            )
         s.commit()
         return person.id
 
@@ -67,8 +82,15 @@ def a_person_with_an_account(live_app):
     with live_app.app_context():
         s, v = session(), vault()
         person = find_subject(s, v, SubjectKind.PERSON, "11010519491231002X")
-        create_user(s, v, role=Role.PERSON, email="zhang@example.com", display_name="张三", password=PASSWORD,
-                    subject_id=person.id)
+        create_user(
+            s,
+            v,
+            role=Role.PERSON,
+            email="zhang@example.com",
+            display_name="张三",
+            password=PASSWORD,
+            subject_id=person.id,
+        )
         s.commit()
 
 
@@ -94,15 +116,17 @@ def test_a_rewritten_event_is_shown_as_not_verified(page, live_app, on_file):
     subject_id = add_queries(live_app, 1)
     with live_app.app_context():  # someone with database access changes the recorded purpose
         event_id = session().scalar(select(AccessEvent.id).where(AccessEvent.kind == EventKind.INSTITUTION_QUERY))
-        session().execute(text("UPDATE access_events SET purpose = 'post_loan_management' WHERE id = :id"),
-                          {"id": event_id.hex if live_app.extensions["portal.db"].engine.dialect.name == "sqlite"
-                           else event_id})
+        session().execute(
+            text("UPDATE access_events SET purpose = 'post_loan_management' WHERE id = :id"),
+            {"id": event_id.hex if live_app.extensions["portal.db"].engine.dialect.name == "sqlite" else event_id},
+        )
         session().commit()
     sign_in(page, "zhang@example.com")
     page.goto(f"/subjects/{subject_id}/access")
     page.locator("#log-status").filter(has_text="部分记录未能通过核验").wait_for()
     tampered = page.locator(".verify.bad")
-    assert tampered.count() == 1 and "该记录不在日志中" in tampered.inner_text()
+    assert tampered.count() == 1
+    assert "该记录不在日志中" in tampered.inner_text()
 
 
 def test_a_line_that_differs_from_its_logged_event_is_flagged(page, live_app, on_file):
@@ -112,8 +136,12 @@ def test_a_line_that_differs_from_its_logged_event_is_flagged(page, live_app, on
     subject_id = add_queries(live_app, 1)
     sign_in(page, "zhang@example.com")
     # A server that lies about the outcome in the page, but serves the true proof:
-    page.route(f"**/subjects/{subject_id}/access", lambda route: route.fulfill(
-        response=route.fetch(), body=route.fetch().text().replace('data-outcome="served"', 'data-outcome="refused"')))
+    page.route(
+        f"**/subjects/{subject_id}/access",
+        lambda route: route.fulfill(
+            response=route.fetch(), body=route.fetch().text().replace('data-outcome="served"', 'data-outcome="refused"')
+        ),
+    )
     page.goto(f"/subjects/{subject_id}/access")
     page.locator("#log-status").filter(has_text="部分记录未能通过核验").wait_for()
     assert "显示的内容与日志中的事件不一致" in page.locator(".verify.bad").first.inner_text()

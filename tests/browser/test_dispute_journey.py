@@ -5,12 +5,14 @@ furnisher answers "corrected" through the API; the officer decides
 "corrected"; the person sees the new version, the outcome letter (and its
 PDF) and who was told; the recipient acknowledges the notice. New pages are
 scanned with axe-core in both languages."""
+
 from __future__ import annotations
 
 import json
 import re
 import urllib.request
 from datetime import timedelta
+from pathlib import Path
 
 import pyotp
 import pytest
@@ -21,11 +23,7 @@ from portal.accounts.services import create_user
 from portal.audit.purposes import Purpose
 from portal.extensions import session, vault
 from portal.institutions.models import ApiScope, InstitutionKind
-from portal.institutions.services import (
-    NewInstitution,
-    create_institution,
-    issue_api_key,
-)
+from portal.institutions.services import NewInstitution, create_institution, issue_api_key
 from portal.localtime import today as portal_today
 from portal.records.models import Category, RecordStatus, SubjectKind
 from portal.records.services import RecordInput, create_subject, furnish
@@ -49,11 +47,26 @@ def _pdf() -> bytes:
 
 def bank_and_lender(s, v):
     """The two institutions of the browser journeys."""
-    bank = create_institution(s, v, NewInstitution("hengtong-bank", "恒通银行", "Hengtong Bank",
-                                                   InstitutionKind.BANK, [], "周立", "ops@bank.example"))
-    lender = create_institution(s, v, NewInstitution("xiaoyu-lender", "小雨贷款", "Xiaoyu Lending",
-                                                     InstitutionKind.LENDER, ["loan_approval"], "陈明",
-                                                     "ops@lender.example"))
+    bank = create_institution(
+        s,
+        v,
+        NewInstitution(
+            "hengtong-bank", "恒通银行", "Hengtong Bank", InstitutionKind.BANK, [], "周立", "ops@bank.example"
+        ),
+    )
+    lender = create_institution(
+        s,
+        v,
+        NewInstitution(
+            "xiaoyu-lender",
+            "小雨贷款",
+            "Xiaoyu Lending",
+            InstitutionKind.LENDER,
+            ["loan_approval"],
+            "陈明",
+            "ops@lender.example",
+        ),
+    )
     return bank, lender
 
 
@@ -66,25 +79,54 @@ def cast(live_app):
         v.register_versions(s)
         bank, lender = bank_and_lender(s, v)
         person = create_subject(s, v, SubjectKind.PERSON, PERSON_ID, PERSON_NAME, contact_email="zhang@mail.example")
-        furnish(s, v, bank, person, RecordInput(Category.LOAN, "LOAN-1", RecordStatus.ACTIVE, False, None,
-                                                {"currency": "CNY", "principal": "120000.00", "balance": "35000.00",
-                                                 "opened_on": "2020-05-01"}))
-        user = create_user(s, v, role=Role.PERSON, email="zhangsan@example.com", display_name=PERSON_NAME,
-                           password=PASSWORD, subject_id=person.id)
-        create_user(s, v, role=Role.OFFICER, email="officer@portal.example", display_name="合规专员 王",
-                    password=PASSWORD, totp_secret=OFFICER_SECRET)
+        furnish(
+            s,
+            v,
+            bank,
+            person,
+            RecordInput(
+                Category.LOAN,
+                "LOAN-1",
+                RecordStatus.ACTIVE,
+                False,
+                None,
+                {"currency": "CNY", "principal": "120000.00", "balance": "35000.00", "opened_on": "2020-05-01"},
+            ),
+        )
+        user = create_user(
+            s,
+            v,
+            role=Role.PERSON,
+            email="zhangsan@example.com",
+            display_name=PERSON_NAME,
+            password=PASSWORD,
+            subject_id=person.id,
+        )
+        create_user(
+            s,
+            v,
+            role=Role.OFFICER,
+            email="officer@portal.example",
+            display_name="合规专员 王",
+            password=PASSWORD,
+            totp_secret=OFFICER_SECRET,
+        )
         consents.grant(s, v, person, lender, Purpose.LOAN_APPROVAL, portal_today() + timedelta(days=30), user)
-        tokens = {"bank": issue_api_key(s, bank, [ApiScope.FURNISH]),
-                  "lender": issue_api_key(s, lender, [ApiScope.QUERY])}
+        tokens = {
+            "bank": issue_api_key(s, bank, [ApiScope.FURNISH]),
+            "lender": issue_api_key(s, lender, [ApiScope.QUERY]),
+        }
         s.commit()
     return tokens
 
 
 def api(base: str, token: str, path: str, body: dict | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(base + path, method="POST" if body is not None else "GET",
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Authorization": f"Bearer {token}", "Accept-Language": "en",
-                                              "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        base + path,
+        method="POST" if body is not None else "GET",
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {token}", "Accept-Language": "en", "Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
@@ -99,12 +141,14 @@ def officer_signs_in(page) -> None:
     assert "/login" not in page.url, page.content()[:500]
 
 
-def test_a_disputed_record_is_corrected_and_everyone_who_received_it_is_told(page, browser, live_server, cast,
-                                                                              tmp_path):
+def test_a_disputed_record_is_corrected_and_everyone_who_received_it_is_told(
+    page, browser, live_server, cast, tmp_path
+):
     base = live_server
     # The lender receives the report (the disputed balance among it).
     status, sent = api(base, cast["lender"], f"/api/v1/reports/{PERSON_ID}?purpose=loan_approval")
-    assert status == 200 and sent["report"]["records"][0]["details"]["balance"] == "35000.00"
+    assert status == 200
+    assert sent["report"]["records"][0]["details"]["balance"] == "35000.00"
 
     # -- the person files a dispute with a PDF ---------------------------------------------
     sign_in(page, "zhangsan@example.com")
@@ -127,9 +171,11 @@ def test_a_disputed_record_is_corrected_and_everyone_who_received_it_is_told(pag
 
     # The bank knows of it at once; what the subject wrote and sent waits for the officer.
     status, listing = api(base, cast["bank"], "/api/v1/disputes?status=open")
-    assert status == 200 and len(listing["disputes"]) == 1
+    assert status == 200
+    assert len(listing["disputes"]) == 1
     (case,) = listing["disputes"]
-    assert case["reason"] == "wrong_amount" and (case["statement"], case["evidence"]) == (None, [])
+    assert case["reason"] == "wrong_amount"
+    assert (case["statement"], case["evidence"]) == (None, [])
 
     # -- the officer takes the case and asks the furnisher ------------------------------------
     officer = browser.new_context(base_url=base, locale="en-US").new_page()
@@ -137,7 +183,8 @@ def test_a_disputed_record_is_corrected_and_everyone_who_received_it_is_told(pag
     officer.get_by_role("link", name="Cases").click()
     both_languages(officer, "case queue")
     officer.locator(f"a[href$='{case['id']}']").first.click()
-    assert PERSON_NAME not in officer.content() and PERSON_ID not in officer.content()  # masked
+    assert PERSON_NAME not in officer.content()
+    assert PERSON_ID not in officer.content()
     both_languages(officer, "case page")
     officer.get_by_role("button", name="Take this case").click()
     for step in ("Acknowledge", "Start the review", "Wait for the furnisher"):
@@ -147,18 +194,32 @@ def test_a_disputed_record_is_corrected_and_everyone_who_received_it_is_told(pag
     # -- the furnisher reads the case and answers through the API: corrected, with the new version
     status, listing = api(base, cast["bank"], "/api/v1/disputes?status=open")
     (case,) = listing["disputes"]
-    assert case["forwarded"] and case["statement"] == STATEMENT
+    assert case["forwarded"]
+    assert case["statement"] == STATEMENT
     (pdf,) = case["evidence"]
-    with urllib.request.urlopen(urllib.request.Request(base + pdf["href"], headers={
-            "Authorization": f"Bearer {cast['bank']}"}), timeout=10) as response:
+    with urllib.request.urlopen(
+        urllib.request.Request(base + pdf["href"], headers={"Authorization": f"Bearer {cast['bank']}"}), timeout=10
+    ) as response:
         assert response.read() == evidence.read_bytes()
     item = case["items"][0]
-    status, answered = api(base, cast["bank"], f"/api/v1/disputes/{case['id']}/responses", {
-        "record_id": item["record_id"], "answer": "corrected",
-        "reviewed": "Repayment ledger and the payoff letter of 2024-06-30",
-        "correction": {"category": "loan", "reference": "LOAN-1", "status": "settled", "negative": False,
-                       "ended_on": "2024-06-30", "details": {"currency": "CNY", "principal": "120000.00",
-                                                             "balance": "0.00", "opened_on": "2020-05-01"}}})
+    status, answered = api(
+        base,
+        cast["bank"],
+        f"/api/v1/disputes/{case['id']}/responses",
+        {
+            "record_id": item["record_id"],
+            "answer": "corrected",
+            "reviewed": "Repayment ledger and the payoff letter of 2024-06-30",
+            "correction": {
+                "category": "loan",
+                "reference": "LOAN-1",
+                "status": "settled",
+                "negative": False,
+                "ended_on": "2024-06-30",
+                "details": {"currency": "CNY", "principal": "120000.00", "balance": "0.00", "opened_on": "2020-05-01"},
+            },
+        },
+    )
     assert status == 201, answered
     assert answered["corrected_version"] is None, "the correction waits for the officer's decision"
 
@@ -166,10 +227,12 @@ def test_a_disputed_record_is_corrected_and_everyone_who_received_it_is_told(pag
     officer.reload()
     assert officer.get_by_text("Repayment ledger and the payoff letter").first.is_visible()
     proposed = officer.locator("div.version.proposed")
-    assert "Correction proposed by" in proposed.inner_text() and "CN¥0.00" in proposed.inner_text()
+    assert "Correction proposed by" in proposed.inner_text()
+    assert "CN¥0.00" in proposed.inner_text()
     officer.get_by_label("Outcome", exact=True).select_option("corrected")
     officer.locator("form.decide").get_by_label(re.compile("Reason")).fill(
-        "The bank confirmed the loan was repaid and corrected the balance.")
+        "The bank confirmed the loan was repaid and corrected the balance."
+    )
     officer.locator("form.decide").get_by_role("button").click()
     assert officer.get_by_text(re.compile("Corrected")).first.is_visible()
 
@@ -180,23 +243,29 @@ def test_a_disputed_record_is_corrected_and_everyone_who_received_it_is_told(pag
     assert letter.get_by_text("The bank confirmed the loan was repaid").first.is_visible()
     assert letter.get_by_text(re.compile("version 2 replaces version 1")).first.is_visible()
     told = page.locator("#recipients ~ table").first
-    assert "Xiaoyu Lending" in told.inner_text() and "Not yet" in told.inner_text()
+    assert "Xiaoyu Lending" in told.inner_text()
+    assert "Not yet" in told.inner_text()
     with page.expect_download() as download:
         page.get_by_role("link", name="Download the letter (PDF)").click()
-    assert open(download.value.path(), "rb").read(5) == b"%PDF-"
+    assert Path(download.value.path()).read_bytes()[:5] == b"%PDF-"
     both_languages(page, "dispute decided")
     page.goto(dispute_url.split("/disputes/")[0] + "/report")
     record = page.locator("article.record").first.inner_text()
-    assert "CN¥0.00" in record and "Settled" in record and "Version history (2)" in record
+    assert "CN¥0.00" in record
+    assert "Settled" in record
+    assert "Version history (2)" in record
     assert "CN¥35,000.00" not in record.split("Version history")[0], "the current version is the corrected one"
 
     # -- the lender reads the notice and acknowledges; the person sees it --------------------
     status, feed = api(base, cast["lender"], "/api/v1/notices")
-    assert status == 200 and len(feed["notices"]) == 1
+    assert status == 200
+    assert len(feed["notices"]) == 1
     (notice,) = feed["notices"]
-    assert notice["body"]["outcome"] == "corrected" and notice["body"]["record"]["details"]["balance"] == "0.00"
+    assert notice["body"]["outcome"] == "corrected"
+    assert notice["body"]["record"]["details"]["balance"] == "0.00"
     status, acked = api(base, cast["lender"], f"/api/v1/notices/{notice['id']}/ack", {})
-    assert status == 200 and acked["acknowledged_at"]
+    assert status == 200
+    assert acked["acknowledged_at"]
     page.goto(dispute_url)
     assert "Not yet" not in page.locator("#recipients ~ table").first.inner_text()
 

@@ -3,6 +3,7 @@ real server, the furnishers on real HTTP: the person files one case with a
 file about each record; the officer sends each furnisher only its file from
 the case page; each furnisher lists and fetches its own file and is refused
 the other's; the person sees where each file went."""
+
 from __future__ import annotations
 
 import re
@@ -19,13 +20,7 @@ from portal.institutions.services import issue_api_key
 from portal.records.models import Category, RecordStatus, SubjectKind
 from portal.records.services import RecordInput, create_subject, furnish
 
-from .test_dispute_journey import (
-    OFFICER_SECRET,
-    _pdf,
-    api,
-    bank_and_lender,
-    officer_signs_in,
-)
+from .test_dispute_journey import OFFICER_SECRET, _pdf, api, bank_and_lender, officer_signs_in
 from .test_journeys import PASSWORD, PERSON_ID, PERSON_NAME, both_languages, sign_in
 
 # A PNG's signature and header: enough for the portal, which judges by content.
@@ -41,16 +36,56 @@ def two_furnishers(live_app):
         v.register_versions(s)
         bank, lender = bank_and_lender(s, v)
         person = create_subject(s, v, SubjectKind.PERSON, PERSON_ID, PERSON_NAME)
-        furnish(s, v, bank, person, RecordInput(Category.LOAN, "LOAN-1", RecordStatus.ACTIVE, False, None,
-                                                {"currency": "CNY", "principal": "120000.00", "balance": "35000.00"}))
-        furnish(s, v, lender, person, RecordInput(Category.CREDIT_CARD, "CARD-9", RecordStatus.ACTIVE, False, None,
-                                                  {"currency": "CNY", "balance": "800.00"}))
-        create_user(s, v, role=Role.PERSON, email="zhangsan@example.com", display_name=PERSON_NAME,
-                    password=PASSWORD, subject_id=person.id)
-        create_user(s, v, role=Role.OFFICER, email="officer@portal.example", display_name="合规专员 王",
-                    password=PASSWORD, totp_secret=OFFICER_SECRET)
-        tokens = {"bank": issue_api_key(s, bank, [ApiScope.FURNISH]),
-                  "lender": issue_api_key(s, lender, [ApiScope.FURNISH])}
+        furnish(
+            s,
+            v,
+            bank,
+            person,
+            RecordInput(
+                Category.LOAN,
+                "LOAN-1",
+                RecordStatus.ACTIVE,
+                False,
+                None,
+                {"currency": "CNY", "principal": "120000.00", "balance": "35000.00"},
+            ),
+        )
+        furnish(
+            s,
+            v,
+            lender,
+            person,
+            RecordInput(
+                Category.CREDIT_CARD,
+                "CARD-9",
+                RecordStatus.ACTIVE,
+                False,
+                None,
+                {"currency": "CNY", "balance": "800.00"},
+            ),
+        )
+        create_user(
+            s,
+            v,
+            role=Role.PERSON,
+            email="zhangsan@example.com",
+            display_name=PERSON_NAME,
+            password=PASSWORD,
+            subject_id=person.id,
+        )
+        create_user(
+            s,
+            v,
+            role=Role.OFFICER,
+            email="officer@portal.example",
+            display_name="合规专员 王",
+            password=PASSWORD,
+            totp_secret=OFFICER_SECRET,
+        )
+        tokens = {
+            "bank": issue_api_key(s, bank, [ApiScope.FURNISH]),
+            "lender": issue_api_key(s, lender, [ApiScope.FURNISH]),
+        }
         s.commit()
         return {"subject": str(person.id), **tokens}
 
@@ -79,7 +114,8 @@ def test_each_furnisher_receives_only_the_file_sent_to_it(page, browser, live_se
     assert "the officer sends each only the files about its records" in page.content()
     page.get_by_label("What is wrong?").select_option("wrong_amount")
     page.get_by_label(re.compile("^Statement|What should it be|statement", re.I)).first.fill(
-        "The loan was repaid (letter attached); the card balance is 0 (statement attached).")
+        "The loan was repaid (letter attached); the card balance is 0 (statement attached)."
+    )
     page.get_by_label(re.compile("Evidence")).set_input_files([str(loan_letter), str(card_scan)])
     page.get_by_role("button", name="File the dispute").click()
     assert re.search(r"/disputes/[0-9a-f-]{36}$", page.url), page.url
@@ -95,7 +131,8 @@ def test_each_furnisher_receives_only_the_file_sent_to_it(page, browser, live_se
     officer.get_by_role("button", name="Take this case").click()
     assert officer.get_by_text(re.compile("each receives only the files you send it")).is_visible()
     files = officer.locator("ul.evidence > li")
-    assert files.count() == 2 and files.nth(0).get_by_text("no furnisher yet").is_visible()
+    assert files.count() == 2
+    assert files.nth(0).get_by_text("no furnisher yet").is_visible()
     pdf_row = files.filter(has_text="application/pdf")
     pdf_row.get_by_label("Hengtong Bank").check()
     pdf_row.get_by_role("button", name="Send the file").click()
@@ -112,7 +149,8 @@ def test_each_furnisher_receives_only_the_file_sent_to_it(page, browser, live_se
     for who, media in (("bank", "application/pdf"), ("lender", "image/png")):
         status, listing = api(base, cast[who], "/api/v1/disputes?status=open")
         (case,) = listing["disputes"]
-        assert status == 200 and [f["media_type"] for f in case["evidence"]] == [media]
+        assert status == 200
+        assert [f["media_type"] for f in case["evidence"]] == [media]
         hrefs[who] = case["evidence"][0]["href"]
     assert fetch(base, cast["bank"], hrefs["bank"]) == (200, loan_letter.read_bytes())
     assert fetch(base, cast["lender"], hrefs["lender"]) == (200, PNG)
@@ -125,4 +163,5 @@ def test_each_furnisher_receives_only_the_file_sent_to_it(page, browser, live_se
     assert page.get_by_text("Sent for checking to: Xiaoyu Lending").is_visible()
     page.goto(f"/subjects/{cast['subject']}/access")
     log = page.content()
-    assert "Hengtong Bank" in log and "Xiaoyu Lending" in log
+    assert "Hengtong Bank" in log
+    assert "Xiaoyu Lending" in log

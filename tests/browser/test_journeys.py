@@ -1,33 +1,29 @@
 """The journeys of the issue, in headless Chromium against the real server
 (CSRF on), with an axe-core scan of every page in both languages."""
+
 from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pyotp
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from portal.accounts.models import Role
-from portal.accounts.services import create_user
-from portal.extensions import session, vault
-from portal.institutions.models import InstitutionKind
-from portal.institutions.services import NewInstitution, create_institution
-from portal.records.models import Category, RecordStatus, SubjectKind
-from portal.records.services import RecordInput, create_subject, furnish
+from .people import FIRM_NAME, PASSWORD, PERSON_ID, PERSON_NAME
 
-PERSON_ID, PERSON_NAME = "11010519491231002X", "张三"
-FIRM_ID, FIRM_NAME = "91350100M000100Y43", "福州示例科技有限公司"
-PASSWORD = "correct horse battery staple"
 _axe = Axe()
 
 
 def accessible(page, label: str) -> None:
     """No serious or critical axe-core violation on the page as shown."""
     results = _axe.run(page)
-    bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-           for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    bad = [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
     assert bad == [], f"{label} ({page.url}): {bad}"
 
 
@@ -42,27 +38,6 @@ def both_languages(page, label: str) -> None:
     assert page.url == path
     accessible(page, f"{label}, {start}")
     page.get_by_role("link", name=back).click()
-
-
-@pytest.fixture
-def on_file(live_app):
-    """A person and a firm on file, with a contact and records; the firm's
-    representative has an account with a password but no second factor."""
-    with live_app.app_context():
-        s, v = session(), vault()
-        v.register_versions(s)
-        bank = create_institution(s, v, NewInstitution("hengtong-bank", "恒通银行", "Hengtong Bank",
-                                                       InstitutionKind.BANK, [], "周立", "ops@bank.example"))
-        person = create_subject(s, v, SubjectKind.PERSON, PERSON_ID, PERSON_NAME, contact_email="zhang@mail.example")
-        firm = create_subject(s, v, SubjectKind.FIRM, FIRM_ID, FIRM_NAME, contact_email="office@firm.example")
-        for subject, ref, negative in ((person, "LOAN-1", False), (person, "CARD-1", True), (firm, "FIRM-LOAN-1", True)):
-            furnish(s, v, bank, subject, RecordInput(
-                Category.LOAN if "LOAN" in ref else Category.CREDIT_CARD, ref,
-                RecordStatus.SETTLED if negative else RecordStatus.ACTIVE, negative, None,
-                {"currency": "CNY", "principal": "120000.00", "balance": "0.00", "opened_on": "2020-05-01"}))
-        create_user(s, v, role=Role.FIRM_REPRESENTATIVE, email="rep@firm.example", display_name="法定代表人",
-                    password=PASSWORD, subject_id=firm.id)
-        s.commit()
 
 
 def last_email(page, to: str) -> str:
@@ -108,7 +83,8 @@ def test_a_person_registers_signs_in_reads_and_downloads_the_report(page, on_fil
     both_languages(page, "dashboard")
     page.get_by_role("link", name=re.compile("信用报告|credit report", re.I)).first.click()
     assert "/report" in page.url
-    assert page.get_by_text("LOAN-1").first.is_visible() and page.get_by_text("CARD-1").first.is_visible()
+    assert page.get_by_text("LOAN-1").first.is_visible()
+    assert page.get_by_text("CARD-1").first.is_visible()
     both_languages(page, "report")
 
     page.get_by_role("link", name="English").click()
@@ -117,11 +93,11 @@ def test_a_person_registers_signs_in_reads_and_downloads_the_report(page, on_fil
 
     with page.expect_download() as dl:
         page.get_by_role("link", name=re.compile("JSON")).first.click()
-    data = json.loads(open(dl.value.path(), encoding="utf-8").read())
+    data = json.loads(Path(dl.value.path()).read_text(encoding="utf-8"))
     assert data["subject"]["identifier"] == PERSON_ID
     with page.expect_download() as dl:
         page.get_by_role("link", name=re.compile("PDF")).first.click()
-    assert open(dl.value.path(), "rb").read(5) == b"%PDF-"
+    assert Path(dl.value.path()).read_bytes()[:5] == b"%PDF-"
 
 
 def test_a_firm_representative_turns_on_totp_and_invites_an_agent_who_sees_the_report(page, on_file):
@@ -161,7 +137,9 @@ def test_a_firm_representative_turns_on_totp_and_invites_an_agent_who_sees_the_r
 def test_the_accessibility_scan_does_catch_violations(page):
     """The scan above is not a formality: an image without a text
     alternative and an unlabelled input are reported."""
-    page.set_content('<html lang="en"><head><title>t</title></head><body><main>'
-                     '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw="><input type="text"></main></body></html>')
+    page.set_content(
+        '<html lang="en"><head><title>t</title></head><body><main>'
+        '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw="><input type="text"></main></body></html>'
+    )
     with pytest.raises(AssertionError, match="image-alt"):
         accessible(page, "a page with known faults")

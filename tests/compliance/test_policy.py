@@ -4,6 +4,7 @@ supervisor), each viewer's page is read for its forms and links; then every
 action is tried through the services, as the routes call them (the case
 loaded as the viewer, then the action), and rolled back. What the page
 shows and what succeeds must be the same set."""
+
 from __future__ import annotations
 
 import re
@@ -62,8 +63,14 @@ def people(app, world, staff):
         linked = make(Role.OFFICER, "officer.linked@staff.example")
         conflicts.declare_conflict(s, v, linked, s.get(Subject, world.person_a.id))
         s.commit()
-    return {"officer": staff.officer, "officer2": staff.officer2, "supervisor": staff.supervisor,
-            "administrator": admin, "linked": linked, "person": world.user_a}
+    return {
+        "officer": staff.officer,
+        "officer2": staff.officer2,
+        "supervisor": staff.supervisor,
+        "administrator": admin,
+        "linked": linked,
+        "person": world.user_a,
+    }
 
 
 def make_case(app, world, people, state, holder) -> uuid.UUID:
@@ -72,24 +79,61 @@ def make_case(app, world, people, state, holder) -> uuid.UUID:
     `holder`."""
     with app.app_context():
         s, v = session(), vault()
-        lender = create_institution(s, v, NewInstitution("test-lender", "测试小贷", "Test Lender",
-                                                         InstitutionKind.LENDER, ["loan_approval"], "赵六",
-                                                         "ops@lender.example"))
+        lender = create_institution(
+            s,
+            v,
+            NewInstitution(
+                "test-lender",
+                "测试小贷",
+                "Test Lender",
+                InstitutionKind.LENDER,
+                ["loan_approval"],
+                "赵六",
+                "ops@lender.example",
+            ),
+        )
         a = s.get(Subject, world.person_a.id)
-        card = furnish(s, v, lender, a, RecordInput(Category.CREDIT_CARD, "L-CARD-1", RecordStatus.ACTIVE, False,
-                                                    None, {"currency": "CNY", "limit": "10000.00"}))
-        loan = s.scalar(select(CreditRecord.id).where(CreditRecord.subject_id == a.id)
-                        .order_by(CreditRecord.created_at, CreditRecord.id))
-        d = file_dispute(s, v, a, s.get(User, world.user_a.id), [loan, card.record_id], DisputeReason.WRONG_AMOUNT,
-                         "Both balances are wrong.", files=[Upload("loan.pdf", PDF), Upload("card.png", PNG)])
+        card = furnish(
+            s,
+            v,
+            lender,
+            a,
+            RecordInput(
+                Category.CREDIT_CARD,
+                "L-CARD-1",
+                RecordStatus.ACTIVE,
+                False,
+                None,
+                {"currency": "CNY", "limit": "10000.00"},
+            ),
+        )
+        loan = s.scalar(
+            select(CreditRecord.id)
+            .where(CreditRecord.subject_id == a.id)
+            .order_by(CreditRecord.created_at, CreditRecord.id)
+        )
+        d = file_dispute(
+            s,
+            v,
+            a,
+            s.get(User, world.user_a.id),
+            [loan, card.record_id],
+            DisputeReason.WRONG_AMOUNT,
+            "Both balances are wrong.",
+            files=[Upload("loan.pdf", PDF), Upload("card.png", PNG)],
+        )
         officer = s.get(User, people["officer"].id)
         for step in STATES[state]:
             if step == "answers":
                 cipher = v.cipher(s, a.data_key_id)
                 for item in s.scalars(select(DisputeItem).where(DisputeItem.dispute_id == d.id)):
-                    row = FurnisherResponse(id=new_id(), dispute_id=d.id, item_id=item.id,
-                                            institution_id=s.get(CreditRecord, item.record_id).furnisher_id,
-                                            answer=Answer.VERIFIED_ACCURATE)
+                    row = FurnisherResponse(
+                        id=new_id(),
+                        dispute_id=d.id,
+                        item_id=item.id,
+                        institution_id=s.get(CreditRecord, item.record_id).furnisher_id,
+                        answer=Answer.VERIFIED_ACCURATE,
+                    )
                     cipher.seal_field(row, "reviewed", "The ledger")
                     s.add(row)
                 s.flush()
@@ -118,29 +162,35 @@ def offered(app, sign_in, user, dispute_id) -> set[str]:
 def attempts(s, v, d, user, people):
     """Every action on the case, by the path of its form or link, as a
     function that does it (True: it took effect)."""
-    target = next(s.get(User, people[n].id) for n in ("officer2", "officer", "supervisor")
-                  if people[n].id not in (user.id, d.assigned_officer_id))
+    target = next(
+        s.get(User, people[n].id)
+        for n in ("officer2", "officer", "supervisor")
+        if people[n].id not in (user.id, d.assigned_officer_id)
+    )
     version = d.lock_version
     files = sorted(d.evidence, key=lambda e: e.id)
     furnishers = [i.id for i in actions.case_furnishers(s, d)]
     out = {
         "take": lambda: assignment.assign(s, v, d, user, expected_version=version),
         "assign": lambda: assignment.assign(s, v, d, user, target, expected_version=version),
-        "decide": lambda: actions.decide(s, v, d, user, "verified_accurate", "The ledgers match.",
-                                         expected_version=version),
+        "decide": lambda: actions.decide(
+            s, v, d, user, "verified_accurate", "The ledgers match.", expected_version=version
+        ),
         "extend": lambda: actions.extend_deadline(s, v, d, user, 5, "Waiting for the court", expected_version=version),
         "notes": lambda: notes.add_note(s, v, d, user, "A note", expected_version=version),
         "reveal": lambda: reveal.reveal(s, v, d, user, "To check the licence"),
         "recuse": lambda: conflicts.recuse(s, v, d, user, expected_version=version),
     }
     for status in policy.OFFICER_MOVES:
-        out[f"move/{status.value}"] = (lambda status=status: actions.move(
-            s, v, d, user, status, "Please send the receipt.", expected_version=version))
+        out[f"move/{status.value}"] = lambda status=status: actions.move(
+            s, v, d, user, status, "Please send the receipt.", expected_version=version
+        )
     for e in files:
         out[f"evidence/{e.id}"] = lambda e=e: reveal.evidence_file(s, v, d, user, e.id)
         # A file sent to nobody new is no action.
-        out[f"evidence/{e.id}/share"] = lambda e=e: actions.share_evidence(s, d, user, e.id, furnishers,
-                                                                           expected_version=version) or None
+        out[f"evidence/{e.id}/share"] = lambda e=e: (
+            actions.share_evidence(s, d, user, e.id, furnishers, expected_version=version) or None
+        )
     return out
 
 
@@ -222,8 +272,11 @@ def test_an_action_refused_when_written_leaves_nothing(app, world, people, actio
         events = mine.scalar(select(func.count()).select_from(AccessEvent))
         advance(theirs, v, theirs.get(Dispute, dispute_id), S.ACKNOWLEDGED, theirs.get(User, people["officer2"].id))
         theirs.commit()
-        attempt = (lambda: actions.move(mine, v, d, me, S.ACKNOWLEDGED, expected_version=seen)) \
-            if action == "move" else (lambda: assignment.assign(mine, v, d, me, expected_version=seen))
+        attempt = (
+            (lambda: actions.move(mine, v, d, me, S.ACKNOWLEDGED, expected_version=seen))
+            if action == "move"
+            else (lambda: assignment.assign(mine, v, d, me, expected_version=seen))
+        )
         with pytest.raises(StaleDispute):
             attempt()
         mine.add(OfficerConflict(officer_user_id=me.id, subject_id=world.person_b.id))  # the request goes on
@@ -231,5 +284,9 @@ def test_an_action_refused_when_written_leaves_nothing(app, world, people, actio
         assert mine.get(Dispute, dispute_id).assigned_officer_id == (me.id if action == "move" else None)
         assert mine.scalar(select(func.count()).select_from(DisputeStep)) == steps + 1  # theirs only
         assert mine.scalar(select(func.count()).select_from(AccessEvent)) == events + 1
-        assert mine.scalar(select(func.count()).select_from(OfficerConflict)
-                           .where(OfficerConflict.subject_id == world.person_b.id)) == 1
+        assert (
+            mine.scalar(
+                select(func.count()).select_from(OfficerConflict).where(OfficerConflict.subject_id == world.person_b.id)
+            )
+            == 1
+        )

@@ -7,6 +7,7 @@ officers and supervisors who see the case but do not hold it get 403 for
 what only the holder does, or the refusal the assignment rules define; and
 nothing is written. The holder reaches every route, which shows the test
 can fail."""
+
 from __future__ import annotations
 
 import pytest
@@ -33,11 +34,13 @@ OTHER_ARGS = {"to": "waiting_for_furnisher"}
 
 def staff_routes():
     app = create_app({"SECRET_KEY": "x", "DATABASE_URL": "sqlite://"})
-    rules = [r for r in app.url_map.iter_rules()
-             if r.rule.startswith(PREFIX) and any(a.endswith("_id") for a in r.arguments)]
+    rules = [
+        r for r in app.url_map.iter_rules() if r.rule.startswith(PREFIX) and any(a.endswith("_id") for a in r.arguments)
+    ]
     assert rules, "no staff route takes an id: the URL map changed shape"
-    return sorted((r.endpoint, tuple(sorted(r.arguments)), m) for r in rules
-                  for m in sorted(r.methods - {"HEAD", "OPTIONS"}))
+    return sorted(
+        (r.endpoint, tuple(sorted(r.arguments)), m) for r in rules for m in sorted(r.methods - {"HEAD", "OPTIONS"})
+    )
 
 
 ROUTES = staff_routes()
@@ -46,10 +49,16 @@ BYSTANDERS = ("other_officer", "supervisor")  # see the case, do not hold it
 # What a bystander may do besides what the holder alone does: open the case
 # page, declare a conflict; a supervisor also takes the case or gives it to
 # someone else. For the rest the answer is 403, or the refusal named here.
-BYSTANDER_MAY = {"officer.case": BYSTANDERS, "officer.recuse": BYSTANDERS,
-                 "officer.take": ("supervisor",), "officer.assign": ("supervisor",)}
-REFUSALS = {"officer.take": "already assigned to another officer",
-            "officer.assign": "Only a supervisor can assign a case to another officer."}
+BYSTANDER_MAY = {
+    "officer.case": BYSTANDERS,
+    "officer.recuse": BYSTANDERS,
+    "officer.take": ("supervisor",),
+    "officer.assign": ("supervisor",),
+}
+REFUSALS = {
+    "officer.take": "already assigned to another officer",
+    "officer.assign": "Only a supervisor can assign a case to another officer.",
+}
 
 
 def expected(role, endpoint):
@@ -61,8 +70,9 @@ def expected(role, endpoint):
     return REFUSALS.get(endpoint, 403)
 
 
-CASES = [(role, *route) for route in ROUTES for role in (*NOT_STAFF, *BYSTANDERS)
-         if expected(role, route[0]) is not None]
+CASES = [
+    (role, *route) for route in ROUTES for role in (*NOT_STAFF, *BYSTANDERS) if expected(role, route[0]) is not None
+]
 
 
 @pytest.fixture
@@ -84,11 +94,23 @@ def case(app, world, staff):
         declare_conflict(s, v, linked, s.get(Subject, world.person_a.id))
         evidence_id = s.get(Dispute, dispute_id).evidence[0].id
         s.commit()
-    users = {"person": world.user_a, "firm_representative": world.rep_f, "firm_agent": world.agent_f,
-             "administrator": admin, "linked_officer": linked, "other_officer": staff.officer2,
-             "supervisor": staff.supervisor, "holder": staff.officer}
-    return {"dispute_id": dispute_id, "evidence_id": evidence_id, "users": users,
-            "bank": world.bank.id, "target": staff.supervisor.id}
+    users = {
+        "person": world.user_a,
+        "firm_representative": world.rep_f,
+        "firm_agent": world.agent_f,
+        "administrator": admin,
+        "linked_officer": linked,
+        "other_officer": staff.officer2,
+        "supervisor": staff.supervisor,
+        "holder": staff.officer,
+    }
+    return {
+        "dispute_id": dispute_id,
+        "evidence_id": evidence_id,
+        "users": users,
+        "bank": world.bank.id,
+        "target": staff.supervisor.id,
+    }
 
 
 def url(app, endpoint, arguments, case):
@@ -120,8 +142,11 @@ def form(endpoint, case, version, csrf):
     if endpoint not in forms:
         return {"csrf_token": csrf}
     prefix, fields = forms[endpoint]
-    return {**{f"{prefix}-{k}": v for k, v in fields.items()}, f"{prefix}-csrf_token": csrf,
-            f"{prefix}-lock_version": str(version)}
+    return {
+        **{f"{prefix}-{k}": v for k, v in fields.items()},
+        f"{prefix}-csrf_token": csrf,
+        f"{prefix}-lock_version": str(version),
+    }
 
 
 def written(app, dispute_id):
@@ -143,10 +168,12 @@ def send(client, method, path, data):
     return client.open(path, method=method, data=data if method == "POST" else None)
 
 
-@pytest.mark.parametrize(("role", "endpoint", "arguments", "method"), CASES,
-                         ids=[f"{c[0]}-{c[1]}-{c[3]}" for c in CASES])
-def test_staff_routes_refuse_what_a_role_may_not_see_or_do(app, world, sign_in, case, role, endpoint, arguments,
-                                                           method):
+@pytest.mark.parametrize(
+    ("role", "endpoint", "arguments", "method"), CASES, ids=[f"{c[0]}-{c[1]}-{c[3]}" for c in CASES]
+)
+def test_staff_routes_refuse_what_a_role_may_not_see_or_do(
+    app, world, sign_in, case, role, endpoint, arguments, method
+):
     client = client_for(app, sign_in, case, role)
     path = url(app, endpoint, arguments, case)
     before = written(app, case["dispute_id"])
@@ -170,8 +197,7 @@ HOLDER_ROUTES = [r for r in ROUTES if r[0] != "officer.recuse"]  # declaring a c
 def test_the_holder_reaches_every_staff_route(app, world, sign_in, case, endpoint, arguments, method):
     client = client_for(app, sign_in, case, "holder")
     version = written(app, case["dispute_id"])[1][2]
-    response = send(client, method, url(app, endpoint, arguments, case), form(endpoint, case, version,
-                                                                              token(client)))
+    response = send(client, method, url(app, endpoint, arguments, case), form(endpoint, case, version, token(client)))
     assert response.status_code in (200, 302), (endpoint, response.status_code)
 
 

@@ -1,6 +1,7 @@
 """Encryption at rest (DESIGN.md section 4) as seen by someone holding a copy
 of the database, and by an operator managing the key folder: real database,
 real keys, real AES-GCM."""
+
 from __future__ import annotations
 
 import base64
@@ -20,13 +21,7 @@ from portal.institutions.models import InstitutionKind
 from portal.institutions.services import NewInstitution, create_institution
 from portal.models import all_models
 from portal.records.identifiers import InvalidIdentifier, resident_id_check
-from portal.records.models import (
-    Category,
-    RecordStatus,
-    RecordVersion,
-    Subject,
-    SubjectKind,
-)
+from portal.records.models import Category, RecordStatus, RecordVersion, Subject, SubjectKind
 from portal.records.services import (
     RecordInput,
     SubjectExists,
@@ -52,9 +47,19 @@ def add_person(db, v, n: int, name: str | None = None) -> Subject:
 
 
 def add_bank(db, v):
-    return create_institution(db, v, NewInstitution(
-        code="TESTBANK", name="测试银行", name_en="Test Bank", kind=InstitutionKind.BANK,
-        allowed_purposes=["loan_review"], contact_name="王五", contact_email="wang.wu@bank.example"))
+    return create_institution(
+        db,
+        v,
+        NewInstitution(
+            code="TESTBANK",
+            name="测试银行",
+            name_en="Test Bank",
+            kind=InstitutionKind.BANK,
+            allowed_purposes=["loan_review"],
+            contact_name="王五",
+            contact_email="wang.wu@bank.example",
+        ),
+    )
 
 
 def loan(reference: str, status=RecordStatus.OVERDUE, negative=True, **details) -> RecordInput:
@@ -72,15 +77,19 @@ def raw_set(db, table: str, column: str, row_id: uuid.UUID, value: bytes) -> Non
     """Overwrite a stored column with plain SQL, as an attacker with write
     access to the database would."""
     stmt = text(f"UPDATE {table} SET {column} = :value WHERE id = :id").bindparams(
-        bindparam("id", type_=Uuid()), bindparam("value", type_=LargeBinary()))
+        bindparam("id", type_=Uuid()), bindparam("value", type_=LargeBinary())
+    )
     assert db.execute(stmt, {"id": row_id, "value": value}).rowcount == 1
     db.expire_all()  # make the ORM read the altered row back
 
 
 def kek_counts(s) -> dict:
     """How many live data keys each KEK version wraps."""
-    return dict(s.execute(text(
-        "SELECT kek_version, COUNT(*) FROM data_keys WHERE wrapped IS NOT NULL GROUP BY kek_version")).all())
+    return dict(
+        s.execute(
+            text("SELECT kek_version, COUNT(*) FROM data_keys WHERE wrapped IS NOT NULL GROUP BY kek_version")
+        ).all()
+    )
 
 
 @contextmanager
@@ -161,7 +170,9 @@ def test_ciphertext_moved_to_another_row_or_column_does_not_open(db, the_vault):
     bank = add_bank(db, the_vault)
     settled = furnish(db, the_vault, bank, b, loan("LN-1", RecordStatus.SETTLED, False, amount="0.00"))
     written_off = furnish(db, the_vault, bank, b, loan("LN-2", RecordStatus.WRITTEN_OFF, True, amount="50000.00"))
-    raw_set(db, "record_versions", "payload_ct", written_off.id, raw_get(db, "record_versions", "payload_ct", settled.id))
+    raw_set(
+        db, "record_versions", "payload_ct", written_off.id, raw_get(db, "record_versions", "payload_ct", settled.id)
+    )
     cipher = the_vault.cipher(db, b.data_key_id)
     assert open_payload(cipher, settled)["reference"] == "LN-1"
     with pytest.raises(DecryptionFailed):
@@ -175,8 +186,12 @@ def test_cipher_binds_ciphertext_to_table_column_and_row(db, the_vault):
     row = uuid.uuid4()
     blob = cipher.seal("subjects", "name", row, NAME.encode())
     assert cipher.open("subjects", "name", row, blob) == NAME.encode()
-    for table, column, row_id in [("institutions", "name", row), ("subjects", "identifier", row),
-                                  ("subjects", "name", uuid.uuid4()), ("subjects", "name", str(row).upper())]:
+    for table, column, row_id in [
+        ("institutions", "name", row),
+        ("subjects", "identifier", row),
+        ("subjects", "name", uuid.uuid4()),
+        ("subjects", "name", str(row).upper()),
+    ]:
         with pytest.raises(DecryptionFailed):
             cipher.open(table, column, row_id, blob)
     with pytest.raises(DecryptionFailed):
@@ -326,7 +341,7 @@ def test_wrapped_data_key_moved_to_another_row_does_not_unwrap(db, the_vault, ma
         assert read_back(a.id) == (ID, NAME)
 
 
-@pytest.mark.parametrize("make_folder, fragment", [(False, "does not exist"), (True, "no key-encryption key")])
+@pytest.mark.parametrize(("make_folder", "fragment"), [(False, "does not exist"), (True, "no key-encryption key")])
 def test_no_key_files_no_vault(db, the_vault, make_app, key_dir, make_folder, fragment):
     """Without key files, using the vault fails naming the key folder; an
     existing subject is not readable."""
@@ -344,15 +359,23 @@ def test_no_key_files_no_vault(db, the_vault, make_app, key_dir, make_folder, fr
         assert str(key_dir) in str(exc.value)
 
 
-@pytest.mark.parametrize("name, content, mode, fragment", [
-    ("kek-v1.key", b"this is not a key!\n", 0o600, "is damaged"),
-    ("kek-v1.key", base64.b64encode(secrets.token_bytes(16)) + b"\n", 0o600, "expected 32 bytes of base64, found 16"),
-    ("kek-v1.key", base64.b64encode(secrets.token_bytes(64)), 0o600, "found 64"),
-    ("kek-v1.key", b"", 0o600, "found 0"),
-    ("kek-v1.key", None, 0o644, "readable by other users (mode 644); run: chmod 600"),
-    ("index.key", b"\x00\xffgarbage", 0o600, "is damaged"),
-    ("index.key", None, 0o640, "readable by other users (mode 640)"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "mode", "fragment"),
+    [
+        ("kek-v1.key", b"this is not a key!\n", 0o600, "is damaged"),
+        (
+            "kek-v1.key",
+            base64.b64encode(secrets.token_bytes(16)) + b"\n",
+            0o600,
+            "expected 32 bytes of base64, found 16",
+        ),
+        ("kek-v1.key", base64.b64encode(secrets.token_bytes(64)), 0o600, "found 64"),
+        ("kek-v1.key", b"", 0o600, "found 0"),
+        ("kek-v1.key", None, 0o644, "readable by other users (mode 644); run: chmod 600"),
+        ("index.key", b"\x00\xffgarbage", 0o600, "is damaged"),
+        ("index.key", None, 0o640, "readable by other users (mode 640)"),
+    ],
+)
 def test_damaged_key_file_is_refused_by_name(db, the_vault, make_app, key_dir, name, content, mode, fragment):
     """A garbled, wrong-length or world-readable key file stops the vault
     with a message naming the file; the file is not replaced, nothing is
@@ -364,9 +387,8 @@ def test_damaged_key_file_is_refused_by_name(db, the_vault, make_app, key_dir, n
         path.write_bytes(content)
     path.chmod(mode)
     before = path.read_bytes()
-    with fresh_app(make_app):
-        with pytest.raises(KeyringError, match=re.escape(fragment)) as exc:
-            read_back(subject.id)
+    with fresh_app(make_app), pytest.raises(KeyringError, match=re.escape(fragment)) as exc:
+        read_back(subject.id)
     assert str(path) in str(exc.value)
     assert path.read_bytes() == before
 
@@ -416,7 +438,8 @@ def test_missing_newest_kek_is_refused_before_any_new_key_is_wrapped(db, the_vau
         with pytest.raises(KeyringError, match=re.escape(f"{key_dir / 'kek-v2.key'} is missing")):
             vault().register_versions(session())
         result = app.test_cli_runner().invoke(args=["serve", "--check"])
-        assert result.exit_code != 0 and "kek-v2.key is missing" in result.output
+        assert result.exit_code != 0
+        assert "kek-v2.key is missing" in result.output
 
 
 def test_data_keys_under_a_missing_kek_version_are_refused(db, the_vault, make_app, key_dir):
@@ -427,14 +450,13 @@ def test_data_keys_under_a_missing_kek_version_are_refused(db, the_vault, make_a
     (key_dir / "kek-v1.key").rename(key_dir / "kek-v1.key.bak")
     (key_dir / "kek-v2.key").write_bytes(base64.b64encode(secrets.token_bytes(32)))
     (key_dir / "kek-v2.key").chmod(0o600)
-    with fresh_app(make_app):
-        with pytest.raises(KeyringError, match="wrapped by key-encryption key v1 but .*kek-v1.key is missing"):
-            vault().register_versions(session())
+    missing = "wrapped by key-encryption key v1 but .*kek-v1.key is missing"
+    with fresh_app(make_app), pytest.raises(KeyringError, match=missing):
+        vault().register_versions(session())
 
 
 # -- findings of the foundation review -------------------------------------------
-def test_replaced_index_key_is_refused_and_init_will_not_recreate_a_lost_one(db, the_vault, runner, make_app,
-                                                                             key_dir):
+def test_replaced_index_key_is_refused_and_init_will_not_recreate_a_lost_one(db, the_vault, runner, make_app, key_dir):
     """A new index.key would make every look-up by identifier miss silently
     (and let the same person be registered twice): refused loudly."""
     create_subject(db, the_vault, PERSON, ID, NAME)
@@ -448,7 +470,8 @@ def test_replaced_index_key_is_refused_and_init_will_not_recreate_a_lost_one(db,
         assert app.test_cli_runner().invoke(args=["serve", "--check"]).exit_code != 0
     index.unlink()
     result = runner.invoke(args=["init"])
-    assert result.exit_code != 0 and "refusing to create new ones" in result.output
+    assert result.exit_code != 0
+    assert "refusing to create new ones" in result.output
     assert not index.exists()
     index.write_bytes(original)
     index.chmod(0o600)
@@ -486,8 +509,9 @@ def test_shredding_a_person_also_shreds_their_login(db, the_vault, make_app):
     from portal.accounts.services import create_user, find_user
 
     subject = create_subject(db, the_vault, PERSON, ID, NAME)
-    user = create_user(db, the_vault, role=Role.PERSON, email="zhang@example.com", display_name=NAME,
-                       subject_id=subject.id)
+    user = create_user(
+        db, the_vault, role=Role.PERSON, email="zhang@example.com", display_name=NAME, subject_id=subject.id
+    )
     shred_subject(db, the_vault, subject)
     db.commit()
     with fresh_app(make_app):
@@ -500,8 +524,10 @@ def test_shredding_a_person_also_shreds_their_login(db, the_vault, make_app):
 
 def test_damaged_data_key_rows_raise_keyring_errors(db, the_vault, make_app):
     a, b = add_person(db, the_vault, 1), add_person(db, the_vault, 2)
-    db.execute(text("UPDATE data_keys SET wrapped = NULL WHERE id = :id").bindparams(bindparam("id", type_=Uuid())),
-               {"id": a.data_key_id})
+    db.execute(
+        text("UPDATE data_keys SET wrapped = NULL WHERE id = :id").bindparams(bindparam("id", type_=Uuid())),
+        {"id": a.data_key_id},
+    )
     raw_set(db, "data_keys", "wrapped", b.data_key_id, b"short")
     db.commit()
     with fresh_app(make_app):

@@ -1,3 +1,4 @@
 """Fixtures of the disputes tests: the disputes core's cast (tests/cast.py)."""
+
 from tests.cast import EXE, JPEG, PDF, PNG, Cast, cast, count, db, events_of, the_vault  # noqa: F401
 from tests.officers import staff  # noqa: F401

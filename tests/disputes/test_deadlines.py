@@ -6,28 +6,31 @@ from portal.disputes.deadlines import Clock, DeadlineError, add_months, due_date
 from portal.disputes.models import Regime
 
 
-@pytest.mark.parametrize("filed, regime, due", [
-    (date(2026, 3, 1), Regime.CN_20_DAYS, date(2026, 3, 21)),
-    (date(2026, 12, 20), Regime.CN_20_DAYS, date(2027, 1, 9)),
-    (date(2028, 2, 20), Regime.CN_20_DAYS, date(2028, 3, 11)),   # leap year: 29 Feb counts
-    (date(2027, 2, 20), Regime.CN_20_DAYS, date(2027, 3, 12)),
-    (date(2026, 1, 15), Regime.FCRA_30_DAYS, date(2026, 2, 14)),
-    (date(2028, 2, 1), Regime.FCRA_30_DAYS, date(2028, 3, 2)),
-    (date(2026, 1, 15), Regime.GDPR_ONE_MONTH, date(2026, 2, 15)),
-    (date(2026, 1, 31), Regime.GDPR_ONE_MONTH, date(2026, 2, 28)),  # no 31 February: last day
-    (date(2028, 1, 31), Regime.GDPR_ONE_MONTH, date(2028, 2, 29)),  # leap year
-    (date(2028, 1, 29), Regime.GDPR_ONE_MONTH, date(2028, 2, 29)),
-    (date(2026, 3, 31), Regime.GDPR_ONE_MONTH, date(2026, 4, 30)),
-    (date(2026, 12, 31), Regime.GDPR_ONE_MONTH, date(2027, 1, 31)),  # over the year end
-    (date(2026, 2, 28), Regime.GDPR_ONE_MONTH, date(2026, 3, 28)),
-])
+@pytest.mark.parametrize(
+    ("filed", "regime", "due"),
+    [
+        (date(2026, 3, 1), Regime.CN_20_DAYS, date(2026, 3, 21)),
+        (date(2026, 12, 20), Regime.CN_20_DAYS, date(2027, 1, 9)),
+        (date(2028, 2, 20), Regime.CN_20_DAYS, date(2028, 3, 11)),  # leap year: 29 Feb counts
+        (date(2027, 2, 20), Regime.CN_20_DAYS, date(2027, 3, 12)),
+        (date(2026, 1, 15), Regime.FCRA_30_DAYS, date(2026, 2, 14)),
+        (date(2028, 2, 1), Regime.FCRA_30_DAYS, date(2028, 3, 2)),
+        (date(2026, 1, 15), Regime.GDPR_ONE_MONTH, date(2026, 2, 15)),
+        (date(2026, 1, 31), Regime.GDPR_ONE_MONTH, date(2026, 2, 28)),  # no 31 February: last day
+        (date(2028, 1, 31), Regime.GDPR_ONE_MONTH, date(2028, 2, 29)),  # leap year
+        (date(2028, 1, 29), Regime.GDPR_ONE_MONTH, date(2028, 2, 29)),
+        (date(2026, 3, 31), Regime.GDPR_ONE_MONTH, date(2026, 4, 30)),
+        (date(2026, 12, 31), Regime.GDPR_ONE_MONTH, date(2027, 1, 31)),  # over the year end
+        (date(2026, 2, 28), Regime.GDPR_ONE_MONTH, date(2026, 3, 28)),
+    ],
+)
 def test_due_date_per_regime(filed, regime, due):
     assert due_date(regime, filed) == due
     assert due_date(regime.value, filed) == due
 
 
 def test_unknown_regime_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="forever"):
         due_date("forever", date(2026, 1, 1))
 
 
@@ -49,7 +52,8 @@ def test_pause_freezes_and_resume_adds_the_days_waited():
     assert clock.days_left(date(2026, 3, 5)) == 16
     assert clock.days_left(date(2026, 4, 30)) == 16  # frozen while waiting for the subject
     resumed = clock.resume(date(2026, 3, 12))
-    assert not resumed.paused and resumed.paused_days == 7
+    assert not resumed.paused
+    assert resumed.paused_days == 7
     assert resumed.due_on == date(2026, 3, 28)
     assert resumed.days_left(date(2026, 3, 12)) == 16
 
@@ -84,13 +88,17 @@ def test_extension_needs_a_reason_and_adds_days():
         with pytest.raises(DeadlineError):
             clock.extend(days, "the furnisher needs the archive")
     longer = clock.extend(10, "the furnisher needs the archive").extend(5, "and more")
-    assert longer.extended_days == 15 and longer.due_on == date(2026, 4, 5)
+    assert longer.extended_days == 15
+    assert longer.due_on == date(2026, 4, 5)
 
 
 def test_extension_and_pause_together():
-    clock = (Clock.start(Regime.GDPR_ONE_MONTH, date(2026, 1, 31))   # due 28 February
-             .pause(date(2026, 2, 10)).resume(date(2026, 2, 20))      # +10
-             .extend(14, "complex case"))                              # +14
+    clock = (
+        Clock.start(Regime.GDPR_ONE_MONTH, date(2026, 1, 31))  # due 28 February
+        .pause(date(2026, 2, 10))
+        .resume(date(2026, 2, 20))  # +10
+        .extend(14, "complex case")
+    )  # +14
     assert clock.due_on == date(2026, 3, 24)  # 28 Feb + 10 + 14
 
 

@@ -3,12 +3,7 @@ import hashlib
 import pytest
 
 from portal.disputes import evidence as ev
-from portal.disputes.evidence import (
-    MAX_BYTES,
-    EvidenceCorrupt,
-    EvidenceRejected,
-    Upload,
-)
+from portal.disputes.evidence import MAX_BYTES, EvidenceCorrupt, EvidenceRejected, Upload
 from portal.disputes.lifecycle import DisputeError, advance
 from portal.disputes.models import DisputeReason, DisputeStatus, Evidence, StepKind
 from portal.disputes.services import add_evidence, file_dispute
@@ -17,11 +12,12 @@ from .conftest import EXE, JPEG, PDF, PNG, count, events_of
 
 
 def _file(db, v, cast, files):
-    return file_dispute(db, v, cast.a, cast.user_a, [cast.loan_a.id], DisputeReason.NOT_MINE,
-                        "This loan is not mine.", files=files)
+    return file_dispute(
+        db, v, cast.a, cast.user_a, [cast.loan_a.id], DisputeReason.NOT_MINE, "This loan is not mine.", files=files
+    )
 
 
-@pytest.mark.parametrize("data, media", [(PDF, "application/pdf"), (PNG, "image/png"), (JPEG, "image/jpeg")])
+@pytest.mark.parametrize(("data", "media"), [(PDF, "application/pdf"), (PNG, "image/png"), (JPEG, "image/jpeg")])
 def test_sniffed_by_content(data, media):
     assert ev.sniff(data) == media
     assert ev.check_file(Upload("whatever.txt", data, "text/plain")).media_type == media
@@ -37,7 +33,8 @@ def test_a_pdf_renamed_png_is_stored_as_pdf(db, the_vault, cast):
     d = _file(db, the_vault, cast, [Upload("scan.png", PDF, "image/png")])
     (row,) = d.evidence
     assert row.media_type == "application/pdf"
-    assert row.stored_name.endswith(".pdf") and "scan" not in row.stored_name
+    assert row.stored_name.endswith(".pdf")
+    assert "scan" not in row.stored_name
     data, media, name = ev.read(the_vault.cipher(db, cast.a.data_key_id), row)
     assert (data, media, name) == (PDF, "application/pdf", row.stored_name)
 
@@ -61,7 +58,8 @@ def test_at_most_five_files(db, the_vault, cast):
     d = _file(db, the_vault, cast, [Upload(f"{i}.png", PNG) for i in range(4)])
     before = events_of(db, cast.a)
     add_evidence(db, the_vault, d, cast.user_a, [Upload("5.jpg", JPEG)])
-    assert len(d.evidence) == 5 and events_of(db, cast.a) == before + 1
+    assert len(d.evidence) == 5
+    assert events_of(db, cast.a) == before + 1
     assert d.steps[-1].step is StepKind.EVIDENCE_ADDED
     with pytest.raises(EvidenceRejected, match="at most 5"):
         add_evidence(db, the_vault, d, cast.user_a, [Upload("6.jpg", JPEG)])
@@ -79,9 +77,10 @@ def test_sealed_round_trip_and_checksum(db, the_vault, cast):
     d = _file(db, the_vault, cast, [Upload("a.pdf", PDF), Upload("b.jpg", JPEG), Upload("c.png", PNG)])
     db.commit()
     cipher = the_vault.cipher(db, cast.a.data_key_id)
-    for row, original in zip(sorted(d.evidence, key=lambda r: r.size), sorted([PDF, JPEG, PNG], key=len)):
+    for row, original in zip(sorted(d.evidence, key=lambda r: r.size), sorted([PDF, JPEG, PNG], key=len), strict=False):
         assert original not in row.content_ct
-        assert row.sha256 == hashlib.sha256(original).digest() and row.size == len(original)
+        assert row.sha256 == hashlib.sha256(original).digest()
+        assert row.size == len(original)
         assert ev.read(cipher, row)[0] == original
     assert len({r.stored_name for r in d.evidence}) == 3
 

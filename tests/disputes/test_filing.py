@@ -26,27 +26,41 @@ def _file(db, v, cast, records=None, reason=DisputeReason.WRONG_AMOUNT, **kw):
 
 def test_filing_writes_dispute_items_step_evidence_and_event(db, the_vault, cast):
     from datetime import date
+
     before = events_of(db, cast.a)
-    d = _file(db, the_vault, cast, [cast.loan_a.id, cast.card_a.id], files=[Upload("receipt.pdf", PDF)],
-              today=date(2026, 3, 1))
+    d = _file(
+        db,
+        the_vault,
+        cast,
+        [cast.loan_a.id, cast.card_a.id],
+        files=[Upload("receipt.pdf", PDF)],
+        today=date(2026, 3, 1),
+    )
     db.commit()
-    assert d.status is DisputeStatus.SUBMITTED and d.regime is Regime.CN_20_DAYS
-    assert d.due_on == date(2026, 3, 21) and d.lock_version == 1
+    assert d.status is DisputeStatus.SUBMITTED
+    assert d.regime is Regime.CN_20_DAYS
+    assert d.due_on == date(2026, 3, 21)
+    assert d.lock_version == 1
     assert {i.record_id for i in d.items} == {cast.loan_a.id, cast.card_a.id}
     assert services.statement(db, the_vault, d) == "The balance is wrong: I repaid it in 2024."
     assert b"repaid" not in d.statement_ct
-    assert [s.step for s in d.steps] == [StepKind.FILED] and d.steps[0].actor_user_id == cast.user_a.id
-    assert len(d.evidence) == 1 and d.evidence[0].media_type == "application/pdf"
+    assert [s.step for s in d.steps] == [StepKind.FILED]
+    assert d.steps[0].actor_user_id == cast.user_a.id
+    assert len(d.evidence) == 1
+    assert d.evidence[0].media_type == "application/pdf"
     assert events_of(db, cast.a) == before + 1
     event = db.get(AccessEvent, d.steps[0].event_id)
-    assert event.kind is EventKind.DISPUTE_FILED and event.actor_user_id == cast.user_a.id
-    assert is_disputed(db, cast.loan_a.id) and is_disputed(db, cast.card_a.id)
+    assert event.kind is EventKind.DISPUTE_FILED
+    assert event.actor_user_id == cast.user_a.id
+    assert is_disputed(db, cast.loan_a.id)
+    assert is_disputed(db, cast.card_a.id)
     assert not is_disputed(db, cast.loan_b.id)
     assert services.disputed_records(db, [cast.loan_a.id, cast.loan_b.id]) == {cast.loan_a.id}
 
 
 def test_other_regimes(db, the_vault, cast):
     from datetime import date
+
     d = _file(db, the_vault, cast, regime="gdpr_one_month", today=date(2026, 1, 31))
     assert d.due_on == date(2026, 2, 28)
 
@@ -72,7 +86,8 @@ def test_same_reason_allowed_again_once_the_first_is_closed(db, the_vault, cast)
     assert not is_disputed(db, cast.loan_a.id)
     again = _file(db, the_vault, cast)
     db.commit()
-    assert again.id != first.id and is_disputed(db, cast.loan_a.id)
+    assert again.id != first.id
+    assert is_disputed(db, cast.loan_a.id)
 
 
 def test_record_of_another_subject_refused(db, the_vault, cast):
@@ -82,15 +97,19 @@ def test_record_of_another_subject_refused(db, the_vault, cast):
     with pytest.raises(ValueError, match="your own report"):
         _file(db, the_vault, cast, ["not-a-uuid"])
     db.rollback()
-    assert count(db, Dispute) == 0 and events_of(db, cast.a) == before
+    assert count(db, Dispute) == 0
+    assert events_of(db, cast.a) == before
 
 
-@pytest.mark.parametrize("kw, message", [
-    ({"statement": ""}, "statement"),
-    ({"statement": "x" * 2001}, "at most 2000"),
-    ({"reason": "made_up"}, "reason"),
-    ({"regime": "forever"}, "regime"),
-])
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"statement": ""}, "statement"),
+        ({"statement": "x" * 2001}, "at most 2000"),
+        ({"reason": "made_up"}, "reason"),
+        ({"regime": "forever"}, "regime"),
+    ],
+)
 def test_bad_input_refused(db, the_vault, cast, kw, message):
     with pytest.raises(ValueError, match=message):
         _file(db, the_vault, cast, **kw)
@@ -116,24 +135,44 @@ def test_nothing_written_when_a_file_is_bad(db, the_vault, cast):
 
 def test_dispute_of_an_access_event(db, the_vault, cast):
     from portal.audit.events import record_event
+
     event = record_event(db, the_vault, cast.a, EventKind.INSTITUTION_QUERY, channel="api")
-    d = file_dispute(db, the_vault, cast.a, cast.user_a, [], DisputeReason.UNAUTHORISED_ACCESS,
-                     "I never asked this bank for a loan.", access_event_id=event.id)
-    assert d.access_event_id == event.id and d.items == []
+    d = file_dispute(
+        db,
+        the_vault,
+        cast.a,
+        cast.user_a,
+        [],
+        DisputeReason.UNAUTHORISED_ACCESS,
+        "I never asked this bank for a loan.",
+        access_event_id=event.id,
+    )
+    assert d.access_event_id == event.id
+    assert d.items == []
     with pytest.raises(DuplicateDispute) as refused:
-        file_dispute(db, the_vault, cast.a, cast.user_a, [], DisputeReason.UNAUTHORISED_ACCESS,
-                     "again", access_event_id=event.id)
+        file_dispute(
+            db, the_vault, cast.a, cast.user_a, [], DisputeReason.UNAUTHORISED_ACCESS, "again", access_event_id=event.id
+        )
     assert refused.value.open_id == d.id
     other = record_event(db, the_vault, cast.b, EventKind.INSTITUTION_QUERY, channel="api")
     with pytest.raises(ValueError, match="your own log"):
-        file_dispute(db, the_vault, cast.a, cast.user_a, [], DisputeReason.UNAUTHORISED_ACCESS,
-                     "not mine", access_event_id=other.id)
+        file_dispute(
+            db,
+            the_vault,
+            cast.a,
+            cast.user_a,
+            [],
+            DisputeReason.UNAUTHORISED_ACCESS,
+            "not mine",
+            access_event_id=other.id,
+        )
     with pytest.raises(ValueError, match="at least one"):
         file_dispute(db, the_vault, cast.a, cast.user_a, [], DisputeReason.OTHER, "nothing chosen")
 
 
 def test_statement_sealed_for_its_row(db, the_vault, cast):
     from portal.crypto.errors import DecryptionFailed
+
     one = _file(db, the_vault, cast)
     two = _file(db, the_vault, cast, [cast.card_a.id])
     two.statement_ct = one.statement_ct  # moved to another row: does not open

@@ -14,14 +14,7 @@ from portal.disputes.lifecycle import (
     days_left,
     extend,
 )
-from portal.disputes.models import (
-    Dispute,
-    DisputeOutcome,
-    DisputeReason,
-    DisputeStatus,
-    DisputeStep,
-    StepKind,
-)
+from portal.disputes.models import Dispute, DisputeOutcome, DisputeReason, DisputeStatus, DisputeStep, StepKind
 from portal.disputes.services import file_dispute, is_disputed
 from portal.extensions import database
 
@@ -36,18 +29,30 @@ def at(day: int, month: int = 3) -> datetime:
 
 @pytest.fixture
 def dispute(db, the_vault, cast) -> Dispute:
-    d = file_dispute(db, the_vault, cast.a, cast.user_a, [cast.loan_a.id], DisputeReason.WRONG_AMOUNT,
-                     "The balance is wrong.", today=date(2027, 3, 1))
+    d = file_dispute(
+        db,
+        the_vault,
+        cast.a,
+        cast.user_a,
+        [cast.loan_a.id],
+        DisputeReason.WRONG_AMOUNT,
+        "The balance is wrong.",
+        today=date(2027, 3, 1),
+    )
     db.commit()
     return d
 
 
 def walk_to(db, v, d, status, officer):
     """Take a dispute along the shortest path to `status`."""
-    path = {S.SUBMITTED: [], S.ACKNOWLEDGED: [S.ACKNOWLEDGED], S.UNDER_REVIEW: [S.ACKNOWLEDGED, S.UNDER_REVIEW],
-            S.WAITING_FOR_FURNISHER: [S.ACKNOWLEDGED, S.UNDER_REVIEW, S.WAITING_FOR_FURNISHER],
-            S.WAITING_FOR_SUBJECT: [S.ACKNOWLEDGED, S.UNDER_REVIEW, S.WAITING_FOR_SUBJECT],
-            S.RESOLVED: [S.ACKNOWLEDGED, S.UNDER_REVIEW, S.RESOLVED]}
+    path = {
+        S.SUBMITTED: [],
+        S.ACKNOWLEDGED: [S.ACKNOWLEDGED],
+        S.UNDER_REVIEW: [S.ACKNOWLEDGED, S.UNDER_REVIEW],
+        S.WAITING_FOR_FURNISHER: [S.ACKNOWLEDGED, S.UNDER_REVIEW, S.WAITING_FOR_FURNISHER],
+        S.WAITING_FOR_SUBJECT: [S.ACKNOWLEDGED, S.UNDER_REVIEW, S.WAITING_FOR_SUBJECT],
+        S.RESOLVED: [S.ACKNOWLEDGED, S.UNDER_REVIEW, S.RESOLVED],
+    }
     for to in path.get(status, []):
         advance(db, v, d, to, officer, "a note", DisputeOutcome.CORRECTED if to is S.RESOLVED else None, now=at(2))
     db.commit()
@@ -60,19 +65,29 @@ def test_the_whole_happy_path_writes_steps_and_events(db, the_vault, cast, dispu
     advance(db, the_vault, dispute, "under_review", o, now=at(3))
     advance(db, the_vault, dispute, S.WAITING_FOR_FURNISHER, o, "asked the bank", now=at(4))
     advance(db, the_vault, dispute, S.UNDER_REVIEW, o, now=at(8))
-    step = advance(db, the_vault, dispute, S.RESOLVED, o, "the bank confirmed the repayment",
-                   DisputeOutcome.CORRECTED, now=at(9))
+    step = advance(
+        db, the_vault, dispute, S.RESOLVED, o, "the bank confirmed the repayment", DisputeOutcome.CORRECTED, now=at(9)
+    )
     db.commit()
-    assert dispute.status is S.RESOLVED and dispute.outcome is DisputeOutcome.CORRECTED
-    assert [s.step for s in dispute.steps] == [StepKind.FILED, StepKind.ACKNOWLEDGED, StepKind.UNDER_REVIEW,
-                                               StepKind.WAITING_FOR_FURNISHER, StepKind.UNDER_REVIEW,
-                                               StepKind.RESOLVED]
+    assert dispute.status is S.RESOLVED
+    assert dispute.outcome is DisputeOutcome.CORRECTED
+    assert [s.step for s in dispute.steps] == [
+        StepKind.FILED,
+        StepKind.ACKNOWLEDGED,
+        StepKind.UNDER_REVIEW,
+        StepKind.WAITING_FOR_FURNISHER,
+        StepKind.UNDER_REVIEW,
+        StepKind.RESOLVED,
+    ]
     # Five steps, and sending the case to the bank.
     assert events_of(db, cast.a) == before + 6
     forwarded = db.scalar(select(AccessEvent).where(AccessEvent.kind == EventKind.DISPUTE_FORWARDED))
-    assert forwarded.institution_id == cast.loan_a.furnisher_id and forwarded.actor_user_id == o.id
+    assert forwarded.institution_id == cast.loan_a.furnisher_id
+    assert forwarded.actor_user_id == o.id
     event = db.get(AccessEvent, step.event_id)
-    assert event.kind is EventKind.DISPUTE_STEP and event.actor_user_id == o.id and event.channel == "staff"
+    assert event.kind is EventKind.DISPUTE_STEP
+    assert event.actor_user_id == o.id
+    assert event.channel == "staff"
     cipher = the_vault.cipher(db, cast.a.data_key_id)
     assert cipher.open_field(step, "note") == "the bank confirmed the repayment"
     assert dispute.lock_version == 6
@@ -82,7 +97,7 @@ def test_the_whole_happy_path_writes_steps_and_events(db, the_vault, cast, dispu
 ALL_PAIRS = [(a, b) for a in S for b in S]
 
 
-@pytest.mark.parametrize("current, to", [(a, b) for a, b in ALL_PAIRS if b not in TRANSITIONS[a]])
+@pytest.mark.parametrize(("current", "to"), [(a, b) for a, b in ALL_PAIRS if b not in TRANSITIONS[a]])
 def test_every_illegal_transition_refused(db, the_vault, cast, dispute, current, to):
     if current is S.WITHDRAWN:
         advance(db, the_vault, dispute, S.WITHDRAWN, cast.user_a, now=at(2))
@@ -93,10 +108,11 @@ def test_every_illegal_transition_refused(db, the_vault, cast, dispute, current,
     steps, version = len(dispute.steps), dispute.lock_version
     actor = cast.user_a if to is S.WITHDRAWN else cast.officer
     with pytest.raises(IllegalTransition):
-        advance(db, the_vault, dispute, to, actor, "a reason",
-                DisputeOutcome.CORRECTED if to is S.RESOLVED else None)
+        advance(db, the_vault, dispute, to, actor, "a reason", DisputeOutcome.CORRECTED if to is S.RESOLVED else None)
     db.rollback()
-    assert dispute.status is current and len(dispute.steps) == steps and dispute.lock_version == version
+    assert dispute.status is current
+    assert len(dispute.steps) == steps
+    assert dispute.lock_version == version
 
 
 def test_the_transition_table_is_what_the_issue_says():
@@ -130,8 +146,7 @@ def test_decisions_need_a_reason_and_an_outcome(db, the_vault, cast, dispute):
         advance(db, the_vault, dispute, S.RESOLVED, cast.officer, "x" * 2001, DisputeOutcome.DELETED)
     db.rollback()
     assert dispute.status is S.UNDER_REVIEW
-    advance(db, the_vault, dispute, S.RESOLVED, cast.officer, "the furnisher could not verify",
-            "unverifiable")
+    advance(db, the_vault, dispute, S.RESOLVED, cast.officer, "the furnisher could not verify", "unverifiable")
     assert dispute.outcome is DisputeOutcome.UNVERIFIABLE
 
 
@@ -145,14 +160,15 @@ def test_who_may_do_what(db, the_vault, cast, dispute):
 
 
 def test_withdrawn_from_every_open_state(db, the_vault, cast):
-    for i, status in enumerate([S.SUBMITTED, S.ACKNOWLEDGED, S.UNDER_REVIEW, S.WAITING_FOR_FURNISHER,
-                                S.WAITING_FOR_SUBJECT]):
-        d = file_dispute(db, the_vault, cast.a, cast.user_a, [cast.loan_a.id], list(DisputeReason)[i],
-                         "statement")
+    for i, status in enumerate(
+        [S.SUBMITTED, S.ACKNOWLEDGED, S.UNDER_REVIEW, S.WAITING_FOR_FURNISHER, S.WAITING_FOR_SUBJECT]
+    ):
+        d = file_dispute(db, the_vault, cast.a, cast.user_a, [cast.loan_a.id], list(DisputeReason)[i], "statement")
         walk_to(db, the_vault, d, status, cast.officer)
         step = advance(db, the_vault, d, S.WITHDRAWN, cast.user_a, now=at(20))
         db.commit()
-        assert d.status is S.WITHDRAWN and d.paused_since is None
+        assert d.status is S.WITHDRAWN
+        assert d.paused_since is None
         assert db.get(AccessEvent, step.event_id).channel == "web"
 
 
@@ -167,11 +183,14 @@ def test_waiting_for_the_subject_pauses_the_deadline(db, the_vault, cast, disput
     assert days_left(dispute, date(2027, 3, 5)) == 16
     assert days_left(dispute, date(2027, 3, 30)) == 16  # frozen
     advance(db, the_vault, dispute, S.UNDER_REVIEW, o, now=at(12))
-    assert dispute.paused_since is None and dispute.paused_days == 7 and dispute.due_on == date(2027, 3, 28)
+    assert dispute.paused_since is None
+    assert dispute.paused_days == 7
+    assert dispute.due_on == date(2027, 3, 28)
     advance(db, the_vault, dispute, S.WAITING_FOR_SUBJECT, o, "and the bank statement", now=at(14))
     advance(db, the_vault, dispute, S.UNDER_REVIEW, o, now=at(17))
     db.commit()
-    assert dispute.paused_days == 10 and dispute.due_on == date(2027, 3, 31)
+    assert dispute.paused_days == 10
+    assert dispute.due_on == date(2027, 3, 31)
     assert days_left(dispute, date(2027, 4, 2)) == -2
 
 
@@ -184,7 +203,8 @@ def test_extension_needs_a_reason_the_subject_sees(db, the_vault, cast, dispute)
         extend(db, the_vault, dispute, cast.officer, 0, "why")
     step = extend(db, the_vault, dispute, cast.officer, 10, "the furnisher must fetch its archive")
     db.commit()
-    assert dispute.due_on == date(2027, 3, 31) and dispute.extended_days == 10
+    assert dispute.due_on == date(2027, 3, 31)
+    assert dispute.extended_days == 10
     assert step.step is StepKind.EXTENDED
     assert the_vault.cipher(db, cast.a.data_key_id).open_field(step, "note") == "the furnisher must fetch its archive"
     assert events_of(db, cast.a) == before + 1
@@ -221,9 +241,12 @@ def test_two_sessions_racing_the_second_gets_stale(db, the_vault, cast, dispute)
         two.rollback()
     db.expire_all()
     fresh = db.get(Dispute, dispute.id)
-    assert fresh.status is S.ACKNOWLEDGED and fresh.lock_version == 2
-    assert [s.step for s in db.scalars(select(DisputeStep).where(DisputeStep.dispute_id == fresh.id)
-                                          .order_by(DisputeStep.at))] == [StepKind.FILED, StepKind.ACKNOWLEDGED]
+    assert fresh.status is S.ACKNOWLEDGED
+    assert fresh.lock_version == 2
+    assert [
+        s.step
+        for s in db.scalars(select(DisputeStep).where(DisputeStep.dispute_id == fresh.id).order_by(DisputeStep.at))
+    ] == [StepKind.FILED, StepKind.ACKNOWLEDGED]
 
 
 def test_a_case_goes_to_the_furnisher_only_when_one_has_something_to_answer(db, the_vault, cast, dispute):
@@ -233,16 +256,22 @@ def test_a_case_goes_to_the_furnisher_only_when_one_has_something_to_answer(db, 
 
     o = cast.officer
     event = record_event(db, the_vault, cast.a, EventKind.SELF_QUERY)
-    access = file_dispute(db, the_vault, cast.a, cast.user_a, [], DisputeReason.UNAUTHORISED_ACCESS,
-                          "Not me.", access_event_id=event.id)
+    access = file_dispute(
+        db, the_vault, cast.a, cast.user_a, [], DisputeReason.UNAUTHORISED_ACCESS, "Not me.", access_event_id=event.id
+    )
     for d in (access, dispute):
         advance(db, the_vault, d, S.ACKNOWLEDGED, o)
         advance(db, the_vault, d, S.UNDER_REVIEW, o)
     with pytest.raises(DisputeError, match="no furnisher"):
         advance(db, the_vault, access, S.WAITING_FOR_FURNISHER, o)
     item = db.scalar(select(DisputeItem).where(DisputeItem.dispute_id == dispute.id))
-    answered = FurnisherResponse(id=new_id(), dispute_id=dispute.id, item_id=item.id,
-                                 institution_id=cast.loan_a.furnisher_id, answer=Answer.VERIFIED_ACCURATE)
+    answered = FurnisherResponse(
+        id=new_id(),
+        dispute_id=dispute.id,
+        item_id=item.id,
+        institution_id=cast.loan_a.furnisher_id,
+        answer=Answer.VERIFIED_ACCURATE,
+    )
     the_vault.cipher(db, cast.a.data_key_id).seal_field(answered, "reviewed", "the ledger")
     db.add(answered)
     db.flush()

@@ -1,6 +1,7 @@
 """A record is marked "under dispute" at once, in the subject's report and
 in everything institutions receive, and no longer once the dispute is
 closed."""
+
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -16,8 +17,9 @@ from portal.records.models import CreditRecord, Subject
 
 
 def bank_report(app, world, token):
-    response = app.test_client().get("/api/v1/reports/11010519491231002X?purpose=loan_approval",
-                                     headers={"Authorization": f"Bearer {token}"})
+    response = app.test_client().get(
+        "/api/v1/reports/11010519491231002X?purpose=loan_approval", headers={"Authorization": f"Bearer {token}"}
+    )
     assert response.status_code == 200
     return {r["reference"]: r["disputed"] for r in response.get_json()["report"]["records"]}
 
@@ -29,17 +31,26 @@ def test_filing_marks_the_record_everywhere_and_withdrawing_clears_it(app, world
         bank = s.get(Institution, world.bank.id)
         consents.grant(s, v, a, bank, "loan_approval", portal_today() + timedelta(days=10), user)
         token = issue_api_key(s, bank, [ApiScope.QUERY])
-        card = s.scalar(select(CreditRecord).where(CreditRecord.subject_id == a.id,
-                                                   CreditRecord.reference_bidx.is_not(None))
-                        .order_by(CreditRecord.created_at.desc()))
+        card = s.scalar(
+            select(CreditRecord)
+            .where(CreditRecord.subject_id == a.id, CreditRecord.reference_bidx.is_not(None))
+            .order_by(CreditRecord.created_at.desc())
+        )
         s.commit()
         card_id = card.id
     assert set(bank_report(app, world, token).values()) == {False}
 
     with app.app_context():
         s, v = session(), vault()
-        dispute = services.file_dispute(s, v, s.get(Subject, world.person_a.id), s.get(User, world.user_a.id),
-                                        [card_id], "wrong_amount", "The balance is wrong.")
+        dispute = services.file_dispute(
+            s,
+            v,
+            s.get(Subject, world.person_a.id),
+            s.get(User, world.user_a.id),
+            [card_id],
+            "wrong_amount",
+            "The balance is wrong.",
+        )
         s.commit()
         dispute_id = dispute.id
     marks = bank_report(app, world, token)
@@ -53,7 +64,8 @@ def test_filing_marks_the_record_everywhere_and_withdrawing_clears_it(app, world
         s, v = session(), vault()
         from portal.disputes.models import Dispute
 
-        lifecycle.advance(s, v, s.get(Dispute, dispute_id), "withdrawn", s.get(User, world.user_a.id),
-                          note="Settled with the bank.")
+        lifecycle.advance(
+            s, v, s.get(Dispute, dispute_id), "withdrawn", s.get(User, world.user_a.id), note="Settled with the bank."
+        )
         s.commit()
     assert set(bank_report(app, world, token).values()) == {False}

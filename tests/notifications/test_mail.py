@@ -1,6 +1,7 @@
 """Notifications: kept in the in-app inbox, e-mailed through a real SMTP
 server (aiosmtpd) after the request commits, and left queued when the
 server is down, to be delivered later."""
+
 from __future__ import annotations
 
 import asyncio
@@ -55,8 +56,11 @@ class Collector:
         if self.engine is not None:
             with self.engine.connect() as conn:
                 self.committed_codes.append(conn.execute(text("SELECT count(*) FROM activation_codes")).scalar())
-        self.mails.append(SimpleMail(envelope.mail_from, list(envelope.rcpt_tos),
-                                     message_from_bytes(envelope.content, policy=policy.default)))
+        self.mails.append(
+            SimpleMail(
+                envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default)
+            )
+        )
         return "250 Message accepted for delivery"
 
 
@@ -109,13 +113,15 @@ def test_registration_emails_the_code_to_the_contact_after_the_request_commits(m
     with smtp_server(port, Collector(database_url)) as smtp:
         browser = english_client(app)
         response = register(browser)
-        assert response.status_code == 302 and where(response) == "/register/sent"
+        assert response.status_code == 302
+        assert where(response) == "/register/sent"
 
         wait_for(lambda: smtp.mails)
         assert len(smtp.mails) == 1
         mail = smtp.mails[0]
         assert mail.recipients == [PERSON_CONTACT]
-        assert mail.sender == "portal@credit.example" and str(mail.message["From"]) == "portal@credit.example"
+        assert mail.sender == "portal@credit.example"
+        assert str(mail.message["From"]) == "portal@credit.example"
         assert mail.subject == "Your activation code"
         code = CODE_RE.search(mail.body).group(1)
         # When the e-mail went out, the code it carries was already committed.
@@ -124,9 +130,19 @@ def test_registration_emails_the_code_to_the_contact_after_the_request_commits(m
         assert queued(app) == [(PERSON_CONTACT, "Your activation code", True)]
 
         # The code in the e-mail is the one that works.
-        response = post_form(browser, "/register/activate", {
-            "kind": "person", "identifier": PERSON, "code": code, "display_name": "Zhang San",
-            "email": "zs@mail.example", "password": PASSWORD, "confirm": PASSWORD})
+        response = post_form(
+            browser,
+            "/register/activate",
+            {
+                "kind": "person",
+                "identifier": PERSON,
+                "code": code,
+                "display_name": "Zhang San",
+                "email": "zs@mail.example",
+                "password": PASSWORD,
+                "confirm": PASSWORD,
+            },
+        )
         assert response.status_code == 302
         wait_for(lambda: len(smtp.mails) == 2)
         assert [m.recipients for m in smtp.mails][-1] == ["zs@mail.example"]  # the welcome
@@ -150,7 +166,8 @@ def test_when_the_mail_server_is_down_the_request_succeeds_and_the_mail_waits(ma
     person_on_file(app)
     browser = english_client(app)
     response = register(browser)
-    assert response.status_code == 302 and where(response) == "/register/sent"
+    assert response.status_code == 302
+    assert where(response) == "/register/sent"
     notifications.settle()  # the worker has tried, and failed
     assert queued(app) == [(PERSON_CONTACT, "Your activation code", False)]
     with app.app_context():
@@ -160,7 +177,8 @@ def test_when_the_mail_server_is_down_the_request_succeeds_and_the_mail_waits(ma
     with smtp_server(port, Collector()) as smtp:
         with app.app_context():
             assert deliver(session(), vault(), Mailer(app.config)) == 1
-        assert len(smtp.mails) == 1 and smtp.mails[0].recipients == [PERSON_CONTACT]
+        assert len(smtp.mails) == 1
+        assert smtp.mails[0].recipients == [PERSON_CONTACT]
         assert CODE_RE.search(smtp.mails[0].body)
         assert queued(app) == [(PERSON_CONTACT, "Your activation code", True)]
         with app.app_context():
@@ -188,8 +206,9 @@ def test_the_reply_to_a_registration_never_waits_for_the_mail_server(make_app):
     with smtp_server(port, Collector(gate=gate)) as handler:
         browser = english_client(app)
         csrf = token(browser, "/register")
-        response = browser.post("/register", data={"kind": "person", "identifier": PERSON, "name": PERSON_NAME,
-                                                   "csrf_token": csrf})
+        response = browser.post(
+            "/register", data={"kind": "person", "identifier": PERSON, "name": PERSON_NAME, "csrf_token": csrf}
+        )
         assert response.status_code == 302
         gate.set()
         wait_for(lambda: handler.mails)
@@ -200,18 +219,27 @@ def test_the_reply_to_a_registration_never_waits_for_the_mail_server(make_app):
 def test_messages_page_shows_the_users_own_messages_and_marks_them_read(app, world, sign_in):
     with db(app) as (s, v):
         from portal.accounts.models import User
+
         a = s.get(User, world.user_a.id)
-        notify(s, v, key_id=a.data_key_id, user=a, title="Your dispute was received",
-               body="We answer within 20 days. <b>bold?</b>")
+        notify(
+            s,
+            v,
+            key_id=a.data_key_id,
+            user=a,
+            title="Your dispute was received",
+            body="We answer within 20 days. <b>bold?</b>",
+        )
     a_browser = sign_in(app.test_client(), world.user_a)
     a_browser.set_cookie("lang", "en")
     assert re.search(r'class="badge">1<', a_browser.get("/me").get_data(as_text=True))  # unread
     html = a_browser.get("/messages").get_data(as_text=True)
     assert "Your dispute was received" in html
-    assert "&lt;b&gt;bold?&lt;/b&gt;" in html and "<b>bold?</b>" not in html
+    assert "&lt;b&gt;bold?&lt;/b&gt;" in html
+    assert "<b>bold?</b>" not in html
     assert not re.search(r'class="badge">1<', a_browser.get("/me").get_data(as_text=True))  # now read
 
     b_browser = sign_in(app.test_client(), world.user_b)
     assert "Your dispute was received" not in b_browser.get("/messages").get_data(as_text=True)
     anonymous = app.test_client().get("/messages")
-    assert anonymous.status_code == 302 and where(anonymous) == "/login"
+    assert anonymous.status_code == 302
+    assert where(anonymous) == "/login"

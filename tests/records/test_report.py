@@ -1,5 +1,6 @@
 """The subject's own credit file as a user sees it: the dashboard, the
 report, who may see them, and the access event every view leaves."""
+
 from __future__ import annotations
 
 import re
@@ -20,14 +21,29 @@ from portal.records.services import RecordInput, create_subject, furnish
 
 
 # -- helpers (test_exports.py uses them too) -----------------------------------
-def furnish_record(app, world, subject, reference, *, category=Category.LOAN, status=RecordStatus.ACTIVE,
-                   negative=False, ended_on=None, **details):
+def furnish_record(
+    app,
+    world,
+    subject,
+    reference,
+    *,
+    category=Category.LOAN,
+    status=RecordStatus.ACTIVE,
+    negative=False,
+    ended_on=None,
+    **details,
+):
     """A record (or a new version of one) furnished by the world's bank."""
     details = {"currency": "CNY", "principal": "1000.00", **details}
     with app.app_context():
         s = session()
-        furnish(s, vault(), s.get(Institution, world.bank.id), s.get(Subject, subject.id),
-                RecordInput(category, reference, status, negative, ended_on, details))
+        furnish(
+            s,
+            vault(),
+            s.get(Institution, world.bank.id),
+            s.get(Subject, subject.id),
+            RecordInput(category, reference, status, negative, ended_on, details),
+        )
         s.commit()
 
 
@@ -40,8 +56,13 @@ def events_of(app, subject):
 
 def actors_of(app, subject):
     with app.app_context():
-        return list(session().scalars(select(AccessEvent.actor_user_id).where(AccessEvent.subject_id == subject.id)
-                                      .order_by(AccessEvent.occurred_at.desc())))
+        return list(
+            session().scalars(
+                select(AccessEvent.actor_user_id)
+                .where(AccessEvent.subject_id == subject.id)
+                .order_by(AccessEvent.occurred_at.desc())
+            )
+        )
 
 
 def english(client):
@@ -50,8 +71,12 @@ def english(client):
 
 
 def urls(subject_id):
-    return [f"/subjects/{subject_id}", f"/subjects/{subject_id}/report",
-            f"/subjects/{subject_id}/export.json", f"/subjects/{subject_id}/report.pdf"]
+    return [
+        f"/subjects/{subject_id}",
+        f"/subjects/{subject_id}/report",
+        f"/subjects/{subject_id}/export.json",
+        f"/subjects/{subject_id}/report.pdf",
+    ]
 
 
 # -- dashboard ----------------------------------------------------------------
@@ -109,22 +134,31 @@ def test_firm_representative_gets_a_link_to_manage_agents(app, client, world, si
 
 def test_agent_of_several_firms_chooses_a_firm(app, client, world, sign_in):
     with app.app_context():
-        session().add(FirmDelegation(firm_id=world.firm_g.id, agent_id=world.agent_f.id,
-                                     granted_by_id=world.rep_g.id, scopes=["view_report"],
-                                     valid_until=date(2999, 1, 1)))
+        session().add(
+            FirmDelegation(
+                firm_id=world.firm_g.id,
+                agent_id=world.agent_f.id,
+                granted_by_id=world.rep_g.id,
+                scopes=["view_report"],
+                valid_until=date(2999, 1, 1),
+            )
+        )
         session().commit()
     page = english(sign_in(client, world.agent_f)).get("/me").get_data(as_text=True)
     assert f'href="/subjects/{world.firm_f.id}"' in page
     assert f'href="/subjects/{world.firm_g.id}"' in page
-    assert "福州示例科技有限公司" in page and "北京示例贸易有限公司" in page
-    assert events_of(app, world.firm_f) == [] and events_of(app, world.firm_g) == []  # choosing is not viewing
+    assert "福州示例科技有限公司" in page
+    assert "北京示例贸易有限公司" in page
+    assert events_of(app, world.firm_f) == []
+    assert events_of(app, world.firm_g) == []
     assert "/agents" not in client.get(f"/subjects/{world.firm_g.id}").get_data(as_text=True)
 
 
 def test_user_without_a_file_sees_an_empty_state(app, client, world, sign_in):
     with app.app_context():
-        lonely = create_user(session(), vault(), role=Role.FIRM_AGENT, email="lonely@test.example",
-                             display_name="lonely")
+        lonely = create_user(
+            session(), vault(), role=Role.FIRM_AGENT, email="lonely@test.example", display_name="lonely"
+        )
         session().commit()
     response = english(sign_in(client, lonely)).get("/me")
     assert response.status_code == 200
@@ -134,8 +168,10 @@ def test_user_without_a_file_sees_an_empty_state(app, client, world, sign_in):
 # -- report --------------------------------------------------------------------
 def test_report_lists_own_records_and_never_anothers(app, client, world, sign_in):
     page = english(sign_in(client, world.user_a)).get(f"/subjects/{world.person_a.id}/report").get_data(as_text=True)
-    assert "A-LOAN-1" in page and "A-CARD-1" in page
-    assert "B-LOAN-1" not in page and "F-LOAN-1" not in page
+    assert "A-LOAN-1" in page
+    assert "A-CARD-1" in page
+    assert "B-LOAN-1" not in page
+    assert "F-LOAN-1" not in page
     assert "Test Bank" in page
     assert "<details>" in page
     assert "Under dispute" not in page  # nothing is disputed yet
@@ -149,24 +185,43 @@ def test_report_names_the_furnisher_in_the_chosen_language(app, client, world, s
 
 
 def test_report_groups_records_in_category_order(app, client, world, sign_in):
-    furnish_record(app, world, world.person_a, "A-WATER-1", category=Category.UTILITY_ARREARS,
-                   status=RecordStatus.OVERDUE, negative=True, amount="120.50")
+    furnish_record(
+        app,
+        world,
+        world.person_a,
+        "A-WATER-1",
+        category=Category.UTILITY_ARREARS,
+        status=RecordStatus.OVERDUE,
+        negative=True,
+        amount="120.50",
+    )
     furnish_record(app, world, world.person_a, "A-CARD-9", category=Category.CREDIT_CARD, credit_limit="9000")
     page = english(sign_in(client, world.user_a)).get(f"/subjects/{world.person_a.id}/report").get_data(as_text=True)
     headings = re.findall(r"<h2[^>]*>([^<]+)</h2>", page)
     assert headings == ["Loans", "Credit cards", "Utility arrears"]
-    assert "Credit limit" in page and "9,000.00" in page
+    assert "Credit limit" in page
+    assert "9,000.00" in page
 
 
 def test_version_history_keeps_the_older_version(app, client, world, sign_in):
-    furnish_record(app, world, world.person_a, "A-LOAN-1", status=RecordStatus.CLOSED, balance="0.00",
-                   closed_on="2024-06-30", principal="50000.00")
+    furnish_record(
+        app,
+        world,
+        world.person_a,
+        "A-LOAN-1",
+        status=RecordStatus.CLOSED,
+        balance="0.00",
+        closed_on="2024-06-30",
+        principal="50000.00",
+    )
     page = english(sign_in(client, world.user_a)).get(f"/subjects/{world.person_a.id}/report").get_data(as_text=True)
     (article,) = [a for a in page.split("<article")[1:] if "A-LOAN-1" in a]
-    history = article[article.index("<details>"):article.index("</details>")]
-    assert "Version 2" in history and "Version 1" in history
+    history = article[article.index("<details>") : article.index("</details>")]
+    assert "Version 2" in history
+    assert "Version 1" in history
     assert history.index("Version 2") < history.index("Version 1")  # newest first
-    assert "Closed in good standing" in history and "Active, paid as agreed" in history
+    assert "Closed in good standing" in history
+    assert "Active, paid as agreed" in history
     assert '<time datetime="2024-06-30">' in history
 
 
@@ -178,8 +233,10 @@ def test_report_pages_hold_twenty_records(app, client, world, sign_in):
     second = client.get(f"/subjects/{world.person_a.id}/report?page=2").get_data(as_text=True)
     assert first.count('<article class="record') == 20
     assert second.count('<article class="record') == 7
-    assert "Page 1 of 2" in first and 'rel="next"' in first
-    assert "Page 2 of 2" in second and 'rel="prev"' in second
+    assert "Page 1 of 2" in first
+    assert 'rel="next"' in first
+    assert "Page 2 of 2" in second
+    assert 'rel="prev"' in second
     references = {f"A-BULK-{n:02d}" for n in range(25)} | {"A-LOAN-1", "A-CARD-1"}
     assert {r for r in references if r in first} | {r for r in references if r in second} == references
     assert not {r for r in references if r in first} & {r for r in references if r in second}
@@ -197,8 +254,9 @@ def test_empty_file_has_an_empty_report(app, client, world, sign_in):
     body = "11010519900101001"
     with app.app_context():
         c = create_subject(session(), vault(), SubjectKind.PERSON, body + resident_id_check(body), "王五")
-        user_c = create_user(session(), vault(), role=Role.PERSON, email="c@test.example", display_name="c",
-                             subject_id=c.id)
+        user_c = create_user(
+            session(), vault(), role=Role.PERSON, email="c@test.example", display_name="c", subject_id=c.id
+        )
         session().commit()
     english(sign_in(client, user_c))
     response = client.get(f"/subjects/{c.id}/report")
@@ -208,9 +266,18 @@ def test_empty_file_has_an_empty_report(app, client, world, sign_in):
 
 
 def test_payload_html_comes_back_escaped(app, client, world, sign_in):
-    furnish_record(app, world, world.person_a, "A-EVIL-1", note="<script>alert(1)</script>",
-                   case_number='<img src=x onerror="alert(2)">', principal="<b>not money</b>",
-                   currency="<u>", amount="5", **{"<i>key</i>": "value"})
+    furnish_record(
+        app,
+        world,
+        world.person_a,
+        "A-EVIL-1",
+        note="<script>alert(1)</script>",
+        case_number='<img src=x onerror="alert(2)">',
+        principal="<b>not money</b>",
+        currency="<u>",
+        amount="5",
+        **{"<i>key</i>": "value"},
+    )
     page = sign_in(client, world.user_a).get(f"/subjects/{world.person_a.id}/report").get_data(as_text=True)
     for raw in ("<script>alert(1)", "<img src=x", "<b>not money", "<u>", "<i>key"):
         assert raw not in page
@@ -220,17 +287,21 @@ def test_payload_html_comes_back_escaped(app, client, world, sign_in):
 
 
 # -- access events --------------------------------------------------------------
-@pytest.mark.parametrize("path, kind, detail", [
-    ("", EventKind.SELF_QUERY, {"what": "dashboard"}),
-    ("/report", EventKind.SELF_QUERY, {"what": "report", "page": 1}),
-    ("/export.json", EventKind.EXPORT, {"what": "report", "format": "json"}),
-    ("/report.pdf", EventKind.EXPORT, {"what": "report", "format": "pdf"}),
-])
+@pytest.mark.parametrize(
+    ("path", "kind", "detail"),
+    [
+        ("", EventKind.SELF_QUERY, {"what": "dashboard"}),
+        ("/report", EventKind.SELF_QUERY, {"what": "report", "page": 1}),
+        ("/export.json", EventKind.EXPORT, {"what": "report", "format": "json"}),
+        ("/report.pdf", EventKind.EXPORT, {"what": "report", "format": "pdf"}),
+    ],
+)
 def test_every_view_and_export_is_an_access_event(app, client, world, sign_in, path, kind, detail):
     response = sign_in(client, world.user_a).get(f"/subjects/{world.person_a.id}{path}")
     assert response.status_code == 200
     (event,) = events_of(app, world.person_a)
-    assert event.kind is kind and event.channel == "web"
+    assert event.kind is kind
+    assert event.channel == "web"
     assert event.detail == {**detail, "role": "person"}
     assert actors_of(app, world.person_a) == [world.user_a.id]
 

@@ -1,5 +1,6 @@
 """Firms' credit repair: when it may be asked, what it needs, and what an
 approval does to what institutions receive."""
+
 from datetime import date
 
 import pytest
@@ -9,12 +10,7 @@ from portal.accounts.models import User
 from portal.disputes import decisions
 from portal.disputes.evidence import EvidenceRejected, Upload
 from portal.disputes.lifecycle import DisputeError, advance
-from portal.disputes.models import (
-    DisputeKind,
-    DisputeOutcome,
-    DisputeReason,
-    DisputeStatus,
-)
+from portal.disputes.models import DisputeKind, DisputeOutcome, DisputeReason, DisputeStatus
 from portal.disputes.services import DuplicateDispute, disputed_records, file_dispute
 from portal.institutions.models import Institution
 from portal.records.models import Category, CreditRecord, RecordStatus, Subject
@@ -40,10 +36,26 @@ def rep(world, db):
 @pytest.fixture
 def penalty(world, db, the_vault, firm):
     bank = db.get(Institution, world.bank.id)
-    version = furnish(db, the_vault, bank, firm, RecordInput(
-        Category.ADMINISTRATIVE_PENALTY, "PEN-1", RecordStatus.IN_FORCE, True, None,
-        {"decision_number": "明市监罚字〔2025〕7号", "amount": "5000.00", "currency": "CNY",
-         "decided_on": "2025-06-01", "minimum_publicity_until": "2025-08-30"}))
+    version = furnish(
+        db,
+        the_vault,
+        bank,
+        firm,
+        RecordInput(
+            Category.ADMINISTRATIVE_PENALTY,
+            "PEN-1",
+            RecordStatus.IN_FORCE,
+            True,
+            None,
+            {
+                "decision_number": "明市监罚字〔2025〕7号",
+                "amount": "5000.00",
+                "currency": "CNY",
+                "decided_on": "2025-06-01",
+                "minimum_publicity_until": "2025-08-30",
+            },
+        ),
+    )
     db.commit()
     return db.get(CreditRecord, version.record_id)
 
@@ -63,9 +75,10 @@ def test_too_early_or_without_the_documents_is_refused(db, the_vault, firm, rep,
         repair.apply(db, the_vault, firm, rep, penalty.id, "We paid.", None, PROOF, today=date(2025, 9, 1))
     with pytest.raises(EvidenceRejected, match="rectification"):
         repair.apply(db, the_vault, firm, rep, penalty.id, "We paid.", COMMITMENT, [], today=date(2025, 9, 1))
+    loan = db.scalar(
+        select(CreditRecord).where(CreditRecord.subject_id == firm.id, CreditRecord.category == Category.LOAN)
+    )
     with pytest.raises(ValueError, match="administrative penalties"):
-        loan = db.scalar(select(CreditRecord).where(CreditRecord.subject_id == firm.id,
-                                                    CreditRecord.category == Category.LOAN))
         repair.apply(db, the_vault, firm, rep, loan.id, "We paid.", COMMITMENT, PROOF, today=date(2025, 9, 1))
 
 
@@ -79,10 +92,12 @@ def test_persons_and_other_firms_cannot_apply(db, the_vault, world, firm, penalt
 
 
 def test_an_approved_repair_ends_the_publicity(db, the_vault, cast, firm, rep, penalty):
-    case = repair.apply(db, the_vault, firm, rep, penalty.id, "Fine paid, controls in place.", COMMITMENT, PROOF,
-                        today=date(2025, 9, 1))
+    case = repair.apply(
+        db, the_vault, firm, rep, penalty.id, "Fine paid, controls in place.", COMMITMENT, PROOF, today=date(2025, 9, 1)
+    )
     db.commit()
-    assert case.kind is DisputeKind.CREDIT_REPAIR and len(case.evidence) == 2
+    assert case.kind is DisputeKind.CREDIT_REPAIR
+    assert len(case.evidence) == 2
     # An application is not a dispute of accuracy: no "under dispute" marker.
     assert disputed_records(db, [penalty.id]) == set()
     with pytest.raises(DuplicateDispute):

@@ -3,6 +3,7 @@ log, one transaction each, starting when the test says "go" on stdin.
 
     python appender.py DATABASE_URL TAG COUNT
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Helpers of the transparency-log tests."""
+
 from __future__ import annotations
 
 from portal.extensions import session

@@ -1,5 +1,6 @@
 """Two OS processes appending at once, on the suite's database (SQLite by
 default, PostgreSQL with PORTAL_TEST_DATABASE_URL): no fork, no gap."""
+
 from __future__ import annotations
 
 import json
@@ -21,9 +22,16 @@ SCRIPT = Path(__file__).with_name("appender.py")
 
 
 def test_two_processes_append_without_fork_or_gap(log_app, database_url):
-    procs = [subprocess.Popen([sys.executable, str(SCRIPT), database_url, tag, str(PER_PROCESS)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for tag in ("A", "B")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(SCRIPT), database_url, tag, str(PER_PROCESS)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for tag in ("A", "B")
+    ]
     try:
         for p in procs:  # both connected and waiting, then both go at once
             assert p.stdout.readline().strip() == "ready", p.stderr.read()
@@ -35,13 +43,14 @@ def test_two_processes_append_without_fork_or_gap(log_app, database_url):
         for p in procs:
             if p.poll() is None:
                 p.kill()
-    for p, (out, err) in zip(procs, outputs):
+    for p, (_out, err) in zip(procs, outputs, strict=False):
         assert p.returncode == 0, err
-    got = {tag: json.loads(out.strip().splitlines()[-1]) for tag, (out, _err) in zip("AB", outputs)}
+    got = {tag: json.loads(out.strip().splitlines()[-1]) for tag, (out, _err) in zip("AB", outputs, strict=False)}
 
     indices = got["A"] + got["B"]
     assert sorted(indices) == list(range(2 * PER_PROCESS))  # every index once: no gap, no duplicate
-    assert got["A"] == sorted(got["A"]) and got["B"] == sorted(got["B"])
+    assert got["A"] == sorted(got["A"])
+    assert got["B"] == sorted(got["B"])
     with log_app.app_context():
         s = session()
         assert s.scalar(select(LogHead.size)) == 2 * PER_PROCESS

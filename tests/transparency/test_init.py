@@ -1,5 +1,6 @@
 """`portal init` creates the log signing key, once, and never replaces the
 key that stored checkpoints were signed with."""
+
 from __future__ import annotations
 
 import stat
@@ -23,7 +24,8 @@ def test_init_creates_the_signing_key_once(make_app, instance):
     before = key.read_bytes()
     again = app.test_cli_runner().invoke(args=["init"])
     assert again.exit_code == 0, again.output
-    assert KEY_FILE not in again.output and key.read_bytes() == before
+    assert KEY_FILE not in again.output
+    assert key.read_bytes() == before
 
 
 def test_init_refuses_to_replace_a_lost_key(make_app, instance):

@@ -1,5 +1,6 @@
 """The log in the database: proofs from stored subtrees equal the reference
 ones, in O(log n) reads, and appends are sequenced."""
+
 from __future__ import annotations
 
 import pytest
@@ -37,7 +38,7 @@ def test_store_matches_the_reference_for_every_size_index_and_pair(db):
     for i, d in enumerate(LEAVES):
         assert log.append(db, d) == i
         assert log.size(db) == i + 1
-        assert log.root(db, i + 1) == merkle.root(LEAVES[:i + 1])
+        assert log.root(db, i + 1) == merkle.root(LEAVES[: i + 1])
     db.commit()
     for n in range(1, 65):
         assert log.root(db, n) == merkle.root(LEAVES[:n])
@@ -55,7 +56,7 @@ def test_stored_nodes_are_exactly_the_complete_subtrees(db):
     for level in range(6):
         width = 1 << level
         for index in range(45 // width):
-            expected[(level, index)] = merkle.root(LEAVES[index * width:(index + 1) * width])
+            expected[(level, index)] = merkle.root(LEAVES[index * width : (index + 1) * width])
     assert nodes == expected
     leaves = dict(db.execute(select(LogLeaf.index, LogLeaf.leaf_hash)).all())
     assert leaves == {i: merkle.leaf_hash(d) for i, d in enumerate(LEAVES[:45])}
@@ -72,27 +73,34 @@ def test_reads_and_writes_are_logarithmic(db, statements):
     assert len(statements) == 3  # bump the head, insert the leaf, insert its node
     log.append(db, b"and another")  # the 66th completes one: its sibling is read
     assert len(statements) == 3 + 4
-    for call in (lambda: log.root(db, 66), lambda: log.inclusion_proof(db, 37, 66),
-                 lambda: log.consistency_proof(db, 13, 66), lambda: log.consistency_proof(db, 66, 66)):
+    for call in (
+        lambda: log.root(db, 66),
+        lambda: log.inclusion_proof(db, 37, 66),
+        lambda: log.consistency_proof(db, 13, 66),
+        lambda: log.consistency_proof(db, 66, 66),
+    ):
         statements.clear()
         call()
         assert len(statements) == 1, statements
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda s: log.inclusion_proof(s, 5, 5), "index 5 is out of range"),
-    (lambda s: log.inclusion_proof(s, 0, 6), "size 6 is out of range"),
-    (lambda s: log.inclusion_proof(s, 4, 9), "size 9 is out of range"),
-    (lambda s: log.inclusion_proof(s, -1, 5), "non-negative"),
-    (lambda s: log.inclusion_proof(s, True, 5), "non-negative"),
-    (lambda s: log.inclusion_proof(s, 0, 2 ** 70), "below 2\\*\\*62"),
-    (lambda s: log.consistency_proof(s, 0, 5), "first 0 is out of range"),
-    (lambda s: log.consistency_proof(s, 4, 3), "first 4 is out of range"),
-    (lambda s: log.consistency_proof(s, 6, 6), "second 6 is out of range"),
-    (lambda s: log.consistency_proof(s, 2, 7), "second 7 is out of range"),
-    (lambda s: log.root(s, 6), "size 6 is out of range"),
-    (lambda s: log.root(s, -2), "non-negative"),
-])
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda s: log.inclusion_proof(s, 5, 5), "index 5 is out of range"),
+        (lambda s: log.inclusion_proof(s, 0, 6), "size 6 is out of range"),
+        (lambda s: log.inclusion_proof(s, 4, 9), "size 9 is out of range"),
+        (lambda s: log.inclusion_proof(s, -1, 5), "non-negative"),
+        (lambda s: log.inclusion_proof(s, True, 5), "non-negative"),
+        (lambda s: log.inclusion_proof(s, 0, 2**70), "below 2\\*\\*62"),
+        (lambda s: log.consistency_proof(s, 0, 5), "first 0 is out of range"),
+        (lambda s: log.consistency_proof(s, 4, 3), "first 4 is out of range"),
+        (lambda s: log.consistency_proof(s, 6, 6), "second 6 is out of range"),
+        (lambda s: log.consistency_proof(s, 2, 7), "second 7 is out of range"),
+        (lambda s: log.root(s, 6), "size 6 is out of range"),
+        (lambda s: log.root(s, -2), "non-negative"),
+    ],
+)
 def test_out_of_range_parameters(db, call, message):
     for d in LEAVES[:5]:
         log.append(db, d)

@@ -1,5 +1,6 @@
 """Checkpoints as C2SP signed notes: the exact format, the key id and
 verifier key, the key file, and refusal of any alteration."""
+
 from __future__ import annotations
 
 import base64
@@ -34,9 +35,11 @@ def test_the_note_format(signer):
     note = signer.sign_checkpoint(DEFAULT_ORIGIN, 42, ROOT)
     body = f"{DEFAULT_ORIGIN}\n42\n{base64.b64encode(ROOT).decode()}\n"
     assert note.startswith(body + "\n\u2014 " + DEFAULT_ORIGIN + " ")
-    assert note.endswith("\n") and note.count("\n") == 5
+    assert note.endswith("\n")
+    assert note.count("\n") == 5
     blob = base64.b64decode(note.split(" ")[-1])
-    assert blob[:4] == signer.key_id and len(blob) == 4 + 64
+    assert blob[:4] == signer.key_id
+    assert len(blob) == 4 + 64
     signer._private.public_key().verify(blob[4:], body.encode())  # the signature covers the body only
     assert verify_note(note, signer.vkey) == (DEFAULT_ORIGIN, 42, ROOT)
 
@@ -63,17 +66,20 @@ def test_every_single_character_change_is_refused(signer):
     note = signer.sign_checkpoint(DEFAULT_ORIGIN, 7, ROOT)
     for i, ch in enumerate(note):
         for other in {"A", "0", "\n", " ", "\u2014"} - {ch}:
-            changed = note[:i] + other + note[i + 1:]
+            changed = note[:i] + other + note[i + 1 :]
             with pytest.raises(NoteError):
                 verify_note(changed, signer.vkey)
 
 
-@pytest.mark.parametrize("change", [
-    lambda n: n.rstrip("\n"),                       # no final newline
-    lambda n: n.replace("\n\n", "\n"),              # no blank line
-    lambda n: n.split("\n\n")[0] + "\n\n",          # no signature
-    lambda n: n + f"\u2014 witness.example {base64.b64encode(bytes(68)).decode()}\n",  # fine: ignored
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda n: n.rstrip("\n"),  # no final newline
+        lambda n: n.replace("\n\n", "\n"),  # no blank line
+        lambda n: n.split("\n\n")[0] + "\n\n",  # no signature
+        lambda n: n + f"\u2014 witness.example {base64.b64encode(bytes(68)).decode()}\n",  # fine: ignored
+    ],
+)
 def test_malformed_notes(signer, change):
     note = change(signer.sign_checkpoint(DEFAULT_ORIGIN, 7, ROOT))
     if "witness" in note:  # a cosigner's signature is not ours to check
@@ -92,8 +98,14 @@ def test_another_key_or_a_bad_vkey_is_refused(signer):
     with pytest.raises(NoteError, match="not signed by"):
         verify_note(note, renamed.vkey)
     name, key_id, key = signer.vkey.split("+", 2)
-    for bad in (f"{name}+{key_id}", f"{name}+00000000+{key}", f"{name}+{key_id.upper()}+{key}",
-                f"{name}+{key_id}+{key[:-4]}", "", "+++"):
+    for bad in (
+        f"{name}+{key_id}",
+        f"{name}+00000000+{key}",
+        f"{name}+{key_id.upper()}+{key}",
+        f"{name}+{key_id}+{key[:-4]}",
+        "",
+        "+++",
+    ):
         with pytest.raises(NoteError):
             verify_note(note, bad)
 
@@ -116,7 +128,8 @@ def test_the_key_file(tmp_path):
     first = Signer.load(key_dir)
     assert create_key_file(key_dir) is None  # never replaced
     assert Signer.load(key_dir).vkey == first.vkey
-    assert "PRIVATE" not in repr(first) and path.read_text().strip() not in repr(first)
+    assert "PRIVATE" not in repr(first)
+    assert path.read_text().strip() not in repr(first)
     path.chmod(0o644)
     with pytest.raises(KeyringError, match="readable by other users"):
         Signer.load(key_dir)
@@ -128,8 +141,9 @@ def test_the_key_file(tmp_path):
 GO_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
 GO_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
 GO_TEXT = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n"
-GO_SIG = ("\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpR"
-          "Zb6KE6RyyBwJnAM=\n")
+GO_SIG = (
+    "\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
+)
 
 
 def test_the_reference_implementations_example():
@@ -154,4 +168,4 @@ def test_mangled_verifier_keys_are_refused():
                 with pytest.raises(NoteError):
                     Verifier.parse(GO_VKEY[i:j])
         with pytest.raises(NoteError):
-            Verifier.parse(GO_VKEY[:i] + chr(ord(GO_VKEY[i]) + 1) + GO_VKEY[i + 1:])
+            Verifier.parse(GO_VKEY[:i] + chr(ord(GO_VKEY[i]) + 1) + GO_VKEY[i + 1 :])

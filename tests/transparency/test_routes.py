@@ -1,5 +1,6 @@
 """The public endpoints: checkpoint, key and proofs, and 400 problem+json
 for every bad parameter."""
+
 from __future__ import annotations
 
 import base64
@@ -31,14 +32,16 @@ def proof_of(response):
 
 def test_key(client, signer):
     response = client.get("/transparency/key")
-    assert response.status_code == 200 and response.mimetype == "text/plain"
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
     assert response.get_data(as_text=True) == signer.vkey + "\n"
     Verifier.parse(response.get_data(as_text=True))
 
 
 def test_checkpoint_is_signed_on_demand_and_reused(client, log_app, signer):
     response = client.get("/transparency/checkpoint")
-    assert response.status_code == 200 and response.mimetype == "text/plain"
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
     note = response.get_data(as_text=True)
     assert verify_note(note, signer.vkey) == (signer.name, 13, merkle.root(LEAVES))
     assert client.get("/transparency/checkpoint").get_data(as_text=True) == note  # not signed again
@@ -60,7 +63,8 @@ def test_inclusion_proofs_verify_against_the_checkpoint(client, signer):
     _origin, size, root = verify_note(client.get("/transparency/checkpoint").get_data(as_text=True), signer.vkey)
     for index in range(size):
         response = client.get(f"/transparency/proof/inclusion?index={index}&size={size}")
-        assert response.get_json()["index"] == index and response.get_json()["size"] == size
+        assert response.get_json()["index"] == index
+        assert response.get_json()["size"] == size
         proof = proof_of(response)
         assert proof == merkle.inclusion_proof_naive(index, LEAVES)
         merkle.verify_inclusion(index, size, merkle.leaf_hash(LEAVES[index]), proof, root)
@@ -70,43 +74,48 @@ def test_consistency_proofs(client):
     for first in range(1, 14):
         for second in (first, 13):
             response = client.get(f"/transparency/proof/consistency?first={first}&second={second}")
-            assert response.get_json()["first"] == first and response.get_json()["second"] == second
+            assert response.get_json()["first"] == first
+            assert response.get_json()["second"] == second
             proof = proof_of(response)
-            merkle.verify_consistency(first, second, merkle.root(LEAVES[:first]), merkle.root(LEAVES[:second]),
-                                      proof)
+            merkle.verify_consistency(first, second, merkle.root(LEAVES[:first]), merkle.root(LEAVES[:second]), proof)
 
 
-@pytest.mark.parametrize("query, parameter", [
-    ("inclusion?size=5", "index"),
-    ("inclusion?index=1", "size"),
-    ("inclusion?index=&size=5", "index"),
-    ("inclusion?index=a&size=5", "index"),
-    ("inclusion?index=-1&size=5", "index"),
-    ("inclusion?index=%2B1&size=5", "index"),          # +1
-    ("inclusion?index=1.0&size=5", "index"),
-    ("inclusion?index=%201&size=5", "index"),          # leading space
-    ("inclusion?index=%EF%BC%91&size=5", "index"),     # a full-width digit
-    ("inclusion?index=1e3&size=5", "index"),
-    ("inclusion?index=1&index=2&size=5", "index"),
-    ("inclusion?index=99999999999999999999999&size=5", "index"),
-    ("inclusion?index=5&size=5", "index"),
-    ("inclusion?index=0&size=0", "size"),
-    ("inclusion?index=0&size=14", "size"),
-    ("inclusion?index=0&size=18446744073709551616", "size"),
-    ("consistency?second=5", "first"),
-    ("consistency?first=1", "second"),
-    ("consistency?first=0&second=5", "first"),
-    ("consistency?first=0&second=0", "second"),
-    ("consistency?first=6&second=5", "first"),
-    ("consistency?first=1&second=14", "second"),
-    ("consistency?first=x&second=5", "first"),
-])
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("inclusion?size=5", "index"),
+        ("inclusion?index=1", "size"),
+        ("inclusion?index=&size=5", "index"),
+        ("inclusion?index=a&size=5", "index"),
+        ("inclusion?index=-1&size=5", "index"),
+        ("inclusion?index=%2B1&size=5", "index"),  # +1
+        ("inclusion?index=1.0&size=5", "index"),
+        ("inclusion?index=%201&size=5", "index"),  # leading space
+        ("inclusion?index=%EF%BC%91&size=5", "index"),  # a full-width digit
+        ("inclusion?index=1e3&size=5", "index"),
+        ("inclusion?index=1&index=2&size=5", "index"),
+        ("inclusion?index=99999999999999999999999&size=5", "index"),
+        ("inclusion?index=5&size=5", "index"),
+        ("inclusion?index=0&size=0", "size"),
+        ("inclusion?index=0&size=14", "size"),
+        ("inclusion?index=0&size=18446744073709551616", "size"),
+        ("consistency?second=5", "first"),
+        ("consistency?first=1", "second"),
+        ("consistency?first=0&second=5", "first"),
+        ("consistency?first=0&second=0", "second"),
+        ("consistency?first=6&second=5", "first"),
+        ("consistency?first=1&second=14", "second"),
+        ("consistency?first=x&second=5", "first"),
+    ],
+)
 def test_bad_parameters_get_400_problem_json(client, query, parameter):
     response = client.get(f"/transparency/proof/{query}")
     assert response.status_code == 400
     assert response.headers["Content-Type"] == "application/problem+json"
     body = response.get_json(force=True)
-    assert body["status"] == 400 and body["title"] and body["type"]
+    assert body["status"] == 400
+    assert body["title"]
+    assert body["type"]
     assert body["parameter"] == parameter
     assert parameter in body["detail"]
 
