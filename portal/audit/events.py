@@ -33,6 +33,7 @@ from portal.transparency.notes import NoteError, Signer, verify_note
 SALT_KEY = "_salt"
 SALT_BYTES = 32
 BUNDLE_FORMAT = "portal-event-proof/1"
+STREAM_BATCH = 2000  # events read per round trip by the audit
 
 
 def record_event(
@@ -241,20 +242,27 @@ def audit_events(session: Session, vault: Vault, leaves: bytes) -> int:
     the concatenated leaf hashes (checked against the tree before). Returns
     how many events were recomputed (shredded subjects cannot be)."""
     size, seen, checked = len(leaves) // 32, set(), 0
-    ciphers: dict[uuid.UUID, Cipher] = {}
-    for event in session.scalars(select(AccessEvent).order_by(AccessEvent.log_index)):
+    # Each subject is read once: its cipher, or None once shredded.
+    ciphers: dict[uuid.UUID, Cipher | None] = {}
+    # Streamed in batches: a registry's log does not fit in memory at once.
+    events = session.scalars(
+        select(AccessEvent).order_by(AccessEvent.log_index).execution_options(yield_per=STREAM_BATCH)
+    )
+    for event in events:
         index = event.log_index
         if index is None or not 0 <= index < size:
             raise AuditFailure(f"event {event.id}: it points at leaf {index}, which the log does not have", index)
         if index in seen:
             raise AuditFailure(f"leaf {index}: more than one event claims it", index)
         seen.add(index)
-        subject = subject_of(session, event.subject_id)
-        if subject.shredded_at is not None:
+        if event.subject_id not in ciphers:
+            subject = subject_of(session, event.subject_id)
+            shredded = subject.shredded_at is not None
+            ciphers[event.subject_id] = None if shredded else vault.cipher(session, subject.data_key_id)
+        cipher = ciphers[event.subject_id]
+        if cipher is None:
             continue
-        if subject.id not in ciphers:
-            ciphers[subject.id] = vault.cipher(session, subject.data_key_id)
-        detail, salt = open_detail(ciphers[subject.id], event)
+        detail, salt = open_detail(cipher, event)
         if (
             salt is None
             or merkle.leaf_hash(leaf_data(base64.b64decode(salt), event_document(event, detail)))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -117,6 +118,29 @@ def test_a_good_token_is_recorded_as_used(app, api):
     assert app.test_client().post("/api/v1/records", json=furnish_body(), headers=bearer(token)).status_code == 201
     with db(app) as (s, _v):
         assert s.scalar(select(ApiKey).where(ApiKey.key_id == token[3:19])).last_used_at is not None
+
+
+def test_the_last_use_is_written_at_most_once_a_minute(app, api):
+    """Requests of one key do not all update its row: within a minute of the
+    recorded use nothing is written; after it, the new use is."""
+    token = api.tokens["bank_furnish"]
+    client = app.test_client()
+
+    def last_used():
+        with db(app) as (s, _v):
+            return s.scalar(select(ApiKey).where(ApiKey.key_id == token[3:19])).last_used_at
+
+    assert client.post("/api/v1/records", json=furnish_body(), headers=bearer(token)).status_code == 201
+    first = last_used()
+    body = furnish_body(reference="API-LOAN-2")
+    assert client.post("/api/v1/records", json=body, headers=bearer(token)).status_code == 201
+    assert last_used() == first
+    with db(app) as (s, _v):  # the recorded use is now two minutes old
+        s.scalar(select(ApiKey).where(ApiKey.key_id == token[3:19])).last_used_at = first - timedelta(minutes=2)
+        s.commit()
+    body = furnish_body(reference="API-LOAN-3")
+    assert client.post("/api/v1/records", json=body, headers=bearer(token)).status_code == 201
+    assert last_used() > first
 
 
 def test_no_csrf_token_and_no_cookie_needed(app, api):
