@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -16,7 +18,7 @@ from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from portal import config, create_app
+from portal import config, create_app, worker
 from portal.api.cli import apikeys
 from portal.audit.cli import audit, init_log_key
 from portal.compliance.cli import conflicts
@@ -154,15 +156,26 @@ def _format_credentials(creds: dict) -> str:
 @with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64), help="Threads per process.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Processes: more than 1 serves with gunicorn and runs the background jobs in a `portal worker` beside it.",
+)
 @click.option("--demo", is_flag=True, help="Initialise and load demo data first if the database is empty.")
 @click.option("--check", is_flag=True, help="Only check that the portal can start (schema, secret, keys), then exit.")
 @click.pass_context
-def serve_command(ctx: click.Context, host: str, port: int, threads: int, demo: bool, check: bool) -> None:
-    """Serve the portal with waitress (a production WSGI server)."""
+def serve_command(
+    ctx: click.Context, host: str, port: int, threads: int, workers: int, demo: bool, check: bool
+) -> None:
+    """Serve the portal: with waitress in this process, or with gunicorn in
+    `--workers` processes."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's target
     if demo:
         app.config["DEMO_MODE"] = True
+        os.environ["PORTAL_DEMO_MODE"] = "true"  # for the processes of --workers too
         ctx.invoke(init_command)
         if session().scalar(select(func.count()).select_from(Subject)) == 0:
             _load_demo(subjects=60, seed=2014)
@@ -174,9 +187,33 @@ def serve_command(ctx: click.Context, host: str, port: int, threads: int, demo: 
     if check:
         click.echo("ready to serve: schema at head, secret key set, key files match the database")
         return
-    sweeper.start(app)  # dispute deadlines, checked hourly while serving
     click.echo(f"Portal running on http://{host}:{port}/  (Ctrl+C to stop)")
+    if workers > 1:
+        from portal.serving import serve  # gunicorn: not on every platform, imported only when asked for
+
+        serve(app, create_app, host, port, workers, threads)
+        return
+    sweeper.start(app)  # dispute deadlines, checked hourly while serving
     waitress.serve(app, host=host, port=port, threads=threads, ident="portal")
+
+
+@click.command("worker")
+@with_appcontext
+@click.option("--once", is_flag=True, help="Run every job once, then exit.")
+def worker_command(once: bool) -> None:
+    """Run the background jobs (deadline sweep, mail delivery) until stopped."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's target
+    _preflight(app)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    names = [name for name, _, _ in worker.jobs(app)]
+    click.echo(f"portal worker: {', '.join(names) or 'no jobs enabled'}")
+    try:
+        done = worker.run(app, stop, once=once)
+    except KeyboardInterrupt:
+        return
+    if once:
+        click.echo(", ".join(f"{name}: {count}" for name, count in done.items()) or "nothing to do")
 
 
 def _preflight(app: Flask) -> None:
@@ -253,7 +290,7 @@ def outbox_deliver() -> None:
 
 
 def register(app: Flask) -> None:
-    for command in (init_command, demo_command, serve_command, keys, outbox, audit):
+    for command in (init_command, demo_command, serve_command, worker_command, keys, outbox, audit):
         app.cli.add_command(command)
     disputes.add_command(conflicts)
     app.cli.add_command(apikeys)

@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -50,3 +51,71 @@ def test_serve_demo_over_http(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def start(tmp_path, *args):
+    """`portal <args>` on a fresh demo instance; returns the process once it
+    says it is running, with its output so far."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    env["PORTAL_INSTANCE_PATH"] = str(tmp_path / "instance")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "portal", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if "Portal running on" in line:
+            break
+    return proc, env, "".join(lines)
+
+
+def answers(port, path="/"):
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}") as response:
+                return response.status, response.read().decode()
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail("server did not answer")
+
+
+@pytest.mark.slow
+def test_serve_with_worker_processes_and_the_job_worker(tmp_path):
+    """--workers 2: gunicorn's processes answer (the demo's outbox too), and
+    a `portal worker` runs beside them until the server stops."""
+    port = free_port()
+    proc, env, output = start(tmp_path, "serve", "--demo", "--workers", "2", "--port", str(port))
+    try:
+        assert f"http://127.0.0.1:{port}/" in output
+        assert answers(port)[0] == 200
+        assert answers(port, "/demo/outbox")[0] == 200  # demo mode reaches the worker processes
+        children = subprocess.run(["ps", "-o", "args=", "--ppid", str(proc.pid)], capture_output=True, text=True)
+        assert "portal worker" in children.stdout
+        # The job worker says which jobs it runs once it is up.
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+        reader.start()
+        for _ in range(600):
+            if any(line.startswith("portal worker:") for line in lines):
+                break
+            time.sleep(0.1)
+        assert any(line.startswith("portal worker: dispute deadline sweep") for line in lines), lines
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
+
+
+def test_the_worker_runs_each_job_once(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    env["PORTAL_INSTANCE_PATH"] = str(tmp_path / "instance")
+    run = [sys.executable, "-m", "portal"]
+    subprocess.run([*run, "init"], env=env, check=True, capture_output=True)
+    done = subprocess.run([*run, "worker", "--once"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "portal worker: dispute deadline sweep" in done.stdout
+    assert "dispute deadline sweep: 0" in done.stdout
+    refused = subprocess.run(
+        [*run, "worker", "--once"], env={**env, "PORTAL_DATABASE_URL": "sqlite:////nonexistent/db"}, capture_output=True
+    )
+    assert refused.returncode != 0

@@ -2,7 +2,7 @@
 side with its cheapest page in the same run. Not a test: run it by hand.
 
     python tests/benchmarks/load.py [--database sqlite|postgresql] [--users 50]
-        [--seconds 60] [--subjects 1000] [--threads 8]
+        [--seconds 60] [--subjects 1000] [--threads 8] [--workers 1]
 
 It builds a demo instance in a temporary folder (on PostgreSQL, a database
 of its own, dropped after, with rate limits in Redis), serves it with
@@ -197,6 +197,7 @@ def main() -> None:
     parser.add_argument("--cheap-seconds", type=float, default=20, help="how long the landing page is measured")
     parser.add_argument("--subjects", type=int, default=1000, help="demo subjects besides the showcase")
     parser.add_argument("--threads", type=int, default=8, help="portal serve --threads")
+    parser.add_argument("--workers", type=int, default=1, help="portal serve --workers (gunicorn when more than 1)")
     args = parser.parse_args()
     if args.users < 1 or args.seconds <= 0 or args.subjects < 0:
         parser.error("--users and --seconds must be positive, --subjects not negative")
@@ -230,11 +231,11 @@ def main() -> None:
 
         port = free_port()
         server = subprocess.Popen(
-            [PORTAL, "serve", "--port", str(port), "--threads", str(args.threads)],
+            [PORTAL, "serve", "--port", str(port), "--threads", str(args.threads)]
+            + (["--workers", str(args.workers)] if args.workers > 1 else []),
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
+            stderr=(folder / "serve.log").open("w"),  # a pipe nobody reads would stall the server
         )
         for _ in range(200):
             try:
@@ -284,12 +285,16 @@ def main() -> None:
                 "landing page": lambda rng: ("GET", "/", None, {}, {200}),
             }
         )
-        print(f"serving on port {port} with {args.threads} threads; {args.users} users for {args.seconds:.0f} s")
+        print(
+            f"serving on port {port}: {args.workers} process(es) of {args.threads} threads; "
+            f"{args.users} users for {args.seconds:.0f} s"
+        )
         mixed = report("mixed load", load(port, args.users, args.seconds, MIX, cookies))
         cheap = report(
             "cheapest page (landing page)", load(port, args.users, args.cheap_seconds, (("landing page", 1),), [])
         )
-        print(f"\nmixed ÷ cheapest page: {mixed / cheap:.2f}")
+        ratio = f"{mixed / cheap:.2f}" if cheap else "n/a (the landing page was never served)"
+        print(f"\nmixed ÷ cheapest page: {ratio}")
     finally:
         if server is not None:
             server.terminate()
