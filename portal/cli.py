@@ -21,12 +21,13 @@ from sqlalchemy.exc import OperationalError
 from portal import config, create_app, worker
 from portal.api.cli import apikeys
 from portal.audit.cli import audit, init_log_key
+from portal.audit.integrator import integrate_all
+from portal.audit.log_routes import log_signer
 from portal.compliance.cli import conflicts
 from portal.crypto import KeyringError, init_keys
 from portal.crypto.keyring import INDEX_FILE, KEK_FILE
 from portal.crypto.models import KekVersion, KeyCheck
 from portal.demo import DemoRefused, load_demo
-from portal.disputes import sweeper
 from portal.disputes.cli import disputes
 from portal.extensions import database, session, vault
 from portal.migrations import alembic_config, current_heads, upgrade
@@ -119,6 +120,8 @@ def _load_demo(subjects: int, seed: int) -> None:
     except DemoRefused as exc:
         _fail(str(exc))
     session().commit()
+    # Its events go into the log now, so the served demo offers their proofs.
+    integrate_all(session(), log_signer())
     path = _write_credentials(creds)
     click.echo(f"wrote {path}")
     click.echo(_format_credentials(creds))
@@ -193,7 +196,7 @@ def serve_command(
 
         serve(app, create_app, host, port, workers, threads)
         return
-    sweeper.start(app)  # dispute deadlines, checked hourly while serving
+    worker.start(app)  # the log integrator, the deadline sweep and mail, in a thread
     waitress.serve(app, host=host, port=port, threads=threads, ident="portal")
 
 
@@ -201,7 +204,7 @@ def serve_command(
 @with_appcontext
 @click.option("--once", is_flag=True, help="Run every job once, then exit.")
 def worker_command(once: bool) -> None:
-    """Run the background jobs (deadline sweep, mail delivery) until stopped."""
+    """Run the background jobs (log integration, deadline sweep, mail) until stopped."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's target
     _preflight(app)
     stop = threading.Event()

@@ -37,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SECURE": False,  # set True when served over HTTPS (production)
     "DISPUTE_REGIME": "cn_20_days",  # or fcra_30_days, gdpr_one_month: the deadline of new disputes
     "UNVERIFIABLE_POLICY": "mark",  # or delete: a record nobody could verify is marked, or removed
+    "LOG_INTEGRATE_SECONDS": 0.2,  # how often queued access events are sequenced into the log
     "MAIL_RETRY_SECONDS": 60,  # `portal worker` sends what is still queued this often
     "SWEEP_MINUTES": 60,  # `portal serve` runs the dispute deadline sweep this often (0: never)
     "TIMEZONE": "Asia/Shanghai",  # where dispute deadlines count their calendar days

@@ -1,11 +1,16 @@
-"""`portal worker`: the background jobs, in a process of their own, off every
-request's path. Each job runs on its own schedule in an app context and a
-transaction of its own; a failing run is logged and tried again next time.
+"""`portal worker`: the background jobs, off every request's path. Each job
+runs on its own schedule in an app context and transactions of its own; a
+failing run is logged and rolled back, and tried again next time.
 
-Jobs: the dispute deadline sweep (every SWEEP_MINUTES) and the delivery of
-queued e-mail the request processes could not send (every MAIL_RETRY_SECONDS,
-when a mail server is configured). Run one worker: the sweep and the mail
-job do not yet claim their work row by row."""
+Jobs: the log integrator (every LOG_INTEGRATE_SECONDS: queued access events
+become leaves of the log, one signed checkpoint per batch), the dispute
+deadline sweep (every SWEEP_MINUTES) and the delivery of queued e-mail the
+request processes could not send (every MAIL_RETRY_SECONDS, when a mail
+server is configured). Several workers may run: the integrator is safe so
+(the database lets one integrate at a time); the sweep and the mail job do
+not yet claim their work row by row, so run those in one.
+
+`portal serve` with one process runs the same jobs in a thread (`start`)."""
 
 from __future__ import annotations
 
@@ -16,28 +21,51 @@ from collections.abc import Callable
 
 from flask import Flask
 
+from portal.audit.integrator import BATCH, integrate
+from portal.audit.log_routes import log_signer
 from portal.disputes import sweeper
 from portal.extensions import session, vault
 from portal.notifications.services import Mailer, deliver
 
 log = logging.getLogger(__name__)
-TICK_SECONDS = 1.0
+Job = Callable[[Flask], int]
+
+
+def _guarded(name: str, work: Callable[[], int]) -> int:
+    try:
+        return work()
+    except Exception:  # noqa: BLE001 - the worker must outlive one bad run
+        session().rollback()
+        log.exception("%s failed; it runs again later", name)
+        return 0
+
+
+def integrate_log(app: Flask) -> int:
+    """Sequence everything queued now, a batch per transaction."""
+
+    def work() -> int:
+        total = 0
+        signer = log_signer()
+        while True:
+            done = integrate(session(), signer)
+            session().commit()
+            total += done
+            if done < BATCH:
+                return total
+
+    with app.app_context():
+        return _guarded("log integration", work)
 
 
 def deliver_mail(app: Flask) -> int:
     """E-mail what is still queued; returns how many went out."""
     with app.app_context():
-        try:
-            return deliver(session(), vault(), Mailer(app.config))
-        except Exception:  # noqa: BLE001 - the worker must outlive one bad run
-            session().rollback()
-            log.exception("mail delivery failed; it runs again later")
-            return 0
+        return _guarded("mail delivery", lambda: deliver(session(), vault(), Mailer(app.config)))
 
 
-def jobs(app: Flask) -> list[tuple[str, float, Callable[[Flask], int]]]:
+def jobs(app: Flask) -> list[tuple[str, float, Job]]:
     """(name, seconds between runs, job) for every job this app has on."""
-    out: list[tuple[str, float, Callable[[Flask], int]]] = []
+    out: list[tuple[str, float, Job]] = [("log integration", float(app.config["LOG_INTEGRATE_SECONDS"]), integrate_log)]
     if (minutes := float(app.config.get("SWEEP_MINUTES") or 0)) > 0:
         out.append(("dispute deadline sweep", minutes * 60, sweeper.sweep_once))
     if Mailer(app.config).enabled:
@@ -56,5 +84,14 @@ def run(app: Flask, stop: threading.Event, once: bool = False) -> dict[str, int]
             if (now := time.monotonic()) >= due[name]:
                 done[name] += job(app)
                 due[name] = now + every
-        if once or stop.wait(TICK_SECONDS):
+        if once or stop.wait(max(0.0, min(due.values()) - time.monotonic())):
             return done
+
+
+def start(app: Flask) -> tuple[threading.Thread, threading.Event]:
+    """The jobs in a daemon thread of this process; returns it with the
+    event that stops it."""
+    stop = threading.Event()
+    thread = threading.Thread(target=run, args=(app, stop), name="portal-jobs", daemon=True)
+    thread.start()
+    return thread, stop

@@ -13,6 +13,8 @@ from typing import Any
 from portal.accounts import two_factor
 from portal.accounts.models import Role, User
 from portal.accounts.services import create_user
+from portal.audit.integrator import integrate_all
+from portal.audit.log_routes import log_signer
 from portal.crypto import Vault
 from portal.db import Session
 from portal.disputes.evidence import Upload
@@ -22,6 +24,14 @@ from portal.institutions.models import Institution, InstitutionKind
 from portal.institutions.services import NewInstitution, create_institution
 from portal.records.models import Category, CreditRecord, RecordStatus, RecordVersion, Subject, SubjectKind
 from portal.records.services import RecordInput, create_subject, furnish
+
+
+def integrate(s: Session) -> int:
+    """What `portal worker` does moments after each action: the queued
+    access events become leaves of the log, a checkpoint signed per batch.
+    Commits (each batch is a transaction); needs an app context."""
+    return integrate_all(s, log_signer())
+
 
 PERSON_A, PERSON_B = "11010519491231002X", "110105198001010016"
 FIRM_F, FIRM_G = "91350100M000100Y43", "91110000600037341L"

@@ -30,7 +30,7 @@ from portal.institutions.models import Institution
 from portal.localtime import today as local_today
 from portal.records.models import CreditRecord, RecordStatus, RecordVersion, Subject
 from portal.records.pages import Furnisher
-from portal.records.services import add_years
+from portal.records.services import add_years, hold_subject
 
 # What a subject (or a signed paper) can authorise. Post-loan management and
 # court enforcement rest on a contract or the law; self-query is the
@@ -117,6 +117,7 @@ def grant(
 def revoke(session: Session, vault: Vault, subject: Subject, consent_id: uuid.UUID, by_user: User) -> Consent | None:
     """Revoke one of the subject's consents, of either kind, at once. None
     when the subject has no such consent; revoking twice changes nothing."""
+    hold_subject(session, subject, exclusive=True)  # queries under way finish first
     consent = session.scalar(select(Consent).where(Consent.id == consent_id, Consent.subject_id == subject.id))
     if consent is None or consent.revoked_at is not None:
         return consent

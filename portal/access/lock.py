@@ -13,10 +13,12 @@ from portal.audit.models import EventKind
 from portal.crypto import Vault
 from portal.db import utcnow
 from portal.records.models import Subject
+from portal.records.services import hold_subject
 
 
 def set_lock(session: Session, vault: Vault, subject: Subject, by_user: User) -> bool:
     """Lock the file; False (and no event) when it already was."""
+    hold_subject(session, subject, exclusive=True)  # queries under way finish first
     if subject.locked_at is not None:
         return False
     subject.locked_at = utcnow()

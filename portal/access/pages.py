@@ -20,6 +20,7 @@ from portal.crypto import Vault
 from portal.disputes.models import Dispute
 from portal.institutions.models import Institution
 from portal.records.models import Subject
+from portal.transparency import log
 
 PAGE_SIZE = 25  # every event is kept and shown: at least the last two years
 
@@ -45,6 +46,7 @@ class AccessRow:
     actor_role: str | None
     detail: dict[str, Any]
     log_index: int | None
+    pending: bool  # queued: the integrator has not given it its leaf yet
     disclosed: bool
     complained: bool  # a complaint from before complaints became disputes
     dispute_id: uuid.UUID | None = None  # the latest dispute of this access
@@ -106,6 +108,7 @@ def access_page(session: Session, vault: Vault, subject: Subject, filters: Filte
         u.id: u.role.value
         for u in session.scalars(select(User).where(User.id.in_({e.actor_user_id for e in events if e.actor_user_id})))
     }
+    pending = log.queued(session, [e.id for e in events if e.log_index is None])
     cipher = vault.cipher(session, subject.data_key_id)
     rows = []
     for e in events:
@@ -124,6 +127,7 @@ def access_page(session: Session, vault: Vault, subject: Subject, filters: Filte
                 actor_role,
                 detail,
                 e.log_index,
+                e.id in pending,
                 e.id in disclosed,
                 e.id in complained,
                 disputed.get(e.id),

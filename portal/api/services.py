@@ -43,8 +43,15 @@ from portal.localtime import today as local_today
 from portal.records.documents import record_document
 from portal.records.models import CreditRecord, RecordVersion, Subject
 from portal.records.pages import REPORT_ORDER
-from portal.records.services import REFERENCE_INDEX, RecordDeleted, create_subject, find_subject, furnish, view_subject
-from portal.transparency import log
+from portal.records.services import (
+    REFERENCE_INDEX,
+    RecordDeleted,
+    create_subject,
+    find_subject,
+    furnish,
+    hold_subject,
+    view_subject,
+)
 
 
 class Conflict(ValueError):
@@ -167,10 +174,10 @@ def query_report(
 ) -> QueryResult:
     """Decide, record the attempt (served or refused: exactly one event),
     and when served build the report and keep what was sent."""
-    # Take the log's append lock before deciding: a revocation or a lock
-    # committed before this query is then seen by it (its own event needs
-    # the same lock), so nothing is served on a basis already withdrawn.
-    log.lock_head(session)
+    # Hold the subject before deciding: a revocation or a lock committed
+    # before this query is then seen by it, and one under way waits for it,
+    # so nothing is served on a basis already withdrawn.
+    hold_subject(session, subject, exclusive=False)
     basis = legal_basis(session, subject, institution, purpose, consent_id, today)
     event = record_event(
         session,

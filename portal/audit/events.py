@@ -1,8 +1,9 @@
 """Writing and reading access events. Callers write the event in the same
 transaction as the action it records.
 
-Each event is also a leaf of the transparency log, appended in that same
-transaction: d = SHA-256(salt || canonical JSON of the event). The random
+Each event is also a leaf of the transparency log, queued in that same
+transaction (d = SHA-256(salt || canonical JSON of the event)) and given its
+index by the integrator soon after (`audit.integrator`). The random
 salt is sealed with the event's detail under the subject's data key, so the
 public leaf reveals nothing, and once the subject is shredded the leaf can
 no longer be tied to anything while the log stays intact."""
@@ -72,9 +73,9 @@ def record_event(
         "detail",
         json.dumps({**detail, SALT_KEY: base64.b64encode(salt).decode()}, ensure_ascii=False, sort_keys=True),
     )
-    event.log_index = log.append(session, leaf_data(salt, event_document(event, detail)))
     session.add(event)
     session.flush()
+    log.enqueue(session, event.id, leaf_data(salt, event_document(event, detail)))
     return event
 
 
@@ -157,6 +158,8 @@ def proof_bundle(session: Session, vault: Vault, event: AccessEvent, signer: Sig
     this event. Raises LookupError for an event not in the log."""
     subject = subject_of(session, event.subject_id)
     detail, salt = open_detail(vault.cipher(session, subject.data_key_id), event)
+    if event.log_index is None and log.queued(session, [event.id]):
+        raise NotYetLogged("this event is being added to the log")
     if event.log_index is None or salt is None:
         raise LookupError("this event was recorded before the transparency log")
     if signer is None:  # the app's key (needs an app context)
@@ -179,6 +182,10 @@ def proof_bundle(session: Session, vault: Vault, event: AccessEvent, signer: Sig
         "key": signer.vkey,
         "checkpoint_verified_by_server": True,
     }
+
+
+class NotYetLogged(LookupError):
+    """The event is queued: the integrator has not given it its leaf yet."""
 
 
 class BundleError(ValueError):
@@ -248,8 +255,11 @@ def audit_events(session: Session, vault: Vault, leaves: bytes) -> int:
     events = session.scalars(
         select(AccessEvent).order_by(AccessEvent.log_index).execution_options(yield_per=STREAM_BATCH)
     )
+    queued = log.queue_refs(session)  # not in the log yet: checked once integrated
     for event in events:
         index = event.log_index
+        if index is None and event.id in queued:
+            continue
         if index is None or not 0 <= index < size:
             raise AuditFailure(f"event {event.id}: it points at leaf {index}, which the log does not have", index)
         if index in seen:

@@ -1,12 +1,12 @@
-"""The deadline sweep while the portal serves: a daemon thread runs
-`expire_overdue` at start-up and then every SWEEP_MINUTES (default 60; 0
-turns it off), each run in an app context and a transaction of its own.
-`portal disputes expire` is the same sweep, for cron."""
+"""The deadline sweep while the portal serves: `portal worker` (or the job
+thread of a one-process `portal serve`) runs `expire_overdue` at start-up
+and then every SWEEP_MINUTES (default 60; 0 turns it off), each run in an
+app context and a transaction of its own. `portal disputes expire` is the
+same sweep, for cron."""
 
 from __future__ import annotations
 
 import logging
-import threading
 
 from flask import Flask
 
@@ -30,21 +30,3 @@ def sweep_once(app: Flask) -> int:
         if done:
             log.info("dispute deadline sweep settled %d case(s)", len(done))
         return len(done)
-
-
-def start(app: Flask) -> tuple[threading.Thread, threading.Event] | None:
-    """Start the sweeping thread; returns it with the event that stops it."""
-    minutes = float(app.config.get("SWEEP_MINUTES") or 0)
-    if minutes <= 0:
-        return None
-    stop = threading.Event()
-
-    def run() -> None:
-        while True:
-            sweep_once(app)
-            if stop.wait(minutes * 60):
-                return
-
-    thread = threading.Thread(target=run, name="dispute-deadline-sweep", daemon=True)
-    thread.start()
-    return thread, stop

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from portal.crypto import Cipher, Vault
@@ -96,6 +96,28 @@ def create_subject(
     session.add(subject)
     session.flush()
     return subject
+
+
+def hold_subject(session: Session, subject: Subject, *, exclusive: bool) -> None:
+    """Order the queries of one subject against what withdraws their basis,
+    with a lock of that subject alone (none that every request shares): a
+    query holds the subject's row shared while it decides and records, a
+    withdrawal (a consent revoked, the file locked) holds it exclusively, so
+    no query acts on a basis withdrawn before it. The row is read again
+    under the lock. SQLite has one writer: taking its write lock now (a
+    no-op UPDATE) orders them the same way."""
+    session.flush()  # a subject made in this transaction is in it
+    read_again = select(Subject).where(Subject.id == subject.id).execution_options(populate_existing=True)
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(Subject)
+            .where(Subject.id == subject.id)
+            .values(id=subject.id)
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        read_again = read_again.with_for_update(read=not exclusive)
+    session.execute(read_again)
 
 
 def find_subject(session: Session, vault: Vault, kind: SubjectKind, identifier: str) -> Subject | None:

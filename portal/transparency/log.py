@@ -1,12 +1,19 @@
 """The log in the database. Every function takes the caller's session and
-flushes, never commits: an append belongs to the transaction of the action
-it records, and vanishes with it on rollback.
+flushes, never commits.
 
-Sequencing: `append` first runs UPDATE log_head SET size = size + 1, which
+Queue, then sequence (the design of Trillian's sequencer): an action's
+transaction only queues its leaf (`enqueue`, one INSERT of a row of its
+own), so no request waits for another. The integrator (`integrate`) takes
+queued leaves in batches, gives them consecutive indexes, stores the
+complete subtrees they finish and removes them from the queue, all in one
+transaction; a leaf is in the log exactly once, or still queued.
+
+Sequencing: appending first runs UPDATE log_head SET size = size + n, which
 takes the head's row lock on PostgreSQL and the database write lock on
-SQLite, held until the transaction ends. Two writers therefore get
+SQLite, held until the transaction ends. Two integrators therefore get
 consecutive sizes, never the same one (no fork) and never a skipped one (no
-gap), and the second one waits for the first to commit or roll back.
+gap), and the second one waits for the first to commit or roll back, then
+finds the queue without the leaves the first one took.
 
 SQLite: the portal keeps pysqlite's default ("legacy") transaction control,
 which emits BEGIN just before a transaction's first INSERT/UPDATE/DELETE and
@@ -23,15 +30,16 @@ subtrees below a committed size never change, and each is one query.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-from sqlalchemy import Insert, Select, Table, and_, bindparam, or_, select, update
+from sqlalchemy import Insert, Select, Table, and_, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from portal.db import Base, utcnow
 from portal.transparency import merkle
-from portal.transparency.models import LogHead, LogLeaf, LogNode
+from portal.transparency.models import LogHead, LogLeaf, LogNode, LogQueue
 
 HEAD_ID = 1
 
@@ -44,7 +52,7 @@ def _table(model: type[Base]) -> Table:
     return table
 
 
-_head, _leaves, _nodes = _table(LogHead), _table(LogLeaf), _table(LogNode)
+_head, _leaves, _nodes, _queue = _table(LogHead), _table(LogLeaf), _table(LogNode), _table(LogQueue)
 
 # Built once: Core statements on the tables (no ORM bookkeeping per append).
 _BUMP = update(_head).where(_head.c.id == HEAD_ID).values(size=_head.c.size + bindparam("by")).returning(_head.c.size)
@@ -94,19 +102,84 @@ def lock_head(session: Session) -> int:
 
 def append(session: Session, d: bytes) -> int:
     """Append leaf data `d` (stored as its leaf hash); return its index."""
-    index = _bump(session, 1) - 1
-    h = merkle.leaf_hash(d)
-    session.execute(_leaves.insert(), {"index": index, "leaf_hash": h, "appended_at": utcnow()})
-    # The leaf completes one subtree per trailing 1-bit of its index: at
-    # each such level, hash with the left sibling (all fetched in one query).
-    levels = (~index & (index + 1)).bit_length() - 1  # trailing ones of index
-    siblings = _fetch(session, [(k, (index >> k) - 1) for k in range(levels)])
-    rows = [{"level": 0, "index": index, "hash": h}]
-    for k in range(levels):
-        h = merkle.node_hash(siblings[(k, (index >> k) - 1)], h)
-        rows.append({"level": k + 1, "index": index >> (k + 1), "hash": h})
+    return append_many(session, [d])
+
+
+def append_many(session: Session, data: Sequence[bytes]) -> int:
+    """Append leaves in order (each stored as its leaf hash); return the
+    index of the first. The subtrees they complete are computed in memory;
+    the few older ones they need (the left edge) come in one query."""
+    if not data:
+        raise ValueError("nothing to append")
+    first = _bump(session, len(data)) - len(data)
+    now = utcnow()
+    hashes = [merkle.leaf_hash(d) for d in data]
+    session.execute(
+        _leaves.insert(), [{"index": first + i, "leaf_hash": h, "appended_at": now} for i, h in enumerate(hashes)]
+    )
+    # Leaf i completes one subtree per trailing 1-bit of i: at level k, its
+    # left sibling is (k, (i >> k) - 1), which ends at leaf (i >> k) << k.
+    # One that ends before this batch is stored; any other is made here.
+    older = {
+        (k, ((first + i) >> k) - 1)
+        for i in range(len(data))
+        for k in range(_trailing_ones(first + i))
+        if ((first + i) >> k) << k <= first
+    }
+    made = _fetch(session, older)
+    rows = []
+    for i, h in enumerate(hashes):
+        index = first + i
+        made[(0, index)] = h
+        rows.append({"level": 0, "index": index, "hash": h})
+        for k in range(_trailing_ones(index)):
+            h = merkle.node_hash(made[(k, (index >> k) - 1)], h)
+            made[(k + 1, index >> (k + 1))] = h
+            rows.append({"level": k + 1, "index": index >> (k + 1), "hash": h})
     session.execute(_nodes.insert(), rows)
-    return index
+    return first
+
+
+def _trailing_ones(n: int) -> int:
+    return (~n & (n + 1)).bit_length() - 1
+
+
+# -- the queue ------------------------------------------------------------------
+def enqueue(session: Session, ref: uuid.UUID, d: bytes) -> None:
+    """Queue leaf data `d` for the integrator, under `ref` (unique)."""
+    session.execute(_queue.insert(), {"ref": ref, "leaf_data": d, "queued_at": utcnow()})
+
+
+def queued(session: Session, refs: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of `refs` are still waiting for the integrator."""
+    wanted = list(refs)
+    if not wanted:
+        return set()
+    return set(session.scalars(select(_queue.c.ref).where(_queue.c.ref.in_(wanted))))
+
+
+def queue_refs(session: Session) -> set[uuid.UUID]:
+    """Every ref still queued (the queue is what the integrator has not
+    reached yet: short)."""
+    return set(session.scalars(select(_queue.c.ref)))
+
+
+def integrate(session: Session, limit: int) -> list[tuple[uuid.UUID, int]]:
+    """Sequence up to `limit` queued leaves, oldest first: append them and
+    take them off the queue. Returns (ref, index) for each. Takes the head's
+    lock first, so one integrator at a time sees and takes a leaf; with
+    nothing queued it writes nothing."""
+    if session.execute(select(_queue.c.seq).limit(1)).first() is None:
+        return []
+    lock_head(session)
+    rows = session.execute(
+        select(_queue.c.seq, _queue.c.ref, _queue.c.leaf_data).order_by(_queue.c.seq).limit(limit)
+    ).all()
+    if not rows:
+        return []
+    first = append_many(session, [bytes(d) for _seq, _ref, d in rows])
+    session.execute(delete(_queue).where(_queue.c.seq.in_([seq for seq, _ref, _d in rows])))
+    return [(ref, first + i) for i, (_seq, ref, _d) in enumerate(rows)]
 
 
 def size(session: Session) -> int:

@@ -1,21 +1,38 @@
-"""Storage of the log: leaf hashes in order, the hashes of complete
-subtrees by (level, index) so roots and proofs take O(log n) reads, one
-head row that sequences appends, and the signed checkpoints."""
+"""Storage of the log: the queue of leaves waiting to be sequenced, leaf
+hashes in order, the hashes of complete subtrees by (level, index) so roots
+and proofs take O(log n) reads, one head row that sequences appends, and
+the signed checkpoints."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
-from sqlalchemy import LargeBinary, String, Text
+from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, utcnow
 
 
+class LogQueue(Base):
+    """A leaf waiting for the integrator: written in the transaction of the
+    action it records (so no action exists without it), sequenced later in
+    a batch. `ref` names what the leaf is for (an access event's id)."""
+
+    __tablename__ = "log_queue"
+
+    # BIGINT on PostgreSQL, INTEGER (the rowid) on SQLite: both count up.
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    ref: Mapped[uuid.UUID] = mapped_column(unique=True)
+    leaf_data: Mapped[bytes] = mapped_column(LargeBinary(32))
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class LogHead(Base):
     """A single row (id 1). Appending updates it first, which takes its row
     lock (PostgreSQL) or the write lock (SQLite): appends are sequenced, so
-    two writers never produce a fork or a gap."""
+    two writers never produce a fork or a gap. Only the integrator appends:
+    no request waits on this row."""
 
     __tablename__ = "log_head"
 

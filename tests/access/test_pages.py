@@ -20,6 +20,8 @@ from portal.localtime import today as portal_today
 from portal.notifications import services as notifications
 from portal.records.models import Subject
 
+from ..factories import integrate
+
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -33,8 +35,9 @@ def post(client, url, data=None, page=None):
     return client.post(url, data={**(data or {}), "csrf_token": token})
 
 
-def queries(app, world, n=3, outcome=Outcome.SERVED):
-    """Institution queries about person A, as the API records them."""
+def queries(app, world, n=3, outcome=Outcome.SERVED, logged=True):
+    """Institution queries about person A, as the API records them; then,
+    unless `logged` is False, integrated into the log as the worker does."""
     with app.app_context():
         s, v = session(), vault()
         a = s.get(Subject, world.person_a.id)
@@ -51,6 +54,8 @@ def queries(app, world, n=3, outcome=Outcome.SERVED):
                 detail={"basis": "consent", "n": i},
             )
         s.commit()
+        if logged:
+            integrate(s)
 
 
 def test_the_log_lists_institution_queries_with_purpose_and_outcome(app, world, sign_in):
@@ -96,6 +101,24 @@ def test_viewing_the_log_is_itself_recorded(app, world, sign_in):
     with app.app_context():
         kinds = session().scalars(select(AccessEvent.kind).where(AccessEvent.subject_id == world.person_a.id)).all()
     assert EventKind.SELF_QUERY in kinds
+
+
+def test_an_event_not_yet_in_the_log_says_so_and_gets_its_proof_once_there(app, world, sign_in):
+    queries(app, world, 1, logged=False)
+    client = english(sign_in(app.test_client(), world.user_a))
+    with app.app_context():
+        event_id = session().scalar(select(AccessEvent.id).where(AccessEvent.subject_id == world.person_a.id))
+    html = client.get(f"/subjects/{world.person_a.id}/access").get_data(as_text=True)
+    assert "Being added to the log" in html
+    assert f"/access/{event_id}/proof.json" not in html
+    proof_url = f"/subjects/{world.person_a.id}/access/{event_id}/proof.json"
+    assert client.get(proof_url).status_code == 404
+    with app.app_context():
+        assert integrate(session()) >= 1
+    html = client.get(f"/subjects/{world.person_a.id}/access").get_data(as_text=True)
+    assert f"/access/{event_id}/proof.json" in html
+    assert "Being added to the log" not in html.split(str(event_id))[0].rsplit("<tr", 1)[-1]
+    assert client.get(proof_url).get_json()["leaf_index"] >= 0
 
 
 def test_proof_bundle_is_served_to_the_subject_only(app, world, sign_in):

@@ -10,7 +10,7 @@ import json
 import uuid
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from portal.audit.events import (
     SALT_KEY,
@@ -21,13 +21,16 @@ from portal.audit.events import (
     recent_events,
     record_event,
 )
+from portal.audit.integrator import integrate_all
 from portal.audit.log_routes import log_signer
 from portal.audit.models import AccessEvent, EventKind
 from portal.extensions import session, vault
 from portal.records.models import Subject
 from portal.transparency import log, merkle
-from portal.transparency.models import LogLeaf
+from portal.transparency.models import Checkpoint, LogLeaf
 from portal.transparency.notes import verify_note
+
+from ..factories import integrate
 
 
 def record(subject_id, **detail):
@@ -35,20 +38,37 @@ def record(subject_id, **detail):
     return record_event(s, vault(), s.get(Subject, subject_id), EventKind.SELF_QUERY, detail=detail or {"what": "x"})
 
 
-def test_an_event_and_its_leaf_share_a_transaction(log_app, world):
+def test_an_event_and_its_queued_leaf_share_a_transaction(log_app, world):
     with log_app.app_context():
         s = session()
         before = log.size(s)
         event = record(world.person_a.id)
-        assert event.log_index == before
-        assert s.get(LogLeaf, event.log_index) is not None
+        assert event.log_index is None  # queued: no request waits on the log's head
+        assert log.queued(s, [event.id]) == {event.id}
         s.rollback()
-        assert log.size(s) == before
-        assert s.scalar(select(func.count()).select_from(LogLeaf).where(LogLeaf.index >= before)) == 0
+        assert log.queued(s, [event.id]) == set()
         assert s.get(AccessEvent, event.id) is None
         kept = record(world.person_a.id)
-        assert kept.log_index == before  # the rolled-back index is reused: no gap
         s.commit()
+        assert log.size(s) == before  # not in the log until the integrator runs
+        assert integrate(s) == 1
+        assert kept.log_index == before  # the rolled-back event took no index: no gap
+        assert s.get(LogLeaf, kept.log_index) is not None
+        assert log.size(s) == before + 1
+        assert log.queued(s, [kept.id]) == set()
+        assert integrate(s) == 0  # each leaf is integrated once
+
+
+def test_the_integrator_signs_one_checkpoint_per_batch_in_queue_order(log_app, world):
+    with log_app.app_context():
+        s = session()
+        before = log.size(s)
+        events = [record(world.person_a.id, n=n) for n in range(5)]
+        s.commit()
+        assert integrate_all(s, log_signer(), limit=2) == 5  # batches of 2, 2 and 1
+        assert [e.log_index for e in events] == list(range(before, before + 5))
+        sizes = s.scalars(select(Checkpoint.size).where(Checkpoint.size > before).order_by(Checkpoint.size)).all()
+        assert sizes == [before + 2, before + 4, before + 5]
 
 
 def test_the_leaf_commits_to_the_event_with_a_sealed_salt(log_app, world):
@@ -56,6 +76,7 @@ def test_the_leaf_commits_to_the_event_with_a_sealed_salt(log_app, world):
         s = session()
         event = record(world.person_a.id, what="report", page=2, name="张三")
         s.commit()
+        integrate(s)
         event_id, index = event.id, event.log_index
     with log_app.app_context():  # read back from the database, as a verifier would
         s = session()
@@ -93,6 +114,8 @@ def test_the_leaf_commits_to_the_event_with_a_sealed_salt(log_app, world):
 def test_two_events_with_the_same_content_get_different_leaves(log_app, world):
     with log_app.app_context():
         a, b = record(world.person_a.id), record(world.person_a.id)
+        session().commit()
+        integrate(session())
         leaves = [session().get(LogLeaf, e.log_index).leaf_hash for e in (a, b)]
         assert leaves[0] != leaves[1]
 
@@ -115,6 +138,7 @@ def bundle(log_app, world, tmp_path):
         for _ in range(6):
             record(world.person_b.id)
         s.commit()
+        integrate(s)
         made = proof_bundle(s, vault(), event)
         s.commit()
     path = tmp_path / "bundle.json"

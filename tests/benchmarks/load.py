@@ -33,6 +33,7 @@ import threading
 import time
 import urllib.parse
 from collections import defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 from portal.records.identifiers import resident_id_check
@@ -189,6 +190,42 @@ def report(title: str, outcome: dict) -> float:
     return rate
 
 
+def leaf_latency(env: dict[str, str], since: datetime) -> None:
+    """How long the events of the run (those after `since`) waited for
+    their leaf: from the event to the integrator's append, which is signed
+    in the same transaction."""
+    from sqlalchemy import text
+
+    from portal.db import make_engine
+
+    url = env.get("PORTAL_DATABASE_URL") or f"sqlite:///{Path(env['PORTAL_INSTANCE_PATH']) / 'portal.sqlite3'}"
+    engine = make_engine(url)
+    with engine.connect() as c:
+        rows = c.execute(
+            text(
+                'SELECT e.occurred_at, l.appended_at FROM access_events e JOIN log_leaves l ON l."index" = e.log_index'
+            )
+        ).all()
+        waiting = c.execute(text("SELECT count(*) FROM access_events WHERE log_index IS NULL")).scalar_one()
+    engine.dispose()
+
+    def moment(v):  # SQLite hands back text
+        v = datetime.fromisoformat(v) if isinstance(v, str) else v
+        return v if v.tzinfo else v.replace(tzinfo=UTC)
+
+    waits = [
+        (moment(appended) - moment(occurred)).total_seconds()
+        for occurred, appended in rows
+        if moment(occurred) >= since
+    ]
+    if waits:
+        ms = {p: pct(waits, p) * 1e3 for p in (50, 95, 99)}
+        print(
+            f"\nevent to leaf: {len(waits)} events, p50 {ms[50]:.0f} ms, p95 {ms[95]:.0f} ms, p99 {ms[99]:.0f} ms,"
+            f" max {max(waits) * 1e3:.0f} ms; {waiting} not yet in the log"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
@@ -289,12 +326,14 @@ def main() -> None:
             f"serving on port {port}: {args.workers} process(es) of {args.threads} threads; "
             f"{args.users} users for {args.seconds:.0f} s"
         )
+        began = datetime.now(UTC)
         mixed = report("mixed load", load(port, args.users, args.seconds, MIX, cookies))
         cheap = report(
             "cheapest page (landing page)", load(port, args.users, args.cheap_seconds, (("landing page", 1),), [])
         )
         ratio = f"{mixed / cheap:.2f}" if cheap else "n/a (the landing page was never served)"
         print(f"\nmixed ÷ cheapest page: {ratio}")
+        leaf_latency(env, began)
     finally:
         if server is not None:
             server.terminate()

@@ -50,14 +50,21 @@ def live_app(app):
 
 @pytest.fixture
 def live_server(live_app):
+    """Served as `portal serve` serves: waitress, and the job thread (the
+    log integrator among them) beside it."""
     from waitress.server import create_server
+
+    from portal import worker
 
     server = create_server(live_app, host="127.0.0.1", port=0, threads=4, ident="portal")
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    jobs, stop = worker.start(live_app)
     yield f"http://127.0.0.1:{server.effective_port}"
     server.close()
     thread.join(timeout=5)
+    stop.set()
+    jobs.join(timeout=30)
 
 
 @pytest.fixture

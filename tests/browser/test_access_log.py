@@ -14,6 +14,7 @@ from portal.audit.events import record_event
 from portal.audit.models import AccessEvent, EventKind, Outcome
 from portal.extensions import session, vault
 
+from ..factories import integrate
 from .people import PASSWORD
 from .test_journeys import accessible, sign_in
 
@@ -70,6 +71,7 @@ def add_queries(live_app, n=3):
                 detail={"basis": "consent"},
             )
         s.commit()
+        integrate(s)  # as the server's job thread does moments later
         return person.id
 
 

@@ -549,21 +549,22 @@ def test_the_sweep_passes_over_shredded_subjects(db, the_vault, cast, dispute):
     assert decisions.expire_overdue(db, the_vault, today=dispute.due_on + timedelta(days=1)) == []
 
 
-@pytest.mark.committing  # the sweeping thread commits on a connection of its own
+@pytest.mark.committing  # the job thread commits on a connection of its own
 def test_the_server_sweeps_deadlines_in_the_background(app, db, the_vault, cast, dispute):
-    """`portal serve` starts a thread that sweeps at once and then
-    periodically; SWEEP_MINUTES=0 turns it off."""
+    """The job thread of `portal serve` sweeps at once and then
+    periodically; SWEEP_MINUTES=0 turns the sweep off."""
     import time
 
+    from portal import worker
     from portal.disputes import sweeper
 
     advance(db, the_vault, dispute, S.WAITING_FOR_FURNISHER, cast.officer)
     dispute.due_on = dispute.due_on - timedelta(days=60)
     db.commit()
     app.config["SWEEP_MINUTES"] = 0
-    assert sweeper.start(app) is None
+    assert "dispute deadline sweep" not in [name for name, _, _ in worker.jobs(app)]
     app.config["SWEEP_MINUTES"] = 60
-    thread, stop = sweeper.start(app)
+    thread, stop = worker.start(app)
     try:
         for _ in range(600):  # wait for the first run, whenever the machine gets to it
             db.expire_all()

@@ -63,6 +63,25 @@ def test_stored_nodes_are_exactly_the_complete_subtrees(db):
     assert db.scalar(select(LogHead.size)) == 45
 
 
+@pytest.mark.parametrize("batches", [[45], [1, 44], [3, 5, 8, 13, 16], [7] * 6 + [3], [2, 2, 31, 10], [32, 13]])
+def test_appending_in_batches_stores_what_one_by_one_does(db, batches):
+    """The integrator appends a batch at a time: whatever the cut, the
+    leaves and subtrees are exactly those of appending one by one."""
+    start = 0
+    for size in batches:
+        assert log.append_many(db, LEAVES[start : start + size]) == start
+        start += size
+        assert log.root(db, start) == merkle.root(LEAVES[:start])
+    nodes = {(level, index): h for level, index, h in db.execute(select(LogNode.level, LogNode.index, LogNode.hash))}
+    expected = {}
+    for level in range(6):
+        width = 1 << level
+        for index in range(45 // width):
+            expected[(level, index)] = merkle.root(LEAVES[index * width : (index + 1) * width])
+    assert nodes == expected
+    assert db.scalar(select(LogHead.size)) == 45
+
+
 @pytest.mark.committing  # counts statements: a rolled-back test's savepoints would be among them
 def test_reads_and_writes_are_logarithmic(db, statements):
     for d in LEAVES:
