@@ -117,7 +117,7 @@ def hold_subject(session: Session, subject: Subject, *, exclusive: bool) -> None
         )
     else:
         read_again = read_again.with_for_update(read=not exclusive)
-    session.execute(read_again)
+    session.scalars(read_again).one()  # consumed: the row is read, and loaded into `subject`
 
 
 def find_subject(session: Session, vault: Vault, kind: SubjectKind, identifier: str) -> Subject | None:
