@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import IO
 
@@ -56,7 +57,7 @@ def verify_command(vkey: str | None, log_only: bool) -> None:
     try:
         vkey = vkey or log_signer().vkey
         report = verify_log(s, vkey)
-        events = None if log_only else audit_events(s, vault(), read_leaf_hashes(s))
+        events = None if log_only else _audit_events(s, report.size)
     except (KeyringError, NoteError) as exc:
         raise click.ClickException(str(exc)) from None
     except AuditFailure as exc:
@@ -69,6 +70,15 @@ def verify_command(vkey: str | None, log_only: bool) -> None:
         f"log verified: {report.size} leaves, {report.checkpoints} signed checkpoints consistent; "
         f"{checked}root {report.root.hex()}"
     )
+
+
+def _audit_events(s: Session, size: int) -> int:
+    """The events half, with a progress bar on a terminal (quiet otherwise)."""
+    leaves = read_leaf_hashes(s)
+    if not sys.stderr.isatty():
+        return audit_events(s, vault(), leaves)
+    with click.progressbar(length=size, label="checking events against their leaves", file=sys.stderr) as bar:
+        return audit_events(s, vault(), leaves, progress=bar.update)
 
 
 def _snapshot(s: Session) -> Session:

@@ -16,6 +16,7 @@ import hashlib
 import json
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -242,12 +243,13 @@ def verify_bundle(bundle: Any, vkey: str | None = None) -> dict[str, Any]:
 
 
 # -- the audit of events against the log ---------------------------------------------
-def audit_events(session: Session, vault: Vault, leaves: bytes) -> int:
+def audit_events(session: Session, vault: Vault, leaves: bytes, progress: Callable[[int], None] | None = None) -> int:
     """Every leaf belongs to exactly one event and every event to one leaf,
     and each event of a subject not shredded still hashes to its leaf: an
     event rewritten, deleted or moved in the database is named. `leaves` is
     the concatenated leaf hashes (checked against the tree before). Returns
-    how many events were recomputed (shredded subjects cannot be)."""
+    how many events were recomputed (shredded subjects cannot be).
+    `progress` is told how many events were read, a batch at a time."""
     size, seen, checked = len(leaves) // 32, set(), 0
     # Each subject is read once: its cipher, or None once shredded.
     ciphers: dict[uuid.UUID, Cipher | None] = {}
@@ -256,7 +258,9 @@ def audit_events(session: Session, vault: Vault, leaves: bytes) -> int:
         select(AccessEvent).order_by(AccessEvent.log_index).execution_options(yield_per=STREAM_BATCH)
     )
     queued = log.queue_refs(session)  # not in the log yet: checked once integrated
-    for event in events:
+    for n, event in enumerate(events, 1):
+        if progress is not None and n % STREAM_BATCH == 0:
+            progress(STREAM_BATCH)
         index = event.log_index
         if index is None and event.id in queued:
             continue

@@ -8,6 +8,7 @@ from portal.audit.events import record_event
 from portal.audit.models import EventKind, Outcome
 from portal.extensions import session, vault
 from portal.records.models import Subject
+from portal.transparency.checkpoints import read_leaf_hashes
 
 from ..factories import integrate
 
@@ -50,6 +51,21 @@ def test_an_intact_log_and_its_events_verify(logged):
     result = audit(logged)
     assert result.exit_code == 0, result.output
     assert "3 events recomputed" in result.output
+
+
+def test_the_events_half_streams_and_reports_its_progress(logged, monkeypatch):
+    """Events are read a batch at a time and the progress bar is told after
+    each batch (a terminal shows it; the command is quiet without one)."""
+    from portal.audit import events
+
+    monkeypatch.setattr(events, "STREAM_BATCH", 2)
+    told: list[int] = []
+    with logged.app_context():
+        s = session()
+        assert events.audit_events(s, vault(), read_leaf_hashes(s), progress=told.append) == 3
+    assert told == [2]  # after the first batch of two; the third ends the run
+    result = audit(logged)
+    assert "checking events" not in result.output
 
 
 def test_events_still_queued_wait_for_their_leaf(logged, world):
