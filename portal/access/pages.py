@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from portal.access.models import Complaint
 from portal.accounts.models import User
-from portal.audit.events import open_detail
+from portal.audit.events import open_detail, proof_bundles
 from portal.audit.models import AccessEvent, Disclosure, EventKind, Outcome
 from portal.crypto import Vault
 from portal.disputes.models import Dispute
@@ -23,6 +23,7 @@ from portal.records.models import Subject
 from portal.transparency import log
 
 PAGE_SIZE = 25  # every event is kept and shown: at least the last two years
+MAX_PROOFS = 100  # event ids in one request for proofs (a page has 25)
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,16 @@ def access_page(session: Session, vault: Vault, subject: Subject, filters: Filte
             )
         )
     return AccessPage(rows, page, pages, total)
+
+
+def proofs_of(session: Session, vault: Vault, subject: Subject, ids: list[uuid.UUID]) -> dict[str, Any]:
+    """The proof bundles of these events of the subject, by event id, in one
+    answer (the page checks all its entries with one request). Ids that are
+    not the subject's events, or not in the log yet, have none."""
+    events = session.scalars(
+        select(AccessEvent).where(AccessEvent.id.in_(ids), AccessEvent.subject_id == subject.id)
+    ).all()
+    return {str(event_id): bundle for event_id, bundle in proof_bundles(session, vault, events).items()}
 
 
 def filter_choices(session: Session, subject: Subject) -> tuple[list[Institution], list[str]]:

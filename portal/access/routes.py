@@ -76,6 +76,23 @@ def access_log(subject_id: uuid.UUID):
     )
 
 
+@bp.get("/subjects/<uuid:subject_id>/access/proofs.json")
+@login_required
+def proofs(subject_id: uuid.UUID):
+    """The proofs of a page's entries in one request: ?event=ID&event=ID..."""
+    access = load_subject(session(), current_user.user, subject_id)
+    given = request.args.getlist("event")
+    try:
+        ids = [uuid.UUID(value) for value in given]
+    except ValueError:
+        abort(400, _("Each event must be an event's id."))
+    if not 1 <= len(ids) <= views.MAX_PROOFS:
+        abort(400, _("Ask for the proofs of 1 to %(most)d events at a time.", most=views.MAX_PROOFS))
+    response = jsonify({"bundles": views.proofs_of(session(), vault(), access.subject, ids)})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.get("/subjects/<uuid:subject_id>/access/<uuid:event_id>/proof.json")
 @login_required
 def proof(subject_id: uuid.UUID, event_id: uuid.UUID):

@@ -16,7 +16,7 @@ import hashlib
 import json
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -156,33 +156,57 @@ def proof_bundle(session: Session, vault: Vault, event: AccessEvent, signer: Sig
     hashed (so no verifier has to re-serialise it), its salt, its leaf index,
     the inclusion proof against the latest checkpoint, that checkpoint and
     the log's verifier key. The caller has checked that the user may see
-    this event. Raises LookupError for an event not in the log."""
-    subject = subject_of(session, event.subject_id)
-    detail, salt = open_detail(vault.cipher(session, subject.data_key_id), event)
+    this event. Raises NotYetLogged for an event still queued, LookupError
+    for one recorded before the log."""
     if event.log_index is None and log.queued(session, [event.id]):
         raise NotYetLogged("this event is being added to the log")
-    if event.log_index is None or salt is None:
+    bundles = proof_bundles(session, vault, [event], signer)
+    if event.id not in bundles:
         raise LookupError("this event was recorded before the transparency log")
+    return bundles[event.id]
+
+
+def proof_bundles(
+    session: Session, vault: Vault, events: Sequence[AccessEvent], signer: Signer | None = None
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """The proof bundles of many events (the entries of one page) against
+    one checkpoint, read and checked once. Events not in the log yet (or
+    from before it) have none."""
     if signer is None:  # the app's key (needs an app context)
-        from portal.audit.log_routes import log_signer
+        from portal.audit.log_routes import log_signer  # the routes sit in this package, above events
 
         signer = log_signer()
+    in_log = [e for e in events if e.log_index is not None]
+    if not in_log:
+        return {}
     checkpoint = latest_checkpoint(session, signer)
     # Checked here too, for browsers that cannot check Ed25519 themselves: a
     # stored note altered in the database is refused, never passed on.
     verify_note(checkpoint.note, signer.vkey)
-    proof = log.inclusion_proof(session, event.log_index, checkpoint.size)
-    return {
-        "format": BUNDLE_FORMAT,
-        "event": canonical_json(event_document(event, detail)).decode(),
-        "salt": salt,
-        "leaf_index": event.log_index,
-        "tree_size": checkpoint.size,
-        "proof": [base64.b64encode(p).decode() for p in proof],
-        "checkpoint": checkpoint.note,
-        "key": signer.vkey,
-        "checkpoint_verified_by_server": True,
-    }
+    ciphers: dict[uuid.UUID, Cipher] = {}
+    out = {}
+    for event in in_log:
+        if event.log_index is None or event.log_index >= checkpoint.size:
+            continue  # integrated after the checkpoint was read
+        if event.subject_id not in ciphers:
+            subject = subject_of(session, event.subject_id)
+            ciphers[event.subject_id] = vault.cipher(session, subject.data_key_id)
+        detail, salt = open_detail(ciphers[event.subject_id], event)
+        if salt is None:
+            continue
+        proof = log.inclusion_proof(session, event.log_index, checkpoint.size)
+        out[event.id] = {
+            "format": BUNDLE_FORMAT,
+            "event": canonical_json(event_document(event, detail)).decode(),
+            "salt": salt,
+            "leaf_index": event.log_index,
+            "tree_size": checkpoint.size,
+            "proof": [base64.b64encode(p).decode() for p in proof],
+            "checkpoint": checkpoint.note,
+            "key": signer.vkey,
+            "checkpoint_verified_by_server": True,
+        }
+    return out
 
 
 class NotYetLogged(LookupError):

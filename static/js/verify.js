@@ -87,8 +87,8 @@
     return { size: Number(lines[1]), root: b64(lines[2]), rootB64: lines[2], signedHere: signed === true };
   }
 
-  async function checkEntry(el, vkey) {
-    const bundle = await (await fetch(el.dataset.proofUrl, { credentials: "same-origin" })).json();
+  async function checkEntry(el, vkey, bundle) {
+    if (!bundle) throw new Error(msg("notIncluded"));
     const cp = await openCheckpoint(bundle.checkpoint, vkey);
     if (!cp.signedHere && bundle.checkpoint_verified_by_server !== true) throw new Error(msg("badSignature"));
     const d = await sha(cat(b64(bundle.salt), enc.encode(bundle.event)));
@@ -107,10 +107,16 @@
   async function run() {
     const entries = [...document.querySelectorAll(".verify[data-proof-url]")];
     const vkey = (await (await fetch(status.dataset.keyUrl)).text()).trim();
+    // Every entry's proof in one request, against one checkpoint.
+    let bundles = {};
+    if (entries.length) {
+      const query = entries.map((el) => "event=" + encodeURIComponent(el.dataset.id)).join("&");
+      bundles = (await (await fetch(status.dataset.proofsUrl + "?" + query, { credentials: "same-origin" })).json()).bundles;
+    }
     let newest = null, failures = 0, unsigned = false;
     for (const el of entries) {
       try {
-        const cp = await checkEntry(el, vkey);
+        const cp = await checkEntry(el, vkey, bundles[el.dataset.id]);
         unsigned = unsigned || !cp.signedHere;
         if (!newest || cp.size > newest.size) newest = cp;
         el.textContent = msg("verified"); el.classList.add("ok");

@@ -121,6 +121,40 @@ def test_an_event_not_yet_in_the_log_says_so_and_gets_its_proof_once_there(app, 
     assert client.get(proof_url).get_json()["leaf_index"] >= 0
 
 
+def test_a_pages_proofs_come_in_one_request_for_the_subjects_own_events_only(app, world, sign_in):
+    queries(app, world, 3)
+    queries(app, world, 1, logged=False)  # still queued: no proof yet
+    with app.app_context():
+        ids = (
+            session()
+            .scalars(
+                select(AccessEvent.id)
+                .where(AccessEvent.subject_id == world.person_a.id)
+                .order_by(AccessEvent.occurred_at)
+            )
+            .all()
+        )
+    own = sign_in(app.test_client(), world.user_a)
+    url = f"/subjects/{world.person_a.id}/access/proofs.json?" + "&".join(f"event={i}" for i in ids)
+    response = own.get(url)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    bundles = response.get_json()["bundles"]
+    assert set(bundles) == {str(i) for i in ids[:3]}
+    for event_id, bundle in bundles.items():
+        assert json.loads(bundle["event"])["id"] == event_id
+        assert bundle == own.get(f"/subjects/{world.person_a.id}/access/{event_id}/proof.json").get_json()
+    assert len({b["checkpoint"] for b in bundles.values()}) == 1  # one checkpoint for the page
+    other = sign_in(app.test_client(), world.user_b)
+    assert other.get(url).status_code == 404  # not B's file
+    theirs = url.replace(str(world.person_a.id), str(world.person_b.id))
+    assert other.get(theirs).get_json()["bundles"] == {}  # A's events under B's file: none
+    assert own.get(f"/subjects/{world.person_a.id}/access/proofs.json").status_code == 400
+    assert own.get(f"/subjects/{world.person_a.id}/access/proofs.json?event=nope").status_code == 400
+    too_many = "&".join(f"event={ids[0]}" for _ in range(101))
+    assert own.get(f"/subjects/{world.person_a.id}/access/proofs.json?{too_many}").status_code == 400
+
+
 def test_proof_bundle_is_served_to_the_subject_only(app, world, sign_in):
     queries(app, world, 1)
     with app.app_context():
