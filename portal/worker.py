@@ -6,9 +6,10 @@ Jobs: the log integrator (every LOG_INTEGRATE_SECONDS: queued access events
 become leaves of the log, one signed checkpoint per batch), the dispute
 deadline sweep (every SWEEP_MINUTES) and the delivery of queued e-mail the
 request processes could not send (every MAIL_RETRY_SECONDS, when a mail
-server is configured). Several workers may run: the integrator is safe so
-(the database lets one integrate at a time); the sweep and the mail job do
-not yet claim their work row by row, so run those in one.
+server is configured). On PostgreSQL several workers may run: one
+integrates at a time (the log's head), the sweep and the mail job claim
+their cases and messages row by row (FOR UPDATE SKIP LOCKED). SQLite has
+no row locks: run one worker there.
 
 `portal serve` with one process runs the same jobs in a thread (`start`)."""
 

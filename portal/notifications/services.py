@@ -160,24 +160,35 @@ def settle(timeout: float = 60) -> None:
 
 
 def deliver(session: Session, vault: Vault, mailer: Mailer, ids: list[uuid.UUID] | None = None) -> int:
-    """E-mail queued messages (these ids, or all not yet sent); each one sent
-    is marked and committed at once, so a failure never re-sends the rest."""
+    """E-mail queued messages (these ids, or all not yet sent), oldest
+    first; each one sent is marked and committed at once, so a failure never
+    re-sends the rest. Each message is claimed before it is sent (FOR UPDATE
+    SKIP LOCKED on PostgreSQL): several workers never send one twice.
+    SQLite has no row locks: run one worker there."""
     if not mailer.enabled:
         return 0
     stmt = select(Message).where(Message.email_ct.is_not(None), Message.emailed_at.is_(None))
     if ids is not None:
         stmt = stmt.where(Message.id.in_(ids))
-    sent = 0
-    for m in session.scalars(stmt.order_by(Message.created_at)).all():
+    sent, passed = 0, set[uuid.UUID]()
+    while True:
+        claim = stmt.where(Message.id.not_in(passed)) if passed else stmt
+        m = session.scalars(
+            claim.order_by(Message.created_at, Message.id).limit(1).with_for_update(skip_locked=True)
+        ).first()
+        if m is None:
+            session.commit()  # lets go of what could not be sent: it stays queued
+            return sent
         view = _view(session, vault, m)
         if view.email is None:  # not selected: the query takes only messages with an address
+            passed.add(m.id)
             continue
         try:
             mailer.send(view.email, view.title, view.body)
         except (OSError, smtplib.SMTPException) as exc:
             log.warning("e-mail %s not delivered, left queued: %s", m.id, exc)
+            passed.add(m.id)
             continue
         m.emailed_at = utcnow()
         session.commit()
         sent += 1
-    return sent

@@ -20,6 +20,7 @@ from portal.extensions import session, vault
 from portal.notifications import services as notifications
 from portal.notifications.models import Message
 from portal.notifications.services import Mailer, deliver, notify
+from portal.records.models import Subject
 from tests.accounts.helpers import (
     CODE_RE,
     NOT_ON_FILE,
@@ -183,6 +184,42 @@ def test_when_the_mail_server_is_down_the_request_succeeds_and_the_mail_waits(ma
         assert queued(app) == [(PERSON_CONTACT, "Your activation code", True)]
         with app.app_context():
             assert deliver(session(), vault(), Mailer(app.config)) == 0  # never sent twice
+        assert len(smtp.mails) == 1
+
+
+def test_a_message_another_worker_is_sending_is_not_sent_again(make_app):
+    """Two workers deliver at once: a message one of them has claimed is
+    skipped by the other (row locks, PostgreSQL). SQLite has no row locks
+    (run one worker there): delivery just never sends a message twice."""
+    port = free_port()
+    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    person_on_file(app)
+    with app.app_context():
+        s = session()
+        key_id = s.scalar(select(Subject.data_key_id))
+        for n in range(2):
+            notify(s, vault(), key_id=key_id, title=f"Message {n}", body="Body", email=PERSON_CONTACT)
+            s.flush()
+        s.commit()
+        first_id = s.scalars(select(Message.id).order_by(Message.created_at, Message.id)).first()
+    engine = app.extensions["portal.db"].engine
+    with smtp_server(port, Collector()) as smtp:
+        if engine.dialect.name == "sqlite":
+            with app.app_context():
+                assert deliver(session(), vault(), Mailer(app.config)) == 2
+                assert deliver(session(), vault(), Mailer(app.config)) == 0
+            assert len(smtp.mails) == 2
+            return
+        with engine.connect() as other:
+            other.begin()  # the other worker has claimed the first message and is sending it
+            other.execute(text("SELECT id FROM messages WHERE id = :id FOR UPDATE"), {"id": first_id})
+            with app.app_context():
+                assert deliver(session(), vault(), Mailer(app.config)) == 1  # the other message only
+            assert [m.subject for m in smtp.mails] == ["Message 1"]
+            other.execute(text("UPDATE messages SET emailed_at = CURRENT_TIMESTAMP WHERE id = :id"), {"id": first_id})
+            other.commit()  # ... and sent it
+        with app.app_context():
+            assert deliver(session(), vault(), Mailer(app.config)) == 0
         assert len(smtp.mails) == 1
 
 
