@@ -4,17 +4,55 @@ the browser's Accept-Language."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency
+from babel.support import NullTranslations
 from flask import Flask, has_request_context, request
-from flask_babel import format_currency, format_date, format_datetime, get_locale, gettext
+from flask_babel import get_locale, get_timezone, get_translations, gettext, to_user_timezone
+from flask_babel.speaklater import LazyString
 from flask_login import current_user
 
 LOCALES = {"zh_CN": "中文", "en": "English"}
 DEFAULT = "zh_CN"
 COOKIE = "lang"
+
+
+# -- translating, cheaply ---------------------------------------------------------
+# A page says "Status" or formats a date hundreds of times; Flask-Babel finds
+# the catalog through several context lookups each time. The catalogs are
+# the same for every request of a locale, so they are kept by locale here
+# (force_locale, which the e-mails use, switches the locale object, and so
+# the catalog with it).
+_catalogs: dict[Locale, NullTranslations] = {}
+
+
+def translations() -> NullTranslations:
+    """The catalog of the current locale."""
+    locale = get_locale()
+    if locale is None:  # outside a request or command context
+        return get_translations()
+    try:
+        return _catalogs[locale]
+    except KeyError:
+        catalog = _catalogs[locale] = get_translations()
+        return catalog
+
+
+def translate(message: str, **params: Any) -> str:
+    """`gettext`, through the kept catalog."""
+    text = translations().ugettext(message)
+    return text % params if params else text
+
+
+def lazy(message: str, **params: Any) -> LazyString:
+    """`lazy_gettext`, through the kept catalog: translated when shown."""
+    return LazyString(translate, message, **params)
 
 
 def N_(message: str) -> str:
@@ -63,23 +101,50 @@ def local_name(institution) -> str:
     return institution.name if str(get_locale()).startswith("zh") else institution.name_en
 
 
+# Formatted values are kept too: the same amounts and dates come back on
+# every page of a file, in one of two languages.
+@lru_cache(maxsize=16384)
+def _money(locale: Locale | None, amount: str, currency: str) -> str:
+    return format_currency(Decimal(amount), currency, locale=locale)
+
+
+@lru_cache(maxsize=16384)
+def _day(locale: Locale | None, value: date) -> str:
+    return format_date(value, "medium", locale=locale)
+
+
+@lru_cache(maxsize=16384)
+def _moment(locale: Locale | None, zone: tzinfo | None, value: datetime) -> str:
+    return format_datetime(value, "medium", tzinfo=zone, locale=locale)
+
+
 def money(amount: str | Decimal | None, currency: str = "CNY") -> str:
     if amount in (None, ""):
         return "—"
-    return format_currency(Decimal(str(amount)), currency)
+    return _money(get_locale(), str(amount), currency)
 
 
 def day(value: date | str | None) -> str:
     if not value:
         return "—"
-    return format_date(date.fromisoformat(value) if isinstance(value, str) else value, "medium")
+    if isinstance(value, datetime):  # the day where the reader is
+        value = to_user_timezone(value).date()
+    return _day(get_locale(), date.fromisoformat(value) if isinstance(value, str) else value)
 
 
 def moment(value: datetime | None) -> str:
-    return format_datetime(value, "medium") if value else "—"
+    return _moment(get_locale(), get_timezone(), value) if value else "—"
 
 
 def register(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
+    # Replaces Flask-Babel's callables (same behaviour, the kept catalogs).
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]  # added by jinja2.ext.i18n
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+    )
     app.jinja_env.globals.update(LOCALES=LOCALES, html_lang=html_lang, current_locale=lambda: str(get_locale()))
     app.jinja_env.filters.update(money=money, day=day, moment=moment, local_name=local_name)

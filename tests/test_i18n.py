@@ -306,3 +306,29 @@ def test_the_filters_are_available_to_templates(app):
         assert rendered == "2026年3月14日 ¥1,234.50"
     with _in(app, "en"):
         assert app.jinja_env.from_string("{{ d|day }}").render(d=date(2026, 3, 14)) == "Mar 14, 2026"
+
+
+def test_the_kept_catalogs_follow_the_locale_even_when_forced(app):
+    """Catalogs and formatted values are kept per locale: switching the
+    locale within one request (as e-mails in the recipient's language do)
+    switches both, in code, in templates and in the filters."""
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    from portal.i18n import day, lazy, money, translate
+
+    label = lazy("Status")
+    template = "{{ _('Status') }} {{ '1234.5'|money }} {{ d|day }}"
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert translate("Status") == "Status"
+        assert str(label) == "Status"
+        english = render_template_string(template, d=date(2026, 3, 1))
+        with force_locale("zh_CN"):
+            assert translate("Status") == "状态"
+            assert str(label) == "状态"
+            assert render_template_string(template, d=date(2026, 3, 1)) != english
+            assert "状态" in render_template_string(template, d=date(2026, 3, 1))
+            assert day(date(2026, 3, 1)) == "2026年3月1日"
+        assert translate("Status") == "Status"
+        assert render_template_string(template, d=date(2026, 3, 1)) == english
+        assert english == f"Status {money('1234.5')} Mar 1, 2026"

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, SubmitField
 from wtforms.fields.choices import SelectChoice
@@ -10,6 +9,7 @@ from wtforms.validators import DataRequired, Optional, ValidationError
 
 from portal.audit.names import PURPOSE_NAMES
 from portal.audit.purposes import Purpose
+from portal.i18n import lazy as _l
 from portal.localtime import today as local_today
 from portal.records.services import add_years
 

@@ -3,7 +3,6 @@ language."""
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, EmailField, PasswordField, RadioField, SelectMultipleField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
@@ -12,6 +11,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.accounts.models import DelegationScope
 from portal.accounts.services import MAX_PASSWORD
+from portal.i18n import lazy as _l
 from portal.localtime import today as local_today
 from portal.records.services import add_years
 

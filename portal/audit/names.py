@@ -3,11 +3,11 @@ languages."""
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
 from portal.audit.models import EventKind
 from portal.audit.purposes import Purpose
+from portal.i18n import lazy as _l
 
 EVENT_NAMES = {
     EventKind.SELF_QUERY: _l("Viewed on the portal"),

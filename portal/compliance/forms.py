@@ -4,7 +4,6 @@ a page someone else has since changed is refused."""
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -17,6 +16,7 @@ from portal.compliance.reveal import MAX_REVEAL_REASON
 from portal.disputes.deadlines import MAX_EXTENSION_DAYS
 from portal.disputes.lifecycle import MAX_NOTE as MAX_STEP_NOTE
 from portal.disputes.models import Answer, DisputeKind, DisputeReason, DisputeStatus, StepKind
+from portal.i18n import lazy as _l
 
 STATUS_NAMES = {
     DisputeStatus.SUBMITTED: _l("Submitted"),

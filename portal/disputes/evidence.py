@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from portal.crypto import Cipher
@@ -19,6 +18,7 @@ from portal.crypto.errors import DecryptionFailed
 from portal.db import new_id, utcnow
 from portal.disputes.models import Dispute, Evidence
 from portal.i18n import N_, Refusal
+from portal.i18n import lazy as _l
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_FILES = 5

@@ -4,7 +4,6 @@ they follow the page's language. Files are checked by `ev.upload_errors`
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, MultipleFileField, SelectField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -14,6 +13,7 @@ from portal.accounts.forms import MultiCheckboxField
 from portal.disputes import evidence as ev
 from portal.disputes.names import FILING_REASONS, REASON_NAMES
 from portal.disputes.pages import MAX_NOTE, MAX_RECORD_STATEMENT, MAX_STATEMENT
+from portal.i18n import lazy as _l
 
 ACCEPT = ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg"
 

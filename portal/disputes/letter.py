@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,6 +19,7 @@ from portal.crypto import Vault
 from portal.disputes.messages import tell_subject
 from portal.disputes.models import CorrectionNotice, Dispute, DisputeOutcome, OutcomeLetter
 from portal.disputes.names import OUTCOME_NAMES
+from portal.i18n import lazy as _l
 from portal.institutions.models import Institution
 from portal.records.models import Subject
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import uuid
 
-from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
 from portal.disputes.models import DisputeOutcome, DisputeReason, DisputeStatus, StepKind
+from portal.i18n import lazy as _l
 
 OUTCOME_NAMES = {
     DisputeOutcome.CORRECTED: _l("Corrected"),

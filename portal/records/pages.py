@@ -12,11 +12,11 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from portal.crypto import Cipher, Vault
+from portal.i18n import lazy as _l
 from portal.institutions.models import Institution
 from portal.localtime import today as local_today
 from portal.records.models import Category, CreditRecord, RecordStatus, RecordVersion, Subject, SubjectKind

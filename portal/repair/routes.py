@@ -7,7 +7,6 @@ import uuid
 
 from flask import Blueprint, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
@@ -21,6 +20,7 @@ from portal.disputes.routes import configured_regime
 from portal.disputes.services import MAX_STATEMENT, DuplicateDispute
 from portal.extensions import session, vault
 from portal.i18n import day, shown
+from portal.i18n import lazy as _l
 from portal.localtime import today as local_today
 from portal.records.models import CreditRecord
 from portal.repair import services as repair

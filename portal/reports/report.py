@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -24,6 +23,7 @@ from portal.audit.names import CHANNEL_ACTORS, EVENT_NAMES
 from portal.crypto import Vault
 from portal.db import utcnow
 from portal.disputes.services import export_disputes
+from portal.i18n import lazy as _l
 from portal.records.models import Category, CreditRecord, RecordStatus, RecordVersion
 from portal.records.pages import (
     CATEGORY_NAMES,
