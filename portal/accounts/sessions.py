@@ -59,16 +59,23 @@ def start(session: Session, user: User) -> Principal:
 
 
 def load(session: Session, token: str, idle: timedelta, absolute: timedelta) -> Principal | None:
-    auth = session.scalar(select(AuthSession).where(AuthSession.token_hash == _hash(token)))
-    if auth is None or auth.revoked_at is not None:
+    # The session and its user in one round trip: every signed-in request asks.
+    row = session.execute(
+        select(AuthSession, User)
+        .join(User, User.id == AuthSession.user_id)
+        .where(AuthSession.token_hash == _hash(token))
+    ).first()
+    if row is None:
+        return None
+    auth, user = row
+    if auth.revoked_at is not None:
         return None
     now = utcnow()
     if now - auth.last_seen_at > idle or now - auth.created_at > absolute:
         auth.revoked_at = now
         session.flush()
         return None
-    user = session.get(User, auth.user_id)
-    if user is None or not user.is_active:
+    if not user.is_active:
         return None
     if now - auth.last_seen_at > TOUCH_EVERY:
         auth.last_seen_at = now
