@@ -109,14 +109,15 @@ def demo_command(ctx: click.Context, subjects: int, seed: int) -> None:
 
 def _load_demo(subjects: int, seed: int) -> None:
     try:
-        creds = load_demo(
-            session(),
-            vault(),
-            subjects=subjects,
-            seed=seed,
-            progress=click.echo,
-            dispute_regime=current_app.config["DISPUTE_REGIME"],
-        )
+        with click.progressbar(length=subjects, label="demo subjects", file=sys.stderr) as bar:
+            creds = load_demo(
+                session(),
+                vault(),
+                subjects=subjects,
+                seed=seed,
+                progress=bar.update,
+                dispute_regime=current_app.config["DISPUTE_REGIME"],
+            )
     except DemoRefused as exc:
         _fail(str(exc))
     session().commit()

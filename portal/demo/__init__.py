@@ -38,8 +38,34 @@ def _rows(objects: Iterable[Any]) -> list[dict[str, Any]]:
 
 
 def _bulk(session: Session, objects: list[Any]) -> None:
-    if objects:
-        session.execute(insert(type(objects[0])), _rows(objects))
+    """Insert rows built by the portal's services: with COPY on PostgreSQL
+    (several times faster than multi-row INSERTs at a million subjects),
+    with one executemany INSERT elsewhere. Values go through each column's
+    own bind processing either way, so they are stored as the app stores
+    them."""
+    if not objects:
+        return
+    model = type(objects[0])
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.execute(insert(model), _rows(objects))
+        return
+    table = model.__table__
+    dialect = connection.dialect
+    columns = [(attr.key, attr.columns[0]) for attr in inspect(model).column_attrs]
+    process = [col.type.dialect_impl(dialect).bind_processor(dialect) for _key, col in columns]
+    names = ", ".join(dialect.identifier_preparer.quote(col.name) for _key, col in columns)
+    driver = connection.connection.driver_connection  # psycopg's own: COPY is not in the DB-API
+    if driver is None:
+        raise RuntimeError("no database connection to copy into")
+    cursor = driver.cursor()
+    with cursor.copy(f"COPY {dialect.identifier_preparer.format_table(table)} ({names}) FROM STDIN") as copy:
+        for obj in objects:
+            row = []
+            for (key, _col), proc in zip(columns, process, strict=True):
+                value = getattr(obj, key)
+                row.append(proc(value) if proc is not None and value is not None else value)
+            copy.write_row(row)
 
 
 def load_demo(
@@ -49,7 +75,7 @@ def load_demo(
     subjects: int = 60,
     seed: int = 2014,
     today: date | None = None,
-    progress: Callable[[str], None] = lambda _m: None,
+    progress: Callable[[int], None] = lambda _n: None,
     dispute_regime: Regime | str = Regime.CN_20_DAYS,
 ) -> dict[str, Any]:
     """Load the demo into an empty database and return the credentials
@@ -119,7 +145,7 @@ def load_demo(
         _bulk(session, subs)
         _bulk(session, records)
         _bulk(session, versions)
-        progress(f"  subjects {min(start + BATCH, subjects)}/{subjects}, records {serial}")
+        progress(min(start + BATCH, subjects) - start)  # subjects loaded in this batch
 
     _, reg_id, reg_name = showcase["register"]
     creds: dict[str, Any] = {
