@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from portal.audit.integrator import BATCH, integrate
+from portal.audit.integrator import integrate_all
 from portal.audit.log_routes import log_signer
 from portal.disputes import sweeper
 from portal.extensions import session, vault
@@ -43,19 +43,8 @@ def _guarded(name: str, work: Callable[[], int]) -> int:
 
 def integrate_log(app: Flask) -> int:
     """Sequence everything queued now, a batch per transaction."""
-
-    def work() -> int:
-        total = 0
-        signer = log_signer()
-        while True:
-            done = integrate(session(), signer)
-            session().commit()
-            total += done
-            if done < BATCH:
-                return total
-
     with app.app_context():
-        return _guarded("log integration", work)
+        return _guarded("log integration", lambda: integrate_all(session(), log_signer()))
 
 
 def deliver_mail(app: Flask) -> int:

@@ -48,16 +48,21 @@ def test_store_matches_the_reference_for_every_size_index_and_pair(db):
             assert log.consistency_proof(db, m, n) == merkle.consistency_proof_naive(m, LEAVES[:n]), (m, n)
 
 
+def assert_complete_subtrees(db, n):
+    """The stored subtrees are exactly the complete ones of LEAVES[:n]."""
+    nodes = {(level, index): h for level, index, h in db.execute(select(LogNode.level, LogNode.index, LogNode.hash))}
+    expected = {}
+    for level in range(n.bit_length()):
+        width = 1 << level
+        for index in range(n // width):
+            expected[(level, index)] = merkle.root(LEAVES[index * width : (index + 1) * width])
+    assert nodes == expected
+
+
 def test_stored_nodes_are_exactly_the_complete_subtrees(db):
     for d in LEAVES[:45]:
         log.append(db, d)
-    nodes = {(level, index): h for level, index, h in db.execute(select(LogNode.level, LogNode.index, LogNode.hash))}
-    expected = {}
-    for level in range(6):
-        width = 1 << level
-        for index in range(45 // width):
-            expected[(level, index)] = merkle.root(LEAVES[index * width : (index + 1) * width])
-    assert nodes == expected
+    assert_complete_subtrees(db, 45)
     leaves = dict(db.execute(select(LogLeaf.index, LogLeaf.leaf_hash)).all())
     assert leaves == {i: merkle.leaf_hash(d) for i, d in enumerate(LEAVES[:45])}
     assert db.scalar(select(LogHead.size)) == 45
@@ -72,13 +77,7 @@ def test_appending_in_batches_stores_what_one_by_one_does(db, batches):
         assert log.append_many(db, LEAVES[start : start + size]) == start
         start += size
         assert log.root(db, start) == merkle.root(LEAVES[:start])
-    nodes = {(level, index): h for level, index, h in db.execute(select(LogNode.level, LogNode.index, LogNode.hash))}
-    expected = {}
-    for level in range(6):
-        width = 1 << level
-        for index in range(45 // width):
-            expected[(level, index)] = merkle.root(LEAVES[index * width : (index + 1) * width])
-    assert nodes == expected
+    assert_complete_subtrees(db, 45)
     assert db.scalar(select(LogHead.size)) == 45
 
 
