@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Enum, MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -73,6 +73,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     engine = create_engine(url, **kwargs)
     if sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "savepoint", _sqlite_savepoint_writes)
     return engine
 
 
@@ -81,6 +82,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+
+
+def _sqlite_savepoint_writes(conn: Connection, _name: str) -> None:
+    """pysqlite emits BEGIN only before a transaction's first write (see
+    transparency/log.py), but a SAVEPOINT outside a transaction starts a
+    deferred one: its reads then hold a snapshot, and its first write fails
+    at once ("database is locked") if another connection committed since.
+    A savepoint that opens the transaction takes the write lock first,
+    waiting on the busy timeout like any first write."""
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is not None and not dbapi.in_transaction:
+        dbapi.execute("BEGIN IMMEDIATE")
 
 
 # In `Session.info`: the unit of work records a refused attempt that must

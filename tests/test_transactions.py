@@ -6,7 +6,7 @@ back, and so does a failed flush even when the page then redirects."""
 import pytest
 from flask import abort, redirect
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from portal.db import keep_refused_attempt
 from portal.extensions import session, vault
@@ -78,3 +78,29 @@ def test_an_error_page_loses_nothing_already_committed(app_with_routes):
     client.get("/_t/boom/lost")
     with app_with_routes.app_context():
         assert session().scalar(select(func.count()).select_from(Institution)) == 1
+
+
+def test_a_savepoint_on_sqlite_writes_although_another_connection_committed_after_its_reads(tmp_path):
+    """An officer's action runs in a savepoint: its reads, another
+    connection's commit (the log integrator's), then its write. On SQLite
+    the write must not fail with "database is locked"."""
+    from sqlalchemy import text
+
+    from portal.db import Database
+
+    url = f"sqlite:///{tmp_path / 'two.sqlite3'}"
+    ours, theirs = Database(url), Database(url, connect_args={"timeout": 0.2})
+    with ours.engine.begin() as c:
+        c.execute(text("CREATE TABLE t (who TEXT)"))
+    s, other = ours.session(), theirs.session()
+    with s.begin_nested():
+        assert s.execute(text("SELECT count(*) FROM t")).scalar() == 0
+        try:  # they commit now, or wait for our write lock and give up
+            other.execute(text("INSERT INTO t VALUES ('theirs')"))
+            other.commit()
+        except OperationalError:
+            other.rollback()
+        s.execute(text("INSERT INTO t VALUES ('ours')"))
+    s.commit()
+    assert s.execute(text("SELECT who FROM t")).scalars().all() == ["ours"]
+    ours.dispose(), theirs.dispose()
