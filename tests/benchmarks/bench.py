@@ -1,7 +1,8 @@
 """Benchmarks, printed as ratios measured side by side in one run (a timing
 alone means little on a shared machine). Not a test: run it by hand.
 
-    python tests/benchmarks/bench.py [--rounds N] [--leaves N] [--cases N]
+    python tests/benchmarks/bench.py [--rounds N] [--leaves N] [--cases N] [--events N]
+        [--only vault|log|queue|events ...]
 """
 
 from __future__ import annotations
@@ -441,6 +442,14 @@ def utcnow_date():
     return utcnow().date()
 
 
+SECTIONS: dict[str, tuple[str, Callable[..., None]]] = {
+    "vault": ("vault: sealing and opening a credit record", bench_vault),
+    "log": ("transparency log", bench_log),
+    "queue": ("officers' queue", bench_queue),
+    "events": ("audit verify, events against their leaves", bench_events),
+}
+
+
 def main() -> None:
     import tempfile
 
@@ -449,6 +458,7 @@ def main() -> None:
     parser.add_argument("--leaves", type=int, default=1_000_000, help="size of the log to verify and prove from")
     parser.add_argument("--cases", type=int, default=5_000, help="open disputes in the officers' queue")
     parser.add_argument("--events", type=int, default=50_000, help="access events behind the log to audit")
+    parser.add_argument("--only", choices=sorted(SECTIONS), action="append", help="run this section (repeatable)")
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
@@ -458,15 +468,12 @@ def main() -> None:
         parser.error("--cases must be at least 1")
     if args.events < 1:
         parser.error("--events must be at least 1")
+    size = {"vault": None, "log": args.leaves, "queue": args.cases, "events": args.events}
     with tempfile.TemporaryDirectory() as tmp:
-        print("== vault: sealing and opening a credit record ==")
-        bench_vault(args.rounds, tmp)
-        print("== transparency log ==")
-        bench_log(args.leaves, args.rounds, tmp)
-        print("== officers' queue ==")
-        bench_queue(args.cases, args.rounds, tmp)
-        print("== audit verify, events against their leaves ==")
-        bench_events(args.events, args.rounds, tmp)
+        for name, (title, bench) in SECTIONS.items():
+            if args.only is None or name in args.only:
+                print(f"== {title} ==", flush=True)
+                bench(*(() if size[name] is None else (size[name],)), args.rounds, tmp)
 
 
 if __name__ == "__main__":
