@@ -46,10 +46,10 @@ from portal.records.pages import REPORT_ORDER
 from portal.records.services import (
     REFERENCE_INDEX,
     RecordDeleted,
-    create_subject,
     find_subject,
     furnish,
     hold_subject,
+    subject_on_file,
     view_subject,
 )
 
@@ -92,9 +92,9 @@ def furnish_record(
         if not data.certify_accurate:
             raise RecordDeleted(existing.id)
         recertified = True
-    created = subject is None
+    created = False
     if subject is None:
-        subject = create_subject(session, vault, ref.kind, ref.identifier, ref.name or "", ref.contact_email)
+        subject, created = subject_on_file(session, vault, ref.kind, ref.identifier, ref.name or "", ref.contact_email)
     version = furnish(session, vault, institution, subject, data.record, certified=data.certify_accurate)
     record_event(
         session,

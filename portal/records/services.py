@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.crypto import Cipher, Vault
@@ -96,6 +97,25 @@ def create_subject(
     session.add(subject)
     session.flush()
     return subject
+
+
+def subject_on_file(
+    session: Session, vault: Vault, kind: SubjectKind, identifier: str, name: str, contact_email: str | None = None
+) -> tuple[Subject, bool]:
+    """The subject with this identifier, made with this name when not on
+    file; returns it and whether it was made. Of two transactions making
+    the same subject at once, the one that loses (the unique blind index)
+    takes the subject the other made."""
+    if (found := find_subject(session, vault, kind, identifier)) is not None:
+        return found, False
+    try:
+        with session.begin_nested():
+            return create_subject(session, vault, kind, identifier, name, contact_email), True
+    except (IntegrityError, SubjectExists):
+        found = find_subject(session, vault, kind, identifier)
+        if found is None:
+            raise
+        return found, False
 
 
 def hold_subject(session: Session, subject: Subject, *, exclusive: bool) -> None:
