@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Optional, ValidationError
 
 from portal.audit.names import PURPOSE_NAMES
 from portal.audit.purposes import Purpose
+from portal.forms import Form
 from portal.i18n import lazy as _l
 from portal.localtime import today as local_today
 from portal.records.services import add_years
@@ -21,7 +21,7 @@ GRANTABLE = [
 ]
 
 
-class AccessFilterForm(FlaskForm):
+class AccessFilterForm(Form):
     """GET filters of the access log (no CSRF: it changes nothing)."""
 
     class Meta:
@@ -47,7 +47,7 @@ class AccessFilterForm(FlaskForm):
             raise ValidationError(_l("The end date is before the start date."))
 
 
-class GrantForm(FlaskForm):
+class GrantForm(Form):
     institution = SelectField(_l("Institution"), validators=[DataRequired(message=_l("Choose an institution."))])
     purpose = SelectField(
         _l("Purpose"), choices=[SelectChoice(p.value, PURPOSE_NAMES[p]) for p in GRANTABLE], validators=[DataRequired()]
@@ -63,7 +63,7 @@ class GrantForm(FlaskForm):
             raise ValidationError(_l("An authority lasts at most one year; grant it again later if needed."))
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     submit = SubmitField(_l("Confirm"))
 
 

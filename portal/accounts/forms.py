@@ -3,7 +3,6 @@ language."""
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import DateField, EmailField, PasswordField, RadioField, SelectMultipleField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
@@ -11,6 +10,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.accounts.models import DelegationScope
 from portal.accounts.services import MAX_PASSWORD
+from portal.forms import Form
 from portal.i18n import lazy as _l
 from portal.localtime import today as local_today
 from portal.records.services import add_years
@@ -30,7 +30,7 @@ def _required():
     return DataRequired(message=_l("This field is required."))
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(Form):
     kind = RadioField(
         _l("Who are you registering for?"), choices=KIND_CHOICES, default="person", validators=[_required()]
     )
@@ -60,7 +60,7 @@ class NewPasswordMixin:
     )
 
 
-class ActivateForm(NewPasswordMixin, FlaskForm):
+class ActivateForm(NewPasswordMixin, Form):
     kind = RadioField(
         _l("Who are you registering for?"), choices=KIND_CHOICES, default="person", validators=[_required()]
     )
@@ -85,7 +85,7 @@ class ActivateForm(NewPasswordMixin, FlaskForm):
     submit = SubmitField(_l("Create my account"))
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField(
         _l("E-mail address"), validators=[_required(), Length(max=254)], render_kw={"autocomplete": "username"}
     )
@@ -97,7 +97,7 @@ class LoginForm(FlaskForm):
     submit = SubmitField(_l("Sign in"))
 
 
-class CodeForm(FlaskForm):
+class CodeForm(Form):
     code = StringField(
         _l("Code from your authenticator app, or a recovery code"),
         validators=[_required(), Length(max=20)],
@@ -106,7 +106,7 @@ class CodeForm(FlaskForm):
     submit = SubmitField(_l("Continue"))
 
 
-class TotpSetupForm(FlaskForm):
+class TotpSetupForm(Form):
     code = StringField(
         _l("6-digit code from your authenticator app"),
         validators=[_required(), Length(max=10)],
@@ -115,7 +115,7 @@ class TotpSetupForm(FlaskForm):
     submit = SubmitField(_l("Turn on two-step sign-in"))
 
 
-class ReauthForm(FlaskForm):
+class ReauthForm(Form):
     password = PasswordField(
         _l("Your current password"),
         validators=[_required(), Length(max=MAX_PASSWORD)],
@@ -124,11 +124,11 @@ class ReauthForm(FlaskForm):
     submit = SubmitField(_l("Confirm"))
 
 
-class PasswordForm(NewPasswordMixin, FlaskForm):
+class PasswordForm(NewPasswordMixin, Form):
     submit = SubmitField(_l("Change password"))
 
 
-class EmailForm(FlaskForm):
+class EmailForm(Form):
     email = EmailField(
         _l("New e-mail address"),
         validators=[_required(), Email(message=_l("Enter a valid e-mail address.")), Length(max=254)],
@@ -137,11 +137,11 @@ class EmailForm(FlaskForm):
     submit = SubmitField(_l("Change e-mail address"))
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     submit = SubmitField(_l("Confirm"))
 
 
-class InviteForm(FlaskForm):
+class InviteForm(Form):
     email = EmailField(
         _l("The agent's e-mail address"),
         validators=[_required(), Email(message=_l("Enter a valid e-mail address.")), Length(max=254)],
@@ -169,7 +169,7 @@ class InviteForm(FlaskForm):
             raise ValidationError(_l("A delegation lasts at most three years."))
 
 
-class AcceptInvitationForm(NewPasswordMixin, FlaskForm):
+class AcceptInvitationForm(NewPasswordMixin, Form):
     display_name = StringField(
         _l("Your name"), validators=[_required(), Length(max=100)], render_kw={"autocomplete": "name"}
     )

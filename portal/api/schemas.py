@@ -44,6 +44,10 @@ from portal.records.models import Category, RecordStatus, SubjectKind
 from portal.records.pages import CURRENCY_KEY, KNOWN_FIELDS
 from portal.records.services import RecordInput, validate_identifier
 
+# Details that tell what has happened: none is in the future (a maturity, or
+# the end of a publicity period, may be).
+PAST_DATES = ("opened_on", "signed_on", "assessed_on", "decided_on", "since", "closed_on", "written_off_on")
+
 
 class Details(Type):
     """A record's details: at most MAX_KEYS keys in snake_case, known keys
@@ -57,7 +61,8 @@ class Details(Type):
     def __init__(self) -> None:
         self.description = (
             f"At most {self.MAX_KEYS} keys and {self.MAX_BYTES} bytes as JSON; "
-            "'reference' is not allowed here (it is a field of the record)."
+            "'reference' is not allowed here (it is a field of the record). "
+            f"Dates of what has happened ({', '.join(PAST_DATES)}) are not in the future."
         )
         self.known: dict[str, Type] = {CURRENCY_KEY: Str(3, 3, "[A-Z]{3}", "ISO 4217 currency code")}
         for key, (kind, _label) in KNOWN_FIELDS.items():
@@ -533,6 +538,9 @@ def _identifier(kind: SubjectKind, value: str, at: str, errors: Errors) -> str:
 def _record(r: dict[str, Any], at: str, today: date, errors: Errors) -> RecordInput | None:
     if r["ended_on"] is not None and r["ended_on"] > today:
         errors.append({"pointer": f"{at}/ended_on", "detail": "is in the future"})
+    for key in PAST_DATES:
+        if key in r["details"] and date.fromisoformat(r["details"][key]) > today:
+            errors.append({"pointer": f"{at}/details/{key}", "detail": "is in the future"})
     try:
         return RecordInput(r["category"], r["reference"], r["status"], r["negative"], r["ended_on"], r["details"])
     except ValueError as exc:

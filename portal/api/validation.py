@@ -19,9 +19,13 @@ from typing import Any
 from flask import request
 
 from portal.api.problems import ApiProblem, invalid
+from portal.text import CONTROL, has_control
 
 Errors = list[dict[str, str]]
 MAX_BODY = 64 * 1024
+MAX_DEPTH = 16  # the deepest body the API reads is 4 levels
+CONTROL_REFUSED = "must not contain control characters"
+NO_CONTROL = {"type": "string", "pattern": CONTROL.pattern}  # what a string must not match
 _JSON_TYPES: dict[type, str] = {str: "string", list: "array", dict: "object"}
 
 
@@ -83,6 +87,8 @@ class Str(Type):
             return self.fail(at, errors, f"must have at most {self.max_length} characters")
         if self.pattern and not self.pattern.fullmatch(value):
             return self.fail(at, errors, f"must match {self.pattern.pattern}")
+        if has_control(value):
+            return self.fail(at, errors, CONTROL_REFUSED)
         return value
 
     def schema(self) -> dict[str, Any]:
@@ -93,6 +99,7 @@ class Str(Type):
             out["pattern"] = r"\S"  # not blank (JSON Schema patterns search, unanchored)
         if self.example:
             out["examples"] = [self.example]
+        out["not"] = NO_CONTROL
         return self.describe(out)
 
 
@@ -137,12 +144,15 @@ class IntParam(Int):
 
 
 class Day(Type):
-    """An ISO 8601 calendar date, YYYY-MM-DD, and nothing looser."""
+    """An ISO 8601 calendar date, YYYY-MM-DD, and nothing looser; none
+    before EARLIEST (a typing error, not a credit history)."""
 
     SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}")
+    SCHEMA_SHAPE = r"^(?:19|[2-9][0-9])[0-9]{2}-[0-9]{2}-[0-9]{2}$"  # from 1900
+    EARLIEST = date(1900, 1, 1)
 
     def __init__(self, description: str | None = None) -> None:
-        self.description = description
+        self.description = f"{description or 'A date.'} Not before {self.EARLIEST.isoformat()}."
 
     def check(self, value: Any, at: str, errors: Errors) -> date:
         if not isinstance(value, str):
@@ -150,29 +160,35 @@ class Day(Type):
         try:
             if not self.SHAPE.fullmatch(value):
                 raise ValueError
-            return date.fromisoformat(value)
+            day = date.fromisoformat(value)
         except ValueError:
             return self.fail(at, errors, f"{value!r} is not a date in the form YYYY-MM-DD")
+        if day < self.EARLIEST:
+            return self.fail(at, errors, f"must not be before {self.EARLIEST.isoformat()}")
+        return day
 
     def schema(self) -> dict[str, Any]:
-        return self.describe({"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"})
+        return self.describe({"type": "string", "format": "date", "pattern": self.SCHEMA_SHAPE})
 
 
 class Amount(Str):
-    """Money as a decimal string ("1234.50"): no floats, no rounding."""
+    """Money as a decimal string ("1234.50"): no floats, no rounding, and
+    no sign: a principal, a balance or an amount overdue is never negative."""
 
     def __init__(self, description: str | None = None) -> None:
         super().__init__(
             1,
             20,
-            r"-?(?:0|[1-9][0-9]{0,14})(?:\.[0-9]{1,2})?",
-            description or "A decimal string with at most two decimals.",
+            r"(?:0|[1-9][0-9]{0,14})(?:\.[0-9]{1,2})?",
+            description or "A decimal string with at most two decimals, not negative.",
             "50000.00",
         )
 
     def check(self, value: Any, at: str, errors: Errors) -> str:
         if not isinstance(value, str):
             return self.fail(at, errors, f'an amount is a decimal string such as "50000.00", not {json_type(value)}')
+        if value.startswith("-"):
+            return self.fail(at, errors, "must not be negative")
         return super().check(value, at, errors)
 
 
@@ -217,13 +233,15 @@ class Scalar(Type):
         if isinstance(value, str):
             if len(value) > self.max_length:
                 return self.fail(at, errors, f"must have at most {self.max_length} characters")
+            if has_control(value):
+                return self.fail(at, errors, CONTROL_REFUSED)
             return value
         if isinstance(value, (bool, int)) or (isinstance(value, float) and math.isfinite(value)):
             return value
         return self.fail(at, errors, f"must be a string, number or boolean, not {json_type(value)}")
 
     def schema(self) -> dict[str, Any]:
-        return {"type": ["string", "number", "boolean"], "maxLength": self.max_length}
+        return {"type": ["string", "number", "boolean"], "maxLength": self.max_length, "not": NO_CONTROL}
 
 
 @dataclass(frozen=True)
@@ -317,12 +335,33 @@ def read_json() -> Any:
         raise ApiProblem(415, "Unsupported Media Type", "Send the body as application/json.")
     request.max_content_length = MAX_BODY  # a larger body is a 413 problem
     raw = request.get_data(cache=False)
+    too_deep = ApiProblem(
+        400, "Malformed JSON", f"The body is nested more than {MAX_DEPTH} levels deep.", type_="malformed-json"
+    )
     try:
-        return json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        body = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
     except UnicodeDecodeError:
         raise ApiProblem(400, "Malformed JSON", "The body is not UTF-8.", type_="malformed-json") from None
     except ValueError as exc:  # json.JSONDecodeError is a ValueError
         raise ApiProblem(400, "Malformed JSON", str(exc), type_="malformed-json") from None
+    except RecursionError:  # deeper than the parser goes
+        raise too_deep from None
+    if _depth(body) > MAX_DEPTH:
+        raise too_deep
+    return body
+
+
+def _depth(value: Any) -> int:
+    """How deeply arrays and objects nest in a parsed body (a scalar is 0),
+    looked at level by level, without recursion."""
+    depth, level = 0, [value]
+    while level := [
+        v for c in level if isinstance(c, (dict, list)) for v in (c.values() if isinstance(c, dict) else c)
+    ]:
+        depth += 1
+        if depth > MAX_DEPTH:
+            break
+    return depth
 
 
 def validate(schema: Type, value: Any) -> Any:

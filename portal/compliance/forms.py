@@ -4,7 +4,6 @@ a page someone else has since changed is refused."""
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
@@ -16,6 +15,7 @@ from portal.compliance.reveal import MAX_REVEAL_REASON
 from portal.disputes.deadlines import MAX_EXTENSION_DAYS
 from portal.disputes.lifecycle import MAX_NOTE as MAX_STEP_NOTE
 from portal.disputes.models import Answer, DisputeKind, DisputeReason, DisputeStatus, StepKind
+from portal.forms import Form
 from portal.i18n import lazy as _l
 
 STATUS_NAMES = {
@@ -73,7 +73,7 @@ def choices(pairs) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
-class QueueFilterForm(FlaskForm):
+class QueueFilterForm(Form):
     """GET filters of the queue (no CSRF: it changes nothing)."""
 
     class Meta:
@@ -99,7 +99,7 @@ class QueueFilterForm(FlaskForm):
     submit = SubmitField(_l("Filter"))
 
 
-class CaseForm(FlaskForm):
+class CaseForm(Form):
     """Base of the forms of a case: the version of the case the page showed."""
 
     lock_version = IntegerField(

@@ -4,7 +4,6 @@ they follow the page's language. Files are checked by `ev.upload_errors`
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, MultipleFileField, SelectField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
@@ -13,6 +12,7 @@ from portal.accounts.forms import MultiCheckboxField
 from portal.disputes import evidence as ev
 from portal.disputes.names import FILING_REASONS, REASON_NAMES
 from portal.disputes.pages import MAX_NOTE, MAX_RECORD_STATEMENT, MAX_STATEMENT
+from portal.forms import Form
 from portal.i18n import lazy as _l
 
 ACCEPT = ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg"
@@ -37,7 +37,7 @@ def uploads_of(field) -> list[ev.Upload]:
     return out
 
 
-class FilingForm(FlaskForm):
+class FilingForm(Form):
     records = MultiCheckboxField(_l("Records you dispute"), validate_choice=False)
     event = HiddenField()
     reason = SelectField(
@@ -66,7 +66,7 @@ class FilingForm(FlaskForm):
             raise ValidationError(_l("Choose what is wrong."))
 
 
-class ReplyForm(FlaskForm):
+class ReplyForm(Form):
     """More evidence, a note, or both (the reply when we wait for you)."""
 
     note = TextAreaField(
@@ -79,7 +79,7 @@ class ReplyForm(FlaskForm):
     submit = SubmitField(_l("Send"))
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(Form):
     version = HiddenField()
     note = TextAreaField(
         _l("Why do you withdraw it? (optional)"),
@@ -90,7 +90,7 @@ class WithdrawForm(FlaskForm):
     submit = SubmitField(_l("Withdraw the dispute"))
 
 
-class StatementForm(FlaskForm):
+class StatementForm(Form):
     text = TextAreaField(
         _l("Your statement beside this record"),
         validators=[

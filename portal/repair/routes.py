@@ -8,7 +8,6 @@ import uuid
 from flask import Blueprint, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
 from wtforms import SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
@@ -19,6 +18,7 @@ from portal.disputes.evidence import Upload, upload_errors
 from portal.disputes.routes import configured_regime
 from portal.disputes.services import MAX_STATEMENT, DuplicateDispute
 from portal.extensions import session, vault
+from portal.forms import Form
 from portal.i18n import day, shown
 from portal.i18n import lazy as _l
 from portal.localtime import today as local_today
@@ -28,7 +28,7 @@ from portal.repair import services as repair
 bp = Blueprint("repair", __name__)
 
 
-class RepairForm(FlaskForm):
+class RepairForm(Form):
     statement = TextAreaField(
         _l("What was rectified, and how"),
         validators=[DataRequired(message=_l("This field is required.")), Length(max=MAX_STATEMENT)],

@@ -322,3 +322,39 @@ def test_email_already_in_use_is_refused_and_the_code_still_works_with_another_a
     response = activate(browser, PERSON, code, email="zs@mail.example")
     assert response.status_code == 302, "the code was spent by the refused attempt"
     assert user_for(app, "zs@mail.example").subject_id == on_file.person
+
+
+@pytest.mark.parametrize("name", ["张\x00三", "Zhang\x1b[2J San", "张三\x85"])
+def test_control_characters_in_a_field_are_refused_and_nothing_is_sent(app, browser, on_file, name):
+    response = register(browser, PERSON, name)
+    assert response.status_code == 200
+    error = re.search(r'<p class="error" id="name-error">(.*?)</p>', response.get_data(as_text=True), re.S)
+    assert error
+    assert "Remove the control characters from this field." in error.group(1)
+    assert outbox(app) == []
+    assert count(app, ActivationCode) == 0
+
+
+def test_every_form_of_the_portal_refuses_control_characters():
+    """Each form class derives from the portal's base form, which checks
+    every field it holds."""
+    import importlib
+    import pkgutil
+
+    from flask_wtf import FlaskForm
+
+    import portal
+    from portal.forms import Form
+
+    for module in pkgutil.walk_packages(portal.__path__, "portal."):
+        if "migrations" not in module.name and not module.name.endswith("__main__"):
+            importlib.import_module(module.name)
+
+    def every(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from every(sub)
+
+    forms = [c for c in every(FlaskForm) if c.__module__.startswith("portal.") and c is not Form]
+    assert len(forms) > 15
+    assert [c.__qualname__ for c in forms if not issubclass(c, Form)] == []

@@ -17,6 +17,7 @@ from .conftest import bearer, counts, furnish_body, is_problem
 
 # Well in the future, so a run that crosses midnight does not make it today.
 IN_A_MONTH = (portal_today() + timedelta(days=30)).isoformat()
+AFTER_TOMORROW = (portal_today() + timedelta(days=2)).isoformat()  # a run may cross midnight
 
 
 def mutate(path: str, value=None, delete=False):
@@ -73,6 +74,18 @@ CASES = [
     ("body not an object", ["subject"], ""),
     ("bad currency", mutate("/record/details/currency", "yuan"), "/record/details/currency"),
     ("bad e-mail", mutate("/subject/contact_email", "nobody"), "/subject/contact_email"),
+    # Found by an outside attack run: accepted before.
+    ("a negative principal", mutate("/record/details/principal", "-100.00"), "/record/details/principal"),
+    ("a negative balance", mutate("/record/details/balance", "-0.01"), "/record/details/balance"),
+    ("opened the day after tomorrow", mutate("/record/details/opened_on", AFTER_TOMORROW), "/record/details/opened_on"),
+    ("opened in 9999", mutate("/record/details/opened_on", "9999-12-31"), "/record/details/opened_on"),
+    ("closed in the future", mutate("/record/details/closed_on", IN_A_MONTH), "/record/details/closed_on"),
+    ("ended in year 1", mutate("/record/ended_on", "0001-01-01"), "/record/ended_on"),
+    ("opened before 1900", mutate("/record/details/opened_on", "1899-12-31"), "/record/details/opened_on"),
+    ("NUL in the name", mutate("/subject/name", "张\x00三"), "/subject/name"),
+    ("NUL in the reference", mutate("/record/reference", "LOAN\x00-1"), "/record/reference"),
+    ("an escape sequence in a detail", mutate("/record/details/note", "\x1b[2Jgone"), "/record/details/note"),
+    ("a C1 control in a detail", mutate("/record/details/loan_type", "consumer\x85"), "/record/details/loan_type"),
 ]
 
 
@@ -122,6 +135,9 @@ RAW = [
     ("form data", b"subject=1", "application/x-www-form-urlencoded", 415),
     ("no content type", json.dumps(furnish_body()).encode(), None, 415),
     ("too large", b'{"x": "' + b"a" * 70_000 + b'"}', "application/json", 413),
+    ("nested 1,000 deep", b"[" * 1000 + b"]" * 1000, "application/json", 400),
+    ("nested 10,000 deep", b"[" * 10_000 + b"]" * 10_000, "application/json", 400),
+    ("objects nested 20 deep", b'{"a":' * 20 + b"1" + b"}" * 20, "application/json", 400),
 ]
 
 
