@@ -4,9 +4,10 @@ failing run is logged and rolled back, and tried again next time.
 
 Jobs: the log integrator (every LOG_INTEGRATE_SECONDS: queued access events
 become leaves of the log, one signed checkpoint per batch), the dispute
-deadline sweep (every SWEEP_MINUTES) and the delivery of queued e-mail the
+deadline sweep (every SWEEP_MINUTES), the delivery of queued e-mail the
 request processes could not send (every MAIL_RETRY_SECONDS, when a mail
-server is configured). On PostgreSQL several workers may run: one
+server is configured) and, hourly, forgetting API Idempotency-Keys older
+than IDEMPOTENCY_HOURS. On PostgreSQL several workers may run: one
 integrates at a time (the log's head), the sweep and the mail job claim
 their cases and messages row by row (FOR UPDATE SKIP LOCKED). SQLite has
 no row locks: run one worker there.
@@ -22,6 +23,7 @@ from collections.abc import Callable
 
 from flask import Flask
 
+from portal.api import idempotency
 from portal.audit.integrator import integrate_all
 from portal.audit.log_routes import log_signer
 from portal.disputes import sweeper
@@ -53,6 +55,17 @@ def deliver_mail(app: Flask) -> int:
         return _guarded("mail delivery", lambda: deliver(session(), vault(), Mailer(app.config)))
 
 
+def forget_idempotency_keys(app: Flask) -> int:
+    with app.app_context():
+
+        def forget() -> int:
+            done = idempotency.forget_old(session(), float(app.config["IDEMPOTENCY_HOURS"]))
+            session().commit()
+            return done
+
+        return _guarded("forgetting idempotency keys", forget)
+
+
 def jobs(app: Flask) -> list[tuple[str, float, Job]]:
     """(name, seconds between runs, job) for every job this app has on."""
     out: list[tuple[str, float, Job]] = [("log integration", float(app.config["LOG_INTEGRATE_SECONDS"]), integrate_log)]
@@ -60,6 +73,7 @@ def jobs(app: Flask) -> list[tuple[str, float, Job]]:
         out.append(("dispute deadline sweep", minutes * 60, sweeper.sweep_once))
     if Mailer(app.config).enabled:
         out.append(("mail delivery", float(app.config["MAIL_RETRY_SECONDS"]), deliver_mail))
+    out.append(("idempotency keys", 3600.0, forget_idempotency_keys))
     return out
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from portal.api import schemas
+from portal.api import idempotency, schemas
 from portal.api.auth import required_scopes
 from portal.api.problems import MEDIA_TYPE, PREFIX
 from portal.api.validation import MAX_BODY
@@ -29,7 +29,7 @@ COMPONENTS = {
     "Problem": schemas.PROBLEM,
 }
 PROBLEMS = {
-    "400": "Malformed JSON or a bad query parameter (named in errors[].parameter).",
+    "400": "Malformed JSON, a bad query parameter (named in errors[].parameter) or a bad Idempotency-Key.",
     "401": "No valid API key: missing, malformed, unknown or revoked.",
     "403": "The key lacks the scope this operation needs.",
     "404": "No subject with this identifier is on file.",
@@ -266,6 +266,31 @@ def _paths(app: Flask) -> dict[str, Any]:
     }
 
 
+IDEMPOTENCY_KEY = {
+    "name": idempotency.HEADER,
+    "in": "header",
+    "required": False,
+    "description": "Send one with every POST you may retry (a UUID, say): a retry with the same key and the "
+    "same body is answered with the first answer (header Idempotent-Replayed: true) and writes nothing; the "
+    "same key with another request is a 422 of type idempotency-key-reused. A retry sent while the first is "
+    "under way waits for it. Keys are yours alone and kept for 24 hours; an answer that is an error keeps "
+    'no key. As a structured-field string ("...") or bare: 1 to 255 printable ASCII characters.',
+    "schema": {"type": "string", "minLength": 1, "maxLength": 257},
+}
+
+
+def _with_idempotency(app: Flask, paths: dict[str, Any]) -> dict[str, Any]:
+    """The header on every operation whose view honours it."""
+    views = {rule.rule.replace("<uuid:", "{").replace(">", "}"): rule.endpoint for rule in app.url_map.iter_rules()}
+    for path, operations in paths.items():
+        post = operations.get("post")
+        if post is not None and idempotency.is_idempotent(app.view_functions[views[path]]):
+            post["parameters"] = [*post.get("parameters", []), IDEMPOTENCY_KEY]
+            post["responses"].setdefault("400", {"$ref": "#/components/responses/Problem400"})
+            post["responses"].setdefault("422", _problem("The Idempotency-Key was sent before with another request."))
+    return paths
+
+
 def document(app: Flask) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -277,7 +302,7 @@ def document(app: Flask) -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
-        "paths": _paths(app),
+        "paths": _with_idempotency(app, _paths(app)),
         "components": {
             "securitySchemes": {
                 "bearer": {

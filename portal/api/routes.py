@@ -12,6 +12,7 @@ from flask_limiter.util import get_remote_address
 from portal.access.consents import ConsentError
 from portal.api import openapi, problems, schemas, services
 from portal.api.auth import key_id_of_request, own_dispute, own_evidence, own_notice, require
+from portal.api.idempotency import idempotent
 from portal.api.problems import ApiProblem, invalid
 from portal.api.validation import read_json
 from portal.disputes import notices, responses
@@ -41,6 +42,7 @@ limiter.limit(lambda: current_app.config.get("API_RATE_LIMIT", "120 per minute")
 
 @bp.post("/records")
 @require(ApiScope.FURNISH)
+@idempotent
 def furnish_record():
     data = schemas.parse_furnish(read_json(), local_today())
     try:
@@ -110,6 +112,7 @@ def report(identifier: str):
 
 @bp.post("/authorisations")
 @require(ApiScope.QUERY)
+@idempotent
 def register_authorisation():
     data = schemas.parse_authorisation(read_json())
     try:
@@ -142,6 +145,7 @@ def dispute_evidence(dispute_id: uuid.UUID, evidence_id: uuid.UUID):
 
 @bp.post("/disputes/<uuid:dispute_id>/responses")
 @require(ApiScope.FURNISH)
+@idempotent
 def answer_dispute(dispute_id: uuid.UUID):
     data = schemas.parse_answer(read_json(), local_today())
     dispute = own_dispute(g.institution, dispute_id, for_update=True)
@@ -167,6 +171,7 @@ def correction_notices():
 
 @bp.post("/notices/<uuid:notice_id>/ack")
 @require(ApiScope.FURNISH, ApiScope.QUERY)
+@idempotent
 def acknowledge_notice(notice_id: uuid.UUID):
     notice = notices.acknowledge(session(), own_notice(g.institution, notice_id))
     if notice.acknowledged_at is None:  # `acknowledge` has just set it

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, LargeBinary, String
+from sqlalchemy import JSON, ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, new_id, str_enum, utcnow
@@ -61,3 +61,22 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None]
 
     institution: Mapped[Institution] = relationship(back_populates="api_keys")
+
+
+class IdempotentRequest(Base):
+    """An API POST sent with an Idempotency-Key, and the answer it got: a
+    retry with the same key is answered from here and writes nothing. Kept
+    for a day (the worker removes older ones). The answers of the POSTs
+    hold ids, versions and dates, no personal data."""
+
+    __tablename__ = "idempotent_requests"
+    __table_args__ = (UniqueConstraint("institution_id", "key"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    institution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("institutions.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[bytes] = mapped_column(LargeBinary(32))  # SHA-256 of method, path and body
+    status: Mapped[int | None]
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
