@@ -7,7 +7,7 @@ become leaves of the log, one signed checkpoint per batch), the dispute
 deadline sweep (every SWEEP_MINUTES), the delivery of queued e-mail the
 request processes could not send (every MAIL_RETRY_SECONDS, when a mail
 server is configured) and, hourly, forgetting API Idempotency-Keys older
-than IDEMPOTENCY_HOURS. On PostgreSQL several workers may run: one
+than IDEMPOTENCY_HOURS and counts of failed sign-ins older than a day. On PostgreSQL several workers may run: one
 integrates at a time (the log's head), the sweep and the mail job claim
 their cases and messages row by row (FOR UPDATE SKIP LOCKED). SQLite has
 no row locks: run one worker there.
@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 from flask import Flask
 
+from portal.accounts import signin
 from portal.api import idempotency
 from portal.audit.integrator import integrate_all
 from portal.audit.log_routes import log_signer
@@ -55,15 +56,18 @@ def deliver_mail(app: Flask) -> int:
         return _guarded("mail delivery", lambda: deliver(session(), vault(), Mailer(app.config)))
 
 
-def forget_idempotency_keys(app: Flask) -> int:
+def forget_expired(app: Flask) -> int:
+    """API Idempotency-Keys past IDEMPOTENCY_HOURS, and counts of failed
+    sign-ins that count for nothing any more."""
     with app.app_context():
 
         def forget() -> int:
             done = idempotency.forget_old(session(), float(app.config["IDEMPOTENCY_HOURS"]))
+            done += signin.forget_old(session())
             session().commit()
             return done
 
-        return _guarded("forgetting idempotency keys", forget)
+        return _guarded("forgetting what has expired", forget)
 
 
 def jobs(app: Flask) -> list[tuple[str, float, Job]]:
@@ -73,7 +77,7 @@ def jobs(app: Flask) -> list[tuple[str, float, Job]]:
         out.append(("dispute deadline sweep", minutes * 60, sweeper.sweep_once))
     if Mailer(app.config).enabled:
         out.append(("mail delivery", float(app.config["MAIL_RETRY_SECONDS"]), deliver_mail))
-    out.append(("idempotency keys", 3600.0, forget_idempotency_keys))
+    out.append(("forgetting what has expired", 3600.0, forget_expired))
     return out
 
 

@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, LargeBinary, String
+from sqlalchemy import JSON, ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, new_id, str_enum, utcnow
@@ -50,8 +50,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
     locale: Mapped[str | None] = mapped_column(String(8))
-    # Lockout after repeated failures; the TOTP step last accepted, so a
-    # code cannot be replayed.
+    # Staff accounts' lockout after repeated failures (see accounts.signin);
+    # the TOTP step last accepted, so a code cannot be replayed.
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
     totp_last_step: Mapped[int | None]
@@ -142,3 +142,19 @@ class Invitation(Base):
     accepted_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     delegation_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("firm_delegations.id"))
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins to one account from one client address (kept as a
+    keyed hash, not the address): that address waits longer after each
+    failure, while the owner signs in from elsewhere as usual."""
+
+    __tablename__ = "sign_in_throttles"
+    __table_args__ = (UniqueConstraint("user_id", "address_bidx"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    address_bidx: Mapped[bytes] = mapped_column(LargeBinary(32))
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(default=utcnow)
+    blocked_until: Mapped[datetime | None]

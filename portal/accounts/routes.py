@@ -11,6 +11,7 @@ from datetime import timedelta
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask import session as cookie
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
 
@@ -30,16 +31,14 @@ from portal.accounts.models import User
 from portal.accounts.services import (
     AccountExists,
     WeakPassword,
-    authenticate,
     change_email,
     check_password_policy,
     display_name,
-    pending_user,
-    register_failure,
     set_password,
     user_email,
     verify_password,
 )
+from portal.accounts.signin import authenticate, forgive, pending_user, register_failure
 from portal.extensions import limiter, session, vault
 from portal.notifications.services import notify
 from portal.records.identifiers import InvalidIdentifier
@@ -54,6 +53,7 @@ PENDING_SECONDS = 300
 # -- helpers ---------------------------------------------------------------
 def _sign_in(user: User, next_url: str | None):
     cookie.clear()  # a new session at every sign-in
+    forgive(session(), vault(), user, get_remote_address())
     login_user(sessions.start(session(), user))
     return redirect(safe_next(next_url, url_for("records.dashboard")))
 
@@ -152,12 +152,12 @@ def login():
         return redirect(url_for("records.dashboard"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = authenticate(session(), vault(), form.email.data, form.password.data)
+        user = authenticate(session(), vault(), form.email.data, form.password.data, get_remote_address())
         if user is None:
             form.form_errors.append(
                 _(
-                    "The e-mail address or password is wrong, or the account is locked "
-                    "for a few minutes after repeated failures."
+                    "The e-mail address or password is wrong, or there were too many failed attempts: "
+                    "wait a few minutes and try again."
                 )
             )
         elif user.has_second_factor:
@@ -177,13 +177,13 @@ def second_factor():
         cookie.pop(PENDING, None)
         flash(_("Please sign in again."), "error")
         return redirect(url_for("accounts.login"))
-    user = pending_user(session(), pending["user"])
+    user = pending_user(session(), vault(), pending["user"], get_remote_address())
     if user is None:
         cookie.pop(PENDING, None)
         flash(
             _(
-                "The e-mail address or password is wrong, or the account is locked for a few minutes after "
-                "repeated failures."
+                "The e-mail address or password is wrong, or there were too many failed attempts: "
+                "wait a few minutes and try again."
             ),
             "error",
         )
@@ -202,7 +202,7 @@ def second_factor():
             )
             flash(_("You signed in with a recovery code; %(n)d are left.", n=left), "warning")
             return _sign_in(user, request.args.get("next"))
-        register_failure(session(), user)
+        register_failure(session(), vault(), user, get_remote_address())
         form.code.errors.append(_("This code is not valid. Codes change every 30 seconds."))
     return render_template("accounts/second_factor.html", form=form)
 
@@ -253,7 +253,7 @@ def reauthenticate():
         if verify_password(current_user.user, form.password.data):
             sessions.mark_reauthenticated(session(), current_user.auth)
             return redirect(safe_next(request.args.get("next"), url_for("accounts.account")))
-        register_failure(session(), current_user.user)
+        register_failure(session(), vault(), current_user.user, get_remote_address())
         form.password.errors.append(_("The password is wrong."))
     return render_template("accounts/reauthenticate.html", form=form)
 

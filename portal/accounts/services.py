@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -18,7 +17,6 @@ from portal.records.models import Subject
 
 EMAIL_INDEX = "user.email"
 MIN_PASSWORD, MAX_PASSWORD = 10, 128
-MAX_FAILURES, LOCKOUT = 5, timedelta(minutes=15)
 _hasher = PasswordHasher()  # argon2id with the library's current parameters
 # Verified against when the e-mail is unknown, so both paths take as long.
 _DUMMY_HASH = _hasher.hash("not a password of anyone")
@@ -96,47 +94,17 @@ def create_user(
     return user
 
 
-def authenticate(session: Session, vault: Vault, email: str, password: str) -> User | None:
-    """The user, or None: for an unknown e-mail, a wrong password or a locked
-    account alike, so the answer reveals nothing. Five failures lock the
-    account for fifteen minutes."""
-    user = find_user(session, vault, email) if len(password) <= MAX_PASSWORD else None
-    if user is None or user.password_hash is None or not user.is_active:
+def password_matches(user: User | None, password: str) -> bool:
+    """Whether `password` is the user's. As slow for no user, or one
+    without a password, as for a wrong password: the time tells nothing."""
+    if user is None or user.password_hash is None or len(password) > MAX_PASSWORD:
         _verify(_DUMMY_HASH, password)
-        return None
-    now = utcnow()
-    if user.locked_until and user.locked_until > now:
-        _verify(_DUMMY_HASH, password)
-        return None
+        return False
     if not _verify(user.password_hash, password):
-        register_failure(session, user)
-        return None
-    # Failures are forgiven only when the whole sign-in succeeds
-    # (sessions.start), not before a second factor is checked.
+        return False
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
-    session.flush()
-    return user
-
-
-def pending_user(session: Session, user_id: str) -> User | None:
-    """The user a sign-in awaiting its second factor names (by the id the
-    signed cookie holds); None when gone or locked out meanwhile."""
-    user = session.get(User, uuid.UUID(user_id))
-    if user is None or (user.locked_until and user.locked_until > utcnow()):
-        return None
-    return user
-
-
-def register_failure(session: Session, user: User) -> bool:
-    """Count a failed password or second-factor attempt; True when it has
-    just locked the account."""
-    user.failed_logins += 1
-    locked = user.failed_logins >= MAX_FAILURES
-    if locked:
-        user.locked_until, user.failed_logins = utcnow() + LOCKOUT, 0
-    session.flush()
-    return locked
+    return True
 
 
 def _verify(hash_: str, password: str) -> bool:

@@ -53,7 +53,6 @@ def start(session: Session, user: User) -> Principal:
     auth = AuthSession(token_hash=_hash(token), user_id=user.id, created_at=utcnow(), last_seen_at=utcnow())
     session.add(auth)
     user.last_login_at = utcnow()
-    user.failed_logins, user.locked_until = 0, None
     session.flush()
     return Principal(user, auth, token)
 

@@ -14,7 +14,7 @@ from sqlalchemy import update
 from portal.api.idempotency import forget_old
 from portal.db import utcnow
 from portal.institutions.models import IdempotentRequest
-from portal.worker import forget_idempotency_keys
+from portal.worker import forget_expired
 
 from .conftest import bearer, count, counts, db, furnish_body, is_problem
 
@@ -106,7 +106,7 @@ def test_keys_older_than_a_day_are_forgotten_by_the_worker(app, api):
         )
         assert forget_old(s, 24) == 1
     assert count(app, IdempotentRequest) == 1
-    assert forget_idempotency_keys(app) == 0  # nothing left that old
+    assert forget_expired(app) == 0  # nothing left that old
 
 
 @pytest.mark.committing
