@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "UNVERIFIABLE_POLICY": "mark",  # or delete: a record nobody could verify is marked, or removed
     "LOG_INTEGRATE_SECONDS": 0.2,  # how often queued access events are sequenced into the log
     "MAIL_RETRY_SECONDS": 60,  # `portal worker` sends what is still queued this often
+    "REGISTRATION_SECONDS": 1.0,  # `portal worker` answers queued requests for activation codes this often
     "IDEMPOTENCY_HOURS": 24,  # how long an API Idempotency-Key and its answer are kept
     "SWEEP_MINUTES": 60,  # `portal serve` runs the dispute deadline sweep this often (0: never)
     "TIMEZONE": "Asia/Shanghai",  # where dispute deadlines count their calendar days

@@ -3,7 +3,8 @@ runs on its own schedule in an app context and transactions of its own; a
 failing run is logged and rolled back, and tried again next time.
 
 Jobs: the log integrator (every LOG_INTEGRATE_SECONDS: queued access events
-become leaves of the log, one signed checkpoint per batch), the dispute
+become leaves of the log, one signed checkpoint per batch), activation codes
+for queued registration requests (every REGISTRATION_SECONDS), the dispute
 deadline sweep (every SWEEP_MINUTES), the delivery of queued e-mail the
 request processes could not send (every MAIL_RETRY_SECONDS, when a mail
 server is configured) and, hourly, forgetting API Idempotency-Keys older
@@ -23,13 +24,13 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from portal.accounts import signin
+from portal.accounts import registration, signin
 from portal.api import idempotency
 from portal.audit.integrator import integrate_all
 from portal.audit.log_routes import log_signer
 from portal.disputes import sweeper
 from portal.extensions import session, vault
-from portal.notifications.services import Mailer, deliver
+from portal.notifications.services import PENDING, Mailer, deliver, deliver_soon
 
 log = logging.getLogger(__name__)
 Job = Callable[[Flask], int]
@@ -48,6 +49,22 @@ def integrate_log(app: Flask) -> int:
     """Sequence everything queued now, a batch per transaction."""
     with app.app_context():
         return _guarded("log integration", lambda: integrate_all(session(), log_signer()))
+
+
+def send_codes(app: Flask) -> int:
+    """Answer the queued requests for activation codes."""
+    with app.app_context():
+
+        def send() -> int:
+            total = 0
+            while done := registration.send_codes(session(), vault()):
+                session().commit()
+                if pending := session().info.pop(PENDING, None):  # e-mailed now, as a request's are
+                    deliver_soon(app, pending)
+                total += done
+            return total
+
+        return _guarded("activation codes", send)
 
 
 def deliver_mail(app: Flask) -> int:
@@ -72,7 +89,10 @@ def forget_expired(app: Flask) -> int:
 
 def jobs(app: Flask) -> list[tuple[str, float, Job]]:
     """(name, seconds between runs, job) for every job this app has on."""
-    out: list[tuple[str, float, Job]] = [("log integration", float(app.config["LOG_INTEGRATE_SECONDS"]), integrate_log)]
+    out: list[tuple[str, float, Job]] = [
+        ("log integration", float(app.config["LOG_INTEGRATE_SECONDS"]), integrate_log),
+        ("activation codes", float(app.config["REGISTRATION_SECONDS"]), send_codes),
+    ]
     if (minutes := float(app.config.get("SWEEP_MINUTES") or 0)) > 0:
         out.append(("dispute deadline sweep", minutes * 60, sweeper.sweep_once))
     if Mailer(app.config).enabled:

@@ -86,6 +86,22 @@ class RecoveryCode(Base):
     used_at: Mapped[datetime | None]
 
 
+class RegistrationRequest(Base):
+    """Someone asked for an activation code: queued, so that the request
+    does the same work whether or not the subject is on file (its time
+    tells nothing), and the worker looks it up and sends the code. Holds
+    keyed hashes of the identifier and name, never the values."""
+
+    __tablename__ = "registration_requests"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(8))  # a SubjectKind
+    identifier_bidx: Mapped[bytes] = mapped_column(LargeBinary(32))
+    name_bidx: Mapped[bytes] = mapped_column(LargeBinary(32))
+    locale: Mapped[str] = mapped_column(String(8))  # the language of the e-mail
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class ActivationCode(Base):
     """A one-time code sent to the contact on file of a subject, proving that
     whoever registers controls the subject's contact, not just knows its

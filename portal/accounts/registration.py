@@ -9,11 +9,12 @@ import secrets
 import unicodedata
 from datetime import timedelta
 
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from portal.accounts.models import ActivationCode, Role, User
+from portal.accounts.models import ActivationCode, RegistrationRequest, Role, User
 from portal.accounts.services import AccountExists, check_password_policy, create_user, find_user
 from portal.audit.events import record_event
 from portal.audit.models import EventKind
@@ -21,11 +22,12 @@ from portal.crypto import Vault
 from portal.db import utcnow
 from portal.notifications.services import notify
 from portal.records.models import Subject, SubjectKind
-from portal.records.services import find_subject, view_subject
+from portal.records.services import find_subject, identifier_index, validate_identifier, view_subject
 
 CODE_TTL = timedelta(days=7)
 MAX_ATTEMPTS = 5
 CODE_INDEX = "activation.code"
+NAME_INDEX = "registration.name"
 ROLE_FOR = {SubjectKind.PERSON: Role.PERSON, SubjectKind.FIRM: Role.FIRM_REPRESENTATIVE}
 
 
@@ -33,11 +35,9 @@ class ActivationFailed(ValueError):
     """Wrong, expired, used up, or no such subject: one message for all."""
 
 
-def _same_name(a: str, b: str) -> bool:
-    def norm(s: str) -> str:
-        return "".join(unicodedata.normalize("NFKC", s).split()).casefold()
-
-    return hmac.compare_digest(norm(a).encode(), norm(b).encode())
+def _norm(name: str) -> str:
+    """A name as compared: NFKC, no spaces, case folded."""
+    return "".join(unicodedata.normalize("NFKC", name).split()).casefold()
 
 
 def _code_hash(vault: Vault, subject: Subject, code: str) -> bytes:
@@ -46,16 +46,46 @@ def _code_hash(vault: Vault, subject: Subject, code: str) -> bytes:
     return vault.blind_index(CODE_INDEX, f"{subject.id}:{code}")
 
 
-def request_code(session: Session, vault: Vault, kind: SubjectKind, identifier: str, name: str) -> None:
-    """Send a code to the subject's contact on file if identifier and name
-    match; if an account exists already, tell the contact instead. Raises
-    InvalidIdentifier for a malformed identifier only."""
-    subject = find_subject(session, vault, kind, identifier)
-    if subject is None or subject.contact_email_ct is None:
-        return
+def ask_for_code(session: Session, vault: Vault, kind: SubjectKind, identifier: str, name: str, locale: str) -> None:
+    """Queue a request for a code (`send_codes` sends it). The same work,
+    and the same statements, whoever is on file: two keyed hashes and one
+    INSERT. Raises InvalidIdentifier for a malformed identifier only."""
+    identifier = validate_identifier(kind, identifier)
+    session.add(
+        RegistrationRequest(
+            kind=kind.value,
+            identifier_bidx=identifier_index(vault, kind, identifier),
+            name_bidx=vault.blind_index(NAME_INDEX, _norm(name)),
+            locale=locale,
+        )
+    )
+    session.flush()
+
+
+def send_codes(session: Session, vault: Vault, limit: int = 100) -> int:
+    """Answer queued requests (the worker's job): a code to the subject's
+    contact on file when the identifier and name match, a notice when an
+    account exists already, nothing otherwise. Returns how many were taken.
+    Flushes, never commits; several workers take different requests."""
+    taken = select(RegistrationRequest).order_by(RegistrationRequest.requested_at).limit(limit)
+    if session.get_bind().dialect.name != "sqlite":
+        taken = taken.with_for_update(skip_locked=True)
+    requests = session.scalars(taken).all()
+    for asked in requests:
+        kind = SubjectKind(asked.kind)
+        subject = session.scalar(select(Subject).where(Subject.identifier_bidx == asked.identifier_bidx))
+        if subject is not None and subject.kind is kind and subject.contact_email_ct is not None:
+            name = view_subject(session, vault, subject).name
+            if hmac.compare_digest(vault.blind_index(NAME_INDEX, _norm(name)), asked.name_bidx):
+                with force_locale(asked.locale):
+                    _send_code(session, vault, subject, kind)
+        session.delete(asked)
+    session.flush()
+    return len(requests)
+
+
+def _send_code(session: Session, vault: Vault, subject: Subject, kind: SubjectKind) -> None:
     cipher = vault.cipher(session, subject.data_key_id)
-    if not _same_name(view_subject(session, vault, subject).name, name):
-        return
     contact, role = cipher.open_field(subject, "contact_email"), ROLE_FOR[kind]
     exists = session.scalar(select(User.id).where(User.subject_id == subject.id, User.role == role))
     if exists:

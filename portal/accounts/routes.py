@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask import session as cookie
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
@@ -99,8 +100,8 @@ def register():
     form = RegisterForm()
     if form.validate_on_submit():
         try:
-            registration.request_code(
-                session(), vault(), SubjectKind(form.kind.data), form.identifier.data, form.name.data
+            registration.ask_for_code(
+                session(), vault(), SubjectKind(form.kind.data), form.identifier.data, form.name.data, str(get_locale())
             )
         except InvalidIdentifier as exc:
             form.identifier.errors.append(str(exc))

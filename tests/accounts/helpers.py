@@ -17,6 +17,7 @@ from portal.notifications import services as notifications
 from portal.records.identifiers import resident_id_check
 from portal.records.models import SubjectKind
 from portal.records.services import create_subject
+from portal.worker import send_codes
 
 TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 CODE_RE = re.compile(r"activation code is (\d{8})")
@@ -114,7 +115,10 @@ def login(client, email, password=PASSWORD, next_=None):
 
 
 def register(client, identifier=PERSON, name=PERSON_NAME, kind="person"):
-    return post_form(client, "/register", {"kind": kind, "identifier": identifier, "name": name})
+    """Ask for a code, and let the worker answer the request."""
+    response = post_form(client, "/register", {"kind": kind, "identifier": identifier, "name": name})
+    send_codes(client.application)
+    return response
 
 
 def signed_in(client) -> bool:

@@ -9,14 +9,16 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from portal.accounts.models import ActivationCode, Role, User
+from portal.accounts.services import create_user
 from portal.audit.models import AccessEvent, EventKind
 from portal.db import utcnow
-from portal.extensions import session
+from portal.extensions import limiter, session
 from portal.records.models import SubjectKind
 from portal.records.services import create_subject
+from portal.worker import send_codes
 
 from .helpers import (
     CODE_RE,
@@ -147,6 +149,51 @@ def test_code_is_valid_for_seven_days(app, browser, on_file):
 
 
 # -- nothing to learn from a failure ---------------------------------------------
+def test_asking_for_a_code_does_the_same_work_whoever_is_on_file(app, on_file, monkeypatch):
+    """Found by an outside attack run: a subject on file took 2.6 times as
+    long to answer as one not on file. Now the request runs the very same
+    SQL statements in every case (two keyed hashes and one INSERT); the
+    lookup, the e-mail and the code are the worker's."""
+    monkeypatch.setattr(limiter, "enabled", False)
+    with app.app_context():
+        engine = session().get_bind()
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(re.sub(r"sa_savepoint_\d+", "sa_savepoint", statement))  # the test's own savepoints
+
+    with db(app) as (s, v):
+        create_user(
+            s, v, role=Role.FIRM_REPRESENTATIVE, email="rep@test.example", display_name="rep", subject_id=on_file.firm
+        )
+    cases = {
+        "on file, with a contact": (PERSON, PERSON_NAME, "person"),
+        "not on file": (NOT_ON_FILE, PERSON_NAME, "person"),
+        "the name does not match": (PERSON, "王五", "person"),
+        "on file, no contact": (NO_CONTACT, "李四", "person"),
+        "an account exists": (FIRM, FIRM_NAME, "firm"),
+    }
+    runs = {}
+    for why, (identifier, name, kind) in cases.items():
+        client = english_client(app)
+        token(client, "/register")
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            response = post_form(client, "/register", {"kind": kind, "identifier": identifier, "name": name})
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        assert response.status_code == 302, why
+        runs[why], statements[:] = list(statements), []
+    assert outbox(app) == []  # nothing is looked up or sent by the request
+    first = runs["on file, with a contact"]
+    assert any(s.lstrip().upper().startswith("INSERT INTO REGISTRATION_REQUESTS") for s in first)
+    for why, run in runs.items():
+        assert run == first, why
+    # The worker answers: a code to the person, a notice to the firm that has an account.
+    send_codes(app)
+    assert sorted(m.email for m in outbox(app)) == sorted([PERSON_CONTACT, FIRM_CONTACT])
+
+
 @pytest.mark.parametrize(
     ("identifier", "name"),
     [

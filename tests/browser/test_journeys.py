@@ -41,10 +41,15 @@ def both_languages(page, label: str) -> None:
 
 
 def last_email(page, to: str) -> str:
-    """The newest e-mail to an address, read from the demo outbox page."""
-    page.goto("/demo/outbox")
-    row = page.locator("tbody tr", has=page.locator(f"td:text-is('{to}')")).first
-    return row.locator("td").nth(3).inner_text()
+    """The newest e-mail to an address, read from the demo outbox page
+    (reloaded until it is there: the worker sends activation codes)."""
+    for _ in range(50):
+        page.goto("/demo/outbox")
+        row = page.locator("tbody tr", has=page.locator(f"td:text-is('{to}')")).first
+        if row.count():
+            return row.locator("td").nth(3).inner_text()
+        page.wait_for_timeout(200)
+    raise AssertionError(f"no e-mail to {to} in the outbox")
 
 
 def sign_in(page, email: str, password: str = PASSWORD) -> None:
