@@ -149,6 +149,8 @@ def register_security_headers(app: Flask) -> None:
         h.setdefault("X-Content-Type-Options", "nosniff")
         h.setdefault("Referrer-Policy", "no-referrer")
         h.setdefault("X-Frame-Options", "DENY")
+        if app.config["SESSION_COOKIE_SECURE"]:  # served over HTTPS: only ever over HTTPS
+            h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         if request.endpoint != "static":
             # Pages may hold personal data: never keep them in a cache.
             h["Cache-Control"] = "no-store"

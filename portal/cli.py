@@ -3,6 +3,7 @@ at the end, and the app context's teardown rolls back whatever it did not."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import signal
@@ -196,6 +197,10 @@ def serve_command(
     if check:
         click.echo("ready to serve: schema at head, secret key set, key files match the database")
         return
+    if app.config[config.SECURE_BY_DEFAULT] and _is_loopback(host):
+        # A local try-out over plain HTTP: the browser would drop Secure cookies.
+        app.config["SESSION_COOKIE_SECURE"] = False
+        os.environ["PORTAL_SESSION_COOKIE_SECURE"] = "false"  # for the processes of --workers too
     click.echo(f"Portal running on http://{host}:{port}/  (Ctrl+C to stop)")
     if workers > 1:
         from portal.serving import serve  # gunicorn: not on every platform, imported only when asked for
@@ -223,6 +228,15 @@ def worker_command(once: bool) -> None:
         return
     if once:
         click.echo(", ".join(f"{name}: {count}" for name, count in done.items()) or "nothing to do")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _preflight(app: Flask) -> None:

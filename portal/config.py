@@ -34,7 +34,9 @@ DEFAULTS: dict[str, Any] = {
     "LOG_ORIGIN": "credit-subject-portal.example/log",  # the log's name in every checkpoint
     "API_RATE_LIMIT": "120 per minute",  # per institution API key
     "PROXY_COUNT": 0,  # reverse proxies in front (X-Forwarded-For is trusted that deep)
-    "SESSION_COOKIE_SECURE": False,  # set True when served over HTTPS (production)
+    # None: on (cookies only over HTTPS, and HSTS), except when `portal serve`
+    # listens on a loopback address (a local try-out over plain HTTP).
+    "SESSION_COOKIE_SECURE": None,
     "DISPUTE_REGIME": "cn_20_days",  # or fcra_30_days, gdpr_one_month: the deadline of new disputes
     "UNVERIFIABLE_POLICY": "mark",  # or delete: a record nobody could verify is marked, or removed
     "LOG_INTEGRATE_SECONDS": 0.2,  # how often queued access events are sequenced into the log
@@ -44,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "SWEEP_MINUTES": 60,  # `portal serve` runs the dispute deadline sweep this often (0: never)
     "TIMEZONE": "Asia/Shanghai",  # where dispute deadlines count their calendar days
 }
+# Set by `load`: SESSION_COOKIE_SECURE was left to its default (see `serve`).
+SECURE_BY_DEFAULT = "SESSION_COOKIE_SECURE_BY_DEFAULT"
 # Settings with a fixed set of values, checked at start-up.
 CHOICES: dict[str, tuple[str, ...]] = {
     "DISPUTE_REGIME": ("cn_20_days", "fcra_30_days", "gdpr_one_month"),
@@ -66,6 +70,9 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
     if not app.config["DATABASE_URL"]:
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'portal.sqlite3'}"
     app.config["KEY_DIR"] = Path(app.config["KEY_DIR"] or instance / "keys")
+    app.config[SECURE_BY_DEFAULT] = app.config["SESSION_COOKIE_SECURE"] is None
+    if app.config[SECURE_BY_DEFAULT]:
+        app.config["SESSION_COOKIE_SECURE"] = True
     for name, allowed in CHOICES.items():
         if app.config[name] not in allowed:
             raise ValueError(f"setting {name} is {app.config[name]!r}; choose one of: {', '.join(allowed)}")

@@ -48,6 +48,13 @@ def test_serve_demo_over_http(tmp_path):
                 time.sleep(0.1)
         else:
             pytest.fail("server did not answer")
+        # On a loopback address, over plain HTTP: the session cookie is not Secure
+        # (the browser would drop it), and no HSTS.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login") as response:
+            cookie = response.headers["Set-Cookie"]
+            assert cookie.startswith("session=")
+            assert "Secure" not in cookie
+            assert "Strict-Transport-Security" not in response.headers
     finally:
         proc.terminate()
         proc.wait(timeout=10)
