@@ -12,11 +12,7 @@ from sqlalchemy import func, select
 from portal.accounts.models import Role, User
 from portal.audit.models import AccessEvent
 from portal.records.models import CreditRecord, Subject
-
-PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 32
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 32
-EXE = b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 64
+from tests.files import EXE, JPEG, PDF, PNG  # noqa: F401 - the disputes tests import them from here
 
 
 @dataclass

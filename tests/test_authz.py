@@ -31,8 +31,8 @@ from portal.localtime import today as portal_today
 from portal.notifications.models import Message
 from portal.records.models import Category, CreditRecord, RecordStatus, Subject
 from portal.records.services import RecordInput, furnish
+from tests.files import PDF
 
-PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 # Everything a subject's request could write.
 TABLES = (Dispute, DisputeStep, Evidence, AccessEvent, Consent, Message, CreditRecord)

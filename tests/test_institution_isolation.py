@@ -35,10 +35,10 @@ from portal.institutions.models import ApiScope, Institution, InstitutionKind
 from portal.institutions.services import NewInstitution, create_institution, issue_api_key
 from portal.localtime import today as portal_today
 from portal.records.models import CreditRecord, RecordVersion, Subject
+from tests.files import PDF
 
 PREFIX = "/api/v1"
 ID_ARGS = {"identifier", "dispute_id", "evidence_id", "notice_id"}
-PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PERSON_A = "11010519491231002X"
 # Everything an API request could write (the key's last use aside).
 TABLES = (

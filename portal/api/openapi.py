@@ -165,7 +165,9 @@ def _paths(app: Flask) -> dict[str, Any]:
                 "operationId": "getDisputeEvidence",
                 "summary": "A file the subject sent with a dispute.",
                 "description": "Sent as an attachment, with the media type found in its content (PDF, PNG or JPEG) "
-                "and checked against its SHA-256. Each fetch is an access event the subject sees.",
+                "and checked against its SHA-256. Every file was rebuilt when it was received: PDFs without "
+                "JavaScript, automatic actions, launch or submit actions, embedded files or XFA; images "
+                "re-encoded without metadata. Each fetch is an access event the subject sees.",
                 "security": _security(app, "api.dispute_evidence"),
                 "parameters": _path("dispute_id", "evidence_id"),
                 "responses": {

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pyotp
+from fpdf import FPDF
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -165,6 +166,15 @@ def queries(
         query_report(session, vault, inst, key, subject, purpose, None, today)
 
 
+def _statement_pdf() -> bytes:
+    """The evidence of the demo's disputes: a one-page repayment statement."""
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=12)
+    pdf.cell(text="Repayment statement: the loan was repaid in full on 2024-06-30; balance 0.00.")
+    return bytes(pdf.output())
+
+
 def disputes(
     session: Session, vault: Vault, rng: random.Random, today: date, showcase: Showcase, regime: Regime | str
 ) -> None:
@@ -177,7 +187,7 @@ def disputes(
     if officer is None:  # `logins` creates the demo officers
         raise LookupError("the demo has no officer to take its cases")
     person = showcase[SubjectKind.PERSON][0]
-    scan = Upload("statement.pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n", "application/pdf")
+    scan = Upload("statement.pdf", _statement_pdf(), "application/pdf")
 
     def records_of(subject: Subject) -> list[CreditRecord]:
         return list(

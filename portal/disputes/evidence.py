@@ -1,7 +1,9 @@
 """Evidence files: PDF, PNG or JPEG recognised by their content (never by
-the name or the type the browser claims), at most 10 MB each and 5 per
-dispute, sealed under the subject's data key with associated data naming
-the row (`evidence.content.<id>`), stored under a name the server chose."""
+the name or the type the browser claims), parsed and rebuilt without active
+content (`disarm`; what is stored is the rebuilt file), at most 10 MB each
+and 5 per dispute, sealed under the subject's data key with associated data
+naming the row (`evidence.content.<id>`), stored under a name the server
+chose."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from sqlalchemy.orm import Session
 from portal.crypto import Cipher
 from portal.crypto.errors import DecryptionFailed
 from portal.db import new_id, utcnow
+from portal.disputes import disarm
 from portal.disputes.models import Dispute, Evidence
 from portal.i18n import N_, Refusal
 from portal.i18n import lazy as _l
@@ -52,9 +55,10 @@ class Upload:
 
 @dataclass(frozen=True)
 class CheckedFile:
-    upload: Upload
+    upload: Upload  # its data: the rebuilt file
     media_type: str
     sha256: bytes
+    removed: tuple[str, ...] = ()  # what the disarm took out
 
 
 def sniff(data: bytes) -> str | None:
@@ -69,8 +73,8 @@ def _label(upload: Upload) -> str:
     return f"“{name[:80]}”" if name else _l("A file")
 
 
-def check_content(upload: Upload) -> tuple[bytes, str]:
-    """The file's bytes and media type, or EvidenceRejected saying why."""
+def check_file(upload: Upload) -> CheckedFile:
+    """The file rebuilt (see `disarm`), or EvidenceRejected saying why."""
     data = upload.data
     if not isinstance(data, bytes | bytearray | memoryview):
         raise EvidenceRejected(N_("%(name)s could not be read."), name=_label(upload))
@@ -90,12 +94,14 @@ def check_content(upload: Upload) -> tuple[bytes, str]:
             ),
             name=_label(upload),
         )
-    return data, media_type
-
-
-def check_file(upload: Upload) -> CheckedFile:
-    data, media_type = check_content(upload)
-    return CheckedFile(Upload(upload.filename, data, upload.claimed_type), media_type, hashlib.sha256(data).digest())
+    try:
+        rebuilt = disarm.rebuild(data, media_type, _label(upload))
+    except disarm.CannotRebuild as exc:
+        raise EvidenceRejected(exc.message, **exc.params) from None
+    data = rebuilt.data
+    return CheckedFile(
+        Upload(upload.filename, data, upload.claimed_type), media_type, hashlib.sha256(data).digest(), rebuilt.removed
+    )
 
 
 def check_files(uploads: Iterable[Upload], already: int = 0) -> list[CheckedFile]:
@@ -129,6 +135,7 @@ def store(
             size=len(item.upload.data),
             sha256=item.sha256,
             content_ct=cipher.seal("evidence", "content", row_id, item.upload.data),
+            removed=list(item.removed),
             uploaded_by_user_id=uploaded_by,
             created_at=utcnow(),
         )
@@ -162,7 +169,7 @@ def upload_errors(uploads: Sequence[Upload], already: int = 0) -> list[str]:
     errors = []
     for upload in uploads:
         try:
-            check_content(upload)
+            check_file(upload)
         except EvidenceRejected as exc:
             errors.append(exc.translated())
     return errors

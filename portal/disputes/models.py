@@ -8,7 +8,7 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, new_id, str_enum, utcnow
@@ -192,6 +192,9 @@ class Evidence(Base):
     content_ct: Mapped[bytes] = mapped_column(LargeBinary)
     uploaded_by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What the disarm removed before the file was stored (English, marked for
+    # the catalog; shown translated): JavaScript, embedded files, EXIF ...
+    removed: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     dispute: Mapped[Dispute] = relationship(back_populates="evidence")
 

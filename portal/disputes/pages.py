@@ -106,6 +106,12 @@ class EvidenceLine:
     by_you: bool
     # The furnishers the file went to, once the case was sent for checking.
     sent_to: list[Institution] = field(default_factory=list)
+    # What the disarm removed before storing it (catalog messages).
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def removed_label(self) -> str:
+        return ", ".join(_(r) for r in self.removed)
 
     @property
     def kind_label(self) -> str:
@@ -239,6 +245,7 @@ def dispute_page(
             f.created_at,
             f.uploaded_by_user_id is not None and not uploaders.get(f.uploaded_by_user_id, Role.OFFICER).is_staff,
             sent.get(f.id, []),
+            list(f.removed or []),
         )
         for n, f in enumerate(files, 1)
     ]

@@ -35,13 +35,12 @@ from portal.disputes.services import file_dispute
 from portal.localtime import today as portal_today
 from portal.records.models import CreditRecord, RecordVersion, Subject
 from portal.records.services import REFERENCE_INDEX, open_payload
+from tests.files import PDF, PNG
 
 from .conftest import TABLES, bearer, db, furnish_body, grant, is_problem
 from .test_openapi import conforms
 
 S = DisputeStatus
-PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 32
 REVIEWED = "Repayment ledger of loan A-LOAN-1, 2023-01 to 2024-06, and the settlement letter."
 
 
