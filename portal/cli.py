@@ -20,6 +20,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
 from portal import config, create_app, worker
+from portal.accounts.cli import users
 from portal.api.cli import apikeys
 from portal.audit.cli import audit, init_log_key
 from portal.audit.integrator import integrate_all
@@ -201,6 +202,8 @@ def serve_command(
         # A local try-out over plain HTTP: the browser would drop Secure cookies.
         app.config["SESSION_COOKIE_SECURE"] = False
         os.environ["PORTAL_SESSION_COOKIE_SECURE"] = "false"  # for the processes of --workers too
+    if not app.config["PUBLIC_URL"]:  # the address e-mailed links point to
+        app.config["PUBLIC_URL"] = os.environ["PORTAL_PUBLIC_URL"] = f"http://{host}:{port}"
     click.echo(f"Portal running on http://{host}:{port}/  (Ctrl+C to stop)")
     if workers > 1:
         from portal.serving import serve  # gunicorn: not on every platform, imported only when asked for
@@ -318,6 +321,7 @@ def register(app: Flask) -> None:
     disputes.add_command(conflicts)
     app.cli.add_command(apikeys)
     app.cli.add_command(disputes)
+    app.cli.add_command(users)
 
 
 def main() -> None:

@@ -4,7 +4,8 @@ failing run is logged and rolled back, and tried again next time.
 
 Jobs: the log integrator (every LOG_INTEGRATE_SECONDS: queued access events
 become leaves of the log, one signed checkpoint per batch), activation codes
-for queued registration requests (every REGISTRATION_SECONDS), the dispute
+and password reset links for queued requests (every REGISTRATION_SECONDS),
+the dispute
 deadline sweep (every SWEEP_MINUTES), the delivery of queued e-mail the
 request processes could not send (every MAIL_RETRY_SECONDS, when a mail
 server is configured) and, hourly, forgetting API Idempotency-Keys older
@@ -24,7 +25,7 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from portal.accounts import registration, signin
+from portal.accounts import recovery, registration, signin
 from portal.api import idempotency
 from portal.audit.integrator import integrate_all
 from portal.audit.log_routes import log_signer
@@ -34,6 +35,7 @@ from portal.notifications.services import PENDING, Mailer, deliver, deliver_soon
 
 log = logging.getLogger(__name__)
 Job = Callable[[Flask], int]
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:5000"  # `portal serve`'s default address
 
 
 def _guarded(name: str, work: Callable[[], int]) -> int:
@@ -52,12 +54,17 @@ def integrate_log(app: Flask) -> int:
 
 
 def send_codes(app: Flask) -> int:
-    """Answer the queued requests for activation codes."""
+    """Answer the queued requests for activation codes and password reset
+    links."""
+    public_url = app.config["PUBLIC_URL"] or DEFAULT_PUBLIC_URL
     with app.app_context():
+
+        def batch() -> int:
+            return registration.send_codes(session(), vault()) + recovery.send_links(session(), vault(), public_url)
 
         def send() -> int:
             total = 0
-            while done := registration.send_codes(session(), vault()):
+            while done := batch():
                 session().commit()
                 if pending := session().info.pop(PENDING, None):  # e-mailed now, as a request's are
                     deliver_soon(app, pending)
@@ -91,7 +98,7 @@ def jobs(app: Flask) -> list[tuple[str, float, Job]]:
     """(name, seconds between runs, job) for every job this app has on."""
     out: list[tuple[str, float, Job]] = [
         ("log integration", float(app.config["LOG_INTEGRATE_SECONDS"]), integrate_log),
-        ("activation codes", float(app.config["REGISTRATION_SECONDS"]), send_codes),
+        ("codes and links", float(app.config["REGISTRATION_SECONDS"]), send_codes),
     ]
     if (minutes := float(app.config.get("SWEEP_MINUTES") or 0)) > 0:
         out.append(("dispute deadline sweep", minutes * 60, sweeper.sweep_once))

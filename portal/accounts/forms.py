@@ -124,6 +124,27 @@ class ReauthForm(Form):
     submit = SubmitField(_l("Confirm"))
 
 
+class ResetRequestForm(Form):
+    email = EmailField(
+        _l("E-mail address (your sign-in)"),
+        validators=[_required(), Email(message=_l("Enter a valid e-mail address.")), Length(max=254)],
+        render_kw={"autocomplete": "username"},
+    )
+    submit = SubmitField(_l("Send me a link"))
+
+
+class ResetForm(NewPasswordMixin, Form):
+    """A new password through an e-mailed link; `code` is removed for an
+    account without two-step sign-in."""
+
+    code = StringField(
+        _l("Code from your authenticator app, or a recovery code"),
+        validators=[_required(), Length(max=20)],
+        render_kw={"autocomplete": "one-time-code", "spellcheck": "false"},
+    )
+    submit = SubmitField(_l("Set the new password"))
+
+
 class PasswordForm(NewPasswordMixin, Form):
     submit = SubmitField(_l("Change password"))
 

@@ -102,6 +102,33 @@ class RegistrationRequest(Base):
     requested_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class PasswordResetRequest(Base):
+    """Someone asked for a password reset link: queued, like a request for
+    an activation code, so the answer takes as long whether or not the
+    address has an account. Holds the address's keyed hash only."""
+
+    __tablename__ = "password_reset_requests"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    email_bidx: Mapped[bytes] = mapped_column(LargeBinary(32))
+    locale: Mapped[str] = mapped_column(String(8))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class PasswordReset(Base):
+    """A single-use link, valid for a short time; only the SHA-256 of its
+    random token is kept."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
 class ActivationCode(Base):
     """A one-time code sent to the contact on file of a subject, proving that
     whoever registers controls the subject's contact, not just knows its

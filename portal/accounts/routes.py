@@ -16,7 +16,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
 
-from portal.accounts import registration, sessions, two_factor
+from portal.accounts import recovery, registration, sessions, two_factor
 from portal.accounts.forms import (
     ActivateForm,
     CodeForm,
@@ -26,6 +26,8 @@ from portal.accounts.forms import (
     PasswordForm,
     ReauthForm,
     RegisterForm,
+    ResetForm,
+    ResetRequestForm,
     TotpSetupForm,
 )
 from portal.accounts.models import User
@@ -206,6 +208,46 @@ def second_factor():
         register_failure(session(), vault(), user, get_remote_address())
         form.code.errors.append(_("This code is not valid. Codes change every 30 seconds."))
     return render_template("accounts/second_factor.html", form=form)
+
+
+# -- getting back in --------------------------------------------------------
+@bp.route("/password/reset", methods=["GET", "POST"])
+@limiter.limit("5 per hour", methods=["POST"])
+def forgot_password():
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        recovery.ask_for_link(session(), vault(), form.email.data, str(get_locale()))
+        return redirect(url_for("accounts.reset_sent"))
+    return render_template("accounts/forgot_password.html", form=form, title=_("Forgot your password?"))
+
+
+@bp.get("/password/reset/sent")
+def reset_sent():
+    return render_template("accounts/reset_sent.html")
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+def reset_password(token: str):
+    found = recovery.valid_link(session(), token)
+    if found is None:
+        return render_template("accounts/reset_invalid.html"), 404
+    _reset, user = found
+    form = ResetForm()
+    if not user.has_second_factor:
+        del form.code
+    if form.validate_on_submit():
+        code = form.code.data if user.has_second_factor else None
+        try:
+            recovery.reset_password(session(), vault(), token, form.password.data, code, get_remote_address())
+        except WeakPassword as exc:
+            form.password.errors.append(str(exc))
+        except recovery.ResetRefused as exc:
+            (form.code if user.has_second_factor else form.password).errors.append(exc.translated())
+        else:
+            flash(_("Your password was reset and every device signed out. Please sign in."), "success")
+            return redirect(url_for("accounts.login"))
+    return render_template("accounts/reset_password.html", form=form, title=_("Choose a new password"))
 
 
 @bp.post("/logout")

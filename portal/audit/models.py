@@ -39,6 +39,7 @@ class EventKind(StrEnum):
     EVIDENCE_SENT = "evidence_sent"  # a furnisher fetched a dispute's evidence through the API
     DISPUTE_FORWARDED = "dispute_forwarded"  # an officer sent the dispute to a furnisher for an answer
     CORRECTION_NOTICE = "correction_notice"  # a recipient of a changed record was sent a notice
+    ACCOUNT_RECOVERED = "account_recovered"  # a password was reset through an e-mailed link
 
 
 class Outcome(StrEnum):

@@ -32,6 +32,7 @@ EVENT_NAMES = {
     EventKind.EVIDENCE_SENT: _l("Dispute evidence sent to the furnisher"),
     EventKind.DISPUTE_FORWARDED: _l("Dispute sent to the furnisher for an answer"),
     EventKind.CORRECTION_NOTICE: _l("Correction notice sent to a recipient"),
+    EventKind.ACCOUNT_RECOVERED: _l("Password reset by e-mail"),
 }
 STAFF_ROLES = {
     "officer": _l("compliance officer"),

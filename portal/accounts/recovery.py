@@ -1,0 +1,165 @@
+"""Getting back into an account: "forgot my password" by e-mail.
+
+Asking is queued (`ask_for_link`) and answered by the worker (`send_links`),
+so the answer is the same, and takes as long, whether or not the address
+has an account. The link is single-use, valid RESET_TTL, built on the
+PUBLIC_URL setting (never on the Host header a request sent), and only
+the SHA-256 of its random token is kept; a newer link replaces older ones.
+An account with two-step sign-in needs its code (or a recovery code) too,
+so a stolen mailbox alone does not open it; wrong codes count as failed
+sign-ins. A reset ends every session, is an access event of the subject
+(for a subject's account) and is e-mailed to the owner.
+
+Lost the second factor as well (authenticator and recovery codes): an
+administrator checks who asks by other means and turns it off
+(`portal users reset-second-factor`). A self-service path through a code
+sent to the subject's contact on file is not built yet."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+from datetime import timedelta
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from portal.accounts import sessions, two_factor
+from portal.accounts.models import PasswordReset, PasswordResetRequest, User
+from portal.accounts.services import EMAIL_INDEX, check_password_policy, normalise_email, set_password, user_email
+from portal.accounts.signin import register_failure
+from portal.audit.events import record_event
+from portal.audit.models import EventKind
+from portal.crypto import Vault
+from portal.db import utcnow
+from portal.i18n import N_, Refusal
+from portal.notifications.services import notify
+from portal.records.models import Subject
+
+RESET_TTL = timedelta(minutes=30)
+
+
+class ResetRefused(Refusal):
+    """The link is wrong, used or expired, or the second factor is wrong."""
+
+
+def _hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def ask_for_link(session: Session, vault: Vault, email: str, locale: str) -> None:
+    """Queue a request for a reset link: one keyed hash, one INSERT."""
+    bidx = vault.blind_index(EMAIL_INDEX, normalise_email(email))
+    session.add(PasswordResetRequest(email_bidx=bidx, locale=locale))
+    session.flush()
+
+
+def send_links(session: Session, vault: Vault, public_url: str, limit: int = 100) -> int:
+    """Answer queued requests (the worker's job): a link to each active
+    account with a password; nothing for an unknown address. Returns how
+    many requests were taken. Flushes, never commits."""
+    taken = select(PasswordResetRequest).order_by(PasswordResetRequest.requested_at).limit(limit)
+    if session.get_bind().dialect.name != "sqlite":
+        taken = taken.with_for_update(skip_locked=True)
+    requests = session.scalars(taken).all()
+    for asked in requests:
+        user = session.scalar(select(User).where(User.email_bidx == asked.email_bidx))
+        if user is not None and user.is_active and user.password_hash is not None:
+            with force_locale(user.locale or asked.locale):
+                _send_link(session, vault, user, public_url)
+        session.delete(asked)
+    session.flush()
+    return len(requests)
+
+
+def _send_link(session: Session, vault: Vault, user: User, public_url: str) -> None:
+    now = utcnow()
+    session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+        .values(used_at=now)  # a newer link replaces older ones
+    )
+    token = secrets.token_urlsafe(32)
+    session.add(PasswordReset(user_id=user.id, token_hash=_hash(token), expires_at=now + RESET_TTL))
+    link = f"{public_url.rstrip('/')}/password/reset/{token}"
+    notify(
+        session,
+        vault,
+        key_id=user.data_key_id,
+        email=user_email(session, vault, user),
+        title=_("Reset your password"),
+        body=_(
+            "Someone asked to reset the password of your account. To choose a new one, open this link within "
+            "30 minutes; it works once: %(link)s. If you did not ask, ignore this message: your password "
+            "stays as it is.",
+            link=link,
+        ),
+    )
+
+
+def valid_link(session: Session, token: str) -> tuple[PasswordReset, User] | None:
+    """The live reset behind a link, and its user; None when the link is
+    unknown, used or expired, or the account is closed."""
+    reset = session.scalar(select(PasswordReset).where(PasswordReset.token_hash == _hash(token)))
+    if reset is None or reset.used_at is not None or reset.expires_at <= utcnow():
+        return None
+    user = session.get(User, reset.user_id)
+    if user is None or not user.is_active:
+        return None
+    return reset, user
+
+
+def reset_password(session: Session, vault: Vault, token: str, password: str, code: str | None, address: str) -> User:
+    """Set a new password through a live link (and the second factor, when
+    the account has one); ends every session and tells the owner. Raises
+    ResetRefused or WeakPassword, having written nothing but a failure's
+    count."""
+    found = valid_link(session, token)
+    if found is None:
+        raise ResetRefused(N_("This link is wrong, used or expired. Ask for a new one."))
+    reset, user = found
+    email = user_email(session, vault, user)
+    check_password_policy(password, email)
+    if user.has_second_factor:
+        code = "".join((code or "").split())
+        if not (
+            code
+            and (
+                two_factor.verify(session, vault, user, code)
+                or two_factor.use_recovery_code(session, vault, user, code)
+            )
+        ):
+            register_failure(session, vault, user, address)
+            raise ResetRefused(N_("This code is not valid. Codes change every 30 seconds."))
+    reset.used_at = utcnow()
+    set_password(session, user, password)
+    sessions.revoke_all(session, user)
+    if user.subject_id is not None:
+        record_event(
+            session,
+            vault,
+            session.get_one(Subject, user.subject_id),
+            EventKind.ACCOUNT_RECOVERED,
+            channel="web",
+            actor_user_id=user.id,
+            detail={"role": user.role.value},
+        )
+    # The owner's saved language, else the page's: whoever holds the link reads it.
+    with force_locale(user.locale) if user.locale else contextlib.nullcontext():
+        notify(
+            session,
+            vault,
+            key_id=user.data_key_id,
+            user=user,
+            email=email,
+            title=_("Your password was reset"),
+            body=_(
+                "The password of your account was reset through a link sent to this address, and every device "
+                "was signed out. If this was not you, contact us at once."
+            ),
+        )
+    session.flush()
+    return user
