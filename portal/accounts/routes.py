@@ -10,7 +10,6 @@ from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask import session as cookie
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
@@ -43,6 +42,7 @@ from portal.accounts.services import (
 )
 from portal.accounts.signin import authenticate, forgive, pending_user, register_failure
 from portal.extensions import limiter, session, vault
+from portal.i18n import select_locale
 from portal.notifications.services import notify
 from portal.records.identifiers import InvalidIdentifier
 from portal.records.models import SubjectKind
@@ -103,7 +103,7 @@ def register():
     if form.validate_on_submit():
         try:
             registration.ask_for_code(
-                session(), vault(), SubjectKind(form.kind.data), form.identifier.data, form.name.data, str(get_locale())
+                session(), vault(), SubjectKind(form.kind.data), form.identifier.data, form.name.data, select_locale()
             )
         except InvalidIdentifier as exc:
             form.identifier.errors.append(str(exc))
@@ -216,7 +216,7 @@ def second_factor():
 def forgot_password():
     form = ResetRequestForm()
     if form.validate_on_submit():
-        recovery.ask_for_link(session(), vault(), form.email.data, str(get_locale()))
+        recovery.ask_for_link(session(), vault(), form.email.data, select_locale())
         return redirect(url_for("accounts.reset_sent"))
     return render_template("accounts/forgot_password.html", form=form, title=_("Forgot your password?"))
 

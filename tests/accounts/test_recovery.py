@@ -178,3 +178,11 @@ def test_an_administrator_resets_a_lost_second_factor(app, role):
     assert "no second factor" in again.output
     unknown = runner.invoke(args=["users", "reset-second-factor", "nobody@test.example"])
     assert unknown.exit_code != 0
+
+
+def test_the_link_goes_out_in_the_language_of_the_page_it_was_asked_from(app):
+    new_user(app, EMAIL)
+    ask(app.test_client())  # no language chosen: the registry's, Chinese
+    (mail,) = outbox(app, EMAIL)
+    assert "重置" in mail.title
+    assert LINK_RE.search(mail.body)

@@ -405,3 +405,14 @@ def test_every_form_of_the_portal_refuses_control_characters():
     forms = [c for c in every(FlaskForm) if c.__module__.startswith("portal.") and c is not Form]
     assert len(forms) > 15
     assert [c.__qualname__ for c in forms if not issubclass(c, Form)] == []
+
+
+def test_the_code_goes_out_in_the_language_of_the_page_it_was_asked_from(app, on_file):
+    chinese = app.test_client()  # no language chosen: the registry's, Chinese
+    register(chinese, PERSON, PERSON_NAME)
+    (mail,) = outbox(app, PERSON_CONTACT)
+    assert "激活码" in mail.body
+    english = english_client(app)
+    register(english, FIRM, FIRM_NAME, kind="firm")
+    (mail,) = outbox(app, FIRM_CONTACT)
+    assert CODE_RE.search(mail.body)
