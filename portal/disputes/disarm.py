@@ -22,6 +22,7 @@ and nothing of it is stored."""
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -54,6 +55,7 @@ _ACTIVE_ACTIONS = {
     "/GoToE": N_("a link into an embedded file"),
     "/RichMediaExecute": N_("rich media"),
 }
+_SAFE_URI = re.compile(r"(?i)\s*(https?:|mailto:)")  # links to the web or to mail; no javascript:, file:
 _ACTIVE_ANNOTATIONS = {
     "/RichMedia": N_("rich media"),
     "/FileAttachment": N_("embedded files"),
@@ -93,6 +95,7 @@ def _pdf(data: bytes, name: str) -> Rebuilt:
         if pdf.is_encrypted:
             raise CannotRebuild(_PROTECTED, name=name)
         removed: set[str] = set()
+        _walk(pdf.trailer, removed)  # a catalog may be written in the trailer itself
         for obj in pdf.objects:  # every indirect object, and the direct ones inside each
             _walk(obj, removed)
         for page in pdf.pages:
@@ -135,17 +138,17 @@ def _disarm(obj: pikepdf.Object, removed: set[str]) -> None:
             removed.add(what)
     if isinstance(opening, pikepdf.Array):
         obj["/OpenAction"] = opening
-    action = obj.get("/A")
-    if isinstance(action, pikepdf.Dictionary) and str(action.get("/S", "")) in _ACTIVE_ACTIONS:
-        removed.add(_ACTIVE_ACTIONS[str(action["/S"])])
-        del obj["/A"]
-    kind = obj.get("/S")
-    is_action = obj.get("/Type") == pikepdf.Name.Action or (kind is not None and "/Next" in obj)
-    if is_action and str(kind) in _ACTIVE_ACTIONS:  # an action reached some other way: made inert
-        removed.add(_ACTIVE_ACTIONS[str(kind)])
+    kind = str(obj.get("/S", ""))
+    # Any dictionary naming an active action is one, however it is reached
+    # (/A, /OpenAction, /AA, a /Next chain, a name tree): made inert in place.
+    action: str | None = _ACTIVE_ACTIONS.get(kind)
+    if kind == "/URI" and not _SAFE_URI.match(str(obj.get("/URI", ""))):
+        action = N_("a link that runs code")
+    if action is not None:
+        removed.add(action)
         obj["/S"] = pikepdf.Name.GoTo
         obj["/D"] = pikepdf.Array([])
-        for key in ("/JS", "/F", "/Win", "/Mac", "/Unix", "/Fields", "/Next"):
+        for key in ("/JS", "/F", "/Win", "/Mac", "/Unix", "/Fields", "/URI", "/Next"):
             if key in obj:
                 del obj[key]
 
@@ -194,6 +197,7 @@ def _image(data: bytes, media_type: str, name: str) -> Rebuilt:
     ):
         removed.add(N_("text and metadata chunks"))
     upright = ImageOps.exif_transpose(image)
+    upright.info = {}  # nothing of the received file's metadata is written again (comments, ICC, text)
     out = io.BytesIO()
     if media_type == "image/png":
         upright.save(out, "PNG", optimize=False)

@@ -186,3 +186,17 @@ def test_the_link_goes_out_in_the_language_of_the_page_it_was_asked_from(app):
     (mail,) = outbox(app, EMAIL)
     assert "重置" in mail.title
     assert LINK_RE.search(mail.body)
+
+
+def test_wrong_codes_on_the_reset_page_make_it_wait_like_a_sign_in(app):
+    secret = pyotp.random_base32()
+    new_user(app, EMAIL, secret=secret)
+    client = english_client(app)
+    ask(client)
+    link = the_link(app)
+    wrong = f"{(int(code_at(secret)) + 500000) % 10**6:06d}"
+    for _ in range(5):
+        assert "This code is not valid" in choose(client, link, code=wrong).get_data(as_text=True)
+    waiting = choose(client, link, code=code_at(secret))
+    assert "Too many wrong codes" in waiting.get_data(as_text=True)
+    assert login(english_client(app), EMAIL, NEW_PASSWORD).status_code == 200  # nothing changed

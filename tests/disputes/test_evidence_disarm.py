@@ -39,11 +39,31 @@ def file_one(app, world, sign_in, name, data):
     return client, filing(client, world.person_a, [loan], files=[(name, data)])
 
 
+def pdf_names(data: bytes) -> set[str]:
+    """Every name used as a value (an action's /S, say), however deep."""
+    names: set[str] = set()
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        todo, seen = [pdf.trailer, *pdf.objects], set()
+        while todo:
+            obj = todo.pop()
+            if isinstance(obj, pikepdf.Object) and obj.is_indirect:
+                if obj.objgen in seen:
+                    continue
+                seen.add(obj.objgen)
+            if isinstance(obj, pikepdf.Name):
+                names.add(str(obj))
+            elif isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
+                todo += [obj[k] for k in obj.keys()]  # noqa: SIM118 - a pikepdf dictionary
+            elif isinstance(obj, pikepdf.Array):
+                todo += list(obj)
+    return names
+
+
 def pdf_keys(data: bytes) -> set[str]:
     """Every key of every dictionary in the PDF, however deep."""
     keys: set[str] = set()
     with pikepdf.open(io.BytesIO(data)) as pdf:
-        todo = list(pdf.objects)
+        todo = [pdf.trailer, *pdf.objects]
         seen = set()
         while todo:
             obj = todo.pop()
@@ -74,15 +94,30 @@ def pdf_keys(data: bytes) -> set[str]:
             {"/EmbeddedFiles", "/EF"},
             "an action that launches programs, embedded files",
         ),
+        (
+            "catalog.pdf",
+            files.pdf_with_catalog_in_the_trailer,
+            {"/JavaScript", "/JS", "/Launch", "/OpenAction"},
+            "JavaScript, an action run on opening",
+        ),
+        (
+            "chain.pdf",
+            files.pdf_with_chained_actions,
+            {"/Launch", "/SubmitForm"},
+            "a link that runs code, an action that launches programs, an action that sends data",
+        ),
     ],
-    ids=["javascript on opening", "launch link and embedded executable"],
+    ids=["javascript on opening", "launch link and embedded executable", "catalog in the trailer", "chained actions"],
 )
 def test_active_content_is_removed_from_a_pdf_and_the_subject_is_told(app, world, sign_in, name, make, gone, told):
     client, response = file_one(app, world, sign_in, name, make())
     assert response.status_code == 302
     row, data = stored(app)
     assert not (pdf_keys(data) & gone)
+    assert not (pdf_names(data) & gone)
     assert b"cmd.exe" not in data
+    assert b"calc.exe" not in data
+    assert b"javascript:" not in data
     assert b"app.alert" not in data
     with pikepdf.open(io.BytesIO(data)) as pdf:  # still a readable PDF with its page
         assert len(pdf.pages) == 1
@@ -110,6 +145,14 @@ def test_a_text_chunk_is_dropped_from_a_png(app, world, sign_in):
     with Image.open(io.BytesIO(data)) as image:
         assert image.size == (8, 8)
         assert image.getpixel((0, 0)) == (200, 30, 30)
+
+
+def test_a_comment_is_dropped_from_a_jpeg(app, world, sign_in):
+    _client, response = file_one(app, world, sign_in, "photo.jpg", files.jpeg_with_a_comment())
+    assert response.status_code == 302
+    row, data = stored(app)
+    assert b"<script>" not in data
+    assert row.removed == ["text and metadata chunks"]
 
 
 def test_exif_is_dropped_from_a_jpeg_and_its_orientation_kept(app, world, sign_in):
