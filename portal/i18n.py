@@ -13,10 +13,13 @@ from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency
 from babel.support import NullTranslations
-from flask import Flask, has_request_context, request
+from flask import Flask, g, has_request_context, request
 from flask_babel import get_locale, get_timezone, get_translations, gettext, to_user_timezone
 from flask_babel.speaklater import LazyString
 from flask_login import current_user
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
+from markupsafe import Markup
 
 LOCALES = {"zh_CN": "中文", "en": "English"}
 DEFAULT = "zh_CN"
@@ -34,7 +37,12 @@ _catalogs: dict[Locale, NullTranslations] = {}
 
 def translations() -> NullTranslations:
     """The catalog of the current locale."""
-    locale = get_locale()
+    try:  # where Flask-Babel keeps the request's (or force_locale's) choice
+        locale = g._flask_babel.babel_locale
+    except AttributeError:
+        locale = None
+    if locale is None:
+        locale = get_locale()
     if locale is None:  # outside a request or command context
         return get_translations()
     try:
@@ -136,6 +144,14 @@ def moment(value: datetime | None) -> str:
     return _moment(get_locale(), get_timezone(), value) if value else "—"
 
 
+@pass_eval_context
+def _template_gettext(eval_ctx: EvalContext, message: str, **params: Any) -> str:
+    text = translations().ugettext(message)
+    if eval_ctx.autoescape:
+        text = Markup(text)  # noqa: S704  # our own catalog's text, as Jinja's newstyle gettext does
+    return text % params
+
+
 def register(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
     # Replaces Flask-Babel's callables (same behaviour, the kept catalogs).
@@ -146,5 +162,10 @@ def register(app: Flask) -> None:
         pgettext=lambda c, s: translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
     )
+    # `_()` and `gettext()` in templates, called directly: Jinja's newstyle
+    # wrappers go through Context.call and resolve the name on every call,
+    # which cost more than the translation. Same result: the text escaped
+    # for an autoescaped template, then formatted with its parameters.
+    app.jinja_env.globals.update(_=_template_gettext, gettext=_template_gettext)
     app.jinja_env.globals.update(LOCALES=LOCALES, html_lang=html_lang, current_locale=lambda: str(get_locale()))
     app.jinja_env.filters.update(money=money, day=day, moment=moment, local_name=local_name)

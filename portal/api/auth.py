@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import g, request
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from portal.accounts.sessions import TOUCH_EVERY
 from portal.api.problems import ApiProblem
@@ -59,7 +60,10 @@ def authenticate() -> ApiKey:
     match = _token()
     if match is None:
         raise _unauthorised("The Authorization header is not a bearer token of this API.")
-    key = session().scalar(select(ApiKey).where(ApiKey.key_id == match["key_id"]))
+    # The institution comes in the same statement: every API request needs it.
+    key = session().scalar(
+        select(ApiKey).where(ApiKey.key_id == match["key_id"]).options(joinedload(ApiKey.institution))
+    )
     expected = key.secret_hash if key is not None else _DUMMY_HASH
     if not hmac.compare_digest(expected, hash_secret(match["secret"])) or key is None:
         raise _unauthorised("The token is not valid.")
@@ -94,7 +98,7 @@ def require(*scopes: ApiScope) -> Callable[[Callable[..., Any]], Callable[..., A
                         f'scope="{" ".join(s.value for s in scopes)}"'
                     },
                 )
-            g.api_key, g.institution = key, session().get(Institution, key.institution_id)
+            g.api_key, g.institution = key, key.institution
             return view(*args, **kwargs)
 
         setattr(wrapped, _SCOPES, scopes)  # read by the OpenAPI document
