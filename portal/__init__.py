@@ -160,6 +160,7 @@ def register_security_headers(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     # In the step: each blueprint imports its whole area (see the module's note).
     from portal.access.routes import bp as access
+    from portal.accounts import recovery_routes  # noqa: F401  # its routes join the accounts blueprint
     from portal.accounts.agent_routes import bp as agents
     from portal.accounts.routes import bp as accounts
     from portal.api.routes import bp as api  # the institution API: problem+json errors, no CSRF

@@ -97,6 +97,15 @@ class LoginForm(Form):
     submit = SubmitField(_l("Sign in"))
 
 
+class ContactCodeForm(Form):
+    code = StringField(
+        _l("Code sent to the contact on file"),
+        validators=[_required(), Length(max=20)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "spellcheck": "false"},
+    )
+    submit = SubmitField(_l("Turn off two-step sign-in"))
+
+
 class CodeForm(Form):
     code = StringField(
         _l("Code from your authenticator app, or a recovery code"),

@@ -129,16 +129,24 @@ class PasswordReset(Base):
     used_at: Mapped[datetime | None]
 
 
+class CodePurpose(StrEnum):
+    REGISTER = "register"  # open an account for the subject
+    SECOND_FACTOR = "second_factor"  # turn off a lost second factor of the subject's account
+
+
 class ActivationCode(Base):
     """A one-time code sent to the contact on file of a subject, proving that
-    whoever registers controls the subject's contact, not just knows its
-    identifier."""
+    whoever uses it controls the subject's contact, not just knows its
+    identifier: to register, or to turn off a lost second factor."""
 
     __tablename__ = "activation_codes"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id"), index=True)
     role: Mapped[Role] = mapped_column(str_enum(Role))
+    purpose: Mapped[CodePurpose] = mapped_column(
+        str_enum(CodePurpose, length=16), default=CodePurpose.REGISTER, server_default=CodePurpose.REGISTER.value
+    )
     code_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]

@@ -10,10 +10,12 @@ so a stolen mailbox alone does not open it; wrong codes count as failed
 sign-ins. A reset ends every session, is an access event of the subject
 (for a subject's account) and is e-mailed to the owner.
 
-Lost the second factor as well (authenticator and recovery codes): an
-administrator checks who asks by other means and turns it off
-(`portal users reset-second-factor`). A self-service path through a code
-sent to the subject's contact on file is not built yet."""
+A lost second factor (authenticator and recovery codes gone): whoever
+signed in with the password proves their identity again as at
+registration, with a code sent to the contact on file of the account's
+credit file (`send_second_factor_code`, `turn_off_second_factor`). Staff
+have no file: an administrator checks who asks by other means and turns
+it off (`portal users reset-second-factor`)."""
 
 from __future__ import annotations
 
@@ -29,7 +31,8 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from portal.accounts import sessions, two_factor
-from portal.accounts.models import PasswordReset, PasswordResetRequest, User
+from portal.accounts.models import CodePurpose, PasswordReset, PasswordResetRequest, User
+from portal.accounts.registration import issue_code, take_code, use_code
 from portal.accounts.services import EMAIL_INDEX, check_password_policy, normalise_email, set_password, user_email
 from portal.accounts.signin import blocked, register_failure
 from portal.audit.events import record_event
@@ -41,6 +44,7 @@ from portal.notifications.services import notify
 from portal.records.models import Subject
 
 RESET_TTL = timedelta(minutes=30)
+SECOND_FACTOR_CODE_TTL = timedelta(minutes=30)
 
 
 class ResetRefused(Refusal):
@@ -115,7 +119,9 @@ def valid_link(session: Session, token: str) -> tuple[PasswordReset, User] | Non
 
 def reset_password(session: Session, vault: Vault, token: str, password: str, code: str | None, address: str) -> User:
     """Set a new password through a live link (and the second factor, when
-    the account has one); ends every session and tells the owner. Raises
+    the account has one: a code of the authenticator, a recovery code, or,
+    when those are lost, the code sent to the contact on file, which also
+    turns the second factor off); ends every session and tells the owner. Raises
     ResetRefused or WeakPassword, having written nothing but a failure's
     count."""
     found = valid_link(session, token)
@@ -126,6 +132,7 @@ def reset_password(session: Session, vault: Vault, token: str, password: str, co
     check_password_policy(password, email)
     if blocked(session, vault, user, address):  # too many wrong codes: the link waits like a sign-in
         raise ResetRefused(N_("Too many wrong codes: wait a few minutes and try again."))
+    lost_factor = False  # the code was the one sent to the contact on file
     if user.has_second_factor:
         code = "".join((code or "").split())
         if not (
@@ -135,8 +142,11 @@ def reset_password(session: Session, vault: Vault, token: str, password: str, co
                 or two_factor.use_recovery_code(session, vault, user, code)
             )
         ):
-            register_failure(session, vault, user, address)
-            raise ResetRefused(N_("This code is not valid. Codes change every 30 seconds."))
+            live = take_code(session, vault, user.subject_id, code, CodePurpose.SECOND_FACTOR) if code else None
+            if live is None or live.role is not user.role or not use_code(session, live):
+                register_failure(session, vault, user, address)
+                raise ResetRefused(N_("This code is not valid. Codes change every 30 seconds."))
+            lost_factor = True
     # Used once, even by two requests at once: only one of them marks it.
     taken = session.execute(
         update(PasswordReset)
@@ -148,6 +158,8 @@ def reset_password(session: Session, vault: Vault, token: str, password: str, co
         raise ResetRefused(N_("This link is wrong, used or expired. Ask for a new one."))
     set_password(session, user, password)
     sessions.revoke_all(session, user)
+    if lost_factor:
+        _second_factor_off(session, vault, user)
     if user.subject_id is not None:
         record_event(
             session,
@@ -170,7 +182,101 @@ def reset_password(session: Session, vault: Vault, token: str, password: str, co
             body=_(
                 "The password of your account was reset through a link sent to this address, and every device "
                 "was signed out. If this was not you, contact us at once."
+            )
+            + (
+                "\n\n"
+                + _(
+                    "Two-step sign-in was turned off too, with a code sent to the contact on file of your "
+                    "credit file. Set it up again from your account page."
+                )
+                if lost_factor
+                else ""
             ),
         )
     session.flush()
     return user
+
+
+# -- a lost second factor ------------------------------------------------------------
+def second_factor_contact(session: Session, vault: Vault, user: User) -> tuple[Subject, str] | None:
+    """The credit file of the account and its contact on file, where a code
+    can prove who asks; None for staff, or a file without a contact."""
+    if user.subject_id is None:
+        return None
+    subject = session.get_one(Subject, user.subject_id)
+    if subject.shredded_at is not None or subject.contact_email_ct is None:
+        return None
+    contact = vault.cipher(session, subject.data_key_id).open_field(subject, "contact_email")
+    return (subject, contact) if contact else None
+
+
+def send_second_factor_code(session: Session, vault: Vault, user: User) -> bool:
+    """Send a code that turns off the user's second factor to the contact on
+    file (the user has just given the password); False when there is no
+    contact to send it to."""
+    found = second_factor_contact(session, vault, user)
+    if found is None or not user.has_second_factor:
+        return False
+    subject, contact = found
+    code = issue_code(session, vault, subject, user.role, CodePurpose.SECOND_FACTOR, SECOND_FACTOR_CODE_TTL)
+    with force_locale(user.locale) if user.locale else contextlib.nullcontext():
+        notify(
+            session,
+            vault,
+            key_id=subject.data_key_id,
+            email=contact,
+            title=_("Your code to turn off two-step sign-in"),
+            body=_(
+                "Someone who knows the password of the account for this credit file asked to turn off its "
+                "two-step sign-in, as the authenticator was lost. The code is %(code)s, valid for 30 minutes. "
+                "If this was not you, do not share the code, and change your password at once.",
+                code=code,
+            ),
+        )
+    session.flush()
+    return True
+
+
+def _second_factor_off(session: Session, vault: Vault, user: User) -> None:
+    """Turn off a lost second factor, proven by a code to the contact on file:
+    an access event of the account's file."""
+    two_factor.disable(session, vault, user)
+    record_event(
+        session,
+        vault,
+        session.get_one(Subject, user.subject_id),
+        EventKind.SECOND_FACTOR_RESET,
+        channel="web",
+        actor_user_id=user.id,
+        detail={"role": user.role.value},
+    )
+
+
+def turn_off_second_factor(session: Session, vault: Vault, user: User, code: str, address: str) -> None:
+    """Turn off the user's second factor with the code sent to the contact on
+    file: every session ends, it is an access event of the file, and the
+    owner is told. Raises ResetRefused, having written only the failure's
+    count (wrong codes count as failed sign-ins)."""
+    if blocked(session, vault, user, address):
+        raise ResetRefused(N_("Too many wrong codes: wait a few minutes and try again."))
+    live = take_code(session, vault, user.subject_id, code, CodePurpose.SECOND_FACTOR)
+    if live is None or live.role is not user.role or not use_code(session, live):
+        register_failure(session, vault, user, address)
+        raise ResetRefused(N_("The code is wrong, used up or expired. Check it, or ask for a new one."))
+    sessions.revoke_all(session, user)
+    _second_factor_off(session, vault, user)
+    with force_locale(user.locale) if user.locale else contextlib.nullcontext():
+        notify(
+            session,
+            vault,
+            key_id=user.data_key_id,
+            user=user,
+            email=user_email(session, vault, user),
+            title=_("Two-step sign-in was turned off"),
+            body=_(
+                "Two-step sign-in of your account was turned off with a code sent to the contact on file of "
+                "your credit file, and every other device was signed out. Set it up again from your account "
+                "page. If this was not you, contact us at once."
+            ),
+        )
+    session.flush()

@@ -7,14 +7,16 @@ from __future__ import annotations
 import hmac
 import secrets
 import unicodedata
+import uuid
 from datetime import timedelta
+from typing import Any, cast
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, case, select, update
 from sqlalchemy.orm import Session
 
-from portal.accounts.models import ActivationCode, RegistrationRequest, Role, User
+from portal.accounts.models import ActivationCode, CodePurpose, RegistrationRequest, Role, User
 from portal.accounts.services import AccountExists, check_password_policy, create_user, find_user
 from portal.audit.events import record_event
 from portal.audit.models import EventKind
@@ -27,6 +29,7 @@ from portal.records.services import find_subject, identifier_index, validate_ide
 CODE_TTL = timedelta(days=7)
 MAX_ATTEMPTS = 5
 CODE_INDEX = "activation.code"
+_NOBODY = uuid.UUID(int=0)  # stands for a subject not on file: the same statements run
 NAME_INDEX = "registration.name"
 ROLE_FOR = {SubjectKind.PERSON: Role.PERSON, SubjectKind.FIRM: Role.FIRM_REPRESENTATIVE}
 
@@ -40,10 +43,84 @@ def _norm(name: str) -> str:
     return "".join(unicodedata.normalize("NFKC", name).split()).casefold()
 
 
-def _code_hash(vault: Vault, subject: Subject, code: str) -> bytes:
+def _code_hash(vault: Vault, subject_id: uuid.UUID, code: str) -> bytes:
     # Keyed, so the 10^8 possible codes cannot be tried offline against a
     # copy of the database.
-    return vault.blind_index(CODE_INDEX, f"{subject.id}:{code}")
+    return vault.blind_index(CODE_INDEX, f"{subject_id}:{code}")
+
+
+def issue_code(
+    session: Session, vault: Vault, subject: Subject, role: Role, purpose: CodePurpose, ttl: timedelta
+) -> str:
+    """A new 8-digit code for `purpose` (older live ones stop working), to
+    be sent to the subject's contact on file; only its keyed hash is kept."""
+    session.execute(
+        update(ActivationCode)
+        .where(
+            ActivationCode.subject_id == subject.id, ActivationCode.purpose == purpose, ActivationCode.used_at.is_(None)
+        )
+        .values(used_at=utcnow())
+    )
+    code = f"{secrets.randbelow(10**8):08d}"
+    session.add(
+        ActivationCode(
+            subject_id=subject.id,
+            role=role,
+            purpose=purpose,
+            code_hash=_code_hash(vault, subject.id, code),
+            expires_at=utcnow() + ttl,
+            attempts=0,
+        )
+    )
+    return code
+
+
+def take_code(
+    session: Session, vault: Vault, subject_id: uuid.UUID | None, code: str, purpose: CodePurpose
+) -> ActivationCode | None:
+    """The subject's live code for `purpose` when `code` is it; otherwise
+    None, with a wrong attempt counted (MAX_ATTEMPTS use it up). A failure
+    runs the same statements whether or not the subject is on file or holds
+    a live code (one SELECT, one keyed hash, one UPDATE), so its time tells
+    neither. The caller marks a code it accepts used (`use_code`)."""
+    subject_id = subject_id or _NOBODY
+    now = utcnow()
+    live = session.scalar(
+        select(ActivationCode)
+        .where(
+            ActivationCode.subject_id == subject_id,
+            ActivationCode.purpose == purpose,
+            ActivationCode.used_at.is_(None),
+            ActivationCode.expires_at > now,
+        )
+        .order_by(ActivationCode.created_at.desc())
+        .limit(1)
+    )
+    given = _code_hash(vault, subject_id, "".join(code.split()))
+    if live is not None and hmac.compare_digest(live.code_hash, given):
+        return live
+    # One statement, so two wrong attempts at once both count.
+    session.execute(
+        update(ActivationCode)
+        .where(ActivationCode.id == (live.id if live is not None else _NOBODY))
+        .values(
+            attempts=ActivationCode.attempts + 1,
+            used_at=case((ActivationCode.attempts + 1 >= MAX_ATTEMPTS, now), else_=ActivationCode.used_at),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return None
+
+
+def use_code(session: Session, live: ActivationCode) -> bool:
+    """Mark an accepted code used; False when another request used it first."""
+    taken = session.execute(
+        update(ActivationCode)
+        .where(ActivationCode.id == live.id, ActivationCode.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return cast(CursorResult[Any], taken).rowcount == 1
 
 
 def ask_for_code(session: Session, vault: Vault, kind: SubjectKind, identifier: str, name: str, locale: str) -> None:
@@ -101,21 +178,7 @@ def _send_code(session: Session, vault: Vault, subject: Subject, kind: SubjectKi
             ),
         )
         return
-    session.execute(
-        update(ActivationCode)
-        .where(ActivationCode.subject_id == subject.id, ActivationCode.used_at.is_(None))
-        .values(used_at=utcnow())
-    )
-    code = f"{secrets.randbelow(10**8):08d}"
-    session.add(
-        ActivationCode(
-            subject_id=subject.id,
-            role=role,
-            code_hash=_code_hash(vault, subject, code),
-            expires_at=utcnow() + CODE_TTL,
-            attempts=0,
-        )
-    )
+    code = issue_code(session, vault, subject, role, CodePurpose.REGISTER, CODE_TTL)
     notify(
         session,
         vault,
@@ -143,32 +206,13 @@ def activate(
 ) -> User:
     check_password_policy(password, email, identifier)
     subject = find_subject(session, vault, kind, identifier)
-    now = utcnow()
-    live = (
-        None
-        if subject is None
-        else session.scalar(
-            select(ActivationCode)
-            .where(
-                ActivationCode.subject_id == subject.id,
-                ActivationCode.used_at.is_(None),
-                ActivationCode.expires_at > now,
-            )
-            .order_by(ActivationCode.created_at.desc())
-        )
-    )
+    live = take_code(session, vault, subject.id if subject else None, code, CodePurpose.REGISTER)
     if subject is None or live is None:
-        raise ActivationFailed
-    code = "".join(code.split())
-    if not hmac.compare_digest(live.code_hash, _code_hash(vault, subject, code)):
-        live.attempts += 1
-        if live.attempts >= MAX_ATTEMPTS:
-            live.used_at = now  # used up: a new code must be requested
-        session.flush()
         raise ActivationFailed
     if find_user(session, vault, email) is not None:  # the code stays valid for another address
         raise AccountExists(_("This e-mail address is already used by an account."))
-    live.used_at = now
+    if not use_code(session, live):  # another request used it a moment ago
+        raise ActivationFailed
     user = create_user(
         session, vault, role=live.role, email=email, display_name=display_name, password=password, subject_id=subject.id
     )

@@ -15,7 +15,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
 
-from portal.accounts import recovery, registration, sessions, two_factor
+from portal.accounts import registration, sessions, two_factor
 from portal.accounts.forms import (
     ActivateForm,
     CodeForm,
@@ -25,8 +25,6 @@ from portal.accounts.forms import (
     PasswordForm,
     ReauthForm,
     RegisterForm,
-    ResetForm,
-    ResetRequestForm,
     TotpSetupForm,
 )
 from portal.accounts.models import User
@@ -54,11 +52,32 @@ PENDING_SECONDS = 300
 
 
 # -- helpers ---------------------------------------------------------------
-def _sign_in(user: User, next_url: str | None):
+def sign_in(user: User, next_url: str | None):
     cookie.clear()  # a new session at every sign-in
     forgive(session(), vault(), user, get_remote_address())
     login_user(sessions.start(session(), user))
     return redirect(safe_next(next_url, url_for("records.dashboard")))
+
+
+def pending_sign_in(seconds: int = PENDING_SECONDS) -> User | None:
+    """The user who gave the password and owes the second factor, within
+    `seconds`; None (with a message to sign in again) otherwise."""
+    pending = cookie.get(PENDING)
+    if not pending or time.time() - pending["at"] > seconds:
+        cookie.pop(PENDING, None)
+        flash(_("Please sign in again."), "error")
+        return None
+    user = pending_user(session(), vault(), pending["user"], get_remote_address())
+    if user is None:
+        cookie.pop(PENDING, None)
+        flash(
+            _(
+                "The e-mail address or password is wrong, or there were too many failed attempts: "
+                "wait a few minutes and try again."
+            ),
+            "error",
+        )
+    return user
 
 
 def _is_fresh() -> bool:
@@ -168,34 +187,21 @@ def login():
             cookie[PENDING] = {"user": str(user.id), "at": int(time.time())}
             return redirect(url_for("accounts.second_factor", next=request.args.get("next")))
         else:
-            return _sign_in(user, request.args.get("next"))
+            return sign_in(user, request.args.get("next"))
     return render_template("accounts/login.html", form=form)
 
 
 @bp.route("/login/two-step", methods=["GET", "POST"])
 @limiter.limit("10 per minute", methods=["POST"])
 def second_factor():
-    pending = cookie.get(PENDING)
-    if not pending or time.time() - pending["at"] > PENDING_SECONDS:
-        cookie.pop(PENDING, None)
-        flash(_("Please sign in again."), "error")
-        return redirect(url_for("accounts.login"))
-    user = pending_user(session(), vault(), pending["user"], get_remote_address())
+    user = pending_sign_in()
     if user is None:
-        cookie.pop(PENDING, None)
-        flash(
-            _(
-                "The e-mail address or password is wrong, or there were too many failed attempts: "
-                "wait a few minutes and try again."
-            ),
-            "error",
-        )
         return redirect(url_for("accounts.login"))
     form = CodeForm()
     if form.validate_on_submit() and user is not None:
         code = form.code.data.strip()
         if two_factor.verify(session(), vault(), user, code):
-            return _sign_in(user, request.args.get("next"))
+            return sign_in(user, request.args.get("next"))
         if two_factor.use_recovery_code(session(), vault(), user, code):
             left = two_factor.recovery_codes_left(session(), user)
             _tell(
@@ -204,50 +210,10 @@ def second_factor():
                 _("You signed in with a recovery code. %(n)d codes are left.", n=left),
             )
             flash(_("You signed in with a recovery code; %(n)d are left.", n=left), "warning")
-            return _sign_in(user, request.args.get("next"))
+            return sign_in(user, request.args.get("next"))
         register_failure(session(), vault(), user, get_remote_address())
         form.code.errors.append(_("This code is not valid. Codes change every 30 seconds."))
     return render_template("accounts/second_factor.html", form=form)
-
-
-# -- getting back in --------------------------------------------------------
-@bp.route("/password/reset", methods=["GET", "POST"])
-@limiter.limit("5 per hour", methods=["POST"])
-def forgot_password():
-    form = ResetRequestForm()
-    if form.validate_on_submit():
-        recovery.ask_for_link(session(), vault(), form.email.data, select_locale())
-        return redirect(url_for("accounts.reset_sent"))
-    return render_template("accounts/forgot_password.html", form=form, title=_("Forgot your password?"))
-
-
-@bp.get("/password/reset/sent")
-def reset_sent():
-    return render_template("accounts/reset_sent.html")
-
-
-@bp.route("/password/reset/<token>", methods=["GET", "POST"])
-@limiter.limit("10 per hour", methods=["POST"])
-def reset_password(token: str):
-    found = recovery.valid_link(session(), token)
-    if found is None:
-        return render_template("accounts/reset_invalid.html"), 404
-    _reset, user = found
-    form = ResetForm()
-    if not user.has_second_factor:
-        del form.code
-    if form.validate_on_submit():
-        code = form.code.data if user.has_second_factor else None
-        try:
-            recovery.reset_password(session(), vault(), token, form.password.data, code, get_remote_address())
-        except WeakPassword as exc:
-            form.password.errors.append(str(exc))
-        except recovery.ResetRefused as exc:
-            (form.code if user.has_second_factor else form.password).errors.append(exc.translated())
-        else:
-            flash(_("Your password was reset and every device signed out. Please sign in."), "success")
-            return redirect(url_for("accounts.login"))
-    return render_template("accounts/reset_password.html", form=form, title=_("Choose a new password"))
 
 
 @bp.post("/logout")

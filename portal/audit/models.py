@@ -40,6 +40,7 @@ class EventKind(StrEnum):
     DISPUTE_FORWARDED = "dispute_forwarded"  # an officer sent the dispute to a furnisher for an answer
     CORRECTION_NOTICE = "correction_notice"  # a recipient of a changed record was sent a notice
     ACCOUNT_RECOVERED = "account_recovered"  # a password was reset through an e-mailed link
+    SECOND_FACTOR_RESET = "second_factor_reset"  # a lost second factor turned off with a code to the contact on file
 
 
 class Outcome(StrEnum):

@@ -33,6 +33,7 @@ EVENT_NAMES = {
     EventKind.DISPUTE_FORWARDED: _l("Dispute sent to the furnisher for an answer"),
     EventKind.CORRECTION_NOTICE: _l("Correction notice sent to a recipient"),
     EventKind.ACCOUNT_RECOVERED: _l("Password reset by e-mail"),
+    EventKind.SECOND_FACTOR_RESET: _l("Two-step sign-in turned off with a code sent to the contact on file"),
 }
 STAFF_ROLES = {
     "officer": _l("compliance officer"),
