@@ -195,6 +195,12 @@ def serve_command(
             if path.exists():
                 click.echo(_format_credentials(json.loads(path.read_text(encoding="utf-8"))))
     _preflight(app)
+    if not app.config["PUBLIC_URL"] and (not _is_loopback(host) or app.config["PROXY_COUNT"]):
+        # Reset links would point at the bound address, which people do not reach.
+        _fail(
+            "set PORTAL_PUBLIC_URL to the address people reach the portal at (https://...): e-mailed links "
+            "are built on it; only a local try-out on a loopback address goes without it"
+        )
     if check:
         click.echo("ready to serve: schema at head, secret key set, key files match the database")
         return

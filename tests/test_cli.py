@@ -4,6 +4,7 @@ import json
 import runpy
 import stat
 
+import pytest
 from sqlalchemy import func, select
 
 from portal.crypto.models import KekVersion
@@ -131,3 +132,22 @@ def test_init_adds_a_secret_key_to_a_config_without_one(make_app, instance):
     assert "MAIL_SERVER = 'localhost'" in text
     assert "SECRET_KEY = " in text
     assert len(runpy.run_path(str(instance / "config.py"))["SECRET_KEY"]) >= 40
+
+
+@pytest.mark.parametrize(
+    ("host", "settings", "serves"),
+    [
+        ("127.0.0.1", {}, True),  # a local try-out: links to the loopback address it serves on
+        ("0.0.0.0", {}, False),  # noqa: S104 - reached from elsewhere: links to 0.0.0.0 would be useless
+        ("127.0.0.1", {"PROXY_COUNT": 1}, False),  # behind a proxy, people reach another address
+        ("0.0.0.0", {"PUBLIC_URL": "https://portal.example"}, True),  # noqa: S104
+    ],
+)
+def test_serve_refuses_to_build_links_on_an_address_nobody_reaches(make_app, host, settings, serves):
+    app = make_app(**{"PUBLIC_URL": None, **settings})
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["init"]).exit_code == 0
+    result = runner.invoke(args=["serve", "--host", host, "--check"])
+    assert (result.exit_code == 0) is serves, result.output
+    if not serves:
+        assert "set PORTAL_PUBLIC_URL" in result.output

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
+from playwright.sync_api import expect
 
 from portal.access import consents
 from portal.accounts.models import Role
@@ -166,8 +167,8 @@ def test_a_disputed_record_is_corrected_and_everyone_who_received_it_is_told(
     assert re.search(r"/disputes/[0-9a-f-]{36}$", page.url), page.url
     dispute_url = page.url
     assert page.get_by_text("payoff-letter.pdf").count() == 0, "files are stored under names the server chose"
-    assert page.get_by_text(STATEMENT).first.is_visible()
-    assert page.get_by_text(re.compile(r"\d+ days? left")).first.is_visible()
+    expect(page.get_by_text(STATEMENT).first).to_be_visible()
+    expect(page.get_by_text(re.compile(r"\d+ days? left")).first).to_be_visible()
     both_languages(page, "dispute page")
 
     # The bank knows of it at once; what the subject wrote and sent waits for the officer.
@@ -226,7 +227,7 @@ def test_a_disputed_record_is_corrected_and_everyone_who_received_it_is_told(
 
     # -- the officer reviews the proposed correction and decides "corrected" ---------------------
     officer.reload()
-    assert officer.get_by_text("Repayment ledger and the payoff letter").first.is_visible()
+    expect(officer.get_by_text("Repayment ledger and the payoff letter").first).to_be_visible()
     proposed = officer.locator("div.version.proposed")
     assert "Correction proposed by" in proposed.inner_text()
     assert "CN¥0.00" in proposed.inner_text()
@@ -235,14 +236,14 @@ def test_a_disputed_record_is_corrected_and_everyone_who_received_it_is_told(
         "The bank confirmed the loan was repaid and corrected the balance."
     )
     officer.locator("form.decide").get_by_role("button").click()
-    assert officer.get_by_text(re.compile("Corrected")).first.is_visible()
+    expect(officer.get_by_text(re.compile("Corrected")).first).to_be_visible()
 
     # -- the person sees the letter, who was told, and the new version --------------------------
     page.goto(dispute_url)
     letter = page.locator("section.letter")
-    assert letter.get_by_text(re.compile("Corrected")).first.is_visible()
-    assert letter.get_by_text("The bank confirmed the loan was repaid").first.is_visible()
-    assert letter.get_by_text(re.compile("version 2 replaces version 1")).first.is_visible()
+    expect(letter.get_by_text(re.compile("Corrected")).first).to_be_visible()
+    expect(letter.get_by_text("The bank confirmed the loan was repaid").first).to_be_visible()
+    expect(letter.get_by_text(re.compile("version 2 replaces version 1")).first).to_be_visible()
     told = page.locator("#recipients ~ table").first
     assert "Xiaoyu Lending" in told.inner_text()
     assert "Not yet" in told.inner_text()

@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from playwright.sync_api import expect
 
 from portal.accounts.models import Role
 from portal.accounts.services import create_user
@@ -130,14 +131,14 @@ def test_each_furnisher_receives_only_the_file_sent_to_it(page, browser, live_se
     officer_signs_in(officer)
     officer.goto(f"/officer/cases/{case['id']}")
     officer.get_by_role("button", name="Take this case").click()
-    assert officer.get_by_text(re.compile("each receives only the files you send it")).is_visible()
+    expect(officer.get_by_text(re.compile("each receives only the files you send it"))).to_be_visible()
     files = officer.locator("ul.evidence > li")
     assert files.count() == 2
-    assert files.nth(0).get_by_text("no furnisher yet").is_visible()
+    expect(files.nth(0).get_by_text("no furnisher yet")).to_be_visible()
     pdf_row = files.filter(has_text="application/pdf")
     pdf_row.get_by_label("Hengtong Bank").check()
     pdf_row.get_by_role("button", name="Send the file").click()
-    assert officer.get_by_text("The file goes to: Hengtong Bank.").is_visible()
+    expect(officer.get_by_text("The file goes to: Hengtong Bank.")).to_be_visible()
     png_row = officer.locator("ul.evidence > li").filter(has_text="image/png")
     png_row.get_by_label("Xiaoyu Lending").check()
     png_row.get_by_role("button", name="Send the file").click()
@@ -163,8 +164,8 @@ def test_each_furnisher_receives_only_the_file_sent_to_it(page, browser, live_se
 
     # -- the person sees where each file went, and each fetch in the access log ------------------
     page.goto(dispute_url)
-    assert page.get_by_text("Sent for checking to: Hengtong Bank").is_visible()
-    assert page.get_by_text("Sent for checking to: Xiaoyu Lending").is_visible()
+    expect(page.get_by_text("Sent for checking to: Hengtong Bank")).to_be_visible()
+    expect(page.get_by_text("Sent for checking to: Xiaoyu Lending")).to_be_visible()
     page.goto(f"/subjects/{cast['subject']}/access")
     log = page.content()
     assert "Hengtong Bank" in log

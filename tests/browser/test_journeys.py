@@ -10,6 +10,7 @@ from pathlib import Path
 import pyotp
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
 
 from .people import FIRM_NAME, PASSWORD, PERSON_ID, PERSON_NAME
 
@@ -84,12 +85,12 @@ def test_a_person_registers_signs_in_reads_and_downloads_the_report(page, on_fil
 
     sign_in(page, "zhangsan@example.com")
     assert "/me" in page.url
-    assert page.get_by_text(PERSON_NAME).first.is_visible()
+    expect(page.get_by_text(PERSON_NAME).first).to_be_visible()
     both_languages(page, "dashboard")
     page.get_by_role("link", name=re.compile("信用报告|credit report", re.I)).first.click()
     assert "/report" in page.url
-    assert page.get_by_text("LOAN-1").first.is_visible()
-    assert page.get_by_text("CARD-1").first.is_visible()
+    expect(page.get_by_text("LOAN-1").first).to_be_visible()
+    expect(page.get_by_text("CARD-1").first).to_be_visible()
     both_languages(page, "report")
 
     page.get_by_role("link", name="English").click()
@@ -121,7 +122,7 @@ def test_a_firm_representative_turns_on_totp_and_invites_an_agent_who_sees_the_r
     both_languages(page, "agents")
     page.get_by_label(re.compile("电子邮件|e-mail address", re.I)).fill("agent@firm.example")
     page.get_by_role("button").filter(has_text=re.compile("邀请|invitation", re.I)).click()
-    assert page.get_by_text("agent@firm.example").first.is_visible()
+    expect(page.get_by_text("agent@firm.example").first).to_be_visible()
 
     link = re.search(r"https?://\S+/invitations/\S+", last_email(page, "agent@firm.example")).group(0)
     page.get_by_role("button", name=re.compile("退出|Sign out")).click()
@@ -133,9 +134,9 @@ def test_a_firm_representative_turns_on_totp_and_invites_an_agent_who_sees_the_r
     page.get_by_role("button").filter(has_text=re.compile("接受|Accept")).click()
 
     sign_in(page, "agent@firm.example", PASSWORD + " agent")
-    assert page.get_by_text(FIRM_NAME).first.is_visible()
+    expect(page.get_by_text(FIRM_NAME).first).to_be_visible()
     page.get_by_role("link", name=re.compile("信用报告|credit report", re.I)).first.click()
-    assert page.get_by_text("FIRM-LOAN-1").first.is_visible()
+    expect(page.get_by_text("FIRM-LOAN-1").first).to_be_visible()
     assert page.get_by_text("LOAN-1", exact=True).count() == 0  # the person's records are not the firm's
 
 
