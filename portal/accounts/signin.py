@@ -21,9 +21,10 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from flask_babel import force_locale, gettext
-from sqlalchemy import CursorResult, Select, delete, select
+from sqlalchemy import CursorResult, Select, case, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.accounts.models import SignInThrottle, User
 from portal.accounts.services import MAX_PASSWORD, find_user, password_matches, user_email
@@ -72,7 +73,8 @@ def _of(vault: Vault, user: User, address: str) -> Select[SignInThrottle]:
 
 
 def _row(session: Session, vault: Vault, user: User, address: str) -> SignInThrottle | None:
-    return session.scalar(_of(vault, user, address))
+    # Counted by UPDATEs (register_failure): read what is stored, not a copy the session holds.
+    return session.scalar(_of(vault, user, address).execution_options(populate_existing=True))
 
 
 def blocked(session: Session, vault: Vault, user: User, address: str) -> bool:
@@ -86,31 +88,54 @@ def blocked(session: Session, vault: Vault, user: User, address: str) -> bool:
 
 def register_failure(session: Session, vault: Vault, user: User, address: str) -> None:
     """Count a failure of `user` from `address`; the owner is told when it
-    starts a wait."""
+    starts a wait. Each count is one UPDATE of the stored number, so
+    failures sent at once all count (a read, then a write of the read
+    number plus one, would let parallel guesses past the limit)."""
     now = utcnow()
     if user.role.is_staff:
-        user.failed_logins += 1
-        if user.failed_logins >= THROTTLE_AFTER:
+        failures = session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(failed_logins=User.failed_logins + 1)
+            .returning(User.failed_logins)
+            .execution_options(synchronize_session=False)
+        ).scalar_one()
+        set_committed_value(user, "failed_logins", failures)  # what is stored now, not a change to write
+        if failures >= THROTTLE_AFTER:
             user.locked_until, user.failed_logins = now + STAFF_LOCK, 0
             _tell_owner(session, vault, user)
         session.flush()
         return
-    row = _row(session, vault, user, address)
-    if row is None:
-        row = SignInThrottle(user_id=user.id, address_bidx=vault.blind_index(ADDRESS_INDEX, address))
+    bidx = vault.blind_index(ADDRESS_INDEX, address)
+    if _row(session, vault, user, address) is None:
         try:
             with session.begin_nested():  # two first failures at once: one row
-                session.add(row)
+                session.add(SignInThrottle(user_id=user.id, address_bidx=bidx, failures=0))
         except IntegrityError:  # the other one committed it
-            row = session.scalars(_of(vault, user, address)).one()
-    if now - (row.last_failure_at or now) > FORGET_AFTER:
-        row.failures, row.blocked_until = 0, None
+            pass
     told_lately = _waits_started_since(session, user, now - TELL_AT_MOST_EVERY)
-    row.failures += 1
-    row.last_failure_at = now
-    if row.failures >= THROTTLE_AFTER:
-        row.blocked_until = now + min(FIRST_WAIT * 2 ** (row.failures - THROTTLE_AFTER), LONGEST_WAIT)
-        if row.failures == THROTTLE_AFTER and not told_lately:
+    stale = SignInThrottle.last_failure_at < now - FORGET_AFTER  # old failures count for nothing
+    row = SignInThrottle.user_id == user.id, SignInThrottle.address_bidx == bidx
+    failures = session.execute(
+        update(SignInThrottle)
+        .where(*row)
+        .values(
+            failures=case((stale, 1), else_=SignInThrottle.failures + 1),
+            blocked_until=case((stale, None), else_=SignInThrottle.blocked_until),
+            last_failure_at=now,
+        )
+        .returning(SignInThrottle.failures)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    if failures >= THROTTLE_AFTER:
+        wait = min(FIRST_WAIT * 2 ** (failures - THROTTLE_AFTER), LONGEST_WAIT)
+        session.execute(
+            update(SignInThrottle)
+            .where(*row)
+            .values(blocked_until=now + wait)
+            .execution_options(synchronize_session=False)
+        )
+        if failures == THROTTLE_AFTER and not told_lately:
             _tell_owner(session, vault, user)
     session.flush()
 

@@ -380,6 +380,14 @@ DISPUTES = _page(
                             "media_type": Prop(Str(1, 32)),
                             "size": Prop(Int(1, 10 * 1024 * 1024)),
                             "sha256": Prop(SHA256_HEX),
+                            "removed": Prop(
+                                Arr(
+                                    Str(1, 100),
+                                    max_items=20,
+                                    description="What the portal took out of the file before it was kept "
+                                    "(for example JavaScript or embedded files); empty when nothing was.",
+                                )
+                            ),
                         }
                     ),
                     max_items=5,

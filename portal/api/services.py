@@ -300,6 +300,7 @@ def _dispute(d: inbox.DisputeView) -> dict[str, Any]:
                 "media_type": e.media_type,
                 "size": e.size,
                 "sha256": e.sha256,
+                "removed": e.removed,
             }
             for e in d.evidence
         ],

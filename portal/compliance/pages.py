@@ -37,6 +37,7 @@ from portal.disputes.models import (
     FurnisherResponse,
     StepKind,
 )
+from portal.disputes.pages import removed_label
 from portal.disputes.responses import proposed_correction
 from portal.institutions.models import Institution
 from portal.records.models import CreditRecord, Subject
@@ -76,6 +77,11 @@ class EvidenceView:
     media_type: str
     size: int
     created_at: datetime
+    removed: list[str]  # what the disarm took out before it was kept
+
+    @property
+    def removed_label(self) -> str:
+        return removed_label(self.removed)
 
 
 @dataclass(frozen=True)
@@ -230,7 +236,7 @@ def case_view(session: Session, vault: Vault, dispute: Dispute, viewer: User, to
         step_views.append(StepView(s.at, StepKind(s.step), kind, name, cipher.open_field(s, "note")))
 
     evidence = [
-        EvidenceView(e.id, e.stored_name, e.media_type, e.size, e.created_at)
+        EvidenceView(e.id, e.stored_name, e.media_type, e.size, e.created_at, list(e.removed or []))
         for e in session.scalars(
             select(Evidence).where(Evidence.dispute_id == dispute.id).order_by(Evidence.created_at, Evidence.id)
         )

@@ -57,6 +57,7 @@ class EvidenceView:
     media_type: str
     size: int
     sha256: str  # hex
+    removed: list[str]  # what the disarm took out before it was kept (English)
 
 
 @dataclass(frozen=True)
@@ -126,12 +127,14 @@ def disputes_for(
     }
     files: dict[uuid.UUID, list[EvidenceView]] = {}
     # The columns only: the sealed content stays in the database.
-    for dispute_id, file_id, media_type, size, sha256 in session.execute(
-        select(Evidence.dispute_id, Evidence.id, Evidence.media_type, Evidence.size, Evidence.sha256)
+    for dispute_id, file_id, media_type, size, sha256, removed in session.execute(
+        select(Evidence.dispute_id, Evidence.id, Evidence.media_type, Evidence.size, Evidence.sha256, Evidence.removed)
         .where(Evidence.dispute_id.in_(ids), sharing.given_to(institution.id))
         .order_by(Evidence.created_at, Evidence.id)
     ):
-        files.setdefault(dispute_id, []).append(EvidenceView(file_id, media_type, size, bytes(sha256).hex()))
+        files.setdefault(dispute_id, []).append(
+            EvidenceView(file_id, media_type, size, bytes(sha256).hex(), list(removed or []))
+        )
 
     sent = forwarded(session, ids)
     out = []

@@ -96,6 +96,11 @@ class StepLine:
         return str(STEP_NAMES.get(self.step, self.step.value))
 
 
+def removed_label(removed: list[str]) -> str:
+    """What the disarm took out of a file, in the reader's language."""
+    return ", ".join(_(r) for r in removed)
+
+
 @dataclass(frozen=True)
 class EvidenceLine:
     id: uuid.UUID
@@ -111,7 +116,7 @@ class EvidenceLine:
 
     @property
     def removed_label(self) -> str:
-        return ", ".join(_(r) for r in self.removed)
+        return removed_label(self.removed)
 
     @property
     def kind_label(self) -> str:

@@ -35,7 +35,7 @@ from portal.disputes.services import file_dispute
 from portal.localtime import today as portal_today
 from portal.records.models import CreditRecord, RecordVersion, Subject
 from portal.records.services import REFERENCE_INDEX, open_payload
-from tests.files import PDF, PNG
+from tests.files import PDF, PNG, pdf_with_open_action_javascript
 
 from .conftest import TABLES, bearer, db, furnish_body, grant, is_problem
 from .test_openapi import conforms
@@ -181,6 +181,7 @@ def test_each_furnisher_sees_only_its_own_disputes_and_items(app, case):
             "media_type": "application/pdf",
             "size": len(PDF),
             "sha256": hashlib.sha256(PDF).hexdigest(),
+            "removed": [],
         }
     ]
 
@@ -633,3 +634,28 @@ def test_the_responses_match_the_document(app, case):
     ):
         assert response.status_code >= 400
         assert conforms(document, "Problem", response.get_json(force=True))
+
+
+def test_furnishers_are_told_what_was_taken_out_of_a_file(app, case):
+    """A file the portal disarmed says what it removed, as the subject was
+    told, so a furnisher does not mistake the kept file for the one sent."""
+    with db(app) as (s, v):
+        a, user = s.get(Subject, case.world.person_a.id), s.get(User, case.world.user_a.id)
+        d = file_dispute(
+            s,
+            v,
+            a,
+            user,
+            [record_id(s, v, "A-LOAN-1")],
+            DisputeReason.NOT_MINE,
+            "Not my loan.",
+            files=[Upload("armed.pdf", pdf_with_open_action_javascript())],
+        )
+        dispute_id = d.id
+    walk(app, dispute_id, case.ids.officer, S.ACKNOWLEDGED, S.UNDER_REVIEW, S.WAITING_FOR_FURNISHER)
+    page = listing(app, case.tokens["bank"])
+    [listed] = [x for x in page["disputes"] if x["id"] == str(dispute_id)]
+    [file] = listed["evidence"]
+    assert file["removed"] == ["JavaScript", "an action run on opening", "automatic actions"]
+    document = app.test_client().get("/api/v1/openapi.json").get_json()
+    assert conforms(document, "DisputeList", page)

@@ -29,6 +29,7 @@ from portal.disputes.models import (
 from portal.extensions import session, vault
 from portal.records.models import Subject
 from tests.cast import PDF, PNG
+from tests.files import pdf_with_open_action_javascript
 from tests.officers import as_user, assign_to, case_state, case_url, file_case, post_form, version_of, with_case
 
 S = DisputeStatus
@@ -310,6 +311,20 @@ def test_an_unassigned_officer_cannot_act_or_download(app, world, staff, sign_in
     assert events(app, world.person_a.id, EventKind.IDENTITY_REVEALED) == []
     with app.app_context():
         assert session().scalar(select(DisputeNote.id)) is None
+
+
+def test_the_officer_sees_what_was_taken_out_of_a_file(app, world, staff, sign_in):
+    """The subject is told what the disarm removed; so is the officer who
+    opens the case, before opening the file."""
+    dispute_id = file_case(app, world, "a", files=[Upload("armed.pdf", pdf_with_open_action_javascript())])
+    assign_to(app, dispute_id, staff.officer)
+    page = as_user(app, sign_in, staff.officer).get(case_url(dispute_id)).get_data(as_text=True)
+    assert "Removed before it was kept: JavaScript, an action run on opening, automatic actions." in page
+    plain = file_case(app, world, "b", files=[Upload("scan.pdf", PDF)])
+    assign_to(app, plain, staff.officer)
+    assert "Removed before it was kept" not in as_user(app, sign_in, staff.officer).get(case_url(plain)).get_data(
+        as_text=True
+    )
 
 
 def test_the_assigned_officer_downloads_evidence_as_an_attachment(app, world, staff, sign_in):
