@@ -4,8 +4,9 @@ second-factor code or confirmation).
 A hard lock after a few failures lets anyone who knows an e-mail address
 lock its owner out, again and again. So for the public (persons, firms'
 representatives and agents) failures are counted per account *and* client
-address: after THROTTLE_AFTER failures that address must wait, a minute at
-first and twice as long after each further failure (at most an hour),
+address (an IPv6 address counts as its /64): after THROTTLE_AFTER failures
+that address must wait, a minute at first and twice as long after each
+further failure (at most an hour),
 while the owner, from any other address, signs in as usual. The owner is
 told by e-mail when an address starts waiting (at most once an hour).
 
@@ -16,6 +17,7 @@ Answers never say which case applies: blocked or wrong, the page is the same."""
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -66,9 +68,23 @@ def pending_user(session: Session, vault: Vault, user_id: str, address: str) -> 
     return user
 
 
+def _address_index(vault: Vault, address: str) -> bytes:
+    """The keyed hash a client address is counted under. One IPv6 host
+    usually holds a whole /64 (and can change address within it at will),
+    so an IPv6 address counts as its /64."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return vault.blind_index(ADDRESS_INDEX, address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        ip4 = ip.ipv4_mapped
+        address = str(ip4) if ip4 is not None else str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return vault.blind_index(ADDRESS_INDEX, address)
+
+
 def _of(vault: Vault, user: User, address: str) -> Select[SignInThrottle]:
     return select(SignInThrottle).where(
-        SignInThrottle.user_id == user.id, SignInThrottle.address_bidx == vault.blind_index(ADDRESS_INDEX, address)
+        SignInThrottle.user_id == user.id, SignInThrottle.address_bidx == _address_index(vault, address)
     )
 
 
@@ -106,7 +122,7 @@ def register_failure(session: Session, vault: Vault, user: User, address: str) -
             _tell_owner(session, vault, user)
         session.flush()
         return
-    bidx = vault.blind_index(ADDRESS_INDEX, address)
+    bidx = _address_index(vault, address)
     if _row(session, vault, user, address) is None:
         try:
             with session.begin_nested():  # two first failures at once: one row

@@ -118,6 +118,16 @@ def test_five_failures_make_that_address_wait_even_for_the_right_password(app):
     assert signed_in(stranger)
 
 
+def test_an_ipv6_stranger_cannot_dodge_the_wait_by_moving_within_its_64(app):
+    """A host holds a whole IPv6 /64 and can pick a new address in it for
+    every try: its failures count together, while another /64 signs in."""
+    new_user(app, EMAIL)
+    for n in range(5):
+        assert login(from_address(app, f"2001:db8:1:2::{n + 1:x}"), EMAIL, f"wrong {n}").status_code == 200
+    assert login(from_address(app, "2001:db8:1:2:ffff::9"), EMAIL, PASSWORD).status_code == 200  # waits
+    assert login(from_address(app, "2001:db8:1:3::1"), EMAIL, PASSWORD).status_code == 302  # another /64
+
+
 def test_a_stranger_failing_cannot_lock_the_owner_out(app):
     """Found by an outside attack run: five wrong passwords for a known
     e-mail locked its owner out for fifteen minutes, again and again."""
