@@ -97,7 +97,7 @@ def reply(
     note = (note or "").strip() or None
     if not dispute.is_open:
         raise ReplyRefused([_("This dispute is closed; nothing more can be added.")])
-    errors = ev.upload_errors(uploads, already=len(dispute.evidence))
+    errors, uploads = ev.upload_errors(uploads, already=len(dispute.evidence))
     if note is not None and len(note) > MAX_NOTE:
         errors.append(_("A note is at most %(n)d characters.", n=MAX_NOTE))
     if note is None and not uploads:

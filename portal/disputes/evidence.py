@@ -54,10 +54,13 @@ class Upload:
 
 
 @dataclass(frozen=True)
-class CheckedFile:
-    upload: Upload  # its data: the rebuilt file
-    media_type: str
-    sha256: bytes
+class CheckedFile(Upload):
+    """An upload that passed `check_file`: `data` is the rebuilt file.
+    Checking it again returns it as it is, so a file the page checked is
+    not parsed and rebuilt again by the service."""
+
+    media_type: str = ""
+    sha256: bytes = b""
     removed: tuple[str, ...] = ()  # what the disarm took out
 
 
@@ -75,6 +78,8 @@ def _label(upload: Upload) -> str:
 
 def check_file(upload: Upload) -> CheckedFile:
     """The file rebuilt (see `disarm`), or EvidenceRejected saying why."""
+    if isinstance(upload, CheckedFile):
+        return upload
     data = upload.data
     if not isinstance(data, bytes | bytearray | memoryview):
         raise EvidenceRejected(N_("%(name)s could not be read."), name=_label(upload))
@@ -100,7 +105,7 @@ def check_file(upload: Upload) -> CheckedFile:
         raise EvidenceRejected(exc.message, **exc.params) from None
     data = rebuilt.data
     return CheckedFile(
-        Upload(upload.filename, data, upload.claimed_type), media_type, hashlib.sha256(data).digest(), rebuilt.removed
+        upload.filename, data, upload.claimed_type, media_type, hashlib.sha256(data).digest(), rebuilt.removed
     )
 
 
@@ -132,9 +137,9 @@ def store(
             dispute_id=dispute.id,
             stored_name=f"{row_id.hex}.{EXTENSIONS[item.media_type]}",
             media_type=item.media_type,
-            size=len(item.upload.data),
+            size=len(item.data),
             sha256=item.sha256,
-            content_ct=cipher.seal("evidence", "content", row_id, item.upload.data),
+            content_ct=cipher.seal("evidence", "content", row_id, item.data),
             removed=list(item.removed),
             uploaded_by_user_id=uploaded_by,
             created_at=utcnow(),
@@ -157,19 +162,23 @@ def read(cipher: Cipher, evidence: Evidence) -> tuple[bytes, str, str]:
     return data, evidence.media_type, evidence.stored_name
 
 
-def upload_errors(uploads: Sequence[Upload], already: int = 0) -> list[str]:
+def upload_errors(uploads: Sequence[Upload], already: int = 0) -> tuple[list[str], list[Upload]]:
     """Everything wrong with the files chosen, for the page, in the reader's
-    language (the services check again before writing, stopping at the
-    first). Content decides, never the name."""
+    language, and the files with each good one replaced by its checked
+    (rebuilt) self: hand those to the services, which check the count again
+    before writing without rebuilding any file twice. Content decides,
+    never the name."""
+    errors: list[str] = []
     if already + len(uploads) > MAX_FILES:
         try:
             check_files(uploads, already)
         except EvidenceRejected as exc:
-            return [exc.translated()]
-    errors = []
+            errors.append(exc.translated())
+    checked: list[Upload] = []
     for upload in uploads:
         try:
-            check_file(upload)
+            checked.append(check_file(upload))
         except EvidenceRejected as exc:
             errors.append(exc.translated())
-    return errors
+            checked.append(upload)
+    return errors, checked

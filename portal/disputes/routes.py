@@ -22,7 +22,7 @@ from portal.disputes import actions, decisions, listing
 from portal.disputes import pages as views
 from portal.disputes.choices import event_summary, open_dispute_of_event, record_choices
 from portal.disputes.deadlines import due_date
-from portal.disputes.evidence import EvidenceRejected, upload_errors
+from portal.disputes.evidence import EvidenceRejected, Upload, upload_errors
 from portal.disputes.forms import FilingForm, ReplyForm, StatementForm, WithdrawForm, uploads_of
 from portal.disputes.letter_pdf import build_letter_pdf
 from portal.disputes.lifecycle import DisputeError, StaleDispute
@@ -96,11 +96,10 @@ def new(subject_id: uuid.UUID):
         form.reason.data = reason if reason in {r.value for r in FILING_REASONS} else ""
 
     duplicate: uuid.UUID | None = None
-    uploads = []
+    uploads: list[Upload] = []
     if posted:
         valid = form.validate_on_submit()
-        uploads = uploads_of(form.evidence)
-        file_errors = upload_errors(uploads)
+        file_errors, uploads = upload_errors(uploads_of(form.evidence))
         form.evidence.errors = list(form.evidence.errors) + file_errors
         if foreign:
             form.records.errors = list(form.records.errors) + [_("Choose records from your own report.")]

@@ -62,8 +62,11 @@ def apply(subject_id: uuid.UUID, record_id: uuid.UUID):
             form.commitment.errors = [_("Attach the signed commitment letter.")]
         if not proof:
             form.proof.errors = [_("Attach proof of rectification (for example the receipt of the fine paid).")]
-        if errors := upload_errors([u for u in (commitment, *proof) if u is not None]):
+        errors, checked = upload_errors([u for u in (commitment, *proof) if u is not None])
+        if errors:
             form.proof.errors = [*form.proof.errors, *errors]
+        elif commitment is not None:  # the service takes the checked files, not rebuilding them again
+            commitment, proof = checked[0], checked[1:]
         if start > local_today():
             form.form_errors.append(
                 _("Repair may be asked from %(day)s, when the minimum publicity period has passed.", day=day(start))

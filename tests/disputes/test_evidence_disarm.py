@@ -184,3 +184,25 @@ def test_what_cannot_be_rebuilt_is_refused_saying_why_and_nothing_is_stored(app,
     assert response.status_code == 200
     assert says in response.get_data(as_text=True)
     assert counts(app) == before
+
+
+def test_each_file_is_parsed_and_rebuilt_once(app, world, sign_in, monkeypatch):
+    """The page checks the files to say what is wrong and the service checks
+    them again before writing: the second check takes the rebuilt file, not
+    a second parse (PDF rebuilding is the costly part of a filing)."""
+    from portal.disputes import disarm
+
+    rebuilt: list[str] = []
+    real = disarm.rebuild
+
+    def counting(data, media_type, label):
+        rebuilt.append(media_type)
+        return real(data, media_type, label)
+
+    monkeypatch.setattr(disarm, "rebuild", counting)
+    _client, response = file_one(app, world, sign_in, "armed.pdf", files.pdf_with_open_action_javascript())
+    assert response.status_code == 302
+    assert rebuilt == ["application/pdf"]
+    row, data = stored(app)
+    assert row.removed  # the one rebuild is what was stored
+    assert b"app.alert" not in data
