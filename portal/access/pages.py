@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from portal.access.models import Complaint
@@ -82,40 +82,31 @@ def access_page(session: Session, vault: Vault, subject: Subject, filters: Filte
     pages = max(1, -(-total // PAGE_SIZE))
     if page > pages:
         raise LookupError(page)
-    events = session.scalars(
-        select(AccessEvent)
+    # One statement for the page: each event with its institution, the
+    # actor's role, and whether it was disclosed, complained of, disputed
+    # (the latest dispute) or still waits for the log.
+    disclosed = exists().where(Disclosure.event_id == AccessEvent.id)
+    complained = exists().where(Complaint.event_id == AccessEvent.id)
+    disputed = (
+        select(Dispute.id)
+        .where(Dispute.access_event_id == AccessEvent.id)
+        .order_by(Dispute.filed_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    found = session.execute(
+        select(AccessEvent, Institution, User.role, disclosed, complained, disputed, log.is_queued(AccessEvent.id))
+        .outerjoin(Institution, Institution.id == AccessEvent.institution_id)
+        .outerjoin(User, User.id == AccessEvent.actor_user_id)
         .where(*where)
         .order_by(AccessEvent.occurred_at.desc(), AccessEvent.id)
         .offset((page - 1) * PAGE_SIZE)
         .limit(PAGE_SIZE)
     ).all()
-    ids = [e.id for e in events]
-    disclosed = set(session.scalars(select(Disclosure.event_id).where(Disclosure.event_id.in_(ids))))
-    complained = set(session.scalars(select(Complaint.event_id).where(Complaint.event_id.in_(ids))))
-    disputed = dict(
-        session.execute(
-            select(Dispute.access_event_id, Dispute.id)
-            .where(Dispute.access_event_id.in_(ids))
-            .order_by(Dispute.filed_at)
-        ).all()
-    )
-    by_id = {
-        i.id: i
-        for i in session.scalars(
-            select(Institution).where(Institution.id.in_({e.institution_id for e in events if e.institution_id}))
-        )
-    }
-    actors = {
-        u.id: u.role.value
-        for u in session.scalars(select(User).where(User.id.in_({e.actor_user_id for e in events if e.actor_user_id})))
-    }
-    pending = log.queued(session, [e.id for e in events if e.log_index is None])
     cipher = vault.cipher(session, subject.data_key_id)
     rows = []
-    for e in events:
+    for e, institution, actor_role, was_disclosed, was_complained, dispute_id, waiting in found:
         detail, _salt = open_detail(cipher, e)
-        institution = by_id.get(e.institution_id) if e.institution_id else None
-        actor_role = actors.get(e.actor_user_id) if e.actor_user_id else None
         rows.append(
             AccessRow(
                 e.id,
@@ -125,13 +116,13 @@ def access_page(session: Session, vault: Vault, subject: Subject, filters: Filte
                 e.channel,
                 e.purpose,
                 institution,
-                actor_role,
+                actor_role.value if actor_role is not None else None,
                 detail,
                 e.log_index,
-                e.id in pending,
-                e.id in disclosed,
-                e.id in complained,
-                disputed.get(e.id),
+                bool(waiting) and e.log_index is None,
+                bool(was_disclosed),
+                bool(was_complained),
+                dispute_id,
             )
         )
     return AccessPage(rows, page, pages, total)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from portal.accounts.models import AuthSession, User
 from portal.db import utcnow
+from portal.notifications.services import unread_count_of
 
 TOUCH_EVERY = timedelta(seconds=60)  # write last_seen_at at most this often
 
@@ -31,6 +32,9 @@ class Principal(UserMixin):
     user: User
     auth: AuthSession
     token: str
+    # The unread messages when the request began (the menu shows them),
+    # read in the statement that loads the session; None: not read yet.
+    unread_messages: int | None = None
 
     def get_id(self) -> str:
         return self.token
@@ -58,15 +62,16 @@ def start(session: Session, user: User) -> Principal:
 
 
 def load(session: Session, token: str, idle: timedelta, absolute: timedelta) -> Principal | None:
-    # The session and its user in one round trip: every signed-in request asks.
+    # The session, its user and the unread count in one round trip: every
+    # signed-in request asks.
     row = session.execute(
-        select(AuthSession, User)
+        select(AuthSession, User, unread_count_of(User.id))
         .join(User, User.id == AuthSession.user_id)
         .where(AuthSession.token_hash == _hash(token))
     ).first()
     if row is None:
         return None
-    auth, user = row
+    auth, user, unread = row
     if auth.revoked_at is not None:
         return None
     now = utcnow()
@@ -79,7 +84,7 @@ def load(session: Session, token: str, idle: timedelta, absolute: timedelta) -> 
     if now - auth.last_seen_at > TOUCH_EVERY:
         auth.last_seen_at = now
         session.flush()
-    return Principal(user, auth, token)
+    return Principal(user, auth, token, unread)
 
 
 def revoke(session: Session, auth: AuthSession) -> None:

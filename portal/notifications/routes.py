@@ -14,9 +14,12 @@ PAGE = 20
 
 @bp.app_context_processor
 def _unread():
-    if current_user.is_authenticated:
-        return {"unread_messages": services.unread_count(session(), current_user.user)}
-    return {}
+    if not current_user.is_authenticated:
+        return {}
+    unread = getattr(current_user, "unread_messages", None)  # read with the session
+    if unread is None:
+        unread = current_user.unread_messages = services.unread_count(session(), current_user.user)
+    return {"unread_messages": unread}
 
 
 @bp.get("/messages")
@@ -26,6 +29,7 @@ def inbox():
     page = max(page, 1)
     messages, total = services.inbox(session(), vault(), current_user.user, (page - 1) * PAGE, PAGE)
     services.mark_read(session(), current_user.user)
+    current_user.unread_messages = 0  # the menu shows them read
     return render_template("notifications/inbox.html", messages=messages, page=page, pages=max(1, -(-total // PAGE)))
 
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.orm import Session
 
 from portal import extensions
@@ -92,10 +92,19 @@ def inbox(
     return [_view(session, vault, m) for m in rows], total
 
 
+def unread_count_of(user_id: Any) -> ScalarSelect[int]:
+    """The count of a user's unread messages, as a column (`user_id` is a
+    column or a value)."""
+    return (
+        select(func.count())
+        .select_from(Message)
+        .where(Message.user_id == user_id, Message.read_at.is_(None))
+        .scalar_subquery()
+    )
+
+
 def unread_count(session: Session, user: Recipient) -> int:
-    return session.execute(
-        select(func.count()).select_from(Message).where(Message.user_id == user.id, Message.read_at.is_(None))
-    ).scalar_one()
+    return session.execute(select(unread_count_of(user.id))).scalar_one()
 
 
 def mark_read(session: Session, user: Recipient) -> None:

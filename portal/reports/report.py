@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.authz import SubjectAccess, represents
@@ -177,13 +177,15 @@ def dashboard(session: Session, vault: Vault, user: User, access: SubjectAccess)
 
 def report_page(session: Session, vault: Vault, user: User, access: SubjectAccess, page: int) -> Report:
     subject = access.subject
-    total = (
-        session.scalar(select(func.count()).select_from(CreditRecord).where(CreditRecord.subject_id == subject.id)) or 0
-    )
-    pages = max(1, math.ceil(total / PAGE_SIZE))
-    if page > pages:
+    # The page's records and the count of all of them in one statement.
+    rows = session.execute(
+        _records_query(access).add_columns(func.count().over()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+    ).all()
+    if not rows and page > 1:  # past the last page
         raise PageNotFound(page)
-    records = _record_views(session, vault, access, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    total = rows[0][1] if rows else 0
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    records = _views(session, vault, access, [r for r, _n in rows])
     _log_access(session, vault, user, access, EventKind.SELF_QUERY, what="report", page=page)
     return Report(
         SubjectHeader.of(view_subject(session, vault, subject)),
@@ -243,19 +245,22 @@ def _log_access(
     record_event(session, vault, access.subject, kind, channel="web", actor_user_id=user.id, detail=detail)
 
 
-def _record_views(
-    session: Session, vault: Vault, access: SubjectAccess, offset: int = 0, limit: int | None = None
-) -> list[RecordView]:
-    query = (
+def _records_query(access: SubjectAccess) -> Select[CreditRecord]:
+    return (
         select(CreditRecord)
         .where(CreditRecord.subject_id == access.subject.id)
         .order_by(*REPORT_ORDER)
-        .offset(offset)
-        .limit(limit)
         .options(selectinload(CreditRecord.versions))
     )
-    records = session.scalars(query).all()
+
+
+def _views(session: Session, vault: Vault, access: SubjectAccess, records: list[CreditRecord]) -> list[RecordView]:
     return record_views(session, vault, access.subject, records, record_marks(session, vault, access.subject, records))
+
+
+def _record_views(session: Session, vault: Vault, access: SubjectAccess) -> list[RecordView]:
+    """Every record of the subject (the exports)."""
+    return _views(session, vault, access, list(session.scalars(_records_query(access)).all()))
 
 
 def _group(records: list[RecordView]) -> list[tuple[Category, list[RecordView]]]:

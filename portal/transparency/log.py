@@ -34,8 +34,8 @@ import uuid
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-from sqlalchemy import Insert, Select, Table, and_, bindparam, delete, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Insert, Select, Table, and_, bindparam, delete, exists, or_, select, update
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from portal.db import Base, utcnow
 from portal.transparency import merkle
@@ -156,6 +156,12 @@ def queued(session: Session, refs: Iterable[uuid.UUID]) -> set[uuid.UUID]:
     if not wanted:
         return set()
     return set(session.scalars(select(_queue.c.ref).where(_queue.c.ref.in_(wanted))))
+
+
+def is_queued(ref: ColumnElement[uuid.UUID] | QueryableAttribute[uuid.UUID]) -> ColumnElement[bool]:
+    """Whether `ref` (a column) is still waiting for the integrator: for
+    reading it in the statement that lists what it refers to."""
+    return exists().where(_queue.c.ref == ref)
 
 
 def queue_refs(session: Session) -> set[uuid.UUID]:

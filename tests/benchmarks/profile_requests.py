@@ -20,13 +20,14 @@ import re
 import secrets
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from load import PG, new_identifier, run  # noqa: E402
+from load import PG, new_identifier  # noqa: E402
 
 
 def main() -> None:
@@ -36,6 +37,7 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=1000)
     parser.add_argument("--profile", help="print the costliest functions of this kind")
     parser.add_argument("--sql", help="print the SQL statements of one request of this kind")
+    parser.add_argument("--only", action="append", help="measure only this kind (repeatable)")
     args = parser.parse_args()
     if args.requests < 1 or args.subjects < 0:
         parser.error("--requests must be positive, --subjects not negative")
@@ -60,7 +62,13 @@ def main() -> None:
         os.environ["PORTAL_DATABASE_URL"] = f"postgresql+psycopg://{PG.removeprefix('postgresql://')}/{database}"
     try:
         print(f"building the demo ({args.subjects} subjects, {args.database}) ...", flush=True)
-        run(dict(os.environ), "demo", "--subjects", str(args.subjects))
+        # `python -m portal`: the portal on this interpreter's path (PYTHONPATH
+        # may name another checkout, to compare two versions).
+        done = subprocess.run(
+            [sys.executable, "-m", "portal", "demo", "--subjects", str(args.subjects)], capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            sys.exit(f"portal demo failed:\n{done.stdout}\n{done.stderr}")
         profile(folder, args)
     finally:
         if database is not None:
@@ -130,6 +138,8 @@ def profile(folder: Path, args: argparse.Namespace) -> None:
     print(f"\n{'kind':<14} {'ms/request':>10} {'CPU ms':>8} {'÷ landing':>10} {'statements':>11}")
     landing = None
     for name, call in kinds.items():
+        if args.only and name not in args.only:
+            continue
         for _ in range(5):  # warm caches and connections
             call()
         timings, cpu = [], []
