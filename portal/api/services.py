@@ -44,10 +44,10 @@ from portal.records.documents import record_document
 from portal.records.models import CreditRecord, RecordVersion, Subject
 from portal.records.pages import REPORT_ORDER
 from portal.records.services import (
-    REFERENCE_INDEX,
     RecordDeleted,
     find_subject,
-    furnish,
+    furnish_onto,
+    furnished_record,
     hold_subject,
     subject_on_file,
     view_subject,
@@ -77,25 +77,17 @@ def furnish_record(
     such a certification is told to the subject."""
     ref = data.subject
     subject = find_subject(session, vault, ref.kind, ref.identifier)
-    existing = session.scalar(
-        select(CreditRecord).where(
-            CreditRecord.furnisher_id == institution.id,
-            CreditRecord.reference_bidx == vault.blind_index(REFERENCE_INDEX, data.record.reference),
-        )
-    )
-    if existing is not None and (
-        subject is None or existing.subject_id != subject.id or existing.category != data.record.category
-    ):
-        raise Conflict("This reference is already used for another subject or category.")
-    recertified = False
-    if existing is not None and existing.deleted_at is not None:
-        if not data.certify_accurate:
-            raise RecordDeleted(existing.id)
-        recertified = True
+    existing = furnished_record(session, vault, institution, data.record)
+    recertified = _check_reference(existing, subject, data)
     created = False
     if subject is None:
-        subject, created = subject_on_file(session, vault, ref.kind, ref.identifier, ref.name or "", ref.contact_email)
-    version = furnish(session, vault, institution, subject, data.record, certified=data.certify_accurate)
+        subject, created = subject_on_file(
+            session, vault, ref.kind, ref.identifier, ref.name or "", ref.contact_email, looked_up=True
+        )
+        if not created:  # another furnishing made the subject a moment ago: its records count
+            existing = furnished_record(session, vault, institution, data.record)
+            recertified = _check_reference(existing, subject, data)
+    version = furnish_onto(session, vault, institution, subject, data.record, existing, data.certify_accurate)
     record_event(
         session,
         vault,
@@ -115,6 +107,21 @@ def furnish_record(
     if recertified:
         _tell_of_recertification(session, vault, subject, institution)
     return Furnished(version, created)
+
+
+def _check_reference(existing: CreditRecord | None, subject: Subject | None, data: FurnishRequest) -> bool:
+    """Refuse a reference already used for another subject or category, and
+    a record a dispute deleted unless certified; True when it is furnished
+    again on a certification."""
+    if existing is not None and (
+        subject is None or existing.subject_id != subject.id or existing.category != data.record.category
+    ):
+        raise Conflict("This reference is already used for another subject or category.")
+    if existing is not None and existing.deleted_at is not None:
+        if not data.certify_accurate:
+            raise RecordDeleted(existing.id)
+        return True
+    return False
 
 
 def _tell_of_recertification(session: Session, vault: Vault, subject: Subject, institution: Institution) -> None:

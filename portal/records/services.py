@@ -92,6 +92,12 @@ def create_subject(
 ) -> Subject:
     if find_subject(session, vault, kind, identifier) is not None:
         raise SubjectExists("A subject with this identifier is already on file.")
+    return _make_subject(session, vault, kind, identifier, name, contact_email)
+
+
+def _make_subject(
+    session: Session, vault: Vault, kind: SubjectKind, identifier: str, name: str, contact_email: str | None
+) -> Subject:
     key, subject, cipher = build_subject(vault, kind, identifier, name, contact_email)
     vault.add_key(session, key, cipher)
     session.add(subject)
@@ -100,17 +106,25 @@ def create_subject(
 
 
 def subject_on_file(
-    session: Session, vault: Vault, kind: SubjectKind, identifier: str, name: str, contact_email: str | None = None
+    session: Session,
+    vault: Vault,
+    kind: SubjectKind,
+    identifier: str,
+    name: str,
+    contact_email: str | None = None,
+    *,
+    looked_up: bool = False,
 ) -> tuple[Subject, bool]:
     """The subject with this identifier, made with this name when not on
-    file; returns it and whether it was made. Of two transactions making
-    the same subject at once, the one that loses (the unique blind index)
-    takes the subject the other made."""
-    if (found := find_subject(session, vault, kind, identifier)) is not None:
+    file; returns it and whether it was made (`looked_up`: the caller has
+    just found it not on file). Of two transactions making the same subject
+    at once, the one that loses (the unique blind index) takes the subject
+    the other made."""
+    if not looked_up and (found := find_subject(session, vault, kind, identifier)) is not None:
         return found, False
     try:
         with session.begin_nested():
-            return create_subject(session, vault, kind, identifier, name, contact_email), True
+            return _make_subject(session, vault, kind, identifier, name, contact_email), True
     except (IntegrityError, SubjectExists):
         found = find_subject(session, vault, kind, identifier)
         if found is None:
@@ -277,13 +291,32 @@ def furnish(
     A record deleted by a dispute decision comes back only `certified`
     (the furnisher certifies its accuracy); otherwise RecordDeleted, raised
     before anything is written."""
-    cipher = vault.cipher(session, subject.data_key_id)
-    record = session.scalar(
+    record = furnished_record(session, vault, furnisher, data)
+    return furnish_onto(session, vault, furnisher, subject, data, record, certified)
+
+
+def furnished_record(session: Session, vault: Vault, furnisher: Institution, data: RecordInput) -> CreditRecord | None:
+    """The furnisher's record with the reference of `data`, if on file."""
+    return session.scalar(
         select(CreditRecord).where(
             CreditRecord.furnisher_id == furnisher.id,
             CreditRecord.reference_bidx == vault.blind_index(REFERENCE_INDEX, data.reference),
         )
     )
+
+
+def furnish_onto(
+    session: Session,
+    vault: Vault,
+    furnisher: Institution,
+    subject: Subject,
+    data: RecordInput,
+    record: CreditRecord | None,
+    certified: bool = False,
+) -> RecordVersion:
+    """`furnish`, given the furnisher's record of that reference (None: a
+    new one) as `furnished_record` found it."""
+    cipher = vault.cipher(session, subject.data_key_id)
     if record is None:
         record, version = build_record(vault, cipher, subject.id, furnisher.id, data)
         session.add_all([record, version])

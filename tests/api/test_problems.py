@@ -31,7 +31,7 @@ def test_web_pages_keep_html_errors(client):
     assert response.mimetype == "text/html"
 
 
-@pytest.mark.parametrize("where", ["portal.api.services.disclosures.store", "portal.api.services.furnish"])
+@pytest.mark.parametrize("where", ["portal.api.services.disclosures.store", "portal.api.services.furnish_onto"])
 def test_an_error_midway_is_a_500_problem_and_nothing_is_kept(make_app, api, monkeypatch, where):
     app = make_app(TESTING=False)  # errors handled as in production
     grant(app, api.world.person_a.id, api.world.bank.id)
