@@ -20,6 +20,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
 from portal import config, create_app, worker
+from portal.access.notify import tell_of_queries
 from portal.accounts.cli import users
 from portal.api.cli import apikeys
 from portal.audit.cli import audit, init_log_key
@@ -123,8 +124,11 @@ def _load_demo(subjects: int, seed: int) -> None:
     except DemoRefused as exc:
         _fail(str(exc))
     session().commit()
-    # Its events go into the log now, so the served demo offers their proofs.
+    # Its events go into the log now, so the served demo offers their proofs,
+    # and the subjects hear of the institutions' queries.
     integrate_all(session(), log_signer())
+    while tell_of_queries(session(), vault()):
+        session().commit()
     if session().get_bind().dialect.name == "postgresql":
         # Fresh statistics: a planner that has not seen a million bulk-loaded
         # rows scans whole tables for a page's records.

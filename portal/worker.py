@@ -3,7 +3,8 @@ runs on its own schedule in an app context and transactions of its own; a
 failing run is logged and rolled back, and tried again next time.
 
 Jobs: the log integrator (every LOG_INTEGRATE_SECONDS: queued access events
-become leaves of the log, one signed checkpoint per batch), activation codes
+become leaves of the log, one signed checkpoint per batch), telling subjects
+of institutions' queries once they are in the log (as often), activation codes
 and password reset links for queued requests (every REGISTRATION_SECONDS),
 the dispute
 deadline sweep (every SWEEP_MINUTES), the delivery of queued e-mail the
@@ -25,6 +26,7 @@ from collections.abc import Callable
 
 from flask import Flask
 
+from portal.access import notify
 from portal.accounts import recovery, registration, signin
 from portal.api import idempotency
 from portal.audit.integrator import integrate_all
@@ -74,6 +76,23 @@ def send_codes(app: Flask) -> int:
         return _guarded("activation codes", send)
 
 
+def tell_of_queries(app: Flask) -> int:
+    """Tell subjects of the institutions' queries the integrator has placed
+    in the log since the last run."""
+    with app.app_context():
+
+        def tell() -> int:
+            total = 0
+            while done := notify.tell_of_queries(session(), vault()):
+                session().commit()
+                if pending := session().info.pop(PENDING, None):  # e-mailed now, as a request's are
+                    deliver_soon(app, pending)
+                total += done
+            return total
+
+        return _guarded("query notices", tell)
+
+
 def deliver_mail(app: Flask) -> int:
     """E-mail what is still queued; returns how many went out."""
     with app.app_context():
@@ -98,6 +117,7 @@ def jobs(app: Flask) -> list[tuple[str, float, Job]]:
     """(name, seconds between runs, job) for every job this app has on."""
     out: list[tuple[str, float, Job]] = [
         ("log integration", float(app.config["LOG_INTEGRATE_SECONDS"]), integrate_log),
+        ("query notices", float(app.config["LOG_INTEGRATE_SECONDS"]), tell_of_queries),
         ("codes and links", float(app.config["REGISTRATION_SECONDS"]), send_codes),
     ]
     if (minutes := float(app.config.get("SWEEP_MINUTES") or 0)) > 0:

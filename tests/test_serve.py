@@ -107,7 +107,8 @@ def test_serve_with_worker_processes_and_the_job_worker(tmp_path):
                 break
             time.sleep(0.1)
         assert any(
-            line.startswith("portal worker: log integration, codes and links, dispute deadline sweep") for line in lines
+            line.startswith("portal worker: log integration, query notices, codes and links, dispute deadline sweep")
+            for line in lines
         ), lines
     finally:
         proc.terminate()
@@ -122,8 +123,8 @@ def test_the_worker_runs_each_job_once(tmp_path):
     subprocess.run([*run, "init"], env=env, check=True, capture_output=True)
     done = subprocess.run([*run, "worker", "--once"], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert "portal worker: log integration, codes and links, dispute deadline sweep" in done.stdout
-    assert "log integration: 0, codes and links: 0, dispute deadline sweep: 0" in done.stdout
+    assert "portal worker: log integration, query notices, codes and links, dispute deadline sweep" in done.stdout
+    assert "log integration: 0, query notices: 0, codes and links: 0, dispute deadline sweep: 0" in done.stdout
     refused = subprocess.run(
         [*run, "worker", "--once"], env={**env, "PORTAL_DATABASE_URL": "sqlite:////nonexistent/db"}, capture_output=True
     )

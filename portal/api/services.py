@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from portal.access import consents
 from portal.access.basis import Basis, legal_basis
 from portal.access.models import Consent
-from portal.access.notify import tell_subject_of_query
 from portal.api.problems import PREFIX
 from portal.api.schemas import AuthorisationRequest, FurnishRequest
 from portal.audit import disclosures
@@ -180,7 +179,8 @@ def query_report(
     today: date,
 ) -> QueryResult:
     """Decide, record the attempt (served or refused: exactly one event),
-    and when served build the report and keep what was sent."""
+    and when served build the report and keep what was sent. The subject is
+    told by the worker (`access.notify.tell_of_queries`), off this request."""
     # Hold the subject before deciding: a revocation or a lock committed
     # before this query is then seen by it, and one under way waits for it,
     # so nothing is served on a basis already withdrawn.
@@ -197,7 +197,6 @@ def query_report(
         purpose=purpose.value,
         detail={**basis.detail(), "key_id": key.key_id},
     )
-    tell_subject_of_query(session, vault, subject, institution, purpose.value, event.outcome)
     if not basis.allowed:
         # Answered with a 403, yet the subject sees the attempt and is told.
         keep_refused_attempt(session)

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, new_id, str_enum, utcnow
@@ -67,6 +67,17 @@ class AccessEvent(Base):
     detail_ct: Mapped[bytes] = mapped_column(LargeBinary)
     # Its leaf in the transparency log, appended in the same transaction.
     log_index: Mapped[int | None] = mapped_column(unique=True)
+
+
+class EventCursor(Base):
+    """How far a background job has read the access log, by log index: it
+    takes the events after it in log order. The integrator gives indexes in
+    the order it commits them, so no event is passed over."""
+
+    __tablename__ = "event_cursors"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=-1)
 
 
 class Disclosure(Base):

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from portal import worker
 from portal.access.models import Complaint, Consent
 from portal.accounts.models import User
 from portal.audit.events import record_event
@@ -362,7 +363,7 @@ def test_agents_see_the_log_but_cannot_change_authorities_or_the_lock(app, world
 
 
 def test_an_institution_query_is_told_to_the_subject_served_or_refused(app, world):
-    """Through the real API: the subject hears of each query at once."""
+    """Through the real API: the subject hears of each query, from the worker."""
     from portal.access import consents as grants
     from portal.institutions.models import ApiScope, Institution
     from portal.institutions.services import issue_api_key
@@ -390,11 +391,42 @@ def test_an_institution_query_is_told_to_the_subject_served_or_refused(app, worl
         s.commit()
     served = api.get("/api/v1/reports/11010519491231002X?purpose=loan_approval", headers=headers)
     assert served.status_code == 200
+
+    def titles(user_id):
+        with app.app_context():
+            return [m.title for m in notifications.inbox(session(), vault(), session().get(User, user_id))[0]]
+
+    assert titles(world.user_a.id) == []  # the request wrote no message: the worker tells
+    worker.integrate_log(app)
+    worker.tell_of_queries(app)
+    assert titles(world.user_a.id) == ["测试银行 已获取您的信用报告", "测试银行 查询您的信用报告被拒绝"]  # newest first
+    worker.tell_of_queries(app)  # each query is told once
+    assert len(titles(world.user_a.id)) == 2
+    assert titles(world.user_b.id) == []  # person B hears nothing
+
+
+def test_a_query_is_told_in_the_readers_language(app, world):
+    """Found by a walk through the portal: what institutions caused was
+    always told in Chinese. The worker writes in the reader's saved language."""
+    from portal.institutions.models import ApiScope, Institution
+    from portal.institutions.services import issue_api_key
+
     with app.app_context():
-        titles = [m.title for m in notifications.inbox(session(), vault(), session().get(User, world.user_a.id))[0]]
-    assert titles == ["测试银行 已获取您的信用报告", "测试银行 查询您的信用报告被拒绝"]  # newest first, in Chinese
-    with app.app_context():  # person B hears nothing
-        assert notifications.inbox(session(), vault(), session().get(User, world.user_b.id))[0] == []
+        s = session()
+        token = issue_api_key(s, s.get(Institution, world.bank.id), [ApiScope.QUERY])
+        s.get(User, world.user_a.id).locale = "en"
+        name_en = s.get(Institution, world.bank.id).name_en
+        s.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (
+        app.test_client().get("/api/v1/reports/11010519491231002X?purpose=loan_approval", headers=headers).status_code
+        == 403
+    )
+    worker.integrate_log(app)
+    worker.tell_of_queries(app)
+    with app.app_context():
+        (message,), _total = notifications.inbox(session(), vault(), session().get(User, world.user_a.id))
+    assert message.title == f"{name_en} was refused your credit report"
 
 
 def test_every_kind_of_event_has_a_name_people_can_read():

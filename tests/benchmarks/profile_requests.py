@@ -105,6 +105,7 @@ def profile(folder: Path, args: argparse.Namespace) -> None:
         sys.exit(f"sign-in failed ({done.status_code})")
     subject_id = re.search(rb"/subjects/([0-9a-f-]{36})/report", client.get("/me").data).group(1).decode()
     rng = random.Random(1)
+    api = app.test_client()  # an institution's client: no cookie
 
     def furnish():
         body = {
@@ -123,13 +124,13 @@ def profile(folder: Path, args: argparse.Namespace) -> None:
                 },
             },
         }
-        return client.post("/api/v1/records", json=body, headers={"Authorization": f"Bearer {furnish_key}"})
+        return api.post("/api/v1/records", json=body, headers={"Authorization": f"Bearer {furnish_key}"})
 
     kinds = {
         "landing page": lambda: client.get("/"),
         "report page": lambda: client.get(f"/subjects/{subject_id}/report"),
         "who accessed": lambda: client.get(f"/subjects/{subject_id}/access"),
-        "api query": lambda: client.get(
+        "api query": lambda: api.get(
             f"/api/v1/reports/{person['subject_identifier']}?purpose=loan_approval&kind=person",
             headers={"Authorization": f"Bearer {query_key}"},
         ),
