@@ -196,15 +196,16 @@ class Invitation(Base):
 
 
 class SignInThrottle(Base):
-    """Failed sign-ins to one account from one client address (kept as a
-    keyed hash, not the address): that address waits longer after each
-    failure, while the owner signs in from elsewhere as usual."""
+    """Failed sign-ins with one e-mail address from one client address (both
+    kept as keyed hashes): that client waits longer after each failure,
+    while the owner signs in from elsewhere as usual. Counted whether or not
+    the e-mail has an account, so a failure takes the same work either way."""
 
     __tablename__ = "sign_in_throttles"
-    __table_args__ = (UniqueConstraint("user_id", "address_bidx"),)
+    __table_args__ = (UniqueConstraint("email_bidx", "address_bidx"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    email_bidx: Mapped[bytes] = mapped_column(LargeBinary(32))  # as users.email_bidx
     address_bidx: Mapped[bytes] = mapped_column(LargeBinary(32))
     failures: Mapped[int] = mapped_column(default=0)
     last_failure_at: Mapped[datetime] = mapped_column(default=utcnow)

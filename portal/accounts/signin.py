@@ -23,13 +23,13 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from flask_babel import force_locale, gettext
-from sqlalchemy import CursorResult, Select, case, delete, select, update
+from sqlalchemy import ColumnElement, CursorResult, case, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.accounts.models import SignInThrottle, User
-from portal.accounts.services import MAX_PASSWORD, find_user, password_matches, user_email
+from portal.accounts.services import EMAIL_INDEX, MAX_PASSWORD, normalise_email, password_matches, user_email
 from portal.crypto import Vault
 from portal.db import utcnow
 from portal.i18n import DEFAULT
@@ -45,12 +45,25 @@ ADDRESS_INDEX = "sign-in.address"
 
 def authenticate(session: Session, vault: Vault, email: str, password: str, address: str) -> User | None:
     """The user, or None: for an unknown e-mail, a wrong password or an
-    address that must wait alike, so the answer reveals nothing. Failures
-    are forgiven only when the whole sign-in succeeds (`forgive`), not
-    before a second factor is checked."""
-    user = find_user(session, vault, email) if len(password) <= MAX_PASSWORD else None
-    if user is None or not user.is_active or blocked(session, vault, user, address):
+    address that must wait alike, so the answer reveals nothing. A wrong
+    password and an unknown e-mail run the same statements (the failure is
+    counted under the e-mail's keyed hash either way), so the time of the
+    answer does not tell whether the address has an account. Failures are
+    forgiven only when the whole sign-in succeeds (`forgive`), not before a
+    second factor is checked."""
+    if len(password) > MAX_PASSWORD:
         password_matches(None, password)
+        return None
+    email_bidx = vault.blind_index(EMAIL_INDEX, normalise_email(email))
+    user = session.scalar(select(User).where(User.email_bidx == email_bidx))
+    if user is not None and not user.is_active:
+        user = None  # a closed account answers as no account
+    if _waits(session, vault, email_bidx, address) or (user is not None and _staff_locked(user)):
+        password_matches(None, password)
+        return None
+    if user is None:
+        password_matches(None, password)
+        _count_failure(session, vault, email_bidx, address, owner=None)
         return None
     if not password_matches(user, password):
         register_failure(session, vault, user, address)
@@ -82,32 +95,30 @@ def _address_index(vault: Vault, address: str) -> bytes:
     return vault.blind_index(ADDRESS_INDEX, address)
 
 
-def _of(vault: Vault, user: User, address: str) -> Select[SignInThrottle]:
-    return select(SignInThrottle).where(
-        SignInThrottle.user_id == user.id, SignInThrottle.address_bidx == _address_index(vault, address)
-    )
+def _of(vault: Vault, email_bidx: bytes, address: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    return SignInThrottle.email_bidx == email_bidx, SignInThrottle.address_bidx == _address_index(vault, address)
 
 
-def _row(session: Session, vault: Vault, user: User, address: str) -> SignInThrottle | None:
-    # Counted by UPDATEs (register_failure): read what is stored, not a copy the session holds.
-    return session.scalar(_of(vault, user, address).execution_options(populate_existing=True))
+def _waits(session: Session, vault: Vault, email_bidx: bytes, address: str) -> bool:
+    until = session.scalar(select(SignInThrottle.blocked_until).where(*_of(vault, email_bidx, address)))
+    return until is not None and until > utcnow()
+
+
+def _staff_locked(user: User) -> bool:
+    return user.role.is_staff and user.locked_until is not None and user.locked_until > utcnow()
 
 
 def blocked(session: Session, vault: Vault, user: User, address: str) -> bool:
     """Whether sign-ins to `user` from `address` must wait now."""
-    now = utcnow()
-    if user.role.is_staff:
-        return user.locked_until is not None and user.locked_until > now
-    row = _row(session, vault, user, address)
-    return row is not None and row.blocked_until is not None and row.blocked_until > now
+    return _staff_locked(user) or _waits(session, vault, user.email_bidx, address)
 
 
 def register_failure(session: Session, vault: Vault, user: User, address: str) -> None:
     """Count a failure of `user` from `address`; the owner is told when it
-    starts a wait. Each count is one UPDATE of the stored number, so
-    failures sent at once all count (a read, then a write of the read
+    starts a wait. Staff accounts also lock, from everywhere, after
+    THROTTLE_AFTER failures. Each count is one UPDATE of the stored number,
+    so failures sent at once all count (a read, then a write of the read
     number plus one, would let parallel guesses past the limit)."""
-    now = utcnow()
     if user.role.is_staff:
         failures = session.execute(
             update(User)
@@ -118,20 +129,27 @@ def register_failure(session: Session, vault: Vault, user: User, address: str) -
         ).scalar_one()
         set_committed_value(user, "failed_logins", failures)  # what is stored now, not a change to write
         if failures >= THROTTLE_AFTER:
-            user.locked_until, user.failed_logins = now + STAFF_LOCK, 0
+            user.locked_until, user.failed_logins = utcnow() + STAFF_LOCK, 0
             _tell_owner(session, vault, user)
-        session.flush()
-        return
-    bidx = _address_index(vault, address)
-    if _row(session, vault, user, address) is None:
+    _count_failure(session, vault, user.email_bidx, address, owner=None if user.role.is_staff else user)
+
+
+def _count_failure(session: Session, vault: Vault, email_bidx: bytes, address: str, owner: User | None) -> None:
+    """Count a failure under (e-mail, address), whether or not the e-mail
+    has an account (the same statements); `owner` is told when a wait
+    starts."""
+    now = utcnow()
+    row = _of(vault, email_bidx, address)
+    if session.scalar(select(SignInThrottle.id).where(*row)) is None:
         try:
             with session.begin_nested():  # two first failures at once: one row
-                session.add(SignInThrottle(user_id=user.id, address_bidx=bidx, failures=0))
+                session.add(
+                    SignInThrottle(email_bidx=email_bidx, address_bidx=_address_index(vault, address), failures=0)
+                )
         except IntegrityError:  # the other one committed it
             pass
-    told_lately = _waits_started_since(session, user, now - TELL_AT_MOST_EVERY)
+    told_lately = _waits_started_since(session, email_bidx, now - TELL_AT_MOST_EVERY)
     stale = SignInThrottle.last_failure_at < now - FORGET_AFTER  # old failures count for nothing
-    row = SignInThrottle.user_id == user.id, SignInThrottle.address_bidx == bidx
     failures = session.execute(
         update(SignInThrottle)
         .where(*row)
@@ -151,16 +169,17 @@ def register_failure(session: Session, vault: Vault, user: User, address: str) -
             .values(blocked_until=now + wait)
             .execution_options(synchronize_session=False)
         )
-        if failures == THROTTLE_AFTER and not told_lately:
-            _tell_owner(session, vault, user)
+        if failures == THROTTLE_AFTER and not told_lately and owner is not None:
+            _tell_owner(session, vault, owner)
     session.flush()
 
 
 def forgive(session: Session, vault: Vault, user: User, address: str) -> None:
     """A whole sign-in succeeded from `address`: its failures are forgotten."""
     user.failed_logins, user.locked_until = 0, None
-    if (row := _row(session, vault, user, address)) is not None:
-        session.delete(row)
+    session.execute(
+        delete(SignInThrottle).where(*_of(vault, user.email_bidx, address)).execution_options(synchronize_session=False)
+    )
     session.flush()
 
 
@@ -172,11 +191,11 @@ def forget_old(session: Session) -> int:
     return cast(CursorResult[Any], session.execute(delete(SignInThrottle).where(old))).rowcount
 
 
-def _waits_started_since(session: Session, user: User, since: datetime) -> bool:
+def _waits_started_since(session: Session, email_bidx: bytes, since: datetime) -> bool:
     return (
         session.scalar(
             select(SignInThrottle.id)
-            .where(SignInThrottle.user_id == user.id, SignInThrottle.failures >= THROTTLE_AFTER)
+            .where(SignInThrottle.email_bidx == email_bidx, SignInThrottle.failures >= THROTTLE_AFTER)
             .where(SignInThrottle.last_failure_at >= since)
             .limit(1)
         )

@@ -8,7 +8,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from portal.accounts.models import AuthSession, Role, SignInThrottle, User
 from portal.db import utcnow
@@ -300,3 +300,35 @@ def test_counts_a_day_old_are_forgotten_by_the_worker(app):
     assert forget_expired(app) == 1
     with db(app) as (s, _):
         assert [t.failures for t in s.scalars(select(SignInThrottle))] == [1]
+
+
+def test_a_wrong_password_and_an_unknown_address_do_the_same_work(app, monkeypatch):
+    """Found in review of the outside attack run's fixes: a wrong password
+    for an account wrote its failure count, an unknown e-mail wrote nothing,
+    so the time of the answer told which addresses have an account (and so,
+    for a person, a credit file). Now both run the very same SQL statements
+    (the count is kept under the e-mail's keyed hash either way) and the same
+    argon2id work."""
+    monkeypatch.setattr(limiter, "enabled", False)
+    new_user(app, EMAIL)
+    with app.app_context():
+        engine = session().get_bind()
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(re.sub(r"sa_savepoint_\d+", "sa_savepoint", statement))
+
+    runs = {}
+    for attempt in (1, 2):  # the first failure makes the count's row, the second adds to it
+        for who in (EMAIL, "nobody@test.example"):
+            client = from_address(app, STRANGER)
+            client.get("/login")
+            event.listen(engine, "before_cursor_execute", seen)
+            try:
+                response = login(client, who, f"wrong password number {attempt}")
+            finally:
+                event.remove(engine, "before_cursor_execute", seen)
+            assert response.status_code == 200
+            runs[who], statements[:] = list(statements), []
+        assert runs[EMAIL] == runs["nobody@test.example"], attempt
+        assert any(s.lstrip().upper().startswith("UPDATE SIGN_IN_THROTTLES") for s in runs[EMAIL])

@@ -66,4 +66,6 @@ def test_two_failures_at_once_both_count(app, role):
         if role.is_staff:
             assert first.get(User, user.id).failed_logins == 3
         else:
-            assert first.scalar(select(SignInThrottle.failures).where(SignInThrottle.user_id == user.id)) == 3
+            assert (
+                first.scalar(select(SignInThrottle.failures).where(SignInThrottle.email_bidx == user.email_bidx)) == 3
+            )
