@@ -32,7 +32,8 @@ def serve(app: Flask, factory: Callable[[], Flask], host: str, port: int, worker
     with the server."""
     # The command's own connections are not to be inherited by the workers.
     app.extensions["portal.db"].engine.dispose()
-    jobs = subprocess.Popen([sys.executable, "-m", "portal", "worker"])
+    # -P: the portal this command runs, not a `portal` folder in the current directory.
+    jobs = subprocess.Popen([sys.executable, "-P", "-m", "portal", "worker"])
     try:
         _Gunicorn(
             factory,

@@ -60,13 +60,18 @@ def test_serve_demo_over_http(tmp_path):
         proc.wait(timeout=10)
 
 
-def start(tmp_path, *args):
+def start(tmp_path, *args, cwd=None):
     """`portal <args>` on a fresh demo instance; returns the process once it
     says it is running, with its output so far."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
     env["PORTAL_INSTANCE_PATH"] = str(tmp_path / "instance")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "portal", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [sys.executable, "-P", "-m", "portal", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=cwd,
     )
     lines = []
     for line in proc.stdout:
@@ -89,9 +94,14 @@ def answers(port, path="/"):
 @pytest.mark.slow
 def test_serve_with_worker_processes_and_the_job_worker(tmp_path):
     """--workers 2: gunicorn's processes answer (the demo's outbox too), and
-    a `portal worker` runs beside them until the server stops."""
+    a `portal worker` runs beside them until the server stops; the worker is
+    the portal that serves, even when started from a folder holding another
+    `portal` (a checkout of another version)."""
+    decoy = tmp_path / "elsewhere" / "portal"
+    decoy.mkdir(parents=True)
+    (decoy / "__init__.py").write_text("raise SystemExit('another portal was imported')\n")
     port = free_port()
-    proc, env, output = start(tmp_path, "serve", "--demo", "--workers", "2", "--port", str(port))
+    proc, env, output = start(tmp_path, "serve", "--demo", "--workers", "2", "--port", str(port), cwd=decoy.parent)
     try:
         assert f"http://127.0.0.1:{port}/" in output
         assert answers(port)[0] == 200
