@@ -116,6 +116,21 @@ def new_identifier(rng: random.Random) -> str:
     return first17 + resident_id_check(first17)
 
 
+def furnish_body(rng: random.Random) -> dict:
+    """A new loan of a new subject, as the mix furnishes it."""
+    return {
+        "subject": {"kind": "person", "identifier": new_identifier(rng), "name": "负载测试"},
+        "record": {
+            "category": "loan",
+            "reference": f"LOAD-{rng.getrandbits(48):012x}",
+            "status": "active",
+            "negative": False,
+            "ended_on": None,
+            "details": {"currency": "CNY", "principal": "120000.00", "balance": "80000.00", "opened_on": "2024-05-01"},
+        },
+    }
+
+
 def load(port: int, users: int, seconds: float, actions, cookies: list[str]) -> dict[str, list]:
     """Run `users` clients for `seconds`; each picks actions by weight.
     Returns latencies (s) and errors per kind."""
@@ -288,24 +303,8 @@ def main() -> None:
         identifier = person["subject_identifier"]
 
         def furnish(rng: random.Random):
-            body = {
-                "subject": {"kind": "person", "identifier": new_identifier(rng), "name": "负载测试"},
-                "record": {
-                    "category": "loan",
-                    "reference": f"LOAD-{rng.getrandbits(48):012x}",
-                    "status": "active",
-                    "negative": False,
-                    "ended_on": None,
-                    "details": {
-                        "currency": "CNY",
-                        "principal": "120000.00",
-                        "balance": "80000.00",
-                        "opened_on": "2024-05-01",
-                    },
-                },
-            }
             headers = {"Authorization": f"Bearer {furnish_key}", "Content-Type": "application/json"}
-            return "POST", "/api/v1/records", json.dumps(body).encode(), headers, {201}
+            return "POST", "/api/v1/records", json.dumps(furnish_body(rng)).encode(), headers, {201}
 
         ACTIONS.update(
             {

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from load import PG, new_identifier  # noqa: E402
+from load import PG, furnish_body  # noqa: E402
 
 
 def main() -> None:
@@ -108,22 +108,7 @@ def profile(folder: Path, args: argparse.Namespace) -> None:
     api = app.test_client()  # an institution's client: no cookie
 
     def furnish():
-        body = {
-            "subject": {"kind": "person", "identifier": new_identifier(rng), "name": "负载测试"},
-            "record": {
-                "category": "loan",
-                "reference": f"LOAD-{rng.getrandbits(48):012x}",
-                "status": "active",
-                "negative": False,
-                "ended_on": None,
-                "details": {
-                    "currency": "CNY",
-                    "principal": "120000.00",
-                    "balance": "80000.00",
-                    "opened_on": "2024-05-01",
-                },
-            },
-        }
+        body = furnish_body(rng)
         return api.post("/api/v1/records", json=body, headers={"Authorization": f"Bearer {furnish_key}"})
 
     kinds = {
