@@ -147,9 +147,11 @@ def profile(folder: Path, args: argparse.Namespace) -> None:
             call()
             print("\n".join(f"  {' '.join(q.split())[:300]}" for q in shown))
         ms = statistics.median(timings) * 1e3
-        landing = landing or ms
+        if name == "landing page":
+            landing = ms
         cpu_ms = statistics.median(cpu) * 1e3
-        print(f"{name:<14} {ms:10.2f} {cpu_ms:8.2f} {ms / landing:10.1f} {statements[0] / args.requests:11.1f}")
+        ratio = f"{ms / landing:.1f}" if landing else "-"
+        print(f"{name:<14} {ms:10.2f} {cpu_ms:8.2f} {ratio:>10} {statements[0] / args.requests:11.1f}")
         if profiler:
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(30)
