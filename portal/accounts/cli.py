@@ -8,8 +8,9 @@ from flask.cli import AppGroup
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from portal.accounts import sessions, two_factor
+from portal.accounts import recovery, sessions, two_factor
 from portal.accounts.services import find_user, user_email
+from portal.audit.models import EventKind
 from portal.extensions import session, vault
 from portal.i18n import DEFAULT
 from portal.notifications.services import notify
@@ -22,8 +23,9 @@ users = AppGroup("users", help="Accounts: recover a lost second factor.")
 def reset_second_factor(email: str) -> None:
     """Turn off two-step sign-in of the account EMAIL (its authenticator
     and recovery codes lost), after checking who asks by other means. Every
-    session ends; the owner is told; staff must set it up again at their
-    next sign-in."""
+    session ends; the owner is told, and for a subject's account it is an
+    access event of the file; staff must set it up again at their next
+    sign-in."""
     user = find_user(session(), vault(), email)
     if user is None:
         raise click.ClickException(f"no account uses {email!r}")
@@ -31,6 +33,7 @@ def reset_second_factor(email: str) -> None:
         raise click.ClickException(f"{email} has no second factor to reset")
     two_factor.disable(session(), vault(), user)
     sessions.revoke_all(session(), user)
+    recovery.account_event(session(), vault(), user, EventKind.SECOND_FACTOR_RESET, channel="staff")
     with force_locale(user.locale or DEFAULT):
         notify(
             session(),

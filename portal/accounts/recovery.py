@@ -160,7 +160,7 @@ def reset_password(session: Session, vault: Vault, token: str, password: str, co
     sessions.revoke_all(session, user)
     if lost_factor:
         _second_factor_off(session, vault, user)
-    _account_event(session, vault, user, EventKind.ACCOUNT_RECOVERED)
+    account_event(session, vault, user, EventKind.ACCOUNT_RECOVERED)
     # The owner's saved language, else the page's: whoever holds the link reads it.
     with force_locale(user.locale) if user.locale else contextlib.nullcontext():
         notify(
@@ -232,19 +232,19 @@ def _second_factor_off(session: Session, vault: Vault, user: User) -> None:
     """Turn off a lost second factor, proven by a code to the contact on file:
     an access event of the account's file."""
     two_factor.disable(session, vault, user)
-    _account_event(session, vault, user, EventKind.SECOND_FACTOR_RESET)
+    account_event(session, vault, user, EventKind.SECOND_FACTOR_RESET)
 
 
-def _account_event(session: Session, vault: Vault, user: User, kind: EventKind) -> None:
+def account_event(session: Session, vault: Vault, user: User, kind: EventKind, channel: str = "web") -> None:
     """A recovery of a subject's account is an access event of its file
-    (staff have no file)."""
+    (staff have no file); `channel` "staff" when an administrator did it."""
     if user.subject_id is not None:
         record_event(
             session,
             vault,
             session.get_one(Subject, user.subject_id),
             kind,
-            channel="web",
+            channel=channel,
             actor_user_id=user.id,
             detail={"role": user.role.value},
         )

@@ -254,3 +254,19 @@ def test_a_code_to_the_contact_needs_a_live_reset_link(app):
     response = post_form(client, "/password/reset/not-a-real-token/lost", {}, page="/login")
     assert response.status_code == 404
     assert count(app, ActivationCode) == 0
+
+
+def test_an_administrators_reset_of_a_subjects_account_is_an_access_event(app):
+    """Every recovery is an access event of the file: the administrator's
+    too, shown as done by portal staff."""
+    user_id, subject_id, _ = person_with_authenticator(app)
+    done = app.test_cli_runner().invoke(args=["users", "reset-second-factor", EMAIL])
+    assert done.exit_code == 0, done.output
+    with db(app) as (s, _):
+        assert not s.get(User, user_id).has_second_factor
+        events = s.scalars(
+            select(AccessEvent).where(
+                AccessEvent.subject_id == subject_id, AccessEvent.kind == EventKind.SECOND_FACTOR_RESET
+            )
+        ).all()
+    assert [e.channel for e in events] == ["staff"]
