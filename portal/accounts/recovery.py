@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from portal.accounts import sessions, two_factor
 from portal.accounts.models import CodePurpose, PasswordReset, PasswordResetRequest, User
-from portal.accounts.registration import issue_code, take_code, use_code
+from portal.accounts.registration import codes_since, issue_code, live_code, take_code, use_code
 from portal.accounts.services import EMAIL_INDEX, check_password_policy, normalise_email, set_password, user_email
 from portal.accounts.signin import blocked, register_failure
 from portal.audit.events import record_event
@@ -45,6 +45,7 @@ from portal.records.models import Subject
 
 RESET_TTL = timedelta(minutes=30)
 SECOND_FACTOR_CODE_TTL = timedelta(minutes=30)
+CODES_A_DAY = 3  # codes to the contact on file a subject's account may ask for in a day
 
 
 class ResetRefused(Refusal):
@@ -142,7 +143,11 @@ def reset_password(session: Session, vault: Vault, token: str, password: str, co
                 or two_factor.use_recovery_code(session, vault, user, code)
             )
         ):
-            live = take_code(session, vault, user.subject_id, code, CodePurpose.SECOND_FACTOR) if code else None
+            live = (
+                take_code(session, vault, user.subject_id, code, CodePurpose.SECOND_FACTOR)
+                if code and contact_proves_more(session, vault, user)
+                else None
+            )
             if live is None or live.role is not user.role or not use_code(session, live):
                 register_failure(session, vault, user, address)
                 raise ResetRefused(N_("This code is not valid. Codes change every 30 seconds."))
@@ -201,6 +206,14 @@ def second_factor_contact(session: Session, vault: Vault, user: User) -> tuple[S
     return (subject, contact) if contact else None
 
 
+def contact_proves_more(session: Session, vault: Vault, user: User) -> bool:
+    """Whether a code to the contact on file proves more than a reset link
+    does: not when the contact is the sign-in address itself (one mailbox
+    would then stand for both), nor without a contact."""
+    found = second_factor_contact(session, vault, user) if user.has_second_factor else None
+    return found is not None and normalise_email(found[1]) != normalise_email(user_email(session, vault, user))
+
+
 def send_second_factor_code(session: Session, vault: Vault, user: User) -> bool:
     """Send a code that turns off the user's second factor to the contact on
     file (the user has just given the password); False when there is no
@@ -209,6 +222,10 @@ def send_second_factor_code(session: Session, vault: Vault, user: User) -> bool:
     if found is None or not user.has_second_factor:
         return False
     subject, contact = found
+    if live_code(session, subject.id, CodePurpose.SECOND_FACTOR) is not None:
+        return True  # the one sent still works: no new mail, and the owner's is not cancelled
+    if codes_since(session, subject.id, CodePurpose.SECOND_FACTOR, utcnow() - timedelta(days=1)) >= CODES_A_DAY:
+        raise ResetRefused(N_("Too many codes were asked for today. Try again tomorrow, or ask us for help."))
     code = issue_code(session, vault, subject, user.role, CodePurpose.SECOND_FACTOR, SECOND_FACTOR_CODE_TTL)
     with force_locale(user.locale) if user.locale else contextlib.nullcontext():
         notify(

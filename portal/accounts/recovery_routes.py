@@ -4,16 +4,13 @@ credit file). Routes parse and render; the rules are in `recovery`."""
 
 from __future__ import annotations
 
-import time
-
 from flask import flash, redirect, render_template, request, url_for
-from flask import session as cookie
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 
 from portal.accounts import recovery
 from portal.accounts.forms import ConfirmForm, ContactCodeForm, ResetForm, ResetRequestForm
-from portal.accounts.routes import PENDING, bp, pending_sign_in, sign_in
+from portal.accounts.routes import bp, pending_sign_in, sign_in
 from portal.accounts.services import WeakPassword
 from portal.extensions import limiter, session, vault
 from portal.i18n import select_locale
@@ -45,7 +42,7 @@ def reset_password(token: str):
     if found is None:
         return render_template("accounts/reset_invalid.html"), 404
     _reset, user = found
-    can_send = user.has_second_factor and recovery.second_factor_contact(session(), vault(), user) is not None
+    can_send = recovery.contact_proves_more(session(), vault(), user)
     form = ResetForm()
     if not user.has_second_factor:
         del form.code
@@ -73,7 +70,13 @@ def reset_lost_second_factor(token: str):
     found = recovery.valid_link(session(), token)
     if found is None:
         return render_template("accounts/reset_invalid.html"), 404
-    if ConfirmForm().validate_on_submit() and recovery.send_second_factor_code(session(), vault(), found[1]):
+    if not recovery.contact_proves_more(session(), vault(), found[1]) or not ConfirmForm().validate_on_submit():
+        return redirect(url_for("accounts.reset_password", token=token))
+    try:
+        recovery.send_second_factor_code(session(), vault(), found[1])
+    except recovery.ResetRefused as exc:
+        flash(exc.translated(), "error")
+    else:
         flash(
             _(
                 "A code was sent to the contact address on file for your credit file. Enter it in place of the "
@@ -93,9 +96,13 @@ def lost_second_factor():
         return redirect(url_for("accounts.login"))
     form = ConfirmForm()
     can_send = recovery.second_factor_contact(session(), vault(), user) is not None
-    if can_send and form.validate_on_submit() and recovery.send_second_factor_code(session(), vault(), user):
-        cookie[PENDING] = {**cookie[PENDING], "at": int(time.time())}
-        return redirect(url_for("accounts.lost_second_factor_code", next=request.args.get("next")))
+    if can_send and form.validate_on_submit():
+        try:
+            recovery.send_second_factor_code(session(), vault(), user)
+        except recovery.ResetRefused as exc:
+            flash(exc.translated(), "error")
+        else:  # the window is not renewed: the code page closes 30 minutes after the password
+            return redirect(url_for("accounts.lost_second_factor_code", next=request.args.get("next")))
     return render_template("accounts/lost_second_factor.html", form=form, can_send=can_send)
 
 
@@ -112,6 +119,7 @@ def lost_second_factor_code():
         except recovery.ResetRefused as exc:
             form.code.errors.append(exc.translated())
         else:
+            signed_in = sign_in(user, url_for("accounts.two_factor_setup"))  # a new session: flash after it
             flash(_("Two-step sign-in is off and every other device was signed out. Set it up again now."), "warning")
-            return sign_in(user, url_for("accounts.two_factor_setup"))
+            return signed_in
     return render_template("accounts/lost_second_factor_code.html", form=form)

@@ -8,12 +8,12 @@ import hmac
 import secrets
 import unicodedata
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import CursorResult, case, select, update
+from sqlalchemy import CursorResult, case, func, select, update
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import ActivationCode, CodePurpose, RegistrationRequest, Role, User
@@ -75,6 +75,35 @@ def issue_code(
     return code
 
 
+def live_code(session: Session, subject_id: uuid.UUID, purpose: CodePurpose) -> ActivationCode | None:
+    return session.scalar(
+        select(ActivationCode)
+        .where(
+            ActivationCode.subject_id == subject_id,
+            ActivationCode.purpose == purpose,
+            ActivationCode.used_at.is_(None),
+            ActivationCode.expires_at > utcnow(),
+        )
+        .order_by(ActivationCode.created_at.desc())
+        .limit(1)
+    )
+
+
+def codes_since(session: Session, subject_id: uuid.UUID, purpose: CodePurpose, since: datetime) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(ActivationCode)
+            .where(
+                ActivationCode.subject_id == subject_id,
+                ActivationCode.purpose == purpose,
+                ActivationCode.created_at >= since,
+            )
+        )
+        or 0
+    )
+
+
 def take_code(
     session: Session, vault: Vault, subject_id: uuid.UUID | None, code: str, purpose: CodePurpose
 ) -> ActivationCode | None:
@@ -85,17 +114,7 @@ def take_code(
     neither. The caller marks a code it accepts used (`use_code`)."""
     subject_id = subject_id or _NOBODY
     now = utcnow()
-    live = session.scalar(
-        select(ActivationCode)
-        .where(
-            ActivationCode.subject_id == subject_id,
-            ActivationCode.purpose == purpose,
-            ActivationCode.used_at.is_(None),
-            ActivationCode.expires_at > now,
-        )
-        .order_by(ActivationCode.created_at.desc())
-        .limit(1)
-    )
+    live = live_code(session, subject_id, purpose)
     given = _code_hash(vault, subject_id, "".join(code.split()))
     if live is not None and hmac.compare_digest(live.code_hash, given):
         return live

@@ -38,7 +38,7 @@ from portal.accounts.services import (
     user_email,
     verify_password,
 )
-from portal.accounts.signin import authenticate, forgive, pending_user, register_failure
+from portal.accounts.signin import authenticate, forgive, password_stamp, pending_user, register_failure
 from portal.extensions import limiter, session, vault
 from portal.i18n import select_locale
 from portal.notifications.services import notify
@@ -67,7 +67,7 @@ def pending_sign_in(seconds: int = PENDING_SECONDS) -> User | None:
         cookie.pop(PENDING, None)
         flash(_("Please sign in again."), "error")
         return None
-    user = pending_user(session(), vault(), pending["user"], get_remote_address())
+    user = pending_user(session(), vault(), pending["user"], pending.get("pw", ""), get_remote_address())
     if user is None:
         cookie.pop(PENDING, None)
         flash(
@@ -184,7 +184,7 @@ def login():
             )
         elif user.has_second_factor:
             cookie.clear()
-            cookie[PENDING] = {"user": str(user.id), "at": int(time.time())}
+            cookie[PENDING] = {"user": str(user.id), "at": int(time.time()), "pw": password_stamp(user)}
             return redirect(url_for("accounts.second_factor", next=request.args.get("next")))
         else:
             return sign_in(user, request.args.get("next"))

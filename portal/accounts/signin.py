@@ -17,6 +17,8 @@ Answers never say which case applies: blocked or wrong, the page is the same."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import uuid
 from datetime import datetime, timedelta
@@ -72,11 +74,20 @@ def authenticate(session: Session, vault: Vault, email: str, password: str, addr
     return user
 
 
-def pending_user(session: Session, vault: Vault, user_id: str, address: str) -> User | None:
+def password_stamp(user: User) -> str:
+    """A short digest of the user's password hash: a sign-in awaiting its
+    second factor carries it, so a password changed since ends it."""
+    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:32]
+
+
+def pending_user(session: Session, vault: Vault, user_id: str, stamp: str, address: str) -> User | None:
     """The user a sign-in awaiting its second factor names (by the id the
-    signed cookie holds); None when gone, or when its address must wait."""
+    signed cookie holds); None when gone, when the password changed since
+    it was given, or when its address must wait."""
     user = session.get(User, uuid.UUID(user_id))
-    if user is None or not user.is_active or blocked(session, vault, user, address):
+    if user is None or not user.is_active or not hmac.compare_digest(stamp, password_stamp(user)):
+        return None
+    if blocked(session, vault, user, address):
         return None
     return user
 

@@ -10,12 +10,14 @@ import re
 from datetime import timedelta
 
 import pyotp
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
+from portal.accounts import two_factor
 from portal.accounts.models import ActivationCode, CodePurpose, Role, User
 from portal.accounts.registration import issue_code
-from portal.accounts.services import create_user
+from portal.accounts.services import create_user, set_password
 from portal.audit.models import AccessEvent, EventKind
+from portal.db import utcnow
 from portal.extensions import limiter, session
 from portal.records.models import Subject, SubjectKind
 from portal.records.services import create_subject
@@ -270,3 +272,129 @@ def test_an_administrators_reset_of_a_subjects_account_is_an_access_event(app):
             )
         ).all()
     assert [e.channel for e in events] == ["staff"]
+
+
+# -- found in review -----------------------------------------------------------------
+def person_whose_contact_is_the_sign_in_address(app):
+    subject_id = person_on_file(app)
+    with db(app) as (s, v):
+        return create_user(
+            s,
+            v,
+            role=Role.PERSON,
+            email=PERSON_CONTACT,
+            display_name="same",
+            password=PASSWORD,
+            totp_secret=pyotp.random_base32(),
+            subject_id=subject_id,
+        ).id
+
+
+def test_one_mailbox_does_not_stand_for_both_proofs_on_the_reset_page(app):
+    """The reset link and a code to the contact on file both go to the same
+    mailbox when the contact is the sign-in address: the mailbox alone must
+    not reset the password and turn off the second factor."""
+    user_id = person_whose_contact_is_the_sign_in_address(app)
+    client = english_client(app)
+    post_form(client, "/password/reset", {"email": PERSON_CONTACT})
+    send_codes(app)
+    link = next(m for m in outbox(app, PERSON_CONTACT) if "/password/reset/" in m.body)
+    path = re.search(r"/password/reset/[A-Za-z0-9_\-]+", link.body).group(0)
+    assert "Send a code to the contact on file instead" not in client.get(path).get_data(as_text=True)
+    post_form(client, path + "/lost", {}, page=path)
+    assert count(app, ActivationCode, ActivationCode.purpose == CodePurpose.SECOND_FACTOR) == 0
+    # Even a code made some other way is not taken there.
+    with db(app) as (s, v):
+        user = s.get(User, user_id)
+        code = issue_code(s, v, s.get(Subject, user.subject_id), Role.PERSON, CodePurpose.SECOND_FACTOR, timedelta(1))
+    new = "a brand new and long passphrase"
+    refused = post_form(client, path, {"password": new, "confirm": new, "code": code})
+    assert refused.status_code == 200
+    with db(app) as (s, _):
+        assert s.get(User, user_id).has_second_factor
+
+
+def test_the_pending_sign_in_is_not_renewed_and_ends_with_a_password_change(app, monkeypatch):
+    """Asking for codes again and again must not keep a sign-in that gave
+    the password open for ever, and changing the password ends it."""
+    monkeypatch.setattr(limiter, "enabled", False)
+    user_id, _, _ = person_with_authenticator(app)
+    client = english_client(app)
+    ask_for_code(client)
+    with client.session_transaction() as cookie:
+        at = cookie["pending_2fa"]["at"]
+    post_form(client, "/login/two-step/lost", {}, page="/login/two-step")
+    with client.session_transaction() as cookie:
+        assert cookie["pending_2fa"]["at"] == at  # not renewed
+        cookie["pending_2fa"] = {**cookie["pending_2fa"], "at": at - 301}
+    assert where(client.get("/login/two-step")) == "/login"  # five minutes after the password
+    client = english_client(app)
+    ask_for_code(client)
+    with db(app) as (s, _):
+        set_password(s, s.get(User, user_id), "the owner changed it at once 7")
+    assert where(client.get("/login/two-step/lost/code")) == "/login"
+    assert where(client.get("/login/two-step")) == "/login"
+
+
+def test_asking_again_sends_no_new_code_while_one_is_live_and_at_most_three_a_day(app, monkeypatch):
+    monkeypatch.setattr(limiter, "enabled", False)
+    person_with_authenticator(app)
+    client = english_client(app)
+    ask_for_code(client)
+    first = contact_code(app)
+    post_form(client, "/login/two-step/lost", {}, page="/login/two-step")
+    assert count(app, ActivationCode) == 1  # the owner's code is not cancelled by a second ask
+    assert contact_code(app) == first
+    with db(app) as (s, _):  # that one used, and two more made and used today
+        s.execute(update(ActivationCode).values(used_at=utcnow()))
+        row = s.scalar(select(ActivationCode))
+        for _n in range(2):
+            s.add(
+                ActivationCode(
+                    subject_id=row.subject_id,
+                    role=Role.PERSON,
+                    purpose=CodePurpose.SECOND_FACTOR,
+                    code_hash=b"x" * 32,
+                    expires_at=row.expires_at,
+                    used_at=utcnow(),
+                    attempts=0,
+                )
+            )
+    response = post_form(client, "/login/two-step/lost", {}, page="/login/two-step")
+    assert response.status_code == 200  # stays on the page, saying why
+    assert "Too many codes were asked for today" in response.get_data(as_text=True)
+    assert count(app, ActivationCode) == 3
+
+
+def test_a_code_works_once_and_only_for_its_purpose(app):
+    user_id, subject_id, _ = person_with_authenticator(app)
+    with db(app) as (s, v):
+        registration_code = issue_code(
+            s, v, s.get(Subject, subject_id), Role.PERSON, CodePurpose.REGISTER, timedelta(1)
+        )
+    client = english_client(app)
+    assert where(login(client, EMAIL)) == "/login/two-step"
+    # The code page without asking: a registration code is not taken.
+    assert post_form(client, "/login/two-step/lost/code", {"code": registration_code}).status_code == 200
+    with db(app) as (s, _):
+        assert s.get(User, user_id).has_second_factor
+    post_form(client, "/login/two-step/lost", {}, page="/login/two-step")
+    code = contact_code(app)
+    assert where(post_form(client, "/login/two-step/lost/code", {"code": code})) == "/account/two-step"
+    # Used: once the owner sets a second factor again, the same code does nothing.
+    with db(app) as (s, v):
+        two_factor.enable(s, v, s.get(User, user_id), pyotp.random_base32())
+    again = english_client(app)
+    assert where(login(again, EMAIL)) == "/login/two-step"
+    post_form(again, "/login/two-step/lost/code", {"code": code}, page="/login/two-step")
+    with db(app) as (s, _):
+        assert s.get(User, user_id).has_second_factor
+
+
+def test_turning_off_says_so_after_signing_in(app):
+    person_with_authenticator(app)
+    client = english_client(app)
+    ask_for_code(client)
+    response = post_form(client, "/login/two-step/lost/code", {"code": contact_code(app)})
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Two-step sign-in is off and every other device was signed out." in page
