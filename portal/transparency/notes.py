@@ -55,8 +55,8 @@ def _b64(text: str, what: str) -> bytes:
     return raw
 
 
-def key_id(name: str, public: bytes) -> bytes:
-    return hashlib.sha256(name.encode() + b"\n" + ALG_ED25519 + public).digest()[:4]
+def key_id(name: str, public: bytes, alg: bytes = ALG_ED25519) -> bytes:
+    return hashlib.sha256(name.encode() + b"\n" + alg + public).digest()[:4]
 
 
 def _check_name(name: str) -> str:
@@ -124,19 +124,48 @@ class Verifier:
 
     @classmethod
     def parse(cls, vkey: str) -> Verifier:
-        parts = vkey.strip().split("+", 2)  # the base64 key may contain "+" itself
-        if len(parts) != 3:
-            raise NoteError("a verifier key is name+hexkeyid+base64key")
-        name, hex_id, b64 = parts
-        _check_name(name)
-        if not re.fullmatch(r"[0-9a-f]{8}", hex_id):
-            raise NoteError("the verifier key's id is not 8 lowercase hex digits")
-        kid, raw = bytes.fromhex(hex_id), _b64(b64, "the verifier key")
-        if len(raw) != 33 or len(raw) != 33 or raw[:1] != ALG_ED25519:
-            raise NoteError("the verifier key is not an Ed25519 key with a 4-byte id")
-        if key_id(name, raw[1:]) != kid:
-            raise NoteError("the verifier key's id does not match its name and key")
-        return cls(name, kid, Ed25519PublicKey.from_public_bytes(raw[1:]))
+        name, kid, public = parse_vkey(vkey, ALG_ED25519)
+        return cls(name, kid, public)
+
+
+def parse_vkey(vkey: str, alg: bytes) -> tuple[str, bytes, Ed25519PublicKey]:
+    """(name, key id, public key) of a verifier key of the signature type
+    `alg` (0x01 a log's Ed25519 key, 0x04 a witness's cosignature key)."""
+    if not isinstance(vkey, str):
+        raise NoteError("a verifier key is text: name+hexkeyid+base64key")
+    parts = vkey.strip().split("+", 2)  # the base64 key may contain "+" itself
+    if len(parts) != 3:
+        raise NoteError("a verifier key is name+hexkeyid+base64key")
+    name, hex_id, b64 = parts
+    _check_name(name)
+    if not re.fullmatch(r"[0-9a-f]{8}", hex_id):
+        raise NoteError("the verifier key's id is not 8 lowercase hex digits")
+    kid, raw = bytes.fromhex(hex_id), _b64(b64, "the verifier key")
+    if len(raw) != 33 or raw[:1] != alg:
+        raise NoteError(f"the verifier key is not an Ed25519 key of type 0x{alg.hex()} with a 4-byte id")
+    if key_id(name, raw[1:], alg) != kid:
+        raise NoteError("the verifier key's id does not match its name and key")
+    return name, kid, Ed25519PublicKey.from_public_bytes(raw[1:])
+
+
+def signature_lines(note: str) -> tuple[str, list[tuple[str, bytes]]]:
+    """A signed note's text and its signatures as (key name, key id ||
+    signature), none of them checked yet. Raises NoteError when the note or
+    a signature line is malformed."""
+    if not isinstance(note, str) or not note.endswith("\n") or "\n\n" not in note:
+        raise NoteError("not a signed note: no blank line before the signatures, or no final newline")
+    split = note.rindex("\n\n")
+    text, lines = note[: split + 1], note[split + 2 : -1].split("\n")
+    signatures = []
+    for line in lines:
+        m = _SIG_LINE.fullmatch(line)
+        if not m:
+            raise NoteError(f"malformed signature line {line!r}")
+        blob = _b64(m.group(2), "a signature")
+        if len(blob) < 4:
+            raise NoteError("a signature is too short to hold a key id")
+        signatures.append((m.group(1), blob))
+    return text, signatures
 
 
 def open_note(note: str, vkey: str) -> str:
@@ -144,19 +173,10 @@ def open_note(note: str, vkey: str) -> str:
     Signatures by other keys (witnesses) are skipped; a bad one by this
     key, or none at all, raises NoteError."""
     verifier = Verifier.parse(vkey)
-    if not isinstance(note, str) or not note.endswith("\n") or "\n\n" not in note:
-        raise NoteError("not a signed note: no blank line before the signatures, or no final newline")
-    split = note.rindex("\n\n")
-    text, signatures = note[: split + 1], note[split + 2 : -1].split("\n")
+    text, signatures = signature_lines(note)
     ok = False
-    for line in signatures:
-        m = _SIG_LINE.fullmatch(line)
-        if not m:
-            raise NoteError(f"malformed signature line {line!r}")
-        blob = _b64(m.group(2), "a signature")
-        if len(blob) < 4:
-            raise NoteError("a signature is too short to hold a key id")
-        if m.group(1) != verifier.name or blob[:4] != verifier.key_id:
+    for name, blob in signatures:
+        if name != verifier.name or blob[:4] != verifier.key_id:
             continue
         try:
             verifier.public.verify(blob[4:], text.encode())
