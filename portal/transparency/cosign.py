@@ -89,7 +89,7 @@ class Witness:
         `text`; raises NoteError when it does not verify."""
         if len(blob) != 4 + 8 + 64:
             raise NoteError(f"the cosignature by {self.name} is not {4 + 8 + 64} bytes")
-        (timestamp,) = struct.unpack(">Q", blob[4:12])
+        timestamp = int.from_bytes(blob[4:12], "big")
         if not 0 < timestamp <= MAX_TIME:
             raise NoteError(f"the cosignature by {self.name} has no time")
         try:
