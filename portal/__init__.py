@@ -165,6 +165,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.accounts.routes import bp as accounts
     from portal.api.routes import bp as api  # the institution API: problem+json errors, no CSRF
     from portal.audit.log_routes import bp as transparency
+    from portal.audit.log_routes import witness_policy
     from portal.compliance.routes import bp as officer
     from portal.disputes.routes import bp as disputes
     from portal.notifications.routes import bp as notifications
@@ -174,6 +175,7 @@ def register_blueprints(app: Flask) -> None:
 
     for bp in (site, accounts, agents, records, access, disputes, repair, officer, notifications, transparency, api):
         app.register_blueprint(bp)
+    witness_policy(app)  # a malformed WITNESSES setting stops start-up, saying why
 
 
 def register_errors(app: Flask) -> None:

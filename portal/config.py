@@ -43,6 +43,10 @@ DEFAULTS: dict[str, Any] = {
     "DISPUTE_REGIME": "cn_20_days",  # or fcra_30_days, gdpr_one_month: the deadline of new disputes
     "UNVERIFIABLE_POLICY": "mark",  # or delete: a record nobody could verify is marked, or removed
     "LOG_INTEGRATE_SECONDS": 0.2,  # how often queued access events are sequenced into the log
+    # Witnesses that cosign the log's checkpoints, as JSON:
+    # {"quorum": 1, "witnesses": [{"key": "<verifier key>", "url": "http://..."}]}
+    "WITNESSES": None,
+    "WITNESS_SECONDS": 1.0,  # how often `portal worker` asks them to cosign the newest checkpoint
     "MAIL_RETRY_SECONDS": 60,  # `portal worker` sends what is still queued this often
     "REGISTRATION_SECONDS": 1.0,  # `portal worker` answers queued requests for activation codes this often
     "IDEMPOTENCY_HOURS": 24,  # how long an API Idempotency-Key and its answer are kept

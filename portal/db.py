@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Enum, MetaData, create_engine, event
+from sqlalchemy import DateTime, Enum, Insert, MetaData, Table, create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -99,6 +99,24 @@ def _sqlite_savepoint_writes(conn: Connection, _name: str) -> None:
 # In `Session.info`: the unit of work records a refused attempt that must
 # stay recorded although the request is answered with a refusal (4xx).
 KEEP_REFUSED = "portal.keep_refused"
+
+
+def insert_unless_present(session: Session, table: Table, values: dict[str, Any], keys: list[str]) -> None:
+    """INSERT a row, or nothing when one with the same `keys` exists (also
+    when a concurrent transaction is inserting it: this waits for that one)."""
+    dialect = session.get_bind().dialect.name
+    stmt: Insert
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt = pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+    else:  # pragma: no cover - the portal runs on SQLite and PostgreSQL
+        raise RuntimeError(f"no race-safe insert for {dialect}")
+    session.execute(stmt)
 
 
 def keep_refused_attempt(session: Session) -> None:

@@ -30,7 +30,8 @@ from portal.access import notify
 from portal.accounts import recovery, registration, signin
 from portal.api import idempotency
 from portal.audit.integrator import integrate_all
-from portal.audit.log_routes import log_signer
+from portal.audit.log_routes import log_signer, witness_policy
+from portal.audit.witnessing import Witnessing
 from portal.disputes import sweeper
 from portal.extensions import session, vault
 from portal.notifications.services import PENDING, Mailer, deliver, deliver_soon
@@ -38,6 +39,7 @@ from portal.notifications.services import PENDING, Mailer, deliver, deliver_soon
 log = logging.getLogger(__name__)
 Job = Callable[[Flask], int]
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:5000"  # `portal serve`'s default address
+WITNESS_JOB = "witness cosigning"
 
 
 def _guarded(name: str, work: Callable[[], int]) -> int:
@@ -53,6 +55,19 @@ def integrate_log(app: Flask) -> int:
     """Sequence everything queued now, a batch per transaction."""
     with app.app_context():
         return _guarded("log integration", lambda: integrate_all(session(), log_signer()))
+
+
+def cosign_checkpoints(app: Flask) -> int:
+    """Ask the witnesses to cosign the log's newest checkpoint."""
+    with app.app_context():
+        job = app.extensions.setdefault("portal.witnessing", Witnessing(witness_policy(app)))
+
+        def cosign() -> int:
+            kept = job.run(session(), log_signer())
+            session().commit()
+            return kept
+
+        return _guarded("witness cosigning", cosign)
 
 
 def send_codes(app: Flask) -> int:
@@ -120,6 +135,8 @@ def jobs(app: Flask) -> list[tuple[str, float, Job]]:
         ("query notices", float(app.config["LOG_INTEGRATE_SECONDS"]), tell_of_queries),
         ("codes and links", float(app.config["REGISTRATION_SECONDS"]), send_codes),
     ]
+    if any(w.url for w in witness_policy(app).witnesses):
+        out.append((WITNESS_JOB, float(app.config["WITNESS_SECONDS"]), cosign_checkpoints))
     if (minutes := float(app.config.get("SWEEP_MINUTES") or 0)) > 0:
         out.append(("dispute deadline sweep", minutes * 60, sweeper.sweep_once))
     if Mailer(app.config).enabled:
@@ -130,17 +147,40 @@ def jobs(app: Flask) -> list[tuple[str, float, Job]]:
 
 def run(app: Flask, stop: threading.Event, once: bool = False) -> dict[str, int]:
     """Run every job when due until `stop` is set (or each once, with
-    `once`); returns how much each job did in all."""
+    `once`); returns how much each job did in all. Witness cosigning runs
+    in a thread of its own: a witness slow to answer must not hold up the
+    log's integration."""
     schedule = jobs(app)
+    lanes = [[j for j in schedule if j[0] != WITNESS_JOB], [j for j in schedule if j[0] == WITNESS_JOB]]
+    done = dict.fromkeys((name for name, _, _ in schedule), 0)
+    others = [
+        threading.Thread(target=_loop, args=(app, lane, stop, once, done), name="portal-witnessing", daemon=True)
+        for lane in lanes[1:]
+        if lane
+    ]
+    for thread in others:
+        thread.start()
+    try:
+        _loop(app, lanes[0], stop, once, done)
+    finally:
+        if not once:
+            stop.set()
+        for thread in others:
+            thread.join()
+    return done
+
+
+def _loop(
+    app: Flask, schedule: list[tuple[str, float, Job]], stop: threading.Event, once: bool, done: dict[str, int]
+) -> None:
     due = dict.fromkeys((name for name, _, _ in schedule), 0.0)
-    done = dict.fromkeys(due, 0)
-    while True:
+    while schedule:
         for name, every, job in schedule:
             if (now := time.monotonic()) >= due[name]:
                 done[name] += job(app)
                 due[name] = now + every
         if once or stop.wait(max(0.0, min(due.values()) - time.monotonic())):
-            return done
+            return
 
 
 def start(app: Flask) -> tuple[threading.Thread, threading.Event]:

@@ -6,15 +6,17 @@ log only ever grew and that their events are in it. Bad parameters get a
 from __future__ import annotations
 
 import base64
+import json
 import re
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from portal.crypto import KeyringError
 from portal.extensions import limiter, session
 from portal.transparency import log
-from portal.transparency.checkpoints import latest_checkpoint
-from portal.transparency.notes import DEFAULT_ORIGIN, Signer
+from portal.transparency.cosign import WitnessPolicy
+from portal.transparency.notes import DEFAULT_ORIGIN, NoteError, Signer
+from portal.transparency.witnessed import cosigned_note, witnessed_checkpoint
 
 bp = Blueprint("transparency", __name__, url_prefix="/transparency")
 
@@ -30,6 +32,20 @@ def log_signer() -> Signer:
         )
     signer: Signer = ext["portal.log_signer"]
     return signer
+
+
+def witness_policy(app: Flask | None = None) -> WitnessPolicy:
+    """The witnesses checkpoints need (setting WITNESSES), parsed once."""
+    app = app or current_app
+    ext = app.extensions
+    if "portal.witnesses" not in ext:
+        setting = app.config.get("WITNESSES")
+        try:  # PORTAL_WITNESSES arrives already parsed from JSON
+            ext["portal.witnesses"] = WitnessPolicy.parse(json.dumps(setting) if isinstance(setting, dict) else setting)
+        except NoteError as exc:
+            raise ValueError(f"setting WITNESSES: {exc}") from None
+    policy: WitnessPolicy = ext["portal.witnesses"]
+    return policy
 
 
 class BadParameter(Exception):
@@ -76,8 +92,23 @@ def _proof(proof: list[bytes], **about: int) -> Response:
 @bp.get("/checkpoint")
 @limiter.limit("60 per minute")  # it may sign and store a checkpoint: not for flooding
 def checkpoint() -> Response:
-    """The latest signed checkpoint: the C2SP signed note itself."""
-    return _text(latest_checkpoint(session(), log_signer()).note)
+    """The newest checkpoint clients can trust, as a C2SP signed note: the
+    log's signature, then the witnesses' cosignatures. With witnesses, 503
+    until they first cosign."""
+    policy = witness_policy()
+    cp = witnessed_checkpoint(session(), log_signer(), policy)
+    if cp is None:
+        response = problem(503, "Service Unavailable", "the witnesses have not cosigned a checkpoint of the log yet")
+        response.headers["Retry-After"] = "5"
+        return response
+    return _text(cosigned_note(session(), cp, policy))
+
+
+@bp.get("/witnesses")
+def witnesses() -> Response:
+    """The witnesses a checkpoint needs and how many: what clients check."""
+    policy = witness_policy()
+    return jsonify({"quorum": policy.quorum, "witnesses": [{"name": w.name, "key": w.vkey} for w in policy.witnesses]})
 
 
 @bp.get("/key")

@@ -34,10 +34,10 @@ import uuid
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-from sqlalchemy import ColumnElement, Insert, Select, Table, and_, bindparam, delete, exists, or_, select, update
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, delete, exists, or_, select, update
 from sqlalchemy.orm import QueryableAttribute, Session
 
-from portal.db import Base, utcnow
+from portal.db import Base, insert_unless_present, utcnow
 from portal.transparency import merkle
 from portal.transparency.models import LogHead, LogLeaf, LogNode, LogQueue
 
@@ -79,20 +79,8 @@ def _bump(session: Session, by: int) -> int:
 
 
 def _create_head(session: Session) -> None:
-    dialect = session.get_bind().dialect.name
     # A concurrent creator makes this wait for it, then do nothing.
-    stmt: Insert
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt = pg_insert(_head).values(id=HEAD_ID, size=0).on_conflict_do_nothing(index_elements=["id"])
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(_head).values(id=HEAD_ID, size=0).on_conflict_do_nothing(index_elements=["id"])
-    else:  # pragma: no cover - the portal runs on SQLite and PostgreSQL
-        raise RuntimeError(f"no race-safe head creation for {dialect}")
-    session.execute(stmt)
+    insert_unless_present(session, _head, {"id": HEAD_ID, "size": 0}, ["id"])
 
 
 def lock_head(session: Session) -> int:

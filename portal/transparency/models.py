@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, utcnow
@@ -70,3 +70,18 @@ class Checkpoint(Base):
     note: Mapped[str] = mapped_column(Text)
     key_name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Cosignature(Base):
+    """A witness's cosignature on a checkpoint (C2SP tlog-cosignature): the
+    signature line as the witness returned it, checked before it was kept."""
+
+    __tablename__ = "checkpoint_cosignatures"
+
+    size: Mapped[int] = mapped_column(
+        ForeignKey("checkpoints.size", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    witness: Mapped[str] = mapped_column(String(100), primary_key=True)
+    line: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[datetime] = mapped_column()  # the witness's time in the cosignature
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

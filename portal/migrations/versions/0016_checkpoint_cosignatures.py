@@ -1,0 +1,38 @@
+"""checkpoint cosignatures: witnesses' cosignatures on the log's checkpoints
+
+Revision ID: 0016
+Revises: 0015
+Create Date: 2026-12-04 06:00:00.000000
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+import portal.db
+
+revision = "0016"
+down_revision = "0015"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "checkpoint_cosignatures",
+        sa.Column("size", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("witness", sa.String(length=100), nullable=False),
+        sa.Column("line", sa.Text(), nullable=False),
+        sa.Column("signed_at", portal.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", portal.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["size"],
+            ["checkpoints.size"],
+            name=op.f("fk_checkpoint_cosignatures_size_checkpoints"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("size", "witness", name=op.f("pk_checkpoint_cosignatures")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("checkpoint_cosignatures")
