@@ -130,12 +130,15 @@ def access_page(session: Session, vault: Vault, subject: Subject, filters: Filte
 
 def proofs_of(session: Session, vault: Vault, subject: Subject, ids: list[uuid.UUID]) -> dict[str, Any]:
     """The proof bundles of these events of the subject, by event id, in one
-    answer (the page checks all its entries with one request). Ids that are
-    not the subject's events, or not in the log yet, have none."""
+    answer (the page checks all its entries with one request), and the ids
+    in the log whose checkpoint the witnesses have not vouched for yet. Ids
+    that are not the subject's events, or not in the log yet, have none."""
     events = session.scalars(
         select(AccessEvent).where(AccessEvent.id.in_(ids), AccessEvent.subject_id == subject.id)
     ).all()
-    return {str(event_id): bundle for event_id, bundle in proof_bundles(session, vault, events).items()}
+    bundles = {str(event_id): bundle for event_id, bundle in proof_bundles(session, vault, events).items()}
+    waiting = [str(e.id) for e in events if e.log_index is not None and str(e.id) not in bundles]
+    return {"bundles": bundles, "waiting": waiting}
 
 
 def filter_choices(session: Session, subject: Subject) -> tuple[list[Institution], list[str]]:

@@ -88,7 +88,9 @@ def proofs(subject_id: uuid.UUID):
         abort(400, _("Each event must be an event's id."))
     if len(ids) > views.MAX_PROOFS:
         abort(400, _("Ask for the proofs of at most %(most)d events at a time.", most=views.MAX_PROOFS))
-    response = jsonify({"bundles": views.proofs_of(session(), vault(), access.subject, ids) if ids else {}})
+    response = jsonify(
+        views.proofs_of(session(), vault(), access.subject, ids) if ids else {"bundles": {}, "waiting": []}
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 

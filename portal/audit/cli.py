@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -13,11 +14,12 @@ from flask.cli import AppGroup
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from portal.audit.events import BundleError, audit_events, verify_bundle
+from portal.audit.events import BundleError, audit_events, bundle_policy, verify_bundle
 from portal.audit.log_routes import log_signer
 from portal.crypto import KeyringError
 from portal.extensions import session, vault
 from portal.transparency.checkpoints import AuditFailure, read_leaf_hashes, verify_log
+from portal.transparency.cosign import Witness, WitnessPolicy, cosignatures
 from portal.transparency.models import Checkpoint
 from portal.transparency.notes import KEY_FILE, NoteError, create_key_file, verify_note
 
@@ -99,17 +101,36 @@ def _snapshot(s: Session) -> Session:
     help="The log's verifier key, as published at /transparency/key "
     "(default: the key named in the bundle, which proves less).",
 )
-def verify_proof_command(file: IO[bytes], vkey: str | None) -> None:
+@click.option(
+    "--witness",
+    "witnesses",
+    multiple=True,
+    help="A witness's verifier key (repeat for each); the checkpoint needs cosignatures by --quorum of them "
+    "(default: the witnesses named in the bundle, which proves less).",
+)
+@click.option("--quorum", type=click.IntRange(min=0), help="How many of the --witness keys must cosign (default: all).")
+def verify_proof_command(file: IO[bytes], vkey: str | None, witnesses: tuple[str, ...], quorum: int | None) -> None:
     """Check a downloaded proof bundle offline: the checkpoint's signature,
-    and that the event is in the log it signs."""
+    the witnesses' cosignatures, and that the event is in the log it signs."""
+    try:
+        policy = (
+            WitnessPolicy(tuple(Witness.parse(k) for k in witnesses), len(witnesses) if quorum is None else quorum)
+            if witnesses
+            else None
+        )
+    except NoteError as exc:
+        raise click.BadParameter(str(exc), param_hint="--witness/--quorum") from None
+    if quorum is not None and not witnesses:
+        raise click.BadParameter("give the witnesses' keys with --witness", param_hint="--quorum")
     try:
         bundle = json.loads(file.read())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         click.echo(f"proof NOT verified: the file is not JSON ({exc})", err=True)
         raise SystemExit(1) from None
     try:
-        event = verify_bundle(bundle, vkey)
-    except BundleError as exc:
+        event = verify_bundle(bundle, vkey, policy)
+        vouched = cosignatures(bundle["checkpoint"], (policy or bundle_policy(bundle)).witnesses)
+    except (BundleError, NoteError) as exc:
         click.echo(f"proof NOT verified: {exc}", err=True)
         raise SystemExit(1) from None
     click.echo(
@@ -117,8 +138,19 @@ def verify_proof_command(file: IO[bytes], vkey: str | None) -> None:
         f"{bundle['leaf_index']} of the log at size {bundle['tree_size']}, signed by "
         f"{(vkey or bundle['key']).split('+')[0]}"
     )
+    when = {name: datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%SZ") for name, t in vouched.items()}
+    click.echo(
+        "witnessed by: " + ", ".join(f"{name} ({t})" for name, t in sorted(when.items()))
+        if when
+        else "witnessed by: nobody (no witness cosignature was asked for)"
+    )
     if not vkey:
         click.echo(
             "note: checked against the key inside the bundle; pass --key with the key published at "
             "/transparency/key to be sure it is the log's"
+        )
+    if bundle.get("witnesses") and not witnesses:
+        click.echo(
+            "note: checked against the witnesses named inside the bundle; pass --witness with keys you got "
+            "from the witnesses themselves to be sure"
         )

@@ -29,8 +29,10 @@ from portal.audit.subjects import KeyedSubject, subject_of
 from portal.crypto import Cipher, Vault
 from portal.db import new_id, utcnow
 from portal.transparency import log, merkle
-from portal.transparency.checkpoints import AuditFailure, latest_checkpoint
+from portal.transparency.checkpoints import AuditFailure
+from portal.transparency.cosign import WitnessPolicy
 from portal.transparency.notes import NoteError, Signer, verify_note
+from portal.transparency.witnessed import cosigned_note, witnessed_checkpoint
 
 SALT_KEY = "_salt"
 SALT_BYTES = 32
@@ -161,28 +163,40 @@ def proof_bundle(session: Session, vault: Vault, event: AccessEvent, signer: Sig
     if event.log_index is None and log.queued(session, [event.id]):
         raise NotYetLogged("this event is being added to the log")
     bundles = proof_bundles(session, vault, [event], signer)
-    if event.id not in bundles:
-        raise LookupError("this event was recorded before the transparency log")
-    return bundles[event.id]
+    if event.id in bundles:
+        return bundles[event.id]
+    if event.log_index is not None:
+        raise NotYetLogged("this event is in the log, which waits for its witnesses to vouch for it")
+    raise LookupError("this event was recorded before the transparency log")
 
 
 def proof_bundles(
-    session: Session, vault: Vault, events: Sequence[AccessEvent], signer: Signer | None = None
+    session: Session,
+    vault: Vault,
+    events: Sequence[AccessEvent],
+    signer: Signer | None = None,
+    policy: WitnessPolicy | None = None,
 ) -> dict[uuid.UUID, dict[str, Any]]:
     """The proof bundles of many events (the entries of one page) against
-    one checkpoint, read and checked once. Events not in the log yet (or
-    from before it) have none."""
-    if signer is None:  # the app's key (needs an app context)
-        from portal.audit.log_routes import log_signer  # the routes sit in this package, above events
+    one checkpoint, read and checked once: the newest one the witnesses
+    vouch for. Events not in it yet (or from before the log) have none."""
+    if signer is None or policy is None:  # the app's (needs an app context)
+        from portal.audit.log_routes import log_signer, witness_policy  # the routes sit above, in this package
 
-        signer = log_signer()
+        signer, policy = signer or log_signer(), policy or witness_policy()
     in_log = [e for e in events if e.log_index is not None]
     if not in_log:
         return {}
-    checkpoint = latest_checkpoint(session, signer)
+    checkpoint = witnessed_checkpoint(session, signer, policy)
+    if checkpoint is None:
+        return {}
     # Checked here too, for browsers that cannot check Ed25519 themselves: a
-    # stored note altered in the database is refused, never passed on.
+    # stored note or cosignature altered in the database is refused, never
+    # passed on.
     verify_note(checkpoint.note, signer.vkey)
+    note = cosigned_note(session, checkpoint, policy)
+    policy.check(note)
+    witnesses = {"quorum": policy.quorum, "witnesses": [{"name": w.name, "key": w.vkey} for w in policy.witnesses]}
     ciphers: dict[uuid.UUID, Cipher] = {}
     out = {}
     for event in in_log:
@@ -202,8 +216,9 @@ def proof_bundles(
             "leaf_index": event.log_index,
             "tree_size": checkpoint.size,
             "proof": [base64.b64encode(p).decode() for p in proof],
-            "checkpoint": checkpoint.note,
+            "checkpoint": note,
             "key": signer.vkey,
+            "witnesses": witnesses,
             "checkpoint_verified_by_server": True,
         }
     return out
@@ -234,10 +249,11 @@ def _b64(text: Any, what: str) -> bytes:
         raise BundleError(f"{what} is not base64") from None
 
 
-def verify_bundle(bundle: Any, vkey: str | None = None) -> dict[str, Any]:
-    """Check a proof bundle offline against the log's verifier key (the
-    bundle's own when none is given: pass the published one to be sure).
-    Returns the event; raises BundleError saying what is wrong."""
+def verify_bundle(bundle: Any, vkey: str | None = None, policy: WitnessPolicy | None = None) -> dict[str, Any]:
+    """Check a proof bundle offline against the log's verifier key and the
+    witnesses that must vouch for its checkpoint (the bundle's own when none
+    are given: pass the published ones to be sure). Returns the event;
+    raises BundleError saying what is wrong."""
     if not isinstance(bundle, dict):
         raise BundleError("a proof bundle is a JSON object")
     if bundle.get("format") != BUNDLE_FORMAT:
@@ -260,10 +276,34 @@ def verify_bundle(bundle: Any, vkey: str | None = None) -> dict[str, Any]:
     if signed_size != size:
         raise BundleError(f"the proof is for size {size} but the checkpoint is for size {signed_size}")
     try:
+        (policy or bundle_policy(bundle)).check(note)
+    except NoteError as exc:
+        raise BundleError(f"the checkpoint's witnesses: {exc}") from None
+    try:
         merkle.verify_inclusion(index, size, merkle.leaf_hash(hashlib.sha256(salt + event).digest()), proof, root)
     except merkle.ProofError as exc:
         raise BundleError(f"the event is not proved to be in the log: {exc}") from None
     return document
+
+
+def bundle_policy(bundle: dict[str, Any]) -> WitnessPolicy:
+    """The witnesses a bundle names (none in bundles from before witnesses)."""
+    named = bundle.get("witnesses")
+    if named is None:
+        return WitnessPolicy()
+    if not isinstance(named, dict) or not isinstance(named.get("witnesses"), list):
+        raise BundleError("the bundle's 'witnesses' is malformed")
+    try:
+        return WitnessPolicy.parse(
+            json.dumps(
+                {
+                    "quorum": named.get("quorum"),
+                    "witnesses": [{"key": w.get("key") if isinstance(w, dict) else w} for w in named["witnesses"]],
+                }
+            )
+        )
+    except NoteError as exc:
+        raise BundleError(f"the bundle's 'witnesses': {exc}") from None
 
 
 # -- the audit of events against the log ---------------------------------------------

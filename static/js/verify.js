@@ -84,13 +84,50 @@
     }
     const signed = key ? await crypto.subtle.verify({ name: "Ed25519" }, key, sig.slice(4), enc.encode(body)) : null;
     if (signed === false) throw new Error(msg("badSignature"));
-    return { size: Number(lines[1]), root: b64(lines[2]), rootB64: lines[2], signedHere: signed === true };
+    return { size: Number(lines[1]), root: b64(lines[2]), rootB64: lines[2], signedHere: signed === true,
+             body, signatures: note.slice(split + 2).split("\n").filter((l) => l) };
   }
 
-  async function checkEntry(el, vkey, bundle) {
+  // C2SP tlog-cosignature/v1: a witness signs "cosignature/v1\ntime <t>\n" + the checkpoint's text;
+  // its line holds key id (4) || big-endian time (8) || Ed25519 signature (64). Lines by witnesses
+  // not in `witnesses` are ignored; a bad one by a known witness fails the checkpoint.
+  async function cosignatures(cp, witnesses) {
+    const vouched = {};
+    for (const w of witnesses) {
+      const first = w.key.indexOf("+"), second = w.key.indexOf("+", first + 1);
+      const keyBytes = b64(w.key.slice(second + 1));
+      const id = (await sha(cat(enc.encode(w.name), Uint8Array.of(0x0a), keyBytes))).slice(0, 4);
+      if (keyBytes[0] !== 0x04 || keyBytes.length !== 33) throw new Error(msg("badWitness"));
+      for (const line of cp.signatures) {
+        const parts = line.split(" ");
+        if (parts.length !== 3 || parts[0] !== "\u2014" || parts[1] !== w.name) continue;
+        const blob = b64(parts[2]);
+        if (!same(blob.slice(0, 4), id)) continue;
+        if (blob.length !== 76) throw new Error(msg("badWitness"));
+        const time = new DataView(blob.buffer, blob.byteOffset + 4, 8).getBigUint64(0);
+        let key = null;
+        try {
+          key = await crypto.subtle.importKey("raw", keyBytes.slice(1), { name: "Ed25519" }, false, ["verify"]);
+        } catch (e) {
+          if (e.name !== "NotSupportedError") throw new Error(msg("badWitness"));
+          return null;  // this browser cannot check: the server's check stands
+        }
+        const message = cat(enc.encode(`cosignature/v1\ntime ${time}\n`), enc.encode(cp.body));
+        if (time === 0n || !await crypto.subtle.verify({ name: "Ed25519" }, key, blob.slice(12), message))
+          throw new Error(msg("badWitness"));
+        vouched[w.name] = new Date(Number(time) * 1000);
+      }
+    }
+    return vouched;
+  }
+
+  async function checkEntry(el, vkey, policy, bundle) {
     if (!bundle) throw new Error(msg("notIncluded"));
     const cp = await openCheckpoint(bundle.checkpoint, vkey);
     if (!cp.signedHere && bundle.checkpoint_verified_by_server !== true) throw new Error(msg("badSignature"));
+    cp.vouched = await cosignatures(cp, policy.witnesses);
+    if (cp.vouched === null) cp.signedHere = false;
+    else if (Object.keys(cp.vouched).length < policy.quorum) throw new Error(msg("notWitnessed"));
     const d = await sha(cat(b64(bundle.salt), enc.encode(bundle.event)));
     const ok = await verifyInclusion(bundle.leaf_index, cp.size, await leafHash(d),
                                      bundle.proof.map(b64), cp.root);
@@ -107,16 +144,20 @@
   async function run() {
     const entries = [...document.querySelectorAll(".verify[data-proof-url]")];
     const vkey = (await (await fetch(status.dataset.keyUrl)).text()).trim();
+    const policy = await (await fetch(status.dataset.witnessesUrl)).json();
     // Every entry's proof in one request, against one checkpoint.
-    let bundles = {};
+    let bundles = {}, waiting = [];
     if (entries.length) {
       const query = entries.map((el) => "event=" + encodeURIComponent(el.dataset.id)).join("&");
-      bundles = (await (await fetch(status.dataset.proofsUrl + "?" + query, { credentials: "same-origin" })).json()).bundles;
+      ({ bundles, waiting } = await (await fetch(status.dataset.proofsUrl + "?" + query, { credentials: "same-origin" })).json());
     }
     let newest = null, failures = 0, unsigned = false;
     for (const el of entries) {
+      if (!bundles[el.dataset.id] && waiting.includes(el.dataset.id)) {
+        el.textContent = msg("waiting"); continue;  // in the log; its checkpoint awaits the witnesses
+      }
       try {
-        const cp = await checkEntry(el, vkey, bundles[el.dataset.id]);
+        const cp = await checkEntry(el, vkey, policy, bundles[el.dataset.id]);
         unsigned = unsigned || !cp.signedHere;
         if (!newest || cp.size > newest.size) newest = cp;
         el.textContent = msg("verified"); el.classList.add("ok");
@@ -126,6 +167,12 @@
     }
     let text = failures ? msg("someFailed") : (entries.length ? msg("allVerified") : msg("nothingToCheck"));
     if (unsigned) text += " " + msg("serverSigned");
+    if (newest && newest.vouched && Object.keys(newest.vouched).length) {
+      const names = Object.entries(newest.vouched).map(([n, t]) => `${n} (${t.toLocaleString()})`).join(", ");
+      text += " " + msg("witnessed").replace("%s", names);
+    } else if (newest && !failures && policy.quorum === 0) {
+      text += " " + msg("unwitnessed");
+    }
     // The log must only ever grow: check against the last checkpoint seen here.
     const seenKey = "portal.checkpoint." + status.dataset.keyUrl;
     const seen = JSON.parse(localStorage.getItem(seenKey) || "null");
@@ -146,7 +193,7 @@
   }
 
   // The verifiers, for anyone who wants to check other proofs (and for tests).
-  window.PortalLog = { verifyInclusion, verifyConsistency, openCheckpoint, leafHash, b64 };
+  window.PortalLog = { verifyInclusion, verifyConsistency, openCheckpoint, cosignatures, leafHash, b64 };
   if (!status) return;
   status.textContent = msg("checking");
   run().catch((e) => { status.textContent = msg("failed") + " " + e.message; status.classList.add("bad"); });

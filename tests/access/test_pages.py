@@ -150,7 +150,7 @@ def test_a_pages_proofs_come_in_one_request_for_the_subjects_own_events_only(app
     assert other.get(url).status_code == 404  # not B's file
     theirs = url.replace(str(world.person_a.id), str(world.person_b.id))
     assert other.get(theirs).get_json()["bundles"] == {}  # A's events under B's file: none
-    assert own.get(f"/subjects/{world.person_a.id}/access/proofs.json").get_json() == {"bundles": {}}
+    assert own.get(f"/subjects/{world.person_a.id}/access/proofs.json").get_json() == {"bundles": {}, "waiting": []}
     assert own.get(f"/subjects/{world.person_a.id}/access/proofs.json?event=nope").status_code == 400
     too_many = "&".join(f"event={ids[0]}" for _ in range(101))
     assert own.get(f"/subjects/{world.person_a.id}/access/proofs.json?{too_many}").status_code == 400
