@@ -147,3 +147,56 @@ def test_a_line_that_differs_from_its_logged_event_is_flagged(page, live_app, on
     page.goto(f"/subjects/{subject_id}/access")
     page.locator("#log-status").filter(has_text="部分记录未能通过核验").wait_for()
     assert "显示的内容与日志中的事件不一致" in page.locator(".verify.bad").first.inner_text()
+
+
+def test_the_browser_requires_the_witnesses_quorum(page, live_server):
+    """The in-browser check accepts a checkpoint only with enough valid
+    cosignatures by the witnesses it was given: an unknown witness's, a
+    quorum short by one, or a cosignature over another size do not count."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from portal.transparency.cosign import Cosigner
+    from portal.transparency.notes import Signer
+
+    origin = "log.example/credit"
+    log = Signer(origin, Ed25519PrivateKey.from_private_bytes(bytes(32)))
+    w1, w2, stranger = (
+        Cosigner(n, Ed25519PrivateKey.from_private_bytes(bytes([i]) * 32))
+        for i, n in ((1, "w.example/one"), (2, "w.example/two"), (3, "w.example/three"))
+    )
+    note = log.sign_checkpoint(origin, 5, bytes(range(32)))
+    text_ = note[: note.rindex("\n\n") + 1]
+    other = log.sign_checkpoint(origin, 6, bytes(range(32)))
+    other_text = other[: other.rindex("\n\n") + 1]
+    t = 1_780_000_000
+    cases = {
+        "both": note + w1.cosign(text_, t) + w2.cosign(text_, t),
+        "short by one": note + w1.cosign(text_, t),
+        "one and a stranger": note + w1.cosign(text_, t) + stranger.cosign(text_, t),
+        "one over another size": note + w1.cosign(text_, t) + w2.cosign(other_text, t),
+        "none": note,
+    }
+    policy = {"quorum": 2, "witnesses": [{"name": w.name, "key": w.vkey} for w in (w1, w2)]}
+    page.goto("/")
+    page.add_script_tag(url="/static/js/verify.js")
+    verdicts = page.evaluate(
+        """async ({cases, policy, vkey}) => {
+      const L = window.PortalLog, out = {};
+      for (const [name, note] of Object.entries(cases)) {
+        try {
+          const cp = await L.openCheckpoint(note, vkey);
+          const vouched = await L.requireQuorum(cp, policy);
+          out[name] = vouched === null ? "unchecked" : Object.keys(vouched).sort().join(",");
+        } catch (e) { out[name] = "refused"; }
+      }
+      return out;
+    }""",
+        {"cases": cases, "policy": policy, "vkey": log.vkey},
+    )
+    assert verdicts == {
+        "both": "w.example/one,w.example/two",
+        "short by one": "refused",
+        "one and a stranger": "refused",
+        "one over another size": "refused",
+        "none": "refused",
+    }
