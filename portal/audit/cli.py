@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import sys
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
+from urllib.parse import urlencode, urlsplit
 
 import click
 from flask import current_app
@@ -18,7 +22,7 @@ from portal.audit.events import BundleError, audit_events, bundle_policy, verify
 from portal.audit.log_routes import log_signer
 from portal.crypto import KeyringError
 from portal.extensions import session, vault
-from portal.transparency.checkpoints import AuditFailure, read_leaf_hashes, verify_log
+from portal.transparency.checkpoints import AuditFailure, Held, Problems, read_leaf_hashes, verify_log
 from portal.transparency.cosign import Witness, WitnessPolicy, cosignatures
 from portal.transparency.models import Checkpoint
 from portal.transparency.notes import KEY_FILE, NoteError, create_key_file, verify_note
@@ -51,20 +55,54 @@ def init_log_key() -> None:
 @audit.command("verify")
 @click.option("--key", "vkey", help="Check checkpoints against this verifier key (default: the instance's key file).")
 @click.option("--log-only", is_flag=True, help="Check the tree and checkpoints only, not the events behind the leaves.")
-def verify_command(vkey: str | None, log_only: bool) -> None:
+@click.option(
+    "--against",
+    "sources",
+    multiple=True,
+    metavar="FILE|URL",
+    help="A signed checkpoint kept outside the database, which the stored log must contain: a file holding the note "
+    "(as saved from /transparency/checkpoint) or a witness's http(s) address (its copy is fetched from "
+    "URL/checkpoint?origin=ORIGIN). Shows a log cut short, which the database alone cannot. Repeatable.",
+)
+def verify_command(vkey: str | None, log_only: bool, sources: tuple[str, ...]) -> None:
     """Recompute the tree from the stored leaves; compare it with the stored
     subtrees; check every checkpoint's signature and that each is consistent
-    with the next. Exits 1 naming the first bad leaf index or checkpoint."""
-    s = _snapshot(session())
+    with the next, and every event against its leaf; with --against, that
+    the log contains each checkpoint held elsewhere. Exits 1 listing every
+    problem found (the stored tree's first failure, then the rest)."""
     try:
         vkey = vkey or log_signer().vkey
-        report = verify_log(s, vkey)
-        events = None if log_only else _audit_events(s, report.size)
     except (KeyringError, NoteError) as exc:
         raise click.ClickException(str(exc)) from None
+    # Read before the snapshot: a checkpoint the log signed after it began
+    # would look like a truncation.
+    held, unread = [], []
+    for source in sources:
+        got = _held_checkpoint(source, vkey.split("+", 1)[0])
+        if isinstance(got, Held):
+            held.append(got)
+        else:
+            unread.append(AuditFailure(f"{source}: could not be checked: {got}"))
+    s = _snapshot(session())
+    problems = Problems()
+    report = None
+    try:
+        report = verify_log(s, vkey, held)
     except AuditFailure as exc:
-        click.echo(f"log verification FAILED: {exc}", err=True)
-        raise SystemExit(1) from None
+        problems.add(exc)
+    for failure in unread:
+        problems.add(failure)
+    events = None
+    if not log_only and (leaves := _leaves_if_readable(s)) is not None:
+        try:
+            events = _audit_events(s, leaves)
+        except AuditFailure as exc:
+            problems.add(exc)
+        except KeyringError as exc:
+            problems.add(AuditFailure(f"the events could not be checked: {exc}"))
+    if problems.count or report is None:
+        _print_problems(problems)
+        raise SystemExit(1)
     checked = (
         "" if events is None else f"{events} events recomputed from their sealed content (shredded subjects skipped); "
     )
@@ -72,14 +110,68 @@ def verify_command(vkey: str | None, log_only: bool) -> None:
         f"log verified: {report.size} leaves, {report.checkpoints} signed checkpoints consistent; "
         f"{checked}root {report.root.hex()}"
     )
+    for source, size in report.held:
+        click.echo(f"consistent with the signed checkpoint of {size} leaves held by {source}")
 
 
-def _audit_events(s: Session, size: int) -> int:
+SHOWN = 100  # problems printed at most
+HELD_TIMEOUT = 10.0  # seconds a witness has to answer
+HELD_MAX = 1 << 16  # a checkpoint note is a few hundred bytes
+
+
+def _print_problems(problems: Problems) -> None:
+    click.echo(f"log verification FAILED: {problems.count} problem(s)", err=True)
+    for failure in problems.kept[:SHOWN]:
+        click.echo(f"  {failure}", err=True)
+    if problems.count > SHOWN:
+        click.echo(f"  ... and {problems.count - SHOWN} more", err=True)
+
+
+def _held_checkpoint(source: str, origin: str) -> Held | str:
+    """The checkpoint note held at `source` (a file, or a witness's http(s)
+    address), or why it cannot be read. Its signature is checked later."""
+    if urlsplit(source).scheme.lower() in ("http", "https"):
+        url = f"{source.rstrip('/')}/checkpoint?{urlencode({'origin': origin})}"
+        try:
+            with urllib.request.urlopen(url, timeout=HELD_TIMEOUT) as response:  # noqa: S310  # http(s) only, above
+                body = response.read(HELD_MAX + 1)
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return f"the witness holds no checkpoint of {origin} (HTTP 404)"
+            return f"the witness answered HTTP {exc.code} {exc.reason}"
+        except (OSError, ValueError, http.client.HTTPException) as exc:  # unreachable, refused, timed out
+            return f"no answer from the witness ({getattr(exc, 'reason', None) or exc})"
+    else:
+        try:
+            with open(source, "rb") as file:
+                body = file.read(HELD_MAX + 1)
+        except OSError as exc:
+            return f"the file cannot be read ({exc.strerror or exc})"
+    if len(body) > HELD_MAX:
+        return f"not a checkpoint note (more than {HELD_MAX} bytes)"
+    try:
+        return Held(source, body.decode())
+    except UnicodeDecodeError:
+        return "not a checkpoint note (not UTF-8 text)"
+
+
+def _leaves_if_readable(s: Session) -> bytes | None:
+    """The stored leaf hashes for the events half, which checks events
+    against them even when the tree above them is broken; None when a leaf
+    is missing (the log half named it)."""
+    try:
+        return read_leaf_hashes(s)
+    except AuditFailure:
+        return None
+
+
+def _audit_events(s: Session, leaves: bytes) -> int:
     """The events half, with a progress bar on a terminal (quiet otherwise)."""
-    leaves = read_leaf_hashes(s)
     if not sys.stderr.isatty():
         return audit_events(s, vault(), leaves)
-    with click.progressbar(length=size, label="checking events against their leaves", file=sys.stderr) as bar:
+    with click.progressbar(
+        length=len(leaves) // 32, label="checking events against their leaves", file=sys.stderr
+    ) as bar:
         return audit_events(s, vault(), leaves, progress=bar.update)
 
 

@@ -26,10 +26,10 @@ from sqlalchemy.orm import Session
 
 from portal.audit.models import AccessEvent, EventKind, Outcome
 from portal.audit.subjects import KeyedSubject, subject_of
-from portal.crypto import Cipher, Vault
+from portal.crypto import Cipher, DecryptionFailed, KeyDestroyed, Vault
 from portal.db import new_id, utcnow
 from portal.transparency import log, merkle
-from portal.transparency.checkpoints import AuditFailure
+from portal.transparency.checkpoints import AuditFailure, Problems
 from portal.transparency.cosign import WitnessPolicy
 from portal.transparency.notes import NoteError, Signer, verify_note
 from portal.transparency.witnessed import cosigned_note, witnessed_checkpoint
@@ -313,10 +313,15 @@ def audit_events(session: Session, vault: Vault, leaves: bytes, progress: Callab
     event rewritten, deleted or moved in the database is named. `leaves` is
     the concatenated leaf hashes (checked against the tree before). Returns
     how many events were recomputed (shredded subjects cannot be).
-    `progress` is told how many events were read, a batch at a time."""
+    `progress` is told how many events were read, a batch at a time.
+
+    Goes on to the end after a bad event: raises one AuditFailure whose
+    `problems` name every bad event and leaf found."""
     size, seen, checked = len(leaves) // 32, set(), 0
-    # Each subject is read once: its cipher, or None once shredded.
-    ciphers: dict[uuid.UUID, Cipher | None] = {}
+    problems = Problems()
+    # Each subject is read once: its cipher, None once shredded, or why its
+    # events cannot be opened.
+    ciphers: dict[uuid.UUID, Cipher | str | None] = {}
     # Streamed in batches: a registry's log does not fit in memory at once.
     events = session.scalars(
         select(AccessEvent).order_by(AccessEvent.log_index).execution_options(yield_per=STREAM_BATCH)
@@ -329,26 +334,70 @@ def audit_events(session: Session, vault: Vault, leaves: bytes, progress: Callab
         if index is None and event.id in queued:
             continue
         if index is None or not 0 <= index < size:
-            raise AuditFailure(f"event {event.id}: it points at leaf {index}, which the log does not have", index)
+            problems.add(
+                AuditFailure(f"event {event.id}: it points at leaf {index}, which the log does not have", index)
+            )
+            continue
         if index in seen:
-            raise AuditFailure(f"leaf {index}: more than one event claims it", index)
+            problems.add(AuditFailure(f"leaf {index}: more than one event claims it", index))
         seen.add(index)
         if event.subject_id not in ciphers:
-            subject = subject_of(session, event.subject_id)
-            shredded = subject.shredded_at is not None
-            ciphers[event.subject_id] = None if shredded else vault.cipher(session, subject.data_key_id)
+            ciphers[event.subject_id] = _subject_cipher(session, vault, event.subject_id)
         cipher = ciphers[event.subject_id]
         if cipher is None:
             continue
-        detail, salt = open_detail(cipher, event)
+        opened = cipher if isinstance(cipher, str) else _open_sealed(cipher, event)
+        if isinstance(opened, str):
+            problems.add(AuditFailure(f"event {event.id} (leaf {index}): {opened}", index))
+            continue
+        detail, salt = opened
         if (
             salt is None
-            or merkle.leaf_hash(leaf_data(base64.b64decode(salt), event_document(event, detail)))
-            != leaves[index * 32 : (index + 1) * 32]
+            or merkle.leaf_hash(leaf_data(salt, event_document(event, detail))) != leaves[index * 32 : (index + 1) * 32]
         ):
-            raise AuditFailure(f"leaf {index}: event {event.id} no longer hashes to it (the event was changed)", index)
+            problems.add(
+                AuditFailure(f"leaf {index}: event {event.id} no longer hashes to it (the event was changed)", index)
+            )
+            continue
         checked += 1
     if len(seen) != size:
-        missing = next(i for i in range(size) if i not in seen)
-        raise AuditFailure(f"leaf {missing}: no event has it (the event was deleted)", missing)
+        for missing in range(size):
+            if missing not in seen:
+                problems.add(AuditFailure(f"leaf {missing}: no event has it (the event was deleted)", missing))
+    problems.check()
     return checked
+
+
+def _subject_cipher(session: Session, vault: Vault, subject_id: uuid.UUID) -> Cipher | str | None:
+    """The cipher of an event's subject for the audit: None once shredded,
+    or why the subject's events cannot be opened."""
+    try:
+        subject = subject_of(session, subject_id)
+    except LookupError:
+        return f"its subject {subject_id} does not exist"
+    if subject.shredded_at is not None:
+        return None
+    try:
+        return vault.cipher(session, subject.data_key_id)
+    except KeyDestroyed:  # shredding marks the subject in the same transaction
+        return f"the data key of its subject {subject_id} was destroyed, but the subject is not marked shredded"
+
+
+def _open_sealed(cipher: Cipher, event: AccessEvent) -> tuple[dict[str, Any], bytes | None] | str:
+    """An event's detail and salt for the audit, or why they cannot be had
+    (`open_detail`, with every way the sealed detail can be bad named)."""
+    try:
+        plain = cipher.open(AccessEvent.__tablename__, "detail", event.id, event.detail_ct)
+    except DecryptionFailed:  # altered, or sealed for another row (swapped)
+        return "sealed detail does not open"
+    try:
+        detail = json.loads(plain.decode())
+    except ValueError:  # not UTF-8, or not JSON
+        detail = None
+    if not isinstance(detail, dict):
+        return "sealed detail opens, but is not the JSON object of an event's detail"
+    salt = detail.pop(SALT_KEY, None)
+    try:
+        return detail, None if salt is None else base64.b64decode(salt, validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        return "sealed detail opens, but its salt is not base64"

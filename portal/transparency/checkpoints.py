@@ -4,17 +4,17 @@ subtrees, and check every stored checkpoint against it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.transparency import log, merkle
 from portal.transparency.models import Checkpoint, LogHead, LogNode
-from portal.transparency.notes import NoteError, Signer, verify_note
+from portal.transparency.notes import NoteError, Signer, signature_lines, verify_note
 
 H = merkle.HASH_SIZE
 
@@ -42,11 +42,51 @@ def latest_checkpoint(session: Session, signer: Signer) -> Checkpoint:
 
 # -- audit -------------------------------------------------------------------
 class AuditFailure(Exception):
-    """The log does not verify; `index` is the first bad leaf index when known."""
+    """The log does not verify; `index` is the first bad leaf index when
+    known. An audit that goes on after a problem raises one AuditFailure
+    for all it found: its message and index are the first one's, `problems`
+    lists them (the first KEEP of them) and `count` says how many there were."""
 
-    def __init__(self, message: str, index: int | None = None) -> None:
+    def __init__(
+        self, message: str, index: int | None = None, problems: Sequence[AuditFailure] = (), count: int = 0
+    ) -> None:
         super().__init__(message)
         self.index = index
+        self.problems: list[AuditFailure] = list(problems) or [self]
+        self.count = max(count, len(self.problems))
+
+
+class Problems:
+    """The problems an audit found, in the order found: every one counted,
+    the first KEEP kept (a log whose every event fails must not fill the
+    memory with messages)."""
+
+    KEEP = 1000
+
+    def __init__(self) -> None:
+        self.kept: list[AuditFailure] = []
+        self.count = 0
+
+    def add(self, failure: AuditFailure) -> None:
+        self.kept.extend(failure.problems[: self.KEEP - len(self.kept)])
+        self.count += failure.count
+
+    def check(self) -> None:
+        """Raise one AuditFailure for all of them, if there is any."""
+        if self.count:
+            first = self.kept[0]
+            more = f" (and {self.count - 1} more problem(s))" if self.count > 1 else ""
+            raise AuditFailure(f"{first}{more}", first.index, self.kept, self.count)
+
+
+@dataclass(frozen=True)
+class Held:
+    """A signed checkpoint kept outside the database (a note saved from
+    /transparency/checkpoint, a witness's copy) and where it came from:
+    what the operator cannot rewrite, so it shows a log cut short."""
+
+    source: str
+    note: str
 
 
 @dataclass(frozen=True)
@@ -54,6 +94,8 @@ class AuditReport:
     size: int
     checkpoints: int
     root: bytes
+    # (source, size) of each held checkpoint the stored log was proved to contain.
+    held: tuple[tuple[str, int], ...] = ()
 
 
 BATCH = 50_000
@@ -148,18 +190,47 @@ def compare_nodes(session: Session, levels: list[bytes]) -> None:
         raise AuditFailure(f"{above} stored subtree(s) lie above the top of the tree")
 
 
-def verify_log(session: Session, vkey: str) -> AuditReport:
-    """Audit the whole log; raise AuditFailure naming the first bad leaf
-    index or checkpoint size."""
-    leaves = read_leaf_hashes(session)
-    n = len(leaves) // H
+def verify_log(session: Session, vkey: str, held: Sequence[Held] = ()) -> AuditReport:
+    """Audit the whole log, then check it against the checkpoints `held`
+    outside the database. Raises AuditFailure naming the first bad leaf
+    index or checkpoint, with every problem found in its `problems`: the
+    audit of the stored tree stops at its first failure (a broken tree makes
+    the later checks meaningless), the held checkpoints are checked anyway,
+    against the tree recomputed from the stored leaves when there is one."""
+    problems = Problems()
+    tree: merkle.MemoryTree | None = None
+    count = 0
+    try:
+        tree = merkle.MemoryTree(merkle.build_levels(read_leaf_hashes(session)))
+        count = _audit_stored(session, vkey, tree)
+    except AuditFailure as exc:
+        problems.add(exc)
+    proven = []
+    if held:
+        stored = tree.size if tree is not None else log.size(session)
+        newest = session.scalar(select(func.max(Checkpoint.size)))
+        for h in held:
+            failures = check_held(h, vkey, tree, stored, newest)
+            for failure in failures:
+                problems.add(failure)
+            if not failures and tree is not None:
+                proven.append((h.source, verify_note(h.note, vkey)[1]))
+    problems.check()
+    if tree is None:  # pragma: no cover - no tree is always a problem, raised above
+        raise AssertionError("no tree and no problem")
+    return AuditReport(tree.size, count, tree.root(tree.size), tuple(proven))
+
+
+def _audit_stored(session: Session, vkey: str, tree: merkle.MemoryTree) -> int:
+    """The stored tree against the one recomputed from the stored leaves,
+    the head, and every stored checkpoint; returns how many checkpoints
+    there are. Raises AuditFailure at the first failure."""
+    n = tree.size
     head = session.scalar(select(LogHead.size).where(LogHead.id == log.HEAD_ID)) or 0
-    levels = merkle.build_levels(leaves)
     # Leaves against the stored tree first: that names the first bad index.
-    compare_nodes(session, levels)
+    compare_nodes(session, tree.levels)
     if head != n:
         raise AuditFailure(f"leaf {min(head, n)}: the head says {head} leaves but {n} are stored", min(head, n))
-    tree = merkle.MemoryTree(levels)
     previous: tuple[int, bytes] | None = None
     count = 0
     for cp in session.scalars(select(Checkpoint).order_by(Checkpoint.size)):
@@ -192,4 +263,53 @@ def verify_log(session: Session, vkey: str) -> AuditReport:
         if size:
             previous = (size, root)
         count += 1
-    return AuditReport(n, count, tree.root(n))
+    return count
+
+
+def check_held(
+    held: Held, vkey: str, tree: merkle.MemoryTree | None, stored: int, newest: int | None
+) -> list[AuditFailure]:
+    """The problems a checkpoint held outside the database shows in the
+    stored log: `tree` is the one recomputed from the stored leaves (None
+    when they could not be read), `stored` how many leaves the log has, and
+    `newest` the size of the newest stored checkpoint. None found: the
+    stored log contains the held one (its first leaves give its root)."""
+    try:
+        signature_lines(held.note)
+    except NoteError as exc:
+        return [AuditFailure(f"{held.source}: could not be checked: not a checkpoint note ({exc})")]
+    try:
+        _origin, size, root = verify_note(held.note, vkey)
+    except NoteError as exc:
+        return [
+            AuditFailure(
+                f"the checkpoint held by {held.source} does not verify against the log's key "
+                f"{vkey.split('+', 1)[0]}, so it proves nothing (it could be forged): {exc}"
+            )
+        ]
+    deleted = None
+    if (newest or 0) < size:
+        deleted = "none is stored" if newest is None else f"the newest stored one is of size {newest}"
+    if size > stored:
+        message = (
+            f"the log was truncated: {held.source} holds a signed checkpoint of {size} leaves, "
+            f"the stored log has {stored} (leaves {stored} to {size - 1} are gone)"
+        )
+        if deleted:
+            message += f", and signed checkpoints up to size {size} were deleted ({deleted})"
+        return [AuditFailure(message, stored)]
+    failures = []
+    if tree is not None and tree.root(size) != root:
+        failures.append(
+            AuditFailure(
+                f"the stored log is not the one signed at size {size} as held by {held.source}: "
+                f"a leaf below {size} was changed, removed or inserted"
+            )
+        )
+    if deleted:
+        failures.append(
+            AuditFailure(
+                f"signed checkpoints up to size {size} were deleted: {held.source} holds one of size {size}, {deleted}"
+            )
+        )
+    return failures
