@@ -63,7 +63,7 @@ def cosign_checkpoints(app: Flask) -> int:
         job = app.extensions.setdefault("portal.witnessing", Witnessing(witness_policy(app)))
 
         def cosign() -> int:
-            kept = job.run(session(), log_signer())
+            kept = job.run(session())
             session().commit()
             return kept
 

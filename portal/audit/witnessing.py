@@ -26,10 +26,9 @@ from sqlalchemy.orm import Session
 
 from portal.db import insert_unless_present
 from portal.transparency import log
-from portal.transparency.checkpoints import latest_checkpoint
 from portal.transparency.cosign import Witness, WitnessPolicy
 from portal.transparency.models import Checkpoint, Cosignature
-from portal.transparency.notes import NoteError, Signer, signature_lines
+from portal.transparency.notes import NoteError, signature_lines
 from portal.transparency.witnessed import witness_sizes
 
 logger = logging.getLogger(__name__)
@@ -73,11 +72,14 @@ class Witnessing:
     _wait: dict[str, float] = field(default_factory=dict)
     _retry_at: dict[str, float] = field(default_factory=dict)
 
-    def run(self, session: Session, signer: Signer) -> int:
+    def run(self, session: Session) -> int:
         """Ask every witness that has not cosigned the newest checkpoint;
         returns how many cosignatures were kept. Flushes, never commits."""
-        checkpoint = latest_checkpoint(session, signer)
-        if checkpoint.size == 0:
+        # The newest stored checkpoint (the integrator signs one per batch and
+        # commits it): never one signed in this transaction, which might be
+        # rolled back after a witness had it.
+        checkpoint = session.scalars(select(Checkpoint).order_by(Checkpoint.size.desc()).limit(1)).first()
+        if checkpoint is None or checkpoint.size == 0:
             return 0
         have = set(session.scalars(select(Cosignature.witness).where(Cosignature.size == checkpoint.size)))
         now = time.monotonic()
