@@ -36,6 +36,7 @@ from portal.extensions import database, session, vault
 from portal.migrations import alembic_config, current_heads, upgrade
 from portal.notifications.services import Mailer, deliver
 from portal.records.models import Subject
+from portal.witness.cli import witness
 
 keys = AppGroup("keys", help="Show and rotate the key-encryption keys.")
 outbox = AppGroup("outbox", help="The e-mail outbox.")
@@ -337,4 +338,6 @@ def register(app: Flask) -> None:
 
 def main() -> None:
     cli = FlaskGroup(create_app=create_app, help="The credit-subject rights portal.")
+    # On the group itself, not the app's: the witness runs without loading the portal.
+    cli.add_command(witness)
     cli.main(args=sys.argv[1:], prog_name="portal")

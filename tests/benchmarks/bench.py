@@ -2,7 +2,7 @@
 alone means little on a shared machine). Not a test: run it by hand.
 
     python tests/benchmarks/bench.py [--rounds N] [--leaves N] [--cases N] [--events N]
-        [--only vault|log|queue|events ...]
+        [--checkpoints N] [--only vault|log|queue|events|witness ...]
 """
 
 from __future__ import annotations
@@ -436,6 +436,74 @@ def bench_events(events: int, rounds: int, tmp: str) -> None:
     print(f"  ratio events half/raw: {half:.2f}x, whole command/raw: {whole:.2f}x")
 
 
+def bench_witness(checkpoints: int, rounds: int, tmp: str) -> None:
+    """Checkpoints signed per second by the integrator alone, and signed
+    then cosigned by two witnesses served by `portal witness serve` on
+    this machine (real HTTP), side by side."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from portal.audit.witnessing import Witnessing
+    from portal.transparency import log
+    from portal.transparency.checkpoints import latest_checkpoint
+    from portal.transparency.cosign import Witness, WitnessPolicy
+    from portal.transparency.notes import Signer, create_key_file
+
+    create_key_file(Path(tmp) / "witness-logkey")
+    signer = Signer.load(Path(tmp) / "witness-logkey")
+    served, witnesses = [], []
+    for name in ("bench.example/w1", "bench.example/w2"):
+        folder = Path(tmp) / name.replace("/", "-")
+        portal = [sys.executable, "-P", "-m", "portal", "witness"]
+        vkey = subprocess.run(
+            [*portal, "init", "--dir", str(folder), "--name", name], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        subprocess.run([*portal, "add-log", "--dir", str(folder), signer.vkey], capture_output=True, check=True)
+        proc = subprocess.Popen(
+            [*portal, "serve", "--dir", str(folder), "--port", "0"], stdout=subprocess.PIPE, text=True
+        )
+        line = proc.stdout.readline() if proc.stdout else ""
+        served.append(proc)
+        witnesses.append(Witness.parse(vkey, line.strip().rstrip("/").rsplit(" ", 1)[-1]))
+    policy = WitnessPolicy(tuple(witnesses), 2)
+    all_models()
+    try:
+
+        def run(cosign: bool, r: int) -> float:
+            engine = make_engine(f"sqlite:///{tmp}/witnessed-{cosign}-{r}.sqlite3")
+            Base.metadata.create_all(engine)
+            job = Witnessing(policy)
+            with Session(engine) as session:
+                start = time.perf_counter()
+                for i in range(checkpoints):
+                    log.append_many(session, [(i * 10 + k).to_bytes(8, "big") for k in range(10)])
+                    latest_checkpoint(session, signer)
+                    session.commit()
+                    if cosign and job.run(session) != 2:
+                        raise SystemExit("a witness did not cosign: is `portal witness serve` running?")
+                    session.commit()
+                rate = checkpoints / (time.perf_counter() - start)
+            engine.dispose()
+            return rate
+
+        if not all(w.url.startswith("http://127.0.0.1:") for w in witnesses):
+            raise SystemExit(f"the witnesses did not start: {[w.url for w in witnesses]}")
+        alone, cosigned = [], []
+        for r in range(rounds):
+            alone.append(run(False, r))
+            cosigned.append(run(True, r))
+        a, c = statistics.median(alone), statistics.median(cosigned)
+        print(f"checkpoints of 10 leaves each on SQLite, {rounds} rounds x {checkpoints}, median")
+        print(f"  {'signed by the log alone':<50} {a:10.1f} /s")
+        print(f"  {'signed, then cosigned by two witnesses (HTTP)':<50} {c:10.1f} /s")
+        print(f"  ratio alone/cosigned: {a / c:.2f}x")
+    finally:
+        for proc in served:
+            proc.kill()
+            proc.wait()
+
+
 def utcnow_date():
     from portal.db import utcnow
 
@@ -447,6 +515,7 @@ SECTIONS: dict[str, tuple[str, Callable[..., None]]] = {
     "log": ("transparency log", bench_log),
     "queue": ("officers' queue", bench_queue),
     "events": ("audit verify, events against their leaves", bench_events),
+    "witness": ("witness cosigning", bench_witness),
 }
 
 
@@ -458,6 +527,7 @@ def main() -> None:
     parser.add_argument("--leaves", type=int, default=1_000_000, help="size of the log to verify and prove from")
     parser.add_argument("--cases", type=int, default=5_000, help="open disputes in the officers' queue")
     parser.add_argument("--events", type=int, default=50_000, help="access events behind the log to audit")
+    parser.add_argument("--checkpoints", type=int, default=300, help="checkpoints to sign (and have cosigned)")
     parser.add_argument("--only", choices=sorted(SECTIONS), action="append", help="run this section (repeatable)")
     args = parser.parse_args()
     if args.rounds < 1:
@@ -468,7 +538,9 @@ def main() -> None:
         parser.error("--cases must be at least 1")
     if args.events < 1:
         parser.error("--events must be at least 1")
-    size = {"vault": None, "log": args.leaves, "queue": args.cases, "events": args.events}
+    if args.checkpoints < 1:
+        parser.error("--checkpoints must be at least 1")
+    size = {"vault": None, "log": args.leaves, "queue": args.cases, "events": args.events, "witness": args.checkpoints}
     with tempfile.TemporaryDirectory() as tmp:
         for name, (title, bench) in SECTIONS.items():
             if args.only is None or name in args.only:

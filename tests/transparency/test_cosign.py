@@ -39,7 +39,8 @@ def test_the_cosignature_is_the_one_the_spec_describes(note):
     line = w.cosign(text_of(note), T)
     name, blob = line.rstrip("\n").split(" ")[1:]
     blob = base64.b64decode(blob)
-    assert line.startswith("\u2014 witness.example/w1 ") and line.endswith("\n")
+    assert line.startswith("\u2014 witness.example/w1 ")
+    assert line.endswith("\n")
     assert blob[:4] == hashlib.sha256(b"witness.example/w1\n\x04" + w.public).digest()[:4]
     assert int.from_bytes(blob[4:12], "big") == T
     message = f"cosignature/v1\ntime {T}\n".encode() + text_of(note).encode()
@@ -89,7 +90,8 @@ def test_the_witness_setting_is_checked():
     w = cosigner("w.example/one", 1)
     policy = WitnessPolicy.parse(json.dumps({"quorum": 1, "witnesses": [{"key": w.vkey, "url": "http://w:1/"}]}))
     assert (policy.quorum, policy.witnesses[0].url, policy.witnesses[0].name) == (1, "http://w:1", "w.example/one")
-    assert WitnessPolicy.parse("") == WitnessPolicy() and WitnessPolicy().quorum == 0
+    assert WitnessPolicy.parse("") == WitnessPolicy()
+    assert WitnessPolicy().quorum == 0
     log_key = Signer(ORIGIN, Ed25519PrivateKey.from_private_bytes(bytes(32))).vkey
     for bad, why in [
         ("{", "not JSON"),
