@@ -7,6 +7,7 @@ import ipaddress
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -36,7 +37,9 @@ from portal.extensions import database, session, vault
 from portal.migrations import alembic_config, current_heads, upgrade
 from portal.notifications.services import Mailer, deliver
 from portal.records.models import Subject
+from portal.witness import beside
 from portal.witness.cli import witness
+from portal.witness.state import StateError
 
 keys = AppGroup("keys", help="Show and rotate the key-encryption keys.")
 outbox = AppGroup("outbox", help="The e-mail outbox.")
@@ -200,6 +203,7 @@ def serve_command(
             if path.exists():
                 click.echo(_format_credentials(json.loads(path.read_text(encoding="utf-8"))))
     _preflight(app)
+    demo_witness = _start_demo_witness(app) if demo and not app.config.get("WITNESSES") and not check else None
     if not app.config["PUBLIC_URL"] and (not _is_loopback(host) or app.config["PROXY_COUNT"]):
         # Reset links would point at the bound address, which people do not reach.
         _fail(
@@ -217,13 +221,32 @@ def serve_command(
     if not app.config["PUBLIC_URL"]:  # the address e-mailed links point to
         app.config["PUBLIC_URL"] = os.environ["PORTAL_PUBLIC_URL"] = f"http://{host}:{port}"
     click.echo(f"Portal running on http://{host}:{port}/  (Ctrl+C to stop)")
-    if workers > 1:
-        from portal.serving import serve  # gunicorn: not on every platform, imported only when asked for
+    try:
+        if workers > 1:
+            from portal.serving import serve  # gunicorn: not on every platform, imported only when asked for
 
-        serve(app, create_app, host, port, workers, threads)
-        return
-    worker.start(app)  # the log integrator, the deadline sweep and mail, in a thread
-    waitress.serve(app, host=host, port=port, threads=threads, ident="portal")
+            serve(app, create_app, host, port, workers, threads)
+            return
+        worker.start(app)  # the log integrator, the deadline sweep and mail, in a thread
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop as on Ctrl+C: the demo witness too
+        waitress.serve(app, host=host, port=port, threads=threads, ident="portal")
+    finally:
+        if demo_witness is not None:
+            demo_witness.terminate()
+            demo_witness.wait(timeout=10)
+
+
+def _start_demo_witness(app: Flask) -> subprocess.Popen[str]:
+    """A witness beside the demo (its folder in the instance), which the
+    portal asks to cosign: the try-out shows a witnessed log."""
+    try:
+        proc, setting = beside.start(Path(app.instance_path) / "demo-witness", log_signer().vkey)
+    except (RuntimeError, StateError) as exc:
+        _fail(str(exc))
+    app.config["WITNESSES"] = os.environ["PORTAL_WITNESSES"] = setting  # for the processes of --workers too
+    app.extensions.pop("portal.witnesses", None)  # read again with the witness
+    click.echo(f"Demo witness {beside.NAME} cosigning the log, at {json.loads(setting)['witnesses'][0]['url']}")
+    return proc
 
 
 @click.command("worker")

@@ -1,14 +1,18 @@
 """`portal serve` answers real HTTP with a production server."""
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import pytest
+
+from portal.transparency.cosign import WitnessPolicy
 
 
 def free_port():
@@ -55,9 +59,37 @@ def test_serve_demo_over_http(tmp_path):
             assert cookie.startswith("session=")
             assert "Secure" not in cookie
             assert "Strict-Transport-Security" not in response.headers
+        # A witness runs beside the demo and vouches for its log.
+        assert "Demo witness demo-witness.example/w1 cosigning the log" in output
+        witnesses = json.loads(answers(port, "/transparency/witnesses")[1])
+        policy = WitnessPolicy.parse(
+            json.dumps(
+                {"quorum": witnesses["quorum"], "witnesses": [{"key": w["key"]} for w in witnesses["witnesses"]]}
+            )
+        )
+        assert policy.quorum == 1
+        for _ in range(100):
+            status, note = answers(port, "/transparency/checkpoint", ok=(200, 503))
+            if status == 200:
+                break
+            time.sleep(0.1)
+        assert list(policy.check(note)) == ["demo-witness.example/w1"]
+        children = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(proc.pid)], capture_output=True, text=True)
+        witness_pid = next(int(line.split()[0]) for line in children.stdout.splitlines() if "witness serve" in line)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+    assert not running(witness_pid)  # stopped with the portal
+
+
+def running(pid):
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def start(tmp_path, *args, cwd=None):
@@ -81,11 +113,15 @@ def start(tmp_path, *args, cwd=None):
     return proc, env, "".join(lines)
 
 
-def answers(port, path="/"):
+def answers(port, path="/", ok=(200,)):
     for _ in range(100):
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}") as response:
                 return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            if exc.code in ok:
+                return exc.code, exc.read().decode()
+            raise
         except OSError:
             time.sleep(0.1)
     pytest.fail("server did not answer")
@@ -117,7 +153,10 @@ def test_serve_with_worker_processes_and_the_job_worker(tmp_path):
                 break
             time.sleep(0.1)
         assert any(
-            line.startswith("portal worker: log integration, query notices, codes and links, dispute deadline sweep")
+            line.startswith(
+                "portal worker: log integration, query notices, codes and links, witness cosigning, "
+                "dispute deadline sweep"
+            )
             for line in lines
         ), lines
     finally:

@@ -449,17 +449,17 @@ def bench_witness(checkpoints: int, rounds: int, tmp: str) -> None:
     from portal.transparency.checkpoints import latest_checkpoint
     from portal.transparency.cosign import Witness, WitnessPolicy
     from portal.transparency.notes import Signer, create_key_file
+    from portal.witness.state import Store
 
     create_key_file(Path(tmp) / "witness-logkey")
-    signer = Signer.load(Path(tmp) / "witness-logkey")
-    served, witnesses = [], []
+    served, witnesses, folders = [], [], []
     for name in ("bench.example/w1", "bench.example/w2"):
         folder = Path(tmp) / name.replace("/", "-")
         portal = [sys.executable, "-P", "-m", "portal", "witness"]
         vkey = subprocess.run(
             [*portal, "init", "--dir", str(folder), "--name", name], capture_output=True, text=True, check=True
         ).stdout.strip()
-        subprocess.run([*portal, "add-log", "--dir", str(folder), signer.vkey], capture_output=True, check=True)
+        folders.append(folder)
         proc = subprocess.Popen(
             [*portal, "serve", "--dir", str(folder), "--port", "0"], stdout=subprocess.PIPE, text=True
         )
@@ -471,6 +471,10 @@ def bench_witness(checkpoints: int, rounds: int, tmp: str) -> None:
     try:
 
         def run(cosign: bool, r: int) -> float:
+            # A log of its own each run (a witness refuses a log that starts again).
+            signer = Signer.load(Path(tmp) / "witness-logkey", f"bench.example/log-{cosign}-{r}")
+            for folder in folders:
+                Store.open(folder).add_log_key(signer.vkey)
             engine = make_engine(f"sqlite:///{tmp}/witnessed-{cosign}-{r}.sqlite3")
             Base.metadata.create_all(engine)
             job = Witnessing(policy)
