@@ -176,7 +176,7 @@
     if (unsigned) text += " " + msg("serverSigned");
     if (newest && newest.vouched && Object.keys(newest.vouched).length) {
       const names = Object.entries(newest.vouched).map(([n, t]) => `${n} (${t.toLocaleString()})`).join(", ");
-      text += " " + msg("witnessed").replace("%s", names);
+      text += " " + msg("witnessed").replace("{witnesses}", names);
     } else if (newest && !failures && policy.quorum === 0) {
       text += " " + msg("unwitnessed");
     }
