@@ -151,8 +151,9 @@ def register_security_headers(app: Flask) -> None:
         h.setdefault("X-Frame-Options", "DENY")
         if app.config["SESSION_COOKIE_SECURE"]:  # served over HTTPS: only ever over HTTPS
             h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if request.endpoint != "static":
-            # Pages may hold personal data: never keep them in a cache.
+        if request.endpoint not in ("static", "tiles.tile") or response.status_code != 200:
+            # Pages may hold personal data: never keep them in a cache. (The
+            # log's tiles hold hashes only, and never change.)
             h["Cache-Control"] = "no-store"
         return response
 
@@ -165,7 +166,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.accounts.routes import bp as accounts
     from portal.api.routes import bp as api  # the institution API: problem+json errors, no CSRF
     from portal.audit.log_routes import bp as transparency
-    from portal.audit.log_routes import witness_policy
+    from portal.audit.log_routes import tiles, witness_policy
     from portal.compliance.routes import bp as officer
     from portal.disputes.routes import bp as disputes
     from portal.notifications.routes import bp as notifications
@@ -173,7 +174,20 @@ def register_blueprints(app: Flask) -> None:
     from portal.reports.routes import bp as records
     from portal.site.routes import bp as site
 
-    for bp in (site, accounts, agents, records, access, disputes, repair, officer, notifications, transparency, api):
+    for bp in (
+        site,
+        accounts,
+        agents,
+        records,
+        access,
+        disputes,
+        repair,
+        officer,
+        notifications,
+        transparency,
+        tiles,
+        api,
+    ):
         app.register_blueprint(bp)
     witness_policy(app)  # a malformed WITNESSES setting stops start-up, saying why
 

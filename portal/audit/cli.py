@@ -18,7 +18,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from portal.audit.events import BundleError, audit_events, bundle_policy, verify_bundle
+from portal.audit.events import BundleError, audit_events, bundle_policy, fill_entries, verify_bundle
 from portal.audit.log_routes import log_signer
 from portal.crypto import KeyringError
 from portal.extensions import session, vault
@@ -183,6 +183,24 @@ def _snapshot(s: Session) -> Session:
     else:
         s.execute(text("BEGIN"))  # SQLite (WAL): reads in one transaction share a snapshot
     return s
+
+
+@audit.command("fill-entries")
+def fill_entries_command() -> None:
+    """Give leaves appended before the log kept its entries (served by the
+    tiles API, /log/tile/entries/...) their entry, recomputed from the
+    event and checked against the leaf. Commits per batch; safe to rerun."""
+    s, after, filled, left = session(), -1, 0, 0
+    while True:
+        done, skipped, after = fill_entries(s, vault(), after)
+        s.commit()
+        filled, left = filled + done, left + skipped
+        if after < 0:
+            break
+    click.echo(
+        f"entries filled: {filled}"
+        + (f"; {left} leaf(s) left without (shredded subjects, or events `portal audit verify` names)" if left else "")
+    )
 
 
 @audit.command("verify-proof", with_appcontext=False)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from portal.audit.models import AccessEvent, EventKind, Outcome
@@ -31,6 +31,7 @@ from portal.db import new_id, utcnow
 from portal.transparency import log, merkle
 from portal.transparency.checkpoints import AuditFailure, Problems
 from portal.transparency.cosign import WitnessPolicy
+from portal.transparency.models import LogLeaf
 from portal.transparency.notes import NoteError, Signer, verify_note
 from portal.transparency.witnessed import cosigned_note, witnessed_checkpoint
 
@@ -401,3 +402,41 @@ def _open_sealed(cipher: Cipher, event: AccessEvent) -> tuple[dict[str, Any], by
         return detail, None if salt is None else base64.b64decode(salt, validate=True)
     except (binascii.Error, TypeError, ValueError):
         return "sealed detail opens, but its salt is not base64"
+
+
+# -- entries for the tiles API ---------------------------------------------------------
+def fill_entries(session: Session, vault: Vault, after: int = -1, limit: int = STREAM_BATCH) -> tuple[int, int, int]:
+    """Give up to `limit` leaves after index `after` that were appended
+    before entries were kept their entry (d), recomputed from their event
+    and checked against the leaf hash. Returns (filled, left without:
+    shredded or damaged events, which `audit verify` names; the last index
+    looked at, or -1 when none was left). Flushes, never commits."""
+    rows = session.execute(
+        select(LogLeaf.index, LogLeaf.leaf_hash, AccessEvent)
+        .join(AccessEvent, AccessEvent.log_index == LogLeaf.index)
+        .where(LogLeaf.leaf_data.is_(None), LogLeaf.index > after)
+        .order_by(LogLeaf.index)
+        .limit(limit)
+    ).all()
+    ciphers: dict[uuid.UUID, Cipher | str | None] = {}
+    filled, left = [], 0
+    for index, leaf, event in rows:
+        if event.subject_id not in ciphers:
+            ciphers[event.subject_id] = _subject_cipher(session, vault, event.subject_id)
+        cipher = ciphers[event.subject_id]
+        sealed = _open_sealed(cipher, event) if isinstance(cipher, Cipher) else None
+        if not isinstance(sealed, tuple) or sealed[1] is None:
+            left += 1
+            continue
+        d = leaf_data(sealed[1], event_document(event, sealed[0]))
+        if merkle.leaf_hash(d) != leaf:
+            left += 1
+            continue
+        filled.append({"i": index, "d": d})
+    if filled:
+        table = LogLeaf.__table__
+        session.execute(
+            table.update().where(table.c.index == bindparam("i")).values(leaf_data=bindparam("d")),  # type: ignore[attr-defined]
+            filled,
+        )
+    return len(filled), left, rows[-1][0] if rows else -1

@@ -16,6 +16,8 @@ from portal.extensions import limiter, session
 from portal.transparency import log
 from portal.transparency.cosign import WitnessPolicy
 from portal.transparency.notes import DEFAULT_ORIGIN, NoteError, Signer
+from portal.transparency.tiles import TileError, entry_bundle, hash_tile
+from portal.transparency.tiles import parse as parse_tile
 from portal.transparency.witnessed import cosigned_note, witnessed_checkpoint
 
 bp = Blueprint("transparency", __name__, url_prefix="/transparency")
@@ -137,3 +139,32 @@ def consistency() -> Response:
     if not 1 <= first <= second:
         raise BadParameter("first", f"first must be between 1 and second ({second})")
     return _proof(log.consistency_proof(session(), first, second), first=first, second=second)
+
+
+# -- the log as tiles (C2SP tlog-tiles): static, so any cache can serve it ------
+tiles = Blueprint("tiles", __name__, url_prefix="/log")
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+@tiles.get("/checkpoint")
+def tiles_checkpoint() -> Response:
+    """The same checkpoint as /transparency/checkpoint, where tile clients look."""
+    response = checkpoint()
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@tiles.get("/tile/<level>/<path:rest>")
+def tile(level: str, rest: str) -> Response:
+    """A hash tile or an entry bundle; 404 for one the log does not have
+    (yet), as for any path that is not a tile's."""
+    try:
+        wanted = parse_tile(level, rest)
+    except TileError as exc:
+        return Response(f"not a tile: {exc}\n", status=404, mimetype="text/plain")
+    body = entry_bundle(session(), wanted) if wanted.level < 0 else hash_tile(session(), wanted)
+    if body is None:
+        return Response("the log does not hold this tile (yet)\n", status=404, mimetype="text/plain")
+    response = Response(body, mimetype="application/octet-stream")
+    response.headers["Cache-Control"] = IMMUTABLE  # a tile never changes once the log holds it
+    return response

@@ -103,7 +103,11 @@ def append_many(session: Session, data: Sequence[bytes]) -> int:
     now = utcnow()
     hashes = [merkle.leaf_hash(d) for d in data]
     session.execute(
-        _leaves.insert(), [{"index": first + i, "leaf_hash": h, "appended_at": now} for i, h in enumerate(hashes)]
+        _leaves.insert(),
+        [
+            {"index": first + i, "leaf_hash": h, "leaf_data": d, "appended_at": now}
+            for i, (h, d) in enumerate(zip(hashes, data, strict=True))
+        ],
     )
     # Leaf i completes one subtree per trailing 1-bit of i: at level k, its
     # left sibling is (k, (i >> k) - 1), which ends at leaf (i >> k) << k.

@@ -46,6 +46,10 @@ class LogLeaf(Base):
     index: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     # SHA-256(0x00 || d), d = SHA-256(salt || canonical JSON of the event).
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # d itself, the entry the tiles API serves (a commitment: no personal
+    # data). Empty for leaves appended before it was kept until
+    # `portal audit fill-entries` recomputes it from the event.
+    leaf_data: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     appended_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

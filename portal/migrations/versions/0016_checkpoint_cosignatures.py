@@ -1,4 +1,4 @@
-"""checkpoint cosignatures: witnesses' cosignatures on the log's checkpoints
+"""checkpoint cosignatures and log entries: witnesses' cosignatures on the log's checkpoints; each leaf's data for the tiles API
 
 Revision ID: 0016
 Revises: 0015
@@ -32,7 +32,11 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("size", "witness", name=op.f("pk_checkpoint_cosignatures")),
     )
+    with op.batch_alter_table("log_leaves") as batch:
+        batch.add_column(sa.Column("leaf_data", sa.LargeBinary(length=32), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("log_leaves") as batch:
+        batch.drop_column("leaf_data")
     op.drop_table("checkpoint_cosignatures")
