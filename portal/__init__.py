@@ -172,6 +172,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.notifications.routes import bp as notifications
     from portal.repair.routes import bp as repair
     from portal.reports.routes import bp as records
+    from portal.site import verify  # noqa: F401  # its page joins the site blueprint
     from portal.site.routes import bp as site
 
     for bp in (

@@ -37,6 +37,7 @@ from portal.extensions import database, session, vault
 from portal.migrations import alembic_config, current_heads, upgrade
 from portal.notifications.services import Mailer, deliver
 from portal.records.models import Subject
+from portal.signing import create_document_key
 from portal.witness import beside
 from portal.witness.cli import witness
 from portal.witness.state import StateError
@@ -77,6 +78,11 @@ def init_command() -> None:
     for path in init_keys(key_dir):
         click.echo(f"created {path} (mode 0600)")
     init_log_key()
+    try:
+        for path in create_document_key(key_dir):
+            click.echo(f"created {path}")
+    except KeyringError as exc:
+        _fail(str(exc))
     try:
         vault().register_versions(session())
     except KeyringError as exc:

@@ -5,8 +5,11 @@ characters used."""
 
 from __future__ import annotations
 
+import io
+from dataclasses import dataclass
 from importlib.resources import as_file, files
 
+import segno
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from fpdf import FPDF
@@ -23,6 +26,18 @@ LABEL_WIDTH = 50  # mm
 HEADINGS = FontFace(fill_color=(230, 234, 239))
 
 
+QR_SIZE = 24  # mm
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What makes a PDF a document anyone can check: its number, and the
+    page that checks it (also as a QR code)."""
+
+    number: str
+    verify_url: str
+
+
 class PortalPDF(FPDF):
     """An A4 document of the portal: the embedded font, the language, a
     footer with when it was generated and the page numbers, and the
@@ -32,8 +47,11 @@ class PortalPDF(FPDF):
     # Chinese breaks between any two characters.
     wrap = WrapMode.CHAR
 
-    def __init__(self, title: str, generated_at, label_width: float = LABEL_WIDTH) -> None:
+    def __init__(
+        self, title: str, generated_at, label_width: float = LABEL_WIDTH, document: Stamp | None = None
+    ) -> None:
         super().__init__(format="A4")
+        self.document = document
         with as_file(FONT_FILE) as path:
             self.add_font(FONT, fname=str(path))
         self.locale = str(get_locale())
@@ -43,10 +61,27 @@ class PortalPDF(FPDF):
         self.generated = pdf_moment(generated_at)
         self.label_width = label_width
         self.add_page()
+        if document is not None:  # where a reader's phone finds the check: top right of the first page
+            qr = io.BytesIO()
+            segno.make(document.verify_url, error="m").save(qr, kind="png", scale=4, border=1)
+            self.image(qr, x=self.w - self.r_margin - QR_SIZE, y=self.t_margin, w=QR_SIZE, h=QR_SIZE)
+            self.set_y(self.t_margin + QR_SIZE + 2)  # the page starts below it
 
     def footer(self) -> None:
-        self.set_y(-12)
         self.set_font(FONT, size=8)
+        if self.document is not None:
+            self.set_y(-17)
+            self.cell(
+                0,
+                5,
+                _(
+                    "Document %(number)s · check it at %(url)s",
+                    number=self.document.number,
+                    url=self.document.verify_url,
+                ),
+                align="C",
+            )
+        self.set_y(-12)
         # fpdf2 replaces `{nb}` with the page count when the file is written.
         self.cell(
             0,

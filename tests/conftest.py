@@ -28,6 +28,7 @@ from portal.extensions import limiter, session, vault
 from portal.localtime import today as portal_today
 from portal.migrations import upgrade
 from portal.models import all_models
+from portal.signing import create_document_key
 from portal.transparency.notes import create_key_file as create_log_key
 
 IN_CI = os.environ.get("CI") == "true"
@@ -152,6 +153,7 @@ def shared_app(database_url, tmp_path_factory):
     path = tmp_path_factory.mktemp("shared") / "instance"
     init_keys(path / "keys")
     create_log_key(path / "keys")
+    create_document_key(path / "keys")
     with pytest.MonkeyPatch.context() as mp:
         _without_portal_env(mp)
         mp.setenv("PORTAL_INSTANCE_PATH", str(path))
@@ -219,6 +221,7 @@ def make_app(database_url, instance, suite_engine):
         if keys:
             init_keys(instance / "keys")
             create_log_key(instance / "keys")
+            create_document_key(instance / "keys")
         app = create_app({**TEST_CONFIG, "DATABASE_URL": database_url, **config})
         apps.append(app)
         return app

@@ -93,3 +93,20 @@ class Disclosure(Base):
     snapshot_ct: Mapped[bytes] = mapped_column(LargeBinary)
     snapshot_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IssuedDocument(Base):
+    """A signed PDF the portal issued (a report, an outcome letter): its
+    number, printed on it, and the SHA-256 of the exact file, which its
+    access event (a leaf of the log) also carries. `series` groups the
+    documents a newer one replaces: a subject's reports, one dispute's
+    letters."""
+
+    __tablename__ = "issued_documents"
+
+    number: Mapped[str] = mapped_column(String(24), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    series: Mapped[str] = mapped_column(String(64), index=True)
+    sha256: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("access_events.id"), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)

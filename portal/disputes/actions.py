@@ -6,13 +6,14 @@ commit); the caller has loaded the dispute through `portal.accounts.authz`."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from portal.accounts.authz import SubjectAccess
 from portal.accounts.models import Role, User
+from portal.audit.documents import issue_pdf
 from portal.audit.models import EventKind
 from portal.crypto import Vault
 from portal.disputes import evidence as ev
@@ -24,6 +25,7 @@ from portal.disputes.pages import MAX_NOTE, log_view
 from portal.i18n import day
 from portal.notifications.services import notify
 from portal.records.models import Subject
+from portal.signing import DocumentSigner
 
 
 # -- filing ----------------------------------------------------------------------------
@@ -152,10 +154,35 @@ def evidence_file(
     return data, media_type, name
 
 
-def log_letter_download(session: Session, vault: Vault, user: User, access: SubjectAccess, dispute: Dispute) -> None:
-    log_view(
-        session, vault, user, access, EventKind.EXPORT, what="outcome letter", format="pdf", dispute_id=str(dispute.id)
+def issue_letter_pdf(
+    session: Session,
+    vault: Vault,
+    user: User,
+    access: SubjectAccess,
+    dispute: Dispute,
+    signer: DocumentSigner,
+    build: Callable[[str], bytes],
+) -> bytes:
+    """The outcome letter as a signed document (`build(number)` lays it
+    out); its download is the access event that carries the file's hash."""
+    return issue_pdf(
+        session,
+        signer,
+        kind="outcome letter",
+        series=f"letter:{dispute.id}",
+        build=build,
+        log=lambda document: log_view(
+            session,
+            vault,
+            user,
+            access,
+            EventKind.EXPORT,
+            what="outcome letter",
+            format="pdf",
+            dispute_id=str(dispute.id),
+            **document,
+        ),
     )
 
 
-__all__ = ["ReplyRefused", "evidence_file", "file", "log_letter_download", "reply", "withdraw"]
+__all__ = ["ReplyRefused", "evidence_file", "file", "issue_letter_pdf", "reply", "withdraw"]

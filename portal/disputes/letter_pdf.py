@@ -13,16 +13,16 @@ from fpdf.enums import WrapMode
 from portal.disputes.models import DisputeOutcome
 from portal.disputes.pages import MAX_RECORD_STATEMENT, DisputePage
 from portal.i18n import day, local_name
-from portal.pdf import PortalPDF, pdf_moment
+from portal.pdf import PortalPDF, Stamp, pdf_moment
 
 LABEL_WIDTH = 55  # mm
 
 
-def build_letter_pdf(page: DisputePage, generated_at: datetime) -> bytes:
+def build_letter_pdf(page: DisputePage, generated_at: datetime, document: Stamp | None = None) -> bytes:
     letter = page.letter
     if letter is None:
         raise ValueError("this dispute has no outcome letter")
-    pdf = PortalPDF(_("Outcome of your dispute"), generated_at, LABEL_WIDTH)
+    pdf = PortalPDF(_("Outcome of your dispute"), generated_at, LABEL_WIDTH, document)
     locale = pdf.locale
     # English breaks between words.
     pdf.wrap = WrapMode.CHAR if locale.startswith("zh") else WrapMode.WORD

@@ -58,12 +58,14 @@ MAX_NOTE = lifecycle.MAX_NOTE
 MAX_STATEMENT = services.MAX_STATEMENT
 
 
-def log_view(session: Session, vault: Vault, user: User, access: SubjectAccess, kind: EventKind, **detail: Any) -> None:
+def log_view(
+    session: Session, vault: Vault, user: User, access: SubjectAccess, kind: EventKind, **detail: Any
+) -> AccessEvent:
     """The access event of a view or download; an agent's names the delegation."""
     detail["role"] = Role(user.role).value
     if access.delegation is not None:
         detail["via_delegation"] = str(access.delegation.id)
-    record_event(session, vault, access.subject, kind, channel="web", actor_user_id=user.id, detail=detail)
+    return record_event(session, vault, access.subject, kind, channel="web", actor_user_id=user.id, detail=detail)
 
 
 # -- the dispute page ------------------------------------------------------------------

@@ -16,6 +16,7 @@ from flask_login import current_user, login_required
 
 from portal.accounts.authz import SubjectAccess, found, load_of, load_part, load_subject
 from portal.accounts.models import DelegationScope
+from portal.audit.documents import document_signer, verify_url
 from portal.audit.models import AccessEvent
 from portal.db import utcnow
 from portal.disputes import actions, decisions, listing
@@ -33,6 +34,7 @@ from portal.extensions import session, vault
 from portal.i18n import day, shown
 from portal.localtime import today as local_today
 from portal.paging import page_number
+from portal.pdf import Stamp
 
 bp = Blueprint("disputes", __name__)
 SCOPE = DelegationScope.FILE_DISPUTES
@@ -265,8 +267,15 @@ def letter_pdf(subject_id: uuid.UUID, dispute_id: uuid.UUID):
     access, dispute = _case(subject_id, dispute_id)
     page = views.dispute_page(session(), vault(), current_user.user, access, dispute, log=False)
     found(page.letter)
-    body = build_letter_pdf(page, utcnow())
-    actions.log_letter_download(session(), vault(), current_user.user, access, dispute)
+    body = actions.issue_letter_pdf(
+        session(),
+        vault(),
+        current_user.user,
+        access,
+        dispute,
+        document_signer(),
+        lambda number: build_letter_pdf(page, utcnow(), Stamp(number, verify_url(number))),
+    )
     response = Response(body, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="dispute-{page.reference}-outcome.pdf"'
     response.headers["Cache-Control"] = "no-store"

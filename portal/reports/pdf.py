@@ -9,14 +9,14 @@ from flask_babel import gettext as _
 from fpdf.enums import WrapMode
 
 from portal.i18n import day, money
-from portal.pdf import FONT, HEADINGS, LINE, PortalPDF, pdf_moment
+from portal.pdf import FONT, HEADINGS, LINE, PortalPDF, Stamp, pdf_moment
 from portal.records.pages import Field, RecordView, VersionView
 from portal.reports.report import EventRow, Printable
 
 
-def build_pdf(printable: Printable) -> bytes:
+def build_pdf(printable: Printable, document: Stamp | None = None) -> bytes:
     report = printable.report
-    pdf = PortalPDF(_("Credit report"), printable.generated_at)
+    pdf = PortalPDF(_("Credit report"), printable.generated_at, document=document)
     locale = pdf.locale
 
     pdf.heading(_("Credit report"), 18)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.authz import SubjectAccess, represents
 from portal.accounts.models import DelegationScope, User
+from portal.audit.documents import issue_pdf
 from portal.audit.events import EventView, recent_events, record_event
 from portal.audit.models import AccessEvent, EventKind, Outcome
 from portal.audit.names import CHANNEL_ACTORS, EVENT_NAMES
@@ -40,6 +42,7 @@ from portal.records.pages import (
 )
 from portal.records.services import view_subject
 from portal.repair.services import record_marks
+from portal.signing import DocumentSigner
 
 PAGE_SIZE = REPORT_PAGE_SIZE
 DASHBOARD_EVENTS = 5
@@ -197,13 +200,36 @@ def report_page(session: Session, vault: Vault, user: User, access: SubjectAcces
     )
 
 
-def printable_report(session: Session, vault: Vault, user: User, access: SubjectAccess) -> Printable:
+def printable_report(session: Session, vault: Vault, access: SubjectAccess) -> Printable:
     """Everything on one report, for the PDF download."""
     records = _record_views(session, vault, access)
     events = _event_rows(session, recent_events(session, vault, access.subject, limit=PRINTED_EVENTS))
-    _log_access(session, vault, user, access, EventKind.EXPORT, what="report", format="pdf")
     report = Report(SubjectHeader.of(view_subject(session, vault, access.subject)), _group(records), 1, 1, len(records))
     return Printable(report, events, utcnow())
+
+
+def issue_report_pdf(
+    session: Session,
+    vault: Vault,
+    user: User,
+    access: SubjectAccess,
+    signer: DocumentSigner,
+    build: Callable[[Printable, str], bytes],
+) -> bytes:
+    """The report as a signed document: numbered, signed, and its download
+    the access event that carries the file's hash. `build(printable,
+    number)` lays it out."""
+    printable = printable_report(session, vault, access)
+    return issue_pdf(
+        session,
+        signer,
+        kind="report",
+        series=f"report:{access.subject.id}",
+        build=lambda number: build(printable, number),
+        log=lambda document: _log_access(
+            session, vault, user, access, EventKind.EXPORT, what="report", format="pdf", **document
+        ),
+    )
 
 
 def export_data(session: Session, vault: Vault, user: User, access: SubjectAccess) -> dict[str, Any]:
@@ -236,13 +262,13 @@ def export_data(session: Session, vault: Vault, user: User, access: SubjectAcces
 # -- helpers --------------------------------------------------------------------
 def _log_access(
     session: Session, vault: Vault, user: User, access: SubjectAccess, kind: EventKind, **detail: Any
-) -> None:
+) -> AccessEvent:
     """The access event of a view. An agent's view is the use of their
     delegation, so the delegation is named."""
     detail["role"] = user.role.value
     if access.delegation is not None:
         detail["via_delegation"] = str(access.delegation.id)
-    record_event(session, vault, access.subject, kind, channel="web", actor_user_id=user.id, detail=detail)
+    return record_event(session, vault, access.subject, kind, channel="web", actor_user_id=user.id, detail=detail)
 
 
 def _records_query(access: SubjectAccess) -> Select[CreditRecord]:

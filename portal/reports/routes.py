@@ -11,10 +11,12 @@ from flask_login import current_user, login_required
 
 from portal.accounts.authz import SubjectAccess, accessible, load_subject
 from portal.accounts.models import DelegationScope
+from portal.audit.documents import document_signer, verify_url
 from portal.disputes.listing import dashboard_disputes
 from portal.extensions import session, vault
 from portal.localtime import today as local_today
 from portal.paging import page_number
+from portal.pdf import Stamp
 from portal.reports import report
 from portal.reports.pdf import build_pdf
 
@@ -75,5 +77,12 @@ def export_json(subject_id: uuid.UUID):
 @login_required
 def export_pdf(subject_id: uuid.UUID):
     access = load_subject(session(), current_user.user, subject_id)
-    printable = report.printable_report(session(), vault(), current_user.user, access)
-    return _download(build_pdf(printable), "application/pdf", "pdf")
+    body = report.issue_report_pdf(
+        session(),
+        vault(),
+        current_user.user,
+        access,
+        document_signer(),
+        lambda printable, number: build_pdf(printable, Stamp(number, verify_url(number))),
+    )
+    return _download(body, "application/pdf", "pdf")
