@@ -10,6 +10,7 @@ import json
 import uuid
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from portal.audit.events import (
@@ -27,6 +28,7 @@ from portal.audit.models import AccessEvent, EventKind
 from portal.extensions import session, vault
 from portal.records.models import Subject
 from portal.transparency import log, merkle
+from portal.transparency.cosign import Cosigner
 from portal.transparency.models import Checkpoint, LogLeaf
 from portal.transparency.notes import verify_note
 
@@ -253,3 +255,42 @@ def test_no_bundle_for_an_event_from_before_the_log(log_app, world):
         s.flush()
         with pytest.raises(LookupError, match="before the transparency log"):
             proof_bundle(s, vault(), old)
+
+
+def test_verify_proof_requires_the_witnesses_quorum(bundle, log_app):
+    """Cosignatures added to a bundle's checkpoint as witnesses would: the
+    command accepts the quorum of the keys it is given, and refuses a
+    quorum short by one, a cosignature by a key it was not given, and one
+    over another checkpoint."""
+    made, verify = bundle
+    with log_app.app_context():
+        vkey, signer = log_signer().vkey, log_signer()
+    w1, w2, stranger = (
+        Cosigner(name, Ed25519PrivateKey.from_private_bytes(bytes([i]) * 32))
+        for i, name in ((1, "w.example/one"), (2, "w.example/two"), (3, "w.example/three"))
+    )
+    note = made["checkpoint"]
+    text = note[: note.rindex("\n\n") + 1]
+    other = signer.sign_checkpoint(signer.name, made["tree_size"] + 1, bytes(32))
+    other_text = other[: other.rindex("\n\n") + 1]
+    t = 1_780_000_000
+    keys = ["--key", vkey, "--witness", w1.vkey, "--witness", w2.vkey]
+
+    def with_lines(*lines):
+        return altered(made, lambda b: b.update(checkpoint=note + "".join(lines)))
+
+    both = verify(with_lines(w1.cosign(text, t), w2.cosign(text, t)), *keys)
+    assert both.exit_code == 0, both.output
+    assert "witnessed by: w.example/one (2026-05-28 20:26:40Z), w.example/two" in both.output
+    for lines in (
+        [w1.cosign(text, t)],  # short by one
+        [w1.cosign(text, t), stranger.cosign(text, t)],  # a key it was not given
+        [w1.cosign(text, t), w2.cosign(other_text, t)],  # over another checkpoint
+    ):
+        result = verify(with_lines(*lines), *keys)
+        assert result.exit_code == 1, result.output
+        assert "proof NOT verified" in result.output
+    assert verify(with_lines(w1.cosign(text, t)), *keys, "--quorum", "1").exit_code == 0
+    bad = verify(with_lines(w1.cosign(text, t)), "--witness", "not a key")
+    assert bad.exit_code == 2
+    assert "--witness" in bad.output
