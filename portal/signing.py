@@ -9,11 +9,15 @@ page checks the signature and that the file is one the portal issued."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
@@ -25,7 +29,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
-from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
@@ -33,6 +37,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from portal.crypto import KeyringError
 
 KEY_FILE, CERT_FILE = "document-signing.key", "document-signing.crt"
+T = TypeVar("T")
 COMMON_NAME = "Credit Subject Portal documents"
 
 
@@ -123,7 +128,9 @@ class DocumentSigner:
         meta = signers.PdfSignatureMetadata(
             field_name="PortalSignature", subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256"
         )
-        return signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), meta, signer=self._signer).getvalue()
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+        signed = _run(lambda: signers.async_sign_pdf(writer, meta, signer=self._signer))
+        return bytes(signed.getvalue())
 
     def check(self, pdf: bytes) -> SignatureCheck:
         """Whether a file carries an intact signature by this key, covering
@@ -133,8 +140,21 @@ class DocumentSigner:
             signatures = reader.embedded_signatures
             if not signatures:
                 return SignatureCheck(False, False, False)
-            status = validate_pdf_signature(signatures[-1], ValidationContext(trust_roots=[self.certificate]))
+            context = ValidationContext(trust_roots=[self.certificate])
+            status = _run(lambda: async_validate_pdf_signature(signatures[-1], context))
         except (PdfError, ValueError, KeyError, TypeError, IndexError, OSError):
             return SignatureCheck(False, False, False)
         whole = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
         return SignatureCheck(True, bool(status.intact and status.valid and whole), bool(status.trusted))
+
+
+def _run(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """pyHanko's work is asynchronous: run it to the end here, in a thread
+    of its own when this thread already runs an event loop (asyncio.run
+    refuses to nest)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
