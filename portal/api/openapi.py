@@ -251,6 +251,25 @@ def _paths(app: Flask) -> dict[str, Any]:
                 },
             }
         },
+        f"{PREFIX}/notices/{{notice_id}}/document": {
+            "get": {
+                "operationId": "noticeDocument",
+                "summary": "A correction notice as a signed PDF to keep.",
+                "description": "The notice, numbered and signed (PAdES) by the registry; anyone can check it at "
+                "/verify by its number or the file. Each download is a new document and is recorded as an access "
+                "to the subject's file.",
+                "security": _security(app, "api.notice_document"),
+                "parameters": _path("notice_id"),
+                "responses": {
+                    "200": {
+                        "description": "The signed PDF.",
+                        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+                    },
+                    "404": _problem("No notice of yours has this id."),
+                    **_problems("401", "403", "429"),
+                },
+            }
+        },
         f"{PREFIX}/openapi.json": {
             "get": {
                 "operationId": "openapi",

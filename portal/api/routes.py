@@ -15,10 +15,14 @@ from portal.api.auth import key_id_of_request, own_dispute, own_evidence, own_no
 from portal.api.idempotency import idempotent
 from portal.api.problems import ApiProblem, invalid
 from portal.api.validation import read_json
+from portal.audit.documents import document_signer, verify_url
+from portal.db import utcnow
 from portal.disputes import notices, responses
+from portal.disputes.notice_pdf import build_notice_pdf
 from portal.extensions import csrf, limiter, session, vault
 from portal.institutions.models import ApiScope
 from portal.localtime import today as local_today
+from portal.pdf import Stamp
 from portal.records import services as records_services
 from portal.records.identifiers import InvalidIdentifier
 from portal.records.services import RecordDeleted
@@ -177,6 +181,22 @@ def acknowledge_notice(notice_id: uuid.UUID):
     if notice.acknowledged_at is None:  # `acknowledge` has just set it
         raise RuntimeError(f"correction notice {notice.id} is still unacknowledged")
     return jsonify(id=str(notice.id), acknowledged_at=notice.acknowledged_at.isoformat())
+
+
+@bp.get("/notices/<uuid:notice_id>/document")
+@require(ApiScope.FURNISH, ApiScope.QUERY)
+def notice_document(notice_id: uuid.UUID):
+    """The notice as a signed PDF to keep: numbered, checkable at /verify."""
+    body = notices.issue_notice_pdf(
+        session(),
+        vault(),
+        document_signer(),
+        own_notice(g.institution, notice_id),
+        lambda content, number: build_notice_pdf(content, utcnow(), Stamp(number, verify_url(number))),
+    )
+    response = Response(body, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="correction-notice-{notice_id}.pdf"'
+    return response
 
 
 @bp.get("/openapi.json")

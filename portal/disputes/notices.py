@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from portal.audit.disclosures import open_snapshot
+from portal.audit.documents import issue_pdf
 from portal.audit.events import record_event
 from portal.audit.models import AccessEvent, Disclosure, EventKind, Outcome
 from portal.audit.purposes import Purpose
@@ -29,6 +31,7 @@ from portal.institutions.models import Institution
 from portal.records.documents import record_document
 from portal.records.models import CreditRecord, Subject
 from portal.records.services import current_version
+from portal.signing import DocumentSigner
 
 # How far back recipients of a changed record are told (FCRA 1681i(d)):
 # six months, two years for employment screening.
@@ -119,7 +122,41 @@ def acknowledge(session: Session, notice: CorrectionNotice, now: datetime | None
     ).one()
 
 
-__all__ = ["NoticeItem", "NoticePage", "acknowledge", "list_for_institution", "own_notice"]
+def issue_notice_pdf(
+    session: Session,
+    vault: Vault,
+    signer: DocumentSigner,
+    notice: CorrectionNotice,
+    build: Callable[[dict[str, Any], str], bytes],
+) -> bytes:
+    """The notice as a signed document for the institution it was sent to
+    (`build(body, number)` lays it out); its download is an access event of
+    the subject's file by that institution, carrying the file's hash."""
+    subject = session.scalars(
+        select(Subject)
+        .join(CreditRecord, CreditRecord.subject_id == Subject.id)
+        .where(CreditRecord.id == notice.record_id)
+    ).one()
+    body = json.loads(vault.cipher(session, subject.data_key_id).open_field(notice, "body") or "{}")
+    return issue_pdf(
+        session,
+        signer,
+        kind="correction notice",
+        series=f"notice:{notice.id}",
+        build=lambda number: build(body, number),
+        log=lambda document: record_event(
+            session,
+            vault,
+            subject,
+            EventKind.EXPORT,
+            channel="api",
+            institution_id=notice.institution_id,
+            detail={"what": "correction notice", "notice_id": str(notice.id), **document},
+        ),
+    )
+
+
+__all__ = ["NoticeItem", "NoticePage", "acknowledge", "issue_notice_pdf", "list_for_institution", "own_notice"]
 
 
 # -- sending, when a decision changes a record -----------------------------------

@@ -19,7 +19,11 @@ from portal.i18n import lazy as _l
 from portal.site.routes import bp
 
 MAX_FILE = 20 * 1024 * 1024
-KINDS = {"report": _l("a credit report"), "outcome letter": _l("the outcome letter of a dispute")}
+KINDS = {
+    "report": _l("a credit report"),
+    "outcome letter": _l("the outcome letter of a dispute"),
+    "correction notice": _l("a correction notice sent to an institution"),
+}
 
 
 class VerifyForm(Form):

@@ -5,6 +5,7 @@ once; acknowledging again changes nothing; others' notices are 404."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import timedelta
 from types import SimpleNamespace
@@ -226,3 +227,39 @@ def test_the_responses_match_the_document(app, sent):
     assert conforms(document, "Acknowledged", acked.get_json())
     assert conforms(document, "NoticeList", listed(app, sent.tokens["bank"], "?acknowledged=true"))
     assert conforms(document, "Problem", ack(app, sent.tokens["lender"], sent.ids.corrected).get_json())
+
+
+def test_a_notice_downloads_as_a_signed_document_anyone_can_check(app, sent, pdf_text):
+    from portal.audit.documents import document_signer
+    from portal.audit.models import AccessEvent, EventKind, IssuedDocument
+
+    before = counts(app)
+    response = app.test_client().get(
+        f"/api/v1/notices/{sent.ids.corrected}/document", headers=bearer(sent.tokens["bank"])
+    )
+    assert response.status_code == 200
+    assert response.mimetype == "application/pdf"
+    with app.app_context():
+        assert document_signer().check(response.data).intact
+    text = pdf_text(response.data)
+    assert "A-LOAN-1" in text
+    (number,) = set(re.findall(r"CSP-[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}", text))
+    with db(app) as (s, _v):
+        doc = s.get(IssuedDocument, number)
+        assert doc.kind == "correction notice"
+        event = s.get(AccessEvent, doc.event_id)
+        assert (event.kind, event.channel, event.institution_id) == (EventKind.EXPORT, "api", sent.api.world.bank.id)
+    assert counts(app) != before
+    page = app.test_client().get(f"/verify?number={number}").get_data(as_text=True)
+    assert "由本平台出具" in page
+    # Another institution's notice, or none: the same 404, nothing issued.
+    before = count(app, IssuedDocument)
+    theirs = is_problem(
+        app.test_client().get(f"/api/v1/notices/{sent.ids.deleted}/document", headers=bearer(sent.tokens["lender"])),
+        404,
+    )
+    unknown = is_problem(
+        app.test_client().get(f"/api/v1/notices/{uuid.uuid4()}/document", headers=bearer(sent.tokens["lender"])), 404
+    )
+    assert theirs == unknown
+    assert count(app, IssuedDocument) == before

@@ -47,7 +47,7 @@ def test_it_lists_every_api_route_of_the_url_map_and_no_other(app, document):
     }
     documented = {(path, method) for path, item in document["paths"].items() for method in item}
     assert routes == documented
-    assert len(routes) == 9
+    assert len(routes) == 10
 
 
 def test_each_operation_names_the_scope_its_view_requires(document):

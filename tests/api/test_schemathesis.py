@@ -37,7 +37,7 @@ def test_the_api_answers_every_request_as_its_document_says(app, api):
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     headers = bearer(api.tokens["bank"])
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 8
+    assert len(operations) == 9
 
     for operation in operations:
 
