@@ -3,6 +3,7 @@ report, who may see them, and the access event every view leaves."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date
 
@@ -302,6 +303,9 @@ def test_every_view_and_export_is_an_access_event(app, client, world, sign_in, p
     (event,) = events_of(app, world.person_a)
     assert event.kind is kind
     assert event.channel == "web"
+    if path.endswith(".pdf"):  # a signed document: its event carries its number and the file's hash
+        assert re.fullmatch(r"CSP(-[A-Z2-9]{4}){3}", event.detail.pop("document"))
+        assert event.detail.pop("sha256") == hashlib.sha256(response.data).hexdigest()
     assert event.detail == {**detail, "role": "person"}
     assert actors_of(app, world.person_a) == [world.user_a.id]
 
