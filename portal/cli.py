@@ -209,7 +209,6 @@ def serve_command(
             if path.exists():
                 click.echo(_format_credentials(json.loads(path.read_text(encoding="utf-8"))))
     _preflight(app)
-    demo_witness = _start_demo_witness(app) if demo and not app.config.get("WITNESSES") and not check else None
     if not app.config["PUBLIC_URL"] and (not _is_loopback(host) or app.config["PROXY_COUNT"]):
         # Reset links would point at the bound address, which people do not reach.
         _fail(
@@ -226,6 +225,7 @@ def serve_command(
         os.environ["PORTAL_SESSION_COOKIE_SECURE"] = "false"  # for the processes of --workers too
     if not app.config["PUBLIC_URL"]:  # the address e-mailed links point to
         app.config["PUBLIC_URL"] = os.environ["PORTAL_PUBLIC_URL"] = f"http://{host}:{port}"
+    demo_witness = _start_demo_witness(app) if demo and not app.config.get("WITNESSES") else None
     click.echo(f"Portal running on http://{host}:{port}/  (Ctrl+C to stop)")
     try:
         if workers > 1:

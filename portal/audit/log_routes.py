@@ -42,6 +42,8 @@ def witness_policy(app: Flask | None = None) -> WitnessPolicy:
     ext = app.extensions
     if "portal.witnesses" not in ext:
         setting = app.config.get("WITNESSES")
+        if setting is not None and not isinstance(setting, dict | str):
+            raise ValueError('setting WITNESSES: expected {"quorum": n, "witnesses": [...]}')
         try:  # PORTAL_WITNESSES arrives already parsed from JSON
             ext["portal.witnesses"] = WitnessPolicy.parse(json.dumps(setting) if isinstance(setting, dict) else setting)
         except NoteError as exc:
@@ -149,9 +151,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 @tiles.get("/checkpoint")
 def tiles_checkpoint() -> Response:
     """The same checkpoint as /transparency/checkpoint, where tile clients look."""
-    response = checkpoint()
-    response.headers["Cache-Control"] = "no-cache"
-    return response
+    return checkpoint()
 
 
 @tiles.get("/tile/<level>/<path:rest>")

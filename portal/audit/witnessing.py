@@ -12,7 +12,9 @@ later, waiting longer each time: it delays cosigning, never the log.
 from __future__ import annotations
 
 import base64
+import http.client
 import logging
+import re
 import time
 import urllib.error
 import urllib.request
@@ -28,7 +30,7 @@ from portal.db import insert_unless_present
 from portal.transparency import log
 from portal.transparency.cosign import Witness, WitnessPolicy
 from portal.transparency.models import Checkpoint, Cosignature
-from portal.transparency.notes import NoteError, signature_lines
+from portal.transparency.notes import NoteError, signature_line, signature_lines
 from portal.transparency.witnessed import witness_sizes
 
 logger = logging.getLogger(__name__)
@@ -58,7 +60,7 @@ def add_checkpoint(url: str, old: int, proof: list[bytes], note: str, timeout: f
             return Answer(response.status, response.read(MAX_ANSWER).decode("utf-8", "replace"))
     except urllib.error.HTTPError as exc:
         return Answer(exc.code, exc.read(MAX_ANSWER).decode("utf-8", "replace"), exc.headers.get_content_type())
-    except (OSError, ValueError) as exc:  # refused, unreachable, timed out, a bad URL
+    except (OSError, ValueError, http.client.HTTPException) as exc:  # refused, unreachable, timed out, garbled
         return Answer(0, str(exc))
 
 
@@ -81,14 +83,21 @@ class Witnessing:
         checkpoint = session.scalars(select(Checkpoint).order_by(Checkpoint.size.desc()).limit(1)).first()
         if checkpoint is None or checkpoint.size == 0:
             return 0
-        have = set(session.scalars(select(Cosignature.witness).where(Cosignature.size == checkpoint.size)))
+        have = {
+            (name, kid)
+            for name, kid in session.execute(
+                select(Cosignature.witness, Cosignature.key_id).where(Cosignature.size == checkpoint.size)
+            )
+        }
         now = time.monotonic()
         due = [
-            w for w in self.policy.witnesses if w.url and w.name not in have and now >= self._retry_at.get(w.name, 0.0)
+            w
+            for w in self.policy.witnesses
+            if w.url and (w.name, w.key_id) not in have and now >= self._retry_at.get(w.name, 0.0)
         ]
         if not due:
             return 0
-        known = witness_sizes(session)
+        known = witness_sizes(session, self.policy)
         olds = {w.name: min(known.get(w.name, 0), checkpoint.size) for w in due}
         answers = self._ask_all(session, checkpoint, due, olds)
         # A witness further along than the portal knew: ask again from there.
@@ -152,11 +161,11 @@ class Witnessing:
             for name, blob in lines:
                 if name == witness.name and blob[:4] == witness.key_id:
                     signed = witness.check(text, blob)
-                    line = f"\u2014 {name} {base64.b64encode(blob).decode()}"
+                    line = signature_line(name, blob)
                     break
             else:
                 raise NoteError("no cosignature by its key in the answer")
-        except NoteError as exc:
+        except (NoteError, ValueError) as exc:  # a bad line, a bad signature, a time out of range
             logger.error("witness %s answered a bad cosignature: %s", witness.name, exc)
             return False
         insert_unless_present(
@@ -165,15 +174,16 @@ class Witnessing:
             {
                 "size": checkpoint.size,
                 "witness": witness.name,
+                "key_id": witness.key_id,
                 "line": line,
                 "signed_at": datetime.fromtimestamp(signed, UTC),
                 "received_at": datetime.now(UTC),
             },
-            ["size", "witness"],
+            ["size", "witness", "key_id"],
         )
         return True
 
 
 def _size(text: str) -> int | None:
     text = text.strip()
-    return int(text) if text.isdigit() and len(text) < 20 else None
+    return int(text) if re.fullmatch(r"0|[1-9][0-9]{0,18}", text) else None

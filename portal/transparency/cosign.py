@@ -28,10 +28,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from portal.crypto.keyring import _read_key_file
-from portal.transparency.notes import DASH, NoteError, _check_name, key_id, parse_vkey, signature_lines
+from portal.transparency.notes import NoteError, _check_name, key_id, parse_vkey, signature_line, signature_lines
 
 ALG_COSIGNATURE = b"\x04"
-MAX_TIME = (1 << 63) - 1
+MAX_TIME = 253402300799  # the end of year 9999: a time any client can still show
 
 
 def cosigned_message(text: str, timestamp: int) -> bytes:
@@ -65,7 +65,7 @@ class Cosigner:
             raise NoteError("a cosignature's time is seconds since the epoch, never zero")
         signature = self._private.sign(cosigned_message(text, timestamp))
         blob = self.key_id + struct.pack(">Q", timestamp) + signature
-        return f"{DASH} {self.name} {base64.b64encode(blob).decode()}\n"
+        return signature_line(self.name, blob) + "\n"
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,11 @@ class WitnessPolicy:
         names = [w.name for w in self.witnesses]
         if len(set(names)) != len(names):
             raise NoteError("two witnesses have the same name")
+        # An Ed25519 cosignature does not sign the witness's name: one key
+        # listed under two names would count twice.
+        keys = [w.vkey.rsplit("+", 1)[-1] for w in self.witnesses]
+        if len(set(keys)) != len(keys):
+            raise NoteError("two witnesses have the same key")
 
     @classmethod
     def parse(cls, text: str | None) -> WitnessPolicy:

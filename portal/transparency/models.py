@@ -86,6 +86,9 @@ class Cosignature(Base):
         ForeignKey("checkpoints.size", ondelete="CASCADE"), primary_key=True, autoincrement=False
     )
     witness: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # The key it was made with: a witness whose key changes under the same
+    # name vouches anew, its old cosignatures count no more.
+    key_id: Mapped[bytes] = mapped_column(LargeBinary(4), primary_key=True)
     line: Mapped[str] = mapped_column(Text)
     signed_at: Mapped[datetime] = mapped_column()  # the witness's time in the cosignature
     received_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -95,7 +95,7 @@ class Signer:
             raise NoteError(f"origin {origin!r} is not the signing key's name {self.name!r}")
         body = checkpoint_body(origin, size, root)
         signature = self._private.sign(body.encode())
-        return f"{body}\n{DASH} {self.name} {base64.b64encode(self.key_id + signature).decode()}\n"
+        return f"{body}\n{signature_line(self.name, self.key_id + signature)}\n"
 
 
 def create_key_file(key_dir: Path) -> Path | None:
@@ -146,6 +146,12 @@ def parse_vkey(vkey: str, alg: bytes) -> tuple[str, bytes, Ed25519PublicKey]:
     if key_id(name, raw[1:], alg) != kid:
         raise NoteError("the verifier key's id does not match its name and key")
     return name, kid, Ed25519PublicKey.from_public_bytes(raw[1:])
+
+
+def signature_line(name: str, blob: bytes) -> str:
+    """One signature line of a note (no newline): the key's name, then key
+    id || signature in base64."""
+    return f"{DASH} {name} {base64.b64encode(blob).decode()}"
 
 
 def signature_lines(note: str) -> tuple[str, list[tuple[str, bytes]]]:

@@ -7,7 +7,7 @@ Without witnesses (quorum 0), it is simply the newest checkpoint."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.transparency.checkpoints import latest_checkpoint
@@ -22,10 +22,9 @@ def witnessed_checkpoint(session: Session, signer: Signer, policy: WitnessPolicy
     asked for."""
     if policy.quorum == 0:
         return latest_checkpoint(session, signer)
-    names = [w.name for w in policy.witnesses]
     size = session.scalars(
         select(Cosignature.size)
-        .where(Cosignature.witness.in_(names))
+        .where(_by(policy))
         .group_by(Cosignature.size)
         .having(func.count() >= policy.quorum)
         .order_by(Cosignature.size.desc())
@@ -39,17 +38,21 @@ def cosigned_note(session: Session, checkpoint: Checkpoint, policy: WitnessPolic
     policy's witnesses (a C2SP signed note with several signatures)."""
     if not policy.witnesses:
         return checkpoint.note
-    names = [w.name for w in policy.witnesses]
     lines = session.scalars(
-        select(Cosignature.line)
-        .where(Cosignature.size == checkpoint.size, Cosignature.witness.in_(names))
-        .order_by(Cosignature.witness)
+        select(Cosignature.line).where(Cosignature.size == checkpoint.size, _by(policy)).order_by(Cosignature.witness)
     )
     return checkpoint.note + "".join(line + "\n" for line in lines)
 
 
-def witness_sizes(session: Session) -> dict[str, int]:
-    """The largest size each witness cosigned for this log, as far as the
-    portal kept its answers."""
-    rows = session.execute(select(Cosignature.witness, func.max(Cosignature.size)).group_by(Cosignature.witness))
+def witness_sizes(session: Session, policy: WitnessPolicy) -> dict[str, int]:
+    """The largest size each of the policy's witnesses cosigned for this
+    log with its present key, as far as the portal kept its answers."""
+    rows = session.execute(
+        select(Cosignature.witness, func.max(Cosignature.size)).where(_by(policy)).group_by(Cosignature.witness)
+    )
     return {name: size for name, size in rows}
+
+
+def _by(policy: WitnessPolicy) -> ColumnElement[bool]:
+    """Cosignatures by the policy's witnesses, each with its present key."""
+    return or_(*(and_(Cosignature.witness == w.name, Cosignature.key_id == w.key_id) for w in policy.witnesses))

@@ -5,6 +5,7 @@ others, elsewhere (README, "Witnesses")."""
 from __future__ import annotations
 
 import json
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 from portal.witness.state import Store
 
 NAME = "demo-witness.example/w1"
+START_SECONDS = 20
 
 
 def start(folder: Path, log_vkey: str) -> tuple[subprocess.Popen[str], str]:
@@ -27,7 +29,8 @@ def start(folder: Path, log_vkey: str) -> tuple[subprocess.Popen[str], str]:
         stderr=subprocess.DEVNULL,
         text=True,
     )
-    line = proc.stdout.readline() if proc.stdout else ""  # printed once it listens
+    ready, _, _ = select.select([proc.stdout], [], [], START_SECONDS) if proc.stdout else ([], [], [])
+    line = proc.stdout.readline() if proc.stdout and ready else ""  # printed once it listens
     if "listening on " not in line:
         proc.kill()
         raise RuntimeError(f"the demo witness did not start (see `portal witness serve --dir {folder}`)")

@@ -21,7 +21,7 @@ from cryptography.exceptions import InvalidSignature
 
 from portal.transparency.cosign import Cosigner
 from portal.transparency.merkle import EMPTY_ROOT, HASH_SIZE, ProofError, verify_consistency
-from portal.transparency.notes import DASH, NoteError, Verifier, signature_lines
+from portal.transparency.notes import NoteError, Verifier, signature_line, signature_lines
 from portal.witness.state import Latest, Store
 
 MAX_BODY = 64 * 1024
@@ -132,7 +132,7 @@ def log_signature_lines(checkpoint: Checkpoint, vkeys: list[str]) -> str:
                 verifier.public.verify(blob[4:], checkpoint.text.encode())
             except InvalidSignature:
                 raise Refusal(403, f"the signature by {name}+{blob[:4].hex()} does not verify") from None
-            line = f"{DASH} {name} {base64.b64encode(blob).decode()}\n"
+            line = signature_line(name, blob) + "\n"
             if line not in kept:
                 kept.append(line)
     if not kept:

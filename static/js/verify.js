@@ -92,10 +92,13 @@
   // its line holds key id (4) || big-endian time (8) || Ed25519 signature (64). Lines by witnesses
   // not in `witnesses` are ignored; a bad one by a known witness fails the checkpoint.
   async function cosignatures(cp, witnesses) {
-    const vouched = {};
+    const vouched = {}, keys = new Set();
     for (const w of witnesses) {
       const first = w.key.indexOf("+"), second = w.key.indexOf("+", first + 1);
       const keyBytes = b64(w.key.slice(second + 1));
+      // An Ed25519 cosignature does not sign the witness's name: a key counts once, whatever its names.
+      if (keys.has(w.key.slice(second + 1))) continue;
+      keys.add(w.key.slice(second + 1));
       const id = (await sha(cat(enc.encode(w.name), Uint8Array.of(0x0a), keyBytes))).slice(0, 4);
       if (keyBytes[0] !== 0x04 || keyBytes.length !== 33) throw new Error(msg("badWitness"));
       for (const line of cp.signatures) {
@@ -158,10 +161,20 @@
       const query = entries.map((el) => "event=" + encodeURIComponent(el.dataset.id)).join("&");
       ({ bundles, waiting } = await (await fetch(status.dataset.proofsUrl + "?" + query, { credentials: "same-origin" })).json());
     }
-    let newest = null, failures = 0, unsigned = false;
+    // The witnesses are pinned on first use: a portal that later names fewer, or others, or asks
+    // for a smaller quorum (to show this browser a log nobody vouched for) is caught.
+    const pinKey = "portal.witnesses." + status.dataset.keyUrl;
+    const pinned = JSON.parse(localStorage.getItem(pinKey) || "null");
+    const served = new Set(policy.witnesses.map((w) => w.key));
+    if (pinned && (policy.quorum < pinned.quorum || !pinned.keys.every((k) => served.has(k)))) {
+      status.textContent = msg("failed") + " " + msg("witnessesChanged");
+      status.classList.add("bad");
+      return;
+    }
+    let newest = null, failures = 0, unsigned = false, pending = 0;
     for (const el of entries) {
       if (!bundles[el.dataset.id] && waiting.includes(el.dataset.id)) {
-        el.textContent = msg("waiting"); continue;  // in the log; its checkpoint awaits the witnesses
+        el.textContent = msg("waiting"); pending += 1; continue;  // in the log; its checkpoint awaits the witnesses
       }
       try {
         const cp = await checkEntry(el, vkey, policy, bundles[el.dataset.id]);
@@ -172,7 +185,9 @@
         failures += 1; el.textContent = msg("failed") + " " + e.message; el.classList.add("bad");
       }
     }
-    let text = failures ? msg("someFailed") : (entries.length ? msg("allVerified") : msg("nothingToCheck"));
+    let text = failures ? msg("someFailed")
+      : pending ? msg("someWaiting")
+      : (entries.length ? msg("allVerified") : msg("nothingToCheck"));
     if (unsigned) text += " " + msg("serverSigned");
     if (newest && newest.vouched && Object.keys(newest.vouched).length) {
       const names = Object.entries(newest.vouched).map(([n, t]) => `${n} (${t.toLocaleString()})`).join(", ");
@@ -193,10 +208,14 @@
     } else if (newest && seen && seen.size > newest.size) {
       text += " " + msg("shrank"); failures += 1;
     }
-    if (newest && !failures) localStorage.setItem(seenKey, JSON.stringify({ size: newest.size, root: newest.rootB64 }));
+    if (newest && !failures) {
+      localStorage.setItem(seenKey, JSON.stringify({ size: newest.size, root: newest.rootB64 }));
+      if (!pinned && policy.quorum > 0)
+        localStorage.setItem(pinKey, JSON.stringify({ quorum: policy.quorum, keys: [...served] }));
+    }
     status.textContent = text;
     status.classList.toggle("bad", failures > 0);
-    status.classList.toggle("ok", failures === 0);
+    status.classList.toggle("ok", failures === 0 && pending === 0);
   }
 
   // The verifiers, for anyone who wants to check other proofs (and for tests).

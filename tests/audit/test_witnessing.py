@@ -155,3 +155,61 @@ def test_another_tree_of_the_same_log_shown_to_the_witness_is_refused(app, world
         assert job.run(s) == 1
         s.commit()
         assert s.scalar(select(func.max(Checkpoint.size))) == log.size(s)
+
+
+def test_a_witness_answering_garbage_is_asked_again_later(app, world, witnessed):
+    """A status line that is not HTTP, a size in other digits, a cosignature
+    that does not verify: each is that witness's failure, logged and asked
+    again later, never an error of the job."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from portal.audit.witnessing import _size
+
+    assert _size("²") is None
+    assert _size("0012") is None
+    assert _size("12\n") == 12
+
+    class Garbage(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802  # http.server's naming
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.wfile.write(b"NOT HTTP AT ALL\r\n\r\n")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Garbage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        policy = WitnessPolicy((Witness.parse(witnessed.witnesses[0].vkey, url),), 1)
+        with app.app_context():
+            s = session()
+            events(world)
+            job = Witnessing(policy)
+            assert job.run(s) == 0
+            assert job._retry_at  # waits before asking again
+            assert add_checkpoint(url, 0, [], s.scalars(select(Checkpoint)).first().note).status == 0
+    finally:
+        server.shutdown()
+
+
+def test_cosignatures_by_a_witness_s_old_key_count_no_more(app, world, witnessed, served_witness):
+    """A witness whose key changes under the same name vouches anew: what it
+    signed with its old key no longer makes the quorum."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from portal.transparency.cosign import Cosigner
+
+    with app.app_context():
+        s = session()
+        events(world)
+        assert Witnessing(witnessed).run(s) == 1
+        s.commit()
+        assert witnessed_checkpoint(s, log_signer(), witnessed) is not None
+        name = witnessed.witnesses[0].name
+        rekeyed = Cosigner(name, Ed25519PrivateKey.generate())
+        policy = WitnessPolicy((Witness.parse(rekeyed.vkey, witnessed.witnesses[0].url),), 1)
+        assert witnessed_checkpoint(s, log_signer(), policy) is None
+        newest = s.scalars(select(Checkpoint).order_by(Checkpoint.size.desc())).first()
+        assert cosigned_note(s, newest, policy) == newest.note  # the old key's line is not given out

@@ -200,3 +200,20 @@ def test_the_browser_requires_the_witnesses_quorum(page, live_server):
         "one over another size": "refused",
         "none": "refused",
     }
+
+
+def test_the_page_catches_a_portal_that_drops_its_witnesses(page, live_app, on_file):
+    """The witnesses are pinned in the browser on first use: a portal that
+    later asks for fewer (here none) is caught, whatever its proofs say."""
+    a_person_with_an_account(live_app)
+    subject_id = add_queries(live_app, 1)
+    sign_in(page, "zhang@example.com")
+    page.goto(f"/subjects/{subject_id}/access")
+    page.evaluate(
+        """() => localStorage.setItem("portal.witnesses." + document.getElementById("log-status").dataset.keyUrl,
+             JSON.stringify({quorum: 1, keys: ["BGdAS6eZ/QXuN0uA8pa6i7iBGQZx9UR/kwLHyFuHA/qY"]}))"""
+    )
+    page.reload()
+    status = page.locator("#log-status")
+    status.filter(has_text="本平台现在列出的见证方与您上次核验时不同").wait_for()
+    assert "bad" in (status.get_attribute("class") or "")

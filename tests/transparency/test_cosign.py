@@ -104,3 +104,18 @@ def test_the_witness_setting_is_checked():
     ]:
         with pytest.raises(NoteError, match=why):
             WitnessPolicy.parse(bad)
+
+
+def test_one_key_under_two_names_does_not_count_twice(note):
+    """An Ed25519 cosignature does not sign the witness's name: anyone can
+    rename a line. A policy listing one key twice is refused."""
+    w = cosigner("w.example/one", 1)
+    alias = Cosigner("w.example/alias", Ed25519PrivateKey.from_private_bytes(bytes([1]) * 32))
+    with pytest.raises(NoteError, match="same key"):
+        WitnessPolicy((Witness.parse(w.vkey), Witness.parse(alias.vkey)), 2)
+
+
+def test_a_cosignature_time_no_client_can_show_is_refused(note):
+    w = cosigner("w.example/one", 1)
+    with pytest.raises(NoteError):
+        w.cosign(text_of(note), 253402300800)  # after the year 9999

@@ -21,6 +21,7 @@ def upgrade() -> None:
         "checkpoint_cosignatures",
         sa.Column("size", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("witness", sa.String(length=100), nullable=False),
+        sa.Column("key_id", sa.LargeBinary(length=4), nullable=False),
         sa.Column("line", sa.Text(), nullable=False),
         sa.Column("signed_at", portal.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("received_at", portal.db.UTCDateTime(timezone=True), nullable=False),
@@ -30,7 +31,7 @@ def upgrade() -> None:
             name=op.f("fk_checkpoint_cosignatures_size_checkpoints"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("size", "witness", name=op.f("pk_checkpoint_cosignatures")),
+        sa.PrimaryKeyConstraint("size", "witness", "key_id", name=op.f("pk_checkpoint_cosignatures")),
     )
     with op.batch_alter_table("log_leaves") as batch:
         batch.add_column(sa.Column("leaf_data", sa.LargeBinary(length=32), nullable=True))
