@@ -94,6 +94,7 @@ def test_each_new_checkpoint_is_cosigned_and_only_what_the_quorum_vouched_for_is
             verify_bundle(bundle, log_signer().vkey, two)
 
         # The witness's own copy proves the stored log consistent with it.
+        s.commit()  # the command takes its own snapshot
         result = app.test_cli_runner().invoke(
             args=["audit", "verify", "--against", f"http://127.0.0.1:{served_witness.port}"]
         )

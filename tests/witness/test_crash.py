@@ -4,6 +4,7 @@ checkpoints of one log that fork, and never forgets one it released."""
 
 from __future__ import annotations
 
+import http.client
 import random
 import threading
 import time
@@ -48,7 +49,7 @@ def test_kill_9_never_lets_two_forks_be_cosigned(tmp_path):
                 released = max((s for _t, s, _n in cosigned), default=0)
             try:
                 answer = request(server.port, "POST", "/add-checkpoint", log.body(old, size), timeout=5)
-            except OSError:  # killed, or restarting
+            except (OSError, http.client.HTTPException):  # killed (mid-answer, too), or restarting
                 with lock:
                     seen["no answer"] += 1
                 time.sleep(0.01)
