@@ -37,7 +37,7 @@ from portal.extensions import database, session, vault
 from portal.migrations import alembic_config, current_heads, upgrade
 from portal.notifications.services import Mailer, deliver
 from portal.records.models import Subject
-from portal.signing import create_document_key
+from portal.signing import DocumentSigner, create_document_key
 from portal.witness import beside
 from portal.witness.cli import witness
 from portal.witness.state import StateError
@@ -85,6 +85,7 @@ def init_command() -> None:
         _fail(str(exc))
     try:
         vault().register_versions(session())
+        DocumentSigner.load(app.config["KEY_DIR"])  # reports and letters are signed: its key must load
     except KeyringError as exc:
         _fail(str(exc))
     session().commit()
@@ -299,6 +300,7 @@ def _preflight(app: Flask) -> None:
         _fail("the database is not migrated to the current schema: run `portal init`")
     try:
         vault().register_versions(session())
+        DocumentSigner.load(app.config["KEY_DIR"])  # reports and letters are signed: its key must load
     except KeyringError as exc:
         _fail(str(exc))
     session().commit()

@@ -53,6 +53,9 @@ DEFAULTS: dict[str, Any] = {
     "SWEEP_MINUTES": 60,  # `portal serve` runs the dispute deadline sweep this often (0: never)
     "TIMEZONE": "Asia/Shanghai",  # where dispute deadlines count their calendar days
 }
+# Where links point when PUBLIC_URL is unset: `portal serve`'s own default
+# address (never a request's Host header).
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:5000"
 # Set by `load`: SESSION_COOKIE_SECURE was left to its default (see `serve`).
 SECURE_BY_DEFAULT = "SESSION_COOKIE_SECURE_BY_DEFAULT"
 # Settings with a fixed set of values, checked at start-up.

@@ -135,15 +135,17 @@ class DocumentSigner:
     def check(self, pdf: bytes) -> SignatureCheck:
         """Whether a file carries an intact signature by this key, covering
         all of it. Any file, however malformed, gets an answer."""
+        signed = False
         try:
             reader = PdfFileReader(io.BytesIO(pdf), strict=False)
             signatures = reader.embedded_signatures
             if not signatures:
                 return SignatureCheck(False, False, False)
+            signed = True
             context = ValidationContext(trust_roots=[self.certificate])
             status = _run(lambda: async_validate_pdf_signature(signatures[-1], context))
         except (PdfError, ValueError, KeyError, TypeError, IndexError, OSError):
-            return SignatureCheck(False, False, False)
+            return SignatureCheck(signed, False, False)
         whole = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
         return SignatureCheck(True, bool(status.intact and status.valid and whole), bool(status.trusted))
 

@@ -32,13 +32,13 @@ from portal.api import idempotency
 from portal.audit.integrator import integrate_all
 from portal.audit.log_routes import log_signer, witness_policy
 from portal.audit.witnessing import Witnessing
+from portal.config import DEFAULT_PUBLIC_URL
 from portal.disputes import sweeper
 from portal.extensions import session, vault
 from portal.notifications.services import PENDING, Mailer, deliver, deliver_soon
 
 log = logging.getLogger(__name__)
 Job = Callable[[Flask], int]
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:5000"  # `portal serve`'s default address
 WITNESS_JOB = "witness cosigning"
 
 

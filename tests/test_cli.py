@@ -99,6 +99,19 @@ def test_serve_check_passes_on_an_initialised_portal(app, runner):
     assert "ready to serve" in result.output
 
 
+def test_serve_refuses_without_the_document_signing_key(make_app):
+    """Reports and letters are signed: without the key they would fail at
+    the first download, so the portal does not start."""
+    from portal.signing import KEY_FILE
+
+    app = make_app()
+    assert app.test_cli_runner().invoke(args=["init"]).exit_code == 0
+    (app.config["KEY_DIR"] / KEY_FILE).unlink()
+    result = app.test_cli_runner().invoke(args=["serve", "--check"])
+    assert result.exit_code != 0
+    assert "document-signing key" in result.output
+
+
 def test_demo_refuses_a_database_with_users_or_institutions(app, runner):
     from portal.accounts.models import Role
     from portal.accounts.services import create_user

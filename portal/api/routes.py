@@ -192,6 +192,7 @@ def notice_document(notice_id: uuid.UUID):
         vault(),
         document_signer(),
         own_notice(g.institution, notice_id),
+        g.api_key.key_id,
         lambda content, number: build_notice_pdf(content, utcnow(), Stamp(number, verify_url(number))),
     )
     response = Response(body, mimetype="application/pdf")

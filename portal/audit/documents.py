@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import current_app, request, url_for
+from flask import current_app, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.audit.models import AccessEvent, IssuedDocument
+from portal.config import DEFAULT_PUBLIC_URL
 from portal.signing import DocumentSigner
 
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
@@ -41,9 +42,11 @@ def document_signer() -> DocumentSigner:
 
 def verify_url(number: str) -> str:
     """The page that checks a document, printed on it (and as its QR code):
-    on the portal's public address."""
-    base = current_app.config.get("PUBLIC_URL") or request.host_url
-    return base.rstrip("/") + url_for("site.verify", number=number)
+    on the portal's public address, never one taken from the request (a
+    forged Host header would make a signed document send its readers
+    elsewhere)."""
+    base = current_app.config.get("PUBLIC_URL") or DEFAULT_PUBLIC_URL
+    return base.rstrip("/") + url_for("site.verify", number=number, _external=False)
 
 
 def issue_pdf(
@@ -54,11 +57,17 @@ def issue_pdf(
     series: str,
     build: Callable[[str], bytes],
     log: Callable[[dict[str, Any]], AccessEvent],
+    replaces: bool = True,
 ) -> bytes:
     """Build a PDF under a new number (`build(number)`), sign it, and record
     it: `log` writes the access event of its issue with the number and the
-    file's SHA-256 in its detail. Returns the signed file. Flushes."""
+    file's SHA-256 in its detail. Returns the signed file. Flushes.
+    `replaces`: whether it replaces the earlier documents of its series (a
+    new report does: the file may have changed; a letter or a notice
+    downloaded again says what the first copy said)."""
     number = new_number()
+    if not replaces:
+        series = f"{series}:{number}"
     signed = signer.sign(build(number))
     digest = hashlib.sha256(signed).digest()
     event = log({"document": number, "sha256": digest.hex()})

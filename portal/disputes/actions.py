@@ -170,6 +170,7 @@ def issue_letter_pdf(
         signer,
         kind="outcome letter",
         series=f"letter:{dispute.id}",
+        replaces=False,
         build=build,
         log=lambda document: log_view(
             session,

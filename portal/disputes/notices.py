@@ -100,8 +100,13 @@ def _item(body: str | None, notice: CorrectionNotice) -> NoticeItem:
 def own_notice(session: Session, institution: Institution, notice_id: uuid.UUID) -> CorrectionNotice | None:
     """The notice, when it was sent to `institution`; None otherwise."""
     return session.scalar(
-        select(CorrectionNotice).where(
-            CorrectionNotice.id == notice_id, CorrectionNotice.institution_id == institution.id
+        select(CorrectionNotice)
+        .join(CreditRecord, CreditRecord.id == CorrectionNotice.record_id)
+        .join(Subject, Subject.id == CreditRecord.subject_id)
+        .where(
+            CorrectionNotice.id == notice_id,
+            CorrectionNotice.institution_id == institution.id,
+            Subject.shredded_at.is_(None),  # as the list leaves them out: they can no longer be read
         )
     )
 
@@ -127,6 +132,7 @@ def issue_notice_pdf(
     vault: Vault,
     signer: DocumentSigner,
     notice: CorrectionNotice,
+    key_id: str,
     build: Callable[[dict[str, Any], str], bytes],
 ) -> bytes:
     """The notice as a signed document for the institution it was sent to
@@ -143,6 +149,7 @@ def issue_notice_pdf(
         signer,
         kind="correction notice",
         series=f"notice:{notice.id}",
+        replaces=False,
         build=lambda number: build(body, number),
         log=lambda document: record_event(
             session,
@@ -151,7 +158,7 @@ def issue_notice_pdf(
             EventKind.EXPORT,
             channel="api",
             institution_id=notice.institution_id,
-            detail={"what": "correction notice", "notice_id": str(notice.id), **document},
+            detail={"what": "correction notice", "notice_id": str(notice.id), "key_id": key_id, **document},
         ),
     )
 

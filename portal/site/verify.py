@@ -32,7 +32,7 @@ class VerifyForm(Form):
 
 
 @bp.route("/verify", methods=["GET", "POST"])
-@limiter.limit("30 per minute", methods=["POST"])
+@limiter.limit("30 per minute")
 def verify():
     form = VerifyForm()
     result, checked = None, None

@@ -263,3 +263,27 @@ def test_a_notice_downloads_as_a_signed_document_anyone_can_check(app, sent, pdf
     )
     assert theirs == unknown
     assert count(app, IssuedDocument) == before
+
+
+def test_a_shredded_subjects_notice_is_not_found(app, sent):
+    from portal.accounts.services import shred_subject
+
+    with db(app) as (s, v):
+        shred_subject(s, v, s.get(Subject, sent.api.world.person_a.id))
+    for path in (f"/api/v1/notices/{sent.ids.corrected}/document", f"/api/v1/notices/{sent.ids.corrected}/ack"):
+        client = app.test_client()
+        method = client.get if path.endswith("document") else client.post
+        is_problem(method(path, headers=bearer(sent.tokens["bank"])), 404)
+
+
+def test_the_printed_link_never_comes_from_the_request(app, sent, pdf_text):
+    """A forged Host header must not make a signed document send its readers
+    to another site: the link is built on the portal's public address."""
+    response = app.test_client().get(
+        f"/api/v1/notices/{sent.ids.corrected}/document",
+        headers={**bearer(sent.tokens["bank"]), "Host": "evil.example"},
+    )
+    assert response.status_code == 200
+    text = pdf_text(response.data)
+    assert "evil.example" not in text
+    assert "127.0.0.1:5000/verify?number=CSP-" in text.replace("\n", "")

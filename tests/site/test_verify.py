@@ -83,7 +83,8 @@ def test_anyone_checks_a_number_or_a_file_and_learns_nothing_personal(app, clien
 
     # A newer report replaces it; the old one says so.
     newer = report_pdf(client, world)
-    assert "A newer one replaced it" in anyone.get(f"/verify?number={number}").get_data(as_text=True)
+    replaced = anyone.get(f"/verify?number={number}").get_data(as_text=True)
+    assert "A newer one has replaced it" in replaced
     assert "no newer one has replaced it" in check_file(anyone, newer)
 
 
@@ -112,3 +113,14 @@ def test_bad_numbers_and_files_get_a_plain_answer(app, client):
     assert "Give the document number, or choose the file." in empty
     with app.app_context():
         assert session().scalars(select(IssuedDocument)).first() is None  # checking writes nothing
+
+
+def test_a_letter_downloaded_again_is_not_replaced_by_its_copy(app, world, sign_in, pdf_text):
+    loan, _card = records_of(app, world.person_a)
+    dispute_id = decided(app, world, "verified_accurate", [loan])
+    client = signed(app, sign_in, world.user_a)
+    url = f"/subjects/{world.person_a.id}/disputes/{dispute_id}/letter.pdf"
+    (first,) = set(NUMBER.findall(pdf_text(client.get(url).data)))
+    client.get(url)
+    page = english(app.test_client()).get(f"/verify?number={first}").get_data(as_text=True)
+    assert "no newer one has replaced it" in page
