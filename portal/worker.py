@@ -60,7 +60,9 @@ def integrate_log(app: Flask) -> int:
 def cosign_checkpoints(app: Flask) -> int:
     """Ask the witnesses to cosign the log's newest checkpoint."""
     with app.app_context():
-        job = app.extensions.setdefault("portal.witnessing", Witnessing(witness_policy(app)))
+        if "portal.witnessing" not in app.extensions:  # it remembers which witnesses to ask again later
+            app.extensions["portal.witnessing"] = Witnessing(witness_policy(app))
+        job: Witnessing = app.extensions["portal.witnessing"]
 
         def cosign() -> int:
             kept = job.run(session())
@@ -74,38 +76,34 @@ def send_codes(app: Flask) -> int:
     """Answer the queued requests for activation codes and password reset
     links."""
     public_url = app.config["PUBLIC_URL"] or DEFAULT_PUBLIC_URL
-    with app.app_context():
-
-        def batch() -> int:
-            return registration.send_codes(session(), vault()) + recovery.send_links(session(), vault(), public_url)
-
-        def send() -> int:
-            total = 0
-            while done := batch():
-                session().commit()
-                if pending := session().info.pop(PENDING, None):  # e-mailed now, as a request's are
-                    deliver_soon(app, pending)
-                total += done
-            return total
-
-        return _guarded("activation codes", send)
+    return _drain(
+        app,
+        "activation codes",
+        lambda: registration.send_codes(session(), vault()) + recovery.send_links(session(), vault(), public_url),
+    )
 
 
 def tell_of_queries(app: Flask) -> int:
     """Tell subjects of the institutions' queries the integrator has placed
     in the log since the last run."""
+    return _drain(app, "query notices", lambda: notify.tell_of_queries(session(), vault()))
+
+
+def _drain(app: Flask, name: str, batch: Callable[[], int]) -> int:
+    """Run `batch` until it has nothing left, committing each and e-mailing
+    what it queued right after, as a request's messages are."""
     with app.app_context():
 
-        def tell() -> int:
+        def drain() -> int:
             total = 0
-            while done := notify.tell_of_queries(session(), vault()):
+            while done := batch():
                 session().commit()
-                if pending := session().info.pop(PENDING, None):  # e-mailed now, as a request's are
+                if pending := session().info.pop(PENDING, None):
                     deliver_soon(app, pending)
                 total += done
             return total
 
-        return _guarded("query notices", tell)
+        return _guarded(name, drain)
 
 
 def deliver_mail(app: Flask) -> int:
@@ -151,22 +149,20 @@ def run(app: Flask, stop: threading.Event, once: bool = False) -> dict[str, int]
     in a thread of its own: a witness slow to answer must not hold up the
     log's integration."""
     schedule = jobs(app)
-    lanes = [[j for j in schedule if j[0] != WITNESS_JOB], [j for j in schedule if j[0] == WITNESS_JOB]]
     done = dict.fromkeys((name for name, _, _ in schedule), 0)
-    others = [
-        threading.Thread(target=_loop, args=(app, lane, stop, once, done), name="portal-witnessing", daemon=True)
-        for lane in lanes[1:]
-        if lane
-    ]
-    for thread in others:
-        thread.start()
+    witnessing = [j for j in schedule if j[0] == WITNESS_JOB]
+    lane = threading.Thread(
+        target=_loop, args=(app, witnessing, stop, once, done), name="portal-witnessing", daemon=True
+    )
+    if witnessing:
+        lane.start()
     try:
-        _loop(app, lanes[0], stop, once, done)
+        _loop(app, [j for j in schedule if j[0] != WITNESS_JOB], stop, once, done)
     finally:
         if not once:
             stop.set()
-        for thread in others:
-            thread.join()
+        if witnessing:
+            lane.join()
     return done
 
 

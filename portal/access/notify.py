@@ -13,13 +13,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import Role, User
-from portal.accounts.services import user_email
+from portal.accounts.services import tell_user
 from portal.audit.models import AccessEvent, EventCursor, EventKind, Outcome
 from portal.audit.names import PURPOSE_NAMES
 from portal.crypto import Vault
 from portal.i18n import DEFAULT, local_name
 from portal.institutions.models import Institution
-from portal.notifications.services import notify
 from portal.records.models import Subject
 
 
@@ -58,15 +57,7 @@ def _tell(session: Session, vault: Vault, user: User, institution: Institution, 
             institution=name,
             purpose=what,
         )
-    notify(
-        session,
-        vault,
-        key_id=user.data_key_id,
-        user=user,
-        email=user_email(session, vault, user),
-        title=title,
-        body=body,
-    )
+    tell_user(session, vault, user, title, body)
 
 
 QUERY_NOTICES = "query_notices"

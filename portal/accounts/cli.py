@@ -9,11 +9,10 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from portal.accounts import recovery, sessions, two_factor
-from portal.accounts.services import find_user, user_email
+from portal.accounts.services import find_user, tell_user
 from portal.audit.models import EventKind
 from portal.extensions import session, vault
 from portal.i18n import DEFAULT
-from portal.notifications.services import notify
 
 users = AppGroup("users", help="Accounts: recover a lost second factor.")
 
@@ -35,14 +34,12 @@ def reset_second_factor(email: str) -> None:
     sessions.revoke_all(session(), user)
     recovery.account_event(session(), vault(), user, EventKind.SECOND_FACTOR_RESET, channel="staff")
     with force_locale(user.locale or DEFAULT):
-        notify(
+        tell_user(
             session(),
             vault(),
-            key_id=user.data_key_id,
-            user=user,
-            email=user_email(session(), vault(), user),
-            title=_("Two-step sign-in was turned off by an administrator"),
-            body=_(
+            user,
+            _("Two-step sign-in was turned off by an administrator"),
+            _(
                 "At your request, an administrator turned off two-step sign-in for your account and signed out "
                 "every device. Set it up again after you sign in. If you did not ask for this, contact us at once."
             ),

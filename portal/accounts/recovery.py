@@ -33,7 +33,14 @@ from sqlalchemy.orm import Session
 from portal.accounts import sessions, two_factor
 from portal.accounts.models import CodePurpose, PasswordReset, PasswordResetRequest, User
 from portal.accounts.registration import codes_since, issue_code, live_code, take_code, use_code
-from portal.accounts.services import EMAIL_INDEX, check_password_policy, normalise_email, set_password, user_email
+from portal.accounts.services import (
+    EMAIL_INDEX,
+    check_password_policy,
+    normalise_email,
+    set_password,
+    tell_user,
+    user_email,
+)
 from portal.accounts.signin import blocked, register_failure
 from portal.audit.events import record_event
 from portal.audit.models import EventKind
@@ -281,14 +288,12 @@ def turn_off_second_factor(session: Session, vault: Vault, user: User, code: str
     sessions.revoke_all(session, user)
     _second_factor_off(session, vault, user)
     with force_locale(user.locale) if user.locale else contextlib.nullcontext():
-        notify(
+        tell_user(
             session,
             vault,
-            key_id=user.data_key_id,
-            user=user,
-            email=user_email(session, vault, user),
-            title=_("Two-step sign-in was turned off"),
-            body=_(
+            user,
+            _("Two-step sign-in was turned off"),
+            _(
                 "Two-step sign-in of your account was turned off with a code sent to the contact on file of "
                 "your credit file, and every other device was signed out. Set it up again from your account "
                 "page. If this was not you, contact us at once."

@@ -35,6 +35,7 @@ from portal.accounts.services import (
     check_password_policy,
     display_name,
     set_password,
+    tell_user,
     user_email,
     verify_password,
 )
@@ -103,15 +104,7 @@ def fresh_required(view):
 
 def _tell(user: User, title: str, body: str) -> None:
     """A security notice to the user's inbox and e-mail."""
-    notify(
-        session(),
-        vault(),
-        key_id=user.data_key_id,
-        user=user,
-        email=user_email(session(), vault(), user),
-        title=title,
-        body=body,
-    )
+    tell_user(session(), vault(), user, title, body)
 
 
 # -- registration -------------------------------------------------------------

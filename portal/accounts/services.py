@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from portal.accounts.models import Role, User
 from portal.crypto import Vault
 from portal.db import new_id, utcnow
+from portal.notifications.services import notify
 from portal.records.models import Subject
 
 EMAIL_INDEX = "user.email"
@@ -136,6 +137,19 @@ def change_email(session: Session, vault: Vault, user: User, email: str) -> None
 
 def user_email(session: Session, vault: Vault, user: User) -> str:
     return vault.cipher(session, user.data_key_id).open_text(user, "email")
+
+
+def tell_user(session: Session, vault: Vault, user: User, title: str, body: str) -> None:
+    """A message to the user: in the portal's inbox and at their sign-in address."""
+    notify(
+        session,
+        vault,
+        key_id=user.data_key_id,
+        user=user,
+        email=user_email(session, vault, user),
+        title=title,
+        body=body,
+    )
 
 
 def display_name(session: Session, vault: Vault, user: User) -> str:

@@ -31,11 +31,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.accounts.models import SignInThrottle, User
-from portal.accounts.services import EMAIL_INDEX, MAX_PASSWORD, normalise_email, password_matches, user_email
+from portal.accounts.services import EMAIL_INDEX, MAX_PASSWORD, normalise_email, password_matches, tell_user
 from portal.crypto import Vault
 from portal.db import utcnow
 from portal.i18n import DEFAULT
-from portal.notifications.services import notify
 
 THROTTLE_AFTER = 5
 FIRST_WAIT, LONGEST_WAIT = timedelta(minutes=1), timedelta(hours=1)
@@ -222,12 +221,4 @@ def _tell_owner(session: Session, vault: Vault, user: User) -> None:
             "their device now have to wait; you can still sign in as usual. If it was not you, nothing is "
             "needed, but choose a long password you use nowhere else. If it was you, wait a minute and try again."
         )
-    notify(
-        session,
-        vault,
-        key_id=user.data_key_id,
-        user=user,
-        email=user_email(session, vault, user),
-        title=title,
-        body=body,
-    )
+    tell_user(session, vault, user, title, body)

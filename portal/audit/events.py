@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from portal.audit.models import AccessEvent, EventKind, Outcome
@@ -292,17 +292,8 @@ def bundle_policy(bundle: dict[str, Any]) -> WitnessPolicy:
     named = bundle.get("witnesses")
     if named is None:
         return WitnessPolicy()
-    if not isinstance(named, dict) or not isinstance(named.get("witnesses"), list):
-        raise BundleError("the bundle's 'witnesses' is malformed")
     try:
-        return WitnessPolicy.parse(
-            json.dumps(
-                {
-                    "quorum": named.get("quorum"),
-                    "witnesses": [{"key": w.get("key") if isinstance(w, dict) else w} for w in named["witnesses"]],
-                }
-            )
-        )
+        return WitnessPolicy.from_data(named)
     except NoteError as exc:
         raise BundleError(f"the bundle's 'witnesses': {exc}") from None
 
@@ -432,11 +423,7 @@ def fill_entries(session: Session, vault: Vault, after: int = -1, limit: int = S
         if merkle.leaf_hash(d) != leaf:
             left += 1
             continue
-        filled.append({"i": index, "d": d})
-    if filled:
-        table = LogLeaf.__table__
-        session.execute(
-            table.update().where(table.c.index == bindparam("i")).values(leaf_data=bindparam("d")),  # type: ignore[attr-defined]
-            filled,
-        )
+        filled.append({"index": index, "leaf_data": d})
+    if filled:  # ORM bulk UPDATE by primary key: one statement, executemany
+        session.execute(update(LogLeaf), filled)
     return len(filled), left, rows[-1][0] if rows else -1

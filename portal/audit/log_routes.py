@@ -6,7 +6,6 @@ log only ever grew and that their events are in it. Bad parameters get a
 from __future__ import annotations
 
 import base64
-import json
 import re
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
@@ -45,7 +44,9 @@ def witness_policy(app: Flask | None = None) -> WitnessPolicy:
         if setting is not None and not isinstance(setting, dict | str):
             raise ValueError('setting WITNESSES: expected {"quorum": n, "witnesses": [...]}')
         try:  # PORTAL_WITNESSES arrives already parsed from JSON
-            ext["portal.witnesses"] = WitnessPolicy.parse(json.dumps(setting) if isinstance(setting, dict) else setting)
+            ext["portal.witnesses"] = (
+                WitnessPolicy.from_data(setting) if isinstance(setting, dict) else WitnessPolicy.parse(setting)
+            )
         except NoteError as exc:
             raise ValueError(f"setting WITNESSES: {exc}") from None
     policy: WitnessPolicy = ext["portal.witnesses"]

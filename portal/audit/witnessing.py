@@ -18,7 +18,6 @@ import re
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -70,7 +69,6 @@ class Witnessing:
     failed may be asked again."""
 
     policy: WitnessPolicy
-    ask: Callable[[str, int, list[bytes], str], Answer] = add_checkpoint  # the transport
     _wait: dict[str, float] = field(default_factory=dict)
     _retry_at: dict[str, float] = field(default_factory=dict)
 
@@ -138,10 +136,10 @@ class Witnessing:
             w.name: log.consistency_proof(session, olds[w.name], checkpoint.size) if olds[w.name] else []
             for w in witnesses
         }
-        ask = self.ask
         with ThreadPoolExecutor(max_workers=len(witnesses)) as pool:
             futures = {
-                w.name: pool.submit(ask, w.url, olds[w.name], proofs[w.name], checkpoint.note) for w in witnesses
+                w.name: pool.submit(add_checkpoint, w.url, olds[w.name], proofs[w.name], checkpoint.note)
+                for w in witnesses
             }
             return {name: future.result() for name, future in futures.items()}
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import Role, User
-from portal.accounts.services import user_email
+from portal.accounts.services import tell_user
 from portal.crypto import Vault
 from portal.i18n import DEFAULT
 from portal.notifications.services import notify
@@ -35,15 +35,7 @@ def tell_subject(
     for user in [*holders, *extra]:
         with force_locale(user.locale or DEFAULT):
             title, body = compose()
-        notify(
-            session,
-            vault,
-            key_id=user.data_key_id,
-            user=user,
-            email=user_email(session, vault, user),
-            title=title,
-            body=body,
-        )
+        tell_user(session, vault, user, title, body)
     if not holders:
         contact = vault.cipher(session, subject.data_key_id).open_field(subject, "contact_email")
         if contact:

@@ -142,6 +142,12 @@ class WitnessPolicy:
             data = json.loads(text)
         except ValueError as exc:
             raise NoteError(f"not JSON: {exc}") from None
+        return cls.from_data(data)
+
+    @classmethod
+    def from_data(cls, data: object) -> WitnessPolicy:
+        """From that JSON, parsed. A witness's "name" may be given too (as
+        /transparency/witnesses and proof bundles give it): its key names it."""
         if not isinstance(data, dict) or set(data) - {"quorum", "witnesses"}:
             raise NoteError('expected {"quorum": n, "witnesses": [{"key": ..., "url": ...}]}')
         entries = data.get("witnesses", [])
@@ -149,7 +155,11 @@ class WitnessPolicy:
             raise NoteError('"witnesses" must be a list')
         witnesses = []
         for i, entry in enumerate(entries):
-            if not isinstance(entry, dict) or set(entry) - {"key", "url"} or not isinstance(entry.get("key"), str):
+            if (
+                not isinstance(entry, dict)
+                or set(entry) - {"key", "url", "name"}
+                or not isinstance(entry.get("key"), str)
+            ):
                 raise NoteError(f'witness {i + 1}: expected {{"key": verifier key, "url": its address}}')
             url = entry.get("url", "")
             if not isinstance(url, str) or (url and urlsplit(url).scheme not in ("http", "https")):

@@ -11,8 +11,6 @@ cosigned before."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import time
 from dataclasses import dataclass
@@ -21,7 +19,7 @@ from cryptography.exceptions import InvalidSignature
 
 from portal.transparency.cosign import Cosigner
 from portal.transparency.merkle import EMPTY_ROOT, HASH_SIZE, ProofError, verify_consistency
-from portal.transparency.notes import NoteError, Verifier, signature_line, signature_lines
+from portal.transparency.notes import NoteError, Verifier, _b64, signature_line, signature_lines
 from portal.witness.state import Latest, Store
 
 MAX_BODY = 64 * 1024
@@ -68,10 +66,10 @@ def _hash(text: str, what: str) -> bytes:
     """A 32-byte hash in canonical base64 (a hash altered in a padding bit
     is another string, and would be stored and served as such)."""
     try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise _bad(f"{what} is not base64") from None
-    if len(raw) != HASH_SIZE or base64.b64encode(raw).decode() != text:
+        raw = _b64(text, what)
+    except NoteError as exc:
+        raise _bad(str(exc)) from None
+    if len(raw) != HASH_SIZE:
         raise _bad(f"{what} is not the canonical base64 of a {HASH_SIZE}-byte hash")
     return raw
 
