@@ -167,7 +167,11 @@ def register_blueprints(app: Flask) -> None:
     from portal.api.routes import bp as api  # the institution API: problem+json errors, no CSRF
     from portal.audit.log_routes import bp as transparency
     from portal.audit.log_routes import tiles, witness_policy
+    from portal.compliance.alert_routes import bp as alerts
+    from portal.compliance.oversight_routes import bp as oversight
     from portal.compliance.routes import bp as officer
+    from portal.compliance.statistics_routes import bp as statistics
+    from portal.compliance.supervision_routes import bp as supervision
     from portal.disputes.routes import bp as disputes
     from portal.notifications.routes import bp as notifications
     from portal.repair.routes import bp as repair
@@ -184,6 +188,10 @@ def register_blueprints(app: Flask) -> None:
         disputes,
         repair,
         officer,
+        statistics,
+        alerts,
+        oversight,
+        supervision,
         notifications,
         transparency,
         tiles,

@@ -27,7 +27,7 @@ from portal.api.cli import apikeys
 from portal.audit.cli import audit, init_log_key
 from portal.audit.integrator import integrate_all
 from portal.audit.log_routes import log_signer
-from portal.compliance.cli import conflicts
+from portal.compliance.cli import compliance, conflicts
 from portal.crypto import KeyringError, init_keys
 from portal.crypto.keyring import INDEX_FILE, KEK_FILE
 from portal.crypto.models import KekVersion, KeyCheck
@@ -365,6 +365,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(apikeys)
     app.cli.add_command(disputes)
     app.cli.add_command(users)
+    app.cli.add_command(compliance)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from sqlalchemy import MetaData
 from portal.access import models as _access  # noqa: F401
 from portal.accounts import models as _accounts  # noqa: F401
 from portal.audit import models as _audit  # noqa: F401
+from portal.compliance import models as _compliance  # noqa: F401
 from portal.crypto import models as _crypto  # noqa: F401
 from portal.db import Base
 from portal.disputes import models as _disputes  # noqa: F401

@@ -195,6 +195,7 @@ def query_report(
         outcome=Outcome.SERVED if basis.allowed else Outcome.REFUSED,
         institution_id=institution.id,
         purpose=purpose.value,
+        basis=basis.reason.value,
         detail={**basis.detail(), "key_id": key.key_id},
     )
     if not basis.allowed:

@@ -52,6 +52,7 @@ def record_event(
     actor_user_id: uuid.UUID | None = None,
     institution_id: uuid.UUID | None = None,
     purpose: str | None = None,
+    basis: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AccessEvent:
     # Round-trip the detail through JSON: the leaf commits to exactly what
@@ -69,6 +70,7 @@ def record_event(
         actor_user_id=actor_user_id,
         institution_id=institution_id,
         purpose=purpose,
+        basis=basis,
     )
     cipher = vault.cipher(session, subject.data_key_id)  # fails (shredded subject) before anything is logged
     salt = secrets.token_bytes(SALT_BYTES)

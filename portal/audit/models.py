@@ -50,7 +50,12 @@ class Outcome(StrEnum):
 
 class AccessEvent(Base):
     __tablename__ = "access_events"
-    __table_args__ = (Index("ix_access_events_subject_id_occurred_at", "subject_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_access_events_subject_id_occurred_at", "subject_id", "occurred_at"),
+        # Statistics, monitoring and oversight read the log by period.
+        Index("ix_access_events_occurred_at", "occurred_at"),
+        Index("ix_access_events_institution_id_occurred_at", "institution_id", "occurred_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id"))
@@ -61,6 +66,10 @@ class AccessEvent(Base):
     channel: Mapped[str] = mapped_column(String(16))  # web, api, staff
     actor_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), index=True)
     institution_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("institutions.id"), index=True)
+    # An institution query's basis when served, or why it was refused (a
+    # code of `access.basis.Reason`, no personal data): monitoring counts
+    # refusals by it with SQL, without opening the sealed detail.
+    basis: Mapped[str | None] = mapped_column(String(40))
     # JSON: the actor's role, what was seen or changed, and the salt of the
     # log leaf (sealed, so a shredded subject's leaf can no longer be tied
     # to its content).

@@ -1,4 +1,5 @@
-"""`portal disputes conflicts`: officers' declared links to subjects."""
+"""`portal disputes conflicts`: officers' declared links to subjects;
+`portal compliance`: the console's commands."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from portal.records.models import Subject, SubjectKind
 from portal.records.services import Ambiguous, find_by_identifier, view_subject
 
 conflicts = AppGroup("conflicts", help="Officers' declared links to subjects: no case of theirs for them.")
+compliance = AppGroup("compliance", help="The compliance console: the regulator's monthly figures, access monitoring.")
 
 
 def _officer(email: str) -> User:

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, LargeBinary, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, new_id, str_enum, utcnow
@@ -41,6 +41,14 @@ class Institution(Base):
     contact_name_ct: Mapped[bytes] = mapped_column(LargeBinary)
     contact_email_ct: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The hours it declared it queries in (local time, from inclusive, until
+    # exclusive; until < from spans midnight); none declared: any hour.
+    query_hours_from: Mapped[int | None] = mapped_column(SmallInteger)
+    query_hours_until: Mapped[int | None] = mapped_column(SmallInteger)
+    # Set by a supervisor: its queries are refused (the reason shown to its
+    # API) until lifted. Read with the API key, in the same statement.
+    suspended_at: Mapped[datetime | None]
+    suspended_reason: Mapped[str | None] = mapped_column(Text)
 
     api_keys: Mapped[list[ApiKey]] = relationship(back_populates="institution")
 
@@ -80,3 +88,17 @@ class IdempotentRequest(Base):
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
     content_type: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class InstitutionSuspension(Base):
+    """Every suspension of an institution's querying and its lifting, with
+    who and why: the oversight page's history (rows are only added)."""
+
+    __tablename__ = "institution_suspensions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    institution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("institutions.id"), index=True)
+    action: Mapped[str] = mapped_column(String(16))  # "suspended" or "lifted"
+    reason: Mapped[str] = mapped_column(Text)
+    actor_user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
