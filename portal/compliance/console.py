@@ -48,4 +48,5 @@ def supervisors_only(view: Callable[..., Any]) -> Callable[..., Any]:
             abort(404)
         return view(*args, **kwargs)
 
+    wrapped.supervisors_only = True  # type: ignore[attr-defined]  # read by the isolation tests
     return wrapped
