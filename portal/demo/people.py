@@ -115,6 +115,7 @@ DEMO_INSTITUTIONS = [
         [Purpose.LOAN_APPROVAL, Purpose.CREDIT_CARD_APPROVAL, Purpose.GUARANTEE_REVIEW, Purpose.POST_LOAN_MANAGEMENT],
         "周立",
         "credit-ops@hengtong.example",
+        (8, 20),
     ),
     NewInstitution(
         "jinqiao-bank",
@@ -124,6 +125,7 @@ DEMO_INSTITUTIONS = [
         [Purpose.LOAN_APPROVAL, Purpose.CREDIT_CARD_APPROVAL, Purpose.POST_LOAN_MANAGEMENT],
         "吴敏",
         "risk@jinqiao.example",
+        (8, 20),
     ),
     NewInstitution(
         "anxin-finance",
@@ -133,6 +135,7 @@ DEMO_INSTITUTIONS = [
         [Purpose.LOAN_APPROVAL, Purpose.POST_LOAN_MANAGEMENT],
         "郑航",
         "compliance@anxin.example",
+        (8, 20),
     ),
     NewInstitution(
         "xiaoyu-microcredit",

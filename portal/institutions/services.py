@@ -25,6 +25,9 @@ class NewInstitution:
     allowed_purposes: list[str]
     contact_name: str
     contact_email: str
+    # The local hours it declares it queries in: (from, until), until
+    # exclusive; None: any hour.
+    query_hours: tuple[int, int] | None = None
 
 
 def build_institution(vault: Vault, data: NewInstitution) -> tuple[DataKey, Institution, Cipher]:
@@ -38,6 +41,8 @@ def build_institution(vault: Vault, data: NewInstitution) -> tuple[DataKey, Inst
         allowed_purposes=list(data.allowed_purposes),
         data_key_id=key.id,
         created_at=utcnow(),
+        query_hours_from=data.query_hours[0] if data.query_hours else None,
+        query_hours_until=data.query_hours[1] if data.query_hours else None,
     )
     cipher.seal_field(inst, "contact_name", data.contact_name)
     cipher.seal_field(inst, "contact_email", data.contact_email)
