@@ -1,0 +1,357 @@
+"""Institution oversight at /compliance/institutions: the figures of an
+institution against a known fixture, no subject named, supervisors alone
+suspend and lift (with a reason, the history kept), and nobody but staff
+reaches these pages."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.access.models import Consent, ConsentKind
+from portal.accounts.models import User
+from portal.audit.events import record_event
+from portal.audit.models import AccessEvent, EventKind, Outcome
+from portal.db import utcnow
+from portal.disputes.lifecycle import advance
+from portal.disputes.models import CorrectionNotice, DisputeStep, FurnisherResponse, StepKind
+from portal.extensions import session, vault
+from portal.institutions.models import ApiKey, ApiScope, Institution, InstitutionKind, InstitutionSuspension
+from portal.institutions.services import issue_api_key
+from portal.localtime import today as portal_today
+from portal.localtime import zone
+from portal.records.models import Subject
+from tests import factories as make
+from tests.factories import PERSON_A
+from tests.officers import S, as_user, english, token
+
+URL = "/compliance/institutions"
+SERVED, REFUSED = Outcome.SERVED, Outcome.REFUSED
+
+
+def _local_noon(days_ago: int) -> datetime:
+    day = portal_today() - timedelta(days=days_ago)
+    return datetime.combine(day, time(12), zone())
+
+
+# (days ago, purpose, outcome, basis): two inside the list's 30 days, the
+# rest in earlier months, one before the page's default twelve months.
+QUERIES = [
+    (2, "loan_approval", SERVED, "consent"),
+    (5, "loan_approval", REFUSED, "consent_expired"),
+    (70, "loan_approval", SERVED, "consent"),
+    (70, "credit_card_approval", REFUSED, "consent_required"),
+    (100, "credit_card_approval", REFUSED, "consent_required"),
+    (100, "credit_card_approval", SERVED, "consent"),
+    (100, "loan_approval", SERVED, "written_authorisation"),
+    (500, "loan_approval", SERVED, "consent"),
+]
+ANSWER_DAYS = 3
+
+
+@dataclass
+class Fixture:
+    id: uuid.UUID
+    used_key: str
+    unused_key: str
+    dispute_id: uuid.UUID
+
+
+@pytest.fixture
+def lender(app, world, staff) -> Fixture:
+    """A lender with the queries above, three authorities (live, expired,
+    revoked), a dispute of its record forwarded to it and answered three
+    days later, an unacknowledged correction notice ten days old, and two
+    API keys, one used."""
+    with app.app_context():
+        s, v = session(), vault()
+        lender = make.institution(
+            s,
+            v,
+            "oversee-lender",
+            InstitutionKind.LENDER,
+            ["loan_approval", "credit_card_approval"],
+            name_en="Oversee Lender",
+        )
+        a = s.get(Subject, world.person_a.id)
+        for days_ago, purpose, outcome, basis in QUERIES:
+            event = record_event(
+                s,
+                v,
+                a,
+                EventKind.INSTITUTION_QUERY,
+                channel="api",
+                outcome=outcome,
+                institution_id=lender.id,
+                purpose=purpose,
+                basis=basis,
+            )
+            event.occurred_at = _local_noon(days_ago)
+        today = portal_today()
+        for kind, valid_until, revoked in (
+            (ConsentKind.GRANT, today + timedelta(days=30), None),
+            (ConsentKind.GRANT, today - timedelta(days=1), None),
+            (ConsentKind.WRITTEN, today + timedelta(days=30), utcnow()),
+        ):
+            s.add(
+                Consent(
+                    subject_id=a.id,
+                    institution_id=lender.id,
+                    purpose="loan_approval",
+                    kind=kind,
+                    valid_until=valid_until,
+                    revoked_at=revoked,
+                )
+            )
+        record = make.record(s, v, lender, a, "OV-LOAN-1")
+        officer = s.get(User, staff.officer.id)
+        dispute = make.dispute(s, v, a, s.get(User, world.user_a.id), [record])
+        for to in (S.ACKNOWLEDGED, S.UNDER_REVIEW, S.WAITING_FOR_FURNISHER):
+            advance(s, v, dispute, to, officer)
+        used = issue_api_key(s, lender, [ApiScope.FURNISH, ApiScope.QUERY])
+        unused = issue_api_key(s, lender, [ApiScope.QUERY])
+        s.commit()
+        dispute_id = dispute.id
+        record_id = record.record_id
+    response = app.test_client().post(
+        f"/api/v1/disputes/{dispute_id}/responses",
+        json={"record_id": str(record_id), "answer": "verified_accurate", "reviewed": "The ledger."},
+        headers={"Authorization": f"Bearer {used}"},
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    with app.app_context():
+        s = session()
+        forwarded = _local_noon(20)
+        step = s.scalar(
+            select(DisputeStep).where(
+                DisputeStep.dispute_id == dispute_id, DisputeStep.step == StepKind.WAITING_FOR_FURNISHER
+            )
+        )
+        step.at = forwarded
+        s.scalar(select(FurnisherResponse).where(FurnisherResponse.dispute_id == dispute_id)).created_at = (
+            forwarded + timedelta(days=ANSWER_DAYS)
+        )
+        some_event = s.scalar(select(AccessEvent.id).where(AccessEvent.institution_id == lender.id).limit(1))
+        s.add(
+            CorrectionNotice(
+                dispute_id=dispute_id,
+                institution_id=lender.id,
+                record_id=record_id,
+                received_event_id=some_event,
+                body_ct=b"sealed",
+                created_at=_local_noon(10),
+            )
+        )
+        s.commit()
+        return Fixture(
+            lender.id, used.split(".")[0].removeprefix("pk_"), unused.split(".")[0].removeprefix("pk_"), dispute_id
+        )
+
+
+def _row(html: str, marker: str) -> str:
+    start = html.index(marker)
+    return html[start : html.index("</tr>", start)]
+
+
+def _cell(row: str, cls: str) -> str:
+    return re.search(rf'class="number {cls}">(\d+)<', row).group(1)
+
+
+def test_the_list_counts_recent_queries_refusals_disputes_and_notices(app, world, staff, sign_in, lender):
+    client = as_user(app, sign_in, staff.officer)
+    response = client.get(URL)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    row = _row(html, f'id="institution-{lender.id}"')
+    assert "Oversee Lender" in row
+    assert "Lender" in row
+    assert _cell(row, "queries") == "2"
+    assert _cell(row, "refusals") == "1"
+    assert _cell(row, "disputes") == "1"
+    assert _cell(row, "notices") == "1"
+    assert "Suspended" not in row
+    bank = _row(html, f'id="institution-{world.bank.id}"')
+    assert [_cell(bank, c) for c in ("queries", "refusals", "disputes", "notices")] == ["0", "0", "0", "0"]
+
+
+def test_a_page_past_the_last_is_not_found(app, world, staff, sign_in):
+    client = as_user(app, sign_in, staff.officer)
+    assert client.get(URL + "?page=2").status_code == 404
+    assert client.get(URL + "?page=x").status_code == 404
+
+
+def test_the_institution_page_figures(app, world, staff, sign_in, lender):
+    client = as_user(app, sign_in, staff.officer)
+    response = client.get(f"{URL}/{lender.id}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    # Queries by local month and purpose, the one of 500 days ago outside the default twelve months.
+    expected: Counter = Counter()
+    for days_ago, purpose, outcome, _basis in QUERIES[:-1]:
+        expected[(_local_noon(days_ago).strftime("%Y-%m"), purpose, outcome)] += 1
+    shown = {}
+    for m in re.finditer(
+        r'data-month="([\d-]+)" data-purpose="(\w+)">.*?class="number served">(\d+)<.*?class="number refused">(\d+)<',
+        html,
+        re.S,
+    ):
+        shown[(m[1], m[2])] = (int(m[3]), int(m[4]))
+    assert shown == {
+        (month, purpose): (expected[(month, purpose, SERVED)], expected[(month, purpose, REFUSED)])
+        for month, purpose, _o in expected
+    }
+    assert "Served: 4. Refused: 3." in html
+    # Refusals by reason, in words.
+    refusals = dict(re.findall(r'data-reason="(\w+)"><td>[^<]+</td><td class="number">(\d+)<', html))
+    assert refusals == {"consent_required": "2", "consent_expired": "1"}
+    assert "This purpose needs a live consent of the subject for this institution." in html
+    # Authorities, counted only.
+    grant = _row(html, 'data-kind="grant"')
+    assert (_cell(grant, "live"), _cell(grant, "expired"), _cell(grant, "revoked")) == ("1", "1", "0")
+    written = _row(html, 'data-kind="written_authorisation"')
+    assert (_cell(written, "live"), _cell(written, "expired"), _cell(written, "revoked")) == ("0", "0", "1")
+    # Disputes and the answer time.
+    assert '<dd class="open">1</dd>' in html
+    assert '<dd class="filed">1</dd>' in html
+    assert '<dd class="answers">1</dd>' in html
+    assert '<dd class="waiting">0</dd>' in html
+    assert "mean 3.0, median 3.0, longest 3.0 days" in html
+    # The notice and its age.
+    assert "1 notice waits for its acknowledgement." in html
+    assert '<td class="number age">10 days</td>' in html
+    # Keys: ids, the one used has a time, never a secret.
+    used = _row(html, f'data-key="{lender.used_key}"')
+    assert "<time" in used.split('class="last-used"')[1]
+    assert "Never" in _row(html, f'data-key="{lender.unused_key}"')
+    with app.app_context():
+        assert session().scalar(select(func.count()).select_from(ApiKey).where(ApiKey.institution_id == lender.id)) == 2
+    assert "pk_" not in html
+    # Hours and state.
+    assert "None declared (any hour)" in html
+    assert "Never suspended." in html
+
+
+def test_a_chosen_period_narrows_the_figures(app, world, staff, sign_in, lender):
+    client = as_user(app, sign_in, staff.officer)
+    start = (portal_today() - timedelta(days=10)).isoformat()
+    html = client.get(f"{URL}/{lender.id}?start={start}").get_data(as_text=True)
+    assert "Served: 1. Refused: 1." in html
+    everything = (portal_today() - timedelta(days=600)).isoformat()
+    html = client.get(f"{URL}/{lender.id}?start={everything}").get_data(as_text=True)
+    assert "Served: 5. Refused: 3." in html
+    bad = client.get(f"{URL}/{lender.id}?start=2024-13-01&end=nonsense")
+    assert bad.status_code == 200
+    assert "Served: 4. Refused: 3." in bad.get_data(as_text=True)  # the default period, the errors shown
+    backwards = client.get(f"{URL}/{lender.id}?start=2024-05-01&end=2024-04-01").get_data(as_text=True)
+    assert "The end of the period comes before its start." in backwards
+
+
+def test_declared_hours_and_an_unknown_institution(app, world, staff, sign_in):
+    with app.app_context():
+        bank = session().get(Institution, world.bank.id)
+        bank.query_hours_from, bank.query_hours_until = 8, 18
+        session().commit()
+    client = as_user(app, sign_in, staff.officer)
+    assert "08:00 to 18:00, local time" in client.get(f"{URL}/{world.bank.id}").get_data(as_text=True)
+    assert client.get(f"{URL}/{uuid.uuid4()}").status_code == 404
+    assert client.get(f"{URL}/not-a-uuid").status_code == 404
+
+
+def test_officers_see_no_subject_identity(app, world, staff, sign_in, lender):
+    client = as_user(app, sign_in, staff.officer)
+    for url in (URL, f"{URL}/{lender.id}"):
+        html = client.get(url).get_data(as_text=True)
+        for secret in ("张三", PERSON_A, PERSON_A[:6] + "*"):
+            assert secret not in html, (url, secret)
+
+
+# -- suspension ------------------------------------------------------------------------------------
+def _post(client, url, **fields):
+    return client.post(url, data={"csrf_token": token(client), **fields})
+
+
+def _state(app, institution_id):
+    with app.app_context():
+        s = session()
+        inst = s.get(Institution, institution_id)
+        history = s.scalars(
+            select(InstitutionSuspension)
+            .where(InstitutionSuspension.institution_id == institution_id)
+            .order_by(InstitutionSuspension.at)
+        ).all()
+        return inst.suspended_at, inst.suspended_reason, [(h.action, h.reason, h.actor_user_id) for h in history]
+
+
+def test_an_officer_sees_the_state_but_cannot_suspend(app, world, staff, sign_in):
+    client = as_user(app, sign_in, staff.officer)
+    html = client.get(f"{URL}/{world.bank.id}").get_data(as_text=True)
+    assert "Allowed" in html
+    assert "/suspend" not in html
+    for action in ("suspend", "lift"):
+        response = _post(client, f"{URL}/{world.bank.id}/{action}", reason="Too many refusals.", confirm="y")
+        assert response.status_code == 404
+    assert _state(app, world.bank.id) == (None, None, [])
+
+
+def test_a_supervisor_suspends_with_a_reason_and_a_confirmation_then_lifts(app, world, staff, sign_in):
+    client = as_user(app, sign_in, staff.supervisor)
+    page = client.get(f"{URL}/{world.bank.id}").get_data(as_text=True)
+    assert "its report queries will be refused until a supervisor lifts the suspension" in page
+    url = f"{URL}/{world.bank.id}/suspend"
+
+    no_reason = _post(client, url, reason="  ", confirm="y")
+    assert no_reason.status_code == 400
+    assert "Give a reason." in no_reason.get_data(as_text=True)
+    unconfirmed = _post(client, url, reason="Queries outside its declared hours.")
+    assert unconfirmed.status_code == 400
+    html = unconfirmed.get_data(as_text=True)
+    assert "Tick the box to confirm the suspension." in html
+    assert "Queries outside its declared hours.</textarea>" in html  # what was typed is kept
+    assert _state(app, world.bank.id) == (None, None, [])
+
+    done = _post(client, url, reason="Queries outside its declared hours.", confirm="y")
+    assert done.status_code == 302
+    at, reason, history = _state(app, world.bank.id)
+    assert at is not None
+    assert reason == "Queries outside its declared hours."
+    assert history == [("suspended", "Queries outside its declared hours.", staff.supervisor.id)]
+    page = client.get(f"{URL}/{world.bank.id}").get_data(as_text=True)
+    assert "Suspended since" in page
+    assert "Lift the suspension" in page
+    listed = _row(client.get(URL).get_data(as_text=True), f'id="institution-{world.bank.id}"')
+    assert "Suspended" in listed
+
+    again = _post(client, url, reason="Once more.", confirm="y")
+    assert again.status_code == 302
+    assert "already suspended: nothing was changed" in client.get(again.headers["Location"]).get_data(as_text=True)
+    assert _state(app, world.bank.id)[2] == history
+
+    lifted = _post(client, f"{URL}/{world.bank.id}/lift", reason="It fixed its scheduler.")
+    assert lifted.status_code == 302
+    at, reason, history = _state(app, world.bank.id)
+    assert (at, reason) == (None, None)
+    assert [h[0] for h in history] == ["suspended", "lifted"]
+    assert history[1][1] == "It fixed its scheduler."
+    again = _post(client, f"{URL}/{world.bank.id}/lift", reason="Again.")
+    assert "not suspended: nothing was changed" in client.get(again.headers["Location"]).get_data(as_text=True)
+    assert len(_state(app, world.bank.id)[2]) == 2
+
+
+@pytest.mark.parametrize("who", ["anonymous", "user_a", "rep_f", "agent_f"])
+def test_non_staff_get_404_on_every_institution_url(app, world, sign_in, who):
+    client = english(app.test_client()) if who == "anonymous" else as_user(app, sign_in, getattr(world, who))
+    for url in (URL, URL + "?page=1", f"{URL}/{world.bank.id}", f"{URL}/{uuid.uuid4()}"):
+        assert client.get(url).status_code == 404, url
+    csrf = token(client)
+    for action in ("suspend", "lift"):
+        response = client.post(
+            f"{URL}/{world.bank.id}/{action}", data={"csrf_token": csrf, "reason": "x", "confirm": "y"}
+        )
+        assert response.status_code == 404, action
+    assert _state(app, world.bank.id) == (None, None, [])
