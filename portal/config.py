@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -52,6 +53,10 @@ DEFAULTS: dict[str, Any] = {
     "IDEMPOTENCY_HOURS": 24,  # how long an API Idempotency-Key and its answer are kept
     "SWEEP_MINUTES": 60,  # `portal serve` runs the dispute deadline sweep this often (0: never)
     "TIMEZONE": "Asia/Shanghai",  # where dispute deadlines count their calendar days
+    "MONITORING_SECONDS": 60,  # how often `portal worker` runs the access monitoring over new events
+    # Access monitoring rules overridden, as JSON: {"volume_spike": {"factor": 10}, "outside_hours":
+    # {"enabled": false}}; what is not named keeps its default (MONITORING_DEFAULTS).
+    "MONITORING_RULES": None,
 }
 # Where links point when PUBLIC_URL is unset: `portal serve`'s own default
 # address (never a request's Host header).
@@ -63,6 +68,59 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "DISPUTE_REGIME": ("cn_20_days", "fcra_30_days", "gdpr_one_month"),
     "UNVERIFIABLE_POLICY": ("mark", "delete"),
 }
+# The access monitoring's rules and their thresholds by default (each rule's
+# meaning is `portal.compliance.monitoring.RULES`). Kept here, at the bottom
+# of the layers, so that a setting naming an unknown rule or threshold stops
+# start-up.
+MONITORING_DEFAULTS: dict[str, dict[str, float]] = {
+    # a day's queries >= factor x the mean of the 30 days before, and >= min_queries;
+    # an institution with no query in those 30 days: >= new_institution_minimum
+    "volume_spike": {"factor": 5, "min_queries": 20, "new_institution_minimum": 100},
+    # refusals for want of consent or for a lock: >= same_subject on one subject
+    # within `days` days, or >= per_day in one day overall
+    "repeated_refusals": {"same_subject": 3, "days": 7, "per_day": 20},
+    "outside_hours": {"min_queries": 1},  # queries outside the declared hours in a day
+    "post_loan_without_contract": {"min_queries": 3},  # such refusals of one institution in a day
+    "many_institutions": {"min_institutions": 4},  # distinct institutions querying one subject in a day
+    # a staff member's reveals or case openings in a day >= factor x the median
+    # of the other staff's, and >= min_count
+    "staff_outliers": {"factor": 3, "min_count": 10},
+    "complaint": {},  # every "I did not authorise this"
+}
+
+
+def monitoring_rules(setting: Any) -> dict[str, dict[str, Any]]:
+    """The rules in effect: MONITORING_DEFAULTS with the setting's overrides
+    (a JSON object, or one already parsed); raises ValueError saying what
+    is wrong with it."""
+    if setting is None or setting == "":
+        setting = {}
+    if isinstance(setting, str):
+        try:
+            setting = json.loads(setting)
+        except ValueError as exc:
+            raise ValueError(f"setting MONITORING_RULES is not JSON: {exc}") from None
+    if not isinstance(setting, dict):
+        raise ValueError('setting MONITORING_RULES: expected a JSON object {"rule": {"threshold": n, ...}}')
+    out: dict[str, dict[str, Any]] = {rule: {**d, "enabled": True} for rule, d in MONITORING_DEFAULTS.items()}
+    for rule, given in setting.items():
+        if rule not in out:
+            raise ValueError(
+                f"setting MONITORING_RULES: no rule {rule!r}; the rules are: {', '.join(MONITORING_DEFAULTS)}"
+            )
+        if not isinstance(given, dict):
+            raise ValueError(f"setting MONITORING_RULES: {rule} must be an object of thresholds")
+        for name, value in given.items():
+            if name == "enabled":
+                if not isinstance(value, bool):
+                    raise ValueError(f"setting MONITORING_RULES: {rule}.enabled must be true or false")
+            elif name not in MONITORING_DEFAULTS[rule]:
+                known = ", ".join([*MONITORING_DEFAULTS[rule], "enabled"])
+                raise ValueError(f"setting MONITORING_RULES: {rule} has no threshold {name!r} (it has: {known})")
+            elif isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e9:
+                raise ValueError(f"setting MONITORING_RULES: {rule}.{name} must be a positive number, not {value!r}")
+            out[rule][name] = value
+    return out
 
 
 def instance_path() -> str:
@@ -86,6 +144,7 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
     for name, allowed in CHOICES.items():
         if app.config[name] not in allowed:
             raise ValueError(f"setting {name} is {app.config[name]!r}; choose one of: {', '.join(allowed)}")
+    app.config["MONITORING_RULES"] = monitoring_rules(app.config["MONITORING_RULES"])
     try:
         ZoneInfo(app.config["TIMEZONE"])
     except (ValueError, ZoneInfoNotFoundError):

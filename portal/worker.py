@@ -6,6 +6,7 @@ Jobs: the log integrator (every LOG_INTEGRATE_SECONDS: queued access events
 become leaves of the log, one signed checkpoint per batch), telling subjects
 of institutions' queries once they are in the log (as often), activation codes
 and password reset links for queued requests (every REGISTRATION_SECONDS),
+the access monitoring's rules over new events (every MONITORING_SECONDS),
 the dispute
 deadline sweep (every SWEEP_MINUTES), the delivery of queued e-mail the
 request processes could not send (every MAIL_RETRY_SECONDS, when a mail
@@ -32,6 +33,7 @@ from portal.api import idempotency
 from portal.audit.integrator import integrate_all
 from portal.audit.log_routes import log_signer, witness_policy
 from portal.audit.witnessing import Witnessing
+from portal.compliance import monitoring
 from portal.config import DEFAULT_PUBLIC_URL
 from portal.disputes import sweeper
 from portal.extensions import session, vault
@@ -89,6 +91,12 @@ def tell_of_queries(app: Flask) -> int:
     return _drain(app, "query notices", lambda: notify.tell_of_queries(session(), vault()))
 
 
+def monitor(app: Flask) -> int:
+    """Run the access monitoring's rules over the days touched by the events
+    placed in the log since the last run; alerts go to the officers' queue."""
+    return _drain(app, "access monitoring", lambda: monitoring.monitor_new_events(session(), vault()))
+
+
 def _drain(app: Flask, name: str, batch: Callable[[], int]) -> int:
     """Run `batch` until it has nothing left, committing each and e-mailing
     what it queued right after, as a request's messages are."""
@@ -132,6 +140,7 @@ def jobs(app: Flask) -> list[tuple[str, float, Job]]:
         ("log integration", float(app.config["LOG_INTEGRATE_SECONDS"]), integrate_log),
         ("query notices", float(app.config["LOG_INTEGRATE_SECONDS"]), tell_of_queries),
         ("codes and links", float(app.config["REGISTRATION_SECONDS"]), send_codes),
+        ("access monitoring", float(app.config["MONITORING_SECONDS"]), monitor),
     ]
     if any(w.url for w in witness_policy(app).witnesses):
         out.append((WITNESS_JOB, float(app.config["WITNESS_SECONDS"]), cosign_checkpoints))

@@ -1,8 +1,95 @@
 """The alert queue of the access monitoring and an alert's triage: acknowledge,
-escalate to a supervisor, close with a reason."""
+escalate to a supervisor, close with a reason. Routes parse and render; the
+rules of triage are `alerts`."""
 
 from __future__ import annotations
 
-from portal.compliance.console import console_blueprint
+import uuid
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from portal.audit.names import EVENT_NAMES, PURPOSE_NAMES
+from portal.compliance import alerts
+from portal.compliance.alert_forms import FORMS, AlertFilterForm
+from portal.compliance.console import console_blueprint, me
+from portal.compliance.models import Alert
+from portal.extensions import session, vault
+from portal.i18n import shown
+from portal.paging import page_number
 
 bp = console_blueprint("alerts", __name__)
+
+NAMES = dict(
+    STATUS_NAMES=alerts.STATUS_NAMES,
+    STEP_NAMES=alerts.STEP_NAMES,
+    FACT_NAMES=alerts.FACT_NAMES,
+    EVENT_NAMES=EVENT_NAMES,
+    PURPOSE_NAMES=PURPOSE_NAMES,
+)
+DONE = {
+    "acknowledge": lambda: _("Alert acknowledged."),
+    "escalate": lambda: _("Alert escalated: the supervisors were told."),
+    "close": lambda: _("Alert closed."),
+}
+
+
+@bp.get("/alerts")
+def queue():
+    form = AlertFilterForm(request.args)
+    filters = alerts.AlertFilters()
+    if form.validate():
+        filters = alerts.AlertFilters(status=form.status.data or "active", rule=form.rule.data or None)
+    try:
+        page = alerts.queue(session(), filters, page_number())
+    except LookupError:
+        abort(404)
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template("compliance/alerts.html", form=form, page=page, args=args, **NAMES)
+
+
+def _alert(alert_id: uuid.UUID, for_update: bool = False) -> Alert:
+    alert = alerts.load(session(), alert_id, for_update)
+    if alert is None:
+        abort(404)
+    return alert
+
+
+def _render(alert: Alert, status: int = 200, given: dict[str, Any] | None = None):
+    forms = {name: cls(formdata=None, prefix=name, seen=alert.status.value) for name, cls in FORMS.items()}
+    forms.update(given or {})
+    view = alerts.alert_view(session(), vault(), alert)
+    return render_template("compliance/alert.html", view=view, forms=forms, me=me(), **NAMES), status
+
+
+@bp.get("/alerts/<uuid:alert_id>")
+def alert(alert_id: uuid.UUID):
+    return _render(_alert(alert_id))
+
+
+@bp.post("/alerts/<uuid:alert_id>/<any(acknowledge, escalate, close):action>")
+def step(alert_id: uuid.UUID, action: str):
+    found = _alert(alert_id, for_update=True)
+    form = FORMS[action](prefix=action)
+    if not form.validate_on_submit():
+        return _render(found, 400, {action: form})
+    reason = getattr(form, "reason", None)
+    try:
+        if action == "acknowledge":
+            alerts.acknowledge(session(), found, me(), form.seen.data)
+        elif action == "escalate":
+            alerts.escalate(session(), vault(), found, me(), form.seen.data, reason.data if reason else None)
+        else:
+            alerts.close(session(), found, me(), form.seen.data, reason.data if reason else None)
+    except alerts.StaleAlert as exc:
+        flash(shown(exc), "error")
+        return redirect(url_for("alerts.alert", alert_id=alert_id))
+    except alerts.AlertError as exc:
+        if reason is not None:
+            reason.errors = [*reason.errors, shown(exc)]
+        else:
+            form.form_errors.append(shown(exc))
+        return _render(found, 400, {action: form})
+    flash(DONE[action](), "success")
+    return redirect(url_for("alerts.alert", alert_id=alert_id))

@@ -3,15 +3,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import click
 from flask.cli import AppGroup
+from flask_babel import force_locale
 
 from portal.accounts.models import User
 from portal.accounts.services import find_user
+from portal.compliance import monitoring
 from portal.compliance.conflicts import conflicts_of, declare_conflict, withdraw_conflict
 from portal.compliance.policy import CASE_ROLES
 from portal.compliance.reveal import mask_identifier
 from portal.extensions import session, vault
+from portal.institutions.models import Institution
+from portal.localtime import day_of
 from portal.records.identifiers import InvalidIdentifier
 from portal.records.models import Subject, SubjectKind
 from portal.records.services import Ambiguous, find_by_identifier, view_subject
@@ -77,3 +83,39 @@ def conflict_list(officer_email: str) -> None:
         shown = mask_identifier(who.identifier) if who else "(shredded)"
         click.echo(f"{row.declared_at.date().isoformat()}  {subject.kind.value:6}  {shown}")
     click.echo(f"{len(rows)} declaration(s)")
+
+
+MAX_MONITOR_DAYS = 366
+
+
+@compliance.command("monitor")
+@click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), help="First local day of the period (YYYY-MM-DD).")
+@click.option("--until", "last", type=click.DateTime(["%Y-%m-%d"]), help="Last local day of the period (YYYY-MM-DD).")
+@click.option("--rules", "show_rules", is_flag=True, help="Print the rules with their thresholds in effect instead.")
+def monitor(first: datetime | None, last: datetime | None, show_rules: bool) -> None:
+    """Run the access monitoring's rules over a period (what the worker does
+    as events arrive) and print the alerts raised; alerts raised before are
+    not raised again."""
+    if show_rules:
+        with force_locale("en"):
+            for name, settings in monitoring.rules_in_effect().items():
+                rule = monitoring.RULES[name]
+                state = "on" if settings["enabled"] else "off"
+                click.echo(f"{name} ({state}): {rule.title}\n  {rule.description}")
+                for key, meaning in rule.thresholds.items():
+                    click.echo(f"  {key} = {settings[key]:g}  ({meaning})")
+        return
+    if first is None or last is None:
+        raise click.UsageError("give --from and --until (or --rules)")
+    if last < first:
+        raise click.BadParameter("the period ends before it starts", param_hint="--until")
+    if (last - first).days > MAX_MONITOR_DAYS:
+        raise click.BadParameter(f"at most {MAX_MONITOR_DAYS} days at once", param_hint="--until")
+    raised = monitoring.evaluate_period(session(), vault(), first.date(), last.date())
+    session().commit()
+    for alert in raised:
+        where = session().get(Institution, alert.institution_id) if alert.institution_id else None
+        facts = ", ".join(f"{k}={v}" for k, v in sorted(alert.facts.items()))
+        days = f"{day_of(alert.window_start)}..{day_of(alert.window_end - timedelta(seconds=1))}"
+        click.echo(f"{alert.id.hex[:8]}  {alert.rule:27}  {days}  {where.code if where else '-'}  {facts}")
+    click.echo(f"{len(raised)} alert(s) raised")
