@@ -13,14 +13,17 @@ from sqlalchemy import func, select, update
 from portal.accounts.models import Role, User
 from portal.audit.models import AccessEvent, EventKind
 from portal.compliance import notes
+from portal.compliance.models import Alert, AlertStep
 from portal.compliance.reveal import reveal
 from portal.db import utcnow
 from portal.disputes import decisions
-from portal.disputes.models import DisputeReason, DisputeStep, OfficerConflict, StepKind
+from portal.disputes.evidence import Upload
+from portal.disputes.models import Dispute, DisputeReason, DisputeStep, EvidenceShare, OfficerConflict, StepKind
 from portal.extensions import session, vault
 from portal.localtime import today as portal_today
-from portal.records.models import Subject
+from portal.records.models import CreditRecord, Subject
 from tests import factories as make
+from tests.cast import PDF
 from tests.officers import S, as_user, assign_to, case_state, english, file_case, token, with_case
 
 OVERVIEW = "/compliance/officers"
@@ -200,15 +203,29 @@ def test_an_inactive_target_is_refused_as_for_a_single_case(app, world, staff, s
 # -- the log -------------------------------------------------------------------------------
 def test_the_log_lists_a_reveal_a_decision_and_a_note(app, world, staff, sign_in):
     one = staff.officer
-    noted = file_case(app, world, "a")
+    noted = file_case(app, world, "a", files=[Upload("a.pdf", PDF)])
     decided = file_case(app, world, "b")
     assign_to(app, noted, one, review=True)
     assign_to(app, decided, one, review=True)
     _reveal(app, noted, one)
     with_case(app, noted, lambda s, v, d: notes.add_note(s, v, d, s.get(User, one.id), "Sealed note text."))
     _decide(app, decided, one)
+    with app.app_context():
+        now = utcnow()
+        alert = Alert(rule="odd_hours", fingerprint="odd_hours:test", window_start=now, window_end=now)
+        session().add(alert)
+        session().flush()
+        session().add(AlertStep(alert_id=alert.id, actor_user_id=one.id, action="acknowledged", reason="Seen."))
+        evidence = session().get(Dispute, noted).evidence[0]  # a file sent, as `sharing.share` records it
+        furnisher = session().scalar(
+            select(CreditRecord.furnisher_id).where(CreditRecord.subject_id == world.person_a.id)
+        )
+        session().add(EvidenceShare(evidence_id=evidence.id, institution_id=furnisher, shared_by_user_id=one.id))
+        session().commit()
 
     html = as_user(app, sign_in, staff.supervisor).get(officer_url(one, "/log")).get_data(as_text=True)
+    assert "Alert odd_hours: acknowledged" in html
+    assert "Sent a file to a furnisher" in html
     assert "Revealed a subject&#39;s name and identifier" in html or "Revealed a subject's name and identifier" in html
     assert "Case step: Decided" in html
     assert "Wrote a note" in html
