@@ -296,3 +296,20 @@ def test_the_officer_page_shows_subjects_masked(app, world, staff, sign_in):
     assert identifier not in html
     assert name[:1] + "**" in html
     assert "Not mine" in html
+
+
+def test_a_supervisor_linked_to_a_subject_neither_sees_nor_opens_its_cases_here(app, world, staff, sign_in):
+    case = file_case(app, world, "a")
+    assign_to(app, case, staff.officer)
+    _reveal(app, case, staff.officer)
+    with app.app_context():
+        session().add(OfficerConflict(officer_user_id=staff.supervisor.id, subject_id=world.person_a.id))
+        session().commit()
+    client = as_user(app, sign_in, staff.supervisor)
+    assert f'value="{case}"' not in client.get(officer_url(staff.officer)).get_data(as_text=True)
+    log = client.get(officer_url(staff.officer, "/log")).get_data(as_text=True)
+    assert "Revealed a subject" in log
+    assert f'href="/officer/cases/{case}"' not in log
+    html = _reassign(client, staff.officer, [case], staff.officer2.id).get_data(as_text=True)
+    assert "No such case, or not one you may see." in html
+    assert case_state(app, case).assigned_officer_id == staff.officer.id
