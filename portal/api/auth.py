@@ -1,7 +1,8 @@
 """Who may do what through the institution API, in one place: the key
 (`Authorization: Bearer pk_<key id>.<secret>`, found by its id, the
 SHA-256 of the secret compared in constant time; revoked keys refused), its
-scopes (`require`), and the institution's own items only (`own_*`: a
+scopes (`require`), a suspended institution's report queries refused
+(`querying`), and the institution's own items only (`own_*`: a
 dispute of its records, a file sent to it, a notice sent to it). Failures
 are 401 (or 403 for scope) problems with a WWW-Authenticate challenge
 (RFC 6750); what is not the institution's is the same 404 whether it
@@ -105,6 +106,29 @@ def require(*scopes: ApiScope) -> Callable[[Callable[..., Any]], Callable[..., A
         return wrapped
 
     return decorator
+
+
+def querying(view: Callable[..., Any]) -> Callable[..., Any]:
+    """A report query (under `require`): refused while a supervisor has
+    suspended the institution's querying, with the supervisor's reason,
+    before anything about the subject is looked up, and writing nothing
+    (no subject was reached, so no access event). The institution came
+    with the key: no statement is added."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        institution: Institution = g.institution
+        if institution.suspended_at is not None:
+            raise ApiProblem(
+                403,
+                "Querying suspended",
+                institution.suspended_reason or "The supervisory authority suspended your queries.",
+                type_="querying-suspended",
+                suspended_at=institution.suspended_at.isoformat(),
+            )
+        return view(*args, **kwargs)
+
+    return wrapped
 
 
 def required_scopes(view: Callable[..., Any]) -> tuple[ApiScope, ...]:

@@ -122,7 +122,10 @@ def _paths(app: Flask) -> dict[str, Any]:
                         },
                     },
                     "403": {
-                        "description": "Refused (reason in the body), or the key lacks the query scope.",
+                        "description": "Refused (type query-refused, reason in the body), the key lacks the query "
+                        "scope (type insufficient-scope), or a supervisor suspended your queries (type "
+                        "querying-suspended, the supervisor's reason in detail, suspended_at when; nothing is "
+                        "looked up or recorded).",
                         "content": {MEDIA_TYPE: {"schema": _ref("Problem")}},
                     },
                     **_problems("400", "401", "404", "429"),

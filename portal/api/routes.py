@@ -11,7 +11,7 @@ from flask_limiter.util import get_remote_address
 
 from portal.access.consents import ConsentError
 from portal.api import openapi, problems, schemas, services
-from portal.api.auth import key_id_of_request, own_dispute, own_evidence, own_notice, require
+from portal.api.auth import key_id_of_request, own_dispute, own_evidence, own_notice, querying, require
 from portal.api.idempotency import idempotent
 from portal.api.problems import ApiProblem, invalid
 from portal.api.validation import read_json
@@ -80,6 +80,7 @@ def furnish_record():
 
 @bp.get("/reports/<identifier>")
 @require(ApiScope.QUERY)
+@querying
 def report(identifier: str):
     params = schemas.parse_parameters(request.args, schemas.REPORT_PARAMETERS)
     try:
