@@ -56,11 +56,11 @@ def _alert(alert_id: uuid.UUID, for_update: bool = False) -> Alert:
     return alert
 
 
-def _render(alert: Alert, status: int = 200, given: dict[str, Any] | None = None):
+def _render(alert: Alert, status: int = 200, given: dict[str, Any] | None = None, error: str | None = None):
     forms = {name: cls(formdata=None, prefix=name, seen=alert.status.value) for name, cls in FORMS.items()}
     forms.update(given or {})
     view = alerts.alert_view(session(), vault(), alert)
-    return render_template("compliance/alert.html", view=view, forms=forms, me=me(), **NAMES), status
+    return render_template("compliance/alert.html", view=view, forms=forms, me=me(), error=error, **NAMES), status
 
 
 @bp.get("/alerts/<uuid:alert_id>")
@@ -85,11 +85,7 @@ def step(alert_id: uuid.UUID, action: str):
     except alerts.StaleAlert as exc:
         flash(shown(exc), "error")
         return redirect(url_for("alerts.alert", alert_id=alert_id))
-    except alerts.AlertError as exc:
-        if reason is not None:
-            reason.errors = [*reason.errors, shown(exc)]
-        else:
-            form.form_errors.append(shown(exc))
-        return _render(found, 400, {action: form})
+    except alerts.AlertError as exc:  # nothing was changed; what was typed is kept
+        return _render(found, 400, {action: form}, error=shown(exc))
     flash(DONE[action](), "success")
     return redirect(url_for("alerts.alert", alert_id=alert_id))
