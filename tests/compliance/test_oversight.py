@@ -52,7 +52,7 @@ QUERIES = [
     (100, "loan_approval", SERVED, "written_authorisation"),
     (500, "loan_approval", SERVED, "consent"),
 ]
-ANSWER_DAYS = 3
+ANSWER_DAYS = (1, 2, 6)  # mean 3, median 2
 
 
 @dataclass
@@ -66,9 +66,9 @@ class Fixture:
 @pytest.fixture
 def lender(app, world, staff) -> Fixture:
     """A lender with the queries above, three authorities (live, expired,
-    revoked), a dispute of its record forwarded to it and answered three
-    days later, an unacknowledged correction notice ten days old, and two
-    API keys, one used."""
+    revoked), four disputes of its records forwarded to it (three answered
+    after ANSWER_DAYS, one waiting), an unacknowledged correction notice
+    ten days old, and two API keys, one used."""
     with app.app_context():
         s, v = session(), vault()
         lender = make.institution(
@@ -109,34 +109,37 @@ def lender(app, world, staff) -> Fixture:
                     revoked_at=revoked,
                 )
             )
-        record = make.record(s, v, lender, a, "OV-LOAN-1")
         officer = s.get(User, staff.officer.id)
-        dispute = make.dispute(s, v, a, s.get(User, world.user_a.id), [record])
-        for to in (S.ACKNOWLEDGED, S.UNDER_REVIEW, S.WAITING_FOR_FURNISHER):
-            advance(s, v, dispute, to, officer)
+        cases = []
+        for n in range(len(ANSWER_DAYS) + 1):  # the last one is not answered
+            record = make.record(s, v, lender, a, f"OV-LOAN-{n}")
+            dispute = make.dispute(s, v, a, s.get(User, world.user_a.id), [record])
+            for to in (S.ACKNOWLEDGED, S.UNDER_REVIEW, S.WAITING_FOR_FURNISHER):
+                advance(s, v, dispute, to, officer)
+            cases.append((dispute.id, record.record_id))
         used = issue_api_key(s, lender, [ApiScope.FURNISH, ApiScope.QUERY])
         unused = issue_api_key(s, lender, [ApiScope.QUERY])
         s.commit()
-        dispute_id = dispute.id
-        record_id = record.record_id
-    response = app.test_client().post(
-        f"/api/v1/disputes/{dispute_id}/responses",
-        json={"record_id": str(record_id), "answer": "verified_accurate", "reviewed": "The ledger."},
-        headers={"Authorization": f"Bearer {used}"},
-    )
-    assert response.status_code == 201, response.get_data(as_text=True)
+    for dispute_id, record_id in cases[:-1]:
+        response = app.test_client().post(
+            f"/api/v1/disputes/{dispute_id}/responses",
+            json={"record_id": str(record_id), "answer": "verified_accurate", "reviewed": "The ledger."},
+            headers={"Authorization": f"Bearer {used}"},
+        )
+        assert response.status_code == 201, response.get_data(as_text=True)
     with app.app_context():
         s = session()
         forwarded = _local_noon(20)
-        step = s.scalar(
-            select(DisputeStep).where(
-                DisputeStep.dispute_id == dispute_id, DisputeStep.step == StepKind.WAITING_FOR_FURNISHER
+        for (dispute_id, _record), days in zip(cases, ANSWER_DAYS, strict=False):
+            s.scalar(
+                select(DisputeStep).where(
+                    DisputeStep.dispute_id == dispute_id, DisputeStep.step == StepKind.WAITING_FOR_FURNISHER
+                )
+            ).at = forwarded
+            s.scalar(select(FurnisherResponse).where(FurnisherResponse.dispute_id == dispute_id)).created_at = (
+                forwarded + timedelta(days=days)
             )
-        )
-        step.at = forwarded
-        s.scalar(select(FurnisherResponse).where(FurnisherResponse.dispute_id == dispute_id)).created_at = (
-            forwarded + timedelta(days=ANSWER_DAYS)
-        )
+        dispute_id, record_id = cases[0]
         some_event = s.scalar(select(AccessEvent.id).where(AccessEvent.institution_id == lender.id).limit(1))
         s.add(
             CorrectionNotice(
@@ -173,7 +176,7 @@ def test_the_list_counts_recent_queries_refusals_disputes_and_notices(app, world
     assert "Lender" in row
     assert _cell(row, "queries") == "2"
     assert _cell(row, "refusals") == "1"
-    assert _cell(row, "disputes") == "1"
+    assert _cell(row, "disputes") == "4"
     assert _cell(row, "notices") == "1"
     assert "Suspended" not in row
     bank = _row(html, f'id="institution-{world.bank.id}"')
@@ -217,11 +220,11 @@ def test_the_institution_page_figures(app, world, staff, sign_in, lender):
     written = _row(html, 'data-kind="written_authorisation"')
     assert (_cell(written, "live"), _cell(written, "expired"), _cell(written, "revoked")) == ("0", "0", "1")
     # Disputes and the answer time.
-    assert '<dd class="open">1</dd>' in html
-    assert '<dd class="filed">1</dd>' in html
-    assert '<dd class="answers">1</dd>' in html
-    assert '<dd class="waiting">0</dd>' in html
-    assert "mean 3.0, median 3.0, longest 3.0 days" in html
+    assert '<dd class="open">4</dd>' in html
+    assert '<dd class="filed">4</dd>' in html
+    assert '<dd class="answers">3</dd>' in html
+    assert '<dd class="waiting">1</dd>' in html
+    assert "mean 3.0, median 2.0, longest 6.0 days" in html
     # The notice and its age.
     assert "1 notice waits for its acknowledgement." in html
     assert '<td class="number age">10 days</td>' in html
