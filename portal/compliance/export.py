@@ -1,0 +1,175 @@
+"""The figures as files: the page's CSV, and the month's report for a
+supervisory authority, a CSV and a signed JSON summary.
+
+The summary is signed with the portal's document-signing key (ECDSA P-256,
+the key the PDFs are signed with), over its canonical JSON: sorted keys, no
+spaces, UTF-8. Anyone holding the portal's certificate can check it;
+`verify` does, and says which check failed."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from flask_babel import force_locale
+from sqlalchemy.orm import Session
+
+from portal.compliance.statistics import Figure, Period, figures, labels, names, statistics, tables
+from portal.crypto import Vault
+from portal.db import utcnow
+from portal.i18n import Refusal
+from portal.signing import DocumentSigner
+
+ALG = "ES256"
+# A cell a spreadsheet would read as a formula starts with one of these.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+HEADER = ("table", "group", "label", "measure", "value")
+
+
+class ReportError(Refusal):
+    """A report that does not verify, and why."""
+
+
+def _cell(value: Any) -> str:
+    """A text cell that a spreadsheet will not take for a formula; numbers as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, int | float):
+        return repr(value) if isinstance(value, float) else str(value)
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def figures_csv(rows: list[Figure]) -> bytes:
+    """UTF-8 with a byte-order mark, so that spreadsheets read the Chinese names."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(HEADER)
+    for f in rows:
+        writer.writerow([_cell(f.table), _cell(f.key), _cell(f.label), _cell(f.measure), _cell(f.value)])
+    return "\ufeff".encode() + out.getvalue().encode("utf-8")
+
+
+def canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def summary(period: Period, rows: list[Figure], generated_at: datetime) -> dict[str, Any]:
+    return {
+        "period": {"from": period.start.isoformat(), "until": period.until.isoformat()},
+        "generated_at": generated_at.isoformat(timespec="seconds"),
+        "figures": [
+            {"table": f.table, "group": f.key, "label": f.label, "measure": f.measure, "value": f.value} for f in rows
+        ],
+    }
+
+
+def _private_key(signer: DocumentSigner) -> ec.EllipticCurvePrivateKey:
+    """The key DocumentSigner loaded (and checked), as `cryptography` uses it."""
+    key = serialization.load_der_private_key(signer._signer.signing_key.dump(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError("the document-signing key is not an EC key")
+    return key
+
+
+def signed(signer: DocumentSigner, body: dict[str, Any]) -> bytes:
+    """The report: the summary and its signature, as JSON."""
+    value = _private_key(signer).sign(canonical(body), ec.ECDSA(hashes.SHA256()))
+    certificate = x509.load_der_x509_certificate(signer.certificate.dump())
+    report = {
+        "summary": body,
+        "signature": {
+            "alg": ALG,
+            "certificate": certificate.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+            "value": base64.b64encode(value).decode("ascii"),
+        },
+    }
+    return json.dumps(report, sort_keys=True, ensure_ascii=False, indent=1).encode("utf-8") + b"\n"
+
+
+@dataclass(frozen=True)
+class Verified:
+    period: dict[str, str]
+    figures: int
+
+
+def verify(data: bytes, signer: DocumentSigner) -> Verified:
+    """Check a report: well formed, signed over its summary as it is now,
+    by the portal's own certificate. Raises ReportError saying what failed."""
+    try:
+        report = json.loads(data.decode("utf-8"))
+        body, signature = report["summary"], report["signature"]
+        if signature["alg"] != ALG:
+            raise ReportError("The report is signed with %(alg)s, not ES256.", alg=str(signature["alg"]))
+        value = base64.b64decode(signature["value"], validate=True)
+        certificate = x509.load_pem_x509_certificate(signature["certificate"].encode("ascii"))
+    except ReportError:
+        raise
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+        raise ReportError("The file is not a report: it is damaged or was changed.") from None
+    ours = x509.load_der_x509_certificate(signer.certificate.dump())
+    if certificate != ours:
+        raise ReportError("The report was not signed with this portal's document-signing key.")
+    key = certificate.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise ReportError("The report was not signed with this portal's document-signing key.")
+    try:
+        key.verify(value, canonical(body), ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        raise ReportError("The signature does not match: the summary was changed after it was signed.") from None
+    try:
+        return Verified(dict(body["period"]), len(body["figures"]))
+    except (KeyError, TypeError, ValueError):
+        raise ReportError("The file is not a report: it is damaged or was changed.") from None
+
+
+MONTH = re.compile(r"(\d{4})-(\d{2})")
+
+
+def parse_month(text: str, today: date) -> Period:
+    """A month YYYY-MM that has begun (the current one runs to today's end)."""
+    found = MONTH.fullmatch(text.strip())
+    if found is None or not 1 <= int(found.group(2)) <= 12 or int(found.group(1)) < 2000:
+        raise ReportError("Give the month as YYYY-MM, for example %(example)s.", example=today.strftime("%Y-%m"))
+    period = Period.month(int(found.group(1)), int(found.group(2)))
+    if period.start > today:
+        raise ReportError("%(month)s has not begun yet.", month=text.strip())
+    return period
+
+
+def month_report(session: Session, vault: Vault, signer: DocumentSigner, period: Period) -> tuple[bytes, bytes]:
+    """The month's CSV and signed JSON summary. In English, whoever asks:
+    the same report for the same month."""
+    now = utcnow()
+    with force_locale("en"):
+        stats = statistics(session, period, now)
+        rows = figures(tables(stats, labels(session, vault, stats), names()))
+    return figures_csv(rows), signed(signer, summary(period, rows, now))
+
+
+def file_names(period: Period) -> tuple[str, str]:
+    stem = f"compliance-report-{period.start.year:04d}-{period.start.month:02d}"
+    return f"{stem}.csv", f"{stem}.json"
+
+
+__all__ = [
+    "ReportError",
+    "canonical",
+    "figures_csv",
+    "file_names",
+    "month_report",
+    "parse_month",
+    "signed",
+    "summary",
+    "verify",
+]
