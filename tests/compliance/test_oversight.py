@@ -255,6 +255,14 @@ def test_a_chosen_period_narrows_the_figures(app, world, staff, sign_in, lender)
     assert "The end of the period comes before its start." in backwards
 
 
+def test_the_pages_in_the_default_language(app, world, staff, sign_in, lender):
+    client = sign_in(app.test_client(), staff.supervisor)  # no language cookie: Chinese
+    for url in (URL, f"{URL}/{lender.id}", f"{URL}/{world.bank.id}"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert 'lang="zh' in response.get_data(as_text=True)
+
+
 def test_declared_hours_and_an_unknown_institution(app, world, staff, sign_in):
     with app.app_context():
         bank = session().get(Institution, world.bank.id)
