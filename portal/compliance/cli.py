@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import click
 from flask.cli import AppGroup
@@ -119,3 +120,47 @@ def monitor(first: datetime | None, last: datetime | None, show_rules: bool) -> 
         days = f"{day_of(alert.window_start)}..{day_of(alert.window_end - timedelta(seconds=1))}"
         click.echo(f"{alert.id.hex[:8]}  {alert.rule:27}  {days}  {where.code if where else '-'}  {facts}")
     click.echo(f"{len(raised)} alert(s) raised")
+
+
+# -- the regulator's monthly report ----------------------------------------------------------
+@compliance.command("report")
+@click.option("--month", required=True, help="The month, YYYY-MM (begun already).")
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True
+)
+@click.option("--force", is_flag=True, help="Replace the month's files if they exist.")
+def compliance_report(month: str, out_dir: Path, force: bool) -> None:
+    """Write the month's figures as CSV and as a JSON summary signed with
+    the document-signing key, for the supervisory authority."""
+    from portal.audit.documents import document_signer
+    from portal.compliance import export
+    from portal.localtime import today
+
+    try:
+        period = export.parse_month(month, today())
+    except export.ReportError as exc:
+        raise click.BadParameter(str(exc), param_hint="--month") from None
+    paths = [out_dir / name for name in export.file_names(period)]
+    existing = [str(p) for p in paths if p.exists()]
+    if existing and not force:
+        raise click.ClickException(f"{', '.join(existing)} exists already: use --force to replace it")
+    csv_data, json_data = export.month_report(session(), vault(), document_signer(), period)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path, data in zip(paths, (csv_data, json_data), strict=True):
+        path.write_bytes(data)
+        click.echo(f"wrote {path}")
+
+
+@compliance.command("verify-report")
+@click.argument("report", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def compliance_verify_report(report: Path) -> None:
+    """Check a report's signature against this portal's document-signing certificate."""
+    from portal.audit.documents import document_signer
+    from portal.compliance import export
+
+    try:
+        checked = export.verify(report.read_bytes(), document_signer())
+    except export.ReportError as exc:
+        raise click.ClickException(f"{report}: {exc}") from None
+    period = checked.period
+    click.echo(f"{report}: signature valid; {checked.figures} figures, {period['from']} to {period['until']}")
