@@ -68,8 +68,22 @@ def alert(alert_id: uuid.UUID):
     return _render(_alert(alert_id))
 
 
-@bp.post("/alerts/<uuid:alert_id>/<any(acknowledge, escalate, close):action>")
-def step(alert_id: uuid.UUID, action: str):
+@bp.post("/alerts/<uuid:alert_id>/acknowledge")
+def acknowledge(alert_id: uuid.UUID):
+    return _step(alert_id, "acknowledge")
+
+
+@bp.post("/alerts/<uuid:alert_id>/escalate")
+def escalate(alert_id: uuid.UUID):
+    return _step(alert_id, "escalate")
+
+
+@bp.post("/alerts/<uuid:alert_id>/close")
+def close(alert_id: uuid.UUID):
+    return _step(alert_id, "close")
+
+
+def _step(alert_id: uuid.UUID, action: str):
     found = _alert(alert_id, for_update=True)
     form = FORMS[action](prefix=action)
     if not form.validate_on_submit():
