@@ -33,7 +33,7 @@ class Chart:
 CHARTS = {
     c.name: c
     for c in (
-        Chart("months", "by_month", ("received", "closed")),
+        Chart("disputes", "by_month", ("received", "closed")),
         Chart("regimes", "by_regime", ("days_median", "days_p90")),
         Chart("furnishers", "furnishers", ("answer_days_median", "answer_days_p90"), horizontal=True),
         Chart("backlog", "backlog", ("open",), skip=("all", "overdue")),

@@ -163,6 +163,7 @@ def file_names(period: Period) -> tuple[str, str]:
 
 
 __all__ = [
+    "Period",
     "ReportError",
     "canonical",
     "figures_csv",

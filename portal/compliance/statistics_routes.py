@@ -5,7 +5,7 @@ reads."""
 
 from __future__ import annotations
 
-from flask import Response, abort, render_template, request
+from flask import Response, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from wtforms import DateField, SubmitField
 from wtforms.validators import Optional, ValidationError
@@ -123,17 +123,37 @@ def csv():
     return _download(export.figures_csv(figures(_tables(period))), name, "text/csv; charset=utf-8")
 
 
-@bp.get("/statistics/report.<kind>")
-def report(kind: str):
-    """The month's report, as `portal compliance report` writes it."""
-    if kind not in ("csv", "json"):
-        abort(404)
+@bp.get("/statistics/report")
+def pick_month():
+    """The month picker's target: on to the month's file."""
+    kind = request.args.get("as", "json")
     try:
         period = export.parse_month(request.args.get("month", ""), today())
-    except export.ReportError:
+    except export.ReportError as exc:
+        return render_template("compliance/statistics_month.html", error=exc.translated()), 400
+    if kind not in ("csv", "json"):
         abort(400)
+    month = f"{period.start.year:04d}-{period.start.month:02d}"
+    return redirect(url_for(f"statistics.report_{kind}", month=month))
+
+
+def _month_report(month: str) -> tuple[export.Period, bytes, bytes]:
+    try:
+        period = export.parse_month(month, today())
+    except export.ReportError:
+        abort(404)
     csv_data, json_data = export.month_report(session(), vault(), document_signer(), period)
-    csv_name, json_name = export.file_names(period)
-    if kind == "csv":
-        return _download(csv_data, csv_name, "text/csv; charset=utf-8")
-    return _download(json_data, json_name, "application/json")
+    return period, csv_data, json_data
+
+
+@bp.get("/statistics/report/<month>.json")
+def report_json(month: str):
+    """The month's signed summary, as `portal compliance report` writes it."""
+    period, _, data = _month_report(month)
+    return _download(data, export.file_names(period)[1], "application/json")
+
+
+@bp.get("/statistics/report/<month>.csv")
+def report_csv(month: str):
+    period, data, _ = _month_report(month)
+    return _download(data, export.file_names(period)[0], "text/csv; charset=utf-8")

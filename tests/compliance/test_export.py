@@ -112,14 +112,24 @@ def test_existing_files_are_kept_unless_forced(runner, filed, tmp_path):
 
 def test_staff_download_the_same_report(app, runner, filed, staff, sign_in, tmp_path):
     client = as_user(app, sign_in, staff.officer)
-    response = client.get(f"/compliance/statistics/report.json?month={MONTH}")
+    picked = client.get(f"/compliance/statistics/report?month={MONTH}&as=json")
+    assert picked.status_code == 302
+    assert picked.headers["Location"].endswith(f"/compliance/statistics/report/{MONTH}.json")
+    response = client.get(f"/compliance/statistics/report/{MONTH}.json")
     assert response.status_code == 200
     assert f"compliance-report-{MONTH}.json" in response.headers["Content-Disposition"]
     path = tmp_path / "downloaded.json"
     path.write_bytes(response.get_data())
     assert runner.invoke(args=["compliance", "verify-report", str(path)]).exit_code == 0
-    response = client.get(f"/compliance/statistics/report.csv?month={MONTH}")
+    response = client.get(f"/compliance/statistics/report/{MONTH}.csv")
     assert response.status_code == 200
     assert response.get_data().decode("utf-8-sig").startswith("table,group,label,measure,value")
-    assert client.get("/compliance/statistics/report.json?month=2026-13").status_code == 400
-    assert client.get("/compliance/statistics/report.pdf?month=" + MONTH).status_code == 404
+
+
+@pytest.mark.parametrize(("month", "message"), [("2026-13", "Give the month as YYYY-MM"), ("2999-01", "has not begun")])
+def test_a_wrong_month_on_the_page_is_explained(app, world, staff, sign_in, month, message):
+    client = as_user(app, sign_in, staff.supervisor)
+    response = client.get(f"/compliance/statistics/report?month={month}&as=csv")
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert client.get(f"/compliance/statistics/report/{month}.json").status_code == 404

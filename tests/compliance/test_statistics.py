@@ -297,7 +297,7 @@ def test_the_page_shows_every_figure(app, known, staff, sign_in, who):
     assert _page_cells(html) == want
     assert "Second Bank" in html  # furnishers by their public name
     assert "Test Bank" in html
-    for chart in ("months", "regimes", "furnishers", "backlog"):
+    for chart in ("disputes", "regimes", "furnishers", "backlog"):
         assert f"/compliance/statistics/chart/{chart}.svg?from=2026-01-01&amp;until=2026-03-31" in html
     assert html.count("<caption") == 10
 
@@ -337,7 +337,7 @@ def test_csv_text_cells_cannot_be_formulas(app, world, staff, sign_in):
 
 def test_a_chart_is_an_svg_with_no_script_and_nothing_external(app, known, staff, sign_in):
     client = as_user(app, sign_in, staff.supervisor)
-    for name in ("months", "regimes", "furnishers", "backlog"):
+    for name in ("disputes", "regimes", "furnishers", "backlog"):
         response = client.get(f"/compliance/statistics/chart/{name}.svg?{PERIOD}")
         assert response.status_code == 200
         assert response.mimetype == "image/svg+xml"
@@ -356,7 +356,7 @@ def test_an_empty_period_says_so(app, world, staff, sign_in):
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "No case was filed and no correction notice was sent in this period" in html
-    assert client.get("/compliance/statistics/chart/months.svg?from=2020-01-01&until=2020-01-31").status_code == 200
+    assert client.get("/compliance/statistics/chart/disputes.svg?from=2020-01-01&until=2020-01-31").status_code == 200
     rows = client.get("/compliance/statistics.csv?from=2020-01-01&until=2020-01-31").get_data().decode("utf-8-sig")
     assert "by_all,all,All,received,0" in rows
     assert "by_all,all,All,on_time_share,\r\n" in rows
@@ -378,7 +378,7 @@ def test_a_wrong_period_is_a_form_error(app, world, staff, sign_in, query, messa
     assert message in html
     assert 'value="2026-03-31"' in html or 'value="2026-01-31"' in html  # what was typed is kept
     assert client.get(f"/compliance/statistics.csv?{query}").status_code == 400
-    assert client.get(f"/compliance/statistics/chart/months.svg?{query}").status_code == 400
+    assert client.get(f"/compliance/statistics/chart/disputes.svg?{query}").status_code == 400
 
 
 def test_the_page_speaks_the_default_language(app, world, staff, sign_in):
@@ -389,10 +389,11 @@ def test_the_page_speaks_the_default_language(app, world, staff, sign_in):
 URLS = [
     "/compliance/statistics",
     f"/compliance/statistics?{PERIOD}",
-    "/compliance/statistics/chart/months.svg",
+    "/compliance/statistics/chart/disputes.svg",
     f"/compliance/statistics.csv?{PERIOD}",
-    "/compliance/statistics/report.json?month=2026-03",
-    "/compliance/statistics/report.csv?month=2026-03",
+    "/compliance/statistics/report/2026-03.json",
+    "/compliance/statistics/report?month=2026-03&as=csv",
+    "/compliance/statistics/report/2026-03.csv",
 ]
 
 
@@ -407,4 +408,4 @@ def test_staff_reach_every_statistics_url(app, world, staff, sign_in):
     for user in (staff.officer, staff.supervisor):
         client = as_user(app, sign_in, user)
         for url in URLS:
-            assert client.get(url).status_code == 200, url
+            assert client.get(url, follow_redirects=True).status_code == 200, url
