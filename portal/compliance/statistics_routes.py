@@ -28,8 +28,8 @@ class PeriodForm(Form):
     class Meta:
         csrf = False
 
-    start = DateField(_l("From"), name="from", validators=[Optional()])
-    until = DateField(_l("Until"), validators=[Optional()])
+    start = DateField(_l("First day"), name="from", validators=[Optional()])
+    until = DateField(_l("Last day"), validators=[Optional()])
     submit = SubmitField(_l("Show"))
 
     def validate_until(self, field: DateField) -> None:
