@@ -140,7 +140,6 @@ def jobs(app: Flask) -> list[tuple[str, float, Job]]:
         ("log integration", float(app.config["LOG_INTEGRATE_SECONDS"]), integrate_log),
         ("query notices", float(app.config["LOG_INTEGRATE_SECONDS"]), tell_of_queries),
         ("codes and links", float(app.config["REGISTRATION_SECONDS"]), send_codes),
-        ("access monitoring", float(app.config["MONITORING_SECONDS"]), monitor),
     ]
     if any(w.url for w in witness_policy(app).witnesses):
         out.append((WITNESS_JOB, float(app.config["WITNESS_SECONDS"]), cosign_checkpoints))
@@ -149,6 +148,7 @@ def jobs(app: Flask) -> list[tuple[str, float, Job]]:
     if Mailer(app.config).enabled:
         out.append(("mail delivery", float(app.config["MAIL_RETRY_SECONDS"]), deliver_mail))
     out.append(("forgetting what has expired", 3600.0, forget_expired))
+    out.append(("access monitoring", float(app.config["MONITORING_SECONDS"]), monitor))
     return out
 
 
