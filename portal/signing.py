@@ -97,7 +97,11 @@ class DocumentSigner:
 
     def __init__(self, key_pem: bytes, cert_pem: bytes) -> None:
         key = serialization.load_pem_private_key(key_pem, password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError("the document-signing key is not an EC key")
+        self._key = key
         cert = x509.load_pem_x509_certificate(cert_pem)
+        self.certificate_pem = cert.public_bytes(serialization.Encoding.PEM)
         der_key = key.private_bytes(
             serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
@@ -122,6 +126,11 @@ class DocumentSigner:
             return cls(key_path.read_bytes(), cert_path.read_bytes())
         except ValueError as exc:
             raise KeyringError(f"{key_path} or {cert_path} is damaged: {exc}") from None
+
+    def sign_bytes(self, data: bytes) -> bytes:
+        """An ECDSA P-256 / SHA-256 signature (DER) over `data`: documents
+        that are not PDFs (the regulator's JSON report)."""
+        return self._key.sign(data, ec.ECDSA(hashes.SHA256()))
 
     def sign(self, pdf: bytes) -> bytes:
         """The PDF with a PAdES signature over the whole file."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask_babel import force_locale
 from sqlalchemy.orm import Session
@@ -74,23 +74,14 @@ def summary(period: Period, rows: list[Figure], generated_at: datetime) -> dict[
     }
 
 
-def _private_key(signer: DocumentSigner) -> ec.EllipticCurvePrivateKey:
-    """The key DocumentSigner loaded (and checked), as `cryptography` uses it."""
-    key = serialization.load_der_private_key(signer._signer.signing_key.dump(), password=None)
-    if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise ValueError("the document-signing key is not an EC key")
-    return key
-
-
 def signed(signer: DocumentSigner, body: dict[str, Any]) -> bytes:
     """The report: the summary and its signature, as JSON."""
-    value = _private_key(signer).sign(canonical(body), ec.ECDSA(hashes.SHA256()))
-    certificate = x509.load_der_x509_certificate(signer.certificate.dump())
+    value = signer.sign_bytes(canonical(body))
     report = {
         "summary": body,
         "signature": {
             "alg": ALG,
-            "certificate": certificate.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+            "certificate": signer.certificate_pem.decode("ascii"),
             "value": base64.b64encode(value).decode("ascii"),
         },
     }
@@ -117,7 +108,7 @@ def verify(data: bytes, signer: DocumentSigner) -> Verified:
         raise
     except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
         raise ReportError("The file is not a report: it is damaged or was changed.") from None
-    ours = x509.load_der_x509_certificate(signer.certificate.dump())
+    ours = x509.load_pem_x509_certificate(signer.certificate_pem)
     if certificate != ours:
         raise ReportError("The report was not signed with this portal's document-signing key.")
     key = certificate.public_key()
