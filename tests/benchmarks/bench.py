@@ -2,7 +2,8 @@
 alone means little on a shared machine). Not a test: run it by hand.
 
     python tests/benchmarks/bench.py [--rounds N] [--leaves N] [--cases N] [--events N]
-        [--checkpoints N] [--only vault|log|queue|events|witness ...]
+        [--checkpoints N] [--disputes N] [--access-events N] [--bench-database URL]
+        [--only vault|log|queue|events|witness|compliance ...]
 """
 
 from __future__ import annotations
@@ -508,6 +509,80 @@ def bench_witness(checkpoints: int, rounds: int, tmp: str) -> None:
             proc.wait()
 
 
+def bench_compliance(size: tuple[int, int, str], rounds: int, tmp: str) -> None:
+    """The compliance console on PostgreSQL at a registry's shape: the
+    statistics of a year and the monitoring pass over a day, each against
+    the plain SQL it rests on (the same SELECT statements, captured as the
+    console sends them and run again straight through the driver)."""
+    from datetime import timedelta
+    from pathlib import Path
+
+    from sqlalchemy import event
+
+    from portal.compliance.monitoring import evaluate
+    from portal.compliance.statistics import Period, statistics
+    from portal.extensions import session, vault
+    from portal.localtime import today
+    from tests.benchmarks.compliance_data import prepare
+
+    disputes, events, url = size
+    print(f"building {disputes:,} disputes and {events:,} access events in {url.rsplit('/', 1)[-1]}", flush=True)
+    app = prepare(url, Path(tmp) / "ckeys", subjects=2_000, disputes=disputes, events=events)
+    with app.app_context():
+        s, v = session(), vault()
+        day = today() - timedelta(days=3)
+        year = Period(today() - timedelta(days=364), today())
+        captured: list[tuple[str, object]] = []
+
+        def capture(_conn, _cursor, statement, parameters, _context, _many):
+            if statement.lstrip().upper().startswith(("SELECT", "WITH")):
+                captured.append((statement, parameters))
+
+        def run(fn):
+            engine = s.get_bind()
+            captured.clear()
+            event.listen(engine, "before_cursor_execute", capture)
+            try:
+                fn()
+            finally:
+                event.remove(engine, "before_cursor_execute", capture)
+                s.rollback()
+            return list(captured)
+
+        def raw(statements):
+            def go():
+                driver = s.connection().connection.driver_connection
+                with driver.cursor() as cursor:
+                    for statement, parameters in statements:
+                        cursor.execute(statement, parameters)
+                        cursor.fetchall()
+                s.rollback()
+
+            return go
+
+        def stats_fn():
+            statistics(s, year)
+
+        def monitor_fn():
+            evaluate(s, v, [day])
+            s.rollback()
+
+        stats_sql, monitor_sql = run(stats_fn), run(monitor_fn)
+        med, done = medians(
+            {"stats": stats_fn, "stats_sql": raw(stats_sql), "monitor": monitor_fn, "monitor_sql": raw(monitor_sql)},
+            rounds,
+        )
+    print(f"PostgreSQL, {done} rounds, median")
+    print(f"  {'statistics of a year (' + str(len(stats_sql)) + ' statements)':<50} {med['stats']:8.2f} s")
+    print(f"  {'the same SELECTs straight through psycopg':<50} {med['stats_sql']:8.2f} s")
+    print(f"  {'monitoring pass over a day (' + str(len(monitor_sql)) + ' statements)':<50} {med['monitor']:8.2f} s")
+    print(f"  {'the same SELECTs straight through psycopg':<50} {med['monitor_sql']:8.2f} s")
+    print(
+        f"  ratio statistics/SQL: {med['stats'] / med['stats_sql']:.2f}x, "
+        f"monitoring/SQL: {med['monitor'] / med['monitor_sql']:.2f}x"
+    )
+
+
 def utcnow_date():
     from portal.db import utcnow
 
@@ -520,6 +595,7 @@ SECTIONS: dict[str, tuple[str, Callable[..., None]]] = {
     "queue": ("officers' queue", bench_queue),
     "events": ("audit verify, events against their leaves", bench_events),
     "witness": ("witness cosigning", bench_witness),
+    "compliance": ("compliance console: statistics and monitoring (PostgreSQL)", bench_compliance),
 }
 
 
@@ -532,6 +608,15 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=5_000, help="open disputes in the officers' queue")
     parser.add_argument("--events", type=int, default=50_000, help="access events behind the log to audit")
     parser.add_argument("--checkpoints", type=int, default=300, help="checkpoints to sign (and have cosigned)")
+    parser.add_argument("--disputes", type=int, default=100_000, help="disputes behind the compliance statistics")
+    parser.add_argument(
+        "--access-events", type=int, default=10_000_000, help="access events the compliance monitoring reads"
+    )
+    parser.add_argument(
+        "--bench-database",
+        default="postgresql+psycopg://postgres@127.0.0.1:5432/portal_bench",
+        help="PostgreSQL database for the compliance section (wiped: its name must contain 'bench')",
+    )
     parser.add_argument("--only", choices=sorted(SECTIONS), action="append", help="run this section (repeatable)")
     args = parser.parse_args()
     if args.rounds < 1:
@@ -544,7 +629,14 @@ def main() -> None:
         parser.error("--events must be at least 1")
     if args.checkpoints < 1:
         parser.error("--checkpoints must be at least 1")
-    size = {"vault": None, "log": args.leaves, "queue": args.cases, "events": args.events, "witness": args.checkpoints}
+    size = {
+        "vault": None,
+        "log": args.leaves,
+        "queue": args.cases,
+        "events": args.events,
+        "witness": args.checkpoints,
+        "compliance": (args.disputes, args.access_events, args.bench_database),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         for name, (title, bench) in SECTIONS.items():
             if args.only is None or name in args.only:

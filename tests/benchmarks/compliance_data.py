@@ -90,8 +90,8 @@ def build(session: Session, *, disputes: int, events: int, progress=print) -> No
                    now() - random() * interval '395 days' AS filed_at, random() AS r, random() AS r2,
                    (ARRAY['cn_20_days','cn_20_days','fcra_30_days','gdpr_one_month'])[1 + floor(random() * 4)::int]
                        AS regime,
-                   (ARRAY['wrong_amount','wrong_status','not_mine','outdated','identity_theft','duplicate','other'])
-                       [1 + floor(random() * 7)::int] AS reason
+                   (ARRAY['wrong_amount','wrong_dates','not_mine','outdated','identity_theft','paid_or_settled',
+                          'other'])[1 + floor(random() * 7)::int] AS reason
             FROM bench_pick p, generate_series(1, :n)
             """
         ),
@@ -104,7 +104,8 @@ def build(session: Session, *, disputes: int, events: int, progress=print) -> No
                                   regime, filed_at, due_on, paused_days, extended_days, lock_version,
                                   assigned_officer_id)
             SELECT id, subject_id, filer,
-                   CASE WHEN r2 < 0.03 THEN 'credit_repair' ELSE 'objection' END, reason, '\\x00'::bytea,
+                   CASE WHEN r2 < 0.03 THEN 'credit_repair' ELSE 'objection' END,
+                   CASE WHEN r2 < 0.03 THEN 'credit_repair' ELSE reason END, '\\x00'::bytea,
                    CASE WHEN r < 0.80 THEN 'resolved' WHEN r < 0.85 THEN 'withdrawn'
                         ELSE (ARRAY['submitted','acknowledged','under_review','waiting_for_furnisher',
                                     'waiting_for_subject'])[1 + floor(r2 * 5)::int] END,
