@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from portal.accounts.models import Role, User
 from portal.audit.models import AccessEvent
 from portal.compliance.models import Alert, AlertStatus, AlertStep
-from portal.compliance.monitoring import RULES, Rule
+from portal.compliance.monitoring import RULES, Rule, public_link
 from portal.compliance.reveal import MaskedSubject
 from portal.compliance.staff import staff_names
 from portal.crypto import Vault
@@ -233,7 +233,7 @@ def escalate(session: Session, vault: Vault, alert: Alert, actor: User, seen: st
     for supervisor in supervisors:
         with force_locale(supervisor.locale or DEFAULT):
             title = _("An alert was escalated to you: %(rule)s", rule=str(rule.title) if rule else alert.rule)
-            body = _("Open it in the alert queue: /compliance/alerts/%(id)s", id=alert.id)
+            body = _("Open it in the alert queue: %(link)s", link=public_link("alerts.alert", alert_id=alert.id))
         notify(session, vault, key_id=supervisor.data_key_id, user=supervisor, title=title, body=body)
     return len(supervisors)
 

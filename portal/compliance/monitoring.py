@@ -513,6 +513,13 @@ def raise_alert(session: Session, firing: Firing) -> Alert | None:
     return alert
 
 
+def public_link(endpoint: str, **values: Any) -> str:
+    """A page's address for a message read outside the portal (the worker
+    has no request to take a host from)."""
+    path = current_app.url_map.bind("localhost").build(endpoint, values)
+    return (current_app.config.get("PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/") + path
+
+
 def tell_subject_of_many(session: Session, vault: Vault, alert: Alert) -> int:
     """Tell the subject's own account holders, in their language, and point
     them at the lock of their file."""
@@ -526,8 +533,7 @@ def tell_subject_of_many(session: Session, vault: Vault, alert: Alert) -> int:
             User.role.in_([Role.PERSON, Role.FIRM_REPRESENTATIVE]),
         )
     ).all()
-    path = current_app.url_map.bind("localhost").build("access.consent_list", {"subject_id": subject.id})
-    link = (current_app.config.get("PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/") + path
+    link = public_link("access.consent_list", subject_id=subject.id)
     for user in holders:
         with force_locale(user.locale or DEFAULT):
             title = _("Many institutions asked for your credit report")

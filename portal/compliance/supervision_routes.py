@@ -18,6 +18,7 @@ from portal.accounts.services import display_name
 from portal.compliance import assignment, supervision
 from portal.compliance.console import console_blueprint, me, supervisors_only
 from portal.compliance.forms import REASON_NAMES, STATUS_NAMES, STEP_NAMES, choices
+from portal.compliance.monitoring import RULES
 from portal.db import utcnow
 from portal.extensions import session, vault
 from portal.forms import Form
@@ -163,5 +164,6 @@ def log(user_id: uuid.UUID):
         period=period,
         STEP_NAMES=STEP_NAMES,
         ALERT_ACTIONS=ALERT_ACTIONS,
+        RULES=RULES,
         LogKind=supervision.LogKind,
     )

@@ -78,7 +78,7 @@ KNOWN_FIELDS: dict[str, tuple[str, Any]] = {
     "decided_on": ("date", _l("Decision date")),
     "since": ("date", _l("In arrears since")),
     "maturity_on": ("date", _l("Matures")),
-    "closed_on": ("date", _l("Closed")),
+    "closed_on": ("date", _l("Closed on")),
     "written_off_on": ("date", _l("Written off")),
     "minimum_publicity_until": ("date", _l("Published at least until")),
 }
