@@ -150,13 +150,17 @@ def queries(
 ) -> None:
     """Institution queries through the API's own service, so "who accessed
     my data" has something to show: one served under the bank's grant, one
-    refused because the employer's grant expired, one refused for want of
-    any authority, and one served for the firm."""
+    refused because the employer's grant expired, two refused for want of
+    any authority, and one served for the firm. Four institutions asking
+    about the person in one day is what the access monitoring flags as a
+    possible identity theft: the officers' alert queue has it, and the
+    person is told (once `portal worker` has run)."""
     person, firm = showcase[SubjectKind.PERSON][0], showcase[SubjectKind.FIRM][0]
     for code, subject, purpose in (
         ("hengtong-bank", person, Purpose.LOAN_APPROVAL),
         ("yunfan-hr", person, Purpose.EMPLOYMENT_SCREENING),
         ("xiaoyu-microcredit", person, Purpose.LOAN_APPROVAL),
+        ("anxin-finance", person, Purpose.LOAN_APPROVAL),
         ("jinqiao-bank", firm, Purpose.LOAN_APPROVAL),
     ):
         inst = institutions[code]
