@@ -2,7 +2,7 @@
 alone means little on a shared machine). Not a test: run it by hand.
 
     python tests/benchmarks/bench.py [--rounds N] [--leaves N] [--cases N] [--events N]
-        [--checkpoints N] [--disputes N] [--access-events N] [--bench-database URL]
+        [--checkpoints N] [--disputes N] [--access-events N] [--registry-subjects N] [--bench-database URL]
         [--only vault|log|queue|events|witness|compliance ...]
 """
 
@@ -509,7 +509,7 @@ def bench_witness(checkpoints: int, rounds: int, tmp: str) -> None:
             proc.wait()
 
 
-def bench_compliance(size: tuple[int, int, str], rounds: int, tmp: str) -> None:
+def bench_compliance(size: tuple[int, int, int, str], rounds: int, tmp: str) -> None:
     """The compliance console on PostgreSQL at a registry's shape: the
     statistics of a year and the monitoring pass over a day, each against
     the plain SQL it rests on (the same SELECT statements, captured as the
@@ -525,9 +525,13 @@ def bench_compliance(size: tuple[int, int, str], rounds: int, tmp: str) -> None:
     from portal.localtime import today
     from tests.benchmarks.compliance_data import prepare
 
-    disputes, events, url = size
-    print(f"building {disputes:,} disputes and {events:,} access events in {url.rsplit('/', 1)[-1]}", flush=True)
-    app = prepare(url, Path(tmp) / "ckeys", subjects=2_000, disputes=disputes, events=events)
+    disputes, events, subjects, url = size
+    print(
+        f"building {disputes:,} disputes and {events:,} access events about {subjects:,} subjects "
+        f"in {url.rsplit('/', 1)[-1]}",
+        flush=True,
+    )
+    app = prepare(url, Path(tmp) / "ckeys", subjects=subjects, disputes=disputes, events=events)
     with app.app_context():
         s, v = session(), vault()
         day = today() - timedelta(days=3)
@@ -613,6 +617,9 @@ def main() -> None:
         "--access-events", type=int, default=10_000_000, help="access events the compliance monitoring reads"
     )
     parser.add_argument(
+        "--registry-subjects", type=int, default=1_000_000, help="subjects the compliance section's events are about"
+    )
+    parser.add_argument(
         "--bench-database",
         default="postgresql+psycopg://postgres@127.0.0.1:5432/portal_bench",
         help="PostgreSQL database for the compliance section (wiped: its name must contain 'bench')",
@@ -635,7 +642,7 @@ def main() -> None:
         "queue": args.cases,
         "events": args.events,
         "witness": args.checkpoints,
-        "compliance": (args.disputes, args.access_events, args.bench_database),
+        "compliance": (args.disputes, args.access_events, args.registry_subjects, args.bench_database),
     }
     with tempfile.TemporaryDirectory() as tmp:
         for name, (title, bench) in SECTIONS.items():

@@ -25,12 +25,39 @@ def _pick(array: str) -> str:
     return f"({array})[1 + floor(random() * array_length({array}, 1))::int]"
 
 
-def build(session: Session, *, disputes: int, events: int, progress=print) -> None:
-    """Add `disputes` cases and `events` access events to a database that
-    holds the demo and some staff (PostgreSQL only)."""
+def _registry_subject(k: str) -> str:
+    """SQL for the id of the k-th generated subject: computed, so events
+    name one without looking it up."""
+    return f"md5('bench-subject-' || ({k})::text)::uuid"
+
+
+def build(session: Session, *, disputes: int, events: int, subjects: int, progress=print) -> None:
+    """Add `subjects` placeholder subjects (a registry's sparse shape: a
+    few events each, as a billion subjects with two billion queries a year
+    have), `disputes` cases and `events` access events to a database that
+    holds the demo and some staff (PostgreSQL only). The placeholders have
+    no readable name or identifier: nothing here decrypts them."""
     if session.get_bind().dialect.name != "postgresql":
         raise SystemExit("the compliance benchmark's data is built in PostgreSQL: give a postgresql URL")
     run = session.execute
+    run(
+        text(
+            "INSERT INTO data_keys (id, version, wrapped, created_at) "
+            "SELECT md5('bench-key-' || k::text)::uuid, 1, '\\x00'::bytea, now() FROM generate_series(1, :n) k"
+        ),
+        {"n": subjects},
+    )
+    run(
+        text(
+            "INSERT INTO subjects (id, kind, data_key_id, identifier_bidx, identifier_ct, name_ct, created_at) "
+            f"SELECT {_registry_subject('k')}, 'person', md5('bench-key-' || k::text)::uuid, "
+            "decode(md5('bench-bidx-' || k::text), 'hex'), '\\x00'::bytea, '\\x00'::bytea, now() "
+            "FROM generate_series(1, :n) k"
+        ),
+        {"n": subjects},
+    )
+    session.commit()
+    progress(f"  {subjects:,} placeholder subjects")
     run(
         text(
             "CREATE TEMP TABLE bench_pick AS SELECT "
@@ -57,7 +84,7 @@ def build(session: Session, *, disputes: int, events: int, progress=print) -> No
                 f"""
                 INSERT INTO access_events (id, subject_id, occurred_at, kind, outcome, purpose, channel,
                                            actor_user_id, institution_id, basis, detail_ct)
-                SELECT gen_random_uuid(), {_pick("p.subjects")},
+                SELECT gen_random_uuid(), {_registry_subject(f"1 + floor(random() * {subjects})::int")},
                        now() - random() * interval '400 days', e.kind,
                        CASE WHEN e.kind = 'institution_query' AND e.r < 0.08 THEN 'refused' ELSE 'served' END,
                        CASE WHEN e.kind = 'institution_query' THEN {_pick(purposes)} END,
@@ -182,7 +209,8 @@ def build(session: Session, *, disputes: int, events: int, progress=print) -> No
 
 def prepare(url: str, key_dir, *, subjects: int, disputes: int, events: int, progress=print):
     """A fresh database at `url` (wiped: its name must contain "bench") with
-    the demo, ten staff and the generated cases and events; the app."""
+    the demo (2,000 subjects with records), ten staff, `subjects`
+    placeholder subjects and the generated cases and events; the app."""
     import time
 
     from sqlalchemy import create_engine
@@ -211,11 +239,11 @@ def prepare(url: str, key_dir, *, subjects: int, disputes: int, events: int, pro
         s, v = session(), vault()
         upgrade(app.extensions["portal.db"].engine)
         v.register_versions(s)
-        load_demo(s, v, subjects=subjects, seed=13)
+        load_demo(s, v, subjects=2_000, seed=13)
         for n in range(10):
             role = Role.SUPERVISOR if n < 2 else Role.OFFICER
             create_user(s, v, role=role, email=f"staff{n}@bench.example", display_name=f"staff {n}")
         s.commit()
-        build(s, disputes=disputes, events=events, progress=progress)
+        build(s, disputes=disputes, events=events, subjects=subjects, progress=progress)
     progress(f"  built in {time.perf_counter() - start:.0f} s")
     return app
