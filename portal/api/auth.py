@@ -1,9 +1,10 @@
 """Who may do what through the institution API, in one place: the key
 (`Authorization: Bearer pk_<key id>.<secret>`, found by its id, the
 SHA-256 of the secret compared in constant time; revoked keys refused), its
-scopes (`require`), a suspended institution's report queries refused
-(`querying`), and the institution's own items only (`own_*`: a
-dispute of its records, a file sent to it, a notice sent to it). Failures
+scopes (`require`), a suspended institution's subject look-ups refused
+(`querying`: report queries, authorisations' registration), and the
+institution's own items only (`own_*`: a dispute of its records, a file
+sent to it, a notice sent to it). Failures
 are 401 (or 403 for scope) problems with a WWW-Authenticate challenge
 (RFC 6750); what is not the institution's is the same 404 whether it
 exists or not."""
@@ -109,10 +110,12 @@ def require(*scopes: ApiScope) -> Callable[[Callable[..., Any]], Callable[..., A
 
 
 def querying(view: Callable[..., Any]) -> Callable[..., Any]:
-    """A report query (under `require`): refused while a supervisor has
-    suspended the institution's querying, with the supervisor's reason,
-    before anything about the subject is looked up, and writing nothing
-    (no subject was reached, so no access event). The institution came
+    """A view that looks a subject up with the query scope (under
+    `require`): a report query, or an authorisation's registration, whose
+    201 or 404 tells whether the subject is on file. Refused while a
+    supervisor has suspended the institution's querying, with the
+    supervisor's reason, before anything about the subject is looked up,
+    and writing nothing (no subject was reached, so no access event). The institution came
     with the key: no statement is added."""
 
     @functools.wraps(view)

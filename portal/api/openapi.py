@@ -141,7 +141,13 @@ def _paths(app: Flask) -> dict[str, Any]:
                 "requestBody": {"required": True, "content": _json("AuthorisationRequest")},
                 "responses": {
                     "201": {"description": "Registered.", "content": _json("Authorised")},
-                    **_problems("400", "401", "403", "404", "413", "415", "422", "429"),
+                    "403": {
+                        "description": "The key lacks the query scope (type insufficient-scope), or a supervisor "
+                        "suspended your queries (type querying-suspended, the supervisor's reason in detail, "
+                        "suspended_at when; nothing is looked up or recorded).",
+                        "content": {MEDIA_TYPE: {"schema": _ref("Problem")}},
+                    },
+                    **_problems("400", "401", "404", "413", "415", "422", "429"),
                 },
             }
         },

@@ -117,6 +117,7 @@ def report(identifier: str):
 
 @bp.post("/authorisations")
 @require(ApiScope.QUERY)
+@querying  # it tells whether a subject is on file: no more than a query may
 @idempotent
 def register_authorisation():
     data = schemas.parse_authorisation(read_json())

@@ -1,6 +1,6 @@
-"""A suspended institution's report queries are refused (403
-problem+json of type querying-suspended, the supervisor's reason in
-detail) before any subject is looked up, writing nothing and costing no
+"""A suspended institution's report queries and authorisations'
+registrations are refused (403 problem+json of type querying-suspended,
+the supervisor's reason in detail) before any subject is looked up, writing nothing and costing no
 extra statement; furnishing still works; lifted, queries are served."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from portal.institutions.models import Institution
 from tests import factories as make
 
 from .conftest import bearer, counts, db, furnish_body, grant, is_problem
+from .test_authorisations import body, register
 from .test_reports import NOT_ON_FILE, A, query
 
 REASON = "Queries far outside its declared hours; under review by the supervisor."
@@ -98,10 +99,28 @@ def test_the_refusal_adds_no_statement_to_the_request(app, api, supervisor):
     assert not any("access_events" in s or "subjects" in s for s in suspended)
 
 
+def test_a_suspended_institution_cannot_register_authorisations_nor_learn_who_is_on_file(app, api, supervisor):
+    """Registering answers 201 for a subject on file and 404 otherwise: an
+    oracle the suspension closes, before anything is looked up."""
+    _suspend(app, api.world.bank.id, supervisor)
+    before = counts(app)
+    on_file = register(app, api.tokens["bank"], body())
+    not_on_file = register(app, api.tokens["bank"], body(subject={"kind": "person", "identifier": NOT_ON_FILE}))
+    for refused in (on_file, not_on_file):
+        problem = is_problem(refused, 403)
+        assert problem["type"] == "urn:portal:problem:querying-suspended"
+        assert problem["detail"] == REASON
+    assert counts(app) == before
+
+    _suspend(app, api.world.bank.id, supervisor, lift=True)
+    assert register(app, api.tokens["bank"], body()).status_code == 201
+
+
 def test_the_openapi_document_names_the_problem(app, api):
     doc = app.test_client().get("/api/v1/openapi.json").get_json()
-    refused = doc["paths"]["/api/v1/reports/{identifier}"]["get"]["responses"]["403"]["description"]
-    assert "querying-suspended" in refused
+    for path, method in (("/api/v1/reports/{identifier}", "get"), ("/api/v1/authorisations", "post")):
+        refused = doc["paths"][path][method]["responses"]["403"]["description"]
+        assert "querying-suspended" in refused
 
 
 def test_the_key_still_authenticates_first(app, api, supervisor):
