@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Float, case, cast, func, select
+from sqlalchemy import Float, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -19,6 +19,7 @@ from portal.access.basis import Reason
 from portal.access.models import Consent, ConsentKind
 from portal.accounts.models import User
 from portal.audit.models import AccessEvent, EventKind, Outcome
+from portal.compliance import policy
 from portal.compliance.staff import staff_names
 from portal.crypto import Vault
 from portal.db import utcnow
@@ -35,7 +36,7 @@ from portal.disputes.models import (
 from portal.i18n import lazy as _l
 from portal.institutions.models import ApiKey, Institution, InstitutionKind, InstitutionSuspension
 from portal.localtime import day_of, zone
-from portal.records.models import CreditRecord
+from portal.records.models import CreditRecord, Subject
 
 PAGE_SIZE = 25
 RECENT_DAYS = 30  # the list's window
@@ -236,7 +237,7 @@ class DisputeFigures:
 @dataclass(frozen=True)
 class NoticeAge:
     id: uuid.UUID
-    dispute_id: uuid.UUID
+    dispute_id: uuid.UUID | None  # None: a case the viewer may not see (`policy.can_see`)
     created_at: datetime
     age_days: int
 
@@ -274,7 +275,7 @@ def default_period(today: date) -> tuple[date, date]:
 
 
 def oversight(
-    session: Session, vault: Vault, institution: Institution, start: date, end: date, today: date
+    session: Session, vault: Vault, viewer: policy.Viewer, institution: Institution, start: date, end: date, today: date
 ) -> Oversight:
     since, until = _bounds(start, end)
     in_period = [AccessEvent.occurred_at >= since, AccessEvent.occurred_at < until]
@@ -300,7 +301,7 @@ def oversight(
             .order_by(func.count().desc(), AccessEvent.basis)
         )
     ]
-    notices_total, notices = _notices(session, institution, today)
+    notices_total, notices = _notices(session, viewer, institution, today)
     return Oversight(
         institution,
         start,
@@ -408,16 +409,28 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _notices(session: Session, institution: Institution, today: date) -> tuple[int, list[NoticeAge]]:
+def _notices(
+    session: Session, viewer: policy.Viewer, institution: Institution, today: date
+) -> tuple[int, list[NoticeAge]]:
+    """Every pending notice counted; the oldest listed, each naming its case
+    only if the viewer may see it (not linked to its subject, the subject
+    not shredded)."""
     pending = [CorrectionNotice.institution_id == institution.id, CorrectionNotice.acknowledged_at.is_(None)]
     total = session.scalar(select(func.count()).select_from(CorrectionNotice).where(*pending)) or 0
     oldest = session.execute(
-        select(CorrectionNotice.id, CorrectionNotice.dispute_id, CorrectionNotice.created_at)
+        select(
+            CorrectionNotice.id,
+            CorrectionNotice.dispute_id,
+            CorrectionNotice.created_at,
+            case((and_(*policy.visible(viewer)), True), else_=False),
+        )
+        .join(Dispute, Dispute.id == CorrectionNotice.dispute_id)
+        .join(Subject, Subject.id == Dispute.subject_id)
         .where(*pending)
         .order_by(CorrectionNotice.created_at, CorrectionNotice.id)
         .limit(NOTICES_LISTED)
     ).all()
-    return int(total), [NoticeAge(i, d, at, (today - day_of(at)).days) for i, d, at in oldest]
+    return int(total), [NoticeAge(i, d if seen else None, at, (today - day_of(at)).days) for i, d, at, seen in oldest]
 
 
 def _history(session: Session, vault: Vault, institution: Institution) -> list[SuspensionStep]:

@@ -9,7 +9,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from portal.audit.names import PURPOSE_NAMES
-from portal.compliance import oversight
+from portal.compliance import oversight, policy
 from portal.compliance.console import console_blueprint, is_supervisor, me, supervisors_only
 from portal.compliance.oversight_forms import LiftForm, PeriodForm, SuspendForm
 from portal.extensions import session, vault
@@ -53,7 +53,7 @@ def _render(institution: Institution, form: SuspendForm | LiftForm | None = None
         start, end = period.start.data or start, period.end.data or end
         if end < start:  # only one end given, on the wrong side of the default
             start = end
-    view = oversight.oversight(session(), vault(), institution, start, end, today)
+    view = oversight.oversight(session(), vault(), policy.viewer(session(), me()), institution, start, end, today)
     supervisor = is_supervisor(me())
     if supervisor and form is None:
         form = SuspendForm() if institution.suspended_at is None else LiftForm()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from portal.access.models import Consent, ConsentKind
 from portal.accounts.models import User
@@ -20,7 +20,7 @@ from portal.audit.events import record_event
 from portal.audit.models import AccessEvent, EventKind, Outcome
 from portal.db import utcnow
 from portal.disputes.lifecycle import advance
-from portal.disputes.models import CorrectionNotice, DisputeStep, FurnisherResponse, StepKind
+from portal.disputes.models import CorrectionNotice, DisputeStep, FurnisherResponse, OfficerConflict, StepKind
 from portal.extensions import session, vault
 from portal.institutions.models import ApiKey, ApiScope, Institution, InstitutionKind, InstitutionSuspension
 from portal.institutions.services import issue_api_key
@@ -272,6 +272,29 @@ def test_declared_hours_and_an_unknown_institution(app, world, staff, sign_in):
     assert "08:00 to 18:00, local time" in client.get(f"{URL}/{world.bank.id}").get_data(as_text=True)
     assert client.get(f"{URL}/{uuid.uuid4()}").status_code == 404
     assert client.get(f"{URL}/not-a-uuid").status_code == 404
+
+
+def test_a_notice_names_its_case_only_to_whom_may_see_it(app, world, staff, sign_in, lender):
+    """A case whose subject the viewer is linked to, or whose subject was
+    shredded, is not linked nor named: the notice is still counted."""
+    ref = lender.dispute_id.hex[:8]
+    html = as_user(app, sign_in, staff.officer).get(f"{URL}/{lender.id}").get_data(as_text=True)
+    assert f'href="/officer/cases/{lender.dispute_id}"' in html
+    with app.app_context():
+        session().add(OfficerConflict(officer_user_id=staff.officer.id, subject_id=world.person_a.id))
+        session().commit()
+    linked = as_user(app, sign_in, staff.officer).get(f"{URL}/{lender.id}").get_data(as_text=True)
+    assert "1 notice waits for its acknowledgement." in linked
+    assert '<td class="number age">10 days</td>' in linked
+    assert ref not in linked
+    unlinked = as_user(app, sign_in, staff.supervisor).get(f"{URL}/{lender.id}").get_data(as_text=True)
+    assert f'href="/officer/cases/{lender.dispute_id}"' in unlinked
+    with app.app_context():
+        session().execute(update(Subject).where(Subject.id == world.person_a.id).values(shredded_at=utcnow()))
+        session().commit()
+    shredded = as_user(app, sign_in, staff.supervisor).get(f"{URL}/{lender.id}").get_data(as_text=True)
+    assert "1 notice waits for its acknowledgement." in shredded
+    assert ref not in shredded
 
 
 def test_officers_see_no_subject_identity(app, world, staff, sign_in, lender):

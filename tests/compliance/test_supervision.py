@@ -310,6 +310,21 @@ def test_a_supervisor_linked_to_a_subject_neither_sees_nor_opens_its_cases_here(
     log = client.get(officer_url(staff.officer, "/log")).get_data(as_text=True)
     assert "Revealed a subject" in log
     assert f'href="/officer/cases/{case}"' not in log
+    assert case.hex[:8] not in log  # not even its reference
     html = _reassign(client, staff.officer, [case], staff.officer2.id).get_data(as_text=True)
     assert "No such case, or not one you may see." in html
     assert case_state(app, case).assigned_officer_id == staff.officer.id
+
+
+def test_the_log_names_no_case_of_a_shredded_subject(app, world, staff, sign_in):
+    case = file_case(app, world, "a")
+    assign_to(app, case, staff.officer, review=True)
+    _decide(app, case, staff.officer)
+    client = as_user(app, sign_in, staff.supervisor)
+    assert case.hex[:8] in client.get(officer_url(staff.officer, "/log")).get_data(as_text=True)
+    with app.app_context():
+        session().execute(update(Subject).where(Subject.id == world.person_a.id).values(shredded_at=utcnow()))
+        session().commit()
+    log = client.get(officer_url(staff.officer, "/log")).get_data(as_text=True)
+    assert "Case step: Decided" in log
+    assert case.hex[:8] not in log
