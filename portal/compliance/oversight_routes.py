@@ -48,11 +48,7 @@ def _render(institution: Institution, form: SuspendForm | LiftForm | None = None
     with its errors and what was typed."""
     today = local_today()
     period = PeriodForm(request.args)
-    start, end = oversight.default_period(today)
-    if request.args and period.validate():
-        start, end = period.start.data or start, period.end.data or end
-        if end < start:  # only one end given, on the wrong side of the default
-            start = end
+    start, end = period.chosen(today) if request.args and period.validate() else oversight.default_period(today)
     view = oversight.oversight(session(), vault(), policy.viewer(session(), me()), institution, start, end, today)
     supervisor = is_supervisor(me())
     if supervisor and form is None:

@@ -255,6 +255,42 @@ def test_a_chosen_period_narrows_the_figures(app, world, staff, sign_in, lender)
     assert "The end of the period comes before its start." in backwards
 
 
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ("?end=9999-12-31", "Choose a date from"),
+        ("?start=9999-12-31", "Choose a date from"),
+        ("?start=0001-01-01", "Choose a date from"),
+        ("?end=0001-01-01", "Choose a date from"),
+        ("?start=0001-01-01&end=0001-01-01", "Choose a date from"),
+        ("?start=1999-12-31&end=2000-06-01", "Choose a date from"),
+        ("?start=2005-01-01", "Choose a period of at most five years."),  # until today, by default
+        ("?start=2005-01-01&end=2012-01-01", "Choose a period of at most five years."),
+    ],
+)
+def test_a_period_out_of_bounds_is_refused_with_the_default_figures(app, world, staff, sign_in, lender, query, error):
+    response = as_user(app, sign_in, staff.officer).get(f"{URL}/{lender.id}{query}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert error in html
+    assert "Served: 4. Refused: 3." in html  # the default twelve months
+
+
+def test_a_period_within_bounds_with_one_end_given(app, world, staff, sign_in, lender):
+    client = as_user(app, sign_in, staff.officer)
+    html = client.get(f"{URL}/{lender.id}?start=2000-01-01&end=2000-12-31").get_data(as_text=True)
+    assert "Served: 0. Refused: 0." in html
+    assert "Choose a" not in html
+    # Only the end given, before the default start: that one day.
+    html = client.get(f"{URL}/{lender.id}?end=2000-01-01").get_data(as_text=True)
+    assert "Served: 0. Refused: 0." in html
+    assert "Choose a" not in html
+    ahead = (portal_today() + timedelta(days=300)).isoformat()
+    html = client.get(f"{URL}/{lender.id}?end={ahead}").get_data(as_text=True)
+    assert "Served: 4. Refused: 3." in html
+    assert "Choose a" not in html
+
+
 def test_the_pages_in_the_default_language(app, world, staff, sign_in, lender):
     client = sign_in(app.test_client(), staff.supervisor)  # no language cookie: Chinese
     for url in (URL, f"{URL}/{lender.id}", f"{URL}/{world.bank.id}"):
