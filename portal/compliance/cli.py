@@ -122,6 +122,39 @@ def monitor(first: datetime | None, last: datetime | None, show_rules: bool) -> 
     click.echo(f"{len(raised)} alert(s) raised")
 
 
+# -- an institution's declared query hours --------------------------------------------------
+@compliance.command("hours")
+@click.argument("code")
+@click.option("--from", "start", type=click.IntRange(0, 23), help="First local hour it queries in (0-23).")
+@click.option("--until", type=click.IntRange(0, 23), help="Hour its queries end, not included (0-23).")
+@click.option("--any", "any_hour", is_flag=True, help="No declared hours: any hour.")
+@click.option("--by", "supervisor_email", required=True, help="The supervisor making the change (kept in its history).")
+def compliance_hours(code: str, start: int | None, until: int | None, any_hour: bool, supervisor_email: str) -> None:
+    """Declare the local hours institution CODE queries in (--until before
+    --from spans midnight), or --any; the outside-hours monitoring rule
+    reads them, and the change joins its oversight history."""
+    from sqlalchemy import select
+
+    from portal.accounts.models import Role
+    from portal.compliance import oversight
+
+    if any_hour == (start is not None or until is not None):
+        raise click.UsageError("give --from and --until, or --any")
+    if not any_hour and (start is None or until is None):
+        raise click.UsageError("give both --from and --until")
+    if not any_hour and start == until:
+        raise click.BadParameter("--from and --until must differ (use --any for no limit)", param_hint="--until")
+    supervisor = _officer(supervisor_email)
+    if supervisor.role != Role.SUPERVISOR:
+        raise click.BadParameter(f"{supervisor_email} is not a supervisor", param_hint="--by")
+    institution = session().scalar(select(Institution).where(Institution.code == code).with_for_update())
+    if institution is None:
+        raise click.BadParameter(f"no institution has the code {code}", param_hint="CODE")
+    row = oversight.set_hours(session(), institution, supervisor, start, until)
+    session().commit()
+    click.echo(f"{code}: {'any hour' if row.reason == oversight.ANY_HOUR else row.reason}")
+
+
 # -- the regulator's monthly report ----------------------------------------------------------
 @compliance.command("report")
 @click.option("--month", required=True, help="The month, YYYY-MM (begun already).")

@@ -42,7 +42,11 @@ PAGE_SIZE = 25
 RECENT_DAYS = 30  # the list's window
 MAX_REASON = 500
 NOTICES_LISTED = 20  # the oldest unacknowledged ones; the count covers all
-SUSPENDED, LIFTED = "suspended", "lifted"
+# The actions of the institution's oversight history (InstitutionSuspension):
+# its querying suspended and lifted, and its declared query hours changed.
+SUSPENDED, LIFTED, HOURS = "suspended", "lifted", "hours"
+ANY_HOUR = "any"  # the reason text of hours cleared
+NO_STEP = "none"  # what a page shows as its last suspension step when there is none
 
 KIND_NAMES = {
     InstitutionKind.BANK: _l("Bank"),
@@ -77,6 +81,10 @@ AUTHORITY_NAMES = {
 
 class SuspensionError(Exception):
     """Suspending a suspended institution, or lifting one that is not."""
+
+
+class StaleSuspension(SuspensionError):
+    """The suspension changed since the page the supervisor acted on."""
 
 
 # -- portable SQL pieces -------------------------------------------------------------------
@@ -448,19 +456,75 @@ def load(session: Session, institution_id: uuid.UUID, for_update: bool = False) 
     return session.get(Institution, institution_id, with_for_update=for_update or None)
 
 
-def suspend(session: Session, institution: Institution, actor: User, reason: str) -> InstitutionSuspension:
+def last_step(session: Session, institution: Institution) -> str:
+    """The id of its latest suspension or lifting (NO_STEP for none): a
+    supervisor's form carries the one its page showed, so a form from a
+    page older than another supervisor's step changes nothing."""
+    found = session.scalar(
+        select(InstitutionSuspension.id)
+        .where(
+            InstitutionSuspension.institution_id == institution.id,
+            InstitutionSuspension.action.in_([SUSPENDED, LIFTED]),
+        )
+        .order_by(InstitutionSuspension.at.desc(), InstitutionSuspension.id.desc())
+        .limit(1)
+    )
+    return str(found) if found is not None else NO_STEP
+
+
+def _fresh(session: Session, institution: Institution, seen: str | None) -> None:
+    if seen is not None and seen != last_step(session, institution):
+        raise StaleSuspension(seen)
+
+
+def suspend(
+    session: Session, institution: Institution, actor: User, reason: str, seen: str | None = None
+) -> InstitutionSuspension:
     """Refuse the institution's report queries from now on, with the reason
     its API is told. Load the institution `for_update`: two supervisors
-    acting at once are taken one after the other."""
+    acting at once are taken one after the other. `seen`: the `last_step`
+    the supervisor's page showed (None: not from a page)."""
     if institution.suspended_at is not None:
         raise SuspensionError(SUSPENDED)
+    _fresh(session, institution, seen)
     return _step(session, institution, actor, SUSPENDED, reason)
 
 
-def lift(session: Session, institution: Institution, actor: User, reason: str) -> InstitutionSuspension:
+def lift(
+    session: Session, institution: Institution, actor: User, reason: str, seen: str | None = None
+) -> InstitutionSuspension:
     if institution.suspended_at is None:
         raise SuspensionError(LIFTED)
+    _fresh(session, institution, seen)
     return _step(session, institution, actor, LIFTED, reason)
+
+
+def hours_text(start: int | None, until: int | None) -> str:
+    return ANY_HOUR if start is None or until is None else f"{start:02d}:00-{until:02d}:00"
+
+
+def set_hours(
+    session: Session, institution: Institution, actor: User, start: int | None, until: int | None
+) -> InstitutionSuspension:
+    """Declare the local hours it queries in (from inclusive, until
+    exclusive; until before from spans midnight), or none (any hour): the
+    monitoring's outside-hours rule reads them. The change goes into the
+    oversight history with the new hours as its text."""
+    if (start is None) != (until is None):
+        raise ValueError("both hours or none")
+    if start is not None and until is not None and not (0 <= start <= 23 and 0 <= until <= 23 and start != until):
+        raise ValueError("two different whole hours 0 to 23")
+    institution.query_hours_from, institution.query_hours_until = start, until
+    row = InstitutionSuspension(
+        institution_id=institution.id,
+        action=HOURS,
+        reason=hours_text(start, until),
+        actor_user_id=actor.id,
+        at=utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    return row
 
 
 def _step(session: Session, institution: Institution, actor: User, action: str, reason: str) -> InstitutionSuspension:
@@ -485,10 +549,13 @@ __all__ = [
     "InstitutionRow",
     "InstitutionsPage",
     "Oversight",
+    "StaleSuspension",
     "SuspensionError",
     "default_period",
     "institutions",
+    "last_step",
     "lift",
+    "set_hours",
     "oversight",
     "suspend",
 ]

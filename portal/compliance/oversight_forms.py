@@ -1,13 +1,13 @@
-"""Forms of the institution oversight pages: the period of the figures, and
-a supervisor's suspension and its lifting."""
+"""Forms of the institution oversight pages: the period of the figures, a
+supervisor's suspension and its lifting, and the declared query hours."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Any
 
-from wtforms import BooleanField, DateField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import BooleanField, DateField, HiddenField, IntegerField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from portal.compliance.oversight import MAX_REASON, default_period
 from portal.forms import Form
@@ -71,7 +71,13 @@ class PeriodForm(Form):
         return True
 
 
-class SuspendForm(Form):
+class _Step(Form):
+    # The suspension step the page showed (`oversight.last_step`): a form
+    # from an older page is refused rather than undo another's step.
+    seen = HiddenField()
+
+
+class SuspendForm(_Step):
     reason = TextAreaField(
         _l("Why are its queries suspended? (the institution is told this)"),
         validators=[DataRequired(message=_l("Give a reason.")), Length(max=MAX_REASON)],
@@ -83,9 +89,45 @@ class SuspendForm(Form):
     submit = SubmitField(_l("Suspend its queries"))
 
 
-class LiftForm(Form):
+class LiftForm(_Step):
     reason = TextAreaField(
         _l("Why is the suspension lifted?"),
         validators=[DataRequired(message=_l("Give a reason.")), Length(max=MAX_REASON)],
     )
     submit = SubmitField(_l("Lift the suspension"))
+
+
+class HoursForm(Form):
+    """A supervisor declares the local hours the institution queries in
+    (whole hours; until before from spans midnight), or any hour."""
+
+    start = IntegerField(
+        _l("From (hour)"), validators=[Optional(), NumberRange(0, 23, message=_l("A whole hour from 0 to 23."))]
+    )
+    until = IntegerField(
+        _l("Until (hour, not included)"),
+        validators=[Optional(), NumberRange(0, 23, message=_l("A whole hour from 0 to 23."))],
+    )
+    any_hour = BooleanField(_l("Any hour (no declared hours)"))
+    submit = SubmitField(_l("Save the query hours"))
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        if not super().validate(extra_validators):
+            return False
+        given = self.start.data is not None or self.until.data is not None
+        if self.any_hour.data:
+            if given:
+                self.any_hour.errors = [translate(N_("Give hours or tick any hour, not both."))]
+                return False
+            return True
+        for field in (self.start, self.until):
+            if field.data is None:
+                field.errors = [translate(N_("Give a whole hour from 0 to 23, or tick any hour."))]
+                return False
+        if self.start.data == self.until.data:
+            self.until.errors = [translate(N_("The hours must differ; tick any hour for no limit."))]
+            return False
+        return True
+
+    def hours(self) -> tuple[int | None, int | None]:
+        return (None, None) if self.any_hour.data else (self.start.data, self.until.data)

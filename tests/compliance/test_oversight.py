@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from portal.access.models import Consent, ConsentKind
-from portal.accounts.models import User
+from portal.accounts.models import Role, User
 from portal.audit.events import record_event
 from portal.audit.models import AccessEvent, EventKind, Outcome
 from portal.db import utcnow
@@ -374,18 +374,19 @@ def test_a_supervisor_suspends_with_a_reason_and_a_confirmation_then_lifts(app, 
     page = client.get(f"{URL}/{world.bank.id}").get_data(as_text=True)
     assert "its report queries will be refused until a supervisor lifts the suspension" in page
     url = f"{URL}/{world.bank.id}/suspend"
+    seen = _seen(page)
 
-    no_reason = _post(client, url, reason="  ", confirm="y")
+    no_reason = _post(client, url, reason="  ", confirm="y", seen=seen)
     assert no_reason.status_code == 400
     assert "Give a reason." in no_reason.get_data(as_text=True)
-    unconfirmed = _post(client, url, reason="Queries outside its declared hours.")
+    unconfirmed = _post(client, url, reason="Queries outside its declared hours.", seen=seen)
     assert unconfirmed.status_code == 400
     html = unconfirmed.get_data(as_text=True)
     assert "Tick the box to confirm the suspension." in html
     assert "Queries outside its declared hours.</textarea>" in html  # what was typed is kept
     assert _state(app, world.bank.id) == (None, None, [])
 
-    done = _post(client, url, reason="Queries outside its declared hours.", confirm="y")
+    done = _post(client, url, reason="Queries outside its declared hours.", confirm="y", seen=seen)
     assert done.status_code == 302
     at, reason, history = _state(app, world.bank.id)
     assert at is not None
@@ -402,7 +403,7 @@ def test_a_supervisor_suspends_with_a_reason_and_a_confirmation_then_lifts(app, 
     assert "already suspended: nothing was changed" in client.get(again.headers["Location"]).get_data(as_text=True)
     assert _state(app, world.bank.id)[2] == history
 
-    lifted = _post(client, f"{URL}/{world.bank.id}/lift", reason="It fixed its scheduler.")
+    lifted = _post(client, f"{URL}/{world.bank.id}/lift", reason="It fixed its scheduler.", seen=_seen(page))
     assert lifted.status_code == 302
     at, reason, history = _state(app, world.bank.id)
     assert (at, reason) == (None, None)
@@ -425,3 +426,150 @@ def test_non_staff_get_404_on_every_institution_url(app, world, sign_in, who):
         )
         assert response.status_code == 404, action
     assert _state(app, world.bank.id) == (None, None, [])
+
+
+def _seen(html: str) -> str:
+    return re.search(r'name="seen"[^>]*value="([^"]*)"|value="([^"]*)"[^>]*name="seen"', html).group(1)
+
+
+def test_a_form_from_a_page_older_than_another_supervisors_step_changes_nothing(app, world, staff, sign_in):
+    """A's page was opened before B suspended and lifted: A's suspension is
+    refused; A's lift form, opened before B lifted and suspended again,
+    does not lift B's newer suspension."""
+    a = as_user(app, sign_in, staff.supervisor)
+    with app.app_context():
+        other = make.user(session(), vault(), Role.SUPERVISOR, "supervisor.b@staff.example", second_factor=True)
+        session().commit()
+    b = as_user(app, sign_in, other)
+    url = f"{URL}/{world.bank.id}"
+    old = _seen(a.get(url).get_data(as_text=True))
+
+    for action, fields in (("suspend", {"confirm": "y"}), ("lift", {})):
+        seen = _seen(b.get(url).get_data(as_text=True))
+        assert _post(b, f"{url}/{action}", reason="B acts.", seen=seen, **fields).status_code == 302
+    refused = _post(a, f"{url}/suspend", reason="A acts.", confirm="y", seen=old)
+    assert refused.status_code == 302
+    assert "The suspension changed since you opened the page" in a.get(refused.headers["Location"]).get_data(
+        as_text=True
+    )
+    assert [h[0] for h in _state(app, world.bank.id)[2]] == ["suspended", "lifted"]
+    assert _post(a, f"{url}/suspend", reason="A acts.", confirm="y").status_code == 302  # no seen: refused too
+    assert _state(app, world.bank.id)[0] is None
+
+    seen = _seen(b.get(url).get_data(as_text=True))
+    assert _post(b, f"{url}/suspend", reason="B suspends.", confirm="y", seen=seen).status_code == 302
+    old_lift = _seen(a.get(url).get_data(as_text=True))
+    seen = _seen(b.get(url).get_data(as_text=True))
+    assert _post(b, f"{url}/lift", reason="B lifts.", seen=seen).status_code == 302
+    seen = _seen(b.get(url).get_data(as_text=True))
+    assert _post(b, f"{url}/suspend", reason="B suspends again.", confirm="y", seen=seen).status_code == 302
+    assert _post(a, f"{url}/lift", reason="A lifts.", seen=old_lift).status_code == 302
+    at, reason, history = _state(app, world.bank.id)
+    assert at is not None
+    assert reason == "B suspends again."
+    assert "A lifts." not in [h[1] for h in history]
+
+    fresh = _seen(a.get(url).get_data(as_text=True))
+    assert _post(a, f"{url}/lift", reason="A lifts.", seen=fresh).status_code == 302
+    assert _state(app, world.bank.id)[0] is None
+
+
+# -- declared query hours --------------------------------------------------------------------------
+def _hours(app, institution_id):
+    with app.app_context():
+        inst = session().get(Institution, institution_id)
+        return inst.query_hours_from, inst.query_hours_until
+
+
+def test_a_supervisor_declares_query_hours_across_midnight_then_any_hour(app, world, staff, sign_in):
+    client = as_user(app, sign_in, staff.supervisor)
+    url = f"{URL}/{world.bank.id}/hours"
+    assert 'action="' + url + '"' in client.get(f"{URL}/{world.bank.id}").get_data(as_text=True)
+    done = _post(client, url, **{"hours-start": "22", "hours-until": "6"})
+    assert done.status_code == 302
+    assert _hours(app, world.bank.id) == (22, 6)
+    page = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "22:00 to 06:00, local time" in page
+    assert "22:00-06:00" in page  # in the oversight history
+    assert _post(client, url, **{"hours-any_hour": "y"}).status_code == 302
+    assert _hours(app, world.bank.id) == (None, None)
+    history = _state(app, world.bank.id)[2]
+    assert history == [("hours", "22:00-06:00", staff.supervisor.id), ("hours", "any", staff.supervisor.id)]
+    assert _state(app, world.bank.id)[0] is None  # its querying untouched
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"hours-start": "24", "hours-until": "6"}, "A whole hour from 0 to 23."),
+        ({"hours-start": "-1", "hours-until": "6"}, "A whole hour from 0 to 23."),
+        ({"hours-start": "7.5", "hours-until": "6"}, "Not a valid integer value"),
+        ({"hours-start": "8"}, "Give a whole hour from 0 to 23, or tick any hour."),
+        ({}, "Give a whole hour from 0 to 23, or tick any hour."),
+        ({"hours-start": "8", "hours-until": "8"}, "The hours must differ"),
+        ({"hours-start": "8", "hours-until": "18", "hours-any_hour": "y"}, "Give hours or tick any hour, not both."),
+    ],
+)
+def test_bad_query_hours_are_refused_and_kept(app, world, staff, sign_in, fields, error):
+    client = as_user(app, sign_in, staff.supervisor)
+    response = _post(client, f"{URL}/{world.bank.id}/hours", **fields)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert error in html
+    if "hours-start" in fields:
+        assert f'value="{fields["hours-start"]}"' in html  # what was typed is kept
+    assert _hours(app, world.bank.id) == (None, None)
+    assert _state(app, world.bank.id)[2] == []
+
+
+def test_an_officer_cannot_declare_query_hours(app, world, staff, sign_in):
+    client = as_user(app, sign_in, staff.officer)
+    assert "/hours" not in client.get(f"{URL}/{world.bank.id}").get_data(as_text=True)
+    response = _post(client, f"{URL}/{world.bank.id}/hours", **{"hours-start": "8", "hours-until": "18"})
+    assert response.status_code == 404
+    assert _hours(app, world.bank.id) == (None, None)
+
+
+def _code(app, institution_id):
+    with app.app_context():
+        return session().get(Institution, institution_id).code
+
+
+def test_the_hours_command_sets_and_clears(app, world, staff, runner):
+    code = _code(app, world.bank.id)
+    by = ["--by", "supervisor@staff.example"]
+    result = runner.invoke(args=["compliance", "hours", code, "--from", "8", "--until", "18", *by])
+    assert result.exit_code == 0, result.output
+    assert "08:00-18:00" in result.output
+    assert _hours(app, world.bank.id) == (8, 18)
+    result = runner.invoke(args=["compliance", "hours", code, "--any", *by])
+    assert result.exit_code == 0, result.output
+    assert _hours(app, world.bank.id) == (None, None)
+    assert [h[:2] for h in _state(app, world.bank.id)[2]] == [("hours", "08:00-18:00"), ("hours", "any")]
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--from", "8"], "give both --from and --until"),
+        (["--from", "8", "--until", "18", "--any"], "give --from and --until, or --any"),
+        ([], "give --from and --until, or --any"),
+        (["--from", "24", "--until", "6"], "0<=x<=23"),
+        (["--from", "8", "--until", "8"], "must differ"),
+        (["--from", "8", "--until", "18", "--by", "officer.one@staff.example"], "is not a supervisor"),
+        (["--from", "8", "--until", "18", "--by", "nobody@staff.example"], "no officer or supervisor"),
+    ],
+)
+def test_the_hours_command_refuses_bad_arguments(app, world, staff, runner, args, error):
+    code = _code(app, world.bank.id)
+    by = [] if "--by" in args else ["--by", "supervisor@staff.example"]
+    result = runner.invoke(args=["compliance", "hours", code, *args, *by])
+    assert result.exit_code != 0
+    assert error in result.output
+    assert _hours(app, world.bank.id) == (None, None)
+
+
+def test_the_hours_command_needs_a_known_code(app, world, staff, runner):
+    result = runner.invoke(args=["compliance", "hours", "no-such-code", "--any", "--by", "supervisor@staff.example"])
+    assert result.exit_code != 0
+    assert "no institution has the code no-such-code" in result.output
