@@ -182,18 +182,31 @@ def compliance_report(month: str, out_dir: Path, force: bool) -> None:
     for path, data in zip(paths, (csv_data, json_data), strict=True):
         path.write_bytes(data)
         click.echo(f"wrote {path}")
+    if period.until == today():
+        click.echo(f"the month is not over: the figures run to {period.until.isoformat()}")
 
 
 @compliance.command("verify-report")
 @click.argument("report", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def compliance_verify_report(report: Path) -> None:
-    """Check a report's signature against this portal's document-signing certificate."""
+@click.option(
+    "--csv",
+    "csv_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The report's CSV: checked against the SHA-256 the signed summary holds.",
+)
+def compliance_verify_report(report: Path, csv_file: Path | None) -> None:
+    """Check a report's signature against this portal's document-signing
+    certificate, and with --csv that the CSV is the one it signed."""
     from portal.audit.documents import document_signer
     from portal.compliance import export
 
     try:
-        checked = export.verify(report.read_bytes(), document_signer())
+        checked = export.verify(
+            report.read_bytes(), document_signer(), csv_file.read_bytes() if csv_file is not None else None
+        )
     except export.ReportError as exc:
         raise click.ClickException(f"{report}: {exc}") from None
     period = checked.period
     click.echo(f"{report}: signature valid; {checked.figures} figures, {period['from']} to {period['until']}")
+    if checked.csv_checked:
+        click.echo(f"{csv_file}: CSV matches the signed summary")

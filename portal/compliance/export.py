@@ -3,13 +3,20 @@ supervisory authority, a CSV and a signed JSON summary.
 
 The summary is signed with the portal's document-signing key (ECDSA P-256,
 the key the PDFs are signed with), over its canonical JSON: sorted keys, no
-spaces, UTF-8. Anyone holding the portal's certificate can check it;
-`verify` does, and says which check failed."""
+spaces, UTF-8. It holds the CSV's SHA-256, so the signature covers both
+files. Anyone holding the portal's certificate can check them; `verify`
+does, and says which check failed. The report must hold nothing the
+signature does not cover, and no key twice: readers that keep the first
+of two equal keys would see another summary than the one checked.
+
+The backlog is counted when the report is made (`backlog_as_of`), not at
+the month's end; a month not over yet runs to the day the report is made."""
 
 from __future__ import annotations
 
 import base64
 import csv
+import hashlib
 import io
 import json
 import re
@@ -27,13 +34,15 @@ from sqlalchemy.orm import Session
 from portal.compliance.statistics import Figure, Period, figures, labels, names, statistics, tables
 from portal.crypto import Vault
 from portal.db import utcnow
-from portal.i18n import Refusal
+from portal.i18n import N_, Refusal
 from portal.signing import DocumentSigner
 
 ALG = "ES256"
 # A cell a spreadsheet would read as a formula starts with one of these.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 HEADER = ("table", "group", "label", "measure", "value")
+REPORT_KEYS = frozenset({"summary", "signature"})
+SIGNATURE_KEYS = frozenset({"alg", "certificate", "value"})
 
 
 class ReportError(Refusal):
@@ -64,10 +73,13 @@ def canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def summary(period: Period, rows: list[Figure], generated_at: datetime) -> dict[str, Any]:
+def summary(period: Period, rows: list[Figure], generated_at: datetime, csv_data: bytes) -> dict[str, Any]:
+    moment = generated_at.isoformat(timespec="seconds")
     return {
         "period": {"from": period.start.isoformat(), "until": period.until.isoformat()},
-        "generated_at": generated_at.isoformat(timespec="seconds"),
+        "generated_at": moment,
+        "backlog_as_of": moment,  # the open cases when the report was made, not at the period's end
+        "csv_sha256": hashlib.sha256(csv_data).hexdigest(),
         "figures": [
             {"table": f.table, "group": f.key, "label": f.label, "measure": f.measure, "value": f.value} for f in rows
         ],
@@ -92,13 +104,36 @@ def signed(signer: DocumentSigner, body: dict[str, Any]) -> bytes:
 class Verified:
     period: dict[str, str]
     figures: int
+    csv_checked: bool = False
 
 
-def verify(data: bytes, signer: DocumentSigner) -> Verified:
-    """Check a report: well formed, signed over its summary as it is now,
-    by the portal's own certificate. Raises ReportError saying what failed."""
+class _Repeated(ValueError):
+    pass
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise _Repeated
+    return dict(pairs)
+
+
+def verify(data: bytes, signer: DocumentSigner, csv_data: bytes | None = None) -> Verified:
+    """Check a report: well formed, no key twice and nothing beside the
+    signed summary, signed over its summary as it is now, by the portal's
+    own certificate; with `csv_data`, that the CSV is the one it was signed
+    with. Raises ReportError saying what failed."""
     try:
-        report = json.loads(data.decode("utf-8"))
+        report = json.loads(data.decode("utf-8"), object_pairs_hook=_no_repeats)
+    except _Repeated:
+        raise ReportError("The report holds a key twice: it was changed after it was signed.") from None
+    except (UnicodeDecodeError, ValueError):
+        raise ReportError("The file is not a report: it is damaged or was changed.") from None
+    if not isinstance(report, dict) or set(report) != REPORT_KEYS or not isinstance(report["signature"], dict):
+        raise ReportError("The report holds something its signature does not cover, or lacks a part.")
+    if set(report["signature"]) != SIGNATURE_KEYS:
+        raise ReportError("The report holds something its signature does not cover, or lacks a part.")
+    try:
         body, signature = report["summary"], report["signature"]
         if signature["alg"] != ALG:
             raise ReportError("The report is signed with %(alg)s, not ES256.", alg=str(signature["alg"]))
@@ -119,23 +154,31 @@ def verify(data: bytes, signer: DocumentSigner) -> Verified:
     except InvalidSignature:
         raise ReportError("The signature does not match: the summary was changed after it was signed.") from None
     try:
-        return Verified(dict(body["period"]), len(body["figures"]))
-    except (KeyError, TypeError, ValueError):
+        checked = Verified(dict(body["period"]), len(body["figures"]))
+        hashed = body.get("csv_sha256")
+    except (KeyError, TypeError, ValueError, AttributeError):
         raise ReportError("The file is not a report: it is damaged or was changed.") from None
+    if csv_data is None:
+        return checked
+    if not isinstance(hashed, str) or hashlib.sha256(csv_data).hexdigest() != hashed:
+        raise ReportError("The CSV is not the one this report was signed with: it was changed, or is another month's.")
+    return Verified(checked.period, checked.figures, csv_checked=True)
 
 
 MONTH = re.compile(r"(\d{4})-(\d{2})")
 
 
 def parse_month(text: str, today: date) -> Period:
-    """A month YYYY-MM that has begun (the current one runs to today's end)."""
+    """A month YYYY-MM that has begun. The current one runs to today: its
+    later days have no figures yet, and the report does not claim them."""
     found = MONTH.fullmatch(text.strip())
     if found is None or not 1 <= int(found.group(2)) <= 12 or int(found.group(1)) < 2000:
-        raise ReportError("Give the month as YYYY-MM, for example %(example)s.", example=today.strftime("%Y-%m"))
-    period = Period.month(int(found.group(1)), int(found.group(2)))
-    if period.start > today:
-        raise ReportError("%(month)s has not begun yet.", month=text.strip())
-    return period
+        raise ReportError(N_("Give the month as YYYY-MM, for example %(example)s."), example=today.strftime("%Y-%m"))
+    year, month = int(found.group(1)), int(found.group(2))
+    if (year, month) > (today.year, today.month):  # checked before the month's days are built
+        raise ReportError(N_("%(month)s has not begun yet."), month=text.strip())
+    period = Period.month(year, month)
+    return Period(period.start, min(period.until, today))
 
 
 def month_report(session: Session, vault: Vault, signer: DocumentSigner, period: Period) -> tuple[bytes, bytes]:
@@ -145,7 +188,8 @@ def month_report(session: Session, vault: Vault, signer: DocumentSigner, period:
     with force_locale("en"):
         stats = statistics(session, period, now)
         rows = figures(tables(stats, labels(session, vault, stats), names()))
-    return figures_csv(rows), signed(signer, summary(period, rows, now))
+    csv_data = figures_csv(rows)
+    return csv_data, signed(signer, summary(period, rows, now, csv_data))
 
 
 def file_names(period: Period) -> tuple[str, str]:

@@ -10,7 +10,10 @@ with COUNT OVER, and the median is the mean of the middle one or two ranks,
 the 90th percentile the nearest rank, ceil(0.9 n).
 
 A case belongs to a period by the day it was filed (the portal's calendar),
-a notice by the day it was sent; the backlog is the open cases now."""
+a notice by the day it was sent; the backlog is the open cases at the
+moment the figures are made (`Statistics.as_of`), whatever the period:
+the cases' past states are not kept, and the figures say when they were
+counted. Overdue is `overdue.overdue`'s, as on the supervisors' page."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
 
 from portal.compliance.forms import KIND_NAMES, REASON_NAMES
+from portal.compliance.overdue import overdue
 from portal.compliance.staff import staff_names
 from portal.crypto import Vault
 from portal.db import utcnow
@@ -50,6 +54,8 @@ from portal.localtime import zone
 from portal.records.models import CreditRecord
 
 MAX_DAYS = 5 * 366  # the longest period asked for at once
+EARLIEST = date(2000, 1, 1)  # no day before: the portal kept nothing then
+AHEAD_DAYS = 366  # no day later than this many days after today
 ALL = "all"  # the key of a total row
 UNASSIGNED = "unassigned"
 # Open cases by age in days since filing: (key, first day, last day or None).
@@ -150,6 +156,7 @@ class Backlog:
 @dataclass(frozen=True)
 class Statistics:
     period: Period
+    as_of: datetime  # when the backlog was counted
     total: CaseFigures
     by_month: list[CaseFigures]
     by_regime: list[CaseFigures]
@@ -407,13 +414,12 @@ def _backlog(session: Session, sql: _Sql, now: datetime, today: date) -> Backlog
         func.sum(case((and_(age >= low, age < high + 1) if high is not None else age >= low, 1), else_=0))
         for _, low, high in AGE_BUCKETS
     ]
-    overdue = func.sum(case((and_(Dispute.paused_since.is_(None), Dispute.due_on < today), 1), else_=0))
     row = session.execute(
-        select(func.count(), overdue, *buckets).where(Dispute.status.in_([s.value for s in OPEN_STATUSES]))
+        select(func.count(), *buckets).where(Dispute.status.in_([s.value for s in OPEN_STATUSES]))
     ).one()
-    total, late, *counts = row
+    total, *counts = row
     return Backlog(
-        {k: int(n or 0) for (k, _, _), n in zip(AGE_BUCKETS, counts, strict=True)}, int(total), int(late or 0)
+        {k: int(n or 0) for (k, _, _), n in zip(AGE_BUCKETS, counts, strict=True)}, int(total), overdue(session, today)
     )
 
 
@@ -429,6 +435,7 @@ def statistics(session: Session, period: Period, now: datetime | None = None) ->
     notices = _notice_figures(session, sql, period, by_institution=False).get(ALL, NoticeFigures(ALL))
     return Statistics(
         period=period,
+        as_of=now,
         total=total,
         by_month=by("month", period.months()),
         by_regime=by("regime", [r.value for r in Regime]),
@@ -467,6 +474,7 @@ class Table:
     group: str  # the header of the groups' column
     columns: list[tuple[str, str]]  # (measure key, header)
     rows: list[tuple[str, str, list[float | int | None]]]  # (key, label, values)
+    note: str = ""  # added to each row's label in the CSV and the export
 
 
 Labels = dict[str, dict[str, str]]  # by dimension, a group's key to its shown name
@@ -547,7 +555,17 @@ def tables(stats: Statistics, labels: Labels, names: dict[str, str]) -> list[Tab
         (k, n(f"age.{k}"), [v]) for k, v in stats.backlog.by_age.items()
     ]
     backlog += [("all", n("all_open"), [stats.backlog.open]), ("overdue", n("overdue"), [stats.backlog.overdue])]
-    out.append(Table("backlog", n("backlog"), n("age"), [("open", n("open"))], backlog))
+    as_of = stats.as_of.astimezone(zone()).strftime("%Y-%m-%d %H:%M %z")  # the same in every language
+    out.append(
+        Table(
+            "backlog",
+            n("backlog") % {"moment": as_of},
+            n("age"),
+            [("open", n("open"))],
+            backlog,
+            note=n("backlog_note") % {"moment": as_of},
+        )
+    )
     notice_columns = [
         ("sent", n("sent")),
         ("acknowledged", n("acknowledged")),
@@ -584,7 +602,7 @@ class Figure:
 
 def figures(all_tables: list[Table]) -> list[Figure]:
     return [
-        Figure(t.id, key, label, column, value)
+        Figure(t.id, key, f"{label} ({t.note})" if t.note else label, column, value)
         for t in all_tables
         for key, label, values in t.rows
         for (column, _), value in zip(t.columns, values, strict=True)
@@ -601,7 +619,8 @@ NAMES = {
     "by_furnisher": _l("Cases by furnisher of a disputed record"),
     "by_officer": _l("Cases by officer"),
     "furnishers": _l("Furnishers: answer times and records corrected or deleted"),
-    "backlog": _l("Open cases now, by age"),
+    "backlog": _l("Open cases as of %(moment)s, by age"),
+    "backlog_note": _l("open cases as of %(moment)s"),
     "notices": _l("Correction notices sent in the period"),
     "all": _l("All"),
     "month": _l("Month"),

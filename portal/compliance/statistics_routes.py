@@ -5,6 +5,8 @@ reads."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Response, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from wtforms import DateField, SubmitField
@@ -13,9 +15,22 @@ from wtforms.validators import Optional, ValidationError
 from portal.audit.documents import document_signer
 from portal.compliance import charts, export
 from portal.compliance.console import console_blueprint
-from portal.compliance.statistics import MAX_DAYS, SHARES, Period, Table, figures, labels, names, statistics, tables
+from portal.compliance.statistics import (
+    AHEAD_DAYS,
+    EARLIEST,
+    MAX_DAYS,
+    SHARES,
+    Period,
+    Table,
+    figures,
+    labels,
+    names,
+    statistics,
+    tables,
+)
 from portal.extensions import session, vault
 from portal.forms import Form
+from portal.i18n import day
 from portal.i18n import lazy as _l
 from portal.localtime import today
 
@@ -23,7 +38,8 @@ bp = console_blueprint("statistics", __name__)
 
 
 class PeriodForm(Form):
-    """GET: which days the figures cover (no CSRF: it changes nothing)."""
+    """GET: which days the figures cover (no CSRF: it changes nothing).
+    Each day is bounded, so that the period's moments always exist."""
 
     class Meta:
         csrf = False
@@ -32,8 +48,21 @@ class PeriodForm(Form):
     until = DateField(_l("Last day"), validators=[Optional()])
     submit = SubmitField(_l("Show"))
 
+    def _bounded(self, field: DateField) -> None:
+        latest = today() + timedelta(days=AHEAD_DAYS)
+        if field.data is not None and not EARLIEST <= field.data <= latest:
+            raise ValidationError(
+                _("Choose a date from %(earliest)s to %(latest)s.", earliest=day(EARLIEST), latest=day(latest))
+            )
+
+    def validate_start(self, field: DateField) -> None:
+        self._bounded(field)
+
     def validate_until(self, field: DateField) -> None:
+        self._bounded(field)
         start, until = self.start.data, field.data
+        if self.start.errors:
+            return
         if start is None or until is None:
             return
         if until < start:

@@ -21,11 +21,11 @@ from portal.audit.events import open_detail
 from portal.audit.models import AccessEvent, EventKind
 from portal.compliance import assignment, policy
 from portal.compliance.models import Alert, AlertStep
+from portal.compliance.overdue import overdue_by
 from portal.compliance.policy import CASE_ROLES
 from portal.compliance.reveal import MaskedSubject
 from portal.crypto import Vault
 from portal.db import utcnow
-from portal.disputes.deadlines import Clock
 from portal.disputes.lifecycle import days_left
 from portal.disputes.models import (
     OPEN_STATUSES,
@@ -39,7 +39,6 @@ from portal.disputes.models import (
     StepKind,
 )
 from portal.i18n import N_, Refusal, shown
-from portal.localtime import day_of
 from portal.localtime import today as local_today
 from portal.records.models import Subject
 from portal.records.services import view_subject
@@ -67,30 +66,6 @@ def _count_by(column, *where):
     return select(column.label("user_id"), func.count().label("n")).where(*where).group_by(column).subquery()
 
 
-def _paused_overdue(session: Session, today: date) -> dict[uuid.UUID, int]:
-    """Held open cases whose clock stopped after their deadline: a paused
-    clock keeps the days left it had (`Clock`), and the day it stopped is
-    the portal's local day of a UTC moment, which SQL cannot tell portably.
-    Only cases paused and already past `due_on` can be overdue; the queue
-    counts these few the same way."""
-    out: dict[uuid.UUID, int] = {}
-    for officer_id, due_on, paused_since in session.execute(
-        select(Dispute.assigned_officer_id, Dispute.due_on, Dispute.paused_since).where(
-            Dispute.assigned_officer_id.is_not(None),
-            Dispute.status.in_(OPEN_STATUSES),
-            Dispute.paused_since.is_not(None),
-            Dispute.due_on < today,
-        )
-    ):
-        if (
-            officer_id is not None
-            and paused_since is not None
-            and Clock(due_on, day_of(paused_since)).days_left(today) < 0
-        ):
-            out[officer_id] = out.get(officer_id, 0) + 1
-    return out
-
-
 def overview(
     session: Session, vault: Vault, today: date | None = None, now: datetime | None = None
 ) -> list[OfficerLoad]:
@@ -99,7 +74,6 @@ def overview(
     since = now - timedelta(days=RECENT_DAYS)
     held = Dispute.assigned_officer_id
     open_ = _count_by(held, Dispute.status.in_(OPEN_STATUSES))
-    late = _count_by(held, Dispute.status.in_(OPEN_STATUSES), Dispute.paused_since.is_(None), Dispute.due_on < today)
     resolved = (
         select(DisputeStep.actor_user_id.label("user_id"), func.count(func.distinct(DisputeStep.dispute_id)).label("n"))
         .where(DisputeStep.step == StepKind.RESOLVED, DisputeStep.at >= since)
@@ -110,32 +84,18 @@ def overview(
         AccessEvent.actor_user_id, AccessEvent.kind == EventKind.IDENTITY_REVEALED, AccessEvent.occurred_at >= since
     )
     rows = session.execute(
-        select(
-            User,
-            func.coalesce(open_.c.n, 0),
-            func.coalesce(late.c.n, 0),
-            func.coalesce(resolved.c.n, 0),
-            func.coalesce(reveals.c.n, 0),
-        )
+        select(User, func.coalesce(open_.c.n, 0), func.coalesce(resolved.c.n, 0), func.coalesce(reveals.c.n, 0))
         .outerjoin(open_, open_.c.user_id == User.id)
-        .outerjoin(late, late.c.user_id == User.id)
         .outerjoin(resolved, resolved.c.user_id == User.id)
         .outerjoin(reveals, reveals.c.user_id == User.id)
         .where(User.role.in_(CASE_ROLES))
     ).all()
-    paused = _paused_overdue(session, today)
+    late = overdue_by(session, today, held)  # as the statistics count them
     out = [
         OfficerLoad(
-            u.id,
-            display_name(session, vault, u),
-            Role(u.role),
-            u.is_active,
-            n_open,
-            n_late + paused.get(u.id, 0),
-            n_done,
-            n_rev,
+            u.id, display_name(session, vault, u), Role(u.role), u.is_active, n_open, late.get(u.id, 0), n_done, n_rev
         )
-        for u, n_open, n_late, n_done, n_rev in rows
+        for u, n_open, n_done, n_rev in rows
     ]
     return sorted(out, key=lambda o: (not o.active, o.name.casefold(), str(o.id)))
 

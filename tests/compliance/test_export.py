@@ -133,3 +133,69 @@ def test_a_wrong_month_on_the_page_is_explained(app, world, staff, sign_in, mont
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     assert client.get(f"/compliance/statistics/report/{month}.json").status_code == 404
+
+
+# -- what the signature covers ---------------------------------------------------------------
+def test_a_forged_duplicate_or_an_unsigned_field_is_refused(runner, filed, tmp_path):
+    assert _report(runner, tmp_path).exit_code == 0
+    path = tmp_path / f"compliance-report-{MONTH}.json"
+    text = path.read_text("utf-8")
+    fake = '"figures": [{"table": "by_all", "group": "all", "label": "All", "measure": "received", "value": 0}],'
+    # A first "figures" that a reader keeping the first duplicate would show; the signed one after it.
+    forged = text.replace('"summary": {', '"summary": {' + fake, 1)
+    for data in (
+        forged,
+        text.replace('"signature": {', '"note": "unsigned", "signature": {', 1),
+        text.replace('"signature": {', '"signature": {"note": "unsigned", ', 1),
+        text.replace('"signature": {', '"signature": {"alg": "none", ', 1),
+    ):
+        path.write_text(data, "utf-8")
+        result = runner.invoke(args=["compliance", "verify-report", str(path)])
+        assert result.exit_code != 0, data[:200]
+        assert "signature valid" not in result.output
+
+
+def test_the_csv_is_covered_by_the_signature(runner, filed, tmp_path):
+    assert _report(runner, tmp_path).exit_code == 0
+    csv_path, json_path = tmp_path / f"compliance-report-{MONTH}.csv", tmp_path / f"compliance-report-{MONTH}.json"
+    result = runner.invoke(args=["compliance", "verify-report", str(json_path), "--csv", str(csv_path)])
+    assert result.exit_code == 0, result.output
+    assert "CSV matches" in result.output
+    data = csv_path.read_bytes()
+    at = data.index(b"by_all,all,All,received,1")
+    csv_path.write_bytes(data[:at] + b"by_all,all,All,received,7" + data[at + 25 :])
+    result = runner.invoke(args=["compliance", "verify-report", str(json_path), "--csv", str(csv_path)])
+    assert result.exit_code != 0
+    assert "CSV" in result.output
+    assert "signature valid" not in result.output
+
+
+# -- months out of bounds, and the current month ---------------------------------------------
+@pytest.mark.parametrize("month", ["9999-12", "10000-01", f"{utcnow().year + 1}-01"])
+def test_a_month_far_ahead_is_refused_not_a_500(app, runner, world, staff, sign_in, tmp_path, month):
+    result = runner.invoke(args=["compliance", "report", "--month", month, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert not (tmp_path / "out").exists()
+    client = as_user(app, sign_in, staff.supervisor)
+    picked = client.get(f"/compliance/statistics/report?month={month}")
+    assert picked.status_code == 400
+    assert client.get(f"/compliance/statistics/report/{month}.json").status_code == 404
+    assert client.get(f"/compliance/statistics/report/{month}.csv").status_code == 404
+
+
+def test_the_current_months_report_runs_to_today_and_dates_its_backlog(runner, filed, tmp_path):
+    assert _report(runner, tmp_path).exit_code == 0
+    report = json.loads((tmp_path / f"compliance-report-{MONTH}.json").read_text("utf-8"))
+    summary = report["summary"]
+    assert summary["period"] == {"from": f"{MONTH}-01", "until": today().isoformat()}
+    assert summary["backlog_as_of"] == summary["generated_at"]
+    backlog = [f for f in summary["figures"] if f["table"] == "backlog"]
+    assert backlog
+    assert all("open cases as of" in f["label"] for f in backlog)
+
+
+def test_a_past_months_report_runs_to_its_last_day(runner, world, tmp_path):
+    result = runner.invoke(args=["compliance", "report", "--month", "2025-02", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "compliance-report-2025-02.json").read_text("utf-8"))
+    assert report["summary"]["period"] == {"from": "2025-02-01", "until": "2025-02-28"}

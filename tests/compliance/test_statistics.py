@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -32,9 +32,10 @@ from portal.disputes.models import (
 )
 from portal.extensions import session, vault
 from portal.institutions.models import Institution
+from portal.localtime import today as portal_today
 from portal.records.models import CreditRecord, Subject
 from tests import factories as make
-from tests.officers import S, as_user, english
+from tests.officers import S, as_user, english, file_case
 
 NOW = datetime(2026, 4, 10, 4, 0, tzinfo=UTC)  # noon in Beijing
 PERIOD = "from=2026-01-01&until=2026-03-31"
@@ -409,3 +410,85 @@ def test_staff_reach_every_statistics_url(app, world, staff, sign_in):
         client = as_user(app, sign_in, user)
         for url in URLS:
             assert client.get(url, follow_redirects=True).status_code == 200, url
+
+
+# -- dates out of bounds: a form error, never a 500 -------------------------------------------
+@pytest.mark.parametrize(
+    "query",
+    [
+        "until=9999-12-31",
+        "from=9999-12-31",
+        "from=0001-01-01&until=0001-01-02",
+        "from=0001-01-01",
+        "from=1999-12-31&until=2000-06-01",
+    ],
+)
+def test_a_date_out_of_bounds_is_a_form_error(app, world, staff, sign_in, query):
+    client = as_user(app, sign_in, staff.officer)
+    response = client.get(f"/compliance/statistics?{query}")
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Choose a date from" in html
+    assert "2000" in html  # the earliest day accepted is named
+    assert client.get(f"/compliance/statistics.csv?{query}").status_code == 400
+    assert client.get(f"/compliance/statistics/chart/disputes.svg?{query}").status_code == 400
+
+
+def test_dates_within_bounds_are_accepted(app, world, staff, sign_in):
+    client = as_user(app, sign_in, staff.officer)
+    ahead = (portal_today() + timedelta(days=300)).isoformat()
+    for query in ("from=2000-01-01&until=2000-12-31", f"until={ahead}", f"from={ahead}"):
+        response = client.get(f"/compliance/statistics?{query}")
+        assert response.status_code == 200, query
+        assert "Choose a" not in response.get_data(as_text=True)
+        assert client.get(f"/compliance/statistics.csv?{query}").status_code == 200
+
+
+# -- the backlog: when it was counted, and one definition of overdue ------------------------
+def test_the_backlog_says_when_it_was_counted(app, known, staff, sign_in):
+    client = as_user(app, sign_in, staff.officer)
+    html = client.get(f"/compliance/statistics?{PERIOD}").get_data(as_text=True)
+    assert "Open cases as of 2026-04-10 12:00" in html  # NOW, in Beijing
+    rows = client.get(f"/compliance/statistics.csv?{PERIOD}").get_data().decode("utf-8-sig")
+    backlog = [r for r in csv.DictReader(io.StringIO(rows)) if r["table"] == "backlog"]
+    assert backlog
+    assert all("open cases as of 2026-04-10 12:00" in r["label"] for r in backlog)
+
+
+@pytest.fixture
+def paused_late(app, world, staff):
+    """Officer 1 holds two open cases: one running past its deadline, one
+    whose clock stopped (waiting for the subject) three days after its
+    deadline; officer 2 holds one paused before its deadline."""
+    today = portal_today()
+
+    def held(who, officer, filed_days_ago, due_days_ago, paused_days_ago):
+        dispute_id = file_case(app, world, who, filed_on=today - timedelta(days=filed_days_ago))
+        with app.app_context():
+            s, v = session(), vault()
+            d = s.get(Dispute, dispute_id)
+            _take(s, v, d, s.get(User, officer.id))
+            d.due_on = today - timedelta(days=due_days_ago)
+            if paused_days_ago is not None:
+                d.paused_since = datetime.combine(today - timedelta(days=paused_days_ago), time(4), tzinfo=UTC)
+            s.commit()
+
+    held("a", staff.officer, 30, 5, None)  # running, 5 days late: overdue
+    held("b", staff.officer, 30, 10, 7)  # stopped 3 days after its deadline: overdue
+    held("f", staff.officer2, 10, 2, 4)  # stopped 2 days before its deadline: not overdue
+
+
+def _overdue_on_officers_page(html: str, user) -> int:
+    row = re.search(rf'<tr id="officer-{user.id}"[^>]*>(.*?)</tr>', html, re.S).group(1)
+    cell = re.search(r'<td class="overdue-count">(.*?)</td>', row, re.S).group(1)
+    return int(re.sub(r"<[^>]+>", "", cell).strip())
+
+
+def test_statistics_and_the_officers_page_count_the_same_overdue_cases(app, paused_late, staff, sign_in):
+    client = as_user(app, sign_in, staff.supervisor)
+    stats = _page_cells(client.get("/compliance/statistics").get_data(as_text=True))
+    officers = client.get("/compliance/officers").get_data(as_text=True)
+    assert stats[("backlog", "all")] == {"open": "3"}
+    assert stats[("backlog", "overdue")] == {"open": "2"}  # the paused one past its deadline included
+    assert _overdue_on_officers_page(officers, staff.officer) == 2
+    assert _overdue_on_officers_page(officers, staff.officer2) == 0
