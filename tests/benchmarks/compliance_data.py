@@ -61,7 +61,9 @@ def build(session: Session, *, disputes: int, events: int, subjects: int, progre
     run(
         text(
             "CREATE TEMP TABLE bench_pick AS SELECT "
-            "(SELECT array_agg(id) FROM subjects) AS subjects, "
+            # the demo's subjects, who have records to dispute (an array of the
+            # million placeholders would be copied for every row that picks one)
+            "(SELECT array_agg(DISTINCT subject_id) FROM credit_records) AS subjects, "
             "(SELECT array_agg(id) FROM institutions) AS institutions, "
             "(SELECT array_agg(id) FROM users WHERE role IN ('officer', 'supervisor')) AS staff, "
             "(SELECT array_agg(id) FROM users) AS users, "
