@@ -91,14 +91,15 @@ class IdempotentRequest(Base):
 
 
 class InstitutionSuspension(Base):
-    """Every suspension of an institution's querying and its lifting, with
-    who and why: the oversight page's history (rows are only added)."""
+    """The oversight history of an institution, with who and why: every
+    suspension of its querying and its lifting, and every change of its
+    declared query hours (rows are only added)."""
 
     __tablename__ = "institution_suspensions"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     institution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("institutions.id"), index=True)
-    action: Mapped[str] = mapped_column(String(16))  # "suspended" or "lifted"
+    action: Mapped[str] = mapped_column(String(16))  # "suspended", "lifted" or "hours"
     reason: Mapped[str] = mapped_column(Text)
     actor_user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
