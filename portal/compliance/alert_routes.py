@@ -11,7 +11,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from portal.audit.names import EVENT_NAMES, PURPOSE_NAMES
-from portal.compliance import alerts
+from portal.compliance import alerts, policy
 from portal.compliance.alert_forms import FORMS, AlertFilterForm
 from portal.compliance.console import console_blueprint, me
 from portal.compliance.models import Alert
@@ -25,13 +25,18 @@ NAMES = dict(
     STATUS_NAMES=alerts.STATUS_NAMES,
     STEP_NAMES=alerts.STEP_NAMES,
     FACT_NAMES=alerts.FACT_NAMES,
+    BASIS_NAMES=alerts.BASIS_NAMES,
     EVENT_NAMES=EVENT_NAMES,
     PURPOSE_NAMES=PURPOSE_NAMES,
 )
 DONE = {
-    "acknowledge": lambda: _("Alert acknowledged."),
-    "escalate": lambda: _("Alert escalated: the supervisors were told."),
-    "close": lambda: _("Alert closed."),
+    "acknowledge": lambda told: _("Alert acknowledged."),
+    "escalate": lambda told: (
+        _("Alert escalated: the supervisors were told.")
+        if told
+        else _("Alert escalated. No other supervisor is active to be told.")
+    ),
+    "close": lambda told: _("Alert closed."),
 }
 
 
@@ -42,7 +47,7 @@ def queue():
     if form.validate():
         filters = alerts.AlertFilters(status=form.status.data or "active", rule=form.rule.data or None)
     try:
-        page = alerts.queue(session(), filters, page_number())
+        page = alerts.queue(session(), policy.viewer(session(), me()), filters, page_number())
     except LookupError:
         abort(404)
     args = {k: v for k, v in request.args.items() if k != "page"}
@@ -50,7 +55,8 @@ def queue():
 
 
 def _alert(alert_id: uuid.UUID, for_update: bool = False) -> Alert:
-    alert = alerts.load(session(), alert_id, for_update)
+    """The alert, or 404 for one the signed-in staff member may not see."""
+    alert = alerts.load(session(), policy.viewer(session(), me()), alert_id, for_update)
     if alert is None:
         abort(404)
     return alert
@@ -60,7 +66,13 @@ def _render(alert: Alert, status: int = 200, given: dict[str, Any] | None = None
     forms = {name: cls(formdata=None, prefix=name, seen=alert.status.value) for name, cls in FORMS.items()}
     forms.update(given or {})
     view = alerts.alert_view(session(), vault(), alert)
-    return render_template("compliance/alert.html", view=view, forms=forms, me=me(), error=error, **NAMES), status
+    about_me = alerts.about(alert, me())
+    return (
+        render_template(
+            "compliance/alert.html", view=view, forms=forms, me=me(), about_me=about_me, error=error, **NAMES
+        ),
+        status,
+    )
 
 
 @bp.get("/alerts/<uuid:alert_id>")
@@ -89,11 +101,12 @@ def _step(alert_id: uuid.UUID, action: str):
     if not form.validate_on_submit():
         return _render(found, 400, {action: form})
     reason = getattr(form, "reason", None)
+    told = 0
     try:
         if action == "acknowledge":
             alerts.acknowledge(session(), found, me(), form.seen.data)
         elif action == "escalate":
-            alerts.escalate(session(), vault(), found, me(), form.seen.data, reason.data if reason else None)
+            told = alerts.escalate(session(), vault(), found, me(), form.seen.data, reason.data if reason else None)
         else:
             alerts.close(session(), found, me(), form.seen.data, reason.data if reason else None)
     except alerts.StaleAlert as exc:
@@ -101,5 +114,5 @@ def _step(alert_id: uuid.UUID, action: str):
         return redirect(url_for("alerts.alert", alert_id=alert_id))
     except alerts.AlertError as exc:  # nothing was changed; what was typed is kept
         return _render(found, 400, {action: form}, error=shown(exc))
-    flash(DONE[action](), "success")
+    flash(DONE[action](told), "success")
     return redirect(url_for("alerts.alert", alert_id=alert_id))

@@ -1,6 +1,8 @@
 """The alert queue and an alert's triage: officers and supervisors
 acknowledge an alert, escalate it to the supervisors or close it with a
-reason; only a supervisor closes an escalated one. Every step is an
+reason; only a supervisor closes an escalated one. Nobody acts on an alert
+about themselves, and an officer linked to an alert's subject (`policy`)
+does not see it at all, as for a case. Every step is an
 `AlertStep` written with the change, and a step asked of an alert that has
 moved on since the page was shown is refused as stale. Services flush,
 never commit."""
@@ -14,13 +16,16 @@ from typing import Any
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
+from portal.access.basis import Reason
 from portal.accounts.models import Role, User
 from portal.audit.models import AccessEvent
+from portal.compliance import policy
 from portal.compliance.models import Alert, AlertStatus, AlertStep
 from portal.compliance.monitoring import RULES, Rule, public_link
+from portal.compliance.oversight import REFUSAL_NAMES
 from portal.compliance.reveal import MaskedSubject
 from portal.compliance.staff import staff_names
 from portal.crypto import Vault
@@ -46,6 +51,14 @@ STEP_NAMES = {
     "acknowledged": _l("Acknowledged"),
     "escalated": _l("Escalated to the supervisors"),
     "closed": _l("Closed"),
+}
+# An institution query's basis as staff read it: served on what, or why refused.
+BASIS_NAMES = {
+    Reason.CONSENT: _l("Served on the subject's consent."),
+    Reason.WRITTEN_AUTHORISATION: _l("Served on a registered written authorisation."),
+    Reason.EXISTING_CONTRACT: _l("Served for post-loan management of an open contract."),
+    Reason.COURT_ENFORCEMENT: _l("Served to a court for enforcement (legal basis)."),
+    **REFUSAL_NAMES,
 }
 
 # The figures an alert's facts hold, as its page names them.
@@ -102,10 +115,28 @@ class AlertPage:
     total: int
 
 
-def queue(session: Session, filters: AlertFilters, page: int = 1) -> AlertPage:
-    """Alerts matching `filters`, newest first. Raises LookupError for a page
-    past the last one."""
-    where: list[ColumnElement[bool]] = []
+def visible(viewer: policy.Viewer) -> ColumnElement[bool]:
+    """`may_see` as an SQL condition on Alert (the queue)."""
+    on_file = select(Subject.id).where(Subject.shredded_at.is_(None))
+    if viewer.linked:
+        on_file = on_file.where(Subject.id.notin_(viewer.linked))
+    return or_(Alert.subject_id.is_(None), Alert.subject_id.in_(on_file))
+
+
+def may_see(session: Session, viewer: policy.Viewer, alert: Alert) -> bool:
+    """As for a case (`policy.can_see`): an alert about a subject is seen
+    only while the subject is on file, and by no one linked to them (a
+    declared conflict, their own file, a firm they act for)."""
+    if alert.subject_id is None:
+        return True
+    subject = session.get(Subject, alert.subject_id)
+    return subject is not None and subject.shredded_at is None and subject.id not in viewer.linked
+
+
+def queue(session: Session, viewer: policy.Viewer, filters: AlertFilters, page: int = 1) -> AlertPage:
+    """Alerts matching `filters` that `viewer` may see, newest first. Raises
+    LookupError for a page past the last one."""
+    where: list[ColumnElement[bool]] = [visible(viewer)]
     if filters.status == "active":
         where.append(Alert.status.in_(NOT_CLOSED))
     elif filters.status != "all":
@@ -149,11 +180,19 @@ class AlertView:
     steps: list[StepView]
 
 
-def load(session: Session, alert_id: uuid.UUID, for_update: bool = False) -> Alert | None:
+def load(session: Session, viewer: policy.Viewer, alert_id: uuid.UUID, for_update: bool = False) -> Alert | None:
+    """The alert, if `viewer` may see it (`may_see`); None otherwise."""
     query = select(Alert).where(Alert.id == alert_id)
     if for_update and session.get_bind().dialect.name != "sqlite":
         query = query.with_for_update()
-    return session.scalar(query)
+    alert = session.scalar(query)
+    return alert if alert is not None and may_see(session, viewer, alert) else None
+
+
+def about(alert: Alert, user: User) -> bool:
+    """The alert is about `user` (a staff member's outlying activity):
+    they take no step on it."""
+    return alert.staff_user_id is not None and alert.staff_user_id == user.id
 
 
 def alert_view(session: Session, vault: Vault, alert: Alert) -> AlertView:
@@ -187,6 +226,11 @@ def alert_view(session: Session, vault: Vault, alert: Alert) -> AlertView:
 
 
 # -- triage ------------------------------------------------------------------------------
+def _not_about(alert: Alert, actor: User) -> None:
+    if about(alert, actor):
+        raise AlertError(N_("This alert is about you: another officer or a supervisor deals with it."))
+
+
 def _fresh(alert: Alert, seen: str) -> None:
     if alert.status.value != seen:
         raise StaleAlert(
@@ -210,6 +254,7 @@ def _reason(reason: str | None, required: bool) -> str | None:
 
 
 def acknowledge(session: Session, alert: Alert, actor: User, seen: str) -> None:
+    _not_about(alert, actor)
     _fresh(alert, seen)
     if alert.status is not AlertStatus.OPEN:
         raise AlertError(N_("Only an open alert can be acknowledged."))
@@ -219,7 +264,8 @@ def acknowledge(session: Session, alert: Alert, actor: User, seen: str) -> None:
 
 def escalate(session: Session, vault: Vault, alert: Alert, actor: User, seen: str, reason: str | None) -> int:
     """Hand the alert to the supervisors, who are told in the portal; returns
-    how many were told."""
+    how many were told (none when the actor is the only one)."""
+    _not_about(alert, actor)
     reason = _reason(reason, required=False)
     _fresh(alert, seen)
     if alert.status not in (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED):
@@ -239,6 +285,7 @@ def escalate(session: Session, vault: Vault, alert: Alert, actor: User, seen: st
 
 
 def close(session: Session, alert: Alert, actor: User, seen: str, reason: str | None) -> None:
+    _not_about(alert, actor)
     reason = _reason(reason, required=True)
     _fresh(alert, seen)
     if alert.status is AlertStatus.CLOSED:

@@ -13,13 +13,16 @@ from sqlalchemy import select
 
 from portal.access.basis import Reason
 from portal.accounts.models import User
+from portal.audit.models import EventKind
 from portal.compliance import monitoring
 from portal.compliance.models import Alert, AlertStatus, AlertStep
+from portal.db import utcnow
+from portal.disputes.models import OfficerConflict
 from portal.extensions import session, vault
 from portal.institutions.models import Institution
 from portal.notifications import services as notifications
 from portal.records.models import Subject
-from tests.compliance.test_monitoring import at, query
+from tests.compliance.test_monitoring import at, query, staff_event
 from tests.factories import PERSON_A
 from tests.officers import as_user, english
 from tests.officers import token as token_of
@@ -81,7 +84,9 @@ def test_the_alert_page_shows_the_evidence(app, sign_in, staff, alert_id):
     html = as_user(app, sign_in, staff.officer).get(url(alert_id)).get_data(as_text=True)
     assert "post-loan management on subjects it holds no open contract with" in html  # the rule's description
     assert "Test Bank" in html
-    assert html.count("no_existing_contract") == 3  # each event's basis
+    # each event's basis, as staff read it, never its code
+    assert html.count("Post-loan management needs an open record furnished by this institution") == 3
+    assert "no_existing_contract" not in html
     assert "Refused" in html
     assert "Post-loan management" in html  # the purpose
     assert "Raised by the monitoring" in html
@@ -183,3 +188,97 @@ def test_everyone_but_staff_gets_404(app, client, sign_in, world, alert_id, who)
         data = {f"{action}-csrf_token": csrf, f"{action}-seen": "open", f"{action}-reason": "Mine now."}
         assert browser.post(url(alert_id, f"/{action}"), data=data).status_code == 404
     assert state(app, alert_id)[0] is AlertStatus.OPEN
+
+
+@pytest.fixture
+def refusals_on_a(app, world):
+    """A repeated-refusals alert about person A."""
+    with app.app_context():
+        s, v = session(), vault()
+        bank, a = s.get(Institution, world.bank.id), s.get(Subject, world.person_a.id)
+        for i in range(3):
+            query(s, v, bank, a, at(DAY, 9, i), Reason.FILE_LOCKED)
+        (alert,) = monitoring.evaluate(s, v, [DAY])
+        s.commit()
+        return alert.id
+
+
+def test_an_officer_linked_to_the_subject_never_sees_the_alert(app, sign_in, staff, world, refusals_on_a):
+    with app.app_context():
+        session().add(OfficerConflict(officer_user_id=staff.officer.id, subject_id=world.person_a.id))
+        session().commit()
+    officer, other = as_user(app, sign_in, staff.officer), as_user(app, sign_in, staff.officer2)
+    assert str(refusals_on_a) in other.get("/compliance/alerts").get_data(as_text=True)
+    for args in ("", "?status=all", "?rule=repeated_refusals"):
+        assert str(refusals_on_a) not in officer.get("/compliance/alerts" + args).get_data(as_text=True), args
+    assert officer.get(url(refusals_on_a)).status_code == 404
+    for action in ("acknowledge", "escalate", "close"):
+        assert step(officer, refusals_on_a, action, "open", reason="Nothing to see.").status_code == 404, action
+    assert state(app, refusals_on_a) == (AlertStatus.OPEN, [("opened", None, None)])
+
+
+def test_an_alert_on_a_shredded_subject_is_no_longer_shown(app, sign_in, staff, world, refusals_on_a):
+    from sqlalchemy import update
+
+    with app.app_context():
+        session().execute(update(Subject).where(Subject.id == world.person_a.id).values(shredded_at=utcnow()))
+        session().commit()
+    officer = as_user(app, sign_in, staff.officer)
+    assert str(refusals_on_a) not in officer.get("/compliance/alerts?status=all").get_data(as_text=True)
+    assert officer.get(url(refusals_on_a)).status_code == 404
+    assert step(officer, refusals_on_a, "close", "open", reason="Gone.").status_code == 404
+    assert state(app, refusals_on_a)[0] is AlertStatus.OPEN
+
+
+def outlier_alert(app, world, user):
+    """A staff_outliers alert about `user`, who revealed twelve identities in a day."""
+    with app.app_context():
+        s, v = session(), vault()
+        a = s.get(Subject, world.person_a.id)
+        for i in range(12):
+            staff_event(s, v, a, user, EventKind.IDENTITY_REVEALED, at(DAY, 10, i))
+        (alert,) = [x for x in monitoring.evaluate(s, v, [DAY]) if x.staff_user_id == user.id]
+        s.commit()
+        return alert.id
+
+
+def test_nobody_takes_a_step_on_an_alert_about_themselves(app, sign_in, staff, world):
+    alert_id = outlier_alert(app, world, staff.officer)
+    officer = as_user(app, sign_in, staff.officer)
+    page = officer.get(url(alert_id)).get_data(as_text=True)
+    assert "This alert is about you: another officer or a supervisor deals with it." in page
+    assert 'action="/compliance/alerts/' not in page  # no form offered
+    for action in ("acknowledge", "escalate", "close"):
+        refused = step(officer, alert_id, action, "open", reason="All fine, trust me.")
+        assert refused.status_code == 400, action
+        assert "This alert is about you" in refused.get_data(as_text=True)
+    assert state(app, alert_id) == (AlertStatus.OPEN, [("opened", None, None)])
+    # the others deal with it
+    assert step(as_user(app, sign_in, staff.officer2), alert_id, "escalate", "open").status_code == 302
+    assert (
+        step(
+            as_user(app, sign_in, staff.supervisor), alert_id, "close", "escalated", reason="Spoke to them."
+        ).status_code
+        == 302
+    )
+    assert state(app, alert_id)[0] is AlertStatus.CLOSED
+
+
+def test_a_supervisor_does_not_close_an_escalated_alert_about_themselves(app, sign_in, staff, world):
+    alert_id = outlier_alert(app, world, staff.supervisor)
+    assert step(as_user(app, sign_in, staff.officer), alert_id, "escalate", "open").status_code == 302
+    supervisor = as_user(app, sign_in, staff.supervisor)
+    refused = step(supervisor, alert_id, "close", "escalated", reason="Nothing wrong here.")
+    assert refused.status_code == 400
+    assert "This alert is about you" in refused.get_data(as_text=True)
+    assert state(app, alert_id)[0] is AlertStatus.ESCALATED
+
+
+def test_escalating_says_when_no_other_supervisor_was_told(app, sign_in, staff, alert_id):
+    supervisor = as_user(app, sign_in, staff.supervisor)  # the only supervisor
+    response = step(supervisor, alert_id, "escalate", "open", reason="Needs a second look.")
+    assert response.status_code == 302
+    html = supervisor.get(response.location).get_data(as_text=True)
+    assert "No other supervisor is active to be told." in html
+    assert "the supervisors were told" not in html
+    assert state(app, alert_id)[0] is AlertStatus.ESCALATED
