@@ -42,6 +42,10 @@ from portal.notifications.services import PENDING, Mailer, deliver, deliver_soon
 log = logging.getLogger(__name__)
 Job = Callable[[Flask], int]
 WITNESS_JOB = "witness cosigning"
+# The monitoring reads a backlog (a busy hour, a worker down for a while) a
+# bounded number of batches per round, so the other jobs run in between.
+MONITORING_BATCH = 1000  # events
+MONITORING_BATCHES = 10  # per round
 
 
 def _guarded(name: str, work: Callable[[], int]) -> int:
@@ -92,19 +96,28 @@ def tell_of_queries(app: Flask) -> int:
 
 
 def monitor(app: Flask) -> int:
-    """Run the access monitoring's rules over the days touched by the events
-    placed in the log since the last run; alerts go to the officers' queue."""
-    return _drain(app, "access monitoring", lambda: monitoring.monitor_new_events(session(), vault()))
+    """Run the access monitoring's rules over the days of the events placed
+    in the log since the last run, at most MONITORING_BATCHES batches; alerts
+    go to the officers' queue. A batch that fails is logged as an error and
+    read again next round, every round until it passes."""
+    return _drain(
+        app,
+        "access monitoring",
+        lambda: monitoring.monitor_new_events(session(), vault(), MONITORING_BATCH),
+        most=MONITORING_BATCHES,
+    )
 
 
-def _drain(app: Flask, name: str, batch: Callable[[], int]) -> int:
-    """Run `batch` until it has nothing left, committing each and e-mailing
-    what it queued right after, as a request's messages are."""
+def _drain(app: Flask, name: str, batch: Callable[[], int], most: int | None = None) -> int:
+    """Run `batch` until it has nothing left (or `most` times), committing
+    each and e-mailing what it queued right after, as a request's messages
+    are."""
     with app.app_context():
 
         def drain() -> int:
-            total = 0
-            while done := batch():
+            total, runs = 0, 0
+            while (most is None or runs < most) and (done := batch()):
+                runs += 1
                 session().commit()
                 if pending := session().info.pop(PENDING, None):
                     deliver_soon(app, pending)

@@ -36,6 +36,7 @@ from portal.compliance.models import Alert, AlertStatus, AlertStep
 from portal.compliance.policy import CASE_ROLES
 from portal.config import DEFAULT_PUBLIC_URL, monitoring_rules
 from portal.crypto import Vault
+from portal.db import utcnow
 from portal.disputes.models import Dispute, DisputeReason
 from portal.i18n import DEFAULT
 from portal.i18n import lazy as _l
@@ -44,6 +45,9 @@ from portal.localtime import day_of, zone
 from portal.records.models import Subject
 
 EVIDENCE_MAX = 25  # event ids kept on an alert: a page of them
+# A subject is told of many institutions on their file only while it may
+# still help them (the lock); an older window's alert is raised all the same.
+TELL_SUBJECT_WITHIN = timedelta(days=2)
 BASELINE_DAYS = 30
 MONITOR_CURSOR = "monitoring"
 # Refusals for want of consent, or because the subject locked their file.
@@ -454,6 +458,7 @@ def evaluate(session: Session, vault: Vault, days: Iterable[date]) -> list[Alert
     (none for what was already raised)."""
     rules = rules_in_effect()
     raised = []
+    tell_after = utcnow() - TELL_SUBJECT_WITHIN
     for day in sorted(set(days)):
         for name, check in CHECKS.items():
             if not rules[name]["enabled"]:
@@ -462,7 +467,11 @@ def evaluate(session: Session, vault: Vault, days: Iterable[date]) -> list[Alert
                 alert = raise_alert(session, firing)
                 if alert is not None:
                     raised.append(alert)
-                    if alert.rule == "many_institutions" and alert.subject_id is not None:
+                    if (
+                        alert.rule == "many_institutions"
+                        and alert.subject_id is not None
+                        and alert.window_end >= tell_after
+                    ):
                         tell_subject_of_many(session, vault, alert)
     return raised
 
@@ -550,38 +559,27 @@ def tell_subject_of_many(session: Session, vault: Vault, alert: Alert) -> int:
 
 # -- the worker's pass -------------------------------------------------------------------
 def monitor_new_events(session: Session, vault: Vault, limit: int = 1000) -> int:
-    """Evaluate the rules over the days touched by the events placed in the
-    log since the last run (up to `limit` of them, in log order); returns
-    how many events were taken. One worker at a time holds the cursor."""
+    """Evaluate the rules over the days of the events placed in the log
+    since the last run (up to `limit` of them, in log order; only the days
+    they fall on, however far apart); returns how many events were taken.
+    One worker at a time holds the cursor. An upgraded portal's cursor
+    starts at the log as it was (migration 0018): `portal compliance
+    monitor` looks back over a period."""
     cursor = _cursor(session)
     if cursor is None:
         return 0
-    batch = (
+    batch = session.execute(
         select(AccessEvent.log_index, AccessEvent.occurred_at)
         .where(AccessEvent.log_index > cursor.position)
         .order_by(AccessEvent.log_index)
         .limit(limit)
-        .subquery()
-    )
-    taken, last, first_at, last_at = session.execute(
-        select(func.count(), func.max(batch.c.log_index), func.min(batch.c.occurred_at), func.max(batch.c.occurred_at))
-    ).one()
-    if not taken:
+    ).all()
+    if not batch:
         return 0
-    first_day, last_day = _day(first_at), _day(last_at)
-    evaluate_period(session, vault, first_day, last_day)
-    cursor.position = last
+    evaluate(session, vault, {day_of(occurred_at) for _index, occurred_at in batch})
+    cursor.position = batch[-1].log_index
     session.flush()
-    return int(taken)
-
-
-def _day(moment: datetime | str) -> date:
-    # An aggregate over a subquery comes back untyped on SQLite (text).
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return day_of(moment)
+    return len(batch)
 
 
 def _cursor(session: Session) -> EventCursor | None:

@@ -14,7 +14,7 @@ from portal import worker
 from portal.access.basis import Reason
 from portal.accounts.models import User
 from portal.audit.events import record_event
-from portal.audit.models import EventKind, Outcome
+from portal.audit.models import AccessEvent, EventKind, Outcome
 from portal.compliance import monitoring
 from portal.compliance.models import Alert, AlertStep
 from portal.config import monitoring_rules
@@ -22,6 +22,7 @@ from portal.disputes.models import DisputeReason
 from portal.disputes.services import file_dispute
 from portal.extensions import session, vault
 from portal.institutions.models import Institution
+from portal.localtime import day_of
 from portal.localtime import today as local_today
 from portal.notifications import services as notifications
 from portal.records.models import Subject
@@ -187,11 +188,12 @@ def inbox_of(s, v, user_id):
 
 @pytest.mark.parametrize(("count", "fires"), [(4, True), (3, False)])
 def test_many_institutions_on_one_subject_tell_the_subject(db, the_vault, world, subject_a, count, fires):
+    day = local_today() - timedelta(days=1)
     for i, institution in enumerate(institutions(db, the_vault, count)):
-        query(db, the_vault, institution, subject_a, at(DAY, 10 + i), basis=Reason.CONSENT_REQUIRED)
-        query(db, the_vault, institution, subject_a, at(DAY, 10 + i, 30))  # the same institution again counts once
+        query(db, the_vault, institution, subject_a, at(day, 10 + i), basis=Reason.CONSENT_REQUIRED)
+        query(db, the_vault, institution, subject_a, at(day, 10 + i, 30))  # the same institution again counts once
     before = len(inbox_of(db, the_vault, world.user_a.id))
-    alerts = fired(db, rule="many_institutions")
+    alerts = fired(db, day, rule="many_institutions")
     assert bool(alerts) is fires
     told = inbox_of(db, the_vault, world.user_a.id)[: len(inbox_of(db, the_vault, world.user_a.id)) - before]
     assert bool(told) is fires
@@ -202,6 +204,16 @@ def test_many_institutions_on_one_subject_tell_the_subject(db, the_vault, world,
         # Person A reads Chinese (the default); the link leads to the lock of their file.
         assert f"/subjects/{subject_a.id}/consents" in message.body
         assert inbox_of(db, the_vault, world.user_b.id) == []
+
+
+def test_an_old_window_raises_the_alert_but_tells_no_subject(db, the_vault, world, subject_a):
+    day = local_today() - timedelta(days=3)
+    for i, institution in enumerate(institutions(db, the_vault, 4)):
+        query(db, the_vault, institution, subject_a, at(day, 10 + i), basis=Reason.CONSENT_REQUIRED)
+    before = len(inbox_of(db, the_vault, world.user_a.id))
+    (alert,) = fired(db, day, rule="many_institutions")
+    assert alert.subject_id == subject_a.id
+    assert len(inbox_of(db, the_vault, world.user_a.id)) == before  # too late to help: nobody is told
 
 
 # -- staff far above their peers --------------------------------------------------------
@@ -287,6 +299,109 @@ def test_the_worker_job_picks_up_new_events(app, world):
     assert alerts() == ["post_loan_without_contract"]
     assert worker.monitor(app) == 0  # each event is read once
     assert ("access monitoring", 60.0, worker.monitor) in worker.jobs(app)
+
+
+def logged_events(app):
+    worker.integrate_log(app)
+    with app.app_context():
+        return session().scalar(select(func.count()).select_from(AccessEvent).where(AccessEvent.log_index.is_not(None)))
+
+
+def test_the_worker_evaluates_only_the_days_its_events_fall_on(app, world, monkeypatch):
+    old = local_today() - timedelta(days=400)
+    with app.app_context():
+        s, v = session(), vault()
+        bank, a = s.get(Institution, world.bank.id), s.get(Subject, world.person_a.id)
+        query(s, v, bank, a, at(old, 10))
+        query(s, v, bank, a, at(local_today(), 0, 5))
+        s.commit()
+    logged_events(app)
+    days: list[date] = []
+    for name, check in list(monitoring.CHECKS.items()):
+        monkeypatch.setitem(
+            monitoring.CHECKS, name, lambda s, day, t, check=check: days.append(day) or check(s, day, t)
+        )
+    worker.monitor(app)
+    assert old in days
+    assert local_today() in days
+    assert old + timedelta(days=1) not in days  # not the empty days between
+    with app.app_context():
+        logged = session().scalars(select(AccessEvent.occurred_at).where(AccessEvent.log_index.is_not(None)))
+        assert set(days) == {day_of(t) for t in logged}  # each day an event falls on, and no other
+
+
+def test_the_worker_takes_a_bounded_number_of_batches_per_round(app, world, monkeypatch):
+    with app.app_context():
+        s, v = session(), vault()
+        bank, a = s.get(Institution, world.bank.id), s.get(Subject, world.person_a.id)
+        for i in range(7):
+            query(s, v, bank, a, at(local_today(), 0, i))
+        s.commit()
+    total = logged_events(app)
+    assert total >= 7
+    monkeypatch.setattr(worker, "MONITORING_BATCH", 2)
+    monkeypatch.setattr(worker, "MONITORING_BATCHES", 2)
+    assert worker.monitor(app) == 4  # two batches of two, the rest next round
+    taken = 4
+    while done := worker.monitor(app):
+        assert done <= 4
+        taken += done
+    assert taken == total
+
+
+def test_a_failing_rule_is_logged_every_round_and_its_batch_read_again(app, world, monkeypatch, caplog):
+    with app.app_context():
+        s, v = session(), vault()
+        query(s, v, s.get(Institution, world.bank.id), s.get(Subject, world.person_a.id), at(local_today(), 0, 1))
+        s.commit()
+    total = logged_events(app)
+
+    def broken(s, day, t):
+        raise ValueError("bad data")
+
+    with monkeypatch.context() as patched:
+        patched.setitem(monitoring.CHECKS, "volume_spike", broken)
+        for _round in range(2):
+            caplog.clear()
+            assert worker.monitor(app) == 0
+            (record,) = [r for r in caplog.records if r.name == "portal.worker"]
+            assert record.levelname == "ERROR"
+            assert "access monitoring" in record.getMessage()
+            assert str(record.exc_info[1]) == "bad data"
+    assert worker.monitor(app) == total  # mended: the same events are read
+
+
+def test_the_migration_starts_the_monitoring_after_the_log_as_it_was(tmp_path):
+    """An upgraded portal does not replay its history: 0018 sets the
+    monitoring's cursor at the highest log index; an empty one before any."""
+    import uuid as uuid_
+
+    from sqlalchemy import create_engine, text
+
+    from portal.migrations import upgrade
+
+    def cursor(engine):
+        with engine.connect() as c:
+            return c.execute(text("SELECT position FROM event_cursors WHERE name = 'monitoring'")).scalar()
+
+    fresh = create_engine(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
+    upgrade(fresh, "head")
+    assert cursor(fresh) == -1
+    fresh.dispose()
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'before.sqlite3'}")  # no foreign keys enforced: bare rows
+    upgrade(engine, "0017")
+    with engine.begin() as c:
+        c.execute(
+            text(
+                "INSERT INTO access_events (id, subject_id, occurred_at, kind, outcome, channel, detail_ct, log_index)"
+                " VALUES (:id, :s, '2020-01-01 00:00:00.000000', 'institution_query', 'served', 'api', x'00', :i)"
+            ),
+            [{"id": uuid_.uuid4().hex, "s": uuid_.uuid4().hex, "i": i} for i in (0, 1, 41)],
+        )
+    upgrade(engine, "head")
+    assert cursor(engine) == 41
+    engine.dispose()
 
 
 # -- the command ------------------------------------------------------------------------
