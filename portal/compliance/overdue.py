@@ -31,9 +31,9 @@ def overdue_by(
     running = select(group, func.count()).where(*late, Dispute.paused_since.is_(None))
     if key is not None:
         running = running.group_by(key)
-    out: dict[Any, int] = {k: int(n) for k, n in session.execute(running).tuples() if n}
+    out: dict[Any, int] = {k: int(n) for k, n in session.execute(running) if n}
     paused = select(group, Dispute.due_on, Dispute.paused_since).where(*late, Dispute.paused_since.is_not(None))
-    for k, due_on, since in session.execute(paused).tuples():
+    for k, due_on, since in session.execute(paused):
         if since is not None and Clock(due_on, day_of(since)).days_left(today) < 0:
             out[k] = out.get(k, 0) + 1
     return out
