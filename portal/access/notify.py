@@ -9,12 +9,12 @@ from __future__ import annotations
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import Role, User
 from portal.accounts.services import tell_user
-from portal.audit.models import AccessEvent, EventCursor, EventKind, Outcome
+from portal.audit.events import claim_cursor
+from portal.audit.models import AccessEvent, EventKind, Outcome
 from portal.audit.names import PURPOSE_NAMES
 from portal.crypto import Vault
 from portal.i18n import DEFAULT, local_name
@@ -68,7 +68,7 @@ def tell_of_queries(session: Session, vault: Vault, limit: int = 200) -> int:
     in the log since the last run, each once, in log order; returns how
     many queries were taken. The worker's job: on PostgreSQL one worker at
     a time holds the cursor, the others pass. Flushes, never commits."""
-    cursor = _cursor(session)
+    cursor = claim_cursor(session, QUERY_NOTICES)
     if cursor is None:
         return 0
     events = session.scalars(
@@ -86,18 +86,3 @@ def tell_of_queries(session: Session, vault: Vault, limit: int = 200) -> int:
             cursor.position = event.log_index
     session.flush()
     return len(events)
-
-
-def _cursor(session: Session) -> EventCursor | None:
-    taken = select(EventCursor).where(EventCursor.name == QUERY_NOTICES)
-    if session.get_bind().dialect.name != "sqlite":
-        taken = taken.with_for_update(skip_locked=True)
-    cursor = session.scalar(taken)
-    if cursor is None:  # none yet (a schema made without the migration), or another worker holds it
-        try:
-            with session.begin_nested():
-                cursor = EventCursor(name=QUERY_NOTICES, position=-1)
-                session.add(cursor)
-        except IntegrityError:  # it exists: another worker holds it
-            return None
-    return cursor

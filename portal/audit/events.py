@@ -22,9 +22,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal.audit.models import AccessEvent, EventKind, Outcome
+from portal.audit.models import AccessEvent, EventCursor, EventKind, Outcome
 from portal.audit.subjects import KeyedSubject, subject_of
 from portal.crypto import Cipher, DecryptionFailed, KeyDestroyed, Vault
 from portal.db import new_id, utcnow
@@ -429,3 +430,21 @@ def fill_entries(session: Session, vault: Vault, after: int = -1, limit: int = S
     if filled:  # ORM bulk UPDATE by primary key: one statement, executemany
         session.execute(update(LogLeaf), filled)
     return len(filled), left, rows[-1][0] if rows else -1
+
+
+def claim_cursor(session: Session, name: str) -> EventCursor | None:
+    """The background job `name`'s place in the access log, held (row
+    locked) until the transaction ends; None while another worker holds it.
+    Made at -1 the first time (a schema made without the migrations)."""
+    taken = select(EventCursor).where(EventCursor.name == name)
+    if session.get_bind().dialect.name != "sqlite":
+        taken = taken.with_for_update(skip_locked=True)
+    cursor = session.scalar(taken)
+    if cursor is None:  # none yet, or another worker holds it
+        try:
+            with session.begin_nested():
+                cursor = EventCursor(name=name, position=-1)
+                session.add(cursor)
+        except IntegrityError:  # it exists: another worker holds it
+            return None
+    return cursor

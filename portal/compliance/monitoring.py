@@ -31,7 +31,8 @@ from portal.access.basis import Reason
 from portal.access.models import Complaint
 from portal.accounts.models import Role, User
 from portal.accounts.services import tell_user
-from portal.audit.models import AccessEvent, EventCursor, EventKind
+from portal.audit.events import claim_cursor
+from portal.audit.models import AccessEvent, EventKind
 from portal.compliance.models import Alert, AlertStatus, AlertStep
 from portal.compliance.policy import CASE_ROLES
 from portal.config import DEFAULT_PUBLIC_URL, monitoring_rules
@@ -565,7 +566,7 @@ def monitor_new_events(session: Session, vault: Vault, limit: int = 1000) -> int
     One worker at a time holds the cursor. An upgraded portal's cursor
     starts at the log as it was (migration 0018): `portal compliance
     monitor` looks back over a period."""
-    cursor = _cursor(session)
+    cursor = claim_cursor(session, MONITOR_CURSOR)
     if cursor is None:
         return 0
     batch = session.execute(
@@ -580,18 +581,3 @@ def monitor_new_events(session: Session, vault: Vault, limit: int = 1000) -> int
     cursor.position = batch[-1].log_index
     session.flush()
     return len(batch)
-
-
-def _cursor(session: Session) -> EventCursor | None:
-    taken = select(EventCursor).where(EventCursor.name == MONITOR_CURSOR)
-    if session.get_bind().dialect.name != "sqlite":
-        taken = taken.with_for_update(skip_locked=True)
-    cursor = session.scalar(taken)
-    if cursor is None:
-        try:
-            with session.begin_nested():
-                cursor = EventCursor(name=MONITOR_CURSOR, position=-1)
-                session.add(cursor)
-        except IntegrityError:  # another worker made it and holds it
-            return None
-    return cursor

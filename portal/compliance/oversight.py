@@ -21,6 +21,7 @@ from portal.accounts.models import User
 from portal.audit.models import AccessEvent, EventKind, Outcome
 from portal.compliance import policy
 from portal.compliance.staff import staff_names
+from portal.compliance.statistics import forwarded_at
 from portal.crypto import Vault
 from portal.db import utcnow
 from portal.disputes.models import (
@@ -29,9 +30,7 @@ from portal.disputes.models import (
     Dispute,
     DisputeItem,
     DisputeStatus,
-    DisputeStep,
     FurnisherResponse,
-    StepKind,
 )
 from portal.i18n import lazy as _l
 from portal.institutions.models import ApiKey, Institution, InstitutionKind, InstitutionSuspension
@@ -359,16 +358,7 @@ def _dispute_figures(session: Session, institution: Institution, since: datetime
         .where(Dispute.id.in_(mine), Dispute.filed_at >= since, Dispute.filed_at < until)
     )
     # Each answer against the case's latest forwarding before it.
-    forwarded = (
-        select(func.max(DisputeStep.at))
-        .where(
-            DisputeStep.dispute_id == FurnisherResponse.dispute_id,
-            DisputeStep.step == StepKind.WAITING_FOR_FURNISHER,
-            DisputeStep.at <= FurnisherResponse.created_at,
-        )
-        .correlate(FurnisherResponse)
-        .scalar_subquery()
-    )
+    forwarded = forwarded_at()
     days = _days_between(session, forwarded, FurnisherResponse.created_at)
     answers = (
         select(days.label("days"))

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Date, Float, Select, String, and_, case, cast, func, literal, null, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from portal.compliance.forms import KIND_NAMES, REASON_NAMES
 from portal.compliance.overdue import overdue
@@ -341,8 +342,11 @@ def _ordered(found: dict[str, CaseFigures], keys: list[str] | None = None) -> li
     return [found.get(k, CaseFigures(k)) for k in keys]
 
 
-def _furnisher_figures(session: Session, sql: _Sql, period: Period) -> list[FurnisherFigures]:
-    forwarded = (
+def forwarded_at() -> ScalarSelect[Any]:
+    """When the case of a furnisher's answer (FurnisherResponse, correlated)
+    was last sent to the furnishers before that answer: answer times count
+    from it."""
+    return (
         select(func.max(DisputeStep.at))
         .where(
             DisputeStep.dispute_id == FurnisherResponse.dispute_id,
@@ -352,6 +356,10 @@ def _furnisher_figures(session: Session, sql: _Sql, period: Period) -> list[Furn
         .correlate(FurnisherResponse)
         .scalar_subquery()
     )
+
+
+def _furnisher_figures(session: Session, sql: _Sql, period: Period) -> list[FurnisherFigures]:
+    forwarded = forwarded_at()
     answers = (
         select(
             cast(FurnisherResponse.institution_id, String).label("key"),
