@@ -91,40 +91,49 @@ STALE = N_(
 )
 
 
-@bp.post("/institutions/<uuid:institution_id>/suspend")
-@supervisors_only
-def suspend(institution_id: uuid.UUID):
+def _change(institution_id: uuid.UUID, form_class, wanted_suspended: bool, already: str, act, done: str):
+    """Suspend or lift: refused when already so or when the page was stale
+    (its `seen` step is no longer the last), the form shown again when
+    invalid, otherwise done and back to the page."""
     found = _institution(institution_id, for_update=True)
-    if found.suspended_at is not None:
-        flash(_("This institution is already suspended: nothing was changed."), "error")
+    if (found.suspended_at is not None) == wanted_suspended:
+        flash(already, "error")
         return _back(institution_id)
-    form = SuspendForm()
+    form = form_class()
     if form.seen.data != oversight.last_step(session(), found):
         flash(_(STALE), "error")
         return _back(institution_id)
     if not form.validate_on_submit():
         return _render(found, form, status=400)
-    oversight.suspend(session(), found, me(), form.reason.data, seen=form.seen.data)
-    flash(_("Its report queries are now refused, with your reason, until the suspension is lifted."), "success")
+    act(session(), found, me(), form.reason.data, seen=form.seen.data)
+    flash(done, "success")
     return _back(institution_id)
+
+
+@bp.post("/institutions/<uuid:institution_id>/suspend")
+@supervisors_only
+def suspend(institution_id: uuid.UUID):
+    return _change(
+        institution_id,
+        SuspendForm,
+        True,
+        _("This institution is already suspended: nothing was changed."),
+        oversight.suspend,
+        _("Its report queries are now refused, with your reason, until the suspension is lifted."),
+    )
 
 
 @bp.post("/institutions/<uuid:institution_id>/lift")
 @supervisors_only
 def lift(institution_id: uuid.UUID):
-    found = _institution(institution_id, for_update=True)
-    if found.suspended_at is None:
-        flash(_("This institution is not suspended: nothing was changed."), "error")
-        return _back(institution_id)
-    form = LiftForm()
-    if form.seen.data != oversight.last_step(session(), found):
-        flash(_(STALE), "error")
-        return _back(institution_id)
-    if not form.validate_on_submit():
-        return _render(found, form, status=400)
-    oversight.lift(session(), found, me(), form.reason.data, seen=form.seen.data)
-    flash(_("The suspension is lifted: its report queries are answered again."), "success")
-    return _back(institution_id)
+    return _change(
+        institution_id,
+        LiftForm,
+        False,
+        _("This institution is not suspended: nothing was changed."),
+        oversight.lift,
+        _("The suspension is lifted: its report queries are answered again."),
+    )
 
 
 @bp.post("/institutions/<uuid:institution_id>/hours")
