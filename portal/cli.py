@@ -27,6 +27,7 @@ from portal.api.cli import apikeys
 from portal.audit.cli import audit, init_log_key
 from portal.audit.integrator import integrate_all
 from portal.audit.log_routes import log_signer
+from portal.backup.cli import backup
 from portal.compliance.cli import compliance, conflicts
 from portal.crypto import KeyringError, init_keys
 from portal.crypto.keyring import INDEX_FILE, KEK_FILE
@@ -359,7 +360,7 @@ def outbox_deliver() -> None:
 
 
 def register(app: Flask) -> None:
-    for command in (init_command, demo_command, serve_command, worker_command, keys, outbox, audit):
+    for command in (init_command, demo_command, serve_command, worker_command, keys, outbox, audit, backup):
         app.cli.add_command(command)
     disputes.add_command(conflicts)
     app.cli.add_command(apikeys)

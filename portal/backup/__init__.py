@@ -1,0 +1,1 @@
+"""Encrypted backups: the database, the key files and the instance config."""
