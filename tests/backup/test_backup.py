@@ -25,6 +25,7 @@ from portal.db import make_engine
 from portal.extensions import session, vault
 from portal.records.models import CreditRecord, RecordVersion, Subject
 from portal.records.services import current_version, open_payload, view_subject
+from portal.transparency.models import Checkpoint
 from tests import factories as make
 
 pytestmark = pytest.mark.committing  # instances and databases of their own, committed for real
@@ -157,9 +158,17 @@ def _empty(inst: Instance) -> bool:
 
 
 def test_round_trip_restores_data_keys_and_log(world, target):
-    folder = world["folder"]
-    done = target.portal("backup", "restore", str(folder / "pass.pbk"), "--passphrase-file", str(folder / "passphrase"))
+    folder, note = world["folder"], target.folder.parent / "checkpoint.note"
+    app = world["src"].app()
+    with app.app_context():  # the log's newest signed checkpoint, as kept outside the portal
+        note.write_text(session().scalars(select(Checkpoint).order_by(Checkpoint.size.desc())).first().note)
+    app.extensions["portal.db"].dispose()
+    passphrase = str(folder / "passphrase")
+    done = target.portal(
+        "backup", "restore", str(folder / "pass.pbk"), "--passphrase-file", passphrase, "--against", str(note)
+    )
     assert done.exit_code == 0, done.output
+    assert f"held by {note}" in done.output
     assert "restore complete: every check passed" in done.output
     assert "key files match the database" in done.output
     keys = target.folder / "keys"
