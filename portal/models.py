@@ -15,6 +15,7 @@ from portal.disputes import models as _disputes  # noqa: F401
 from portal.institutions import models as _institutions  # noqa: F401
 from portal.notifications import models as _notifications  # noqa: F401
 from portal.records import models as _records  # noqa: F401
+from portal.site import heartbeats as _site  # noqa: F401
 from portal.transparency import models as _transparency  # noqa: F401
 
 

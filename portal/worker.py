@@ -11,7 +11,9 @@ the dispute
 deadline sweep (every SWEEP_MINUTES), the delivery of queued e-mail the
 request processes could not send (every MAIL_RETRY_SECONDS, when a mail
 server is configured) and, hourly, forgetting API Idempotency-Keys older
-than IDEMPOTENCY_HOURS and counts of failed sign-ins older than a day. On PostgreSQL several workers may run: one
+than IDEMPOTENCY_HOURS and counts of failed sign-ins older than a day;
+between them its heartbeat (a row per process, which /readyz and /metrics
+read). On PostgreSQL several workers may run: one
 integrates at a time (the log's head), the sweep and the mail job claim
 their cases and messages row by row (FOR UPDATE SKIP LOCKED). SQLite has
 no row locks: run one worker there.
@@ -38,6 +40,7 @@ from portal.config import DEFAULT_PUBLIC_URL
 from portal.disputes import sweeper
 from portal.extensions import session, vault
 from portal.notifications.services import PENDING, Mailer, deliver, deliver_soon
+from portal.site import heartbeats
 
 log = logging.getLogger(__name__)
 Job = Callable[[Flask], int]
@@ -147,9 +150,23 @@ def forget_expired(app: Flask) -> int:
         return _guarded("forgetting what has expired", forget)
 
 
+def heartbeat(app: Flask) -> int:
+    """Stamp this process's heartbeat, which readiness and the metrics read."""
+    with app.app_context():
+
+        def stamp() -> int:
+            heartbeats.beat(session(), heartbeats.this_worker())
+            session().commit()
+            return 1
+
+        return _guarded("heartbeat", stamp)
+
+
 def jobs(app: Flask) -> list[tuple[str, float, Job]]:
     """(name, seconds between runs, job) for every job this app has on."""
     out: list[tuple[str, float, Job]] = [
+        # Among the other jobs, so a worker stuck in one goes stale.
+        ("heartbeat", _heartbeat_every(app), heartbeat),
         ("log integration", float(app.config["LOG_INTEGRATE_SECONDS"]), integrate_log),
         ("query notices", float(app.config["LOG_INTEGRATE_SECONDS"]), tell_of_queries),
         ("codes and links", float(app.config["REGISTRATION_SECONDS"]), send_codes),
@@ -163,6 +180,12 @@ def jobs(app: Flask) -> list[tuple[str, float, Job]]:
     out.append(("forgetting what has expired", 3600.0, forget_expired))
     out.append(("access monitoring", float(app.config["MONITORING_SECONDS"]), monitor))
     return out
+
+
+def _heartbeat_every(app: Flask) -> float:
+    """Often enough that a heartbeat is never older than HEARTBEAT_SECONDS
+    while the worker runs, and at most once a second."""
+    return max(1.0, min(15.0, float(app.config["HEARTBEAT_SECONDS"]) / 4))
 
 
 def run(app: Flask, stop: threading.Event, once: bool = False) -> dict[str, int]:
