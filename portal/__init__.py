@@ -45,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         n = int(app.config["PROXY_COUNT"])
         # Flask's documented way to add WSGI middleware; Flask types wsgi_app as a method.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    register_observability(app)  # first: its hooks time and log whatever the others do
     register_db(app)
     register_extensions(app)
     register_auth(app)
@@ -53,6 +54,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_errors(app)
     register_cli(app)
     return app
+
+
+def register_observability(app: Flask) -> None:
+    """JSON logs with request ids and access lines, /healthz, /readyz and
+    /metrics."""
+    from portal.migrations import at_head  # in the step: see the module's note
+    from portal.site import health, logs
+
+    logs.register(app)
+    health.register(app, at_head)  # readiness asks the migrations, a layer above the site's
 
 
 def register_db(app: Flask) -> None:

@@ -57,6 +57,11 @@ DEFAULTS: dict[str, Any] = {
     # Access monitoring rules overridden, as JSON: {"volume_spike": {"factor": 10}, "outside_hours":
     # {"enabled": false}}; what is not named keeps its default (MONITORING_DEFAULTS).
     "MONITORING_RULES": None,
+    # /readyz wants a background worker's heartbeat newer than this.
+    "HEARTBEAT_SECONDS": 60,
+    # /metrics answers loopback addresses, and anyone sending "Authorization: Bearer <this>" when set.
+    "METRICS_TOKEN": None,
+    "LOG_FORMAT": "json",  # or text: one JSON object per log line, or plain lines
 }
 # Where links point when PUBLIC_URL is unset: `portal serve`'s own default
 # address (never a request's Host header).
@@ -67,6 +72,7 @@ SECURE_BY_DEFAULT = "SESSION_COOKIE_SECURE_BY_DEFAULT"
 CHOICES: dict[str, tuple[str, ...]] = {
     "DISPUTE_REGIME": ("cn_20_days", "fcra_30_days", "gdpr_one_month"),
     "UNVERIFIABLE_POLICY": ("mark", "delete"),
+    "LOG_FORMAT": ("json", "text"),
 }
 # The access monitoring's rules and their thresholds by default (each rule's
 # meaning is `portal.compliance.monitoring.RULES`). Kept here, at the bottom
@@ -145,6 +151,9 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
         if app.config[name] not in allowed:
             raise ValueError(f"setting {name} is {app.config[name]!r}; choose one of: {', '.join(allowed)}")
     app.config["MONITORING_RULES"] = monitoring_rules(app.config["MONITORING_RULES"])
+    beat = app.config["HEARTBEAT_SECONDS"]
+    if isinstance(beat, bool) or not isinstance(beat, int | float) or not 0 < beat < 1e9:
+        raise ValueError(f"setting HEARTBEAT_SECONDS is {beat!r}; it must be a positive number of seconds")
     try:
         ZoneInfo(app.config["TIMEZONE"])
     except (ValueError, ZoneInfoNotFoundError):

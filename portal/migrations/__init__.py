@@ -3,6 +3,7 @@ Migrations run only from the CLI (`portal init`)."""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -28,3 +29,17 @@ def current_heads(engine: Engine) -> set[str]:
 
     with engine.connect() as conn:
         return set(MigrationContext.configure(conn).get_current_heads())
+
+
+@cache
+def script_heads() -> frozenset[str]:
+    """The heads of the migration scripts shipped with this code (they do
+    not change while it runs)."""
+    from alembic.script import ScriptDirectory
+
+    return frozenset(ScriptDirectory(str(HERE)).get_heads())
+
+
+def at_head(engine: Engine) -> bool:
+    """Whether the database is migrated to exactly this code's schema."""
+    return current_heads(engine) == script_heads()

@@ -1,13 +1,11 @@
-"""Public pages that belong to no area: home, language, health."""
+"""Public pages that belong to no area: home and language."""
 
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request
 
-from portal.extensions import session
 from portal.i18n import COOKIE, LOCALES
 from portal.redirects import safe_next
-from portal.site.services import check_database
 
 bp = Blueprint("site", __name__)
 
@@ -25,9 +23,3 @@ def language(code: str):
             COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True, secure=request.is_secure
         )
     return response
-
-
-@bp.get("/healthz")
-def health():
-    check_database(session())
-    return {"status": "ok"}
