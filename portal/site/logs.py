@@ -72,8 +72,10 @@ def configure(fmt: str, stream: IO[str] | None = None) -> logging.Handler:
         handler.setFormatter(logging.Formatter(_TEXT))
     root.addHandler(handler)
     root.setLevel(logging.INFO)
-    # SQLAlchemy logs statements with their parameters at INFO: never.
-    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+    # SQLAlchemy logs statements with their parameters at INFO: never. The
+    # PDF font subsetter logs some forty lines per document at INFO.
+    for noisy in ("sqlalchemy", "fontTools"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     return handler
 
 
