@@ -46,17 +46,23 @@ SECRETS = [
 
 
 @pytest.fixture
-def log_lines():
+def kept_logging():
+    """The loggers `logs.configure` sets, as they were, afterwards."""
+    loggers = [logging.getLogger(name) for name in ("", "sqlalchemy", "fontTools", "alembic")]
+    handlers, levels = list(loggers[0].handlers), [logger.level for logger in loggers]
+    yield handlers
+    loggers[0].handlers[:] = handlers
+    for logger, was in zip(loggers, levels, strict=True):
+        logger.setLevel(was)
+
+
+@pytest.fixture
+def log_lines(kept_logging):
     """The portal's own logging set up as outside tests (JSON, INFO), into a
-    buffer; the root logger as it was afterwards."""
-    root, alchemy, fonts = logging.getLogger(), logging.getLogger("sqlalchemy"), logging.getLogger("fontTools")
-    handlers, levels = list(root.handlers), (root.level, alchemy.level, fonts.level)
+    buffer."""
     buffer = io.StringIO()
     logs.configure("json", buffer)
-    yield buffer
-    root.handlers[:] = handlers
-    for logger, was in zip((root, alchemy, fonts), levels, strict=True):
-        logger.setLevel(was)
+    return buffer
 
 
 def parsed(buffer) -> list[dict]:
@@ -100,44 +106,33 @@ def test_an_unknown_path_is_logged_as_unmatched(client, log_lines):
     assert leaks(log_lines.getvalue()) == []
 
 
-def test_plain_text_when_asked(client):
+def test_plain_text_when_asked(client, kept_logging):
     buffer = io.StringIO()
-    root, level = logging.getLogger(), logging.getLogger().level
-    handlers = list(root.handlers)
-    try:
-        logs.configure("text", buffer)
-        client.get("/healthz", headers={"X-Request-ID": "plain-1"})
-        logging.getLogger("portal.test").warning("outside any request")
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
+    logs.configure("text", buffer)
+    client.get("/healthz", headers={"X-Request-ID": "plain-1"})
+    logging.getLogger("portal.test").warning("outside any request")
     first, second = buffer.getvalue().splitlines()
     assert first.endswith("INFO portal.requests [plain-1] GET health.healthz 200")
     assert second.endswith("WARNING portal.test [-] outside any request")
 
 
-def test_create_app_sets_up_json_lines_unless_testing_or_asked_for_text(make_app):
+def test_create_app_sets_up_json_lines_unless_testing_or_asked_for_text(make_app, kept_logging):
     root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
 
     def ours():
-        return [h for h in root.handlers if h not in handlers]
+        return [h for h in root.handlers if h not in kept_logging]
 
-    try:
-        make_app(TESTING=False)
-        [handler] = ours()
-        assert isinstance(handler.formatter, logs.JsonFormatter)
-        make_app(TESTING=False, LOG_FORMAT="text")  # replaces it, never adds a second
-        [handler] = ours()
-        assert not isinstance(handler.formatter, logs.JsonFormatter)
-        root.handlers[:] = handlers
-        make_app()  # TESTING: left to pytest
-        assert ours() == []
-        with pytest.raises(ValueError, match="LOG_FORMAT"):
-            make_app(LOG_FORMAT="xml")
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
+    make_app(TESTING=False)
+    [handler] = ours()
+    assert isinstance(handler.formatter, logs.JsonFormatter)
+    make_app(TESTING=False, LOG_FORMAT="text")  # replaces it, never adds a second
+    [handler] = ours()
+    assert not isinstance(handler.formatter, logs.JsonFormatter)
+    root.handlers[:] = kept_logging
+    make_app()  # TESTING: left to pytest
+    assert ours() == []
+    with pytest.raises(ValueError, match="LOG_FORMAT"):
+        make_app(LOG_FORMAT="xml")
 
 
 # -- a whole journey, and what reached the log ---------------------------------------------

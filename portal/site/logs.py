@@ -73,8 +73,9 @@ def configure(fmt: str, stream: IO[str] | None = None) -> logging.Handler:
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     # SQLAlchemy logs statements with their parameters at INFO: never. The
-    # PDF font subsetter logs some forty lines per document at INFO.
-    for noisy in ("sqlalchemy", "fontTools"):
+    # PDF font subsetter logs some forty lines per document at INFO, Alembic
+    # two per readiness probe.
+    for noisy in ("sqlalchemy", "fontTools", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return handler
 

@@ -229,3 +229,44 @@ def test_state_gauges_read_the_database(app, client, world, sign_in):
     assert 30 <= value(families, "portal_worker_heartbeat_age_seconds") < 60
     heartbeat(app)  # the worker runs: the queue is not its job here, the heartbeat is
     assert value(scrape(client), "portal_worker_heartbeat_age_seconds") < 30
+
+
+SCRIPT = """
+import sys
+from portal import create_app
+app = create_app({"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": sys.argv[1]})
+client = app.test_client()
+for _ in range(int(sys.argv[2])):
+    assert client.get("/healthz").status_code == 200
+if sys.argv[3] == "scrape":
+    print(client.get("/metrics").get_data(as_text=True))
+"""
+
+
+@pytest.mark.committing
+def test_several_processes_are_counted_together_in_multiprocess_mode(database_url, tmp_path, monkeypatch):
+    """As under gunicorn: each process writes its counts to the folder
+    PROMETHEUS_MULTIPROC_DIR names, and a scrape of any process adds them up."""
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
+
+    def process(requests, then=""):
+        return subprocess.run(
+            [sys.executable, "-c", SCRIPT, database_url, str(requests), then],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+
+    process(2)
+    families = {f.name: f for f in text_string_to_metric_families(process(3, "scrape"))}
+    assert value(families, "portal_http_requests", endpoint="health.healthz", status_class="2xx") == 5
+    assert "portal_log_leaves" in families
+
+
+def test_a_heartbeat_setting_that_is_not_a_number_stops_start_up(make_app):
+    with pytest.raises(ValueError, match="HEARTBEAT_SECONDS"):
+        make_app(HEARTBEAT_SECONDS="soon")
