@@ -165,8 +165,6 @@ def heartbeat(app: Flask) -> int:
 def jobs(app: Flask) -> list[tuple[str, float, Job]]:
     """(name, seconds between runs, job) for every job this app has on."""
     out: list[tuple[str, float, Job]] = [
-        # Among the other jobs, so a worker stuck in one goes stale.
-        ("heartbeat", _heartbeat_every(app), heartbeat),
         ("log integration", float(app.config["LOG_INTEGRATE_SECONDS"]), integrate_log),
         ("query notices", float(app.config["LOG_INTEGRATE_SECONDS"]), tell_of_queries),
         ("codes and links", float(app.config["REGISTRATION_SECONDS"]), send_codes),
@@ -179,6 +177,8 @@ def jobs(app: Flask) -> list[tuple[str, float, Job]]:
         out.append(("mail delivery", float(app.config["MAIL_RETRY_SECONDS"]), deliver_mail))
     out.append(("forgetting what has expired", 3600.0, forget_expired))
     out.append(("access monitoring", float(app.config["MONITORING_SECONDS"]), monitor))
+    # Among the other jobs, so a worker stuck in one goes stale.
+    out.append(("heartbeat", _heartbeat_every(app), heartbeat))
     return out
 
 
