@@ -175,6 +175,11 @@ def register_blueprints(app: Flask) -> None:
     from portal.accounts import recovery_routes  # noqa: F401  # its routes join the accounts blueprint
     from portal.accounts.agent_routes import bp as agents
     from portal.accounts.routes import bp as accounts
+    from portal.admin.institution_routes import bp as admin_institutions
+    from portal.admin.invitation_routes import bp as staff_invitations
+    from portal.admin.proposal_routes import bp as admin_proposals
+    from portal.admin.routes import bp as admin
+    from portal.admin.staff_routes import bp as admin_staff
     from portal.api.routes import bp as api  # the institution API: problem+json errors, no CSRF
     from portal.audit.log_routes import bp as transparency
     from portal.audit.log_routes import tiles, witness_policy
@@ -203,6 +208,11 @@ def register_blueprints(app: Flask) -> None:
         alerts,
         oversight,
         supervision,
+        admin,
+        admin_institutions,
+        admin_staff,
+        admin_proposals,
+        staff_invitations,
         notifications,
         transparency,
         tiles,

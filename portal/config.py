@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Flask
+from flask import Config, Flask
 
 DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,
@@ -68,6 +68,8 @@ DEFAULTS: dict[str, Any] = {
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:5000"
 # Set by `load`: SESSION_COOKIE_SECURE was left to its default (see `serve`).
 SECURE_BY_DEFAULT = "SESSION_COOKIE_SECURE_BY_DEFAULT"
+# Set by `load`: each setting's source (see `_sources`).
+SOURCES = "SETTING_SOURCES"
 # Settings with a fixed set of values, checked at start-up.
 CHOICES: dict[str, tuple[str, ...]] = {
     "DISPUTE_REGIME": ("cn_20_days", "fcra_30_days", "gdpr_one_month"),
@@ -140,6 +142,7 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
     app.config.from_prefixed_env("PORTAL")
     if overrides:
         app.config.from_mapping(overrides)
+    app.config[SOURCES] = _sources(app, overrides or {})
     instance = Path(app.instance_path)
     if not app.config["DATABASE_URL"]:
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'portal.sqlite3'}"
@@ -161,6 +164,25 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
             f"setting TIMEZONE is {app.config['TIMEZONE']!r}, which is not an IANA time zone "
             "(for example Asia/Shanghai)"
         ) from None
+
+
+def _sources(app: Flask, overrides: dict[str, Any]) -> dict[str, str]:
+    """Where each setting's value came from, as the operator console shows
+    it: the application's own mapping, a PORTAL_* variable, the instance's
+    config.py, or the default."""
+    from_file = Config(app.config.root_path)
+    from_file.from_pyfile("config.py", silent=True)
+    sources = {}
+    for name in DEFAULTS:
+        if name in overrides:
+            sources[name] = "application"
+        elif f"PORTAL_{name}" in os.environ:
+            sources[name] = "environment"
+        elif name in from_file:
+            sources[name] = "instance"
+        else:
+            sources[name] = "default"
+    return sources
 
 
 def write_secret_key(instance: Path) -> Path:

@@ -11,7 +11,9 @@ the dispute
 deadline sweep (every SWEEP_MINUTES), the delivery of queued e-mail the
 request processes could not send (every MAIL_RETRY_SECONDS, when a mail
 server is configured) and, hourly, forgetting API Idempotency-Keys older
-than IDEMPOTENCY_HOURS and counts of failed sign-ins older than a day;
+than IDEMPOTENCY_HOURS, counts of failed sign-ins older than a day and
+operators' proposals past their 24 hours; every 10 seconds, re-wrapping data
+keys under a newly approved key-encryption key;
 between them its heartbeat (a row per process, which /readyz and /metrics
 read). On PostgreSQL several workers may run: one
 integrates at a time (the log's head), the sweep and the mail job claim
@@ -31,6 +33,7 @@ from flask import Flask
 
 from portal.access import notify
 from portal.accounts import recovery, registration, signin
+from portal.admin import proposals
 from portal.api import idempotency
 from portal.audit.integrator import integrate_all
 from portal.audit.log_routes import log_signer, witness_policy
@@ -49,6 +52,7 @@ WITNESS_JOB = "witness cosigning"
 # bounded number of batches per round, so the other jobs run in between.
 MONITORING_BATCH = 1000  # events
 MONITORING_BATCHES = 10  # per round
+REWRAP_BATCH, REWRAP_BATCHES = 1000, 10
 
 
 def _guarded(name: str, work: Callable[[], int]) -> int:
@@ -144,10 +148,18 @@ def forget_expired(app: Flask) -> int:
         def forget() -> int:
             done = idempotency.forget_old(session(), float(app.config["IDEMPOTENCY_HOURS"]))
             done += signin.forget_old(session())
+            done += proposals.expire(session())
             session().commit()
             return done
 
         return _guarded("forgetting what has expired", forget)
+
+
+def rewrap_keys(app: Flask) -> int:
+    """After a key-encryption key rotation was approved in the console:
+    re-wrap the data keys still under an older version, a batch per
+    transaction (a few batches a round, so the other jobs run between)."""
+    return _drain(app, "key re-wrapping", lambda: vault().rewrap_batch(session(), REWRAP_BATCH), most=REWRAP_BATCHES)
 
 
 def heartbeat(app: Flask) -> int:
@@ -177,6 +189,7 @@ def jobs(app: Flask) -> list[tuple[str, float, Job]]:
         out.append(("mail delivery", float(app.config["MAIL_RETRY_SECONDS"]), deliver_mail))
     out.append(("forgetting what has expired", 3600.0, forget_expired))
     out.append(("access monitoring", float(app.config["MONITORING_SECONDS"]), monitor))
+    out.append(("key re-wrapping", 10.0, rewrap_keys))
     # Among the other jobs, so a worker stuck in one goes stale.
     out.append(("heartbeat", _heartbeat_every(app), heartbeat))
     return out

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, new_id, str_enum, utcnow
@@ -119,3 +119,22 @@ class IssuedDocument(Base):
     sha256: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("access_events.id"), unique=True)
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OperatorAct(Base):
+    """What an administrator did that is not about one subject's file (those
+    are access events): an institution created or changed, an API key
+    issued, a member of staff invited, a role changed, a proposal made or
+    decided. Rows are only added; supervisors read them. `detail` holds
+    codes, ids and changed settings, never a name, e-mail or record value."""
+
+    __tablename__ = "operator_acts"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))  # web or cli
+    action: Mapped[str] = mapped_column(String(40))
+    target_kind: Mapped[str] = mapped_column(String(24))  # institution, api_key, user, proposal, keys
+    target: Mapped[str] = mapped_column(String(64))  # an institution code, a key id, a user's id
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)

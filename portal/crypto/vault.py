@@ -216,18 +216,27 @@ class Vault:
             self.register_versions(session)
             created = True
         commit()
-        current, done = self.keyring.current_version, 0
-        while rows := session.scalars(self._pending(session).limit(batch_size)).all():
-            for row in rows:
-                if row.kek_version is None or row.wrapped is None:  # excluded by _pending's WHERE
-                    raise KeyringError(f"data key {row.id} is damaged: its wrapped form is missing")
-                key = self.keyring.unwrap(row.id, row.kek_version, row.wrapped)
-                row.kek_version, row.wrapped = self.keyring.wrap(row.id, key)
-                if row.kek_version != current:
-                    raise AssertionError(f"data key {row.id} was re-wrapped under v{row.kek_version}, not v{current}")
-            done += len(rows)
+        done = 0
+        while rewrapped := self.rewrap_batch(session, batch_size):
+            done += rewrapped
             commit()
-        return RotationReport(current, created, done)
+        return RotationReport(self.keyring.current_version, created, done)
+
+    def rewrap_batch(self, session: Session, batch_size: int = 1000) -> int:
+        """Re-wrap up to `batch_size` data keys still under an older KEK
+        version; returns how many (0: the rotation is complete). Rows are
+        taken FOR UPDATE SKIP LOCKED, so several workers share the work."""
+        current = self.keyring.current_version
+        rows = session.scalars(self._pending(session).limit(batch_size).with_for_update(skip_locked=True)).all()
+        for row in rows:
+            if row.kek_version is None or row.wrapped is None:  # excluded by _pending's WHERE
+                raise KeyringError(f"data key {row.id} is damaged: its wrapped form is missing")
+            key = self.keyring.unwrap(row.id, row.kek_version, row.wrapped)
+            row.kek_version, row.wrapped = self.keyring.wrap(row.id, key)
+            if row.kek_version != current:
+                raise AssertionError(f"data key {row.id} was re-wrapped under v{row.kek_version}, not v{current}")
+        session.flush()
+        return len(rows)
 
     def _pending(self, session: Session) -> Select[DataKey]:
         return (

@@ -37,6 +37,9 @@ class Institution(Base):
     name_en: Mapped[str] = mapped_column(String(200))
     kind: Mapped[InstitutionKind] = mapped_column(str_enum(InstitutionKind))
     allowed_purposes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The record categories it may furnish; None: any (institutions created
+    # before the operator console could set it).
+    allowed_categories: Mapped[list[str] | None] = mapped_column(JSON)
     data_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_keys.id"), unique=True)
     contact_name_ct: Mapped[bytes] = mapped_column(LargeBinary)
     contact_email_ct: Mapped[bytes] = mapped_column(LargeBinary)
