@@ -23,6 +23,7 @@ from sqlalchemy.exc import OperationalError
 from portal import config, create_app, worker
 from portal.access.notify import tell_of_queries
 from portal.accounts.cli import users
+from portal.admin.staff_cli import staff_cli
 from portal.api.cli import apikeys
 from portal.audit.cli import audit, init_log_key
 from portal.audit.integrator import integrate_all
@@ -367,6 +368,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(disputes)
     app.cli.add_command(users)
     app.cli.add_command(compliance)
+    app.cli.add_command(staff_cli)
 
 
 def main() -> None:

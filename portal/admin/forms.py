@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from wtforms import BooleanField, EmailField, RadioField, StringField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from portal.admin.proposals import MAX_REASON
@@ -15,11 +16,15 @@ def _required():
 
 
 ROLE_CHOICES = [
-    ("officer", _l("Officer: reviews disputes")),
-    ("supervisor", _l("Supervisor: reviews disputes, assigns cases and oversees institutions")),
-    ("administrator", _l("Administrator: runs the system (needs a second administrator's approval)")),
+    SelectChoice("officer", _l("Officer: reviews disputes")),
+    SelectChoice("supervisor", _l("Supervisor: reviews disputes, assigns cases and oversees institutions")),
+    SelectChoice("administrator", _l("Administrator: runs the system (needs a second administrator's approval)")),
 ]
-SUBJECT_KINDS = [("", _l("Infer from the number")), ("person", _l("A person")), ("firm", _l("A firm"))]
+SUBJECT_KINDS = [
+    SelectChoice("", _l("Infer from the number")),
+    SelectChoice("person", _l("A person")),
+    SelectChoice("firm", _l("A firm")),
+]
 
 
 class InviteStaffForm(Form):

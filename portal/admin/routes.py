@@ -10,6 +10,7 @@ from portal.admin import proposals
 from portal.admin.console import admin_blueprint
 from portal.admin.settings import settings
 from portal.audit import operator_acts
+from portal.audit.names import OPERATOR_ACT_NAMES
 from portal.compliance.staff import staff_names
 from portal.extensions import session, vault
 from portal.institutions.models import Institution
@@ -49,4 +50,14 @@ def journal():
     if page > pages:
         abort(404)
     names = staff_names(session(), vault(), (r.actor_user_id for r in rows))
-    return render_template("admin/journal.html", rows=rows, names=names, page=page, pages=pages, total=total)
+    return render_template(
+        "admin/journal.html",
+        rows=rows,
+        names=names,
+        page=page,
+        pages=pages,
+        total=total,
+        endpoint="admin.journal",
+        back="admin.home",
+        ACT_NAMES=OPERATOR_ACT_NAMES,
+    )

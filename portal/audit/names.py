@@ -52,3 +52,27 @@ PURPOSE_NAMES: dict[str, LazyString] = {
     Purpose.COURT_ENFORCEMENT: _l("Court enforcement (legal basis)"),
     Purpose.SELF_QUERY: _l("Self-query"),
 }
+
+# The operators' journal's acts (`OperatorAct.action`), in words.
+OPERATOR_ACT_NAMES: dict[str, LazyString] = {
+    "staff_invited": _l("Invited to the staff"),
+    "invitation_accepted": _l("Accepted the staff invitation"),
+    "invitation_withdrawn": _l("Staff invitation withdrawn"),
+    "role_changed": _l("Role changed"),
+    "staff_deactivated": _l("Account deactivated"),
+    "staff_reactivated": _l("Account reactivated"),
+    "conflict_recorded": _l("Conflict of interest recorded"),
+    "conflict_withdrawn": _l("Conflict of interest withdrawn"),
+    "proposal_made": _l("Proposal made"),
+    "proposal_approved": _l("Proposal approved and carried out"),
+    "proposal_rejected": _l("Proposal rejected"),
+    "proposal_withdrawn": _l("Proposal withdrawn"),
+    "proposal_expired": _l("Proposal expired"),
+    "institution_created": _l("Institution created"),
+    "institution_changed": _l("Institution changed"),
+    "institution_suspended": _l("Institution's querying suspended"),
+    "institution_lifted": _l("Institution's suspension lifted"),
+    "api_key_issued": _l("API key issued"),
+    "api_key_rotated": _l("API key rotated"),
+    "api_key_revoked": _l("API key revoked"),
+}

@@ -15,10 +15,13 @@ from wtforms.validators import DataRequired, Optional
 
 from portal.accounts.forms import MultiCheckboxField
 from portal.accounts.services import display_name
+from portal.audit import operator_acts
+from portal.audit.names import OPERATOR_ACT_NAMES
 from portal.compliance import assignment, supervision
 from portal.compliance.console import console_blueprint, me, supervisors_only
 from portal.compliance.forms import REASON_NAMES, STATUS_NAMES, STEP_NAMES, choices
 from portal.compliance.monitoring import RULES
+from portal.compliance.staff import staff_names
 from portal.db import utcnow
 from portal.extensions import session, vault
 from portal.forms import Form
@@ -166,4 +169,27 @@ def log(user_id: uuid.UUID):
         ALERT_ACTIONS=ALERT_ACTIONS,
         RULES=RULES,
         LogKind=supervision.LogKind,
+    )
+
+
+@bp.get("/operators")
+@supervisors_only
+def operator_acts_page():
+    """The operators' journal, as administrators see it: supervisors watch
+    what the people who run the system do."""
+    page = page_number()
+    rows, total = operator_acts.page_of(session(), page)
+    pages = max(1, -(-total // operator_acts.PER_PAGE))
+    if page > pages:
+        abort(404)
+    return render_template(
+        "admin/journal.html",
+        rows=rows,
+        names=staff_names(session(), vault(), (r.actor_user_id for r in rows)),
+        page=page,
+        pages=pages,
+        total=total,
+        endpoint="supervision.operator_acts_page",
+        back=None,
+        ACT_NAMES=OPERATOR_ACT_NAMES,
     )
