@@ -27,7 +27,7 @@ from portal.accounts.forms import (
     RegisterForm,
     TotpSetupForm,
 )
-from portal.accounts.models import User
+from portal.accounts.models import Role, User
 from portal.accounts.services import (
     AccountExists,
     WeakPassword,
@@ -48,16 +48,24 @@ from portal.records.models import SubjectKind
 from portal.redirects import safe_next
 
 bp = Blueprint("accounts", __name__)
+# Staff land on their work: officers and supervisors on the case queue,
+# administrators on the operator console.
+HOMES = {Role.OFFICER: "officer.queue", Role.SUPERVISOR: "officer.queue", Role.ADMINISTRATOR: "admin.home"}
 PENDING = "pending_2fa"
 PENDING_SECONDS = 300
 
 
 # -- helpers ---------------------------------------------------------------
+def home_of(user: User) -> str:
+    """Where a user lands: staff have no credit file of their own."""
+    return url_for(HOMES.get(Role(user.role), "records.dashboard"))
+
+
 def sign_in(user: User, next_url: str | None):
     cookie.clear()  # a new session at every sign-in
     forgive(session(), vault(), user, get_remote_address())
     login_user(sessions.start(session(), user))
-    return redirect(safe_next(next_url, url_for("records.dashboard")))
+    return redirect(safe_next(next_url, home_of(user)))
 
 
 def pending_sign_in(seconds: int = PENDING_SECONDS) -> User | None:
@@ -164,7 +172,7 @@ def activate():
 @limiter.limit("10 per minute; 60 per hour", methods=["POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("records.dashboard"))
+        return redirect(home_of(current_user.user))
     form = LoginForm()
     if form.validate_on_submit():
         user = authenticate(session(), vault(), form.email.data, form.password.data, get_remote_address())

@@ -43,3 +43,26 @@ def test_a_database_password_is_never_shown(app):
     shown = {s.name: s for s in settings({"DATABASE_URL": "postgresql+psycopg://portal:s3cret@db.example/portal"})}
     assert "s3cret" not in shown["DATABASE_URL"].value
     assert "db.example" in shown["DATABASE_URL"].value
+
+
+def test_staff_land_on_their_work_after_signing_in(app, world):
+    import pyotp
+
+    from portal.accounts.models import Role
+    from tests.accounts.helpers import login, new_user, post_form, where
+
+    for role, email, home in (
+        (Role.ADMINISTRATOR, "landing.admin@staff.example", "/admin/"),
+        (Role.OFFICER, "landing.officer@staff.example", "/officer/cases"),
+        (Role.SUPERVISOR, "landing.supervisor@staff.example", "/officer/cases"),
+    ):
+        secret = pyotp.random_base32()
+        new_user(app, email, role=role, secret=secret)
+        client = app.test_client()
+        client.set_cookie("lang", "en")
+        assert where(login(client, email)) == "/login/two-step"
+        done = post_form(client, "/login/two-step", {"code": pyotp.TOTP(secret).now()})
+        assert where(done) == home, role
+        menu = client.get(home).get_data(as_text=True)
+        assert "My credit file" not in menu, role
+        assert ("Operator console" in menu) is (role is Role.ADMINISTRATOR)
