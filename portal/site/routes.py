@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request
+from flask_login import current_user
 
 from portal.i18n import COOKIE, LOCALES
 from portal.redirects import safe_next
@@ -19,6 +20,9 @@ def index():
 def language(code: str):
     response = redirect(safe_next(request.args.get("next")))
     if code in LOCALES:
+        if current_user.is_authenticated:
+            # The language they read in: what the portal sends them later follows it.
+            current_user.user.locale = code
         response.set_cookie(
             COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True, secure=request.is_secure
         )
