@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from portal.accounts.models import Role, User
 from portal.crypto import Vault
 from portal.db import new_id, utcnow
-from portal.notifications.services import notify
+from portal.notifications.services import Attachment, notify
 from portal.records.models import Subject
 
 EMAIL_INDEX = "user.email"
@@ -139,8 +140,11 @@ def user_email(session: Session, vault: Vault, user: User) -> str:
     return vault.cipher(session, user.data_key_id).open_text(user, "email")
 
 
-def tell_user(session: Session, vault: Vault, user: User, title: str, body: str) -> None:
-    """A message to the user: in the portal's inbox and at their sign-in address."""
+def tell_user(
+    session: Session, vault: Vault, user: User, title: str, body: str, attachments: Sequence[Attachment] = ()
+) -> None:
+    """A message to the user: in the portal's inbox and at their sign-in
+    address (with `attachments`, e-mailed only)."""
     notify(
         session,
         vault,
@@ -149,6 +153,7 @@ def tell_user(session: Session, vault: Vault, user: User, title: str, body: str)
         email=user_email(session, vault, user),
         title=title,
         body=body,
+        attachments=tuple(attachments),
     )
 
 

@@ -13,17 +13,23 @@ from portal.accounts.models import Role, User
 from portal.accounts.services import tell_user
 from portal.crypto import Vault
 from portal.i18n import DEFAULT
-from portal.notifications.services import notify
+from portal.notifications.services import Attachment, notify
 from portal.records.models import Subject
 
 
 def tell_subject(
-    session: Session, vault: Vault, subject: Subject, compose: Callable[[], tuple[str, str]], also: Iterable[User] = ()
+    session: Session,
+    vault: Vault,
+    subject: Subject,
+    compose: Callable[[], tuple[str, str]],
+    also: Iterable[User] = (),
+    attach: Callable[[], list[Attachment]] | None = None,
 ) -> int:
     """In-app and by e-mail, in each holder's language, to everyone who holds
     the subject's own account (and to the users `also`, say the agent who
     filed); to the contact on file when nobody holds it. `compose()`
-    returns (title, body) in the current locale."""
+    returns (title, body) in the current locale; `attach()`, the files the
+    e-mail carries (a letter's PDF), made in the same locale."""
     holders = session.scalars(
         select(User).where(
             User.subject_id == subject.id,
@@ -35,13 +41,15 @@ def tell_subject(
     for user in [*holders, *extra]:
         with force_locale(user.locale or DEFAULT):
             title, body = compose()
-        tell_user(session, vault, user, title, body)
+            files = attach() if attach else []
+        tell_user(session, vault, user, title, body, files)
     if not holders:
         contact = vault.cipher(session, subject.data_key_id).open_field(subject, "contact_email")
         if contact:
             with force_locale(DEFAULT):
                 title, body = compose()
-            notify(session, vault, key_id=subject.data_key_id, email=contact, title=title, body=body)
+                files = attach() if attach else []
+            notify(session, vault, key_id=subject.data_key_id, email=contact, title=title, body=body, attachments=files)
     return len(holders)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, LargeBinary
+from sqlalchemy import ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, new_id, utcnow
@@ -26,3 +26,16 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     emailed_at: Mapped[datetime | None]
     read_at: Mapped[datetime | None]
+
+
+class MessageAttachment(Base):
+    """A file e-mailed with a message (an outcome letter's PDF), sealed under
+    the message's data key."""
+
+    __tablename__ = "message_attachments"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("messages.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    mime_type: Mapped[str] = mapped_column(String(100))
+    content_ct: Mapped[bytes] = mapped_column(LargeBinary)

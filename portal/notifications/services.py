@@ -21,10 +21,17 @@ from sqlalchemy.orm import Session
 from portal import extensions
 from portal.crypto import Vault
 from portal.db import new_id, utcnow
-from portal.notifications.models import Message
+from portal.notifications.models import Message, MessageAttachment
 
 log = logging.getLogger(__name__)
 PENDING = "portal.outbox"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str  # ASCII, as mail clients show it
+    mime_type: str  # e.g. application/pdf
+    content: bytes
 
 
 class Recipient(Protocol):
@@ -44,6 +51,7 @@ def notify(
     body: str,
     user: Recipient | None = None,
     email: str | None = None,
+    attachments: list[Attachment] | tuple[Attachment, ...] = (),
 ) -> Message:
     """Queue a message for a user's inbox and/or an e-mail address. It is
     sealed under `key_id`, the data key of whom it concerns."""
@@ -53,6 +61,10 @@ def notify(
     cipher.seal_field(message, "title", title)
     cipher.seal_field(message, "body", body)
     session.add(message)
+    for a in attachments:
+        row = MessageAttachment(id=new_id(), message_id=message.id, filename=a.filename, mime_type=a.mime_type)
+        row.content_ct = cipher.seal("message_attachments", "content", row.id, a.content)
+        session.add(row)
     session.flush()
     if email:
         session.info.setdefault(PENDING, []).append(message.id)
@@ -81,6 +93,18 @@ def _view(session: Session, vault: Vault, m: Message) -> MessageView:
         m.read_at is not None,
         m.emailed_at is not None,
     )
+
+
+def attachments_of(session: Session, vault: Vault, m: Message) -> list[Attachment]:
+    rows = session.scalars(
+        select(MessageAttachment).where(MessageAttachment.message_id == m.id).order_by(MessageAttachment.filename)
+    ).all()
+    if not rows:
+        return []
+    c = vault.cipher(session, m.data_key_id)
+    return [
+        Attachment(r.filename, r.mime_type, c.open("message_attachments", "content", r.id, r.content_ct)) for r in rows
+    ]
 
 
 def inbox(
@@ -133,12 +157,15 @@ class Mailer:
     def enabled(self) -> bool:
         return bool(self.server)
 
-    def send(self, to: str, title: str, body: str) -> None:
+    def send(self, to: str, title: str, body: str, attachments: list[Attachment] | tuple[Attachment, ...] = ()) -> None:
         if not self.server:
             raise smtplib.SMTPServerDisconnected("no mail server is configured (MAIL_SERVER)")
         msg = EmailMessage()
         msg["From"], msg["To"], msg["Subject"] = self.sender, to, title
         msg.set_content(body)
+        for a in attachments:
+            maintype, _, subtype = a.mime_type.partition("/")
+            msg.add_attachment(a.content, maintype=maintype, subtype=subtype, filename=a.filename)
         with smtplib.SMTP(self.server, self.port, timeout=10) as smtp:
             if self.starttls:
                 smtp.starttls()
@@ -193,7 +220,7 @@ def deliver(session: Session, vault: Vault, mailer: Mailer, ids: list[uuid.UUID]
             passed.add(m.id)
             continue
         try:
-            mailer.send(view.email, view.title, view.body)
+            mailer.send(view.email, view.title, view.body, attachments_of(session, vault, m))
         except (OSError, smtplib.SMTPException) as exc:
             log.warning("e-mail %s not delivered, left queued: %s", m.id, exc)
             passed.add(m.id)

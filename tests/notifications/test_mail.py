@@ -282,3 +282,36 @@ def test_messages_page_shows_the_users_own_messages_and_marks_them_read(app, wor
     anonymous = app.test_client().get("/messages")
     assert anonymous.status_code == 302
     assert where(anonymous) == "/login"
+
+
+def test_an_attachment_is_emailed_with_its_message_and_sealed_at_rest(make_app):
+    from portal.notifications.models import MessageAttachment
+    from portal.notifications.services import Attachment
+
+    port = free_port()
+    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    pdf = b"%PDF-1.7\n% the letter\n"
+    subject_id = person_on_file(app)
+    with db(app) as (s, v):
+        subject = s.get(Subject, subject_id)
+        notify(
+            s,
+            v,
+            key_id=subject.data_key_id,
+            email=PERSON_CONTACT,
+            title="Your dispute was decided",
+            body="The letter is attached.",
+            attachments=[Attachment("outcome-letter.pdf", "application/pdf", pdf)],
+        )
+    with app.app_context():
+        (row,) = session().scalars(select(MessageAttachment)).all()
+        assert pdf not in row.content_ct  # sealed
+    with smtp_server(port, Collector()) as smtp:
+        with app.app_context():
+            assert deliver(session(), vault(), Mailer(app.config)) == 1
+        (mail,) = smtp.mails
+    (part,) = list(mail.message.iter_attachments())
+    assert part.get_filename() == "outcome-letter.pdf"
+    assert part.get_content_type() == "application/pdf"
+    assert part.get_content() == pdf
+    assert mail.body.strip() == "The letter is attached."
