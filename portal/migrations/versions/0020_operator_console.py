@@ -115,8 +115,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("institutions", schema=None) as batch_op:
-        batch_op.drop_column("allowed_categories")
+    # Plain ALTER TABLE … DROP COLUMN (SQLite 3.35 and later): a batch would
+    # rebuild institutions, which every other table references.
+    op.drop_column("institutions", "allowed_categories")
     op.drop_table("staff_invitations")
     op.drop_index(op.f("ix_operator_proposals_proposed_at"), table_name="operator_proposals")
     op.drop_table("operator_proposals")
