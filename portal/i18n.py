@@ -79,7 +79,9 @@ class Refusal(ValueError):
         super().__init__(message % params if params else message)
 
     def translated(self) -> str:
-        return gettext(self.message, **self.params) if self.message else ""
+        # Dates read as the reader writes them (str() keeps ISO for logs and the API).
+        params = {k: day(v) if isinstance(v, date) else v for k, v in self.params.items()}
+        return gettext(self.message, **params) if self.message else ""
 
 
 def shown(exc: Exception) -> str:

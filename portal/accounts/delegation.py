@@ -29,6 +29,7 @@ from portal.audit.events import record_event
 from portal.audit.models import EventKind
 from portal.crypto import Vault
 from portal.db import new_id, utcnow
+from portal.i18n import day
 from portal.localtime import today as local_today
 from portal.notifications.services import notify
 from portal.records.models import Subject
@@ -83,7 +84,7 @@ def invite(
             "Accept within 7 days at: %(link)s",
             rep=display_name(session, vault, rep),
             firm=firm_name,
-            until=valid_until.isoformat(),
+            until=day(valid_until),
             link=link(token),
         ),
     )
@@ -151,7 +152,7 @@ def accept(session: Session, vault: Vault, inv: Invitation, *, display: str, pas
         key_id=rep.data_key_id,
         user=rep,
         title=_("An agent accepted your invitation"),
-        body=_("%(agent)s can now act for the firm until %(until)s.", agent=display, until=inv.valid_until.isoformat()),
+        body=_("%(agent)s can now act for the firm until %(until)s.", agent=display, until=day(inv.valid_until)),
     )
     return agent
 

@@ -8,6 +8,7 @@ from datetime import date
 
 from flask_babel import gettext as _
 
+from portal.i18n import day
 from portal.localtime import today as local_today
 
 ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
@@ -105,9 +106,7 @@ def validate_resident_id(value: str, today: date | None = None) -> str:
             _("The birth date %(date)s in the identity number is not a real date.", date=v[6:14])
         ) from None
     if born.year < 1900 or born > (today or local_today()):
-        raise InvalidIdentifier(
-            _("The birth date %(date)s in the identity number is out of range.", date=born.isoformat())
-        )
+        raise InvalidIdentifier(_("The birth date %(date)s in the identity number is out of range.", date=day(born)))
     expected = resident_id_check(v[:17])
     if v[17] != expected:
         raise InvalidIdentifier(

@@ -83,9 +83,7 @@ def apply(
     if start is None:
         raise Refusal(N_("Credit repair applies only to administrative penalties."))
     if today < start:
-        raise Refusal(
-            N_("Repair may be asked from %(day)s, when the minimum publicity period has passed."), day=start.isoformat()
-        )
+        raise Refusal(N_("Repair may be asked from %(day)s, when the minimum publicity period has passed."), day=start)
     if commitment is None or not commitment.data:
         raise ev.EvidenceRejected(N_("Attach the signed commitment letter."))
     if not [p for p in proof if p.data]:

@@ -49,3 +49,22 @@ def test_a_query_notice_follows_the_language_the_reader_signed_in_with(app, worl
     with app.app_context():
         messages, _total = notifications.inbox(session(), vault(), session().get(User, world.user_a.id))
     assert [m.title for m in messages] == [f"{name_en} was refused your credit report"]
+
+
+def test_the_invitation_e_mail_writes_its_date_as_chinese_text_does(app, world, sign_in):
+    """Found by a walk: the invitation said `2027-01-31` inside Chinese text."""
+    from datetime import timedelta
+
+    from babel.dates import format_date
+
+    from portal.localtime import today as portal_today
+    from tests.accounts.helpers import outbox
+    from tests.accounts.test_delegation import invite
+
+    rep = sign_in(app.test_client(), world.rep_f)
+    rep.set_cookie("lang", "zh_CN")
+    until = portal_today() + timedelta(days=90)
+    assert invite(rep, world.firm_f.id, email="agent.zh@test.example", until=until).status_code == 302
+    (mail,) = outbox(app, "agent.zh@test.example")
+    assert until.isoformat() not in mail.body
+    assert format_date(until, "medium", locale="zh_CN") in mail.body
