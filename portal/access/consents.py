@@ -13,9 +13,10 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from flask import has_request_context
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,9 +24,11 @@ from portal.access.models import Consent, ConsentKind
 from portal.accounts.models import User
 from portal.audit.events import record_event
 from portal.audit.models import EventKind
+from portal.audit.names import PURPOSE_NAMES
 from portal.audit.purposes import Purpose
 from portal.crypto import Vault
 from portal.db import new_id, utcnow
+from portal.i18n import N_, Refusal, local_name
 from portal.institutions.models import Institution
 from portal.localtime import today as local_today
 from portal.records.models import CreditRecord, RecordStatus, RecordVersion, Subject
@@ -43,13 +46,25 @@ MAX_VALIDITY_YEARS = 1
 OPEN_STATUSES = (RecordStatus.ACTIVE, RecordStatus.OVERDUE)
 
 
-class ConsentError(ValueError):
+class ConsentError(Refusal):
     """A grant or registration that breaks a rule; `field` names the input
-    at fault (purpose, valid_until, document_sha256, scope)."""
+    at fault (purpose, valid_until, document_sha256, scope). `str()` is
+    English for the API; `translated()` names the purpose and the
+    institution in the reader's words for pages."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+    def __init__(self, field: str, message: str, institution: Institution | None = None, **params: Any) -> None:
+        if institution is not None:
+            params["institution"] = institution.name_en
+        super().__init__(message, **params)
+        self.field, self.institution = field, institution
+
+    def translated(self) -> str:
+        params = dict(self.params)
+        if "purpose" in params:
+            params["purpose"] = str(PURPOSE_NAMES.get(params["purpose"], params["purpose"]))
+        if self.institution is not None:
+            params["institution"] = local_name(self.institution)
+        return gettext(self.message, **params)
 
 
 # -- granting, revoking, registering ------------------------------------------------
@@ -63,15 +78,24 @@ def _check(institution: Institution, purpose: str, valid_until: date, today: dat
     try:
         chosen = Purpose(purpose)
     except ValueError:
-        raise ConsentError("purpose", f"{purpose!r} is not a purpose.") from None
+        raise ConsentError("purpose", N_("Choose one of the purposes offered.")) from None
     if chosen not in CONSENTABLE:
-        raise ConsentError("purpose", f"{chosen.value} rests on a contract or the law, not on a consent.")
+        raise ConsentError(
+            "purpose",
+            N_("A query for %(purpose)s rests on a contract or the law, not on a consent."),
+            purpose=chosen.value,
+        )
     if chosen.value not in institution.allowed_purposes:
-        raise ConsentError("purpose", f"{institution.name_en} may not query for {chosen.value}.")
+        raise ConsentError(
+            "purpose",
+            N_("%(institution)s may not query for %(purpose)s."),
+            institution=institution,
+            purpose=chosen.value,
+        )
     if valid_until < today:
-        raise ConsentError("valid_until", "The end date is in the past.")
+        raise ConsentError("valid_until", N_("The end date is in the past."))
     if valid_until > add_years(today, MAX_VALIDITY_YEARS):
-        raise ConsentError("valid_until", f"An authority lasts at most {MAX_VALIDITY_YEARS} year.")
+        raise ConsentError("valid_until", N_("An authority lasts at most %(num)d year."), num=MAX_VALIDITY_YEARS)
     return chosen
 
 
@@ -154,9 +178,9 @@ def register_written(
     the subject, who may revoke it like any grant."""
     chosen = _check(institution, purpose, valid_until, today or local_today())
     if len(document_sha256) != 32:
-        raise ConsentError("document_sha256", "A SHA-256 hash is 32 bytes.")
+        raise ConsentError("document_sha256", N_("A SHA-256 hash is 32 bytes."))
     if not scope_text.strip():
-        raise ConsentError("scope", "Describe what the signed authorisation covers.")
+        raise ConsentError("scope", N_("Describe what the signed authorisation covers."))
     consent = Consent(
         id=new_id(),
         subject_id=subject.id,
