@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Enum, Insert, MetaData, Table, create_engine, event
+from sqlalchemy import BigInteger, DateTime, Enum, Insert, Integer, MetaData, Table, create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -48,6 +48,12 @@ class UTCDateTime(TypeDecorator):
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value
+
+
+# A position or size in the transparency log: 64-bit (a registry appends
+# billions of leaves; 32 bits run out within a year). SQLite's INTEGER is 64
+# bits already, and its primary keys must be spelt INTEGER.
+LOG_INDEX = BigInteger().with_variant(Integer, "sqlite")
 
 
 def str_enum(cls: type[enum.Enum], length: int = 32) -> Enum:

@@ -13,7 +13,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.db import Base, new_id, str_enum, utcnow
+from portal.db import LOG_INDEX, Base, new_id, str_enum, utcnow
 
 
 class EventKind(StrEnum):
@@ -75,7 +75,7 @@ class AccessEvent(Base):
     # to its content).
     detail_ct: Mapped[bytes] = mapped_column(LargeBinary)
     # Its leaf in the transparency log, appended in the same transaction.
-    log_index: Mapped[int | None] = mapped_column(unique=True)
+    log_index: Mapped[int | None] = mapped_column(LOG_INDEX, unique=True)
 
 
 class EventCursor(Base):

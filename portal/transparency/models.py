@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.db import Base, utcnow
+from portal.db import LOG_INDEX, Base, utcnow
 
 
 class LogQueue(Base):
@@ -37,13 +37,13 @@ class LogHead(Base):
     __tablename__ = "log_head"
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    size: Mapped[int] = mapped_column(default=0)
+    size: Mapped[int] = mapped_column(LOG_INDEX, default=0)
 
 
 class LogLeaf(Base):
     __tablename__ = "log_leaves"
 
-    index: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(LOG_INDEX, primary_key=True, autoincrement=False)
     # SHA-256(0x00 || d), d = SHA-256(salt || canonical JSON of the event).
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     # d itself, the entry the tiles API serves (a commitment: no personal
@@ -60,7 +60,7 @@ class LogNode(Base):
     __tablename__ = "log_nodes"
 
     level: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    index: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(LOG_INDEX, primary_key=True, autoincrement=False)
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
@@ -69,7 +69,7 @@ class Checkpoint(Base):
 
     __tablename__ = "checkpoints"
 
-    size: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(LOG_INDEX, primary_key=True, autoincrement=False)
     root: Mapped[bytes] = mapped_column(LargeBinary(32))
     note: Mapped[str] = mapped_column(Text)
     key_name: Mapped[str] = mapped_column(String(100))
@@ -83,7 +83,7 @@ class Cosignature(Base):
     __tablename__ = "checkpoint_cosignatures"
 
     size: Mapped[int] = mapped_column(
-        ForeignKey("checkpoints.size", ondelete="CASCADE"), primary_key=True, autoincrement=False
+        LOG_INDEX, ForeignKey("checkpoints.size", ondelete="CASCADE"), primary_key=True, autoincrement=False
     )
     witness: Mapped[str] = mapped_column(String(100), primary_key=True)
     # The key it was made with: a witness whose key changes under the same
