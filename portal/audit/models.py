@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -137,4 +138,4 @@ class OperatorAct(Base):
     action: Mapped[str] = mapped_column(String(40))
     target_kind: Mapped[str] = mapped_column(String(24))  # institution, api_key, user, proposal, keys
     target: Mapped[str] = mapped_column(String(64))  # an institution code, a key id, a user's id
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
