@@ -1,16 +1,19 @@
 """`portal apikeys ...`: issue, list, revoke and rotate institutions' API
-keys. Each command is one unit of work, committed at its end. A token is
-printed once and never again: only its hash is kept."""
+keys, through the services the operator console uses. Each command is one
+unit of work, committed at its end, with its row of the operators' journal
+(channel "cli"). A token is printed once and never again: only its hash is
+kept."""
 
 from __future__ import annotations
 
 import click
 from flask.cli import AppGroup
 
-from portal.api import keys
 from portal.extensions import session
+from portal.institutions import keys
 from portal.institutions.models import ApiScope, Institution
-from portal.institutions.services import issue_api_key
+
+CHANNEL = "cli"
 
 apikeys = AppGroup("apikeys", help="Institutions' API keys: issue, list, revoke, rotate.")
 
@@ -38,7 +41,16 @@ def _moment(value) -> str:
 )
 def issue(institution_code: str, scopes: tuple[str, ...]) -> None:
     """Issue a key and print its token (shown this once)."""
-    token = issue_api_key(session(), _institution(institution_code), [ApiScope(s) for s in sorted(set(scopes))])
+    try:
+        _key, token = keys.issue_key(
+            session(),
+            _institution(institution_code),
+            [ApiScope(s) for s in sorted(set(scopes))],
+            actor_id=None,
+            channel=CHANNEL,
+        )
+    except keys.UselessScope as exc:
+        raise click.ClickException(str(exc)) from None
     session().commit()
     click.echo(token)
     click.echo("Store this token now: it is not shown again.", err=True)
@@ -61,7 +73,7 @@ def list_keys(institution_code: str) -> None:
 def revoke(key_id: str) -> None:
     """Revoke a key: refused from the next request on."""
     try:
-        key = keys.revoke_key(session(), key_id)
+        key = keys.revoke_key(session(), key_id, actor_id=None, channel=CHANNEL)
     except keys.ApiKeyError as exc:
         raise click.ClickException(str(exc)) from None
     session().commit()
@@ -73,7 +85,7 @@ def revoke(key_id: str) -> None:
 def rotate(key_id: str) -> None:
     """Issue a key with the same scopes and revoke this one; print the new token."""
     try:
-        old, token = keys.rotate_key(session(), key_id)
+        old, _new, token = keys.rotate_key(session(), key_id, actor_id=None, channel=CHANNEL)
     except keys.ApiKeyError as exc:
         raise click.ClickException(str(exc)) from None
     session().commit()

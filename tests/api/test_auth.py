@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from portal.api.keys import revoke_key
+from portal.institutions.keys import revoke_key
 from portal.institutions.models import ApiKey
 
 from .conftest import bearer, counts, db, furnish_body, is_problem
@@ -83,7 +83,7 @@ def test_unknown_key_and_wrong_secret_are_401_alike(app, api):
 def test_revoked_key_is_401_and_other_keys_still_work(app, api):
     token = api.tokens["bank"]
     with db(app) as (s, _v):
-        revoke_key(s, token[3:19])
+        revoke_key(s, token[3:19], actor_id=None, channel="cli")
     before = counts(app)
     response = app.test_client().post("/api/v1/records", json=furnish_body(), headers=bearer(token))
     assert "revoked" in is_problem(response, 401)["detail"]
