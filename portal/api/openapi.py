@@ -90,12 +90,19 @@ def _paths(app: Flask) -> dict[str, Any]:
                 "description": "A subject not on file is created with the name given. Validation is strict and "
                 "complete before anything is written. A record that a dispute decision deleted is "
                 "furnished again only with certify_accurate: true (otherwise a 409 of type "
-                "record-deleted); the subject is told.",
+                "record-deleted); the subject is told. The registry's operator may limit the record "
+                "categories your institution furnishes: a record of another category is a 403 of type "
+                "category-not-allowed.",
                 "security": _security(app, "api.furnish_record"),
                 "requestBody": {"required": True, "content": _json("FurnishRequest")},
                 "responses": {
                     "201": {"description": "Furnished.", "content": _json("Furnished")},
-                    **_problems("400", "401", "403", "409", "413", "415", "422", "429"),
+                    "403": _problem(
+                        "The key lacks the furnish scope (type insufficient-scope), or your institution may not "
+                        "furnish records of this category (type category-not-allowed, the category in category "
+                        "and in errors[].pointer /record/category); nothing is written."
+                    ),
+                    **_problems("400", "401", "409", "413", "415", "422", "429"),
                 },
             }
         },

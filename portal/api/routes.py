@@ -51,6 +51,19 @@ def furnish_record():
     data = schemas.parse_furnish(read_json(), local_today())
     try:
         done = services.furnish_record(session(), vault(), g.institution, g.api_key, data)
+    except services.CategoryNotAllowed as exc:
+        detail = (
+            f"Your institution may not furnish records of the category {exc.category}. The registry's operator "
+            "sets the categories each institution may furnish; ask them if you need this one."
+        )
+        raise ApiProblem(
+            403,
+            "Category not allowed",
+            detail,
+            type_="category-not-allowed",
+            category=exc.category,
+            errors=[{"pointer": "/record/category", "detail": detail}],
+        ) from None
     except services.Conflict as exc:
         raise ApiProblem(
             409,

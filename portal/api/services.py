@@ -57,6 +57,15 @@ class Conflict(ValueError):
     """The request clashes with what is on file (a 409)."""
 
 
+class CategoryNotAllowed(PermissionError):
+    """A record of a category the operator has not allowed this institution
+    to furnish (a 403)."""
+
+    def __init__(self, category: str) -> None:
+        super().__init__(category)
+        self.category = category
+
+
 # -- furnishing --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Furnished:
@@ -73,7 +82,12 @@ def furnish_record(
     subject or category is a Conflict, and a record a dispute decision
     deleted is RecordDeleted unless the furnisher certifies its accuracy:
     both found before anything is written. A record furnished again on
-    such a certification is told to the subject."""
+    such a certification is told to the subject. A category the operator
+    did not allow it is CategoryNotAllowed, before anything is read: its
+    allowed categories came with its API key."""
+    category = data.record.category.value
+    if institution.allowed_categories is not None and category not in institution.allowed_categories:
+        raise CategoryNotAllowed(category)
     ref = data.subject
     subject = find_subject(session, vault, ref.kind, ref.identifier)
     existing = furnished_record(session, vault, institution, data.record)
