@@ -23,6 +23,7 @@ from sqlalchemy.exc import OperationalError
 from portal import config, create_app, worker
 from portal.access.notify import tell_of_queries
 from portal.accounts.cli import users
+from portal.admin.cli import institutions_cli
 from portal.admin.staff_cli import staff_cli
 from portal.api.cli import apikeys
 from portal.audit.cli import audit, init_log_key
@@ -369,6 +370,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(compliance)
     app.cli.add_command(staff_cli)
+    app.cli.add_command(institutions_cli)
 
 
 def main() -> None:
