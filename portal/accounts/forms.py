@@ -85,6 +85,61 @@ class ActivateForm(NewPasswordMixin, Form):
     submit = SubmitField(_l("Create my account"))
 
 
+class AskQuestionsForm(Form):
+    kind = RadioField(
+        _l("Who are you registering for?"), choices=KIND_CHOICES, default="person", validators=[_required()]
+    )
+    identifier = StringField(
+        _l("Identity number or credit code"),
+        validators=[_required(), Length(max=40)],
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
+    )
+    name = StringField(
+        _l("Name as on file (person or firm)"),
+        validators=[_required(), Length(max=100)],
+        render_kw={"autocomplete": "name"},
+    )
+    submit = SubmitField(_l("Show me the questions"))
+
+
+def _choose():
+    return DataRequired(message=_l("Choose an answer."))
+
+
+class QuestionsForm(Form):
+    """Four questions whose wording and options the page sets (`ask`); an
+    answer is an option's place, so nothing in the page marks the right one."""
+
+    q0 = RadioField(validators=[_choose()], choices=[])
+    q1 = RadioField(validators=[_choose()], choices=[])
+    q2 = RadioField(validators=[_choose()], choices=[])
+    q3 = RadioField(validators=[_choose()], choices=[])
+    submit = SubmitField(_l("Check my answers"))
+
+    def ask(self, questions: list[tuple[str, list[str]]]) -> None:
+        for field, (text, options) in zip(self.questions(), questions, strict=True):
+            field.label.text = text
+            field.choices = [(str(i), label) for i, label in enumerate(options)]
+
+    def questions(self) -> list[RadioField]:
+        return [self.q0, self.q1, self.q2, self.q3]
+
+    def chosen(self) -> list[int]:
+        return [int(field.data) for field in self.questions()]
+
+
+class OpenAccountForm(NewPasswordMixin, Form):
+    display_name = StringField(
+        _l("Your name"), validators=[_required(), Length(max=100)], render_kw={"autocomplete": "name"}
+    )
+    email = EmailField(
+        _l("E-mail address (your sign-in)"),
+        validators=[_required(), Email(message=_l("Enter a valid e-mail address.")), Length(max=254)],
+        render_kw={"autocomplete": "email"},
+    )
+    submit = SubmitField(_l("Create my account"))
+
+
 class LoginForm(Form):
     email = EmailField(
         _l("E-mail address"), validators=[_required(), Length(max=254)], render_kw={"autocomplete": "username"}

@@ -1,6 +1,9 @@
 """Registering proves control of a subject, not knowledge of its
-identifier: a one-time code goes to the contact on file. Every failure looks
-the same from outside, so the form reveals nothing about who is on file."""
+identifier: a one-time code goes to the contact on file, or, for a subject
+with no contact to send it to, questions about its own records are
+answered (`knowledge`). Both ways are always offered, and every failure
+looks the same from outside, so the forms reveal nothing about who is on
+file, nor whether a contact is."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import CursorResult, case, func, select, update
 from sqlalchemy.orm import Session
 
+from portal.accounts import knowledge
 from portal.accounts.models import ActivationCode, CodePurpose, RegistrationRequest, Role, User
 from portal.accounts.services import AccountExists, check_password_policy, create_user, find_user
 from portal.audit.events import record_event
@@ -36,6 +40,10 @@ ROLE_FOR = {SubjectKind.PERSON: Role.PERSON, SubjectKind.FIRM: Role.FIRM_REPRESE
 
 class ActivationFailed(ValueError):
     """Wrong, expired, used up, or no such subject: one message for all."""
+
+
+class FileHasAccount(ValueError):
+    """The subject proved who it is, and already has an account."""
 
 
 def _norm(name: str) -> str:
@@ -161,8 +169,14 @@ def ask_for_code(session: Session, vault: Vault, kind: SubjectKind, identifier: 
 def send_codes(session: Session, vault: Vault, limit: int = 100) -> int:
     """Answer queued requests (the worker's job): a code to the subject's
     contact on file when the identifier and name match, a notice when an
-    account exists already, nothing otherwise. Returns how many were taken.
-    Flushes, never commits; several workers take different requests."""
+    account exists already, nothing otherwise; and prepare the sets of
+    questions asked for, and log the attempts (`prepare_questions`).
+    Returns how many were taken. Flushes, never commits; several workers
+    take different requests."""
+    return _send_codes(session, vault, limit) + prepare_questions(session, vault, limit)
+
+
+def _send_codes(session: Session, vault: Vault, limit: int) -> int:
     taken = select(RegistrationRequest).order_by(RegistrationRequest.requested_at).limit(limit)
     if session.get_bind().dialect.name != "sqlite":
         taken = taken.with_for_update(skip_locked=True)
@@ -232,12 +246,24 @@ def activate(
         raise AccountExists(_("This e-mail address is already used by an account."))
     if not use_code(session, live):  # another request used it a moment ago
         raise ActivationFailed
+    return _open_account(session, vault, subject, live.role, email, password, display_name, {"role": live.role.value})
+
+
+def _open_account(
+    session: Session,
+    vault: Vault,
+    subject: Subject,
+    role: Role,
+    email: str,
+    password: str,
+    display_name: str,
+    detail: dict[str, str],
+) -> User:
+    """The account-opening step, once the subject has proved who it is."""
     user = create_user(
-        session, vault, role=live.role, email=email, display_name=display_name, password=password, subject_id=subject.id
+        session, vault, role=role, email=email, display_name=display_name, password=password, subject_id=subject.id
     )
-    record_event(
-        session, vault, subject, EventKind.REGISTRATION, actor_user_id=user.id, detail={"role": live.role.value}
-    )
+    record_event(session, vault, subject, EventKind.REGISTRATION, actor_user_id=user.id, detail=detail)
     notify(
         session,
         vault,
@@ -247,4 +273,83 @@ def activate(
         title=_("Welcome to the credit subject portal"),
         body=_("Your account is ready. You can now see your credit report, who accessed it, and ask for corrections."),
     )
+    return user
+
+
+# -- identity by knowledge ------------------------------------------------------------
+def ask_questions(session: Session, vault: Vault, kind: SubjectKind, identifier: str, name: str, address: str) -> str:
+    """Ask for a set of questions about the file of `identifier` and `name`;
+    returns the token the browser keeps. The same statements whoever is on
+    file (the worker looks up the subject). Raises InvalidIdentifier for a
+    malformed identifier, knowledge.Locked after too many failed sets."""
+    identifier = validate_identifier(kind, identifier)
+    return knowledge.ask(
+        session,
+        vault,
+        kind.value,
+        identifier_index(vault, kind, identifier),
+        vault.blind_index(NAME_INDEX, _norm(name)),
+        address,
+    )
+
+
+def prepare_questions(session: Session, vault: Vault, limit: int = 100) -> int:
+    """The worker's part: give asked sets their questions (from the records
+    when the identifier and name match a file), write the access event of
+    answered and expired ones, forget old ones. Returns how many it took."""
+    taken = (
+        select(knowledge.KnowledgeChallenge)
+        .where(knowledge.KnowledgeChallenge.prepared_at.is_(None))
+        .order_by(knowledge.KnowledgeChallenge.requested_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name != "sqlite":
+        taken = taken.with_for_update(skip_locked=True)
+    rows = session.scalars(taken).all()
+    pool = knowledge.institution_pool(session) if rows else []
+    for row in rows:
+        subject = session.scalar(select(Subject).where(Subject.identifier_bidx == row.identifier_bidx))
+        if subject is not None and (subject.kind.value != row.kind or subject.shredded_at is not None):
+            subject = None
+        genuine = subject is not None and hmac.compare_digest(
+            vault.blind_index(NAME_INDEX, _norm(view_subject(session, vault, subject).name)), row.name_bidx
+        )
+        knowledge.prepare(session, vault, row, subject, genuine, pool)
+    session.flush()
+    return len(rows) + knowledge.journal(session, vault, limit) + knowledge.forget(session)
+
+
+def open_account_by_knowledge(
+    session: Session, vault: Vault, token: str | None, *, email: str, password: str, display_name: str
+) -> User:
+    """Open the account of the subject whose questions this browser passed
+    (the same step as with a code). The contact on file, if any, is told:
+    knowing records is a weaker proof than holding the contact."""
+    row = knowledge.passed_challenge(session, token)
+    if row is None:
+        raise ActivationFailed
+    subject = session.get_one(Subject, row.subject_id)
+    role = ROLE_FOR[subject.kind]
+    check_password_policy(password, email, view_subject(session, vault, subject).identifier)
+    if session.scalar(select(User.id).where(User.subject_id == subject.id, User.role == role)) is not None:
+        raise FileHasAccount
+    if find_user(session, vault, email) is not None:
+        raise AccountExists(_("This e-mail address is already used by an account."))
+    if not knowledge.use(session, row):
+        raise ActivationFailed
+    user = _open_account(
+        session, vault, subject, role, email, password, display_name, {"role": role.value, "proof": "questions"}
+    )
+    if subject.contact_email_ct is not None:
+        notify(
+            session,
+            vault,
+            key_id=subject.data_key_id,
+            email=vault.cipher(session, subject.data_key_id).open_field(subject, "contact_email"),
+            title=_("An account was opened for your credit file"),
+            body=_(
+                "Someone answered questions about the records on your credit file and opened an account for it. "
+                "If this was not you, contact us at once: the account will be closed."
+            ),
+        )
     return user

@@ -16,14 +16,17 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
 
-from portal.accounts import registration, sessions, two_factor
+from portal.accounts import knowledge, registration, sessions, two_factor
 from portal.accounts.forms import (
     ActivateForm,
+    AskQuestionsForm,
     CodeForm,
     ConfirmForm,
     EmailForm,
     LoginForm,
+    OpenAccountForm,
     PasswordForm,
+    QuestionsForm,
     ReauthForm,
     RegisterForm,
     TotpSetupForm,
@@ -42,7 +45,7 @@ from portal.accounts.services import (
 )
 from portal.accounts.signin import authenticate, forgive, password_stamp, pending_user, register_failure
 from portal.extensions import limiter, session, vault
-from portal.i18n import select_locale
+from portal.i18n import moment, select_locale
 from portal.notifications.services import notify
 from portal.records.identifiers import InvalidIdentifier
 from portal.records.models import SubjectKind
@@ -54,6 +57,8 @@ bp = Blueprint("accounts", __name__)
 HOMES = {Role.OFFICER: "officer.queue", Role.SUPERVISOR: "officer.queue", Role.ADMINISTRATOR: "admin.home"}
 PENDING = "pending_2fa"
 PENDING_SECONDS = 300
+QUESTIONS = "knowledge"  # the token of this browser's set of questions (the set itself stays on the server)
+PREPARING_REFRESH = 2  # seconds, while the worker prepares the questions
 
 
 # -- helpers ---------------------------------------------------------------
@@ -167,6 +172,102 @@ def activate():
             flash(_("Your account is ready. Please sign in."), "success")
             return redirect(url_for("accounts.login"))
     return render_template("accounts/activate.html", form=form)
+
+
+def _locked(form: AskQuestionsForm, until) -> tuple[str, int]:
+    form.form_errors.append(
+        _(
+            "There were too many attempts for this credit file or from your connection. "
+            "You can try again after %(when)s, or ask for an activation code instead.",
+            when=moment(until),
+        )
+    )
+    return render_template("accounts/register_questions.html", form=form), 429
+
+
+@bp.route("/register/questions", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+def ask_questions():
+    form = AskQuestionsForm()
+    if form.validate_on_submit():
+        try:
+            cookie[QUESTIONS] = registration.ask_questions(
+                session(),
+                vault(),
+                SubjectKind(form.kind.data),
+                form.identifier.data,
+                form.name.data,
+                get_remote_address(),
+            )
+        except InvalidIdentifier as exc:
+            form.identifier.errors.append(str(exc))
+        except knowledge.Locked as exc:
+            return _locked(form, exc.until)
+        else:
+            return redirect(url_for("accounts.answer_questions"))
+    return render_template("accounts/register_questions.html", form=form)
+
+
+@bp.route("/register/questions/answer", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+def answer_questions():
+    row = knowledge.challenge(session(), cookie.get(QUESTIONS))
+    if row is not None and row.prepared_at is None:  # the worker has not prepared them yet
+        response = current_app.make_response(render_template("accounts/register_preparing.html"))
+        response.headers["Refresh"] = str(PREPARING_REFRESH)
+        return response
+    if row is not None and row.passed:
+        return redirect(url_for("accounts.open_account"))
+    if row is None or not knowledge.is_open(row):
+        flash(_("These questions have expired or were answered already. Ask for them again."), "error")
+        return redirect(url_for("accounts.ask_questions"))
+    form = QuestionsForm()
+    form.ask(knowledge.shown(session(), row))
+    if form.validate_on_submit():
+        try:
+            passed = knowledge.answer(session(), vault(), row, form.chosen(), get_remote_address())
+        except knowledge.Locked as exc:
+            return _locked(AskQuestionsForm(formdata=None), exc.until)
+        except LookupError:
+            return redirect(url_for("accounts.answer_questions"))
+        if passed:
+            return redirect(url_for("accounts.open_account"))
+        return render_template("accounts/register_failed.html")
+    return render_template("accounts/register_answer.html", form=form)
+
+
+@bp.route("/register/questions/account", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def open_account():
+    if knowledge.passed_challenge(session(), cookie.get(QUESTIONS)) is None:
+        flash(_("Answer the questions about your records first."), "error")
+        return redirect(url_for("accounts.ask_questions"))
+    form = OpenAccountForm()
+    if form.validate_on_submit():
+        try:
+            registration.open_account_by_knowledge(
+                session(),
+                vault(),
+                cookie.get(QUESTIONS),
+                email=form.email.data,
+                password=form.password.data,
+                display_name=form.display_name.data,
+            )
+        except WeakPassword as exc:
+            form.password.errors.append(str(exc))
+        except AccountExists:
+            form.email.errors.append(_("This e-mail address is already used by an account."))
+        except registration.FileHasAccount:
+            form.form_errors.append(
+                _("This credit file already has an account. Sign in, or reset the password if you forgot it.")
+            )
+        except registration.ActivationFailed:
+            return redirect(url_for("accounts.ask_questions"))
+        else:
+            cookie.pop(QUESTIONS, None)
+            flash(_("Your account is ready. Please sign in."), "success")
+            return redirect(url_for("accounts.login"))
+    return render_template("accounts/register_account.html", form=form)
 
 
 # -- sign in and out --------------------------------------------------------
