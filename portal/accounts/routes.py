@@ -10,7 +10,6 @@ from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask import session as cookie
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
@@ -69,7 +68,7 @@ def home_of(user: User) -> str:
 
 def sign_in(user: User, next_url: str | None):
     cookie.clear()  # a new session at every sign-in
-    user.locale = str(get_locale())  # messages sent to them later (e-mails, alerts) are in this language
+    user.locale = select_locale()  # messages sent to them later (e-mails, alerts) are in this language
     forgive(session(), vault(), user, get_remote_address())
     login_user(sessions.start(session(), user))
     return redirect(safe_next(next_url, home_of(user)))
