@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 from portal.access import models as _access  # noqa: F401
+from portal.accounts import knowledge as _knowledge  # noqa: F401  # its model lives beside the rules
 from portal.accounts import models as _accounts  # noqa: F401
 from portal.admin import models as _admin  # noqa: F401
 from portal.audit import models as _audit  # noqa: F401
