@@ -18,7 +18,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -37,6 +37,9 @@ from portal.transparency.notes import NoteError, Signer, verify_note
 from portal.transparency.witnessed import cosigned_note, witnessed_checkpoint
 
 SALT_KEY = "_salt"
+# The detail of an event past its retention: sealed like any detail (so only
+# the key's holder can mark an event shredded), with no salt and nothing else.
+SHREDDED_KEY = "_shredded"
 SALT_BYTES = 32
 BUNDLE_FORMAT = "portal-event-proof/1"
 STREAM_BATCH = 2000  # events read per round trip by the audit
@@ -136,7 +139,16 @@ class EventView:
 
 def open_detail(cipher: Cipher, event: AccessEvent) -> tuple[dict[str, Any], str | None]:
     detail = json.loads(cipher.open(AccessEvent.__tablename__, "detail", event.id, event.detail_ct).decode())
+    if SHREDDED_KEY in detail:
+        return {}, None
     return detail, detail.pop(SALT_KEY, None)
+
+
+def shred_detail(cipher: Cipher, event: AccessEvent, on: date) -> None:
+    """Past its retention, the event's detail and the salt that ties it to
+    its leaf are overwritten: the row (kind, time, who) and its leaf stay, so
+    the log still verifies; what was seen is no longer held."""
+    cipher.seal_field(event, "detail", json.dumps({SHREDDED_KEY: on.isoformat()}))
 
 
 def recent_events(session: Session, vault: Vault, subject: KeyedSubject, limit: int = 10) -> list[EventView]:
@@ -307,7 +319,8 @@ def audit_events(session: Session, vault: Vault, leaves: bytes, progress: Callab
     and each event of a subject not shredded still hashes to its leaf: an
     event rewritten, deleted or moved in the database is named. `leaves` is
     the concatenated leaf hashes (checked against the tree before). Returns
-    how many events were recomputed (shredded subjects cannot be).
+    how many events were recomputed (those of shredded subjects, and
+    details shredded past their retention, cannot be).
     `progress` is told how many events were read, a batch at a time.
 
     Goes on to the end after a bad event: raises one AuditFailure whose
@@ -346,6 +359,8 @@ def audit_events(session: Session, vault: Vault, leaves: bytes, progress: Callab
             problems.add(AuditFailure(f"event {event.id} (leaf {index}): {opened}", index))
             continue
         detail, salt = opened
+        if salt is None and SHREDDED_KEY in detail:  # shredded past its retention: nothing left to recompute
+            continue
         if (
             salt is None
             or merkle.leaf_hash(leaf_data(salt, event_document(event, detail))) != leaves[index * 32 : (index + 1) * 32]

@@ -42,6 +42,11 @@ class EventKind(StrEnum):
     CORRECTION_NOTICE = "correction_notice"  # a recipient of a changed record was sent a notice
     ACCOUNT_RECOVERED = "account_recovered"  # a password was reset through an e-mailed link
     SECOND_FACTOR_RESET = "second_factor_reset"  # a lost second factor turned off with a code to the contact on file
+    RECORD_REMOVED = "record_removed"  # negative information past its retention: its content shredded
+    ACCOUNT_CLOSED = "account_closed"  # the subject closed their login: its e-mail and name shredded
+    ERASURE_REQUESTED = "erasure_requested"  # the subject asked for their file to be erased
+    ERASURE_VIEWED = "erasure_viewed"  # an officer opened the subject's erasure request
+    ERASURE_DECIDED = "erasure_decided"  # accepted (served: the file is then shredded) or refused
 
 
 class Outcome(StrEnum):

@@ -34,13 +34,23 @@ EVENT_NAMES = {
     EventKind.CORRECTION_NOTICE: _l("Correction notice sent to a recipient"),
     EventKind.ACCOUNT_RECOVERED: _l("Password reset by e-mail"),
     EventKind.SECOND_FACTOR_RESET: _l("Two-step sign-in turned off with a code sent to the contact on file"),
+    EventKind.RECORD_REMOVED: _l("Record removed: its five years ended"),
+    EventKind.ACCOUNT_CLOSED: _l("Account closed"),
+    EventKind.ERASURE_REQUESTED: _l("Erasure of the file requested"),
+    EventKind.ERASURE_VIEWED: _l("Erasure request opened by an officer"),
+    EventKind.ERASURE_DECIDED: _l("Erasure request decided"),
 }
 STAFF_ROLES = {
     "officer": _l("compliance officer"),
     "supervisor": _l("supervisor"),
     "administrator": _l("administrator"),
 }
-CHANNEL_ACTORS = {"web": _l("You, on the portal"), "api": _l("An institution"), "staff": _l("Portal staff")}
+CHANNEL_ACTORS = {
+    "web": _l("You, on the portal"),
+    "api": _l("An institution"),
+    "staff": _l("Portal staff"),
+    "system": _l("The portal, by the retention rules"),
+}
 
 # Keyed by str: purposes stored on events are looked up as plain strings.
 PURPOSE_NAMES: dict[str, LazyString] = {
