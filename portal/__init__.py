@@ -184,6 +184,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.audit.log_routes import bp as transparency
     from portal.audit.log_routes import tiles, witness_policy
     from portal.compliance.alert_routes import bp as alerts
+    from portal.compliance.erasure_routes import bp as erasure  # erasure requests, and closing an account
     from portal.compliance.oversight_routes import bp as oversight
     from portal.compliance.routes import bp as officer
     from portal.compliance.statistics_routes import bp as statistics
@@ -208,6 +209,7 @@ def register_blueprints(app: Flask) -> None:
         alerts,
         oversight,
         supervision,
+        erasure,
         admin,
         admin_institutions,
         admin_staff,

@@ -62,6 +62,11 @@ DEFAULTS: dict[str, Any] = {
     # /metrics answers loopback addresses, and anyone sending "Authorization: Bearer <this>" when set.
     "METRICS_TOKEN": None,
     "LOG_FORMAT": "json",  # or text: one JSON object per log line, or plain lines
+    # Access events' details (what was seen, and what an institution was sent) are shredded this many
+    # years after the event, by `portal worker`; at least 5. The event's row and its leaf stay.
+    "EVENT_DETAIL_RETENTION_YEARS": 5,
+    "RETENTION_NOTICE_DAYS": 90,  # the report counts the days down to a negative record's removal over this many
+    "RECEIPT_DAYS": 30,  # a closure's or erasure's e-mailed receipt is forgotten once sent, or after this many days
 }
 # Where links point when PUBLIC_URL is unset: `portal serve`'s own default
 # address (never a request's Host header).

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from flask import Flask
 
 from portal.access import notify
-from portal.accounts import recovery, registration, signin
+from portal.accounts import closure, recovery, registration, signin
 from portal.admin import proposals
 from portal.api import idempotency
 from portal.audit.integrator import integrate_all
@@ -41,8 +41,10 @@ from portal.audit.witnessing import Witnessing
 from portal.compliance import monitoring
 from portal.config import DEFAULT_PUBLIC_URL
 from portal.disputes import sweeper
+from portal.disputes.messages import tell_subject
 from portal.extensions import session, vault
 from portal.notifications.services import PENDING, Mailer, deliver, deliver_soon
+from portal.records import retention as records_retention
 from portal.site import heartbeats
 
 log = logging.getLogger(__name__)
@@ -155,6 +157,22 @@ def forget_expired(app: Flask) -> int:
         return _guarded("forgetting what has expired", forget)
 
 
+def retention(app: Flask) -> int:
+    """The daily lifecycle: negative records past their five years removed
+    (their subjects told), access events' details past
+    EVENT_DETAIL_RETENTION_YEARS shredded, and the receipts of closures and
+    erasures forgotten once sent (or after RECEIPT_DAYS)."""
+    years, days = app.config["EVENT_DETAIL_RETENTION_YEARS"], float(app.config["RECEIPT_DAYS"])
+    return _drain(
+        app,
+        "retention",
+        lambda: (
+            records_retention.run(session(), vault(), tell_subject, years)
+            + closure.forget_receipts(session(), vault(), days)
+        ),
+    )
+
+
 def rewrap_keys(app: Flask) -> int:
     """After a key-encryption key rotation was approved in the console:
     re-wrap the data keys still under an older version, a batch per
@@ -188,6 +206,7 @@ def jobs(app: Flask) -> list[tuple[str, float, Job]]:
     if Mailer(app.config).enabled:
         out.append(("mail delivery", float(app.config["MAIL_RETRY_SECONDS"]), deliver_mail))
     out.append(("forgetting what has expired", 3600.0, forget_expired))
+    out.append(("retention", 86400.0, retention))
     out.append(("access monitoring", float(app.config["MONITORING_SECONDS"]), monitor))
     out.append(("key re-wrapping", 10.0, rewrap_keys))
     # Among the other jobs, so a worker stuck in one goes stale.

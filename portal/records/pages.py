@@ -12,6 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from flask import current_app, has_app_context
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
@@ -20,9 +21,12 @@ from portal.i18n import lazy as _l
 from portal.institutions.models import Institution
 from portal.localtime import today as local_today
 from portal.records.models import Category, CreditRecord, RecordStatus, RecordVersion, Subject, SubjectKind
-from portal.records.services import RecordInput, SubjectView, expiry_date, open_payload
+from portal.records.services import RecordInput, SubjectView, expiry_date, is_removed, open_payload
 
 REPORT_PAGE_SIZE = 20  # records per page of the subject's report
+# The report counts the days down to a negative record's removal over this
+# many days before it (setting RETENTION_NOTICE_DAYS).
+RETENTION_NOTICE_DAYS = 90
 # The report's order, everywhere records are listed: by category as the
 # report groups them, newest first.
 REPORT_ORDER = (
@@ -152,6 +156,7 @@ class VersionView:
     currency: str
     fields: list[Field]
     payload: dict[str, Any]
+    removed: bool = False  # past its retention: the content was shredded, the bare fact stays
 
     @property
     def status_label(self) -> str:
@@ -161,6 +166,25 @@ class VersionView:
     def ongoing(self) -> bool:
         """Negative and not ended: it stays until five years after it ends."""
         return self.is_negative and self.ended_on is None
+
+    @property
+    def removal_in_days(self) -> int | None:
+        """Days until negative information leaves the file (0: today, or
+        overdue for the daily job), within the notice period; None outside
+        it, and for what is not negative, goes on or is removed already."""
+        if self.removed or not self.is_negative or self.expires_on is None:
+            return None
+        days = (self.expires_on - local_today()).days
+        return max(days, 0) if days <= notice_days() else None
+
+
+def notice_days() -> int:
+    """RETENTION_NOTICE_DAYS of the app, or the default outside one."""
+    return (
+        int(current_app.config.get("RETENTION_NOTICE_DAYS", RETENTION_NOTICE_DAYS))
+        if has_app_context()
+        else RETENTION_NOTICE_DAYS
+    )
 
 
 @dataclass(frozen=True)
@@ -183,6 +207,11 @@ class RecordView:
     @property
     def current(self) -> VersionView:
         return self.versions[0]
+
+    @property
+    def removed(self) -> bool:
+        """Left the file past its retention: only the bare fact is held."""
+        return self.current.removed
 
     @property
     def category_label(self) -> str:
@@ -234,6 +263,7 @@ def _version_view(cipher: Cipher, version: RecordVersion) -> VersionView:
         str(payload.get(CURRENCY_KEY) or "CNY"),
         _fields(payload),
         payload,
+        is_removed(version),
     )
 
 

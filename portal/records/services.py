@@ -21,6 +21,10 @@ from portal.records.identifiers import InvalidIdentifier, validate_resident_id, 
 from portal.records.models import Category, CreditRecord, RecordStatus, RecordVersion, Subject, SubjectKind
 
 EXPIRY_YEARS = 5
+# What a version's sealed payload becomes once its record left the file
+# (records.retention): no ciphertext, nothing to open. The version's clear
+# columns (status, negative, dates) stay as the bare fact of what was held.
+REMOVED_PAYLOAD = b"removed"
 IDENTIFIER_INDEX = "subject.identifier.{kind}"  # per kind: some numbers are valid as both
 REFERENCE_INDEX = "record.reference"
 
@@ -344,4 +348,12 @@ def current_version(session: Session, record: CreditRecord) -> RecordVersion:
 
 
 def open_payload(cipher: Cipher, version: RecordVersion) -> dict[str, Any]:
+    """The furnished content; empty once removed past its retention."""
+    if is_removed(version):
+        return {}
     return json.loads(cipher.open_text(version, "payload"))
+
+
+def is_removed(version: RecordVersion) -> bool:
+    """Whether this version's content was shredded past its retention."""
+    return version.payload_ct == REMOVED_PAYLOAD
