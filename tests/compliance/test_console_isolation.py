@@ -18,9 +18,10 @@ from sqlalchemy import func, select
 
 from portal import create_app
 from portal.accounts import two_factor
-from portal.accounts.models import Role
+from portal.accounts.models import Role, User
 from portal.accounts.services import create_user
 from portal.compliance.console import PREFIX
+from portal.compliance.erasure import ErasureGround, file_request
 from portal.compliance.models import Alert
 from portal.db import utcnow
 from portal.extensions import session, vault
@@ -64,8 +65,14 @@ def ids(app, world, staff):
             event_ids=[],
         )
         s.add(alert)
+        erasure_request = file_request(s, v, s.get(User, world.user_a.id), ErasureGround.NOT_NEEDED, "")
         s.commit()
-        values = {"alert_id": alert.id, "institution_id": world.bank.id, "user_id": staff.officer.id}
+        values = {
+            "alert_id": alert.id,
+            "institution_id": world.bank.id,
+            "user_id": staff.officer.id,
+            "request_id": erasure_request.id,
+        }
     users = {
         "person": world.user_a,
         "firm_representative": world.rep_f,
