@@ -92,7 +92,8 @@ def _paths(app: Flask) -> dict[str, Any]:
                 "furnished again only with certify_accurate: true (otherwise a 409 of type "
                 "record-deleted); the subject is told. The registry's operator may limit the record "
                 "categories your institution furnishes: a record of another category is a 403 of type "
-                "category-not-allowed.",
+                "category-not-allowed. Negative information whose five years since ended_on are over "
+                "may not be furnished: a 422 of type past-retention, with the day it left the file in left_on.",
                 "security": _security(app, "api.furnish_record"),
                 "requestBody": {"required": True, "content": _json("FurnishRequest")},
                 "responses": {

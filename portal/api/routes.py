@@ -64,6 +64,19 @@ def furnish_record():
             category=exc.category,
             errors=[{"pointer": "/record/category", "detail": detail}],
         ) from None
+    except services.PastRetention as exc:
+        detail = (
+            f"Negative information leaves the file five years after it ended: this record left it on "
+            f"{exc.left_on.isoformat()} and may not be furnished."
+        )
+        raise ApiProblem(
+            422,
+            "Past retention",
+            detail,
+            type_="past-retention",
+            left_on=exc.left_on.isoformat(),
+            errors=[{"pointer": "/record/ended_on", "detail": detail}],
+        ) from None
     except services.Conflict as exc:
         raise ApiProblem(
             409,

@@ -42,6 +42,7 @@ from portal.localtime import today as local_today
 from portal.records.documents import record_document
 from portal.records.models import CreditRecord, RecordVersion, Subject
 from portal.records.pages import REPORT_ORDER
+from portal.records.retention import past_retention, retention_end
 from portal.records.services import (
     RecordDeleted,
     find_subject,
@@ -66,6 +67,15 @@ class CategoryNotAllowed(PermissionError):
         self.category = category
 
 
+class PastRetention(ValueError):
+    """Negative information whose five years ended before today: it may not
+    be furnished at all (a 422)."""
+
+    def __init__(self, left_on: date) -> None:
+        super().__init__(left_on.isoformat())
+        self.left_on = left_on
+
+
 # -- furnishing --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Furnished:
@@ -83,11 +93,15 @@ def furnish_record(
     deleted is RecordDeleted unless the furnisher certifies its accuracy:
     both found before anything is written. A record furnished again on
     such a certification is told to the subject. A category the operator
-    did not allow it is CategoryNotAllowed, before anything is read: its
-    allowed categories came with its API key."""
+    did not allow it is CategoryNotAllowed, and negative information whose
+    retention already ended is PastRetention, both before anything is read:
+    its allowed categories came with its API key."""
     category = data.record.category.value
     if institution.allowed_categories is not None and category not in institution.allowed_categories:
         raise CategoryNotAllowed(category)
+    record = data.record
+    if record.is_negative and past_retention(record.category, record.ended_on, local_today()):
+        raise PastRetention(retention_end(record.category, record.ended_on) or local_today())
     ref = data.subject
     subject = find_subject(session, vault, ref.kind, ref.identifier)
     existing = furnished_record(session, vault, institution, data.record)
