@@ -39,7 +39,8 @@ class AccessFilterForm(Form):
         ],
     )
     since = DateField(_l("From"), validators=[Optional()])
-    until = DateField(_l("Until"), validators=[Optional()])
+    # Not "Until": that is an authority's "valid until" elsewhere, and translations must differ.
+    until = DateField(_l("Up to and including"), validators=[Optional()])
     submit = SubmitField(_l("Filter"))
 
     def validate_until(self, field):

@@ -1,12 +1,19 @@
 """What the subject sees of who accessed their file: access events with
 filters and pages, each with the institution, purpose, legal basis,
-channel, outcome and what was disclosed. Staff appear by role only."""
+channel, outcome and what was disclosed. Staff appear by role only.
+
+The page has two lists, each paged on its own: what others did (an
+institution's query, what it registered or furnished, an officer opening a
+case or revealing the name), first; and the subject's own activity (their
+views and downloads, the authorities they granted, the lock, their account,
+their disputes' steps), which would otherwise bury the first."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import exists, func, select
@@ -24,6 +31,26 @@ from portal.transparency import log
 
 PAGE_SIZE = 25  # every event is kept and shown: at least the last two years
 MAX_PROOFS = 100  # event ids in one request for proofs (a page has 25)
+
+# Someone other than the subject's side looked at the file or changed it.
+BY_OTHERS = frozenset(
+    {
+        EventKind.INSTITUTION_QUERY,
+        EventKind.AUTHORISATION_REGISTERED,
+        EventKind.RECORD_FURNISHED,
+        EventKind.CASE_VIEWED,
+        EventKind.IDENTITY_REVEALED,
+    }
+)
+# ... and did it without the subject asking for it: "I did not authorise
+# this" is offered on these alone (never on the subject's own grant, nor on
+# their dispute being sent to the furnisher).
+UNASKED = frozenset({EventKind.INSTITUTION_QUERY, EventKind.AUTHORISATION_REGISTERED, EventKind.IDENTITY_REVEALED})
+
+
+class Section(StrEnum):
+    OTHERS = "others"
+    OWN = "own"
 
 
 @dataclass(frozen=True)
@@ -51,6 +78,12 @@ class AccessRow:
     disclosed: bool
     complained: bool  # a complaint from before complaints became disputes
     dispute_id: uuid.UUID | None = None  # the latest dispute of this access
+    actor_user_id: uuid.UUID | None = None
+
+    @property
+    def unasked(self) -> bool:
+        """Someone else acted without the subject asking: it can be disputed as not authorised."""
+        return self.kind in UNASKED
 
 
 @dataclass
@@ -61,8 +94,9 @@ class AccessPage:
     total: int
 
 
-def _conditions(subject: Subject, filters: Filters) -> list:
-    where = [AccessEvent.subject_id == subject.id]
+def _conditions(subject: Subject, filters: Filters, section: Section) -> list:
+    by_others = AccessEvent.kind.in_(sorted(BY_OTHERS))
+    where = [AccessEvent.subject_id == subject.id, by_others if section is Section.OTHERS else ~by_others]
     if filters.institution_id:
         where.append(AccessEvent.institution_id == filters.institution_id)
     if filters.purpose:
@@ -76,8 +110,11 @@ def _conditions(subject: Subject, filters: Filters) -> list:
     return where
 
 
-def access_page(session: Session, vault: Vault, subject: Subject, filters: Filters, page: int) -> AccessPage:
-    where = _conditions(subject, filters)
+def access_page(
+    session: Session, vault: Vault, subject: Subject, filters: Filters, page: int, section: Section = Section.OTHERS
+) -> AccessPage:
+    """One page of one section of the log; LookupError past its last page."""
+    where = _conditions(subject, filters, section)
     total = session.execute(select(func.count()).select_from(AccessEvent).where(*where)).scalar_one()
     pages = max(1, -(-total // PAGE_SIZE))
     if page > pages:
@@ -123,6 +160,7 @@ def access_page(session: Session, vault: Vault, subject: Subject, filters: Filte
                 bool(was_disclosed),
                 bool(was_complained),
                 dispute_id,
+                e.actor_user_id,
             )
         )
     return AccessPage(rows, page, pages, total)

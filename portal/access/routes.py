@@ -23,13 +23,21 @@ from portal.audit.names import EVENT_NAMES, STAFF_ROLES
 from portal.disputes.models import DisputeReason
 from portal.extensions import session, vault
 from portal.i18n import local_name
-from portal.paging import page_number
+from portal.paging import PAGE
 from portal.records.services import view_subject
 
 bp = Blueprint("access", __name__)
 
 
 # -- who accessed my data --------------------------------------------------------
+def _page_of(name: str) -> int:
+    """?page=N (the others' list) or ?own=N (the subject's own activity)."""
+    raw = request.args.get(name, "1")
+    if not PAGE.fullmatch(raw):
+        abort(404)
+    return int(raw)
+
+
 @bp.get("/subjects/<uuid:subject_id>/access")
 @login_required
 def access_log(subject_id: uuid.UUID):
@@ -39,7 +47,8 @@ def access_log(subject_id: uuid.UUID):
     form.institution.choices = [("", _("Any"))] + [(str(i.id), local_name(i)) for i in institutions]
     form.purpose.choices = [("", _("Any"))] + [(p, str(PURPOSE_NAMES.get(p, p))) for p in purposes]
     filters = views.Filters()
-    if request.args and form.validate():
+    filtering = any(v for k, v in request.args.items() if k not in ("page", "own"))
+    if filtering and form.validate():
         filters = views.Filters(
             uuid.UUID(form.institution.data) if form.institution.data else None,
             form.purpose.data or None,
@@ -48,7 +57,8 @@ def access_log(subject_id: uuid.UUID):
             form.until.data,
         )
     try:
-        page = views.access_page(session(), vault(), access.subject, filters, page_number())
+        others = views.access_page(session(), vault(), access.subject, filters, _page_of("page"), views.Section.OTHERS)
+        own = views.access_page(session(), vault(), access.subject, filters, _page_of("own"), views.Section.OWN)
     except LookupError:
         abort(404)
     record_event(
@@ -59,19 +69,24 @@ def access_log(subject_id: uuid.UUID):
         actor_user_id=current_user.id,
         detail={
             "what": "access log",
-            "page": page.page,
+            "page": others.page,
+            "own_page": own.page,
             **({"via_delegation": str(access.delegation.id)} if access.delegation else {}),
         },
     )
     return render_template(
         "access/log.html",
         access=access,
-        page=page,
+        others=others,
+        own=own,
         form=form,
+        filtering=filtering,
         EVENT_NAMES=EVENT_NAMES,
         STAFF_ROLES=STAFF_ROLES,
         PURPOSE_NAMES=PURPOSE_NAMES,
-        args={k: v for k, v in request.args.items() if k != "page"},
+        # Each list's pager keeps the filters and the other list's page.
+        args_others={k: v for k, v in request.args.items() if k != "page"},
+        args_own={k: v for k, v in request.args.items() if k != "own"},
         name=view_subject(session(), vault(), access.subject).name,
     )
 
@@ -171,14 +186,27 @@ def consent_list(subject_id: uuid.UUID):
     )
 
 
-@bp.post("/subjects/<uuid:subject_id>/consents/<uuid:consent_id>/revoke")
+@bp.route("/subjects/<uuid:subject_id>/consents/<uuid:consent_id>/revoke", methods=["GET", "POST"])
 @login_required
 def consent_revoke(subject_id: uuid.UUID, consent_id: uuid.UUID):
+    """Revoking is final: the list's link opens a page to check what is
+    revoked, whose button posts here."""
     access = load_own(session(), current_user.user, subject_id)
-    if ConfirmForm().validate_on_submit():
-        found(consents.revoke(session(), vault(), access.subject, consent_id, current_user.user))
-        flash(_("Authority revoked. It no longer allows any query."), "success")
-    return redirect(url_for("access.consent_list", subject_id=subject_id))
+    grant = found(
+        next((g for g in consents.list_for_subject(session(), vault(), access.subject) if g.id == consent_id), None)
+    )
+    form = ConfirmForm()
+    if request.method == "POST":
+        if form.validate_on_submit():
+            found(consents.revoke(session(), vault(), access.subject, consent_id, current_user.user))
+            flash(_("Authority revoked. It no longer allows any query."), "success")
+        return redirect(url_for("access.consent_list", subject_id=subject_id))
+    if grant.status != "live":
+        flash(_("This authority is no longer in force: there is nothing to revoke."), "warning")
+        return redirect(url_for("access.consent_list", subject_id=subject_id))
+    return render_template(
+        "access/revoke_consent.html", access=access, grant=grant, form=form, PURPOSE_NAMES=PURPOSE_NAMES
+    )
 
 
 @bp.post("/subjects/<uuid:subject_id>/lock")

@@ -82,7 +82,7 @@ def test_filters_narrow_the_list_and_bad_filters_are_errors_not_crashes(app, wor
     assert refused.count('class="outcome-refused"') == 1
     assert 'class="outcome-served"' not in refused
     future = client.get(url, query_string={"since": (portal_today() + timedelta(days=1)).isoformat()})
-    assert "No access matches." in future.get_data(as_text=True)
+    assert "Nothing matches these filters." in future.get_data(as_text=True)
     for bad in (
         {"outcome": "maybe"},
         {"since": "yesterday"},
@@ -357,9 +357,9 @@ def test_lock_and_unlock_take_effect_at_once(app, world, sign_in):
 def test_agents_see_the_log_but_cannot_change_authorities_or_the_lock(app, world, sign_in):
     agent = sign_in(app.test_client(), world.agent_f)
     assert agent.get(f"/subjects/{world.firm_f.id}/access").status_code == 200
-    assert agent.get(f"/subjects/{world.firm_f.id}/consents").status_code == 404
+    assert agent.get(f"/subjects/{world.firm_f.id}/consents").status_code == 403  # the representative's alone
     token = TOKEN.search(agent.get("/account").get_data(as_text=True)).group(1)
-    assert agent.post(f"/subjects/{world.firm_f.id}/lock", data={"csrf_token": token}).status_code == 404
+    assert agent.post(f"/subjects/{world.firm_f.id}/lock", data={"csrf_token": token}).status_code == 403
 
 
 def test_an_institution_query_is_told_to_the_subject_served_or_refused(app, world):
