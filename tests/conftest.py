@@ -412,8 +412,8 @@ def _build_world() -> World:
                 valid_until=portal_today() + timedelta(days=30),
             )
         )
-    for rep in (users["rep_f"], users["rep_g"]):  # representatives must have a second factor
-        two_factor.enable(s, v, rep, two_factor.new_secret())
+    for who in ("rep_f", "rep_g", "agent_f", "agent_g"):  # those who act for a firm must have a second factor
+        two_factor.enable(s, v, users[who], two_factor.new_secret())
     s.commit()
     return World(a, b, f, g, bank=bank, **users)
 

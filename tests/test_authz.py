@@ -18,7 +18,15 @@ from werkzeug.exceptions import NotFound
 from portal import worker
 from portal.access import consents
 from portal.access.models import Consent
-from portal.accounts.authz import found, load_of, load_own, load_part, load_represented_firm, load_subject
+from portal.accounts.authz import (
+    OutsideAuthority,
+    found,
+    load_of,
+    load_own,
+    load_part,
+    load_represented_firm,
+    load_subject,
+)
 from portal.accounts.models import DelegationScope, User
 from portal.audit.events import record_event
 from portal.audit.models import AccessEvent, EventKind, Outcome
@@ -126,13 +134,16 @@ def test_the_helpers_find_the_actors_own_and_nothing_else(app, world, objects):
             load_part(s, Evidence, objects["second_file"], dispute_id=first.id)
 
         # Consents and the lock are the subject's own, not an agent's; agents
-        # are managed by the representative alone.
+        # are managed by the representative alone. The firm's own agent is
+        # told so (403); anyone else finds nothing (404).
         assert load_own(s, rep_f, world.firm_f.id).subject.id == world.firm_f.id
         assert load_subject(s, agent_f, world.firm_f.id, DelegationScope.FILE_DISPUTES).delegation is not None
-        with pytest.raises(NotFound):
+        with pytest.raises(OutsideAuthority):
             load_own(s, agent_f, world.firm_f.id)
         assert load_represented_firm(s, rep_f, world.firm_f.id).id == world.firm_f.id
-        for user, firm in ((agent_f, world.firm_f), (rep_f, world.firm_g), (user_a, world.firm_f)):
+        with pytest.raises(OutsideAuthority):
+            load_represented_firm(s, agent_f, world.firm_f.id)
+        for user, firm in ((agent_f, world.firm_g), (rep_f, world.firm_g), (user_a, world.firm_f)):
             with pytest.raises(NotFound):
                 load_represented_firm(s, user, firm.id)
         with pytest.raises(NotFound):
@@ -221,8 +232,9 @@ def test_consents_of_the_own_subject_only_and_not_for_agents(app, world, objects
         assert session().get(Consent, objects["consent_a"]).revoked_at is not None
         assert session().get(Consent, objects["consent_b"]).revoked_at is None
     agent = sign_in(app.test_client(), world.agent_f)
-    assert agent.get(f"/subjects/{world.firm_f.id}/consents").status_code == 404
-    assert agent.get(f"/firms/{world.firm_f.id}/agents").status_code == 404
+    assert agent.get(f"/subjects/{world.firm_f.id}/consents").status_code == 403  # told: the representative's
+    assert agent.get(f"/firms/{world.firm_f.id}/agents").status_code == 403
+    assert agent.get(f"/subjects/{world.firm_g.id}/consents").status_code == 404  # not a firm it acts for
 
 
 # -- what a refused request writes ------------------------------------------------------------

@@ -47,7 +47,7 @@ def test_demo_loads_once_and_writes_credentials(app, runner, instance):
     for login in creds["logins"]:
         assert login["login"] in result.output
         assert login["password"] in result.output
-        needs_totp = login["role"] not in ("person", "firm_agent")
+        needs_totp = login["role"] != "person"  # staff, and those who act for a firm
         assert bool(login["totp_secret"]) == needs_totp, login["role"]
     assert all(inst["api_keys"] for inst in creds["institutions"])
     with app.app_context():

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.accounts import delegation
-from portal.accounts.authz import load_represented_firm
+from portal.accounts.authz import found, load_represented_firm
 from portal.accounts.forms import AcceptInvitationForm, ConfirmForm, InviteForm
 from portal.accounts.services import AccountExists, WeakPassword
 from portal.extensions import limiter, session, vault
@@ -47,15 +47,22 @@ def index(firm_id: uuid.UUID):
     )
 
 
-@bp.post("/firms/<uuid:firm_id>/agents/<uuid:delegation_id>/revoke")
+@bp.route("/firms/<uuid:firm_id>/agents/<uuid:delegation_id>/revoke", methods=["GET", "POST"])
 @login_required
 def revoke(firm_id: uuid.UUID, delegation_id: uuid.UUID):
+    """Revoking is final: the list's link opens a page to check whose
+    access ends, whose button posts here."""
     firm = load_represented_firm(session(), current_user.user, firm_id)
-    if ConfirmForm().validate_on_submit() and delegation.revoke(
-        session(), vault(), current_user.user, firm, delegation_id
-    ):
-        flash(_("The agent's access was revoked."), "success")
-    return redirect(url_for("agents.index", firm_id=firm_id))
+    agent = found(delegation.agent_of(session(), vault(), firm, delegation_id))
+    form = ConfirmForm()
+    if request.method == "POST":
+        if form.validate_on_submit() and delegation.revoke(session(), vault(), current_user.user, firm, delegation_id):
+            flash(_("The agent's access was revoked."), "success")
+        return redirect(url_for("agents.index", firm_id=firm_id))
+    if not agent.live:
+        flash(_("This agent's authority has already ended: there is nothing to revoke."), "warning")
+        return redirect(url_for("agents.index", firm_id=firm_id))
+    return render_template("accounts/revoke_agent.html", agent=agent, firm_id=firm_id, form=form)
 
 
 @bp.post("/firms/<uuid:firm_id>/invitations/<uuid:invitation_id>/cancel")
@@ -86,6 +93,6 @@ def accept_invitation(token: str):
         except AccountExists as exc:
             form.form_errors.append(str(exc))
         else:
-            flash(_("You can now act for the firm. Please sign in."), "success")
+            flash(_("You can now act for the firm. Please sign in: you will then set up two-step sign-in."), "success")
             return redirect(url_for("accounts.login"))
     return render_template("accounts/accept_invitation.html", form=form, email=email)

@@ -2,6 +2,9 @@
 representatives and their agents. Every route loads through these
 functions, which check the signed-in user against the object and raise
 NotFound (a 404 page) for what they may not see, whether it exists or not.
+An agent asking for what its delegation does not cover, at a firm it does
+act for, gets OutsideAuthority instead: a 403 page saying what its
+authority covers and who can extend it.
 
 - `load_subject`: a subject the user acts for, holding `scope` (an agent
   holds only the scopes of a live delegation).
@@ -20,7 +23,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import Forbidden, NotFound
 
 from portal.accounts.models import DelegationScope, FirmDelegation, Role, User
 from portal.localtime import today as local_today
@@ -41,6 +44,19 @@ class SubjectAccess:
 
 
 ALL_SCOPES = frozenset(DelegationScope)
+
+
+class OutsideAuthority(Forbidden):
+    """An agent acts for this firm, but not for this: `needed` is the scope
+    it lacks, or None for what only the firm's representative does (its
+    authorities, its lock, its agents). The error page shows `scopes`, what
+    the delegation does cover."""
+
+    def __init__(self, access: SubjectAccess, needed: DelegationScope | None) -> None:
+        super().__init__()
+        self.subject_id = access.subject.id
+        self.scopes = [s.value for s in DelegationScope if s in access.scopes]
+        self.needed = needed.value if needed is not None else None
 
 
 def accessible(session: Session, user: User, today: date | None = None) -> list[SubjectAccess]:
@@ -67,7 +83,9 @@ def load_subject(
     session: Session, user: User, subject_id: uuid.UUID, scope: DelegationScope = DelegationScope.VIEW_REPORT
 ) -> SubjectAccess:
     for access in accessible(session, user):
-        if access.subject.id == subject_id and scope in access.scopes:
+        if access.subject.id == subject_id:
+            if scope not in access.scopes:
+                raise OutsideAuthority(access, scope)
             return access
     raise NotFound()
 
@@ -77,7 +95,7 @@ def load_own(session: Session, user: User, subject_id: uuid.UUID) -> SubjectAcce
     agents: consents and the lock are the subject's alone."""
     access = load_subject(session, user, subject_id)
     if not access.is_own:
-        raise NotFound()
+        raise OutsideAuthority(access, None)
     return access
 
 
@@ -87,8 +105,9 @@ def represents(user: User, firm_id: uuid.UUID) -> bool:
 
 def load_represented_firm(session: Session, user: User, firm_id: uuid.UUID) -> Subject:
     """The firm the user is the representative of (who alone manages its
-    agents)."""
+    agents). An agent of that firm is told so (OutsideAuthority)."""
     if not represents(user, firm_id):
+        load_own(session, user, firm_id)  # raises: NotFound, or OutsideAuthority for the firm's agents
         raise NotFound()
     return load_subject(session, user, firm_id).subject
 

@@ -206,25 +206,34 @@ class InvitationView:
     expires_at: datetime
 
 
+def _agent_view(session: Session, vault: Vault, d: FirmDelegation, today: date) -> AgentView:
+    agent = session.get_one(User, d.agent_id)
+    return AgentView(
+        d.id,
+        display_name(session, vault, agent),
+        user_email(session, vault, agent),
+        d.scopes,
+        d.valid_until,
+        d.created_at,
+        d.revoked_at,
+        d.is_live(today),
+    )
+
+
+def agent_of(session: Session, vault: Vault, firm: Subject, delegation_id: uuid.UUID) -> AgentView | None:
+    """One delegation of the firm, as the representative checks it before revoking; None if not the firm's."""
+    d = session.get(FirmDelegation, delegation_id)
+    return None if d is None or d.firm_id != firm.id else _agent_view(session, vault, d, local_today())
+
+
 def firm_agents(session: Session, vault: Vault, firm: Subject) -> tuple[list[AgentView], list[InvitationView]]:
     today = local_today()
-    agents = []
-    for d in session.scalars(
-        select(FirmDelegation).where(FirmDelegation.firm_id == firm.id).order_by(FirmDelegation.created_at.desc())
-    ):
-        agent = session.get_one(User, d.agent_id)
-        agents.append(
-            AgentView(
-                d.id,
-                display_name(session, vault, agent),
-                user_email(session, vault, agent),
-                d.scopes,
-                d.valid_until,
-                d.created_at,
-                d.revoked_at,
-                d.is_live(today),
-            )
+    agents = [
+        _agent_view(session, vault, d, today)
+        for d in session.scalars(
+            select(FirmDelegation).where(FirmDelegation.firm_id == firm.id).order_by(FirmDelegation.created_at.desc())
         )
+    ]
     pending = [
         InvitationView(i.id, invitation_email(session, vault, i), i.scopes, i.valid_until, i.expires_at)
         for i in session.scalars(

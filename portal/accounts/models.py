@@ -27,7 +27,8 @@ class Role(StrEnum):
 
     @property
     def needs_second_factor(self) -> bool:
-        return self.is_staff or self is Role.FIRM_REPRESENTATIVE
+        # Those who act for others: staff, and a firm's representative and agents.
+        return self.is_staff or self in {Role.FIRM_REPRESENTATIVE, Role.FIRM_AGENT}
 
 
 class User(Base):

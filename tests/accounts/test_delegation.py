@@ -8,11 +8,12 @@ import re
 from datetime import timedelta
 from types import SimpleNamespace
 
+import pyotp
 import pytest
 from sqlalchemy import select, update
 from werkzeug.exceptions import NotFound
 
-from portal.accounts.authz import accessible, load_subject
+from portal.accounts.authz import OutsideAuthority, accessible, load_subject
 from portal.accounts.models import DelegationScope, FirmDelegation, Invitation, Role, User
 from portal.accounts.services import find_user
 from portal.audit.models import AccessEvent, EventKind
@@ -21,6 +22,7 @@ from portal.extensions import session, vault
 from portal.localtime import today as portal_today
 
 from .helpers import count, db, english_client, invitation_token, login, post_form, token, user_for, where
+from .test_two_factor import open_setup, submit_setup
 
 AGENT_EMAIL, AGENT_PASSWORD = "new.agent@test.example", "an agent passphrase 99"
 INVALID = "Invitation not valid"
@@ -101,14 +103,20 @@ def test_invited_agent_acts_for_that_firm_only(app, world, rep, stranger):
         assert load_subject(session(), agent, F).subject.id == F
         with pytest.raises(NotFound):
             load_subject(session(), agent, G)
-        with pytest.raises(NotFound):  # outside the scope granted
+        with pytest.raises(OutsideAuthority):  # outside the scope granted: told so, not "not found"
             load_subject(session(), agent, F, DelegationScope.FILE_DISPUTES)
 
-    # The agent signs in with the password chosen, and has no business on the agents page.
+    # The agent signs in with the password chosen, sets up a second factor
+    # first (it acts for a firm, as its representative does), and has no
+    # business on the agents page.
     response = login(stranger, AGENT_EMAIL, AGENT_PASSWORD)
     assert response.status_code == 302
     assert where(response) == "/me"
-    assert stranger.get(f"/firms/{F}/agents").status_code == 404
+    assert where(stranger.get("/me")) == "/account/two-step"
+    setup = open_setup(stranger)
+    assert submit_setup(stranger, setup, pyotp.TOTP(setup.secret).now()).status_code == 200
+    assert stranger.get("/me").status_code == 200
+    assert stranger.get(f"/firms/{F}/agents").status_code == 403
 
     page = rep.get(f"/firms/{F}/agents").get_data(as_text=True)
     assert "New Agent" in page
@@ -135,7 +143,9 @@ def test_other_people_cannot_manage_the_firms_agents(app, world, sign_in):
     delegation_id = delegation_of(app, world.agent_f.id, F)
     for who in (world.rep_g, world.agent_f, world.user_a):
         client = sign_in(app.test_client(), who)
-        assert client.get(f"/firms/{F}/agents").status_code == 404, who.role
+        # The firm's own agent is told that only the representative manages agents (403); others find nothing.
+        refused = 403 if who.id == world.agent_f.id else 404
+        assert client.get(f"/firms/{F}/agents").status_code == refused, who.role
         csrf = token(client, "/account")
         assert (
             client.post(
@@ -147,9 +157,11 @@ def test_other_people_cannot_manage_the_firms_agents(app, world, sign_in):
                     "csrf_token": csrf,
                 },
             ).status_code
-            == 404
+            == refused
         )
-        assert client.post(f"/firms/{F}/agents/{delegation_id}/revoke", data={"csrf_token": csrf}).status_code == 404
+        assert (
+            client.post(f"/firms/{F}/agents/{delegation_id}/revoke", data={"csrf_token": csrf}).status_code == refused
+        )
     rep_g = sign_in(app.test_client(), world.rep_g)
     assert rep_g.get(f"/firms/{world.firm_g.id}/agents").status_code == 200  # their own firm
     assert F in firms_of(app, world.agent_f.id)

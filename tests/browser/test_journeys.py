@@ -134,6 +134,12 @@ def test_a_firm_representative_turns_on_totp_and_invites_an_agent_who_sees_the_r
     page.get_by_role("button").filter(has_text=re.compile("接受|Accept")).click()
 
     sign_in(page, "agent@firm.example", PASSWORD + " agent")
+    assert "/account/two-step" in page.url, "agents must set up a second factor first, as representatives do"
+    secret = page.locator("code.secret").inner_text()
+    page.get_by_label(re.compile("6 位|6-digit")).fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button").filter(has_text=re.compile("两步验证|two-step", re.I)).click()
+    assert page.locator(".codes li").count() == 10
+    page.goto("/me")
     expect(page.get_by_text(FIRM_NAME).first).to_be_visible()
     page.get_by_role("link", name=re.compile("信用报告|credit report", re.I)).first.click()
     expect(page.get_by_text("FIRM-LOAN-1").first).to_be_visible()

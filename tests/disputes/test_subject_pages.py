@@ -612,10 +612,13 @@ def test_a_firm_agent_without_file_disputes_gets_nothing_of_disputes(app, world,
         f"{base}/{dispute_id}/evidence/{evidence_id}",
         f"{base}/{dispute_id}/letter.pdf",
     ):
-        assert agent.get(url).status_code == 404, url
+        # Refused with a page saying what the authority covers (403), never the dispute itself.
+        response = agent.get(url)
+        assert response.status_code == 403, url
+        assert "Case " not in response.get_data(as_text=True)
     t = token(agent, "/account")
     for url in (f"{base}/new", f"{base}/{dispute_id}/withdraw", f"{base}/{dispute_id}/evidence"):
-        assert agent.post(url, data={"csrf_token": t}).status_code == 404, url
+        assert agent.post(url, data={"csrf_token": t}).status_code == 403, url
     # The report and dashboard still show, without dispute actions.
     report = agent.get(f"/subjects/{world.firm_f.id}/report").get_data(as_text=True)
     assert "Under dispute" in report

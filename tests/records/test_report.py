@@ -7,6 +7,7 @@ import hashlib
 import re
 from datetime import date
 
+import pyotp
 import pytest
 from sqlalchemy import select
 
@@ -158,7 +159,12 @@ def test_agent_of_several_firms_chooses_a_firm(app, client, world, sign_in):
 def test_user_without_a_file_sees_an_empty_state(app, client, world, sign_in):
     with app.app_context():
         lonely = create_user(
-            session(), vault(), role=Role.FIRM_AGENT, email="lonely@test.example", display_name="lonely"
+            session(),
+            vault(),
+            role=Role.FIRM_AGENT,
+            email="lonely@test.example",
+            display_name="lonely",
+            totp_secret=pyotp.random_base32(),  # agents must have a second factor
         )
         session().commit()
     response = english(sign_in(client, lonely)).get("/me")
