@@ -170,9 +170,10 @@ def _format_credentials(creds: dict) -> str:
         subject = f"  subject {login['subject_identifier']}" if login.get("subject_identifier") else ""
         lines.append(f"  {login['role']:<20} {login['login']:<32} {login['password']}{extra}{subject}")
     if reg := creds.get("registration_example"):
+        contact = f" (sent to their contact on file, {reg['contact_on_file']})" if reg.get("contact_on_file") else ""
         lines.append(
             f"To try registering: a person with no account yet, {reg['name']}, identifier {reg['identifier']};"
-            " the activation code appears at /demo/outbox"
+            f" the activation code{contact} appears at /demo/outbox while the portal serves this database"
         )
     lines.append("Demo institutions and API keys:")
     for inst in creds["institutions"]:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.orm import Session
 
+from portal.accounts.models import User
 from portal.crypto import Vault
 from portal.crypto.models import DataKey
 from portal.demo import showcase as shown
@@ -105,6 +106,7 @@ def load_demo(
 
     firms = max(1, subjects // 5)
     showcase: shown.Showcase = {}
+    reg_contact = ""
     seen: set[str] = set()
     serial = 0
     for start in range(0, subjects, BATCH):
@@ -119,14 +121,14 @@ def load_demo(
                 if identifier not in seen:
                     seen.add(identifier)
                     break
-            key, subject, cipher = build_subject(
-                vault, kind, identifier, name, contact_email=f"subject{i + 1}@mail.example"
-            )
+            contact = f"subject{i + 1}@mail.example"
+            key, subject, cipher = build_subject(vault, kind, identifier, name, contact_email=contact)
             keys.append(key)
             subs.append(subject)
             if kind is SubjectKind.PERSON and kind in showcase and "register" not in showcase:
                 # A person with no account yet, to try registering with.
                 showcase["register"] = (subject, identifier, name)
+                reg_contact = contact
             if kind not in showcase:
                 showcase[kind] = (subject, identifier, name)
                 categories, near = SHOWCASE[kind], {4}
@@ -157,7 +159,7 @@ def load_demo(
             "kind": "person",
             "identifier": reg_id,
             "name": reg_name,
-            "contact_on_file": f"subject{firms + 2}@mail.example",
+            "contact_on_file": reg_contact,
         },
     }
     shown.logins(session, vault, rng, today, showcase, creds)
@@ -176,6 +178,9 @@ def load_demo(
     shown.queries(session, vault, today, showcase, institutions)
     shown.disputes(session, vault, rng, today, showcase, dispute_regime)
     session.flush()
+    reg_subject = showcase["register"][0]
+    if session.scalar(select(func.count()).select_from(User).where(User.subject_id == reg_subject.id)):
+        raise RuntimeError("the demo's registration example has an account: a newcomer could not register with it")
     return creds
 
 

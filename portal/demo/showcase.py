@@ -191,6 +191,10 @@ def disputes(
     if officer is None:  # `logins` creates the demo officers
         raise LookupError("the demo has no officer to take its cases")
     person = showcase[SubjectKind.PERSON][0]
+    # The printed registration example files nothing: filing would open an
+    # account for it, and a newcomer following the example would be told
+    # the file already has one.
+    untouched = [person.id] + ([showcase["register"][0].id] if "register" in showcase else [])
     scan = Upload("statement.pdf", _statement_pdf(), "application/pdf")
 
     def records_of(subject: Subject) -> list[CreditRecord]:
@@ -246,7 +250,7 @@ def disputes(
             select(Subject)
             .where(
                 Subject.kind == SubjectKind.PERSON,
-                Subject.id != person.id,
+                Subject.id.not_in(untouched),
                 Subject.id.in_(select(CreditRecord.subject_id)),
             )
             .order_by(Subject.created_at, Subject.id)

@@ -40,11 +40,15 @@ def browser():
 
 
 @pytest.fixture
-def live_app(app):
-    """The app with CSRF on, as in production, and demo mode for the outbox
-    (settings read per request; the `app` fixture restores them). Browser
-    tests commit for real: the server answers from threads of its own."""
-    app.config.update(WTF_CSRF_ENABLED=True, DEMO_MODE=True, TESTING=False)
+def live_app(app, monkeypatch):
+    """The app with CSRF on, as in production (settings read per request;
+    the `app` fixture restores them), whose database counts as the demo's,
+    so the journeys read their e-mails at /demo/outbox. Browser tests
+    commit for real: the server answers from threads of its own."""
+    from portal.notifications import routes as notifications
+
+    app.config.update(WTF_CSRF_ENABLED=True, TESTING=False)
+    monkeypatch.setattr(notifications, "holds_demo_data", lambda _session: True)
     return app
 
 
