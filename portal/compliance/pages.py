@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -23,6 +24,7 @@ from portal.compliance.reveal import MaskedSubject
 from portal.compliance.staff import staff_names
 from portal.crypto import Vault
 from portal.disputes import decisions, sharing
+from portal.disputes import evidence as ev
 from portal.disputes.lifecycle import days_left
 from portal.disputes.models import (
     OUTCOMES,
@@ -78,10 +80,17 @@ class EvidenceView:
     size: int
     created_at: datetime
     removed: list[str]  # what the disarm took out before it was kept
+    number: int = 0  # its place among the case's files, from 1
+    name: str | None = None  # the name it was uploaded with (None: kept before names were)
 
     @property
     def removed_label(self) -> str:
         return removed_label(self.removed)
+
+    @property
+    def label(self) -> str:
+        """The uploaded name, or a neutral label for files kept without one."""
+        return self.name or _("File %(n)d", n=self.number)
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,12 @@ class CaseView:
     file_recipients: dict[uuid.UUID, list[Institution]]
     # For each file the viewer may send, the furnishers it does not go to yet.
     share_to: dict[uuid.UUID, list[Institution]]
+    # For each file held back from some furnisher, from which and why.
+    held: dict[uuid.UUID, list[sharing.Held]]
+    # What sending the case decides, file by file and furnisher by furnisher (the holder only).
+    pending: list[sharing.Pending]
+    # Where each record's decision starts (the holder of a case they may decide).
+    starting_points: list[decisions.StartingPoint]
     answers: list[AnswerView]
     steps: list[StepView]
     notes: list[NoteView]
@@ -136,6 +151,27 @@ class CaseView:
     @property
     def paused(self) -> bool:
         return self.dispute.is_open and self.dispute.paused_since is not None
+
+
+def evidence_views(session: Session, vault: Vault, dispute: Dispute) -> list[EvidenceView]:
+    """The case's files in the order they came, each under the name it was uploaded with."""
+    cipher = vault.cipher(session, session.get_one(Subject, dispute.subject_id).data_key_id)
+    rows = session.scalars(
+        select(Evidence).where(Evidence.dispute_id == dispute.id).order_by(Evidence.created_at, Evidence.id)
+    )
+    return [
+        EvidenceView(
+            e.id,
+            e.stored_name,
+            e.media_type,
+            e.size,
+            e.created_at,
+            list(e.removed or []),
+            n,
+            ev.original_name(cipher, e),
+        )
+        for n, e in enumerate(rows, 1)
+    ]
 
 
 def case_view(session: Session, vault: Vault, dispute: Dispute, viewer: User, today: date | None = None) -> CaseView:
@@ -235,12 +271,7 @@ def case_view(session: Session, vault: Vault, dispute: Dispute, viewer: User, to
             kind, name = "subject", None
         step_views.append(StepView(s.at, StepKind(s.step), kind, name, cipher.open_field(s, "note")))
 
-    evidence = [
-        EvidenceView(e.id, e.stored_name, e.media_type, e.size, e.created_at, list(e.removed or []))
-        for e in session.scalars(
-            select(Evidence).where(Evidence.dispute_id == dispute.id).order_by(Evidence.created_at, Evidence.id)
-        )
-    ]
+    evidence = evidence_views(session, vault, dispute)
     assigned_name = None
     if dispute.assigned_officer_id is not None:
         holder = session.get(User, dispute.assigned_officer_id)
@@ -256,6 +287,7 @@ def case_view(session: Session, vault: Vault, dispute: Dispute, viewer: User, to
             gets = {i.id for i in file_recipients.get(e.id, [])}
             if left := [i for i in furnishers if i.id not in gets]:
                 share_to[e.id] = left
+    can_decide = policy.can_decide(me, dispute)
     return CaseView(
         dispute=dispute,
         subject=MaskedSubject.of(view_subject(session, vault, subject)),
@@ -266,6 +298,9 @@ def case_view(session: Session, vault: Vault, dispute: Dispute, viewer: User, to
         furnishers=furnishers,
         file_recipients=file_recipients,
         share_to=share_to,
+        held=sharing.held_back(session, cipher, dispute, furnishers),
+        pending=sharing.pending(session, cipher, dispute) if assigned and open_ else [],
+        starting_points=decisions.starting_points(session, vault, dispute) if can_decide else [],
         answers=answers,
         steps=step_views,
         notes=notes(session, vault, dispute),
@@ -276,7 +311,7 @@ def case_view(session: Session, vault: Vault, dispute: Dispute, viewer: User, to
         can_assign_others=can_assign_others,
         officers=assignable_officers(session, vault) if can_assign_others else [],
         moves=policy.moves(me, dispute, facts),
-        can_decide=policy.can_decide(me, dispute),
+        can_decide=can_decide,
         can_extend=policy.can_act(me, dispute, Act.EXTEND),
         can_share=can_share,
         can_note=policy.can_act(me, dispute, Act.NOTE),
@@ -289,4 +324,4 @@ def case_view(session: Session, vault: Vault, dispute: Dispute, viewer: User, to
     )
 
 
-__all__ = ["AccessDisputed", "AnswerView", "CaseView", "EvidenceView", "StepView", "case_view"]
+__all__ = ["AccessDisputed", "AnswerView", "CaseView", "EvidenceView", "StepView", "case_view", "evidence_views"]

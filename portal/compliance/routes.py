@@ -16,7 +16,7 @@ from flask_login import current_user
 from portal.audit.names import EVENT_NAMES
 from portal.compliance import actions, assignment, conflicts, notes, pages, policy
 from portal.compliance import queue as case_queue
-from portal.compliance.case_forms import case_forms, record_choices, record_labels
+from portal.compliance.case_forms import SendForm, case_forms, decision_form, send_form, setup_decision
 from portal.compliance.forms import (
     ANSWER_NAMES,
     KIND_NAMES,
@@ -34,18 +34,20 @@ from portal.compliance.forms import (
     ShareForm,
     TakeForm,
     choices,
-    decide_form,
 )
 from portal.compliance.policy import Act
 from portal.compliance.reveal import evidence_file, record_case_view
 from portal.compliance.reveal import reveal as reveal_subject
 from portal.db import keep_refused_attempt
+from portal.disputes import decisions, sharing
+from portal.disputes import evidence as ev
 from portal.disputes.decisions import OUTCOME_NAMES
 from portal.disputes.lifecycle import DisputeError, StaleDispute
 from portal.disputes.models import Dispute, DisputeReason, DisputeStatus
 from portal.extensions import session, vault
 from portal.i18n import local_name, shown
 from portal.paging import page_number
+from portal.records.models import Subject
 
 bp = Blueprint("officer", __name__, url_prefix="/officer")
 
@@ -222,6 +224,8 @@ def move(dispute_id: uuid.UUID, to: str):
         abort(404)
     if status not in policy.MOVE_ACTS:  # resolving is a decision, withdrawing the subject's
         abort(404)
+    if status is DisputeStatus.WAITING_FOR_FURNISHER:
+        return _send(dispute_id)
     return _act(
         dispute_id,
         f"move-{status.value}",
@@ -233,6 +237,47 @@ def move(dispute_id: uuid.UUID, to: str):
         field="note",
         act=policy.MOVE_ACTS[status],
     )
+
+
+def _cipher(dispute: Dispute):
+    return vault().cipher(session(), session().get_one(Subject, dispute.subject_id).data_key_id)
+
+
+def _send(dispute_id: uuid.UUID):
+    """Send the case to its furnishers with every file, but those the
+    officer holds back (saying why)."""
+    status = DisputeStatus.WAITING_FOR_FURNISHER
+    dispute = _case(dispute_id)
+    cipher = _cipher(dispute)
+    pending = sharing.pending(session(), cipher, dispute)
+    names = {e.id: e.label for e in pages.evidence_views(session(), vault(), dispute)}
+    form_class = send_form(pending, names, len(sharing.case_furnishers(session(), dispute.id)) == 1)
+
+    def action(dispute, form):
+        holds = form.holds() if isinstance(form, SendForm) else {}
+        plan = sharing.plan_send(session(), cipher, dispute, holds)
+        sharing.send_case(
+            session(),
+            cipher,
+            _me(),
+            plan,
+            lambda: actions.move(
+                session(), vault(), dispute, _me(), status, form.note.data, expected_version=form.lock_version.data
+            ),
+        )
+        went = len({p.evidence_id for p, reason in plan if reason is None})
+        held = len({p.evidence_id for p, reason in plan if reason is not None})
+        done = _("The case is now: %(status)s.", status=STATUS_NAMES[status])
+        if went:
+            done += " " + ngettext("%(num)d file went with it.", "%(num)d files went with it.", went)
+        if held:
+            done += " " + ngettext(
+                "%(num)d file was held back from a furnisher.", "%(num)d files were held back from a furnisher.", held
+            )
+        flash(done, "success")
+        return redirect(url_for(".case", dispute_id=dispute_id))
+
+    return _act(dispute_id, f"move-{status.value}", form_class, action, "", field="note", act=policy.MOVE_ACTS[status])
 
 
 @bp.post("/cases/<uuid:dispute_id>/extend")
@@ -252,38 +297,50 @@ def extend(dispute_id: uuid.UUID):
 
 @bp.post("/cases/<uuid:dispute_id>/decide")
 def decide(dispute_id: uuid.UUID):
+    """The decision form leads to a page that shows the decision and the
+    letter as the subject will read it; only "Confirm and send" there makes
+    it final, and "Change" brings the form back with the choices kept."""
     case = _case(dispute_id)
     outcomes = actions.outcomes(case)
+    points = decisions.starting_points(session(), vault(), case) if policy.can_decide(_me(), case) else []
 
     def setup(dispute, form):
-        form.outcome.choices = choices((o.value, OUTCOME_NAMES[o]) for o in outcomes)
-        record_choices(form, outcomes)
+        setup_decision(form, outcomes)
 
     def action(dispute, form):
-        per_record = {
-            uuid.UUID(hex=field.short_name.removeprefix("record_")): field.data
-            for field in form
-            if field.short_name.startswith("record_") and field.data
-        }
-        return actions.decide(
-            session(),
-            vault(),
-            dispute,
-            _me(),
-            form.outcome.data,
-            form.reason.data,
+        if form.change.data:
+            return _render(dispute, 200, {"decide": form})
+        outcome, per_record = form.decision()
+        given = dict(
             expected_version=form.lock_version.data,
             per_record=per_record,
             unverifiable_policy=current_app.config["UNVERIFIABLE_POLICY"],
         )
+        try:
+            if form.confirm.data:
+                return actions.decide(session(), vault(), dispute, _me(), outcome, form.reason.data, **given)
+            letter = decisions.preview(session(), vault(), dispute, _me(), outcome, form.reason.data, **given)
+        except decisions.RecordRefused as exc:
+            name = "record" if exc.part == "outcome" else "why"
+            target = form._fields.get(f"{name}_{exc.record_id.hex}") or form[f"record_{exc.record_id.hex}"]
+            target.errors = [*target.errors, shown(exc)]
+            return _render(dispute, 200, {"decide": form})
+        record_case_view(session(), vault(), dispute, _me())
+        return render_template(
+            "compliance/decision_check.html",
+            d=dispute,
+            form=form,
+            letter=letter,
+            points={p.record_id: p for p in form.points},
+            **NAMES,
+        ), 200
 
     return _act(
         dispute_id,
         "decide",
-        decide_form(record_labels(session(), case)),
+        decision_form(session(), case, points),
         action,
         _("The case is decided; the subject has been told."),
-        field="outcome",
         setup=setup,
         act=Act.DECIDE,
     )
@@ -381,7 +438,9 @@ def evidence(dispute_id: uuid.UUID, evidence_id: uuid.UUID):
     except policy.CaseNotFound:
         abort(404)
     response = Response(data, mimetype=media_type)
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Content-Disposition"] = ev.disposition(
+        _cipher(dispute), policy.load_file(session(), dispute, evidence_id)
+    )
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -5,6 +5,10 @@ look-back window gets a correction notice (`notices.send_notices`). A furnisher 
 deadline pass leaves its records unverifiable. Services flush, never
 commit; the unverifiable policy (setting UNVERIFIABLE_POLICY) is passed in.
 
+Each record's decision must agree with its furnisher's answer or say why
+it departs from it (`grounds`); a decision is planned, and can be
+previewed, before anything is written (`plan`, `preview`).
+
 The letter, its names and the statements beside records are read through
 this module too (`letter`, `recipients`, `add_statement`, ...)."""
 
@@ -24,15 +28,28 @@ from portal.audit.events import record_event
 from portal.audit.models import EventKind
 from portal.crypto import Vault
 from portal.db import new_id, utcnow
-from portal.disputes.letter import Change, Letter, Method, NoticeView, letter, recipients, tell_outcome
-from portal.disputes.lifecycle import DisputeError, advance
+from portal.disputes import plan as plans
+from portal.disputes.grounds import (
+    FOLLOWS,
+    MAX_DEPARTURE,
+    RULES,
+    RecordDecision,
+    RecordRefused,
+    StartingPoint,
+    Verdict,
+    basis,
+    outdated,
+    starting_points,
+    suggested,
+    verdict,
+)
+from portal.disputes.letter import Change, Letter, Method, NoticeView, letter, letter_of, recipients, tell_outcome
+from portal.disputes.lifecycle import DisputeError, advance, allowed
 from portal.disputes.messages import tell_subject
 from portal.disputes.models import (
-    OUTCOMES,
     Answer,
     Dispute,
     DisputeItem,
-    DisputeKind,
     DisputeOutcome,
     DisputeStatus,
     FurnisherResponse,
@@ -42,11 +59,12 @@ from portal.disputes.names import OUTCOME_NAMES
 from portal.disputes.notices import send_notices
 from portal.disputes.responses import proposed_correction
 from portal.disputes.statements import MAX_STATEMENT, add_statement, statements_for
+from portal.disputes.versions import check_version
 from portal.i18n import N_
 from portal.institutions.models import Institution
 from portal.localtime import today as local_today
 from portal.records.models import CreditRecord, Subject
-from portal.records.services import RecordDeleted, current_version, furnish, open_payload
+from portal.records.services import RecordDeleted, furnish
 
 NO_ANSWER_REASON = "The furnisher did not answer before the deadline."
 # UNVERIFIABLE_POLICY: a record nobody could verify is marked (the
@@ -64,18 +82,18 @@ def decide(
     reason: str,
     expected_version: int | None = None,
     now: datetime | None = None,
-    per_record: Mapping[uuid.UUID, DisputeOutcome | str] | None = None,
+    per_record: Mapping[uuid.UUID, DisputeOutcome | str | RecordDecision] | None = None,
     unverifiable_policy: str = DEFAULT_POLICY,
 ) -> OutcomeLetter:
     """The assigned officer resolves a case under review: `outcome` for
-    every record, except those `per_record` decides otherwise. Corrected
-    needs a correction the furnisher sent; deleted marks the records, and
-    unverifiable marks them or deletes them (`unverifiable_policy`); an
-    approved credit repair ends the penalty's publicity."""
-    if not Role(officer.role).is_staff:
-        raise DisputeError(N_("Only an officer can decide a case."))
-    if dispute.assigned_officer_id != officer.id:
-        raise DisputeError(N_("Take the case before deciding it."))
+    every record, except those `per_record` decides otherwise (with the
+    reason for departing from the furnisher's answer: `RecordDecision`).
+    Each record's decision must agree with its furnisher's answer (`RULES`)
+    or say why it departs from it. Corrected needs a correction the
+    furnisher sent; deleted marks the records, and unverifiable marks them
+    or deletes them (`unverifiable_policy`); an approved credit repair ends
+    the penalty's publicity."""
+    _check_officer(dispute, officer)
     return _resolve(
         session,
         vault,
@@ -90,13 +108,46 @@ def decide(
     )
 
 
+def preview(
+    session: Session,
+    vault: Vault,
+    dispute: Dispute,
+    officer: User,
+    outcome: DisputeOutcome | str,
+    reason: str,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+    per_record: Mapping[uuid.UUID, DisputeOutcome | str | RecordDecision] | None = None,
+    unverifiable_policy: str = DEFAULT_POLICY,
+) -> Letter:
+    """The outcome letter `decide` would write with the same arguments, as
+    the subject would read it, writing nothing: refused exactly as `decide`
+    refuses (a stale version included), so the officer checks the decision
+    before it is final."""
+    _check_officer(dispute, officer)
+    check_version(dispute, expected_version)
+    if not allowed(dispute.status, DisputeStatus.RESOLVED):
+        raise DisputeError(N_("This case cannot be decided now: it is not under review."))
+    planned = plans.plan(session, vault, dispute, officer, outcome, reason, per_record or {})
+    changes = [plans.change(line, plans.predicted_versions(line), unverifiable_policy) for line in planned.lines]
+    return letter_of(dispute.id, plans.body(dispute, planned, now or utcnow(), changes))
+
+
+def _check_officer(dispute: Dispute, officer: User) -> None:
+    if not Role(officer.role).is_staff:
+        raise DisputeError(N_("Only an officer can decide a case."))
+    if dispute.assigned_officer_id != officer.id:
+        raise DisputeError(N_("Take the case before deciding it."))
+
+
 def expire_overdue(
     session: Session, vault: Vault, today: date | None = None, unverifiable_policy: str = DEFAULT_POLICY
 ) -> list[Dispute]:
     """Cases still waiting for the furnisher after their deadline: the
     records nobody answered for are left unverifiable (marked, or deleted
-    under `unverifiable_policy`) and the subject is told; a case whose
-    furnishers have all answered goes back to the officer instead. Run daily (`portal disputes
+    under `unverifiable_policy`), those answered in time are decided as
+    answered, and the subject is told; a case whose furnishers have all
+    answered goes back to the officer instead. Run daily (`portal disputes
     expire`). On PostgreSQL a case another transaction holds (an officer
     acting, another sweep) is skipped, not waited for: the next run takes
     it."""
@@ -137,16 +188,6 @@ def _unanswered(session: Session, dispute: Dispute) -> set[uuid.UUID]:
     )
 
 
-def _outcome(given: DisputeOutcome | str, dispute: Dispute) -> DisputeOutcome:
-    try:
-        outcome = DisputeOutcome(given)
-    except ValueError:
-        raise DisputeError(N_("Choose an outcome from the list.")) from None
-    if outcome not in OUTCOMES[DisputeKind(dispute.kind)]:
-        raise DisputeError(N_("This outcome does not apply to this kind of case."))
-    return outcome
-
-
 def _resolve(
     session: Session,
     vault: Vault,
@@ -156,63 +197,11 @@ def _resolve(
     reason: str,
     expected_version: int | None,
     now: datetime,
-    per_record: Mapping[uuid.UUID, DisputeOutcome | str] | None = None,
+    per_record: Mapping[uuid.UUID, DisputeOutcome | str | RecordDecision] | None = None,
     unverifiable_policy: str = DEFAULT_POLICY,
 ) -> OutcomeLetter:
-    outcome = _outcome(outcome, dispute)
-    if not (reason or "").strip():
-        raise DisputeError(N_("A decision needs a reason."))
-    rows = session.execute(
-        select(DisputeItem, CreditRecord)
-        .join(CreditRecord, CreditRecord.id == DisputeItem.record_id)
-        .where(DisputeItem.dispute_id == dispute.id)
-        .order_by(CreditRecord.created_at, CreditRecord.id)
-    ).all()
-    answers = {
-        r.item_id: r
-        for r in session.scalars(select(FurnisherResponse).where(FurnisherResponse.dispute_id == dispute.id))
-    }
-    corrected = {
-        item.id for item, _record in rows if item.id in answers and answers[item.id].answer == Answer.CORRECTED
-    }
-    subject = session.get_one(Subject, dispute.subject_id)
-    cipher = vault.cipher(session, subject.data_key_id)
-    # The decision for each record: the case's, or the one chosen for it.
-    own: dict[uuid.UUID, DisputeOutcome] = {}
-    records = {record.id: (item, record) for item, record in rows}
-    for record_id, given in (per_record or {}).items():
-        if record_id not in records:
-            raise DisputeError(N_("Choose a record of this dispute."))
-        own[record_id] = _outcome(given, dispute)
-        item, record = records[record_id]
-        if own[record_id] is DisputeOutcome.CORRECTED and item.id not in corrected:
-            raise DisputeError(
-                N_("No correction has been furnished for %(reference)s: choose another outcome for it."),
-                reference=_reference(session, cipher, record),
-            )
-    decided = {item.id: own.get(record.id, outcome) for item, record in rows}
-    to_correct = {i for i, o in decided.items() if o is DisputeOutcome.CORRECTED}
-    if to_correct and not to_correct & corrected:
-        raise DisputeError(
-            N_(
-                "No correction has been furnished for this case: wait for the furnisher's answer, "
-                "or choose another outcome."
-            )
-        )
-    for item, record in rows:
-        if item.id in to_correct & corrected and outdated(answers[item.id], record):
-            raise DisputeError(
-                N_(
-                    "The furnisher has changed this record since it proposed its correction "
-                    "(the record is at version %(now)d, the correction was written against "
-                    "version %(then)d): choose another outcome."
-                ),
-                now=record.current_version,
-                then=answers[item.id].proposed_on_version,
-            )
-    # When the deadline passed, only what nobody answered for is unverifiable.
-    applies = _unanswered(session, dispute) if actor is None else {item.id for item, _record in rows}
-
+    plan = plans.plan(session, vault, dispute, actor, outcome, reason, per_record or {})
+    subject, cipher = plan.subject, plan.cipher
     # The status moves first: a stale or illegal step changes nothing.
     advance(
         session,
@@ -220,83 +209,46 @@ def _resolve(
         dispute,
         DisputeStatus.RESOLVED,
         actor,
-        note=reason,
-        outcome=outcome,
+        note=plan.reason,
+        outcome=plan.outcome,
         expected_version=expected_version,
         now=now,
     )
     changes: list[dict[str, Any]] = []
     changed_records: list[tuple[CreditRecord, DisputeOutcome]] = []
-    for item, record in rows:
-        mine = decided[item.id]
-        if record.id in own:
+    for line in plan.lines:
+        item, record, response, mine = line.item, line.record, line.response, line.outcome
+        if mine is not plan.outcome:
             item.outcome = mine
-        change: dict[str, Any] = {
-            "record_id": str(record.id),
-            "category": record.category.value,
-            "reference": _reference(session, cipher, record),
-            "outcome": mine.value,
-        }
         versions = None
-        if item.id in corrected:
-            response = answers[item.id]
+        if response is not None and Answer(response.answer) is Answer.CORRECTED:
             if response.correction_ct is None and response.corrected_version:
                 # Applied when it was sent, before corrections waited for the decision.
                 versions = {"from": response.corrected_version - 1, "to": response.corrected_version}
-            elif item.id not in applies or mine is DisputeOutcome.CORRECTED:
-                # The correction takes effect now: the officer decided
-                # "corrected", or the deadline passed and this record was
-                # answered in time.
+            elif mine is DisputeOutcome.CORRECTED:
                 versions = _apply_correction(session, vault, subject, cipher, dispute, record, response, actor)
             cipher.seal_field(response, "correction", None)  # applied (a version holds it) or not: it goes
-        deletes = mine is DisputeOutcome.DELETED or (
-            mine is DisputeOutcome.UNVERIFIABLE and unverifiable_policy == "delete"
-        )
-        if item.id in applies and deletes:
+        change = plans.change(line, versions, unverifiable_policy)
+        if change["change"] == Change.DELETED:
             record.deleted_at = now
-            change["change"] = Change.DELETED
-        elif item.id in applies and mine is DisputeOutcome.UNVERIFIABLE:
+        elif change["change"] == Change.MARKED_UNVERIFIABLE:
             record.unverifiable_since = now
-            change["change"] = Change.MARKED_UNVERIFIABLE
-        elif item.id in applies and mine is DisputeOutcome.REPAIRED:
+        elif change["change"] == Change.PUBLICITY_ENDED:
             record.publicity_ended_at = now
-            change["change"] = Change.PUBLICITY_ENDED
-        elif versions:
-            change["change"] = Change.NEW_VERSION
-            change.update(versions)
-        else:  # verified as accurate, repair refused, or nothing to apply
-            change["change"] = Change.UNCHANGED
         if change["change"] != Change.UNCHANGED:
             changed_records.append((record, mine))
         changes.append(change)
     session.flush()
 
-    body = {
-        "dispute_id": str(dispute.id),
-        "outcome": outcome.value,
-        "reason": reason.strip(),
-        "decided_at": now.isoformat(),
-        "method": _method(set(decided.values()), actor, answers.values()),
-        "changes": changes,
-    }
+    body = plans.body(dispute, plan, now, changes)
     letter = OutcomeLetter(id=new_id(), dispute_id=dispute.id, created_at=now)
     cipher.seal_field(letter, "body", json.dumps(body, ensure_ascii=False, sort_keys=True))
     session.add(letter)
     session.flush()
     for record, mine in changed_records:
         send_notices(session, vault, subject, dispute, record, mine, body, now)
-    tell_outcome(session, vault, subject, dispute, outcome)
+    tell_outcome(session, vault, subject, dispute, plan.outcome)
     return letter
-
-
-def outdated(response: FurnisherResponse, record: CreditRecord) -> bool:
-    """A correction still waiting, written against an older version than
-    the record's: applying it would undo what the furnisher sent since."""
-    return (
-        response.correction_ct is not None
-        and response.proposed_on_version is not None
-        and response.proposed_on_version != record.current_version
-    )
 
 
 def _apply_correction(
@@ -341,37 +293,32 @@ def _apply_correction(
     return {"from": before, "to": version.version}
 
 
-def _reference(session: Session, cipher, record: CreditRecord) -> str:
-    return str(open_payload(cipher, current_version(session, record)).get("reference", ""))
-
-
-def _method(outcomes: set[DisputeOutcome], actor: User | None, answers) -> str:
-    if actor is None:
-        return Method.NO_ANSWER
-    given = {Answer(a.answer) for a in answers}
-    if DisputeOutcome.CORRECTED in outcomes:
-        return Method.FURNISHER_CORRECTED
-    if Answer.VERIFIED_ACCURATE in given:
-        return Method.FURNISHER_VERIFIED
-    if Answer.CANNOT_VERIFY in given:
-        return Method.FURNISHER_COULD_NOT_VERIFY
-    return Method.OFFICER_REVIEW
-
-
 __all__ = [
     "DEFAULT_POLICY",
+    "FOLLOWS",
+    "MAX_DEPARTURE",
     "MAX_STATEMENT",
     "OUTCOME_NAMES",
+    "RULES",
     "Change",
     "Letter",
     "Method",
     "NoticeView",
+    "RecordDecision",
+    "RecordRefused",
+    "StartingPoint",
+    "Verdict",
     "add_statement",
+    "basis",
     "decide",
     "expire_overdue",
     "letter",
     "outdated",
+    "preview",
     "recipients",
+    "starting_points",
     "statements_for",
+    "suggested",
     "tell_subject",
+    "verdict",
 ]

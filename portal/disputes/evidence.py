@@ -3,15 +3,20 @@ the name or the type the browser claims), parsed and rebuilt without active
 content (`disarm`; what is stored is the rebuilt file), at most 10 MB each
 and 5 per dispute, sealed under the subject's data key with associated data
 naming the row (`evidence.content.<id>`), stored under a name the server
-chose."""
+chose. The name the file was uploaded with is sealed beside it and shown
+(escaped) to the subject, the officer and the furnisher; a download carries
+it in an RFC 6266 Content-Disposition (`content_disposition`)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+import unicodedata
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from sqlalchemy.orm import Session
 
@@ -25,6 +30,7 @@ from portal.i18n import lazy as _l
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_FILES = 5
+MAX_NAME = 120  # characters of an uploaded file's name kept
 
 # (magic bytes, media type, extension of the stored name)
 _SIGNATURES = (
@@ -71,8 +77,19 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
+def clean_name(filename: str | None) -> str:
+    """The name a file was uploaded with, as kept: its last path part,
+    without control or formatting characters (a right-to-left override
+    would make "cod.exe" read "exe.doc"), at most MAX_NAME characters;
+    "" when nothing is left."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    kept = (" " if unicodedata.category(c)[0] == "Z" else c for c in unicodedata.normalize("NFC", name))
+    name = " ".join("".join(c for c in kept if unicodedata.category(c)[0] != "C").split()).strip(". ")
+    return name[:MAX_NAME]
+
+
 def _label(upload: Upload) -> str:
-    name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    name = clean_name(upload.filename)
     return f"“{name[:80]}”" if name else _l("A file")
 
 
@@ -144,6 +161,7 @@ def store(
             uploaded_by_user_id=uploaded_by,
             created_at=utcnow(),
         )
+        cipher.seal_field(row, "name", clean_name(item.filename) or None)
         session.add(row)
         rows.append(row)
     session.flush()
@@ -151,15 +169,73 @@ def store(
 
 
 def read(cipher: Cipher, evidence: Evidence) -> tuple[bytes, str, str]:
-    """(content, media type, stored name), after checking the SHA-256. The
-    caller has checked that the actor may see this dispute's evidence."""
+    """(content, media type, download name), after checking the SHA-256.
+    The download name is `ascii_name`: safe inside a quoted header
+    parameter as it is. The caller has checked that the actor may see this
+    dispute's evidence."""
     try:
         data = cipher.open("evidence", "content", evidence.id, evidence.content_ct)
     except DecryptionFailed as exc:
         raise EvidenceCorrupt(f"evidence {evidence.stored_name} cannot be opened: {exc}") from None
     if not hmac.compare_digest(hashlib.sha256(data).digest(), evidence.sha256) or len(data) != evidence.size:
         raise EvidenceCorrupt(f"evidence {evidence.stored_name} does not match its checksum")
-    return data, evidence.media_type, evidence.stored_name
+    return data, evidence.media_type, ascii_name(download_name(cipher, evidence), evidence)
+
+
+# -- names --------------------------------------------------------------------------------
+def original_name(cipher: Cipher, evidence: Evidence) -> str | None:
+    """The name the file was uploaded with; None for files kept before names were."""
+    try:
+        return cipher.open_field(evidence, "name") or None
+    except DecryptionFailed:
+        return None  # a damaged name never stops the file being read
+
+
+def download_name(cipher: Cipher, evidence: Evidence) -> str:
+    """The file's name for a download: the uploaded name with the extension
+    of what is stored (the content decided its type, not the name), or the
+    stored name for files kept without one."""
+    name = original_name(cipher, evidence)
+    ext = EXTENSIONS.get(evidence.media_type, "bin")
+    if not name:
+        return evidence.stored_name
+    stem, dot, given = name.rpartition(".")
+    if dot and given.lower() in ({ext} | ({"jpeg"} if ext == "jpg" else set())):
+        return name
+    return f"{name}.{ext}"
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._ ()+,=@-]+")
+
+
+def ascii_name(name: str, evidence: Evidence) -> str:
+    """`name` in printable ASCII without quotes or backslashes (the
+    `filename=` fallback of RFC 6266): what is left of it, or the stored
+    name when no letter or digit of its stem is."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    stem = _UNSAFE.sub("_", stem).strip(" ._")
+    ext = _UNSAFE.sub("", ext)
+    if not any(c.isalnum() for c in stem):
+        return evidence.stored_name
+    return f"{stem}.{ext}" if ext else stem
+
+
+def content_disposition(name: str, evidence: Evidence) -> str:
+    """An attachment named `name` (RFC 6266 / RFC 8187): an ASCII fallback
+    every client reads, and the name itself in `filename*` when it is not
+    plain ASCII."""
+    fallback = ascii_name(name, evidence)
+    header = f'attachment; filename="{fallback}"'
+    if fallback != name:
+        header += f"; filename*=UTF-8''{quote(name, safe='')}"
+    return header
+
+
+def disposition(cipher: Cipher, evidence: Evidence) -> str:
+    """The Content-Disposition of a download of this file."""
+    return content_disposition(download_name(cipher, evidence), evidence)
 
 
 def upload_errors(uploads: Sequence[Upload], already: int = 0) -> tuple[list[str], list[Upload]]:

@@ -46,6 +46,8 @@ def build_letter_pdf(page: DisputePage, generated_at: datetime, document: Stamp 
         pdf.paragraph("• " + text)
     pdf.heading(_("How it was verified"), 13)
     pdf.paragraph(letter.method)
+    for ground in letter.grounds:  # each record: the furnisher's answer, and why the officer departed from it
+        pdf.paragraph("• " + ground)
     if page.records:
         pdf.heading(_("Records covered"), 13)
         for line in page.records:

@@ -8,7 +8,7 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, new_id, str_enum, utcnow
@@ -179,7 +179,9 @@ class DisputeStep(Base):
 
 class Evidence(Base):
     """A file sealed under the subject's data key (associated data
-    `evidence.content.<id>`), under a name the server chose."""
+    `evidence.content.<id>`), stored under a name the server chose; the
+    name it was uploaded with is sealed beside it (`name_ct`; None for files
+    kept before names were)."""
 
     __tablename__ = "evidence"
 
@@ -195,14 +197,16 @@ class Evidence(Base):
     # What the disarm removed before the file was stored (English, marked for
     # the catalog; shown translated): JavaScript, embedded files, EXIF ...
     removed: Mapped[list[str]] = mapped_column(JSON, default=list)
+    name_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     dispute: Mapped[Dispute] = relationship(back_populates="evidence")
 
 
 class EvidenceShare(Base):
-    """A file the assigned officer sends to one furnisher of a case that
-    spans several (in a case about one furnisher's records it gets every
-    file): no institution receives what was sent about another's record."""
+    """What the assigned officer decided about one file and one furnisher:
+    sent to it (when the case was sent, or later), or held back from it
+    (`held_back`, with the reason the subject reads, sealed under the
+    subject's key)."""
 
     __tablename__ = "evidence_shares"
     __table_args__ = (UniqueConstraint("evidence_id", "institution_id"),)
@@ -212,6 +216,8 @@ class EvidenceShare(Base):
     institution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("institutions.id"), index=True)
     shared_by_user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     shared_at: Mapped[datetime] = mapped_column(default=utcnow)
+    held_back: Mapped[bool] = mapped_column(default=False, server_default=false())
+    held_back_reason_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class FurnisherResponse(Base):

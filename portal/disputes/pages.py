@@ -115,6 +115,13 @@ class EvidenceLine:
     sent_to: list[Institution] = field(default_factory=list)
     # What the disarm removed before storing it (catalog messages).
     removed: list[str] = field(default_factory=list)
+    name: str | None = None  # the name it was uploaded with (None: kept before names were)
+    # The furnishers the officer held it back from, and why, once the case was sent.
+    held_from: list[sharing.Held] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return self.name or _("File %(n)d", n=self.number)
 
     @property
     def removed_label(self) -> str:
@@ -242,7 +249,9 @@ def dispute_page(
         if files
         else {}
     )
-    sent = sharing.recipients(session, dispute) if sharing.forwarded(session, [dispute.id]) else {}
+    was_sent = sharing.forwarded(session, [dispute.id])
+    sent = sharing.recipients(session, dispute) if was_sent else {}
+    held = sharing.held_back(session, cipher, dispute) if was_sent else {}
     evidence = [
         EvidenceLine(
             f.id,
@@ -253,6 +262,8 @@ def dispute_page(
             f.uploaded_by_user_id is not None and not uploaders.get(f.uploaded_by_user_id, Role.OFFICER).is_staff,
             sent.get(f.id, []),
             list(f.removed or []),
+            ev.original_name(cipher, f),
+            held.get(f.id, []),
         )
         for n, f in enumerate(files, 1)
     ]

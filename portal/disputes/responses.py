@@ -89,7 +89,8 @@ def visible_dispute(
 class EvidenceFile:
     content: bytes
     media_type: str
-    name: str
+    name: str  # the uploaded name in plain ASCII, safe inside a quoted header parameter
+    disposition: str = ""  # the whole Content-Disposition: the uploaded name, RFC 6266
 
 
 def given_evidence(session: Session, institution: Institution, dispute: Dispute, evidence_id: uuid.UUID) -> Evidence:
@@ -111,7 +112,8 @@ def send_evidence(
     """The file `given_evidence` found, checked against its hash; sending
     it is an access event the subject sees."""
     subject = session.get_one(Subject, dispute.subject_id)
-    content, media_type, name = ev.read(vault.cipher(session, subject.data_key_id), row)
+    cipher = vault.cipher(session, subject.data_key_id)
+    content, media_type, name = ev.read(cipher, row)
     record_event(
         session,
         vault,
@@ -128,7 +130,7 @@ def send_evidence(
             "key_id": key.key_id,
         },
     )
-    return EvidenceFile(content, media_type, name)
+    return EvidenceFile(content, media_type, name, ev.disposition(cipher, row))
 
 
 # -- answers --------------------------------------------------------------------------------

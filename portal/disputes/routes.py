@@ -23,7 +23,7 @@ from portal.disputes import actions, decisions, listing
 from portal.disputes import pages as views
 from portal.disputes.choices import event_summary, open_dispute_of_event, record_choices
 from portal.disputes.deadlines import due_date
-from portal.disputes.evidence import EvidenceRejected, Upload, upload_errors
+from portal.disputes.evidence import EvidenceRejected, Upload, disposition, upload_errors
 from portal.disputes.forms import FilingForm, ReplyForm, StatementForm, WithdrawForm, uploads_of
 from portal.disputes.letter_pdf import build_letter_pdf
 from portal.disputes.lifecycle import DisputeError, StaleDispute
@@ -223,9 +223,10 @@ def reply(subject_id: uuid.UUID, dispute_id: uuid.UUID):
 def evidence(subject_id: uuid.UUID, dispute_id: uuid.UUID, evidence_id: uuid.UUID):
     access, dispute = _case(subject_id, dispute_id)
     row = load_part(session(), Evidence, evidence_id, dispute_id=dispute.id)
-    data, media_type, name = actions.evidence_file(session(), vault(), current_user.user, access, dispute, row)
+    data, media_type, _name = actions.evidence_file(session(), vault(), current_user.user, access, dispute, row)
     response = Response(data, mimetype=media_type)
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'  # a name the server chose
+    # The name it was uploaded with (RFC 6266: an ASCII fallback, and filename* for the rest).
+    response.headers["Content-Disposition"] = disposition(vault().cipher(session(), access.subject.data_key_id), row)
     response.headers["Cache-Control"] = "no-store"
     return response
 

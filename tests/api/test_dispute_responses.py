@@ -270,7 +270,7 @@ def test_evidence_is_an_attachment_and_an_event_the_subject_sees(app, case):
     assert response.status_code == 200
     assert response.get_data() == PDF
     assert response.headers["Content-Type"] == "application/pdf"
-    assert response.headers["Content-Disposition"] == f'attachment; filename="{ids.pdf.hex}.pdf"'
+    assert response.headers["Content-Disposition"] == 'attachment; filename="receipt.pdf"'  # the name it was sent with
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     with db(app) as (s, v):
@@ -526,7 +526,16 @@ def test_a_correction_becomes_the_next_version_when_the_officer_decides_and_only
     with db(app) as (s, v):
         dispute, officer = s.get(Dispute, ids.both), s.get(User, ids.officer)
         dispute.assigned_officer_id = officer.id
-        decisions.decide(s, v, dispute, officer, "corrected", "The bank's correction matches the ledger.")
+        # The lender's record, never sent and with no correction, is the officer's own review.
+        decisions.decide(
+            s,
+            v,
+            dispute,
+            officer,
+            "corrected",
+            "The bank's correction matches the ledger.",
+            per_record={ids.theirs: "verified_accurate"},
+        )
     with db(app) as (s, v):
         record = s.get(CreditRecord, ids.loan)
         assert record.current_version == 2

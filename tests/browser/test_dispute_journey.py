@@ -166,7 +166,7 @@ def test_a_disputed_record_is_corrected_and_everyone_who_received_it_is_told(
     page.get_by_role("button", name="File the dispute").click()
     assert re.search(r"/disputes/[0-9a-f-]{36}$", page.url), page.url
     dispute_url = page.url
-    assert page.get_by_text("payoff-letter.pdf").count() == 0, "files are stored under names the server chose"
+    expect(page.get_by_role("link", name="payoff-letter.pdf")).to_be_visible()  # under the name it was sent with
     expect(page.get_by_text(STATEMENT).first).to_be_visible()
     expect(page.get_by_text(re.compile(r"\d+ days? left")).first).to_be_visible()
     both_languages(page, "dispute page")
@@ -231,11 +231,14 @@ def test_a_disputed_record_is_corrected_and_everyone_who_received_it_is_told(
     proposed = officer.locator("div.version.proposed")
     assert "Correction proposed by" in proposed.inner_text()
     assert "CN¥0.00" in proposed.inner_text()
-    officer.get_by_label("Outcome", exact=True).select_option("corrected")
-    officer.locator("form.decide").get_by_label(re.compile("Reason")).fill(
+    # The record's decision starts from the furnisher's answer; the officer checks it before it is final.
+    expect(officer.locator("form.decide").get_by_label(re.compile("^Decision for"))).to_have_value("corrected")
+    officer.locator("form.decide").get_by_label(re.compile("^Reason for the decision")).fill(
         "The bank confirmed the loan was repaid and corrected the balance."
     )
-    officer.locator("form.decide").get_by_role("button").click()
+    officer.locator("form.decide").get_by_role("button", name="Check the decision").click()
+    expect(officer.get_by_text(re.compile("the furnisher reviewed it and sent a correction")).first).to_be_visible()
+    officer.get_by_role("button", name="Confirm and send").click()
     expect(officer.get_by_text(re.compile("Corrected")).first).to_be_visible()
 
     # -- the person sees the letter, who was told, and the new version --------------------------

@@ -143,8 +143,19 @@ def test_each_furnisher_receives_only_the_file_sent_to_it(page, browser, live_se
     png_row.get_by_label("Xiaoyu Lending").check()
     png_row.get_by_role("button", name="Send the file").click()
     both_languages(officer, "case page with files sent")
-    for step in ("Acknowledge", "Start the review", "Wait for the furnisher"):
+    for step in ("Acknowledge", "Start the review"):
         officer.get_by_role("button", name=step).click()
+    # Sending the case would send every other file too: the officer holds back each one about the other's record.
+    send = officer.locator("form.send")
+    for label, why in (
+        ("Hold back loan-letter.pdf from Xiaoyu Lending", "About the bank's loan."),
+        ("Hold back card-scan.png from Hengtong Bank", "About the lender's card."),
+    ):
+        hold = send.locator("div.hold").filter(has_text=label)
+        hold.get_by_label(label).check()
+        hold.locator("textarea").fill(why)
+    send.get_by_role("button", name="Wait for the furnisher").click()
+    expect(officer.get_by_text("2 files were held back from a furnisher.")).to_be_visible()
 
     # -- each furnisher lists and fetches only its own file ----------------------------------------
     hrefs = {}
@@ -166,6 +177,7 @@ def test_each_furnisher_receives_only_the_file_sent_to_it(page, browser, live_se
     page.goto(dispute_url)
     expect(page.get_by_text("Sent for checking to: Hengtong Bank")).to_be_visible()
     expect(page.get_by_text("Sent for checking to: Xiaoyu Lending")).to_be_visible()
+    expect(page.get_by_text("About the lender's card.")).to_be_visible()  # why the bank did not get the scan
     page.goto(f"/subjects/{cast['subject']}/access")
     log = page.content()
     assert "Hengtong Bank" in log

@@ -425,7 +425,15 @@ def test_a_correction_waits_for_the_decision_and_another_outcome_leaves_the_reco
     received(db, the_vault, cast.a, others[0], [cast.loan_a.id], "loan_approval", 5)
     correct(db, the_vault, cast, bank, dispute)
     assert db.get(CreditRecord, cast.loan_a.id).current_version == 1, "not before the officer decides"
-    decisions.decide(db, the_vault, dispute, cast.officer, "verified_accurate", "The original is accurate.")
+    decisions.decide(
+        db,
+        the_vault,
+        dispute,
+        cast.officer,
+        "verified_accurate",
+        "The original is accurate.",
+        per_record={cast.loan_a.id: decisions.RecordDecision("verified_accurate", "The contract shows 1,000.00.")},
+    )
     db.commit()
     letter = decisions.letter(db, the_vault, dispute)
     (change,) = letter.change_rows
@@ -467,7 +475,15 @@ def test_a_correction_outdated_by_a_later_version_is_not_applied(db, the_vault, 
     db.rollback()
     assert db.get(Dispute, dispute.id).lock_version == version
     assert dispute.status is S.UNDER_REVIEW
-    decisions.decide(db, the_vault, dispute, cast.officer, "verified_accurate", "Version 2 is right.")
+    decisions.decide(
+        db,
+        the_vault,
+        dispute,
+        cast.officer,
+        "verified_accurate",
+        "Version 2 is right.",
+        per_record={cast.loan_a.id: decisions.RecordDecision("verified_accurate", "The bank sent version 2 since.")},
+    )
     db.commit()
     record = db.get(CreditRecord, cast.loan_a.id)
     assert record.current_version == 2

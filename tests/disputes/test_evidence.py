@@ -36,7 +36,8 @@ def test_a_pdf_renamed_png_is_stored_as_pdf(db, the_vault, cast):
     assert row.stored_name.endswith(".pdf")
     assert "scan" not in row.stored_name
     data, media, name = ev.read(the_vault.cipher(db, cast.a.data_key_id), row)
-    assert (data, media, name) == (PDF, "application/pdf", row.stored_name)
+    # The download name is the uploaded one, with the extension of what was kept.
+    assert (data, media, name) == (PDF, "application/pdf", "scan.png.pdf")
 
 
 def test_an_executable_renamed_pdf_is_refused(db, the_vault, cast):

@@ -189,7 +189,7 @@ def test_filing_one_record_confirms_with_the_due_date_and_acknowledges_receipt(a
     assert re.search(r"\d+ days left", page)
     assert "&lt;b&gt;all&lt;/b&gt;" in page
     assert "<b>all</b>" not in page
-    assert "File 1" in page
+    assert "receipt.pdf" in page  # under the name it was uploaded with
     assert "(PDF," in page
     assert "Dispute filed" in page
     assert "by you" in page
@@ -407,7 +407,8 @@ def test_evidence_downloads_as_an_attachment_of_the_stored_type(app, world, sign
     assert response.status_code == 200
     assert response.data == PDF
     assert response.headers["Content-Type"] == "application/pdf"
-    assert response.headers["Content-Disposition"] == f'attachment; filename="{name}"'
+    # The name it was uploaded with, with the extension of what was kept (the content decided it).
+    assert response.headers["Content-Disposition"] == 'attachment; filename="scan.png.pdf"'
     assert "scan" not in name
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
@@ -445,7 +446,7 @@ def test_adding_evidence_while_open_and_its_limits(app, world, sign_in):
     )
     assert done.status_code == 302
     html = client.get(page).get_data(as_text=True)
-    assert "File 5" in html
+    assert "c.pdf" in html
     assert "1 file added" in html
     assert "holds the most files it can" in html
 
