@@ -10,7 +10,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal.access import consents, lock
 from portal.accounts.models import User
@@ -18,7 +18,7 @@ from portal.audit import disclosures
 from portal.audit.events import canonical_json, recent_events
 from portal.audit.models import AccessEvent, Disclosure, EventKind, Outcome
 from portal.localtime import today as portal_today
-from portal.records.models import Subject
+from portal.records.models import RecordVersion, Subject
 
 from .conftest import bearer, count, counts, db, furnish_body, grant, is_problem
 
@@ -130,13 +130,22 @@ def test_a_firm_is_found_by_its_credit_code(app, api):
 
 
 def test_expired_negative_information_is_not_disclosed(app, api):
-    old = (portal_today() - timedelta(days=6 * 366)).isoformat()
+    """Even before the daily retention job removes it: a record whose five
+    years ended since it was furnished is no longer disclosed."""
+    nearly = (portal_today() - timedelta(days=5 * 365)).isoformat()  # inside its five years when furnished
     for body in (
-        furnish_body(reference="OLD-1", status="settled", negative=True, ended_on=old),
+        furnish_body(reference="OLD-1", status="settled", negative=True, ended_on=nearly),
         furnish_body(reference="NEW-1", status="settled", negative=True, ended_on="2024-01-31"),
     ):
         response = app.test_client().post("/api/v1/records", json=body, headers=bearer(api.tokens["bank"]))
         assert response.status_code == 201
+        if body["record"]["reference"] == "OLD-1":
+            with db(app) as (s, _v):  # time passes: its five years end
+                s.execute(
+                    update(RecordVersion)
+                    .where(RecordVersion.record_id == uuid.UUID(response.get_json()["record_id"]))
+                    .values(expires_on=portal_today() - timedelta(days=1))
+                )
     grant(app, api.world.person_a.id, api.world.bank.id)
     references = {r["reference"] for r in query(app, api.tokens["bank"]).get_json()["report"]["records"]}
     assert "NEW-1" in references
