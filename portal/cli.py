@@ -204,8 +204,6 @@ def serve_command(
     `--workers` processes."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's target
     if demo:
-        app.config["DEMO_MODE"] = True
-        os.environ["PORTAL_DEMO_MODE"] = "true"  # for the processes of --workers too
         ctx.invoke(init_command)
         if session().scalar(select(func.count()).select_from(Subject)) == 0:
             _load_demo(subjects=60, seed=2014)

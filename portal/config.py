@@ -34,7 +34,6 @@ DEFAULTS: dict[str, Any] = {
     # The portal's address in e-mailed links (never taken from a request's Host
     # header). Unset: `portal serve` sets it from --host and --port.
     "PUBLIC_URL": None,
-    "DEMO_MODE": False,  # shows the local outbox page to the operator
     "LOG_ORIGIN": "credit-subject-portal.example/log",  # the log's name in every checkpoint
     "API_RATE_LIMIT": "120 per minute",  # per institution API key
     "PROXY_COUNT": 0,  # reverse proxies in front (X-Forwarded-For is trusted that deep)

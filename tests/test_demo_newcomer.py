@@ -33,7 +33,6 @@ def outbox_to(client, email: str) -> list[str]:
 
 
 def test_the_printed_example_registers_and_its_code_is_in_the_outbox(app, runner, instance):
-    assert app.config["DEMO_MODE"] is False  # `portal demo`, then `portal serve` without --demo
     result = runner.invoke(args=["demo", "--subjects", "20", "--seed", "3"])
     assert result.exit_code == 0, result.output
     example = EXAMPLE.search(result.output)

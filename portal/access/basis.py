@@ -10,12 +10,15 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from flask_babel.speaklater import LazyString
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.access.consents import OPEN_STATUSES
 from portal.access.models import Consent, ConsentKind
 from portal.audit.purposes import Purpose
+from portal.i18n import N_
+from portal.i18n import lazy as _l
 from portal.institutions.models import Institution, InstitutionKind
 from portal.records.models import CreditRecord, RecordVersion, Subject
 
@@ -39,23 +42,29 @@ class Reason(StrEnum):
     CONSENT_REVOKED = "consent_revoked"
 
 
+# English, as the API sends them; marked for the catalog, so pages show the
+# same words in the reader's language (NAMES).
 MESSAGES = {
-    Reason.CONSENT: "Served on the subject's consent.",
-    Reason.WRITTEN_AUTHORISATION: "Served on a registered written authorisation.",
-    Reason.EXISTING_CONTRACT: "Served for post-loan management of an open contract.",
-    Reason.COURT_ENFORCEMENT: "Served to a court for enforcement (legal basis).",
-    Reason.SELF_QUERY_NOT_FOR_INSTITUTIONS: "Self-query is for the subject, never for an institution.",
-    Reason.PURPOSE_NOT_ALLOWED: "This institution is not allowed to query for this purpose.",
-    Reason.FILE_LOCKED: "The subject has locked their file: queries are refused (court enforcement excepted).",
-    Reason.NOT_A_COURT: "Only a court may query for court enforcement.",
-    Reason.NO_EXISTING_CONTRACT: "Post-loan management needs an open record furnished by this institution "
-    "about the subject.",
-    Reason.CONSENT_REQUIRED: "This purpose needs a live consent of the subject for this institution.",
-    Reason.CONSENT_NOT_FOUND: "No such consent for this subject and institution.",
-    Reason.CONSENT_PURPOSE_MISMATCH: "The consent was given for another purpose.",
-    Reason.CONSENT_EXPIRED: "The consent has expired.",
-    Reason.CONSENT_REVOKED: "The subject revoked the consent.",
+    Reason.CONSENT: N_("Served on the subject's consent."),
+    Reason.WRITTEN_AUTHORISATION: N_("Served on a registered written authorisation."),
+    Reason.EXISTING_CONTRACT: N_("Served for post-loan management of an open contract."),
+    Reason.COURT_ENFORCEMENT: N_("Served to a court for enforcement (legal basis)."),
+    Reason.SELF_QUERY_NOT_FOR_INSTITUTIONS: N_("Self-query is for the subject, never for an institution."),
+    Reason.PURPOSE_NOT_ALLOWED: N_("This institution is not allowed to query for this purpose."),
+    Reason.FILE_LOCKED: N_("The subject has locked their file: queries are refused (court enforcement excepted)."),
+    Reason.NOT_A_COURT: N_("Only a court may query for court enforcement."),
+    Reason.NO_EXISTING_CONTRACT: N_(
+        "Post-loan management needs an open record furnished by this institution about the subject."
+    ),
+    Reason.CONSENT_REQUIRED: N_("This purpose needs a live consent of the subject for this institution."),
+    Reason.CONSENT_NOT_FOUND: N_("No such consent for this subject and institution."),
+    Reason.CONSENT_PURPOSE_MISMATCH: N_("The consent was given for another purpose."),
+    Reason.CONSENT_EXPIRED: N_("The consent has expired."),
+    Reason.CONSENT_REVOKED: N_("The subject revoked the consent."),
 }
+# The same words in the reader's language, keyed by the code events keep.
+NAMES: dict[str, LazyString] = {reason.value: _l(message) for reason, message in MESSAGES.items()}
+SERVED = (Reason.CONSENT, Reason.WRITTEN_AUTHORISATION, Reason.EXISTING_CONTRACT, Reason.COURT_ENFORCEMENT)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from portal.access import consents, lock
+from portal.access import basis, consents, lock
 from portal.access import pages as views
 from portal.access.forms import GRANTABLE, PURPOSE_NAMES, AccessFilterForm, ConfirmForm, GrantForm, default_valid_until
 from portal.accounts.authz import found, load_of, load_own, load_subject
@@ -84,6 +84,7 @@ def access_log(subject_id: uuid.UUID):
         EVENT_NAMES=EVENT_NAMES,
         STAFF_ROLES=STAFF_ROLES,
         PURPOSE_NAMES=PURPOSE_NAMES,
+        BASIS_NAMES=basis.NAMES,
         # Each list's pager keeps the filters and the other list's page.
         args_others={k: v for k, v in request.args.items() if k != "page"},
         args_own={k: v for k, v in request.args.items() if k != "own"},
@@ -154,7 +155,20 @@ def consent_list(subject_id: uuid.UUID):
     access = load_own(session(), current_user.user, subject_id)
     institutions = consents.grantable_institutions(session(), GRANTABLE)
     form = GrantForm()
-    form.institution.choices = [("", _("Choose…"))] + [(str(i.id), local_name(i)) for i in institutions]
+    # Each institution with the purposes it may be authorised for, so that no
+    # pair is offered only to be refused.
+    comma = _(", ")  # a list's separator, as the language writes it
+    form.institution.choices = [("", _("Choose…"))] + [
+        (
+            str(i.id),
+            _(
+                "%(institution)s (for: %(purposes)s)",
+                institution=local_name(i),
+                purposes=comma.join(str(PURPOSE_NAMES.get(p, p)) for p in i.allowed_purposes if p in GRANTABLE),
+            ),
+        )
+        for i in institutions
+    ]
     if request.method == "GET":
         form.valid_until.data = default_valid_until()
     if form.validate_on_submit():
@@ -170,8 +184,9 @@ def consent_list(subject_id: uuid.UUID):
                 form.valid_until.data,
                 current_user.user,
             )
-        except ValueError as exc:
-            form.purpose.errors.append(str(exc))
+        except consents.ConsentError as exc:
+            field = form.valid_until if exc.field == "valid_until" else form.purpose
+            field.errors.append(exc.translated())
         else:
             flash(_("Authority granted."), "success")
             return redirect(url_for("access.consent_list", subject_id=subject_id))

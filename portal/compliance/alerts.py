@@ -19,13 +19,12 @@ from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
-from portal.access.basis import Reason
+from portal.access.basis import NAMES as BASIS_WORDS
 from portal.accounts.models import Role, User
 from portal.audit.models import AccessEvent
 from portal.compliance import policy
 from portal.compliance.models import Alert, AlertStatus, AlertStep
 from portal.compliance.monitoring import RULES, Rule, public_link
-from portal.compliance.oversight import REFUSAL_NAMES
 from portal.compliance.reveal import MaskedSubject
 from portal.compliance.staff import staff_names
 from portal.crypto import Vault
@@ -53,13 +52,7 @@ STEP_NAMES = {
     "closed": _l("Closed"),
 }
 # An institution query's basis as staff read it: served on what, or why refused.
-BASIS_NAMES = {
-    Reason.CONSENT: _l("Served on the subject's consent."),
-    Reason.WRITTEN_AUTHORISATION: _l("Served on a registered written authorisation."),
-    Reason.EXISTING_CONTRACT: _l("Served for post-loan management of an open contract."),
-    Reason.COURT_ENFORCEMENT: _l("Served to a court for enforcement (legal basis)."),
-    **REFUSAL_NAMES,
-}
+BASIS_NAMES = BASIS_WORDS
 
 # The figures an alert's facts hold, as its page names them.
 FACT_NAMES = {

@@ -15,7 +15,8 @@ from sqlalchemy import Float, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
-from portal.access.basis import Reason
+from portal.access.basis import NAMES as BASIS_WORDS
+from portal.access.basis import SERVED
 from portal.access.models import Consent, ConsentKind
 from portal.accounts.models import User
 from portal.audit.models import AccessEvent, EventKind, Outcome
@@ -56,22 +57,8 @@ KIND_NAMES = {
     InstitutionKind.UTILITY: _l("Utility"),
     InstitutionKind.EMPLOYER: _l("Employer"),
 }
-# The refusal reasons of `access.basis` as staff read them (the API sends
-# the English of `basis.MESSAGES`; these are the same words, translated).
-REFUSAL_NAMES = {
-    Reason.SELF_QUERY_NOT_FOR_INSTITUTIONS: _l("Self-query is for the subject, never for an institution."),
-    Reason.PURPOSE_NOT_ALLOWED: _l("This institution is not allowed to query for this purpose."),
-    Reason.FILE_LOCKED: _l("The subject has locked their file: queries are refused (court enforcement excepted)."),
-    Reason.NOT_A_COURT: _l("Only a court may query for court enforcement."),
-    Reason.NO_EXISTING_CONTRACT: _l(
-        "Post-loan management needs an open record furnished by this institution about the subject."
-    ),
-    Reason.CONSENT_REQUIRED: _l("This purpose needs a live consent of the subject for this institution."),
-    Reason.CONSENT_NOT_FOUND: _l("No such consent for this subject and institution."),
-    Reason.CONSENT_PURPOSE_MISMATCH: _l("The consent was given for another purpose."),
-    Reason.CONSENT_EXPIRED: _l("The consent has expired."),
-    Reason.CONSENT_REVOKED: _l("The subject revoked the consent."),
-}
+# The refusal reasons of `access.basis` as staff read them.
+REFUSAL_NAMES = {reason: name for reason, name in BASIS_WORDS.items() if reason not in SERVED}
 AUTHORITY_NAMES = {
     ConsentKind.GRANT: _l("Consent given on the portal"),
     ConsentKind.WRITTEN: _l("Written authorisation"),

