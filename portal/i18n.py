@@ -11,7 +11,7 @@ from typing import Any
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal
 from babel.support import NullTranslations
 from flask import Flask, g, has_request_context, request
 from flask_babel import get_locale, get_timezone, get_translations, gettext, to_user_timezone
@@ -148,6 +148,21 @@ def moment(value: datetime | None) -> str:
 
 # <time> elements for the pages: Python, not template macros, since a page
 # of records shows dozens and a macro call costs more than the formatting.
+# What a file is, as a reader names it (not its media type).
+FILE_KINDS = {"application/pdf": "PDF", "image/jpeg": "JPEG", "image/png": "PNG"}
+
+
+def file_kind(media_type: str) -> str:
+    return FILE_KINDS.get(media_type, media_type)
+
+
+def file_size(size: int) -> str:
+    """Bytes as a reader reads them: in KB (at least 0.1), or MB."""
+    if size >= 1024 * 1024:
+        return gettext("%(size)s MB", size=format_decimal(round(size / 1024 / 1024, 1), locale=get_locale()))
+    return gettext("%(size)s KB", size=format_decimal(max(0.1, round(size / 1024, 1)), locale=get_locale()))
+
+
 def day_tag(value: date | None) -> Markup:
     if not value:
         return Markup("—")
@@ -185,4 +200,6 @@ def register(app: Flask) -> None:
     app.jinja_env.globals.update(_=_template_gettext, gettext=_template_gettext)
     app.jinja_env.globals.update(LOCALES=LOCALES, html_lang=html_lang, current_locale=lambda: str(get_locale()))
     app.jinja_env.globals.update(day_tag=day_tag, moment_tag=moment_tag)
-    app.jinja_env.filters.update(money=money, day=day, moment=moment, local_name=local_name)
+    app.jinja_env.filters.update(
+        money=money, day=day, moment=moment, local_name=local_name, file_kind=file_kind, file_size=file_size
+    )
