@@ -48,6 +48,13 @@ def _record(pdf: PortalPDF, record: RecordView, locale: str, category: str | Non
     if category:
         pdf.heading(category, 14)
     pdf.heading(record.furnisher.label(locale), 11)
+    # The same marks as the report page and the JSON export carry.
+    if record.disputed:
+        pdf.paragraph(_("Under dispute"))
+    if record.publicity_ended:
+        pdf.paragraph(_("Publicity ended by credit repair: no longer disclosed"))
+    for text in record.statements:
+        pdf.paragraph(_("Your statement:") + " " + text)
     pdf.facts(rows + [(_("Furnished"), pdf_moment(record.current.furnished_at))])
     for older in record.versions[1:]:
         summary = "; ".join(f"{label}: {value}" for label, value in _version_rows(older))

@@ -106,3 +106,17 @@ def test_pdf_follows_the_chosen_language(app, client, world, sign_in, pdf_text):
     assert "Test Bank" in text
     assert "测试银行" not in text
     assert [e.kind for e in events_of(app, world.person_a)] == [EventKind.EXPORT]
+
+
+def test_the_pdf_marks_a_record_under_dispute_as_the_page_does(app, client, world, sign_in, pdf_text):
+    """Found by a walk: the page and the JSON said "under dispute", the PDF did not."""
+    from tests.officers import file_case
+
+    reader = english(sign_in(client, world.user_a))
+    before = pdf_text(reader.get(f"/subjects/{world.person_a.id}/report.pdf").get_data(), "before.pdf")
+    assert "Under dispute" not in before
+    file_case(app, world, "a")
+    after = pdf_text(reader.get(f"/subjects/{world.person_a.id}/report.pdf").get_data(), "after.pdf")
+    assert after.count("Under dispute") == 1
+    page = reader.get(f"/subjects/{world.person_a.id}/report").get_data(as_text=True)
+    assert page.count("Under dispute") == 1
