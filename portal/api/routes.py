@@ -169,7 +169,7 @@ def dispute_evidence(dispute_id: uuid.UUID, evidence_id: uuid.UUID):
     dispute, row = own_evidence(g.institution, dispute_id, evidence_id)
     file = responses.send_evidence(session(), vault(), g.institution, g.api_key, dispute, row)
     response = Response(file.content, 200, mimetype=file.media_type)
-    response.headers["Content-Disposition"] = f'attachment; filename="{file.name}"'
+    response.headers["Content-Disposition"] = file.disposition  # the uploaded name, RFC 6266
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -377,6 +377,14 @@ DISPUTES = _page(
                         {
                             "id": Prop(UUID),
                             "href": Prop(Str(1, 200, description="Where to fetch the file (GET, furnish scope).")),
+                            "name": Prop(
+                                Str(
+                                    1,
+                                    300,
+                                    description="The name the subject uploaded it with, its extension that of "
+                                    "what is stored (the download's Content-Disposition carries it too).",
+                                )
+                            ),
                             "media_type": Prop(Str(1, 32)),
                             "size": Prop(Int(1, 10 * 1024 * 1024)),
                             "sha256": Prop(SHA256_HEX),

@@ -332,6 +332,7 @@ def _dispute(d: inbox.DisputeView) -> dict[str, Any]:
             {
                 "id": str(e.id),
                 "href": evidence_href(d.id, e.id),
+                "name": e.name,
                 "media_type": e.media_type,
                 "size": e.size,
                 "sha256": e.sha256,

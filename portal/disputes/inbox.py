@@ -10,9 +10,10 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from portal.crypto import Cipher, Vault
+from portal.disputes import evidence as ev
 from portal.disputes import sharing
 from portal.disputes.lifecycle import days_left
 from portal.disputes.models import (
@@ -58,6 +59,7 @@ class EvidenceView:
     size: int
     sha256: str  # hex
     removed: list[str]  # what the disarm took out before it was kept (English)
+    name: str = ""  # as uploaded (with the extension of what is stored), or the stored name
 
 
 @dataclass(frozen=True)
@@ -125,16 +127,15 @@ def disputes_for(
             select(FurnisherResponse.item_id, FurnisherResponse.answer).where(FurnisherResponse.item_id.in_(item_ids))
         )
     }
-    files: dict[uuid.UUID, list[EvidenceView]] = {}
-    # The columns only: the sealed content stays in the database.
-    for dispute_id, file_id, media_type, size, sha256, removed in session.execute(
-        select(Evidence.dispute_id, Evidence.id, Evidence.media_type, Evidence.size, Evidence.sha256, Evidence.removed)
+    files: dict[uuid.UUID, list[Evidence]] = {}
+    # Without the sealed content (deferred): only its name is opened below.
+    for file in session.scalars(
+        select(Evidence)
+        .options(defer(Evidence.content_ct))
         .where(Evidence.dispute_id.in_(ids), sharing.given_to(institution.id))
         .order_by(Evidence.created_at, Evidence.id)
     ):
-        files.setdefault(dispute_id, []).append(
-            EvidenceView(file_id, media_type, size, bytes(sha256).hex(), list(removed or []))
-        )
+        files.setdefault(file.dispute_id, []).append(file)
 
     sent = forwarded(session, ids)
     out = []
@@ -164,7 +165,19 @@ def disputes_for(
                     )
                     for item, record, version in items.get(dispute.id, [])
                 ],
-                files.get(dispute.id, []) if shown else [],
+                [
+                    EvidenceView(
+                        f.id,
+                        f.media_type,
+                        f.size,
+                        bytes(f.sha256).hex(),
+                        list(f.removed or []),
+                        ev.download_name(cipher, f),
+                    )
+                    for f in files.get(dispute.id, [])
+                ]
+                if shown
+                else [],
             )
         )
     return Page(out, total)

@@ -178,6 +178,7 @@ def test_each_furnisher_sees_only_its_own_disputes_and_items(app, case):
         {
             "id": str(ids.pdf),
             "href": f"/api/v1/disputes/{ids.both}/evidence/{ids.pdf}",
+            "name": "receipt.pdf",  # as the subject uploaded it
             "media_type": "application/pdf",
             "size": len(PDF),
             "sha256": hashlib.sha256(PDF).hexdigest(),

@@ -138,7 +138,11 @@ def test_the_officer_and_the_furnisher_see_the_name_too(app, world, staff, sign_
     fetched = api_get(app, bank, f"/api/v1/disputes/{dispute_id}/evidence/{evidence_id}")
     assert fetched.status_code == 200
     assert fetched.data == PDF
-    assert fetched.headers["Content-Disposition"].startswith('attachment; filename="statement _2024.pdf"')
+    assert fetched.headers["Content-Disposition"] == (
+        "attachment; filename=\"statement _2024.pdf\"; filename*=UTF-8''statement%20%3C2024%3E.pdf"
+    )
+    listed = api_get(app, bank, "/api/v1/disputes").get_json()["disputes"]
+    assert [f["name"] for d in listed if d["id"] == str(dispute_id) for f in d["evidence"]] == ["statement <2024>.pdf"]
 
 
 def test_files_kept_before_names_were_keep_a_neutral_label(app, world, staff, sign_in):
