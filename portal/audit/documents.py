@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -46,7 +46,9 @@ def verify_url(number: str) -> str:
     forged Host header would make a signed document send its readers
     elsewhere)."""
     base = current_app.config.get("PUBLIC_URL") or DEFAULT_PUBLIC_URL
-    return base.rstrip("/") + url_for("site.verify", number=number, _external=False)
+    # Built from the URL map, not the request: background jobs issue documents too.
+    path = current_app.url_map.bind("localhost").build("site.verify", {"number": number})
+    return base.rstrip("/") + path
 
 
 def issue_pdf(

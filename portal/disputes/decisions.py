@@ -44,6 +44,7 @@ from portal.disputes.grounds import (
     verdict,
 )
 from portal.disputes.letter import Change, Letter, Method, NoticeView, letter, letter_of, recipients, tell_outcome
+from portal.disputes.letter_mail import letter_attachment
 from portal.disputes.lifecycle import DisputeError, advance, allowed
 from portal.disputes.messages import tell_subject
 from portal.disputes.models import (
@@ -247,7 +248,7 @@ def _resolve(
     session.flush()
     for record, mine in changed_records:
         send_notices(session, vault, subject, dispute, record, mine, body, now)
-    tell_outcome(session, vault, subject, dispute, plan.outcome)
+    tell_outcome(session, vault, subject, dispute, plan.outcome, letter_attachment(session, vault, subject, dispute))
     return letter
 
 

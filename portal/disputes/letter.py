@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,6 +26,7 @@ from portal.disputes.models import CorrectionNotice, Dispute, DisputeOutcome, Ou
 from portal.disputes.names import OUTCOME_NAMES
 from portal.i18n import lazy as _l
 from portal.institutions.models import Institution
+from portal.notifications.services import Attachment
 from portal.records.models import Subject
 
 
@@ -255,8 +257,16 @@ __all__ = [
 ]
 
 
-def tell_outcome(session: Session, vault: Vault, subject: Subject, dispute: Dispute, outcome: DisputeOutcome) -> None:
-    """The outcome letter itself, in-app and by e-mail."""
+def tell_outcome(
+    session: Session,
+    vault: Vault,
+    subject: Subject,
+    dispute: Dispute,
+    outcome: DisputeOutcome,
+    attach: Callable[[], list[Attachment]] | None = None,
+) -> None:
+    """The outcome letter itself, in-app and by e-mail (with `attach()`'s
+    files: the letter's PDF)."""
     written = letter(session, vault, dispute)
     if written is None:  # `decide` writes the letter before it tells the subject
         raise LookupError(f"dispute {dispute.id} has no outcome letter to tell the subject")
@@ -278,4 +288,4 @@ def tell_outcome(session: Session, vault: Vault, subject: Subject, dispute: Disp
         return _("Your dispute has been decided: %(outcome)s", outcome=written.outcome_name), "\n".join(lines)
 
     filer = session.get_one(User, dispute.filed_by_user_id)
-    tell_subject(session, vault, subject, compose, also=[filer] if filer.role is Role.FIRM_AGENT else [])
+    tell_subject(session, vault, subject, compose, also=[filer] if filer.role is Role.FIRM_AGENT else [], attach=attach)

@@ -665,3 +665,35 @@ def test_a_decision_for_a_record_is_checked_before_anything_is_written(db, the_v
         db.rollback()
     assert db.get(Dispute, two_records.id).lock_version == version
     assert db.get(CreditRecord, cast.card_a.id).deleted_at is None
+
+
+def test_the_e_mailed_letter_carries_its_signed_pdf(db, the_vault, cast, dispute, app, monkeypatch, pdf_text):
+    """Found by a walk: the outcome letter was not attached to the e-mail.
+    With a mail server the e-mail carries the letter's PDF, issued as the
+    page issues it (a numbered document); without one nothing is issued."""
+    from flask_babel import force_locale
+
+    from portal.audit.models import IssuedDocument
+    from portal.notifications.models import Message
+    from portal.notifications.services import attachments_of
+
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")  # e-mail goes out: nothing is sent in this test
+    cast.user_a.locale = "en"
+    with force_locale("en"):
+        decisions.decide(db, the_vault, dispute, cast.officer, "deleted", "Not the subject's loan.")
+    db.flush()
+    files = [f for m in db.scalars(select(Message)) for f in attachments_of(db, the_vault, m)]
+    assert [f.mime_type for f in files] == ["application/pdf"]
+    assert files[0].filename.endswith("-outcome.pdf")
+    text = pdf_text(files[0].content, "letter.pdf")
+    assert "Not the subject's loan." in text
+    (document,) = db.scalars(select(IssuedDocument).where(IssuedDocument.kind == "outcome letter")).all()
+    assert document.number in text.replace("\n", " ")
+
+
+def test_without_a_mail_server_no_letter_pdf_is_issued(db, the_vault, cast, dispute):
+    from portal.audit.models import IssuedDocument
+
+    decisions.decide(db, the_vault, dispute, cast.officer, "deleted", "Not the subject's loan.")
+    db.flush()
+    assert db.scalars(select(IssuedDocument)).all() == []
