@@ -8,6 +8,7 @@ from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
@@ -100,6 +101,18 @@ def select_locale() -> str:
         return user.locale
     best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
     return "en" if best == "en" else DEFAULT
+
+
+def language_next() -> str:
+    """Where the language menu comes back to: this page, or after a form was
+    posted (a refused form is shown at the POST's address, which a link
+    cannot GET) the page the form was on."""
+    if request.method == "GET":
+        return request.full_path
+    came_from = urlsplit(request.referrer or "")
+    if came_from.netloc == request.host and came_from.path.startswith("/"):
+        return came_from.path + (f"?{came_from.query}" if came_from.query else "")
+    return "/"
 
 
 def html_lang() -> str:
@@ -198,7 +211,9 @@ def register(app: Flask) -> None:
     # which cost more than the translation. Same result: the text escaped
     # for an autoescaped template, then formatted with its parameters.
     app.jinja_env.globals.update(_=_template_gettext, gettext=_template_gettext)
-    app.jinja_env.globals.update(LOCALES=LOCALES, html_lang=html_lang, current_locale=lambda: str(get_locale()))
+    app.jinja_env.globals.update(
+        LOCALES=LOCALES, html_lang=html_lang, language_next=language_next, current_locale=lambda: str(get_locale())
+    )
     app.jinja_env.globals.update(day_tag=day_tag, moment_tag=moment_tag)
     app.jinja_env.filters.update(
         money=money, day=day, moment=moment, local_name=local_name, file_kind=file_kind, file_size=file_size

@@ -332,3 +332,25 @@ def test_the_kept_catalogs_follow_the_locale_even_when_forced(app):
         assert translate("Status") == "Status"
         assert render_template_string(template, d=date(2026, 3, 1)) == english
         assert english == f"Status {money('1234.5')} Mar 1, 2026"
+
+
+def test_the_language_menu_after_a_refused_form_goes_back_to_the_form_page(app, world):
+    """A refused form is shown at its POST's address; the language link must
+    lead to a page a browser can GET (it led to a 405 before)."""
+    import re
+
+    from tests.accounts.helpers import token
+
+    client = app.test_client()
+    client.set_cookie("lang", "en")
+    refused = client.post(
+        "/login",
+        data={"email": "nobody@test.example", "password": "wrong", "csrf_token": token(client, "/login")},
+        headers={"Referer": "http://localhost/login?next=%2Faccount"},
+    )
+    assert refused.status_code == 200
+    link = re.search(r'href="(/language/zh_CN\?next=[^"]+)"', refused.get_data(as_text=True)).group(1)
+    followed = client.get(link.replace("&amp;", "&"))
+    assert followed.status_code == 302
+    assert followed.headers["Location"] == "/login?next=%2Faccount"
+    assert client.get(followed.headers["Location"]).status_code == 200
