@@ -135,11 +135,11 @@ def test_each_furnisher_receives_only_the_file_sent_to_it(page, browser, live_se
     files = officer.locator("ul.evidence > li")
     assert files.count() == 2
     expect(files.nth(0).get_by_text("no furnisher yet")).to_be_visible()
-    pdf_row = files.filter(has_text="application/pdf")
+    pdf_row = files.filter(has_text="PDF,")
     pdf_row.get_by_label("Hengtong Bank").check()
     pdf_row.get_by_role("button", name="Send the file").click()
     expect(officer.get_by_text("The file goes to: Hengtong Bank.")).to_be_visible()
-    png_row = officer.locator("ul.evidence > li").filter(has_text="image/png")
+    png_row = officer.locator("ul.evidence > li").filter(has_text="PNG,")
     png_row.get_by_label("Xiaoyu Lending").check()
     png_row.get_by_role("button", name="Send the file").click()
     both_languages(officer, "case page with files sent")
