@@ -107,7 +107,8 @@ def language_next() -> str:
     """Where the language menu comes back to: this page, or after a form was
     posted (a refused form is shown at the POST's address, which a link
     cannot GET) the page the form was on."""
-    if request.method == "GET":
+    rule = request.url_rule
+    if request.method == "GET" or (rule is not None and "GET" in (rule.methods or ())):
         return request.full_path
     came_from = urlsplit(request.referrer or "")
     if came_from.netloc == request.host and came_from.path.startswith("/"):
